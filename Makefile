@@ -1,0 +1,52 @@
+# minid — the two commands a new user needs:
+#   make        set everything up (system packages, npm packages, build, images) and run the demo
+#   make test   run all tests (unit + privileged integration tests; run as root)
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CNI_BIN ?= /opt/cni/bin
+IMAGES_OUT ?= .images
+
+.PHONY: all setup deps build native images install demo test test-unit test-integration bench clean
+
+all: setup demo
+
+setup: deps build images install
+
+deps:
+	bash scripts/install-deps.sh
+	npm ci --no-audit --no-fund
+
+build: native
+	npx tsc -p tsconfig.json
+
+native: build/minid-init
+
+build/minid-init: src/runtime/init.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -o $@ $<
+
+images:
+	bash images/build.sh all $(IMAGES_OUT)
+	./bin/minid.js load -i $(IMAGES_OUT)/busybox
+	./bin/minid.js load -i $(IMAGES_OUT)/nginx
+
+install: build
+	ln -sf $(CURDIR)/bin/minid.js $(PREFIX)/bin/minid
+
+demo:
+	bash scripts/demo.sh
+
+test: build
+	npx vitest run
+
+test-unit: build
+	npx vitest run test/unit
+
+test-integration: build
+	npx vitest run test/integration
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf dist build

@@ -1,0 +1,293 @@
+// Container commands: parse what the user typed into plain requests, call the runtime, print.
+import fs from 'node:fs';
+import { fail } from '../../errors.js';
+import { spawnProcess } from '../../sys/exec.js';
+import * as rt from '../../runtime/container.js';
+import { findContainer, listStates, logFile, statusText, ago, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
+import { parseUserFlag, parseEnvFlag, mergeEnv } from '../../runtime/spec.js';
+import { resolveUser } from '../../runtime/users.js';
+
+const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
+
+function netSettings(o: any): NetworkSettings {
+  let mode: string = o.network ?? 'bridge';
+  if (o.cni) mode = `cni:${o.cni}`;
+  if ((mode === 'host' || mode === 'none' || mode.startsWith('container:')) && (o.publish.length || o.publishAll))
+    fail(`ports cannot be published with --network ${mode}: use the bridge network or a user-defined one`);
+  return {
+    mode,
+    network: mode === 'none' || mode === 'host' || mode.includes(':') ? undefined : mode,
+    ports: o.publish,
+    publishAll: !!o.publishAll,
+    dns: o.dns,
+    dnsSearch: o.dnsSearch,
+    addHosts: o.addHost,
+    cni: o.cni ? { confDir: o.cniConfDir, path: o.cniPath } : undefined,
+  };
+}
+
+export async function run(image: string, command: string[], o: any): Promise<number> {
+  const req: rt.RunRequest = {
+    image,
+    args: command,
+    detach: !!o.detach,
+    rm: !!o.rm,
+    name: o.name,
+    env: o.env,
+    envFiles: o.envFile,
+    workdir: o.workdir,
+    user: o.user,
+    hostname: o.hostname,
+    volumes: o.volume,
+    tty: !!o.tty,
+    interactive: !!o.interactive,
+    entrypoint: o.entrypoint,
+    net: netSettings(o),
+  };
+  const explain = explainer(o.explain || o.dryRun);
+  if (o.dryRun) {
+    const { dryRun } = await import('../../runtime/netglue.js');
+    await dryRun(req, explain!);
+    return 0;
+  }
+  const c = await rt.createContainer(req);
+  try {
+    await rt.startContainer(c, { explain });
+  } catch (e) {
+    await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
+    throw e;
+  }
+  if (c.detach) {
+    await rt.spawnDetached(c);
+    process.stdout.write(c.id + '\n');
+    return 0;
+  }
+  const { runForeground } = await import('../../runtime/attach.js');
+  return runForeground(c);
+}
+
+function portsText(s: ContainerState): string {
+  const ports: any[] = s.config.attachment?.ports ?? [];
+  return ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n') + '\n';
+}
+
+export async function ps(o: { all?: boolean; quiet?: boolean; json?: boolean }) {
+  const states = listStates().filter((s) => o.all || s.status === 'running');
+  if (o.quiet) return void process.stdout.write(states.map((s) => s.config.id.slice(0, 12) + '\n').join(''));
+  if (o.json) return void process.stdout.write(JSON.stringify(states.map(summary), null, 2) + '\n');
+  const now = Date.now();
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+  for (const s of states) {
+    let cmd = s.config.argv.join(' ');
+    if (cmd.length > 20) cmd = cmd.slice(0, 19) + '…';
+    rows.push([s.config.id.slice(0, 12), s.config.image, `"${cmd}"`, `${ago(s.config.created, now)} ago`, statusText(s, now), portsText(s), s.config.name]);
+  }
+  process.stdout.write(table(rows));
+}
+
+function summary(s: ContainerState) {
+  return {
+    Id: s.config.id,
+    Name: s.config.name,
+    Image: s.config.image,
+    ImageId: s.config.imageId,
+    Command: s.config.argv,
+    Created: s.config.created,
+    State: {
+      Status: s.status,
+      Running: s.status === 'running',
+      Pid: s.pid ?? 0,
+      ExitCode: s.exit?.exitCode ?? 0,
+      StartedAt: s.config.startedAt ?? '',
+      FinishedAt: s.exit?.finishedAt ?? '',
+    },
+    Config: {
+      Hostname: s.config.hostname,
+      User: s.config.user,
+      Env: s.config.env,
+      WorkingDir: s.config.cwd,
+      Tty: s.config.tty,
+      StopSignal: s.config.stopSignal,
+      ExposedPorts: s.config.exposedPorts,
+    },
+    HostConfig: { AutoRemove: s.config.autoRemove, Binds: s.config.volumes, NetworkMode: s.config.net.mode },
+    NetworkSettings: s.config.attachment ?? null,
+    LogPath: logFile(s.config.id),
+  };
+}
+
+export async function stop(refs: string[], o: { time: string }) {
+  const t = Number(o.time);
+  if (!Number.isInteger(t) || t < 0) fail(`invalid --time "${o.time}": give whole seconds`);
+  let code = 0;
+  await Promise.all(
+    refs.map(async (ref) => {
+      try {
+        await rt.stopContainer(ref, t);
+        process.stdout.write(ref + '\n');
+      } catch (e: any) {
+        process.stderr.write(`minid: ${e.message}\n`);
+        code = 125;
+      }
+    }),
+  );
+  return code;
+}
+
+export async function kill(refs: string[], o: { signal: string }) {
+  rt.signalNumber(o.signal);
+  for (const ref of refs) {
+    await rt.killContainer(ref, o.signal);
+    process.stdout.write(ref + '\n');
+  }
+}
+
+export async function rm(refs: string[], o: { force?: boolean }) {
+  let code = 0;
+  for (const ref of refs) {
+    try {
+      await rt.removeContainer(ref, !!o.force);
+      process.stdout.write(ref + '\n');
+    } catch (e: any) {
+      process.stderr.write(`minid: ${e.message}\n`);
+      code = 125;
+    }
+  }
+  return code;
+}
+
+export async function logs(ref: string, o: { follow?: boolean }) {
+  const s = findContainer(ref);
+  const file = logFile(s.config.id);
+  let pos = 0;
+  const pump = () => {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return;
+    }
+    const buf = Buffer.alloc(65536);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      process.stdout.write(buf.subarray(0, n));
+      pos += n;
+    }
+    fs.closeSync(fd);
+  };
+  pump();
+  if (!o.follow) return;
+  while (findContainer(s.config.id).status === 'running') {
+    await new Promise((r) => setTimeout(r, 100));
+    pump();
+  }
+  pump();
+}
+
+export async function exec(ref: string, command: string[], o: any): Promise<number> {
+  const s = findContainer(ref);
+  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start a new one with \`minid run\``);
+  let uid = s.config.uid;
+  let gid = s.config.gid;
+  if (o.user) {
+    parseUserFlag(o.user);
+    const read = (f: string) => {
+      try {
+        return fs.readFileSync(`/proc/${s.pid}/root/etc/${f}`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    ({ uid, gid } = resolveUser(o.user, read('passwd'), read('group')));
+  }
+  if (o.workdir !== undefined && !o.workdir.startsWith('/')) fail(`invalid working directory "${o.workdir}": it must be absolute`);
+  const env = mergeEnv(s.config.env, o.tty ? ['TERM=xterm'] : [], o.env.map((e: string) => parseEnvFlag(e)).filter(Boolean));
+  // nsenter joins all the container's namespaces, its root (-r) and working directory (-w),
+  // and becomes its user; the command is looked up in the container's PATH.
+  const argv = ['nsenter', '-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '-r', o.workdir ? `--wd=${o.workdir}` : '-w', '-S', String(uid), '-G', String(gid), '--', ...command];
+  const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  if (o.tty) {
+    const pty = await import('node-pty');
+    const out = process.stdout;
+    const term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: envObj });
+    term.onData((d) => out.write(d));
+    const raw = process.stdin.isTTY && o.interactive;
+    if (raw) process.stdin.setRawMode(true);
+    const onInput = (d: Buffer) => term.write(d.toString());
+    if (o.interactive) process.stdin.on('data', onInput).resume();
+    const onResize = () => term.resize(out.columns || 80, out.rows || 24);
+    out.on('resize', onResize);
+    const code = await new Promise<number>((res) => term.onExit((e) => res(e.exitCode)));
+    out.off('resize', onResize);
+    if (o.interactive) process.stdin.off('data', onInput).pause();
+    if (raw) process.stdin.setRawMode(false);
+    return code;
+  }
+  const child = await spawnProcess(argv, { env: envObj, cleanEnv: true, stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+  return new Promise<number>((res) => child.on('close', (code, sig) => res(code ?? 128 + (sig ? (osSignals as any)[sig] ?? 0 : 0))));
+}
+import { constants } from 'node:os';
+const osSignals = constants.signals;
+
+export async function inspect(refs: string[]) {
+  const out: unknown[] = [];
+  for (const ref of refs) {
+    let s: ContainerState | undefined;
+    try {
+      s = findContainer(ref);
+    } catch (e) {
+      const store = await import('../../image/store.js').catch(() => undefined);
+      if (!store) throw e;
+      try {
+        out.push(await store.resolveImage(ref));
+        continue;
+      } catch {
+        throw e;
+      }
+    }
+    out.push(summary(s));
+  }
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
+export async function wait(refs: string[]) {
+  let last = 0;
+  for (const ref of refs) {
+    const s = findContainer(ref);
+    const exit = await rt.waitExit(s.config.id);
+    last = exit?.exitCode ?? 255;
+    process.stdout.write(`${last}\n`);
+  }
+}
+
+export async function port(ref: string) {
+  const s = findContainer(ref);
+  const ports: any[] = s.config.attachment?.ports ?? [];
+  for (const p of ports) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
+}
+
+export async function exited(id: string) {
+  await rt.releaseContainer(id);
+}
+
+export async function systemPrune(o: { explain?: boolean }) {
+  const removed: string[] = [];
+  for (const s of listStates()) {
+    if (s.status === 'running') continue;
+    await rt.releaseContainer(s.config.id, { remove: true });
+    removed.push(`container ${s.config.name}`);
+  }
+  const known = new Set(listStates().map((s) => s.config.id));
+  const net = await import('../../network/index.js');
+  removed.push(...(await net.pruneLeftovers(known)));
+  for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
+  if (!removed.length) process.stdout.write('Nothing to remove\n');
+  void o;
+  void spawnProcess;
+}

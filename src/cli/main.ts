@@ -1,0 +1,207 @@
+// The CLI layer: declares commands, parses flags, and hands over to a command module that is
+// imported only when that command runs (start-up time matters: `minid --version` loads nothing
+// but commander). Errors: a MinidError prints one line and exits with its code; anything else
+// is a bug and says so.
+import { Command, CommanderError, Option } from 'commander';
+import { isMinidError } from '../errors.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function requireRoot(): void {
+  if (process.getuid && process.getuid() !== 0) {
+    process.stderr.write('minid: must be run as root (it creates namespaces, mounts and iptables rules): try `sudo minid ...`\n');
+    process.exit(125);
+  }
+}
+
+/** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
+function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
+  return async (...args: T) => {
+    if (opts.root !== false) requireRoot();
+    const fn = await load();
+    const code = await fn(...args);
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('minid')
+    .description('A teaching-grade container runtime: real namespaces, real images, every step visible.')
+    .version('minid 0.1.0', '-v, --version')
+    .enablePositionalOptions()
+    .showHelpAfterError('(see `minid --help`)')
+    .configureOutput({ outputError: (s, write) => write(`minid: ${s.replace(/^error: /, '')}`) })
+    .exitOverride();
+
+  const runLike = (c: Command) =>
+    c
+      .option('-d, --detach', 'run in the background and print the container id')
+      .option('--rm', 'remove the container when it exits')
+      .option('--name <name>', 'name the container')
+      .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+      .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
+      .option('-w, --workdir <dir>', 'working directory inside the container')
+      .option('-u, --user <uid[:gid]>', 'user (name or number) and group to run as')
+      .option('-h, --hostname <name>', 'container hostname')
+      .option('-v, --volume <host:ctr[:ro]>', 'bind mount a host path (repeatable)', collect, [])
+      .option('-i, --interactive', 'keep stdin open')
+      .option('-t, --tty', 'allocate a terminal')
+      .option('--entrypoint <cmd>', "override the image's entrypoint")
+      .option('--network <mode>', 'none | host | bridge | container:NAME | NETWORK', 'bridge')
+      .option('--cni <name>', 'attach with the CNI network configuration list NAME')
+      .option('--cni-conf-dir <dir>', 'where CNI network configurations are', undefined)
+      .option('--cni-path <dirs>', 'where CNI plugins are (colon-separated)', undefined)
+      .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port (repeatable)', collect, [])
+      .option('-P, --publish-all', 'publish every exposed port to a random host port')
+      .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
+      .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
+      .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
+      .option('--explain', 'print every step as the command a person would type while doing it')
+      .option('--dry-run', 'print the network steps without changing the host')
+      .helpOption('--help', 'display help for command');
+
+  runLike(
+    program
+      .command('run')
+      .description('Run a command in a new container')
+      .argument('<image>', 'image name or id')
+      .argument('[command...]', 'command and arguments (default: the image Cmd)')
+      .passThroughOptions(),
+  ).action(action(async () => (await import('./commands/container.js')).run));
+
+  program
+    .command('ps')
+    .description('List containers')
+    .option('-a, --all', 'show all containers (default: running only)')
+    .option('-q, --quiet', 'only ids')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/container.js')).ps));
+
+  program
+    .command('stop')
+    .description('Stop running containers (stop signal, then SIGKILL after the timeout)')
+    .argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(action(async () => (await import('./commands/container.js')).stop));
+
+  program
+    .command('kill')
+    .description('Send a signal to running containers')
+    .argument('<containers...>')
+    .option('-s, --signal <sig>', 'signal to send', 'SIGKILL')
+    .action(action(async () => (await import('./commands/container.js')).kill));
+
+  program
+    .command('rm')
+    .description('Remove containers and everything they set up')
+    .argument('<containers...>')
+    .option('-f, --force', 'kill running containers first')
+    .option('--explain', 'print the teardown steps as commands')
+    .action(action(async () => (await import('./commands/container.js')).rm));
+
+  program
+    .command('logs')
+    .description("Print a container's output")
+    .argument('<container>')
+    .option('-f, --follow', 'keep printing until the container exits')
+    .action(action(async () => (await import('./commands/container.js')).logs));
+
+  program
+    .command('exec')
+    .description('Run a command in a running container')
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('-u, --user <uid[:gid]>', 'user to run as')
+    .passThroughOptions()
+    .action(action(async () => (await import('./commands/container.js')).exec));
+
+  program
+    .command('inspect')
+    .description('Show containers (or images) as JSON')
+    .argument('<names...>')
+    .action(action(async () => (await import('./commands/container.js')).inspect));
+
+  program
+    .command('wait')
+    .description('Wait for containers to exit and print their exit codes')
+    .argument('<containers...>')
+    .action(action(async () => (await import('./commands/container.js')).wait));
+
+  program
+    .command('port')
+    .description("List a container's published ports")
+    .argument('<container>')
+    .action(action(async () => (await import('./commands/container.js')).port));
+
+  program
+    .command('load')
+    .description('Load images from an OCI layout (directory or tar) or a `docker save` tarball')
+    .requiredOption('-i, --input <file>', 'the image file or directory')
+    .option('-q, --quiet', 'print nothing')
+    .action(action(async () => (await import('./commands/image.js')).load));
+
+  program
+    .command('images')
+    .description('List images')
+    .option('-q, --quiet', 'only ids')
+    .option('--json', 'machine-readable output')
+    .action(action(async () => (await import('./commands/image.js')).images));
+
+  program
+    .command('rmi')
+    .description('Remove images (refused while a container uses them)')
+    .argument('<images...>')
+    .option('-f, --force', 'remove every name of the image')
+    .action(action(async () => (await import('./commands/image-rm.js')).rmi));
+
+  const image = program.command('image').description('Manage images');
+  image
+    .command('inspect')
+    .argument('<images...>')
+    .action(action(async () => (await import('./commands/image.js')).inspectImage));
+  image.command('ls').option('-q, --quiet').option('--json').action(action(async () => (await import('./commands/image.js')).images));
+  image
+    .command('rm')
+    .argument('<images...>')
+    .option('-f, --force')
+    .action(action(async () => (await import('./commands/image-rm.js')).rmi));
+
+  const system = program.command('system').description('Manage minid itself');
+  system
+    .command('prune')
+    .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
+    .option('--explain', 'print what is removed')
+    .action(action(async () => (await import('./commands/container.js')).systemPrune));
+
+  program
+    .command('_exited', { hidden: true })
+    .argument('<id>')
+    .action(action(async () => (await import('./commands/container.js')).exited));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors get docker's 125.
+      process.exit(e.exitCode === 0 ? 0 : 125);
+    }
+    if (isMinidError(e)) {
+      process.stderr.write(`minid: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`minid: internal error: ${(e as Error)?.message ?? e} (please report it; MINID_DEBUG=1 shows the stack)\n`);
+    if (process.env.MINID_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    process.exit(125);
+  }
+}
+
+export { Option };

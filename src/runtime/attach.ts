@@ -1,0 +1,92 @@
+// Foreground containers: minid stays attached, streams the output to the terminal and the log,
+// forwards signals, and releases the network when the container ends. With -t the container
+// gets a real terminal through node-pty: raw keys in, window size followed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnProcess } from '../sys/exec.js';
+import { paths } from '../sys/paths.js';
+import { logFile, readPid, type ContainerConfig } from './state.js';
+import { readExit, releaseContainer, waitStarted } from './container.js';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function forwardSignals(id: string): () => void {
+  const handler = (sig: NodeJS.Signals) => {
+    const p = readPid(id);
+    if (p) {
+      try {
+        process.kill(p.pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  for (const s of FORWARDED) process.on(s, handler);
+  return () => FORWARDED.forEach((s) => process.off(s, handler));
+}
+
+export async function runForeground(c: ContainerConfig): Promise<number> {
+  const shim = path.join(paths.containerRun(c.id), 'shim.sh');
+  const log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
+  let done: Promise<unknown>;
+  let unforward = () => {};
+  if (c.tty) {
+    done = attachPty(shim, c, log);
+  } else {
+    // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
+    const child = await spawnProcess(['/bin/sh', shim], {
+      stdio: [c.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout!.on('data', (d) => {
+      process.stdout.write(d);
+      log.write(d);
+    });
+    child.stderr!.on('data', (d) => {
+      process.stderr.write(d);
+      log.write(d);
+    });
+    done = new Promise((res) => child.on('close', res));
+    await waitStarted(c.id).catch(() => {});
+    unforward = forwardSignals(c.id);
+  }
+  await done;
+  unforward();
+  await new Promise((res) => log.end(res));
+  const exit = readExit(c.id);
+  await releaseContainer(c.id);
+  return exit?.exitCode ?? 125;
+}
+
+async function attachPty(shim: string, c: ContainerConfig, log: fs.WriteStream): Promise<void> {
+  const pty = await import('node-pty');
+  const out = process.stdout;
+  const term = pty.spawn('/bin/sh', [shim], {
+    name: 'xterm',
+    cols: out.columns || 80,
+    rows: out.rows || 24,
+    cwd: '/',
+    env: process.env as Record<string, string>,
+  });
+  term.onData((d) => {
+    out.write(d);
+    log.write(d);
+  });
+  const stdin = process.stdin;
+  const raw = stdin.isTTY && c.interactive;
+  if (raw) stdin.setRawMode(true);
+  const onInput = (d: Buffer) => term.write(d.toString());
+  if (c.interactive) {
+    stdin.on('data', onInput);
+    stdin.resume();
+  }
+  const onResize = () => term.resize(out.columns || 80, out.rows || 24);
+  out.on('resize', onResize);
+  await new Promise<void>((res) => term.onExit(() => res()));
+  out.off('resize', onResize);
+  if (c.interactive) {
+    stdin.off('data', onInput);
+    stdin.pause();
+  }
+  if (raw) stdin.setRawMode(false);
+}

@@ -1,0 +1,318 @@
+// Container lifecycle: create, start, wait, stop, kill, remove, exec. Each function reads like
+// the recipe it is; the kernel work is done by the scripts in launch.ts and the network layer.
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { fail, MinidError } from '../errors.js';
+import { paths, packageRoot } from '../sys/paths.js';
+import { withLock } from '../sys/lock.js';
+import { spawnProcess } from '../sys/exec.js';
+import * as spec from './spec.js';
+import { resolveUser } from './users.js';
+import { initScript, shimScript, unshareArgs } from './launch.js';
+import {
+  ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listStates,
+  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
+} from './state.js';
+
+export interface RunRequest {
+  image: string;
+  args: string[];
+  detach: boolean;
+  rm: boolean;
+  name?: string;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  volumes: string[];
+  tty: boolean;
+  interactive: boolean;
+  entrypoint?: string;
+  net: NetworkSettings;
+  explain?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function initBinary(): string {
+  const p = path.join(packageRoot(), 'build', 'minid-init');
+  if (!fs.existsSync(p)) fail(`${p} is missing: run \`make build\` in ${packageRoot()}`);
+  return p;
+}
+
+/** Read a file of the image as the container will see it (top-most layer that has it). */
+function readImageFile(layers: string[], rel: string): string {
+  for (const dir of [...layers].reverse()) {
+    try {
+      return fs.readFileSync(path.join(dir, rel), 'utf8');
+    } catch {
+      /* not in this layer */
+    }
+  }
+  return '';
+}
+
+/** Validate everything the user typed before touching anything. */
+function parseRequest(r: RunRequest) {
+  if (r.name !== undefined) spec.validateName(r.name);
+  const volumes = r.volumes.map(spec.parseVolume);
+  for (const v of volumes)
+    if (!fs.existsSync(v.host)) fail(`invalid volume: host path ${v.host} does not exist: create it first`);
+  if (r.user) spec.parseUserFlag(r.user);
+  if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
+  const fileEnv = r.envFiles.flatMap((f) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      fail(`cannot read env file ${f}: check the path`);
+    }
+    return spec.parseEnvFile(text, f);
+  });
+  const flagEnv = r.env.map((e) => spec.parseEnvFlag(e)).filter((e): e is string => e !== null);
+  return { volumes, userEnv: [...fileEnv, ...flagEnv] };
+}
+
+export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
+  const { volumes, userEnv } = parseRequest(r);
+  const store = await import('../image/store.js');
+  const img = await store.resolveImage(r.image);
+  const cfg = img.config?.config ?? {};
+  const layers = store.layerPaths(img);
+  const argv = spec.resolveCommand(cfg, r.args, r.entrypoint);
+  const userSpec = r.user ?? cfg.User ?? '';
+  const user = resolveUser(userSpec || undefined, readImageFile(layers, 'etc/passwd'), readImageFile(layers, 'etc/group'));
+  const id = crypto.randomBytes(32).toString('hex');
+  const hostname = r.hostname ?? id.slice(0, 12);
+  let env = spec.mergeEnv([`PATH=${spec.DEFAULT_PATH}`], cfg.Env ?? [], [`HOSTNAME=${hostname}`], r.tty ? ['TERM=xterm'] : [], userEnv);
+  if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home || '/'}`];
+
+  const config: ContainerConfig = {
+    id,
+    name: r.name ?? '',
+    created: new Date().toISOString(),
+    image: r.image,
+    imageId: img.id,
+    layers,
+    argv,
+    env,
+    cwd: r.workdir || cfg.WorkingDir || '/',
+    user: userSpec,
+    uid: user.uid,
+    gid: user.gid,
+    hostname,
+    tty: r.tty,
+    interactive: r.interactive,
+    detach: r.detach,
+    autoRemove: r.rm,
+    volumes,
+    stopSignal: cfg.StopSignal || 'SIGTERM',
+    exposedPorts: Object.keys(cfg.ExposedPorts ?? {}),
+    net: r.net,
+  };
+  await withLock('containers', async () => {
+    const states = listStates();
+    if (r.name) {
+      const holder = states.find((s) => s.config.name === r.name);
+      if (holder)
+        fail(`the container name "${r.name}" is already in use by container ${holder.config.id.slice(0, 12)}: remove it (\`minid rm ${r.name}\`) or pick another name`);
+    } else {
+      const taken = new Set(states.map((s) => s.config.name));
+      do config.name = spec.randomName();
+      while (taken.has(config.name));
+    }
+    const dir = paths.container(id);
+    for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    saveConfig(config);
+  });
+  return config;
+}
+
+/** Set up the network, write the scripts, start the supervisor. Undoes itself on failure. */
+export async function startContainer(c: ContainerConfig, io: { explain?: (l: string) => void }) {
+  const runDir = paths.containerRun(c.id);
+  fs.mkdirSync(runDir, { recursive: true });
+  try {
+    const { attachNetwork } = await import('./netglue.js');
+    const net = await attachNetwork(c, io.explain);
+    c.attachment = net.attachment;
+    saveConfig(c);
+
+    const dir = paths.container(c.id);
+    const etcFiles = Object.entries(net.etcFiles).map(([name, text]) => {
+      const source = path.join(dir, name);
+      fs.writeFileSync(source, text);
+      return { name, source };
+    });
+    const envFile = path.join(runDir, 'env');
+    fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''));
+    fs.writeFileSync(
+      path.join(runDir, 'init.sh'),
+      initScript({
+        id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
+        upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
+        volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
+        argv: c.argv, loopbackUp: net.newNet,
+      }),
+    );
+    const hook = c.detach ? [process.execPath, path.join(packageRoot(), 'bin', 'minid.js'), '_exited', c.id] : undefined;
+    fs.writeFileSync(
+      path.join(runDir, 'shim.sh'),
+      shimScript({ id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }), hook }),
+    );
+    c.startedAt = new Date().toISOString();
+    saveConfig(c);
+  } catch (e) {
+    await releaseContainer(c.id).catch(() => {});
+    throw e;
+  }
+}
+
+/** Wait until the container's init has written its pid, or the supervisor recorded an early exit. */
+export async function waitStarted(id: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (readPid(id) || fs.existsSync(exitFile(id))) return;
+    await sleep(2);
+  }
+  fail(`container ${id.slice(0, 12)} did not start within ${timeoutMs / 1000}s: see \`minid logs ${id.slice(0, 12)}\``);
+}
+
+export function readExit(id: string): ExitRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(exitFile(id), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start detached: the supervisor outlives this process; its output goes to the log. */
+export async function spawnDetached(c: ContainerConfig): Promise<void> {
+  const runDir = paths.containerRun(c.id);
+  const log = fs.openSync(logFile(c.id), 'a');
+  const child = await spawnProcess(['/bin/sh', path.join(runDir, 'shim.sh')], {
+    stdio: ['ignore', log, log],
+    detached: true,
+  });
+  child.unref();
+  fs.closeSync(log);
+  await waitStarted(c.id);
+}
+
+/**
+ * After the container's process has ended: release its network (veth, address, rules) and,
+ * with --rm, remove it. Idempotent: the supervisor hook, `rm`, `stop` and `system prune` may all
+ * call it.
+ */
+export async function releaseContainer(id: string, opts: { remove?: boolean } = {}): Promise<void> {
+  await withLock(`container-${id}`, async () => {
+    const s = loadState(id);
+    if (!s) return;
+    if (s.config.attachment) {
+      const { detachNetwork } = await import('./netglue.js');
+      await detachNetwork(s.config);
+      delete s.config.attachment;
+      saveConfig(s.config);
+    }
+    if (opts.remove ?? s.config.autoRemove) {
+      fs.rmSync(paths.containerRun(id), { recursive: true, force: true });
+      fs.rmSync(paths.container(id), { recursive: true, force: true });
+    }
+  });
+}
+
+export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRecord | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (let delay = 5; Date.now() < end; delay = Math.min(delay * 2, 100)) {
+    const s = loadState(id);
+    if (!s) return undefined;
+    if (s.status !== 'running') return s.exit;
+    await sleep(delay);
+  }
+  return undefined;
+}
+
+/** The supervisor exits after its hook: waiting for it means the network is released too. */
+async function waitSupervisor(id: string, timeoutMs = 10_000): Promise<void> {
+  let pid: number;
+  try {
+    pid = parseInt(fs.readFileSync(shimPidFile(id), 'utf8'), 10);
+  } catch {
+    return;
+  }
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && fs.existsSync(`/proc/${pid}`)) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
+    if (stat.startsWith('Z')) return;
+    await sleep(10);
+  }
+}
+
+export function signalNumber(sig: string): NodeJS.Signals | number {
+  const s = sig.toUpperCase();
+  if (/^\d+$/.test(s)) return +s;
+  const name = (s.startsWith('SIG') ? s : `SIG${s}`) as NodeJS.Signals;
+  if (!(name in osConstants.signals)) fail(`invalid signal "${sig}": use a name like SIGTERM or a number`);
+  return name;
+}
+
+export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<ContainerState> {
+  const s = findContainer(ref);
+  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running`);
+  const sig = signalNumber(signal);
+  try {
+    process.kill(s.pid, sig);
+  } catch (e) {
+    throw new MinidError(`cannot signal container ${s.config.name}: ${(e as Error).message}`);
+  }
+  return s;
+}
+
+export async function stopContainer(ref: string, timeoutSec = 10): Promise<ContainerState> {
+  const s = findContainer(ref);
+  if (s.status === 'running' && s.pid) {
+    try {
+      process.kill(s.pid, signalNumber(s.config.stopSignal));
+    } catch {
+      /* already gone */
+    }
+    let exit = await waitExit(s.config.id, timeoutSec * 1000);
+    if (!exit) {
+      const p = readPid(s.config.id);
+      if (p && processAlive(p)) process.kill(p.pid, 'SIGKILL');
+      exit = await waitExit(s.config.id, 10_000);
+    }
+    await waitSupervisor(s.config.id);
+  }
+  // A container whose supervisor was killed has nobody to release its network: do it here.
+  await releaseContainer(s.config.id, { remove: false });
+  return s;
+}
+
+export async function removeContainer(ref: string, force: boolean): Promise<ContainerState> {
+  const s = findContainer(ref);
+  if (s.status === 'running') {
+    if (!force)
+      fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+    if (s.pid) process.kill(s.pid, 'SIGKILL');
+    await waitExit(s.config.id, 10_000);
+    await waitSupervisor(s.config.id);
+  }
+  await releaseContainer(s.config.id, { remove: true });
+  return s;
+}
+
+export function containerConfigPath(id: string) {
+  return configFile(id);
+}
+
+export function imageInUse(imageId: string): string[] {
+  return listStates()
+    .filter((s) => s.config.imageId === imageId)
+    .map((s) => s.config.name);
+}
+
+export { writeJsonAtomic };

@@ -1,0 +1,104 @@
+// The two small shell scripts that start a container, built as text so that a person can read
+// them (they are kept in /run/minid/containers/<id>/) and unit tests can check them.
+//
+//   shim.sh  the supervisor: one light `sh` per container. It starts the container through
+//            `unshare`, waits for it, records the exit code and time, and (for -d) calls
+//            `minid` once more to release the network and honour --rm.
+//   init.sh  runs inside the new namespaces: mounts the overlay root, /proc, /dev, /sys, the
+//            volumes and the /etc files, sets the hostname, then hands over to minid-init for
+//            pivot_root, the user switch and the exec of the command as PID 1.
+import { quote } from '../sys/exec.js';
+import type { Volume } from './spec.js';
+
+export interface InitScriptInput {
+  id: string;
+  name: string;
+  runDir: string;
+  rootfs: string;
+  lowerdirs: string[]; // lowest first, as the image lists them
+  upperdir: string;
+  workdir: string;
+  hostname: string;
+  volumes: Volume[];
+  etcFiles: { name: string; source: string }[];
+  initBin: string;
+  envFile: string;
+  uid: number;
+  gid: number;
+  cwd: string;
+  argv: string[];
+  loopbackUp: boolean;
+}
+
+const q = quote;
+
+export function initScript(i: InitScriptInput): string {
+  const R = '"$R"';
+  const L: string[] = [];
+  L.push(`# minid: init for container ${i.name} (${i.id.slice(0, 12)}), run by unshare in its new namespaces`);
+  L.push(`fail() { echo "minid: container setup failed: $*" >&2; exit 125; }`);
+  L.push(`# our pid as the host sees it: this /proc is still the host's`);
+  L.push(`read -r stat < /proc/self/stat; echo "$stat" > ${q(i.runDir)}/pid`);
+  L.push(`R=${q(i.rootfs)}`);
+  // overlayfs lists lowerdirs top-most first.
+  const lower = [...i.lowerdirs].reverse().join(':');
+  L.push(`mount -t overlay overlay -o ${q(`lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`)} ${R} || fail "mount overlay root"`);
+  L.push(`mkdir -p ${R}/proc ${R}/dev ${R}/sys ${R}/etc || fail "mkdir mount points"`);
+  L.push(`mount -t proc -o nosuid,nodev,noexec proc ${R}/proc || fail "mount /proc"`);
+  L.push(`mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${R}/dev || fail "mount /dev"`);
+  const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
+  L.push(devs.map(([n, ma, mi]) => `mknod -m 666 ${R}/dev/${n} c ${ma} ${mi}`).join(' && ') + ' || fail "mknod /dev nodes"');
+  L.push(`mkdir ${R}/dev/pts ${R}/dev/shm && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${R}/dev/pts && ln -s pts/ptmx ${R}/dev/ptmx || fail "mount /dev/pts"`);
+  L.push(`mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm ${R}/dev/shm || fail "mount /dev/shm"`);
+  L.push(`ln -s /proc/self/fd ${R}/dev/fd && ln -s /proc/self/fd/0 ${R}/dev/stdin && ln -s /proc/self/fd/1 ${R}/dev/stdout && ln -s /proc/self/fd/2 ${R}/dev/stderr`);
+  L.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${R}/sys || fail "mount /sys"`);
+  for (const v of i.volumes) {
+    const t = `${R}${q(v.container)}`;
+    L.push(`if [ -d ${q(v.host)} ]; then mkdir -p ${t}; else mkdir -p "$(dirname ${t})" && touch ${t}; fi && mount --bind ${q(v.host)} ${t} || fail "volume ${v.container}"`);
+    if (v.readonly) L.push(`mount -o remount,bind,ro ${t} || fail "read-only volume ${v.container}"`);
+  }
+  for (const f of i.etcFiles) {
+    L.push(`{ [ -e ${R}/etc/${f.name} ] || touch ${R}/etc/${f.name}; } && mount --bind ${q(f.source)} ${R}/etc/${f.name} || fail "/etc/${f.name}"`);
+  }
+  L.push(`hostname ${q(i.hostname)} || fail "hostname"`);
+  if (i.loopbackUp) L.push(`ip link set lo up || fail "loopback up"`);
+  L.push(`# pivot_root, user switch and exec: see src/runtime/init.c`);
+  L.push(`exec ${[i.initBin, '$R', i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv].map((a) => (a === '$R' ? R : q(a))).join(' ')}`);
+  return L.join('\n') + '\n';
+}
+
+export interface ShimInput {
+  id: string;
+  name: string;
+  runDir: string;
+  exitFile: string;
+  /** nsenter prefix (to enter a prepared network namespace) + unshare flags. */
+  launch: string[];
+  /** Command run after the container ended (detached mode): releases the network, honours --rm. */
+  hook?: string[];
+}
+
+export function shimScript(s: ShimInput): string {
+  const L: string[] = [];
+  L.push(`# minid: supervisor for container ${s.name} (${s.id.slice(0, 12)})`);
+  L.push(`echo $$ > ${q(s.runDir)}/shim.pid`);
+  // A handler (not "ignore", which children would inherit) keeps Ctrl-C on a terminal from
+  // killing the supervisor before it has recorded the exit code.
+  L.push(`trap true INT`);
+  L.push(`${s.launch.map(q).join(' ')} /bin/sh ${q(s.runDir)}/init.sh`);
+  L.push(`code=$?`);
+  L.push(`printf '{"exitCode":%d,"finishedAt":"%s"}\\n' "$code" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
+  if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
+  L.push(`exit $code`);
+  return L.join('\n') + '\n';
+}
+
+/** The unshare invocation: new PID, mount, UTS and IPC namespaces (+ network unless joined). */
+export function unshareArgs(opts: { newNet: boolean; joinNetns?: string }): string[] {
+  const a: string[] = [];
+  if (opts.joinNetns) a.push('nsenter', `--net=${opts.joinNetns}`);
+  a.push('unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc');
+  if (opts.newNet) a.push('--net');
+  a.push('--propagation', 'private', '--');
+  return a;
+}

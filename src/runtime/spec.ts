@@ -1,0 +1,102 @@
+// Pure parsing of `minid run` flags and their merge with the image's config, the way docker
+// does it. Nothing here touches the host: unit tests cover every rule.
+import path from 'node:path';
+import { fail } from '../errors.js';
+
+export interface Volume {
+  host: string;
+  container: string;
+  readonly: boolean;
+}
+
+export interface ImageRuntimeConfig {
+  Env?: string[];
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  ExposedPorts?: Record<string, unknown>;
+  StopSignal?: string;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function validateName(name: string): string {
+  if (!NAME_RE.test(name) || name.length > 128)
+    fail(`invalid container name "${name}": use letters, digits, "_", "." and "-", starting with a letter or digit`);
+  return name;
+}
+
+/** `-e KEY=VALUE`, or `-e KEY` to copy KEY from minid's own environment (docker's rule). */
+export function parseEnvFlag(s: string, hostEnv: NodeJS.ProcessEnv = process.env): string | null {
+  const eq = s.indexOf('=');
+  const key = eq < 0 ? s : s.slice(0, eq);
+  if (!key || /\s/.test(key)) fail(`invalid environment variable "${s}": use -e KEY=VALUE`);
+  if (eq >= 0) return s;
+  const v = hostEnv[key];
+  return v === undefined ? null : `${key}=${v}`;
+}
+
+/** An --env-file: KEY=VALUE lines, # comments and blank lines ignored, bare KEY copied from the host. */
+export function parseEnvFile(text: string, file: string, hostEnv: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (!line.trim() || line.trimStart().startsWith('#')) return;
+    const key = line.split('=')[0];
+    if (!key.trim() || /\s/.test(key)) fail(`invalid line ${i + 1} in env file ${file}: "${line}" (expected KEY=VALUE)`);
+    const v = parseEnvFlag(line.trimStart(), hostEnv);
+    if (v !== null) out.push(v);
+  });
+  return out;
+}
+
+/** Later entries win, keeping the first position of each key (as docker merges image and -e env). */
+export function mergeEnv(...lists: string[][]): string[] {
+  const map = new Map<string, string>();
+  for (const list of lists)
+    for (const kv of list) {
+      const eq = kv.indexOf('=');
+      map.set(eq < 0 ? kv : kv.slice(0, eq), kv);
+    }
+  return [...map.values()];
+}
+
+/** `-v HOST:CTR[:ro|rw]`. Both sides absolute; the host side must exist (docker would create it, we refuse typos). */
+export function parseVolume(s: string): Volume {
+  const parts = s.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+    fail(`invalid volume "${s}": use -v /host/path:/container/path[:ro]`);
+  const [host, container, mode = 'rw'] = parts;
+  if (mode !== 'ro' && mode !== 'rw') fail(`invalid volume mode "${mode}" in "${s}": use ro or rw`);
+  if (!path.isAbsolute(host)) fail(`invalid volume "${s}": the host path must be absolute (named volumes are not supported)`);
+  if (!path.isAbsolute(container)) fail(`invalid volume "${s}": the container path must be absolute`);
+  const c = path.posix.normalize(container);
+  if (c === '/') fail(`invalid volume "${s}": cannot mount over the container's root`);
+  return { host: path.resolve(host), container: c, readonly: mode === 'ro' };
+}
+
+/** `-u` syntax check: user[:group] where each is a name or a number. */
+export function parseUserFlag(s: string): { user: string; group?: string } {
+  const m = /^([a-z_][a-z0-9_.-]*\$?|\d+)(?::([a-z_][a-z0-9_.-]*|\d+))?$/i.exec(s);
+  if (!m) fail(`invalid user "${s}": use -u UID[:GID] or -u NAME[:GROUP]`);
+  return { user: m[1], group: m[2] };
+}
+
+/** Docker's rule: --entrypoint replaces Entrypoint and drops the image Cmd; args replace Cmd. */
+export function resolveCommand(img: ImageRuntimeConfig, args: string[], entrypoint?: string): string[] {
+  const ep = entrypoint !== undefined ? (entrypoint ? [entrypoint] : []) : img.Entrypoint ?? [];
+  const cmd = args.length ? args : entrypoint !== undefined ? [] : img.Cmd ?? [];
+  const argv = [...ep, ...cmd];
+  if (!argv.length) fail('no command specified: the image has no Cmd or Entrypoint; give one after the image name');
+  return argv;
+}
+
+const ADJ = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'witty'];
+const NOUN = ['bridge', 'veth', 'socket', 'packet', 'router', 'kernel', 'inode', 'pipe', 'signal', 'thread', 'mount', 'chain', 'table', 'route', 'frame', 'namespace'];
+export function randomName(rand: () => number = Math.random): string {
+  const pick = (a: string[]) => a[Math.floor(rand() * a.length)];
+  return `${pick(ADJ)}_${pick(NOUN)}_${Math.floor(rand() * 1000)}`;
+}

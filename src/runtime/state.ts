@@ -1,0 +1,182 @@
+// The container table. One folder per container under /var/lib/minid/containers/<id> holds its
+// config (what was asked), its log and its overlay upper/work dirs; the supervisor writes the
+// exit record there too, so it survives a reboot. Live facts (pid, supervisor pid) sit under
+// /run/minid/containers/<id>, which a reboot wipes. The status shown to users is always
+// derived from those files and the kernel's process table, never cached, so `ps` is right
+// after a container dies on its own, after `kill -9` of any minid process, and after a reboot.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../errors.js';
+import { paths } from '../sys/paths.js';
+import type { Volume } from './spec.js';
+
+export interface NetworkSettings {
+  mode: string; // none | host | bridge | container:<name> | <user network> | cni:<name>
+  network?: string;
+  ports: string[];
+  publishAll: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  addHosts: string[];
+  cni?: { confDir?: string; path?: string };
+}
+
+export interface ContainerConfig {
+  id: string;
+  name: string;
+  created: string;
+  image: string;
+  imageId: string;
+  layers: string[];
+  argv: string[];
+  env: string[];
+  cwd: string;
+  user: string;
+  uid: number;
+  gid: number;
+  hostname: string;
+  tty: boolean;
+  interactive: boolean;
+  detach: boolean;
+  autoRemove: boolean;
+  volumes: Volume[];
+  stopSignal: string;
+  exposedPorts: string[];
+  net: NetworkSettings;
+  /** What the network layer set up (its undo list included): present while attached. */
+  attachment?: any;
+  startedAt?: string;
+}
+
+export interface ExitRecord {
+  exitCode: number;
+  finishedAt: string;
+}
+
+export type Status = 'created' | 'running' | 'exited';
+
+export interface ContainerState {
+  config: ContainerConfig;
+  status: Status;
+  pid?: number;
+  exit?: ExitRecord;
+}
+
+export const configFile = (id: string) => path.join(paths.container(id), 'config.json');
+export const exitFile = (id: string) => path.join(paths.container(id), 'exit.json');
+export const logFile = (id: string) => path.join(paths.container(id), 'container.log');
+export const pidFile = (id: string) => path.join(paths.containerRun(id), 'pid');
+export const shimPidFile = (id: string) => path.join(paths.containerRun(id), 'shim.pid');
+
+export function writeJsonAtomic(file: string, data: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveConfig(c: ContainerConfig): void {
+  writeJsonAtomic(configFile(c.id), c);
+}
+
+export function listIds(): string[] {
+  try {
+    return fs.readdirSync(paths.containers()).filter((f) => /^[0-9a-f]{64}$/.test(f));
+  } catch {
+    return [];
+  }
+}
+
+/** "pid starttime" as written by the init script from the host's /proc/self/stat. */
+export function readPid(id: string): { pid: number; start: string } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(pidFile(id), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseStat(text);
+}
+
+/** Pid and start time (field 22) of a /proc/PID/stat line. The comm field may hold spaces. */
+export function parseStat(stat: string): { pid: number; start: string } | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const pid = parseInt(stat, 10);
+  const rest = stat.slice(close + 2).trim().split(/\s+/);
+  // rest[0] is field 3 (state), so field 22 is rest[19]
+  return Number.isFinite(pid) ? { pid, start: rest[19] } : undefined;
+}
+
+/** Is this process still the one we started (not a recycled pid)? */
+export function processAlive(p: { pid: number; start: string }): boolean {
+  try {
+    const now = parseStat(fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8'));
+    return !!now && now.start === p.start;
+  } catch {
+    return false;
+  }
+}
+
+export function deriveStatus(c: ContainerConfig, exit: ExitRecord | undefined, alive: boolean): Status {
+  if (exit) return 'exited';
+  if (!c.startedAt) return 'created';
+  return alive ? 'running' : 'exited';
+}
+
+export function loadState(id: string): ContainerState | undefined {
+  const config = readJson<ContainerConfig>(configFile(id));
+  if (!config) return undefined;
+  let exit = readJson<ExitRecord>(exitFile(id));
+  const p = readPid(id);
+  const alive = !!p && processAlive(p);
+  const status = deriveStatus(config, exit, alive);
+  if (status === 'exited' && !exit && config.startedAt) {
+    // Died without its supervisor recording it (supervisor killed, or a reboot).
+    exit = { exitCode: 255, finishedAt: '' };
+  }
+  return { config, status, pid: alive ? p!.pid : undefined, exit };
+}
+
+export function listStates(): ContainerState[] {
+  return listIds()
+    .map(loadState)
+    .filter((s): s is ContainerState => !!s)
+    .sort((a, b) => b.config.created.localeCompare(a.config.created));
+}
+
+/** Find a container by full id, name, or unique id prefix, like docker. */
+export function findContainer(ref: string, states: ContainerState[] = listStates()): ContainerState {
+  const exact = states.find((s) => s.config.id === ref || s.config.name === ref || s.config.name === ref.replace(/^\//, ''));
+  if (exact) return exact;
+  if (/^[0-9a-f]+$/.test(ref)) {
+    const m = states.filter((s) => s.config.id.startsWith(ref));
+    if (m.length === 1) return m[0];
+    if (m.length > 1) fail(`container id prefix "${ref}" is ambiguous: it matches ${m.length} containers; give more characters`);
+  }
+  fail(`no such container: ${ref} (see \`minid ps -a\`)`);
+}
+
+export function statusText(s: ContainerState, now = Date.now()): string {
+  if (s.status === 'created') return 'Created';
+  if (s.status === 'running') return `Up ${ago(s.config.startedAt!, now)}`;
+  const when = s.exit?.finishedAt ? ` ${ago(s.exit.finishedAt, now)} ago` : '';
+  return `Exited (${s.exit?.exitCode ?? 255})${when}`;
+}
+
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return s <= 1 ? 'Less than a second' : `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m < 60) return m === 1 ? 'About a minute' : `${m} minutes`;
+  const h = Math.round(m / 60);
+  if (h < 48) return h === 1 ? 'About an hour' : `${h} hours`;
+  return `${Math.round(h / 24)} days`;
+}

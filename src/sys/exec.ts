@@ -1,0 +1,112 @@
+// The one exec wrapper. Every external command minid runs (ip, iptables, mount, unshare, CNI
+// plugins...) goes through here, so logging (MINID_DEBUG=1), tracing for --explain, the
+// recording fake used by unit tests, and the error messages all come from one place.
+
+import { MinidError } from '../errors.js';
+
+export interface RunOptions {
+  /** Text written to the command's stdin. */
+  input?: string;
+  /** Extra environment; with `cleanEnv` it is the whole environment. */
+  env?: Record<string, string>;
+  cleanEnv?: boolean;
+  /** Return the result instead of throwing on a non-zero exit. */
+  allowFail?: boolean;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export type Runner = (argv: string[], opts: RunOptions) => Promise<RunResult>;
+
+let override: Runner | null = null;
+let tracer: ((line: string) => void) | null = process.env.MINID_DEBUG
+  ? (line) => process.stderr.write(`[minid] ${line}\n`)
+  : null;
+
+/** Replace the runner (unit tests install a recorder; nothing touches the host). */
+export function setRunner(r: Runner | null): void {
+  override = r;
+}
+
+/** Print every command as it runs (used by MINID_DEBUG). */
+export function setTracer(t: ((line: string) => void) | null): void {
+  tracer = t;
+}
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+export function quote(arg: string): string {
+  if (arg === '') return "''";
+  return SAFE.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command as a person would type it; stdin shown as a here-document. */
+export function formatCommand(argv: string[], input?: string): string {
+  const line = argv.map(quote).join(' ');
+  if (input === undefined) return line;
+  const body = input.endsWith('\n') ? input : input + '\n';
+  return `${line} <<'EOF'\n${body}EOF`;
+}
+
+export class ExecError extends MinidError {
+  constructor(
+    public readonly argv: string[],
+    public readonly result: RunResult,
+  ) {
+    const why = (result.stderr || result.stdout).trim().split('\n').filter(Boolean).pop() || `exit code ${result.exitCode}`;
+    super(`\`${argv.map(quote).join(' ')}\` failed: ${why}`);
+  }
+}
+
+async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
+  const { execa } = await import('execa');
+  const r = await execa(argv[0], argv.slice(1), {
+    input: opts.input,
+    env: opts.env,
+    extendEnv: !opts.cleanEnv,
+    cwd: opts.cwd,
+    reject: false,
+    stripFinalNewline: false,
+    timeout: opts.timeoutMs,
+  });
+  if (r.failed && r.exitCode === undefined) {
+    // Not started at all (ENOENT), or killed by the timeout.
+    const code = (r as { code?: string }).code;
+    if (code === 'ENOENT') throw new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`);
+    return { exitCode: 1, stdout: String(r.stdout ?? ''), stderr: r.shortMessage ?? String(r.stderr ?? "") };
+  }
+  return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+/** Run a command to completion. Throws ExecError on a non-zero exit unless allowFail. */
+export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (tracer) tracer(formatCommand(argv, opts.input));
+  const result = await (override ?? realRunner)(argv, opts);
+  if (result.exitCode !== 0 && !opts.allowFail) throw new ExecError(argv, result);
+  return result;
+}
+
+/** Run a command and return its trimmed stdout. */
+export async function output(argv: string[], opts: RunOptions = {}): Promise<string> {
+  return (await run(argv, opts)).stdout.trim();
+}
+
+/** Start a long-running process (the container supervisor). The caller owns the child. */
+export async function spawnProcess(
+  argv: string[],
+  opts: { env?: Record<string, string>; cleanEnv?: boolean; stdio?: any; detached?: boolean; cwd?: string },
+) {
+  if (tracer) tracer(formatCommand(argv));
+  const { spawn } = await import('node:child_process');
+  return spawn(argv[0], argv.slice(1), {
+    env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
+    stdio: opts.stdio ?? 'inherit',
+    detached: opts.detached,
+    cwd: opts.cwd,
+  });
+}

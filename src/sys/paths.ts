@@ -1,0 +1,28 @@
+// Where minid keeps its state. Persistent state (images, container configs, networks, IPAM)
+// lives under /var/lib/minid; runtime state (pids, exit codes, locks) under /run/minid, which a
+// reboot empties: a container whose runtime directory is gone is known to be stopped.
+// MINID_ROOT and MINID_RUN move both, which the tests use to get a private store.
+import path from 'node:path';
+
+export const root = (): string => process.env.MINID_ROOT || '/var/lib/minid';
+export const runRoot = (): string => process.env.MINID_RUN || '/run/minid';
+
+export const paths = {
+  blobs: () => path.join(root(), 'blobs', 'sha256'),
+  layers: () => path.join(root(), 'layers'),
+  images: () => path.join(root(), 'images.json'),
+  tmp: () => path.join(root(), 'tmp'),
+  containers: () => path.join(root(), 'containers'),
+  container: (id: string) => path.join(root(), 'containers', id),
+  containerRun: (id: string) => path.join(runRoot(), 'containers', id),
+  networks: () => path.join(root(), 'networks'),
+  ipam: () => path.join(root(), 'ipam'),
+  cniCache: () => path.join(root(), 'cni', 'cache'),
+  locks: () => path.join(runRoot(), 'locks'),
+};
+
+/** The folder the minid package is installed in (for the native helpers and scripts). */
+export function packageRoot(): string {
+  // dist/sys/paths.js -> package root is two levels up from dist/sys
+  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+}

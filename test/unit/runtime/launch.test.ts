@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { initScript, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
+
+const input = {
+  id: 'f'.repeat(64), name: 'web', runDir: '/run/minid/containers/x', rootfs: '/var/lib/minid/containers/x/rootfs',
+  lowerdirs: ['/l/base', '/l/libs', '/l/app'], upperdir: '/u', workdir: '/w', hostname: 'web',
+  volumes: [{ host: '/srv/data', container: '/data', readonly: true }],
+  etcFiles: [{ name: 'hosts', source: '/var/lib/minid/containers/x/hosts' }],
+  initBin: '/opt/minid/build/minid-init', envFile: '/run/minid/containers/x/env', uid: 33, gid: 33, cwd: '/', argv: ['nginx', '-g', 'daemon off;'],
+  loopbackUp: true,
+};
+
+describe('the container init script', () => {
+  const s = initScript(input);
+  it('stacks layers top-most first for overlayfs', () => expect(s).toContain('lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w'));
+  it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
+    expect(s).toContain('mount -t proc');
+    expect(s).toMatch(/mknod -m 666 "\$R"\/dev\/null c 1 3/);
+    expect(s).toContain('newinstance');
+    expect(s).toContain('mount -t sysfs -o ro');
+  });
+  it('mounts read-only volumes read-only', () => expect(s).toMatch(/remount,bind,ro "\$R"\/data/));
+  it('ends by handing over to minid-init with the quoted command', () =>
+    expect(s.trim().split('\n').pop()).toBe(`exec /opt/minid/build/minid-init "$R" /run/minid/containers/x/env 33 33 / nginx -g 'daemon off;'`));
+});
+
+describe('the supervisor', () => {
+  it('records the exit code atomically and calls the hook', () => {
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), hook: ['minid', '_exited', 'a'] });
+    expect(s).toContain('unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /bin/sh /r/init.sh');
+    expect(s).toContain('mv /c/exit.json.tmp /c/exit.json');
+    expect(s).toContain('minid _exited a');
+  });
+  it('joins a prepared network namespace with nsenter', () =>
+    expect(unshareArgs({ newNet: false, joinNetns: '/run/netns/minid-abc' }).slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/minid-abc', 'unshare']));
+});

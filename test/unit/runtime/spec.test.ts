@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import {
+  mergeEnv, parseEnvFile, parseEnvFlag, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
+} from '../../../src/runtime/spec.js';
+import { MinidError } from '../../../src/errors.js';
+
+const err = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MinidError);
+    expect((e as MinidError).exitCode).toBe(125);
+    return (e as Error).message;
+  }
+  throw new Error('expected a MinidError');
+};
+
+describe('-e and --env-file', () => {
+  it('takes KEY=VALUE as is, and copies a bare KEY from the host', () => {
+    expect(parseEnvFlag('A=b=c')).toBe('A=b=c');
+    expect(parseEnvFlag('HOME_X', { HOME_X: '/x' })).toBe('HOME_X=/x');
+    expect(parseEnvFlag('NOPE', {})).toBeNull();
+  });
+  it('refuses a malformed variable with a one-line hint', () => {
+    expect(err(() => parseEnvFlag('=x'))).toMatch(/invalid environment variable "=x": use -e KEY=VALUE/);
+    expect(err(() => parseEnvFlag('A B=1'))).toMatch(/invalid environment/);
+  });
+  it('reads env files, skipping comments and blank lines, naming the bad line', () => {
+    expect(parseEnvFile('# c\nA=1\n\nB=two words\nC\n', 'f', { C: '3' })).toEqual(['A=1', 'B=two words', 'C=3']);
+    expect(err(() => parseEnvFile('A=1\nbad line\n', 'my.env'))).toMatch(/line 2 in env file my.env/);
+  });
+  it('merges image env with user env, later wins, order kept', () => {
+    expect(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3'])).toEqual(['PATH=/bin', 'A=2', 'B=3']);
+  });
+});
+
+describe('-v', () => {
+  it('parses host:container[:ro]', () => {
+    expect(parseVolume('/tmp:/data')).toEqual({ host: '/tmp', container: '/data', readonly: false });
+    expect(parseVolume('/tmp:/data/../x:ro')).toEqual({ host: '/tmp', container: '/x', readonly: true });
+  });
+  it.each([
+    ['/tmp', /use -v \/host\/path:\/container\/path/],
+    ['rel:/data', /host path must be absolute/],
+    ['/tmp:data', /container path must be absolute/],
+    ['/tmp:/data:rx', /invalid volume mode "rx"/],
+    ['/tmp:/', /cannot mount over the container's root/],
+  ])('refuses %s', (v, re) => expect(err(() => parseVolume(v))).toMatch(re));
+});
+
+describe('-u', () => {
+  it('accepts numbers and names', () => {
+    expect(parseUserFlag('1000')).toEqual({ user: '1000', group: undefined });
+    expect(parseUserFlag('1000:100')).toEqual({ user: '1000', group: '100' });
+    expect(parseUserFlag('www-data:adm')).toEqual({ user: 'www-data', group: 'adm' });
+  });
+  it.each(['', ':1', '1:', 'a:b:c', '-1'])('refuses %j', (u) => expect(err(() => parseUserFlag(u))).toMatch(/invalid user/));
+});
+
+describe('command resolution (docker rules)', () => {
+  const img = { Entrypoint: ['/docker-entrypoint.sh'], Cmd: ['nginx', '-g', 'daemon off;'] };
+  it('uses Entrypoint + Cmd by default', () => expect(resolveCommand(img, [])).toEqual(['/docker-entrypoint.sh', 'nginx', '-g', 'daemon off;']));
+  it('replaces Cmd with the arguments', () => expect(resolveCommand(img, ['sh'])).toEqual(['/docker-entrypoint.sh', 'sh']));
+  it('--entrypoint drops the image Cmd', () => expect(resolveCommand(img, [], 'sh')).toEqual(['sh']));
+  it('--entrypoint "" clears it', () => expect(resolveCommand(img, ['ls'], '')).toEqual(['ls']));
+  it('refuses an image with nothing to run', () => expect(err(() => resolveCommand({}, []))).toMatch(/no command specified/));
+});
+
+describe('names', () => {
+  it('validates like docker', () => {
+    expect(validateName('web-1.a_b')).toBe('web-1.a_b');
+    expect(err(() => validateName('-x'))).toMatch(/invalid container name/);
+    expect(err(() => validateName('a/b'))).toMatch(/invalid container name/);
+  });
+  it('makes readable random names', () => expect(randomName(() => 0)).toBe('brave_bridge_0'));
+});
