@@ -25,8 +25,14 @@ build/minid-init: src/runtime/init.c
 	@mkdir -p build
 	cc -O2 -Wall -Wextra -o $@ $<
 
-images:
+# The OCI layouts are built once into $(IMAGES_OUT) (offline, from Debian packages); `images`
+# also loads them into minid's store on this host.
+IMAGES_STAMP := $(IMAGES_OUT)/.built
+$(IMAGES_STAMP): $(wildcard images/*.sh images/*/*)
 	bash images/build.sh all $(IMAGES_OUT)
+	touch $@
+
+images: build $(IMAGES_STAMP)
 	./bin/minid.js load -i $(IMAGES_OUT)/busybox
 	./bin/minid.js load -i $(IMAGES_OUT)/nginx
 
@@ -36,13 +42,13 @@ install: build
 demo:
 	bash scripts/demo.sh
 
-test: build
+test: build $(IMAGES_STAMP)
 	npx vitest run
 
 test-unit: build
 	npx vitest run test/unit
 
-test-integration: build
+test-integration: build $(IMAGES_STAMP)
 	npx vitest run test/integration
 
 bench: build

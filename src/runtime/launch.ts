@@ -36,6 +36,7 @@ export function initScript(i: InitScriptInput): string {
   const R = '"$R"';
   const L: string[] = [];
   L.push(`# minid: init for container ${i.name} (${i.id.slice(0, 12)}), run by unshare in its new namespaces`);
+  L.push(`exec 2>&3 3>&-  # the container's stderr (the supervisor kept unshare's own apart)`);
   L.push(`fail() { echo "minid: container setup failed: $*" >&2; exit 125; }`);
   L.push(`# our pid as the host sees it: this /proc is still the host's`);
   L.push(`read -r stat < /proc/self/stat; echo "$stat" > ${q(i.runDir)}/pid`);
@@ -85,8 +86,12 @@ export function shimScript(s: ShimInput): string {
   // A handler (not "ignore", which children would inherit) keeps Ctrl-C on a terminal from
   // killing the supervisor before it has recorded the exit code.
   L.push(`trap true INT`);
-  L.push(`${s.launch.map(q).join(' ')} /bin/sh ${q(s.runDir)}/init.sh`);
+  const err = `${q(s.runDir)}/unshare.err`;
+  L.push(`${s.launch.map(q).join(' ')} /bin/sh ${q(s.runDir)}/init.sh 3>&2 2>${err}`);
   L.push(`code=$?`);
+  // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
+  // exits 1 instead: report what really happened, 128+9, like any shell would.
+  L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; else cat ${err} >&2; fi`);
   L.push(`printf '{"exitCode":%d,"finishedAt":"%s"}\\n' "$code" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
   if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);

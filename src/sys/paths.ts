@@ -2,6 +2,7 @@
 // lives under /var/lib/minid; runtime state (pids, exit codes, locks) under /run/minid, which a
 // reboot empties: a container whose runtime directory is gone is known to be stopped.
 // MINID_ROOT and MINID_RUN move both, which the tests use to get a private store.
+import fs from 'node:fs';
 import path from 'node:path';
 
 export const root = (): string => process.env.MINID_ROOT || '/var/lib/minid';
@@ -23,6 +24,8 @@ export const paths = {
 
 /** The folder the minid package is installed in (for the native helpers and scripts). */
 export function packageRoot(): string {
-  // dist/sys/paths.js -> package root is two levels up from dist/sys
-  return path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  // dist/src/sys/paths.js (or src/sys/paths.ts under vitest): walk up to package.json.
+  let dir = path.dirname(new URL(import.meta.url).pathname);
+  while (!fs.existsSync(path.join(dir, 'package.json')) && dir !== '/') dir = path.dirname(dir);
+  return dir;
 }

@@ -1,0 +1,64 @@
+// Helpers for the privileged integration tests: a private minid store per test file, the CLI
+// run as a user would run it, and checks that nothing was left behind.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type Options } from 'execa';
+
+export const repo = path.resolve(__dirname, '..', '..');
+export const cli = path.join(repo, 'bin', 'minid.js');
+export const imagesDir = process.env.MINID_TEST_IMAGES || path.join(repo, '.images');
+
+/** Privileged suites run in CI as root: fail loudly instead of skipping. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new Error('this integration suite needs root (CI runs it as root): run `sudo make test`');
+  if (!fs.existsSync(path.join(repo, 'dist', 'src', 'cli', 'main.js'))) throw new Error('minid is not built: run `make build`');
+}
+
+export interface Store {
+  root: string;
+  run: string;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh MINID_ROOT / MINID_RUN for one test file. */
+export function makeStore(tag: string): Store {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `minid-test-${tag}-`));
+  const root = path.join(base, 'lib');
+  const run = path.join(base, 'run');
+  const env = { MINID_ROOT: root, MINID_RUN: run };
+  return {
+    root,
+    run,
+    env,
+    async cleanup() {
+      // Stop whatever the tests left running, through minid itself, then drop the store.
+      const ids = await execa('node', [cli, 'ps', '-aq'], { env, reject: false });
+      const list = String(ids.stdout).split('\n').filter(Boolean);
+      if (list.length) await execa('node', [cli, 'rm', '-f', ...list], { env, reject: false });
+      fs.rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function minid(store: Store, args: string[], opts: Options = {}) {
+  return execa('node', [cli, ...args], { env: store.env, reject: false, timeout: 60_000, ...opts });
+}
+
+export async function loadImages(store: Store, names: string[] = ['busybox', 'nginx']): Promise<void> {
+  for (const n of names) {
+    const dir = path.join(imagesDir, n);
+    if (!fs.existsSync(path.join(dir, 'index.json'))) throw new Error(`image ${n} is not built in ${imagesDir}: run \`make images\``);
+    const r = await minid(store, ['load', '-q', '-i', dir]);
+    if (r.exitCode !== 0) throw new Error(`minid load ${n} failed: ${r.stderr}`);
+  }
+}
+
+/** Host mounts whose path mentions a given folder (nothing of a test should stay mounted). */
+export function mountsUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+}

@@ -1,0 +1,195 @@
+// `minid run` in real namespaces on the real busybox and nginx images (root; CI runs it).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
+
+let store: Store;
+const run = (args: string[], opts = {}) => minid(store, args, opts);
+
+beforeAll(async () => {
+  requireRoot();
+  store = makeStore('run');
+  await loadImages(store);
+});
+
+afterAll(async () => {
+  await store?.cleanup();
+  expect(mountsUnder(store.root)).toEqual([]);
+});
+
+describe('isolation', () => {
+  it('runs the command as PID 1 with its own hostname, processes and root', async () => {
+    const r = await run(['run', '--rm', '--network', 'none', '-h', 'box1', 'busybox', 'sh', '-c', 'echo pid=$$; hostname; ps -o pid,comm | wc -l; ls /']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('pid=1');
+    expect(lines[1]).toBe('box1');
+    expect(Number(lines[2])).toBeLessThanOrEqual(4); // header, sh, ps, wc: nothing of the host
+    expect(r.stdout).not.toMatch(/\bwork\b/); // the host's /work is invisible
+  });
+
+  it('sees nothing of the host filesystem, and a minimal /dev', async () => {
+    const marker = path.join(repo, 'package.json');
+    const r = await run(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `test -e ${marker} && echo leak; ls /dev | tr '\\n' ' '; cat /proc/1/cmdline | tr '\\0' ' '; echo; grep -c . /proc/mounts; touch /sys/x 2>/dev/null || echo sys-ro`]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toContain('leak');
+    for (const d of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'shm']) expect(r.stdout).toContain(d);
+    expect(r.stdout).toContain('sys-ro');
+  });
+
+  it('runs as the user asked for, in the working directory asked for, with the environment', async () => {
+    const envFile = path.join(os.tmpdir(), `minid-env-${process.pid}`);
+    fs.writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
+    try {
+      const r = await run(['run', '--rm', '--network', 'none', '-u', '1000:1000', '-w', '/tmp/work', '-e', 'A=1', '--env-file', envFile, 'busybox', 'sh', '-c', 'id -u; id -g; pwd; echo $A $FROM_FILE $HOSTNAME; echo $PATH']);
+      expect(r.exitCode).toBe(0);
+      const [uid, gid, cwd, env, p] = r.stdout.split('\n');
+      expect([uid, gid, cwd]).toEqual(['1000', '1000', '/tmp/work']);
+      expect(env).toMatch(/^1 yes [0-9a-f]{12}$/);
+      expect(p).toContain('/bin');
+    } finally {
+      fs.rmSync(envFile, { force: true });
+    }
+  });
+
+  it('bind mounts volumes, read-only when asked', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-vol-'));
+    fs.writeFileSync(path.join(dir, 'hello'), 'from host\n');
+    try {
+      const r = await run(['run', '--rm', '--network', 'none', '-v', `${dir}:/data:ro`, '-v', `${dir}:/rw`, 'busybox', 'sh', '-c', 'cat /data/hello; touch /data/x 2>/dev/null || echo ro; echo made > /rw/made']);
+      expect(r.stdout).toBe('from host\nro');
+      expect(fs.readFileSync(path.join(dir, 'made'), 'utf8')).toBe('made\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the nginx image', () => {
+  it('honours every whiteout and opaque directory of its layers', async () => {
+    const lines = fs
+      .readFileSync(path.join(repo, 'images', 'nginx', 'WHITEOUTS'), 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/));
+    const script = lines
+      .map(([kind, p]) => (kind === 'kept' || kind === 'opaque-dir' ? `test -e ${p} && echo ok ${p} || echo MISSING ${p}` : `test -e ${p} -o -L ${p} && echo PRESENT ${p} || echo ok ${p}`))
+      .join('; ');
+    const r = await run(['run', '--rm', '--network', 'none', '--entrypoint', 'sh', 'nginx', '-c', script]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toMatch(/MISSING|PRESENT/);
+    expect(r.stdout.split('\n').length).toBe(lines.length);
+  });
+});
+
+describe('exit codes like docker', () => {
+  it('passes the container code through', async () => {
+    expect((await run(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 7'])).exitCode).toBe(7);
+  });
+  it('127 when the command is not found, 126 when it is not executable', async () => {
+    const nf = await run(['run', '--rm', '--network', 'none', 'busybox', 'no-such-cmd']);
+    expect(nf.exitCode).toBe(127);
+    expect(nf.stderr).toContain('executable file not found');
+    expect((await run(['run', '--rm', '--network', 'none', 'busybox', '/etc/passwd'])).exitCode).toBe(126);
+  });
+  it('125 and one line for minid errors', async () => {
+    for (const args of [
+      ['run', '--rm', 'no-such-image'],
+      ['run', '--rm', '-v', 'relative:/x', 'busybox'],
+      ['run', '--rm', '-e', '=x', 'busybox'],
+      ['run', '--rm', '-u', 'a:b:c', 'busybox'],
+      ['run', '--rm', '--bogus-flag', 'busybox'],
+      ['stop', 'no-such-container'],
+    ]) {
+      const r = await run(args);
+      expect(r.exitCode, args.join(' ')).toBe(125);
+      expect(r.stderr.trim().split('\n')[0], args.join(' ')).toMatch(/^minid: /);
+      expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+  it('refuses a name already in use', async () => {
+    expect((await run(['run', '-d', '--name', 'dup', '--network', 'none', 'busybox', 'sleep', '30'])).exitCode).toBe(0);
+    const r = await run(['run', '--name', 'dup', '--network', 'none', 'busybox', 'true']);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/name "dup" is already in use/);
+    expect((await run(['rm', '-f', 'dup'])).exitCode).toBe(0);
+  });
+});
+
+describe('lifecycle', () => {
+  it('-d, logs, exec, stop, rm', async () => {
+    const d = await run(['run', '-d', '--name', 'life', '--network', 'none', 'busybox', 'sh', '-c', 'echo started; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done']);
+    expect(d.exitCode).toBe(0);
+    const id = d.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const ps = await run(['ps']);
+    expect(ps.stdout).toContain('life');
+    expect(ps.stdout).toMatch(/Up /);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await run(['logs', 'life'])).stdout).toContain('started');
+    const ex = await run(['exec', 'life', 'sh', '-c', 'hostname; cat /proc/1/cmdline | head -c 2; echo; exit 3']);
+    expect(ex.exitCode).toBe(3);
+    expect(ex.stdout.split('\n')[0]).toBe(id.slice(0, 12));
+    expect(ex.stdout).toContain('sh');
+    expect((await run(['exec', 'life', 'no-such-cmd'])).exitCode).toBe(127);
+    const stop = await run(['stop', '-t', '5', id.slice(0, 8)]);
+    expect(stop.exitCode).toBe(0);
+    const ins = JSON.parse((await run(['inspect', 'life'])).stdout)[0];
+    expect(ins.State.Status).toBe('exited');
+    expect(ins.State.ExitCode).toBe(0);
+    expect((await run(['logs', 'life'])).stdout).toContain('bye');
+    expect((await run(['ps', '-a'])).stdout).toMatch(/Exited \(0\)/);
+    expect((await run(['rm', 'life'])).exitCode).toBe(0);
+    expect((await run(['ps', '-aq'])).stdout).not.toContain(id.slice(0, 12));
+    expect(fs.existsSync(path.join(store.root, 'containers', id))).toBe(false);
+  });
+
+  it('stop falls back to SIGKILL (137) for a PID 1 that ignores SIGTERM; rm refuses a running container', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
+    const rm = await run(['rm', id]);
+    expect(rm.exitCode).toBe(125);
+    expect(rm.stderr).toMatch(/is running: stop it first/);
+    const t0 = Date.now();
+    expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await run(['wait', id])).stdout.trim()).toBe('137');
+    expect((await run(['rm', id])).exitCode).toBe(0);
+  });
+
+  it('--rm with -d removes the container when it exits on its own', async () => {
+    const id = (await run(['run', '-d', '--rm', '--network', 'none', 'busybox', 'true'])).stdout.trim();
+    for (let i = 0; i < 100 && fs.existsSync(path.join(store.root, 'containers', id)); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.existsSync(path.join(store.root, 'containers', id))).toBe(false);
+  });
+
+  it('ps is right after a container dies on its own and after kill -9 of its supervisor', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 0.2; exit 5'])).stdout.trim();
+    await new Promise((r) => setTimeout(r, 800));
+    expect((await run(['ps', '-a'])).stdout).toMatch(/Exited \(5\)/);
+    const id2 = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
+    const shim = Number(fs.readFileSync(path.join(store.run, 'containers', id2, 'shim.pid'), 'utf8'));
+    process.kill(shim, 'SIGKILL');
+    const pid = JSON.parse((await run(['inspect', id2])).stdout)[0].State.Pid;
+    expect(pid).toBeGreaterThan(1);
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const st = JSON.parse((await run(['inspect', id2])).stdout)[0].State;
+    expect(st.Status).toBe('exited');
+    expect((await run(['rm', id, id2])).exitCode).toBe(0);
+  });
+
+  it('10 runs at once: all succeed, each with its own name and id', async () => {
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => run(['run', '-d', '--name', `par${i}`, '--network', 'none', 'busybox', 'sleep', '30'])));
+    for (const r of rs) expect(r.exitCode, r.stderr).toBe(0);
+    expect(new Set(rs.map((r) => r.stdout.trim())).size).toBe(10);
+    const ps = (await run(['ps', '-q'])).stdout.trim().split('\n');
+    expect(ps.length).toBeGreaterThanOrEqual(10);
+    const rm = await run(['rm', '-f', ...rs.map((_, i) => `par${i}`)]);
+    expect(rm.exitCode).toBe(0);
+    expect((await run(['ps', '-aq'])).stdout.trim()).toBe('');
+  });
+});
