@@ -170,6 +170,77 @@ export function buildProgram(): Command {
     .option('-f, --force')
     .action(action(async () => (await import('./commands/image-rm.js')).rmi));
 
+  const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');
+  network
+    .command('create')
+    .description('Create a bridge network')
+    .argument('<name>')
+    .option('--subnet <cidr>', 'subnet (default: a free /24 that overlaps nothing on the host)')
+    .option('--gateway <ip>', "the bridge's address (default: the subnet's first address)")
+    .option('-d, --driver <driver>', 'only "bridge"', 'bridge')
+    .option('--explain', 'print every step as a command while doing it')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (n: string, o: any) => m.networkCreate(n, o); }));
+  network
+    .command('ls')
+    .description('List networks')
+    .option('-q, --quiet', 'only names')
+    .option('--no-trunc', 'full ids')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (o: any) => m.networkLs({ quiet: o.quiet, noTrunc: o.trunc === false }); }));
+  network
+    .command('inspect')
+    .description('Show networks as JSON, or draw one with --diagram')
+    .argument('<names...>')
+    .option('--diagram', 'draw the topology: host, bridge, veth pairs, namespaces, addresses, ports, NAT rules')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkInspect(n, o); }));
+  network
+    .command('rm')
+    .description('Remove networks (refused while containers are attached)')
+    .argument('<names...>')
+    .option('--explain', 'print every step as a command while doing it')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[]) => m.networkRm(n); }));
+  network
+    .command('prune')
+    .description('Remove networks no container uses')
+    .action(action(async () => { const m = await import('./commands/network.js'); return () => m.networkPrune(); }));
+  network
+    .command('check')
+    .description("CNI CHECK of a container's attachment (containers run with --cni)")
+    .argument('<container>')
+    .action(action(async () => (await import('./commands/container.js')).networkCheck));
+  network
+    .command('gc')
+    .description('CNI GC: release what CNI plugins hold for containers that are gone')
+    .option('--cni-conf-dir <dir>')
+    .option('--cni-path <dirs>')
+    .action(action(async () => { const m = await import('./commands/cni.js'); return async (o: any) => void (await m.networkGc({ confDir: o.cniConfDir, cniPath: o.cniPath })); }));
+  network
+    .command('status')
+    .description('CNI STATUS of every configured network')
+    .option('--cni-conf-dir <dir>')
+    .option('--cni-path <dirs>')
+    .action(action(async () => { const m = await import('./commands/cni.js'); return async (o: any) => void (await m.networkStatus({ confDir: o.cniConfDir, cniPath: o.cniPath })); }));
+
+  const cni = program.command('cni').description('Run a CNI network configuration list against any namespace (like cnitool)');
+  for (const verb of ['add', 'del', 'check'] as const) {
+    cni
+      .command(verb)
+      .argument('<name>', 'network configuration list name')
+      .argument('<netns>', 'network namespace path, e.g. /run/netns/NAME')
+      .option('--cni-conf-dir <dir>')
+      .option('--cni-path <dirs>')
+      .option('--ifname <name>', 'interface name inside the namespace', 'eth0')
+      .option('-p, --publish <spec>', 'portMappings capability (repeatable)', collect, [])
+      .option('--explain', 'print each plugin call: environment, config, result')
+      .action(
+        action(async () => {
+          const m = await import('./commands/cni.js');
+          const fn = verb === 'add' ? m.cniAdd : verb === 'del' ? m.cniDel : m.cniCheck;
+          return async (name: string, netns: string, o: any) =>
+            void (await fn(name, netns, { confDir: o.cniConfDir, cniPath: o.cniPath, ifName: o.ifname, publish: o.publish, explain: o.explain }));
+        }),
+      );
+  }
+
   const system = program.command('system').description('Manage minid itself');
   system
     .command('prune')

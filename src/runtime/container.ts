@@ -207,13 +207,13 @@ export async function spawnDetached(c: ContainerConfig): Promise<void> {
  * with --rm, remove it. Idempotent: the supervisor hook, `rm`, `stop` and `system prune` may all
  * call it.
  */
-export async function releaseContainer(id: string, opts: { remove?: boolean } = {}): Promise<void> {
+export async function releaseContainer(id: string, opts: { remove?: boolean; explain?: (l: string) => void } = {}): Promise<void> {
   await withLock(`container-${id}`, async () => {
     const s = loadState(id);
     if (!s) return;
     if (s.config.attachment) {
       const { detachNetwork } = await import('./netglue.js');
-      await detachNetwork(s.config);
+      await detachNetwork(s.config, opts.explain);
       delete s.config.attachment;
       saveConfig(s.config);
     }
@@ -292,7 +292,7 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
   return s;
 }
 
-export async function removeContainer(ref: string, force: boolean): Promise<ContainerState> {
+export async function removeContainer(ref: string, force: boolean, explain?: (l: string) => void): Promise<ContainerState> {
   const s = findContainer(ref);
   if (s.status === 'running') {
     if (!force)
@@ -301,7 +301,7 @@ export async function removeContainer(ref: string, force: boolean): Promise<Cont
     await waitExit(s.config.id, 10_000);
     await waitSupervisor(s.config.id);
   }
-  await releaseContainer(s.config.id, { remove: true });
+  await releaseContainer(s.config.id, { remove: true, explain });
   return s;
 }
 

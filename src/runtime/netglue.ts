@@ -7,68 +7,66 @@ import { findContainer } from './state.js';
 
 export interface NetSetup {
   attachment?: any;
-  /** unshare --net: a fresh namespace with only loopback. */
+  /** unshare --net: a fresh namespace with only loopback (not used by the built-in modes). */
   newNet: boolean;
-  /** nsenter --net=PATH: join a namespace the network layer (or another container) prepared. */
+  /** nsenter --net=PATH: join a namespace prepared by the network layer or another container. */
   joinNetns?: string;
   etcFiles: Record<string, string>;
-}
-
-function hostResolvConf(): string {
-  try {
-    return fs.readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export async function attachNetwork(c: ContainerConfig, explain?: (l: string) => void): Promise<NetSetup> {
   const n = c.net;
   const net = await import('../network/index.js');
-  const files = (ip?: string): Record<string, string> => ({
-    hostname: `${c.hostname}\n`,
-    hosts: net.renderHosts({ hostname: c.hostname, ip, addHosts: n.addHosts }),
-    'resolv.conf': net.renderResolvConf(hostResolvConf(), { dns: n.dns, dnsSearch: n.dnsSearch }),
-  });
-  if (n.mode === 'host') {
-    let hosts = '';
-    try {
-      hosts = fs.readFileSync('/etc/hosts', 'utf8');
-    } catch {
-      /* none */
-    }
-    return { newNet: false, etcFiles: { hostname: `${c.hostname}\n`, hosts, 'resolv.conf': hostResolvConf() } };
-  }
+  let mode: 'none' | 'host' | 'bridge' | { container: string } = n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
+  let otherHosts: string | undefined;
   if (n.mode.startsWith('container:')) {
     const other = findContainer(n.mode.slice('container:'.length));
-    if (other.status !== 'running' || !other.pid)
-      fail(`cannot join the network of container ${other.config.name}: it is not running`);
-    const f = files();
+    if (other.status !== 'running' || !other.pid) fail(`cannot join the network of container ${other.config.name}: it is not running (start it first)`);
+    mode = { container: other.config.attachment?.netnsPath ?? `/proc/${other.pid}/ns/net` };
     try {
-      f.hosts = fs.readFileSync(`/proc/${other.pid}/root/etc/hosts`, 'utf8');
+      otherHosts = fs.readFileSync(`/proc/${other.pid}/root/etc/hosts`, 'utf8');
     } catch {
-      /* keep ours */
+      /* ours then */
     }
-    return { newNet: false, joinNetns: `/proc/${other.pid}/ns/net`, etcFiles: f };
   }
-  const attachment = await net.attach(
-    {
-      containerId: c.id,
-      containerName: c.name,
-      mode: n.mode === 'none' ? 'none' : 'bridge',
-      network: n.mode === 'none' ? undefined : n.network ?? n.mode,
-      ports: n.ports,
-      publishAll: n.publishAll,
-      exposedPorts: c.exposedPorts,
-      hostname: c.hostname,
-    },
-    { explain },
-  );
-  return { attachment, newNet: false, joinNetns: attachment.netnsPath, etcFiles: files(attachment.ip) };
+  let attachment: any;
+  if (n.mode.startsWith('cni:')) {
+    const { cniAttach } = await import('./cniglue.js');
+    attachment = await cniAttach(c, explain);
+  } else {
+    attachment = await net.attach(
+      {
+        containerId: c.id,
+        containerName: c.name,
+        mode,
+        network: mode === 'bridge' ? n.network ?? 'bridge' : undefined,
+        ports: n.ports,
+        publishAll: n.publishAll,
+        exposedPorts: c.exposedPorts,
+        hostname: c.hostname,
+      },
+      { explain },
+    );
+  }
+  const files = await net.containerNetFiles({
+    hostname: c.hostname,
+    attachment,
+    addHosts: n.addHosts,
+    aliases: [c.name],
+    dns: n.dns.length ? n.dns : undefined,
+    dnsSearch: n.dnsSearch.length ? n.dnsSearch : undefined,
+  });
+  if (otherHosts !== undefined) files.hosts = otherHosts;
+  const netnsPath: string | undefined = attachment.netnsPath;
+  return { attachment, newNet: false, joinNetns: netnsPath, etcFiles: files };
 }
 
 export async function detachNetwork(c: ContainerConfig, explain?: (l: string) => void): Promise<void> {
   if (!c.attachment) return;
+  if (c.attachment.mode === 'cni') {
+    const { cniDetach } = await import('./cniglue.js');
+    return cniDetach(c, explain);
+  }
   const net = await import('../network/index.js');
   await net.detach(c.attachment, { explain });
 }
@@ -76,8 +74,8 @@ export async function detachNetwork(c: ContainerConfig, explain?: (l: string) =>
 /** --dry-run: print the network steps a run would take, change nothing. */
 export async function dryRun(req: { net: { mode: string; network?: string; ports: string[]; publishAll: boolean }; name?: string }, explain: (l: string) => void): Promise<void> {
   const n = req.net;
-  if (n.mode === 'host' || n.mode.startsWith('container:')) {
-    explain(`# --network ${n.mode}: no network steps (the container ${n.mode === 'host' ? "uses the host's namespace" : 'joins another namespace'})`);
+  if (n.mode.startsWith('container:') || n.mode.startsWith('cni:')) {
+    explain(`# --network ${n.mode}: nothing to plan without running it`);
     return;
   }
   const net = await import('../network/index.js');
@@ -85,8 +83,8 @@ export async function dryRun(req: { net: { mode: string; network?: string; ports
     {
       containerId: '0'.repeat(64),
       containerName: req.name ?? 'dry-run',
-      mode: n.mode === 'none' ? 'none' : 'bridge',
-      network: n.mode === 'none' ? undefined : n.network ?? n.mode,
+      mode: n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge',
+      network: n.mode === 'none' || n.mode === 'host' ? undefined : n.network ?? n.mode,
       ports: n.ports,
       publishAll: n.publishAll,
       exposedPorts: [],

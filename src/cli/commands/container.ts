@@ -147,11 +147,11 @@ export async function kill(refs: string[], o: { signal: string }) {
   }
 }
 
-export async function rm(refs: string[], o: { force?: boolean }) {
+export async function rm(refs: string[], o: { force?: boolean; explain?: boolean }) {
   let code = 0;
   for (const ref of refs) {
     try {
-      await rt.removeContainer(ref, !!o.force);
+      await rt.removeContainer(ref, !!o.force, explainer(o.explain));
       process.stdout.write(ref + '\n');
     } catch (e: any) {
       process.stderr.write(`minid: ${e.message}\n`);
@@ -290,4 +290,21 @@ export async function systemPrune(o: { explain?: boolean }) {
   if (!removed.length) process.stdout.write('Nothing to remove\n');
   void o;
   void spawnProcess;
+}
+
+/** `minid network check CONTAINER`: CNI CHECK for a container attached with --cni. */
+export async function networkCheck(ref: string) {
+  const s = findContainer(ref);
+  const att = s.config.attachment;
+  if (!att || att.mode !== 'cni') fail(`container ${s.config.name} is not attached with --cni: CHECK is a CNI operation`);
+  const cni = await import('../../cni/index.js');
+  await cni.checkNetworkList(att.cni.name, {
+    containerId: s.config.id,
+    netns: att.netnsPath,
+    ifName: 'eth0',
+    capabilityArgs: att.cni.portMappings.length ? { portMappings: att.cni.portMappings } : {},
+    confDir: s.config.net.cni?.confDir,
+    cniPath: s.config.net.cni?.path,
+  });
+  process.stdout.write(`${s.config.name}: CNI CHECK of "${att.cni.name}" passed\n`);
 }

@@ -1,0 +1,539 @@
+// The image store.
+//
+//   /var/lib/minid/                    ($MINID_ROOT)
+//   ├── blobs/sha256/<hex>             manifests, configs, layer blobs: named by their sha256
+//   ├── layers/<diff_id hex>/          each layer unpacked ONCE, shared by every image using it;
+//   │                                  containers mount them as overlayfs lowerdirs
+//   ├── images.json                    the index: image records and the names pointing at them
+//   └── tmp/img-<pid>-XXXX/            work in progress; renamed into place when complete
+//
+// Rules that keep it consistent:
+//   - every change happens under withLock('images');
+//   - every file is written elsewhere and renamed into place (rename is atomic), so a
+//     reader never sees half a file and a crash leaves at most a tmp/ directory behind;
+//   - a load checks EVERYTHING (digests, diff_ids, every tar entry) before it moves anything
+//     into the store, and removes its tmp/ directory whatever happens;
+//   - blobs and layers no image refers to are garbage-collected (after rmi, and before load
+//     to clean up after a crash).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { MinidError, fail } from '../errors.js';
+import { paths, root } from '../sys/paths.js';
+import { withLock } from '../sys/lock.js';
+import { parseReference, tryParseReference } from './ref.js';
+import { UnsafeEntryError } from './safety.js';
+import type { ImageConfig, SourceImage } from './source.js';
+
+export type { ImageConfig } from './source.js';
+
+export interface LayerRecord {
+  /** Digest of the layer blob as distributed (compressed or not). */
+  digest: string;
+  /** sha256 of the uncompressed tar: names the unpacked directory layers/<hex>. */
+  diffId: string;
+  /** Bytes of the blob. */
+  size: number;
+}
+
+export interface ImageRecord {
+  /** The image ID: digest of its config, "sha256:<hex>". */
+  id: string;
+  /** Familiar names ("busybox:latest"); empty for a dangling image. */
+  names: string[];
+  manifestDigest: string;
+  /** Lowest layer first. */
+  layers: LayerRecord[];
+  config: ImageConfig;
+  created?: string;
+  /** Unpacked size in bytes (sum of the layers' regular files). */
+  size: number;
+}
+
+interface IndexFile {
+  version: 1;
+  images: ImageRecord[];
+  /** Unpacked bytes per layer (by diff_id hex), so a shared layer is counted without rescanning it. */
+  layerSizes: Record<string, number>;
+}
+
+const LOCK = 'images';
+const WORK_PREFIX = 'img-';
+
+const hex = (digest: string) => digest.slice('sha256:'.length);
+export const shortId = (digest: string) => `sha256:${hex(digest).slice(0, 12)}`;
+const label = (img: { names: string[]; id: string }) => img.names[0] ?? shortId(img.id);
+
+// ---------------------------------------------------------------------------------------
+// The index
+
+function readIndex(): IndexFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(paths.images(), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: [], layerSizes: {} };
+    throw e;
+  }
+  try {
+    const idx = JSON.parse(text) as IndexFile;
+    if (!Array.isArray(idx.images)) throw new Error('no "images" list');
+    idx.layerSizes ??= {};
+    return idx;
+  } catch (e) {
+    fail(`the image index ${paths.images()} is corrupt (${(e as Error).message}): move it away and load the images again`);
+  }
+}
+
+/** Write a file atomically: temp file in the same directory, fsync, rename. */
+function writeFileAtomic(file: string, data: string | Buffer): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function writeIndex(idx: IndexFile): void {
+  writeFileAtomic(paths.images(), JSON.stringify(idx, null, 2) + '\n');
+}
+
+function ensureStore(): void {
+  for (const d of [paths.blobs(), paths.layers(), paths.tmp()]) fs.mkdirSync(d, { recursive: true });
+}
+
+// ---------------------------------------------------------------------------------------
+// Queries
+
+/** All images, newest first. */
+export async function listImages(): Promise<ImageRecord[]> {
+  return readIndex().images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
+}
+
+export function notFound(ref: string): never {
+  // An ID (prefix) is shown as typed; a name as docker normalizes it ("foo" -> "foo:latest").
+  const shown = /^(sha256:)?[0-9a-f]{12,64}$/.test(ref) ? ref : (tryParseReference(ref)?.familiar ?? ref);
+  fail(`image ${JSON.stringify(shown)} not found: load it with \`minid load -i FILE\` (or \`make images\`)`);
+}
+
+/** Find an image by name[:tag], name@digest, full ID or a unique ID prefix; null if none. */
+function findImage(images: ImageRecord[], ref: string): ImageRecord | null {
+  if (/^sha256:[0-9a-f]{64}$/.test(ref)) return images.find((i) => i.id === ref) ?? null;
+  let parseError: unknown = null;
+  try {
+    const r = parseReference(ref);
+    if (r.digest) {
+      const byDigest = images.find((i) => i.manifestDigest === r.digest);
+      if (byDigest) return byDigest;
+    } else {
+      const byName = images.find((i) => i.names.includes(r.familiar));
+      if (byName) return byName;
+    }
+  } catch (e) {
+    parseError = e;
+  }
+  const m = /^(?:sha256:)?([0-9a-f]{1,64})$/.exec(ref);
+  if (m) {
+    const hits = images.filter((i) => hex(i.id).startsWith(m[1]));
+    if (hits.length === 1) return hits[0];
+    if (hits.length > 1) fail(`image ID prefix ${JSON.stringify(ref)} is ambiguous (${hits.length} images): give more digits`);
+  }
+  if (parseError) throw parseError;
+  return null;
+}
+
+export async function resolveImage(ref: string): Promise<ImageRecord> {
+  return findImage(readIndex().images, ref) ?? notFound(ref);
+}
+
+/**
+ * The unpacked layer directories of an image, LOWEST first (overlayfs wants the reverse:
+ * `lowerdir=top:...:bottom`). A layer that occurs twice is kept only at its highest
+ * position: applying it again there has the same effect, and overlayfs refuses to use
+ * one directory twice.
+ */
+export function layerPaths(img: ImageRecord): string[] {
+  const dirs = img.layers.map((l) => path.join(paths.layers(), hex(l.diffId)));
+  return dirs.filter((d, i) => dirs.lastIndexOf(d) === i);
+}
+
+// ---------------------------------------------------------------------------------------
+// Garbage collection and crash clean-up
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove work directories (and index temp files) of loads that died (their pid is gone). Caller holds the lock. */
+function cleanStaleWork(): void {
+  const dir = path.dirname(paths.images());
+  const base = path.basename(paths.images());
+  for (const e of fs.readdirSync(dir)) {
+    const m = /\.tmp-(\d+)$/.exec(e);
+    if (e.startsWith(`${base}.tmp-`) && m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, e), { force: true });
+  }
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(paths.tmp());
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = new RegExp(`^${WORK_PREFIX}(\\d+)-`).exec(e);
+    if (m && (Number(m[1]) === process.pid ? false : !pidAlive(Number(m[1])))) {
+      fs.rmSync(path.join(paths.tmp(), e), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Delete a directory tree so that it vanishes from its place atomically (rename first). */
+function removeTree(dir: string): void {
+  const trash = path.join(paths.tmp(), `${WORK_PREFIX}${process.pid}-trash-${path.basename(dir)}-${Date.now()}`);
+  try {
+    fs.renameSync(dir, trash);
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  fs.rmSync(trash, { recursive: true, force: true });
+}
+
+/** Delete blobs and layers no image refers to. Caller holds the lock. Returns the removed layers' diff_ids. */
+function collectGarbage(idx: IndexFile): string[] {
+  const blobs = new Set<string>();
+  const layers = new Set<string>();
+  for (const img of idx.images) {
+    blobs.add(hex(img.id));
+    blobs.add(hex(img.manifestDigest));
+    for (const l of img.layers) {
+      blobs.add(hex(l.digest));
+      layers.add(hex(l.diffId));
+    }
+  }
+  const list = (d: string) => {
+    try {
+      return fs.readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  for (const b of list(paths.blobs())) if (!blobs.has(b)) fs.rmSync(path.join(paths.blobs(), b), { force: true });
+  const removed: string[] = [];
+  for (const l of list(paths.layers())) {
+    if (!layers.has(l)) {
+      removeTree(path.join(paths.layers(), l));
+      removed.push(`sha256:${l}`);
+    }
+  }
+  for (const k of Object.keys(idx.layerSizes)) if (!layers.has(k)) delete idx.layerSizes[k];
+  return removed;
+}
+
+// ---------------------------------------------------------------------------------------
+// Load
+
+function noSpace(what: string): MinidError {
+  return new MinidError(`no space left on device while ${what}: free space under ${root()} and retry`);
+}
+
+/** Run jobs, `limit` at a time. On the first failure start no more, wait for the running ones, rethrow. */
+async function runJobs<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown = null;
+  const worker = async () => {
+    while (next < items.length && firstError === null) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== null) throw firstError;
+}
+
+interface LayerJob {
+  file: string;
+  digest?: string;
+  size?: number;
+  diffId: string;
+  /** "busybox:latest" (or an ID) for messages. */
+  image: string;
+  // Results:
+  scanned?: { digest: string; size: number; compression: 'gzip' | 'zstd' | 'none'; unpackedSize: number };
+}
+
+/**
+ * Import every image of an OCI image layout or docker-save archive (directory or tar,
+ * maybe gzipped). All or nothing: on any error the store is left as it was.
+ * consumeSource (for pull): the input is a directory of ours on the store's file system;
+ * its layer blobs are moved into the store instead of copied.
+ */
+export async function loadImages(file: string, opts: { consumeSource?: boolean } = {}): Promise<ImageRecord[]> {
+  const abs = path.resolve(file);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    fail(`cannot read ${JSON.stringify(file)}: no such file or directory`);
+  }
+  const { ImageSource, unpackArchive, sha256, MT } = await import('./source.js');
+  const layer = await import('./layer.js');
+
+  return withLock(LOCK, async () => {
+    ensureStore();
+    cleanStaleWork();
+    collectGarbage(readIndex()); // leftovers of a crash between moving layers and writing the index
+    const work = fs.mkdtempSync(path.join(paths.tmp(), `${WORK_PREFIX}${process.pid}-`));
+    const added: string[] = []; // paths moved into the store, undone if the index write fails
+    try {
+      // 1. Read the input.
+      let dir = abs;
+      if (!st.isDirectory()) {
+        dir = path.join(work, 'src');
+        try {
+          await unpackArchive(abs, dir);
+        } catch (e) {
+          if (layer.isNoSpace(e)) throw noSpace(`reading ${file}`);
+          if (e instanceof UnsafeEntryError) fail(`${JSON.stringify(file)} is not a valid image: ${e.message}`);
+          if (e instanceof layer.CorruptLayerError) fail(`${JSON.stringify(file)} is not a valid image: it ${e.message}`);
+          fail(`${JSON.stringify(file)} is not a valid image: it is not a tar archive (${(e as Error).message})`);
+        }
+      }
+      const src = new ImageSource(dir, file);
+      const images = src.images();
+      const idx = readIndex();
+
+      // 2. One job per distinct layer blob.
+      const jobs = new Map<string, LayerJob>();
+      const jobOf = new Map<SourceImage, LayerJob[]>();
+      for (const img of images) {
+        const name = img.names[0] ?? shortId(img.config.digest);
+        const list = img.layers.map((l, i) => {
+          const diffId = img.config.json.rootfs.diff_ids[i];
+          const key = l.file;
+          let job = jobs.get(key);
+          if (!job) {
+            job = { file: l.file, digest: l.digest, size: l.size, diffId, image: name };
+            jobs.set(key, job);
+          } else if (job.diffId !== diffId) {
+            src.bad(`layer ${l.digest ?? l.file} is used with two different diff_ids`);
+          }
+          return job;
+        });
+        jobOf.set(img, list);
+      }
+
+      // 3. Check (and unpack when new) every layer: in parallel, all or nothing.
+      const unpacking = new Set<string>();
+      const blobsDir = path.join(work, 'blobs');
+      const layersDir = path.join(work, 'layers');
+      fs.mkdirSync(blobsDir);
+      fs.mkdirSync(layersDir);
+      const inStore = (digest: string) => fs.existsSync(path.join(paths.blobs(), hex(digest)));
+      const layerInStore = (diffId: string) => fs.existsSync(path.join(paths.layers(), hex(diffId)));
+
+      await runJobs([...jobs.values()], 2, async (job) => {
+        const what = shortId(job.digest ?? job.diffId);
+        const ctx = `layer ${what} of image ${job.image}`;
+        // Already have this exact blob, unpacked: content addressing says it is the same.
+        if (job.digest && inStore(job.digest) && layerInStore(job.diffId)) {
+          const stored = path.join(paths.blobs(), hex(job.digest));
+          const size = fs.statSync(stored).size;
+          if (job.size !== undefined && size !== job.size) src.bad(`${ctx} has ${size} bytes, the manifest says ${job.size}`);
+          const compression = await layer.sniffCompression(stored);
+          job.scanned = { digest: job.digest, size, compression, unpackedSize: idx.layerSizes[hex(job.diffId)] ?? 0 };
+          return;
+        }
+        try {
+          const compression = await layer.sniffCompression(job.file);
+          let plain: string | undefined;
+          if (compression === 'zstd') {
+            plain = path.join(work, `zstd-${hex(job.diffId)}.tar`);
+            await layer.decompressZstd(job.file, plain);
+          }
+          const scan = await layer.scanLayer(job.file, compression, plain);
+          if (job.digest && scan.digest !== job.digest) {
+            fail(`${ctx} is corrupt: its content does not match its digest (got ${scan.digest})`);
+          }
+          if (job.size !== undefined && scan.size !== job.size) {
+            fail(`${ctx} is corrupt: it has ${scan.size} bytes, the manifest says ${job.size}`);
+          }
+          if (scan.diffId !== job.diffId) {
+            fail(`${ctx} is corrupt: its uncompressed content ${shortId(scan.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
+          }
+          job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
+
+          if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
+            unpacking.add(job.diffId);
+            const dest = path.join(layersDir, hex(job.diffId));
+            fs.mkdirSync(dest);
+            await layer.extractLayer(plain ?? job.file, plain ? 'none' : compression, dest, scan.plan);
+          }
+          if (plain) fs.rmSync(plain, { force: true });
+          // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
+          const staged = path.join(blobsDir, hex(scan.digest));
+          if (!inStore(scan.digest) && !fs.existsSync(staged)) {
+            if (job.file.startsWith(work + path.sep) || opts.consumeSource) fs.renameSync(job.file, staged);
+            else fs.copyFileSync(job.file, staged, fs.constants.COPYFILE_FICLONE);
+          }
+        } catch (e) {
+          if (e instanceof MinidError) throw e;
+          if (e instanceof UnsafeEntryError) fail(`${ctx} is unsafe: ${e.message}`);
+          if (e instanceof layer.CorruptLayerError) fail(`${ctx} ${e.message}`);
+          if (layer.isNoSpace(e)) throw noSpace(`unpacking layer ${what}`);
+          throw new MinidError(`${ctx} could not be unpacked: ${(e as Error).message}`);
+        }
+      });
+
+      // 4. Records (and, for docker save, an OCI manifest of our own).
+      const records: ImageRecord[] = [];
+      const smallBlobs = new Map<string, Buffer>();
+      for (const img of images) {
+        const list = jobOf.get(img)!;
+        const layers = list.map((j) => ({ digest: j.scanned!.digest, diffId: j.diffId, size: j.scanned!.size }));
+        let manifest = img.manifest;
+        if (!manifest) {
+          const mediaType = (c: string) => (c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? MT.ociLayerZstd : MT.ociLayer);
+          const bytes = Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: MT.ociManifest,
+              config: { mediaType: MT.ociConfig, digest: img.config.digest, size: img.config.bytes.length },
+              layers: list.map((j) => ({ mediaType: mediaType(j.scanned!.compression), digest: j.scanned!.digest, size: j.scanned!.size })),
+            }),
+          );
+          manifest = { digest: sha256(bytes), bytes };
+        }
+        smallBlobs.set(manifest.digest, manifest.bytes);
+        smallBlobs.set(img.config.digest, img.config.bytes);
+        for (const j of list) idx.layerSizes[hex(j.diffId)] ??= j.scanned!.unpackedSize;
+        const seen = new Set<string>();
+        records.push({
+          id: img.config.digest,
+          names: [...img.names],
+          manifestDigest: manifest.digest,
+          layers,
+          config: img.config.json,
+          ...(img.config.json.created ? { created: img.config.json.created } : {}),
+          size: list.reduce((n, j) => (seen.has(j.diffId) ? n : (seen.add(j.diffId), n + (idx.layerSizes[hex(j.diffId)] ?? 0))), 0),
+        });
+      }
+      for (const [digest, bytes] of smallBlobs) {
+        if (!inStore(digest)) fs.writeFileSync(path.join(blobsDir, hex(digest)), bytes);
+      }
+
+      // 5. Commit: move blobs and layers into place, then write the index.
+      try {
+        for (const b of fs.readdirSync(blobsDir)) {
+          const to = path.join(paths.blobs(), b);
+          if (fs.existsSync(to)) continue;
+          fs.renameSync(path.join(blobsDir, b), to);
+          added.push(to);
+        }
+        for (const l of fs.readdirSync(layersDir)) {
+          const to = path.join(paths.layers(), l);
+          if (fs.existsSync(to)) continue;
+          fs.renameSync(path.join(layersDir, l), to);
+          added.push(to);
+        }
+        for (const rec of records) {
+          // A name moves to the new image (the old one may become dangling, like docker).
+          for (const other of idx.images) if (other.id !== rec.id) other.names = other.names.filter((n) => !rec.names.includes(n));
+          const prev = idx.images.find((i) => i.id === rec.id);
+          if (prev) {
+            Object.assign(prev, { ...rec, names: [...prev.names, ...rec.names.filter((n) => !prev.names.includes(n))] });
+          } else {
+            idx.images.push(rec);
+          }
+        }
+        writeIndex(idx);
+      } catch (e) {
+        for (const p of added) removeTree(p);
+        if (layer.isNoSpace(e)) throw noSpace(`loading ${file}`);
+        throw e;
+      }
+      return records.map((r) => idx.images.find((i) => i.id === r.id) ?? r);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Remove
+
+export interface RemoveOptions {
+  force?: boolean;
+  /** Names of the containers that use an image (the runtime provides it). */
+  usedBy: (imageId: string) => string[];
+}
+
+/**
+ * `minid rmi REF`: untag REF; when the image has no name left, delete it and collect its
+ * blobs and layers. Refuses while a container uses the image. Returns the lines to print.
+ */
+export async function removeImage(ref: string, opts: RemoveOptions): Promise<string[]> {
+  return withLock(LOCK, async () => {
+    ensureStore();
+    const idx = readIndex();
+    const parsed = tryParseReference(ref);
+    let img: ImageRecord | null = null;
+    let untag: string[];
+    if (parsed && !parsed.digest && (img = idx.images.find((i) => i.names.includes(parsed.familiar)) ?? null)) {
+      untag = [parsed.familiar]; // by name: remove just that name
+    } else {
+      img = findImage(idx.images, ref) ?? notFound(ref);
+      if (img.names.length > 1 && !opts.force) {
+        fail(`unable to delete ${shortId(img.id)} (must be forced): it has several names (${img.names.join(', ')}): remove them one by one or use -f`);
+      }
+      untag = [...img.names];
+    }
+    const remaining = img.names.filter((n) => !untag.includes(n));
+    const lines = untag.map((n) => `Untagged: ${n}`);
+    if (remaining.length > 0) {
+      img.names = remaining;
+      writeIndex(idx);
+      return lines;
+    }
+    const users = opts.usedBy(img.id);
+    if (users.length > 0) {
+      if (!opts.force) {
+        const them = users.length === 1 ? 'it' : 'them';
+        fail(
+          `image ${label(img)} (${shortId(img.id)}) is used by container${users.length === 1 ? '' : 's'} ${users.join(', ')}: ` +
+            `remove ${them} with \`minid rm\` first`,
+        );
+      }
+      // -f: untag, but the containers still need the layers: keep the image, dangling.
+      img.names = [];
+      writeIndex(idx);
+      return lines;
+    }
+    idx.images = idx.images.filter((i) => i !== img);
+    // Index first: a crash now leaves unreferenced files (collected next time), never a
+    // record pointing at a deleted layer.
+    writeIndex(idx);
+    const removed = collectGarbage(idx);
+    writeIndex(idx); // drops the collected layers' sizes
+    lines.push(`Deleted: ${img.id}`);
+    for (const l of removed) lines.push(`Deleted: ${l} (layer)`);
+    return lines;
+  });
+}

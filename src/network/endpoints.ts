@@ -1,0 +1,54 @@
+// Endpoints: minid's own record of every container connected to a bridge network (the
+// attachment, with its published ports). It is the "ports table" that refuses a host port
+// another container already publishes, and what `network inspect` and the diagram show.
+// Files: paths.networks()/endpoints/<containerId>.json
+import fs from 'node:fs';
+import path from 'node:path';
+import { paths } from '../sys/paths.js';
+import type { Attachment } from './types.js';
+
+export interface Endpoint extends Attachment {
+  containerId: string;
+  containerName: string;
+  network: string;
+  /** 'reserved' while attach is still setting it up. */
+  state: 'reserved' | 'attached';
+}
+
+export const endpointsDir = (): string => path.join(paths.networks(), 'endpoints');
+const file = (id: string): string => path.join(endpointsDir(), `${id}.json`);
+
+export function listEndpoints(): Endpoint[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(endpointsDir());
+  } catch {
+    return [];
+  }
+  const out: Endpoint[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(fs.readFileSync(path.join(endpointsDir(), n), 'utf8')) as Endpoint);
+    } catch {
+      /* a half-written file: ignore */
+    }
+  }
+  return out.sort((a, b) => (a.ip && b.ip ? a.ip.localeCompare(b.ip, undefined, { numeric: true }) : a.containerName.localeCompare(b.containerName)));
+}
+
+export function writeEndpoint(e: Endpoint): void {
+  fs.mkdirSync(endpointsDir(), { recursive: true });
+  const tmp = `${file(e.containerId)}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(e, null, 2) + '\n');
+  fs.renameSync(tmp, file(e.containerId));
+}
+
+export function removeEndpoint(containerId: string): boolean {
+  try {
+    fs.unlinkSync(file(containerId));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,95 @@
+// Reading `iptables-save` output: which of minid's chains and rules exist, so plans add only
+// what is missing and teardown deletes exactly the rules carrying minid's comments.
+import type { Cmd } from './types.js';
+import { parseComment } from './names.js';
+
+export interface SavedRule {
+  table: string;
+  chain: string;
+  /** Tokens after '-A CHAIN', quotes removed. */
+  args: string[];
+  comment?: string;
+}
+
+export interface SavedState {
+  chains: Map<string, Set<string>>;
+  rules: SavedRule[];
+}
+
+/** Split a rule line like a shell would for iptables-restore (double quotes only). */
+export function tokenize(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]);
+  return out;
+}
+
+export function parseSave(text: string): SavedState {
+  const chains = new Map<string, Set<string>>();
+  const rules: SavedRule[] = [];
+  let table = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('*')) {
+      table = line.slice(1);
+      if (!chains.has(table)) chains.set(table, new Set());
+    } else if (line.startsWith(':')) {
+      chains.get(table)?.add(line.slice(1).split(/\s+/)[0]);
+    } else if (line.startsWith('-A ')) {
+      const t = tokenize(line);
+      const args = t.slice(2);
+      const ci = args.indexOf('--comment');
+      rules.push({ table, chain: t[1], args, comment: ci >= 0 ? args[ci + 1] : undefined });
+    }
+  }
+  return { chains, rules };
+}
+
+export function hasChain(s: SavedState, table: string, chain: string): boolean {
+  return s.chains.get(table)?.has(chain) ?? false;
+}
+
+/** Is this rule (given as iptables argv: iptables -t T -A|-I CHAIN args...) already present? */
+export function hasRule(s: SavedState, c: Cmd): boolean {
+  const a = c.argv.slice(1);
+  let table = 'filter';
+  const ti = a.indexOf('-t');
+  if (ti >= 0) {
+    table = a[ti + 1];
+    a.splice(ti, 2);
+  }
+  const op = a[0];
+  if (op !== '-A' && op !== '-I') return false;
+  const chain = a[1];
+  let args = a.slice(2);
+  if (op === '-I' && /^\d+$/.test(args[0] ?? '')) args = args.slice(1);
+  const want = args.join('\u0000');
+  return s.rules.some((r) => r.table === table && r.chain === chain && r.args.join('\u0000') === want);
+}
+
+/** The command deleting a saved rule. */
+export function deleteCmd(r: SavedRule): Cmd {
+  return { argv: ['iptables', '-t', r.table, '-D', r.chain, ...r.args] };
+}
+
+/** Turn an add command (-A/-I [n]) into its delete command. */
+export function toDelete(c: Cmd): Cmd {
+  const a = [...c.argv];
+  const i = a.findIndex((x) => x === '-A' || x === '-I');
+  if (i < 0) return c;
+  const rest = a.slice(i + 2);
+  if (a[i] === '-I' && /^\d+$/.test(rest[0] ?? '')) rest.shift();
+  return { argv: [...a.slice(0, i), '-D', a[i + 1], ...rest] };
+}
+
+/** Rules whose comment says they belong to minid (any network/container). */
+export function minidRules(s: SavedState): (SavedRule & { owner: NonNullable<ReturnType<typeof parseComment>> })[] {
+  const out: (SavedRule & { owner: NonNullable<ReturnType<typeof parseComment>> })[] = [];
+  for (const r of s.rules) {
+    if (!r.comment) continue;
+    const owner = parseComment(r.comment);
+    if (owner) out.push({ ...r, owner });
+  }
+  return out;
+}

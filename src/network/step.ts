@@ -1,0 +1,343 @@
+// Networking as an explicit plan of named, reversible steps.
+//
+// A Step knows how to apply itself, how to undo itself and how to print itself as the commands
+// a person would type (`ip ...`, `iptables ...`, `sysctl ...`). applyPlan() runs the steps in
+// order and, on failure, undoes the steps already applied (in reverse) before it throws one
+// clear error naming the step. --explain prints the steps while they run; --dry-run only prints.
+//
+// Speed: every `ip`/`iptables` process costs ~8 ms, so consecutive commands of one kind run as
+// one process: `ip -batch -`, `ip -n NS -batch -`, `iptables-restore --noflush`, one `sysctl -w`.
+// The explain output still shows the per-step commands (a batch does exactly what they do).
+import { performance } from 'node:perf_hooks';
+import { formatCommand, run, type RunResult } from '../sys/exec.js';
+import { MinidError } from '../errors.js';
+import { probe } from './host.js';
+import type { Cmd } from './types.js';
+
+/** Who owns what a step creates: its undo is kept with the container, the network, or nowhere. */
+export type Owner = 'container' | 'network' | 'host';
+
+export interface Step {
+  /** Short imperative name: 'create the veth pair'. */
+  name: string;
+  /** One line for teaching: why the step exists. */
+  why: string;
+  apply: Cmd[];
+  undo: Cmd[];
+  /** Default 'container'. */
+  owner?: Owner;
+  /** Set when the step is not needed (already done): printed, not run. */
+  skip?: string;
+  /** Sysctls to read back after the step ran ("set and check"). */
+  check?: { sysctl: string; value: string }[];
+}
+
+export interface PlanOptions {
+  explain?: (line: string) => void;
+  dryRun?: boolean;
+  /** First line of the explain output. */
+  title?: string;
+  /** What the plan does, for the error message: "network setup failed at step ...". */
+  what?: string;
+  /** Run every command, ignore failures (teardown): collect them in PlanResult.errors. */
+  tolerant?: boolean;
+}
+
+export interface PlanResult {
+  /** Steps that ran (not skipped), in order. */
+  applied: Step[];
+  /** Failures ignored in tolerant mode, one line each. */
+  errors: string[];
+  ms: number;
+  /** Commands the steps contain, and processes actually started for them. */
+  commands: number;
+  execs: number;
+}
+
+export const cmd = (...argv: string[]): Cmd => ({ argv });
+
+// --- printing ---------------------------------------------------------------------------
+
+function commentOut(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `#   ${l}`)
+    .join('\n');
+}
+
+/** The lines of one step, numbered: a shell comment header, then the commands (pasteable). */
+export function formatStep(step: Step, index: number, total: number): string[] {
+  const head = `# [${index}/${total}] ${step.name}: ${step.why}`;
+  if (step.skip) return [head, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(formatCommand(c.argv, c.input)))];
+  return [head, ...step.apply.map((c) => formatCommand(c.argv, c.input))];
+}
+
+/** The whole plan as a shell script a person could paste into a root shell. */
+export function formatPlan(steps: Step[], title?: string): string {
+  const lines: string[] = [];
+  if (title) lines.push(`# ${title}`);
+  steps.forEach((s, i) => lines.push(...formatStep(s, i + 1, steps.length)));
+  return lines.join('\n') + '\n';
+}
+
+// --- batching ---------------------------------------------------------------------------
+
+interface Unit {
+  step: number;
+  cmd: Cmd;
+}
+
+type Kind = { key: string; type: 'ip'; ns: string | null } | { key: string; type: 'iptables' } | { key: string; type: 'sysctl' } | { key: string; type: 'single' };
+
+function classify(c: Cmd): Kind {
+  const a = c.argv;
+  if (c.input === undefined && a[0] === 'ip') {
+    const ns = a[1] === '-n' ? a[2] : null;
+    const rest = ns ? a.slice(3) : a.slice(1);
+    if (rest.length > 0 && !rest[0].startsWith('-') && rest.every((x) => x !== '' && !/[\s"'\\#]/.test(x))) {
+      return { key: `ip:${ns ?? ''}`, type: 'ip', ns };
+    }
+  }
+  if (c.input === undefined && a[0] === 'iptables' && a.every((x) => !/["\n]/.test(x))) return { key: 'iptables', type: 'iptables' };
+  if (c.input === undefined && a[0] === 'sysctl' && a[1] === '-w' && a.length === 3) return { key: 'sysctl', type: 'sysctl' };
+  return { key: 'single', type: 'single' };
+}
+
+/** The line a batch gets for this command, and (iptables) its table. */
+function ipLine(c: Cmd): string {
+  return (c.argv[1] === '-n' ? c.argv.slice(3) : c.argv.slice(1)).join(' ');
+}
+function iptablesParts(c: Cmd): { table: string; line: string } {
+  const a = c.argv.slice(1);
+  let table = 'filter';
+  const i = a.indexOf('-t');
+  if (i >= 0) {
+    table = a[i + 1];
+    a.splice(i, 2);
+  }
+  return { table, line: a.map((x) => (/\s/.test(x) ? `"${x}"` : x)).join(' ') };
+}
+
+interface BatchRun {
+  execs: number;
+  /** Index (within the batch) of the first failing command, or -1. */
+  failed: number;
+  message: string;
+  /** Tolerant mode: every failure. */
+  errors: string[];
+}
+
+function lastLine(r: RunResult): string {
+  return (
+    (r.stderr + '\n' + r.stdout)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^Command failed -:\d+$/.test(l) && !/^iptables-restore v[\d.]+/.test(l))
+      .pop() ?? `exit code ${r.exitCode}`
+  );
+}
+
+async function safeRun(argv: string[], input?: string): Promise<RunResult> {
+  try {
+    return await run(argv, { input, allowFail: true });
+  } catch (e) {
+    return { exitCode: 127, stdout: '', stderr: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+async function runOne(c: Cmd): Promise<BatchRun> {
+  const r = await safeRun(c.argv, c.input);
+  if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
+  const msg = lastLine(r);
+  return { execs: 1, failed: 0, message: msg, errors: [`${formatCommand(c.argv)}: ${msg}`] };
+}
+
+async function runEach(cmds: Cmd[], execsSoFar: number): Promise<BatchRun> {
+  const out: BatchRun = { execs: execsSoFar, failed: -1, message: '', errors: [] };
+  for (const c of cmds) {
+    const r = await runOne(c);
+    out.execs += 1;
+    out.errors.push(...r.errors);
+  }
+  return out;
+}
+
+async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<BatchRun> {
+  if (cmds.length === 1 || kind.type === 'single') {
+    if (!tolerant) {
+      let execs = 0;
+      for (let i = 0; i < cmds.length; i++) {
+        const r = await runOne(cmds[i]);
+        execs++;
+        if (r.failed >= 0) return { execs, failed: i, message: r.message, errors: [] };
+      }
+      return { execs, failed: -1, message: '', errors: [] };
+    }
+    return runEach(cmds, 0);
+  }
+
+  if (kind.type === 'ip') {
+    const argv = ['ip', ...(kind.ns ? ['-n', kind.ns] : []), ...(tolerant ? ['-force'] : []), '-batch', '-'];
+    const r = await safeRun(argv, cmds.map(ipLine).join('\n') + '\n');
+    if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
+    // iproute2 prints the error, then "Command failed -:LINE".
+    const errors: string[] = [];
+    const lines = r.stderr.split('\n');
+    let first = -1;
+    let firstMsg = '';
+    lines.forEach((l, i) => {
+      const m = /^Command failed -:(\d+)/.exec(l.trim());
+      if (!m) return;
+      const idx = Number(m[1]) - 1;
+      const msg = lines.slice(0, i).reverse().find((x) => x.trim() && !/^Command failed/.test(x.trim()))?.trim() ?? 'failed';
+      if (first < 0) {
+        first = idx;
+        firstMsg = msg;
+      }
+      if (cmds[idx]) errors.push(`${formatCommand(cmds[idx].argv)}: ${msg}`);
+    });
+    if (tolerant) return { execs: 1, failed: -1, message: '', errors: errors.length ? errors : [`${formatCommand(argv)}: ${lastLine(r)}`] };
+    return { execs: 1, failed: first >= 0 ? first : 0, message: first >= 0 ? firstMsg : lastLine(r), errors: [] };
+  }
+
+  if (kind.type === 'iptables') {
+    // iptables-restore --noflush: each *table ... COMMIT block is one atomic transaction,
+    // and the input stops at the first failing line. Never declare chains with ':NAME' here:
+    // with --noflush that would flush an existing chain. '-N' in the block creates it instead.
+    const text: string[] = [];
+    const lineToCmd = new Map<number, number>();
+    let table: string | null = null;
+    cmds.forEach((c, i) => {
+      const p = iptablesParts(c);
+      if (p.table !== table) {
+        if (table !== null) text.push('COMMIT');
+        text.push(`*${p.table}`);
+        table = p.table;
+      }
+      text.push(p.line);
+      lineToCmd.set(text.length, i);
+    });
+    text.push('COMMIT');
+    const r = await safeRun(['iptables-restore', '--noflush'], text.join('\n') + '\n');
+    if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
+    if (tolerant) return runEach(cmds, 1); // find out which ones fail; run the rest anyway
+    const m = /line (\d+)/.exec(r.stderr);
+    let idx = 0;
+    if (m) {
+      // The failing line, or (a COMMIT line) the last command before it.
+      for (let l = Number(m[1]); l > 0; l--) {
+        if (lineToCmd.has(l)) {
+          idx = lineToCmd.get(l)!;
+          break;
+        }
+      }
+    }
+    return { execs: 1, failed: idx, message: lastLine(r), errors: [] };
+  }
+
+  // sysctl -w a=1 b=2: one process; it sets what it can and fails if any key failed.
+  const argv = ['sysctl', '-w', ...cmds.map((c) => c.argv[2])];
+  const r = await safeRun(argv);
+  if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
+  const bad = cmds.findIndex((c) => {
+    const key = c.argv[2].split('=')[0];
+    return r.stderr.includes(key.replace(/\./g, '/')) || r.stderr.includes(key);
+  });
+  if (tolerant) return { execs: 1, failed: -1, message: '', errors: [`${formatCommand(argv)}: ${lastLine(r)}`] };
+  return { execs: 1, failed: Math.max(bad, 0), message: lastLine(r), errors: [] };
+}
+
+// --- the executor -----------------------------------------------------------------------
+
+export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<PlanResult> {
+  const t0 = performance.now();
+  const say = opts.explain ?? (opts.dryRun ? (l: string) => process.stdout.write(l + '\n') : null);
+  const total = steps.length;
+  const result: PlanResult = { applied: [], errors: [], ms: 0, commands: 0, execs: 0 };
+
+  if (opts.title && say) say(`# ${opts.title}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
+  if (opts.dryRun) {
+    steps.forEach((s, i) => formatStep(s, i + 1, total).forEach((l) => say?.(l)));
+    result.ms = performance.now() - t0;
+    return result;
+  }
+
+  const units: Unit[] = [];
+  steps.forEach((s, i) => {
+    if (!s.skip) for (const c of s.apply) units.push({ step: i, cmd: c });
+  });
+  result.commands = units.length;
+  const lastUnitOf = new Map<number, Unit>();
+  for (const u of units) lastUnitOf.set(u.step, u);
+
+  // Consecutive commands of one kind form a batch.
+  const batches: { kind: Kind; units: Unit[] }[] = [];
+  for (const u of units) {
+    const kind = classify(u.cmd);
+    const last = batches[batches.length - 1];
+    if (last && last.kind.key === kind.key && kind.type !== 'single') last.units.push(u);
+    else batches.push({ kind, units: [u] });
+  }
+
+  let printed = 0; // steps printed so far
+  const printThrough = (stepIdx: number): void => {
+    for (; printed <= stepIdx && printed < total; printed++) {
+      if (say) formatStep(steps[printed], printed + 1, total).forEach((l) => say(l));
+    }
+  };
+  const started = new Set<number>();
+
+  for (const b of batches) {
+    const lastStep = b.units[b.units.length - 1].step;
+    printThrough(lastStep);
+    b.units.forEach((u) => started.add(u.step));
+    const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
+    result.execs += r.execs;
+    if (opts.tolerant) {
+      for (const e of r.errors) {
+        result.errors.push(e);
+        say?.(`#   (ignored: ${e})`);
+      }
+      continue;
+    }
+    let failure: { step: number; detail: string } | null = null;
+    if (r.failed >= 0) {
+      const u = b.units[r.failed];
+      failure = { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
+    } else {
+      // "Set and check": read back the sysctls of the steps this batch completed.
+      for (const stepIdx of new Set(b.units.map((u) => u.step))) {
+        if (lastUnitOf.get(stepIdx) !== b.units.filter((u) => u.step === stepIdx).pop()) continue; // continues in a later batch
+        for (const c of steps[stepIdx].check ?? []) {
+          const got = await probe().readSysctl(c.sysctl);
+          if (got !== c.value) {
+            failure = { step: stepIdx, detail: `${c.sysctl} is ${got ?? 'missing'} after setting it to ${c.value}` };
+            break;
+          }
+        }
+        if (failure) break;
+      }
+    }
+    if (failure) {
+      const s = steps[failure.step];
+      const toUndo = [...started].filter((i) => i <= failure!.step).sort((a, b) => a - b);
+      say?.(`# step ${failure.step + 1}/${total} failed: ${failure.detail}`);
+      const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
+      const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
+      const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
+      throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
+    }
+  }
+  printThrough(total - 1);
+  result.applied = steps.filter((s) => !s.skip);
+  result.ms = performance.now() - t0;
+  say?.(`# done: ${result.applied.length} of ${total} steps, ${result.commands} commands in ${result.execs} processes, ${result.ms.toFixed(0)} ms`);
+  return result;
+}
+
+/** Undo steps (given in apply order): their undo commands in reverse, ignoring failures. */
+export async function undoSteps(steps: Step[], opts: { explain?: (l: string) => void } = {}): Promise<PlanResult> {
+  const reverse = [...steps].reverse().filter((s) => s.undo.length > 0);
+  const plan: Step[] = reverse.map((s) => ({ name: `undo "${s.name}"`, why: 'roll back', apply: s.undo, undo: [] }));
+  return applyPlan(plan, { explain: opts.explain, tolerant: true });
+}

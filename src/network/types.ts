@@ -1,0 +1,69 @@
+// Plain data shared by the network modules. Everything here is JSON-serializable: an
+// Attachment is stored in the container's state, a NetworkRecord under paths.networks().
+
+/** One external command: argv plus optional stdin. Printed with formatCommand(). */
+export interface Cmd {
+  argv: string[];
+  input?: string;
+}
+
+export type Proto = 'tcp' | 'udp';
+
+/** A published port after resolution: one host port to one container port. */
+export interface PortBinding {
+  protocol: Proto;
+  /** '0.0.0.0' = every IPv4 address of the host (and 127.0.0.1). */
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: 'bridge';
+  /** The Linux bridge device (max 15 characters). */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  created: string;
+  /** The default network 'bridge' (cannot be removed). */
+  builtin?: boolean;
+}
+
+export type AttachMode = 'none' | 'host' | 'bridge' | { container: string /* netns path to join */ };
+
+export interface AttachRequest {
+  containerId: string;
+  containerName: string;
+  mode: AttachMode;
+  /** Default 'bridge'. */
+  network?: string;
+  /** Raw -p specs. */
+  ports: string[];
+  publishAll?: boolean;
+  /** Image ExposedPorts keys like '80/tcp'. */
+  exposedPorts?: string[];
+  hostname?: string;
+}
+
+export interface Attachment {
+  mode: string;
+  containerId?: string;
+  containerName?: string;
+  netnsName?: string;
+  netnsPath?: string;
+  network?: string;
+  bridge?: string;
+  /** Host end of the veth pair. */
+  veth?: string;
+  ip?: string;
+  prefixLength?: number;
+  gateway?: string;
+  mac?: string;
+  ports: PortBinding[];
+  /** The undo commands of the applied steps, in apply order: teardown after a crash needs nothing else. */
+  undo: Cmd[][];
+  /** The names of those steps (same order), for `detach --explain`. */
+  undoNames?: string[];
+}

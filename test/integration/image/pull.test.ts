@@ -1,0 +1,101 @@
+// Pull from a real registry on 127.0.0.1: Debian's docker-registry (distribution 2.8) with a
+// config of our own, an image pushed with skopeo, pulled with minid. The registry is stopped
+// by the PID we started.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireRoot, useTempStore, errorOf } from '../../fixtures/image/env.js';
+import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
+import { pullImage } from '../../../src/image/pull.js';
+import { layerPaths, resolveImage } from '../../../src/image/store.js';
+
+requireRoot();
+const t = useTempStore('image-pull');
+
+let registry: ChildProcess | null = null;
+let port = 0;
+let built: BuiltImage;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  const storage = path.join(t.base, 'registry');
+  fs.mkdirSync(storage);
+  const config = path.join(t.base, 'registry.yml');
+  fs.writeFileSync(
+    config,
+    ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'),
+  );
+  registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  registry.stderr!.on('data', (c) => (stderr += c));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (registry.exitCode !== null || Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const oci = path.join(t.work, 'busybox-oci');
+  [built] = writeOciLayout(oci, [{ names: ['busybox:latest'], layers: [baseLayer(), whiteoutLayer()] }], 'tag');
+  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${oci}:latest`, `docker://127.0.0.1:${port}/library/busybox:latest`], { stdio: 'pipe' });
+}, 60_000);
+
+afterAll(async () => {
+  if (registry && registry.exitCode === null) {
+    const exited = new Promise((r) => registry!.once('exit', r));
+    process.kill(registry.pid!, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  }
+});
+
+describe('pull from a local registry', () => {
+  it('pulls an image and unpacks it like a loaded one', async () => {
+    const lines: string[] = [];
+    const started = performance.now();
+    const img = await pullImage(`127.0.0.1:${port}/library/busybox`, (l) => lines.push(l));
+    console.log(`pull of the 2-layer fixture: ${(performance.now() - started).toFixed(0)} ms`);
+    expect(img.names).toEqual([`127.0.0.1:${port}/library/busybox:latest`]);
+    expect(img.id).toBe(built.configDigest);
+    expect(img.layers.map((l) => l.digest)).toEqual(built.layers.map((l) => l.digest));
+    expect(lines[0]).toBe(`Pulling 127.0.0.1:${port}/library/busybox:latest over http://127.0.0.1:${port}`);
+    const [, top] = layerPaths(await resolveImage(`127.0.0.1:${port}/library/busybox:latest`));
+    expect(fs.lstatSync(path.join(top, 'home/gone.txt')).isCharacterDevice()).toBe(true);
+    expect(fs.readdirSync(path.join(t.root, 'tmp'))).toEqual([]);
+  });
+
+  it('pulls by digest', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/v2/library/busybox/manifests/latest`, {
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    const digest = res.headers.get('docker-content-digest')!;
+    const img = await pullImage(`127.0.0.1:${port}/library/busybox@${digest}`);
+    expect(img.manifestDigest).toBe(digest);
+  });
+
+  it('says clearly what is missing or refused', async () => {
+    expect((await errorOf(() => pullImage(`127.0.0.1:${port}/library/nothere:1`))).message).toBe(
+      `127.0.0.1:${port}/library/nothere:1 not found in the registry at 127.0.0.1:${port}`,
+    );
+    expect((await errorOf(() => pullImage('busybox'))).message).toMatch(/^cannot pull busybox:latest: minid pulls only from a registry on this machine/);
+    const closed = await freePort();
+    expect((await errorOf(() => pullImage(`127.0.0.1:${closed}/x`))).message).toMatch(`cannot reach the registry at 127.0.0.1:${closed} (ECONNREFUSED): is it running?`);
+  });
+});
