@@ -249,6 +249,14 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
 
 // --- the executor -----------------------------------------------------------------------
 
+/**
+ * Crash injection for the recovery tests: MINID_CRASH_AT=NAME makes minid die with SIGKILL at
+ * that point, as a power cut or `kill -9` would, so `minid system prune` can be shown to clean up.
+ */
+export function crashPoint(name: string): void {
+  if (process.env.MINID_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+}
+
 export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<PlanResult> {
   const t0 = performance.now();
   const say = opts.explain ?? (opts.dryRun ? (l: string) => process.stdout.write(l + '\n') : null);
@@ -293,6 +301,7 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
     b.units.forEach((u) => started.add(u.step));
     const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
     result.execs += r.execs;
+    crashPoint('network-batch');
     if (opts.tolerant) {
       for (const e of r.errors) {
         result.errors.push(e);

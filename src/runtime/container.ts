@@ -140,6 +140,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     const net = await attachNetwork(c, io.explain);
     c.attachment = net.attachment;
     saveConfig(c);
+    (await import('../network/step.js')).crashPoint('after-network');
 
     const dir = paths.container(c.id);
     const etcFiles = Object.entries(net.etcFiles).map(([name, text]) => {

@@ -12,11 +12,12 @@ export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T
   const file = path.join(dir, name);
   if (!fs.existsSync(file)) fs.writeFileSync(file, '');
   const release = await lockfile.lock(file, {
-    // A crashed holder leaves a stale lock: proper-lockfile refreshes the lock's mtime while
-    // held and treats it as stale after `stale` ms without refresh.
-    stale: 10_000,
-    update: 2_000,
-    retries: { retries: 400, minTimeout: 5, maxTimeout: 100, factor: 1.3 },
+    // A crashed holder (kill -9) leaves its lock behind: proper-lockfile refreshes the lock's
+    // mtime every `update` ms while held, and others take it over after `stale` ms without a
+    // refresh. Short, so the next command after a crash waits 3 s at most.
+    stale: 3_000,
+    update: 1_000,
+    retries: { retries: 1000, minTimeout: 5, maxTimeout: 100, factor: 1.3 },
     realpath: false,
   });
   try {
