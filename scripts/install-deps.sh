@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   iproute2 iptables util-linux procps psmisc kmod attr curl jq gcc libc6-dev make
   busybox-static containernetworking-plugins docker-registry skopeo
-  iperf3 hyperfine conntrack tar gzip xz-utils ca-certificates
+  iperf3 hyperfine conntrack tar gzip xz-utils zstd ca-certificates
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -145,6 +145,13 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/image.js')).load));
 
   program
+    .command('pull')
+    .description('Pull an image from a registry on this machine (127.0.0.1, plain HTTP)')
+    .argument('<image>', 'e.g. 127.0.0.1:5000/busybox:latest')
+    .option('-q, --quiet', 'print nothing')
+    .action(action(async () => (await import('./commands/image.js')).pull));
+
+  program
     .command('images')
     .description('List images')
     .option('-q, --quiet', 'only ids')
@@ -198,6 +205,22 @@ export function buildProgram(): Command {
     .argument('<names...>')
     .option('--explain', 'print every step as a command while doing it')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[]) => m.networkRm(n); }));
+  network
+    .command('connect')
+    .description('Connect a running container to a bridge network: a new interface (eth1, ...); the default route stays')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--ip <address>', "IPv4 address on the network (default: the next free one)")
+    .option('--explain', 'print every step as a command while doing it')
+    .action(action(async () => (await import('./commands/netconnect.js')).networkConnect));
+  network
+    .command('disconnect')
+    .description('Disconnect a container from a network added by `network connect`')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'succeed when there is nothing to disconnect; clean up after containers that are gone')
+    .option('--explain', 'print every step as a command while doing it')
+    .action(action(async () => (await import('./commands/netconnect.js')).networkDisconnect));
   network
     .command('prune')
     .description('Remove networks no container uses')

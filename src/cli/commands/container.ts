@@ -116,9 +116,27 @@ function summary(s: ContainerState) {
       ExposedPorts: s.config.exposedPorts,
     },
     HostConfig: { AutoRemove: s.config.autoRemove, Binds: s.config.volumes, NetworkMode: s.config.net.mode },
-    NetworkSettings: s.config.attachment ?? null,
+    NetworkSettings: s.config.attachment ? { ...s.config.attachment, Networks: networksOf(s) } : null,
     LogPath: logFile(s.config.id),
   };
+}
+
+/** Every network of the container, docker-style: the one it was run with, then those added by `network connect`. */
+function networksOf(s: ContainerState): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const atts = [s.config.attachment, ...(s.config.extraAttachments ?? [])].filter(Boolean);
+  for (const a of atts) {
+    out[a.network ?? a.mode] = {
+      InterfaceName: a.ifName ?? (a.mode === 'bridge' || a.mode === 'cni' ? 'eth0' : ''),
+      IPAddress: a.ip ?? '',
+      IPPrefixLen: a.prefixLength ?? 0,
+      Gateway: a.gateway ?? '',
+      MacAddress: a.mac ?? '',
+      HostVeth: a.veth ?? '',
+      Connected: !!a.connected,
+    };
+  }
+  return out;
 }
 
 export async function stop(refs: string[], o: { time: string }) {
