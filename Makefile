@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 CNI_BIN ?= /opt/cni/bin
 IMAGES_OUT ?= .images
 
-.PHONY: all setup deps build native images install demo test test-unit test-integration bench clean
+.PHONY: all setup deps build native images install cni-install cni-uninstall demo test test-unit test-integration bench clean
 
 all: setup demo
 
@@ -36,8 +36,15 @@ images: build $(IMAGES_STAMP)
 	./bin/minid.js load -i $(IMAGES_OUT)/busybox
 	./bin/minid.js load -i $(IMAGES_OUT)/nginx
 
-install: build
+install: build cni-install
 	ln -sf $(CURDIR)/bin/minid.js $(PREFIX)/bin/minid
+
+# minid's own CNI plugins into /opt/cni/bin (as minid-*), and its default conflist.
+cni-install: build
+	bash cni-plugins/install.sh
+
+cni-uninstall:
+	bash cni-plugins/install.sh --uninstall
 
 demo:
 	bash scripts/demo.sh

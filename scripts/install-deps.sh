@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(
   iproute2 iptables util-linux procps psmisc kmod attr curl jq gcc libc6-dev make
-  busybox-static containernetworking-plugins docker-registry skopeo
+  busybox-static containernetworking-plugins docker-registry skopeo podman runc
   iperf3 hyperfine conntrack tar gzip xz-utils zstd ca-certificates
 )
 missing=()

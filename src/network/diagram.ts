@@ -34,7 +34,7 @@ export function renderDiagram(net: NetworkRecord, attachments: Ep[], host: Diagr
     const id = a.containerId ?? '';
     const veth = a.veth ?? (id ? vethHost(id) : 'veth');
     const ns = a.netnsName ?? (id ? netnsName(id) : '?');
-    L.push(`      ${branch} ${veth} ════ veth ════ eth0 ${a.ip ?? '?'}/${a.prefixLength ?? prefix}   [netns ${ns}]`);
+    L.push(`      ${branch} ${veth} ════ veth ════ ${a.ifName ?? 'eth0'} ${a.ip ?? '?'}/${a.prefixLength ?? prefix}   [netns ${ns}]`);
     L.push(`      ${cont}     container ${a.containerName ?? '?'}${id ? ` (${short(id)})` : ''}${a.mac ? `  mac ${a.mac}` : ''}`);
     if (a.ports.length === 0) L.push(`      ${cont}     no published ports`);
     for (const b of a.ports) {

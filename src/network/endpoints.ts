@@ -1,7 +1,8 @@
 // Endpoints: minid's own record of every container connected to a bridge network (the
 // attachment, with its published ports). It is the "ports table" that refuses a host port
 // another container already publishes, and what `network inspect` and the diagram show.
-// Files: paths.networks()/endpoints/<containerId>.json
+// Files: paths.networks()/endpoints/<containerId>.json (the network the container was run with)
+// and <containerId>@<network>.json (one per network added by `minid network connect`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
@@ -16,7 +17,10 @@ export interface Endpoint extends Attachment {
 }
 
 export const endpointsDir = (): string => path.join(paths.networks(), 'endpoints');
-const file = (id: string): string => path.join(endpointsDir(), `${id}.json`);
+const file = (key: string): string => path.join(endpointsDir(), `${key}.json`);
+/** The file key of an endpoint: the container id, plus @network for a connected one. */
+export const endpointKey = (e: { containerId: string; network?: string; connected?: boolean }): string =>
+  e.connected ? `${e.containerId}@${e.network}` : e.containerId;
 
 export function listEndpoints(): Endpoint[] {
   let names: string[] = [];
@@ -39,14 +43,16 @@ export function listEndpoints(): Endpoint[] {
 
 export function writeEndpoint(e: Endpoint): void {
   fs.mkdirSync(endpointsDir(), { recursive: true });
-  const tmp = `${file(e.containerId)}.${process.pid}.tmp`;
+  const f = file(endpointKey(e));
+  const tmp = `${f}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(e, null, 2) + '\n');
-  fs.renameSync(tmp, file(e.containerId));
+  fs.renameSync(tmp, f);
 }
 
-export function removeEndpoint(containerId: string): boolean {
+/** Remove the container's primary endpoint, or (connectedNetwork) the one `network connect` added. */
+export function removeEndpoint(containerId: string, connectedNetwork?: string): boolean {
   try {
-    fs.unlinkSync(file(containerId));
+    fs.unlinkSync(file(connectedNetwork ? `${containerId}@${connectedNetwork}` : containerId));
     return true;
   } catch {
     return false;

@@ -2,6 +2,7 @@
 //   attach(req)  -> Attachment  (minid run: before the container process starts)
 //   detach(att)                 (minid rm / after the container exited)
 //   pruneLeftovers(knownIds)    (minid system prune: whatever a crash left behind)
+//   connect(req) / disconnect(att)  (minid network connect/disconnect: ethN in that namespace; connect.ts)
 // plus the network objects (create/ls/inspect/rm/prune) and the /etc file renderers.
 //
 // attach() first decides everything that can fail for reasons the user can fix (port syntax,
@@ -43,6 +44,7 @@ export {
 } from './networks.js';
 export { listEndpoints, type Endpoint } from './endpoints.js';
 export { setHostProbe, realProbe, type HostProbe } from './host.js';
+export { connect, disconnect, planConnect, extraVethHost, extraVethPeer, type ConnectRequest, type ConnectPlanInput } from './connect.js';
 
 export interface AttachOptions {
   explain?: (line: string) => void;
@@ -225,7 +227,7 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
     removed.push(`iptables rule (${r.table} ${r.chain}) of container ${r.owner.containerName || id12} (${id12})`);
   }
   for (const l of await p.links()) {
-    const m = /^m[vc]([a-zA-Z0-9]{8})$/.exec(l.name);
+    const m = /^m[vc]([a-zA-Z0-9]{8})(-[0-9a-f]{4})?$/.exec(l.name); // -NET4: added by `network connect`
     if (!m || l.kind !== 'veth' || !stray(m[1])) continue;
     linkCmds.push({ argv: ['ip', 'link', 'del', l.name] });
     removed.push(`veth ${l.name}`);
@@ -244,7 +246,7 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
 
   for (const e of listEndpoints()) {
     if (!stray(e.containerId)) continue;
-    removeEndpoint(e.containerId);
+    removeEndpoint(e.containerId, e.connected ? e.network : undefined);
     removed.push(`endpoint of container ${e.containerName} (${short(e.containerId)}) on network ${e.network}`);
   }
   for (const net of networksWithIpam()) {

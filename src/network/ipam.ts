@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import { broadcast, intToIp, ipToInt, parseSubnet } from './cidr.js';
+import { broadcast, contains, intToIp, ipToInt, isIPv4, parseSubnet } from './cidr.js';
 
 const LAST = 'last_reserved_ip.0';
 
@@ -51,7 +51,7 @@ export function attachedIds(network: string): string[] {
  * Reserve an address for a container (the same one again if it already has one). The network
  * address, the gateway and the broadcast address are never handed out.
  */
-export async function allocate(network: string, subnet: string, gateway: string, containerId: string, o: { dryRun?: boolean } = {}): Promise<Allocation> {
+export async function allocate(network: string, subnet: string, gateway: string, containerId: string, o: { dryRun?: boolean; ifName?: string } = {}): Promise<Allocation> {
   const c = parseSubnet(subnet);
   const gw = ipToInt(gateway);
   const first = c.base + 1;
@@ -79,7 +79,7 @@ export async function allocate(network: string, subnet: string, gateway: string,
         continue;
       }
       try {
-        fs.writeFileSync(file, `${containerId}\neth0\n`, { flag: 'wx' });
+        fs.writeFileSync(file, `${containerId}\n${o.ifName ?? 'eth0'}\n`, { flag: 'wx' });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw e;
@@ -93,6 +93,35 @@ export async function allocate(network: string, subnet: string, gateway: string,
   if (o.dryRun) return pick();
   fs.mkdirSync(dir, { recursive: true });
   return withLock(`ipam-${network}`, async () => pick());
+}
+
+/**
+ * Reserve one given address (`network connect --ip`): it must be a host address of the subnet,
+ * not the gateway, and free. `owner` names the holder of a taken address in the error.
+ */
+export async function reserveAddress(
+  network: string, subnet: string, gateway: string, ip: string, containerId: string,
+  o: { ifName?: string; owner?: (containerId: string) => string } = {},
+): Promise<Allocation> {
+  const c = parseSubnet(subnet);
+  if (!isIPv4(ip)) fail(`invalid address "${ip}": not an IPv4 address`);
+  const n = ipToInt(ip);
+  if (!contains(c, n)) fail(`address ${ip} is outside the subnet ${c.text} of network "${network}"`);
+  if (n === c.base || n === broadcast(c)) fail(`address ${ip} is the ${n === c.base ? 'network' : 'broadcast'} address of ${c.text}: pick a host address`);
+  if (n === ipToInt(gateway)) fail(`address ${ip} is the gateway of network "${network}" (the bridge's own address)`);
+  const canon = intToIp(n);
+  const dir = ipamDir(network);
+  fs.mkdirSync(dir, { recursive: true });
+  return withLock(`ipam-${network}`, async () => {
+    try {
+      fs.writeFileSync(path.join(dir, canon), `${containerId}\n${o.ifName ?? 'eth0'}\n`, { flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = readOwner(path.join(dir, canon)) ?? '';
+      fail(`address ${canon} is already in use on network "${network}"${holder ? ` by container ${o.owner ? o.owner(holder) : holder.slice(0, 12)}` : ''}`);
+    }
+    return { ip: canon, prefixLength: c.prefix };
+  });
 }
 
 /** Release every address the container holds on the network. Returns the addresses freed. */

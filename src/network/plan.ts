@@ -57,6 +57,7 @@ export interface BridgePlanInput {
 export type AttachPlanInput = NonePlanInput | BridgePlanInput;
 
 // --- steps ------------------------------------------------------------------------------
+// (the network-level builders are exported for connect.ts: `network connect` reuses them)
 
 function netnsStep(id: string): Step {
   const ns = netnsName(id);
@@ -69,7 +70,7 @@ function netnsStep(id: string): Step {
 }
 
 /** The network's kernel objects: the bridge with the gateway address. */
-function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState): Step[] {
+export function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState): Step[] {
   const upReason = `network "${net.name}" is already set up (bridge ${net.bridge} exists)`;
   const skip = st.networkUp ? upReason : undefined;
   const addr = `${net.gateway}/${prefixOf(net.subnet)}`;
@@ -158,7 +159,7 @@ function vethSteps(id: string, net: NetworkRecord, ip: string, prefixLength: num
   ];
 }
 
-function forwardingStep(st: HostState): Step {
+export function forwardingStep(st: HostState): Step {
   return {
     name: 'enable IPv4 forwarding',
     why: 'the host must route packets between the bridge and its other interfaces (it is left on, as docker does)',
@@ -170,7 +171,7 @@ function forwardingStep(st: HostState): Step {
   };
 }
 
-function localnetStep(net: NetworkRecord, st: HostState): Step {
+export function localnetStep(net: NetworkRecord, st: HostState): Step {
   const key = `net.ipv4.conf.${net.bridge}.route_localnet`;
   return {
     name: 'let the bridge carry 127.0.0.1 traffic',
@@ -186,7 +187,7 @@ function localnetStep(net: NetworkRecord, st: HostState): Step {
 }
 
 /** minid's own chains and the jumps into them: created once per host, kept while any network uses them. */
-function globalSteps(st: HostState): Step[] {
+export function globalSteps(st: HostState): Step[] {
   const inPlace = "minid's chains are already in place";
   if (st.networkUp) {
     // Not inspected: a network that is up implies its chains are.
@@ -253,7 +254,7 @@ function globalStepDefs(): Step[] {
 }
 
 /** The network's iptables rules: MASQUERADE, forwarding, isolation. */
-function networkRuleSteps(net: NetworkRecord, st: HostState): Step[] {
+export function networkRuleSteps(net: NetworkRecord, st: HostState): Step[] {
   const c = comment(net.name);
   const br = net.bridge;
   const skip = st.networkUp ? `network "${net.name}" is already set up` : undefined;

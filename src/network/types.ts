@@ -57,6 +57,10 @@ export interface Attachment {
   bridge?: string;
   /** Host end of the veth pair. */
   veth?: string;
+  /** The interface inside the container: eth0 (default), eth1, ... for `network connect`. */
+  ifName?: string;
+  /** Added by `minid network connect` (not the network the container was run with). */
+  connected?: boolean;
   ip?: string;
   prefixLength?: number;
   gateway?: string;

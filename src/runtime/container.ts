@@ -212,6 +212,12 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
   await withLock(`container-${id}`, async () => {
     const s = loadState(id);
     if (!s) return;
+    if (s.config.extraAttachments?.length) {
+      // Networks added by `network connect` first: their interfaces live in the primary's namespace.
+      const { releaseExtraAttachments } = await import('./connect.js');
+      await releaseExtraAttachments(s.config, opts.explain);
+      saveConfig(s.config);
+    }
     if (s.config.attachment) {
       const { detachNetwork } = await import('./netglue.js');
       await detachNetwork(s.config, opts.explain);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
 import type { Volume } from './spec.js';
+import type { Attachment } from '../network/types.js';
 
 export interface NetworkSettings {
   mode: string; // none | host | bridge | container:<name> | <user network> | cni:<name>
@@ -45,6 +46,8 @@ export interface ContainerConfig {
   net: NetworkSettings;
   /** What the network layer set up (its undo list included): present while attached. */
   attachment?: any;
+  /** Networks added by `minid network connect` (eth1, eth2, ...), in connect order; see runtime/connect.ts. */
+  extraAttachments?: Attachment[];
   startedAt?: string;
 }
 

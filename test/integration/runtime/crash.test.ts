@@ -2,6 +2,7 @@
 // compares minid's records with the kernel's objects and removes what was left behind.
 // MINID_CRASH_AT makes minid SIGKILL itself at a named point, so the crash is repeatable.
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { freePort, freeSubnet, hostState, rand, type HostState } from '../network/helpers.js';
@@ -28,7 +29,7 @@ afterAll(async () => {
   process.env.MINID_BRIDGE_SUBNET = store.env.MINID_BRIDGE_SUBNET;
   const { teardownNetwork, getNetwork } = await import('../../../src/network/index.js');
   await teardownNetwork(await getNetwork('bridge'));
-  fs.rmSync(store.root, { recursive: true, force: true });
+  fs.rmSync(path.dirname(store.root), { recursive: true, force: true }); // teardown wrote locks there again
 });
 
 it.each(['network-batch', 'after-network'])('system prune recovers from a kill -9 at %s', async (point) => {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install minid's CNI plugins and default network configuration by symlinking them:
+#   cni-plugins/bin/minid-*          -> $CNI_BIN      (default /opt/cni/bin)
+#   cni-plugins/conf/10-minid.conflist -> $CNI_CONF_DIR (default /etc/cni/net.d)
+# Idempotent; `install.sh --uninstall` removes exactly the links it made.
+# Needs `make build` first (the launchers import dist/cni-plugins/...).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CNI_BIN="${CNI_BIN:-/opt/cni/bin}"
+CNI_CONF_DIR="${CNI_CONF_DIR:-/etc/cni/net.d}"
+mode="${1:-install}"
+
+links=()
+for p in "$here"/bin/minid-*; do links+=("$p|$CNI_BIN/$(basename "$p")"); done
+links+=("$here/conf/10-minid.conflist|$CNI_CONF_DIR/10-minid.conflist")
+
+case "$mode" in
+  install)
+    [ -f "$here/../dist/cni-plugins/bridge/main.js" ] || { echo "minid: build first (make build)" >&2; exit 1; }
+    mkdir -p "$CNI_BIN" "$CNI_CONF_DIR"
+    for l in "${links[@]}"; do
+      src="${l%%|*}" dst="${l##*|}"
+      if [ -e "$dst" ] && [ ! -L "$dst" ]; then echo "minid: $dst exists and is not a link; leaving it" >&2; continue; fi
+      ln -sfn "$src" "$dst"
+      echo "  $dst -> $src"
+    done
+    ;;
+  --uninstall|uninstall)
+    for l in "${links[@]}"; do
+      src="${l%%|*}" dst="${l##*|}"
+      if [ -L "$dst" ] && [ "$(readlink "$dst")" = "$src" ]; then rm -f "$dst"; echo "  removed $dst"; fi
+    done
+    ;;
+  *) echo "usage: $0 [install|--uninstall]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,162 @@
+// Host and namespace plumbing for the plugins: `ip -batch` (on the host or inside CNI_NETNS via
+// nsenter), sysfs/procfs reads and writes, and delegation to IPAM plugins found in CNI_PATH.
+// Every command goes through src/sys/exec.ts (with skel's lean runner installed).
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from '../../src/sys/exec.js';
+import { convertResult, type CniResult } from '../../src/cni/spec.js';
+import { CniError, type CmdArgs } from './skel.js';
+
+/** argv prefix that runs a command inside the namespace at path p. */
+export const inNetns = (p: string, argv: string[]): string[] => ['nsenter', `--net=${p}`, ...argv];
+
+/** Run `ip -batch -` with one command per line; on the host, or inside netns. */
+export async function ipBatch(lines: string[], netns?: string, opts: { force?: boolean; allowFail?: boolean } = {}) {
+  if (!lines.length) return { exitCode: 0, stdout: '', stderr: '' };
+  const ip = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  return run(netns ? inNetns(netns, ip) : ip, { input: lines.join('\n') + '\n', allowFail: opts.allowFail });
+}
+
+/** `ip -j ...` parsed. */
+export async function ipJson(args: string[], netns?: string): Promise<any[]> {
+  const argv = ['ip', '-j', ...args];
+  const r = await run(netns ? inNetns(netns, argv) : argv, { allowFail: true });
+  if (r.exitCode !== 0) return [];
+  try {
+    return JSON.parse(r.stdout || '[]');
+  } catch {
+    return [];
+  }
+}
+
+export const linkExists = (name: string): boolean => fs.existsSync(`/sys/class/net/${name}`);
+export const isBridge = (name: string): boolean => fs.existsSync(`/sys/class/net/${name}/bridge`);
+
+export function readSys(p: string): string | null {
+  try {
+    return fs.readFileSync(p, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Write a sysctl on the host (only when it differs). Returns whether it changed. */
+export function setSysctl(key: string, value: string): boolean {
+  const p = path.join('/proc/sys', key.replace(/\./g, '/'));
+  const cur = readSys(p);
+  if (cur === value) return false;
+  fs.writeFileSync(p, value);
+  return true;
+}
+
+export const macOf = (name: string): string => readSys(`/sys/class/net/${name}/address`) ?? '';
+
+/** A random, locally administered unicast MAC. */
+export function randomMac(): string {
+  const b = new Uint8Array(6);
+  crypto.getRandomValues(b);
+  b[0] = (b[0] & 0xfe) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export function randomHex(bytes: number): string {
+  const b = new Uint8Array(bytes);
+  crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegation (spec section 4): find the plugin in CNI_PATH, run it with our environment and our
+// stdin, pass its stderr on, and turn its error result into ours.
+
+export function findInPath(type: string, cniPath: string): string {
+  if (!type || /[/\\]/.test(type)) throw new CniError(7, `invalid plugin type ${JSON.stringify(type)}`);
+  for (const d of cniPath.split(':').filter(Boolean)) {
+    const p = path.join(d, type);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  throw new CniError(7, `failed to find plugin "${type}" in path [${cniPath.split(':').join(' ')}]`);
+}
+
+export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS', a: CmdArgs): Promise<CniResult | null> {
+  const p = findInPath(type, a.path);
+  const r = await run([p], { input: a.stdinData, env: { CNI_COMMAND: command }, allowFail: true });
+  if (r.stderr) process.stderr.write(r.stderr);
+  const out = r.stdout.trim();
+  if (r.exitCode !== 0) {
+    let e: any = null;
+    try {
+      e = JSON.parse(out);
+    } catch {
+      /* not JSON */
+    }
+    if (e && typeof e.code === 'number') throw new CniError(e.code, `${type}: ${e.msg}`, e.details ?? '');
+    throw new CniError(999, `${type} ${command} failed: ${(r.stderr || out).trim().split('\n').pop() || `exit ${r.exitCode}`}`);
+  }
+  if (command !== 'ADD') return null;
+  try {
+    const j = JSON.parse(out);
+    return convertResult({ cniVersion: a.cniVersion, ...j }, '1.0.0');
+  } catch (e) {
+    throw new CniError(6, `${type} returned an undecodable result: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Configure an interface inside the namespace from a result: addresses and routes that belong
+ * to interface index `idx` (like the reference's ipam.ConfigureIface). One `ip -batch` call.
+ */
+export function configureIfaceLines(ifName: string, idx: number, r: CniResult): string[] {
+  const lines: string[] = [];
+  const mine = (r.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
+  for (const ip of mine) lines.push(`addr add ${ip.address} dev ${ifName}${ip.address.includes(':') ? ' nodad' : ''}`);
+  lines.push(`link set ${ifName} up`);
+  for (const rt of r.routes ?? []) {
+    const six = rt.dst.includes(':');
+    // A route needs an address of its family on the interface.
+    if (!mine.some((ip) => ip.address.includes(':') === six)) continue;
+    let gw = rt.gw;
+    if (!gw) gw = mine.find((ip) => ip.address.includes(':') === six && ip.gateway)?.gateway;
+    let l = `route add ${rt.dst}`;
+    if (gw) l += ` via ${gw}`;
+    l += ` dev ${ifName}`;
+    if (rt.mtu) l += ` mtu ${rt.mtu}`;
+    if (rt.advmss) l += ` advmss ${rt.advmss}`;
+    if (rt.priority !== undefined) l += ` metric ${rt.priority}`;
+    if (rt.table !== undefined) l += ` table ${rt.table}`;
+    if (rt.scope !== undefined) l += ` scope ${rt.scope}`;
+    lines.push(l);
+  }
+  return lines;
+}
+
+/** CHECK helper: addresses and routes of `ifName` in the namespace match the result. */
+export async function checkIface(ifName: string, idx: number, r: CniResult, netns: string, mac?: string): Promise<void> {
+  const [links, addrs, routes4, routes6] = await Promise.all([
+    ipJson(['link', 'show', 'dev', ifName], netns),
+    ipJson(['addr', 'show', 'dev', ifName], netns),
+    ipJson(['-4', 'route', 'show', 'dev', ifName], netns),
+    ipJson(['-6', 'route', 'show', 'dev', ifName], netns),
+  ]);
+  if (!links.length) throw new CniError(3, `interface ${ifName} not found in ${netns}`);
+  if (mac && links[0].address && links[0].address.toLowerCase() !== mac.toLowerCase())
+    throw new CniError(999, `interface ${ifName} has MAC ${links[0].address}, expected ${mac}`);
+  const have = new Set<string>();
+  for (const a of addrs) for (const ai of a.addr_info ?? []) have.add(`${ai.local}/${ai.prefixlen}`);
+  for (const ip of r.ips ?? []) {
+    if (ip.interface !== undefined && ip.interface !== idx) continue;
+    if (!have.has(ip.address)) throw new CniError(999, `interface ${ifName} in ${netns} lacks address ${ip.address}`);
+  }
+  const routes = [...routes4, ...routes6];
+  for (const rt of r.routes ?? []) {
+    const dst = rt.dst === '0.0.0.0/0' || rt.dst === '::/0' ? 'default' : rt.dst;
+    const found = routes.some((x) => (x.dst === dst || `${x.dst}/32` === dst || `${x.dst}/128` === dst) && (!rt.gw || x.gateway === rt.gw));
+    const famOk = (r.ips ?? []).some((ip) => ip.address.includes(':') === rt.dst.includes(':'));
+    if (famOk && !found) throw new CniError(999, `route to ${rt.dst}${rt.gw ? ` via ${rt.gw}` : ''} is missing in ${netns}`);
+  }
+}

@@ -1,0 +1,258 @@
+// The plugin skeleton, like the reference plugins' pkg/skel: read the CNI_ environment and the
+// config on stdin, validate them, dispatch to cmdAdd/cmdDel/cmdCheck/cmdGC/cmdStatus, answer
+// VERSION, and print either the result (converted to the config's cniVersion) or an error
+// result {cniVersion, code, msg, details} on stdout with exit status 1. Logs go to stderr.
+//
+// Start-up matters (a plugin runs for every container, and delegates to IPAM plugins): only
+// node: built-ins and small minid modules are imported, and external commands run through
+// src/sys/exec.ts with a lean node:child_process runner instead of execa (~300 ms to load).
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { setRunner, type RunOptions, type RunResult } from '../../src/sys/exec.js';
+import { MinidError } from '../../src/errors.js';
+import {
+  SUPPORTED_VERSIONS,
+  compareVersions,
+  convertResult,
+  isValidVersion,
+  validateContainerId,
+  validateIfName,
+  validateNetworkName,
+  type CniResult,
+} from '../../src/cni/spec.js';
+
+export class CniError extends Error {
+  constructor(
+    public readonly code: number,
+    msg: string,
+    public readonly details = '',
+  ) {
+    super(msg);
+  }
+}
+
+export interface CmdArgs {
+  command: string;
+  containerId: string;
+  netns: string;
+  ifName: string;
+  args: string;
+  path: string;
+  stdinData: string;
+  /** The parsed stdin config. */
+  conf: any;
+  cniVersion: string;
+}
+
+export interface PluginFuncs {
+  add: (a: CmdArgs) => Promise<CniResult>;
+  del: (a: CmdArgs) => Promise<void>;
+  check?: (a: CmdArgs) => Promise<void>;
+  gc?: (a: CmdArgs) => Promise<void>;
+  status?: (a: CmdArgs) => Promise<void>;
+}
+
+export interface PluginInfo {
+  name: string;
+  about: string;
+  versions?: string[];
+}
+
+/** A runner on node:child_process for src/sys/exec.ts: same contract, no execa start-up cost. */
+export function leanRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    let child;
+    try {
+      child = spawn(argv[0], argv.slice(1), {
+        env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
+        cwd: opts.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        timeout: opts.timeoutMs,
+      });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.stdin!.on('error', () => {});
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new MinidError(`\`${argv[0]}\` is not installed`));
+      else reject(e);
+    });
+    child.on('close', (code, signal) =>
+      resolve({
+        exitCode: code ?? 1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8') + (signal ? `killed by ${signal}` : ''),
+      }),
+    );
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+let currentVersion = '1.1.0';
+
+export function log(name: string, msg: string): void {
+  process.stderr.write(`${name}: ${msg}\n`);
+}
+
+const REQUIRED: Record<string, string[]> = {
+  ADD: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  CHECK: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  DEL: ['CNI_COMMAND', 'CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH'],
+  GC: ['CNI_COMMAND', 'CNI_PATH'],
+  STATUS: ['CNI_COMMAND', 'CNI_PATH'],
+  VERSION: ['CNI_COMMAND'],
+};
+
+export function toCniError(e: unknown): CniError {
+  return e instanceof CniError ? e : new CniError(999, (e as Error)?.message ?? String(e));
+}
+
+export function errorJson(e: CniError): string {
+  const o: Record<string, unknown> = { cniVersion: currentVersion, code: e.code, msg: e.message };
+  if (e.details) o.details = e.details;
+  return JSON.stringify(o);
+}
+
+/** Is path the network namespace this process runs in? (ADD into our own netns is refused.) */
+function isOwnNetns(p: string): boolean {
+  try {
+    const a = fs.statSync(p);
+    const b = fs.statSync('/proc/self/ns/net');
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** One plugin invocation, without touching the process (exported for tests). */
+export async function dispatch(
+  funcs: PluginFuncs,
+  info: PluginInfo,
+  env: NodeJS.ProcessEnv,
+  readStdin: () => string = () => fs.readFileSync(0, 'utf8'),
+): Promise<string | null> {
+  const versions = info.versions ?? SUPPORTED_VERSIONS;
+  const cmd = env.CNI_COMMAND ?? '';
+  if (!cmd) {
+    process.stderr.write(`${info.about}\nCNI protocol versions supported: ${versions.join(', ')}\n`);
+    return null;
+  }
+  const req = REQUIRED[cmd];
+  if (!req) throw new CniError(4, `unknown CNI_COMMAND: ${cmd}`);
+  const missing = req.filter((k) => !env[k]);
+  if (missing.length) throw new CniError(4, `required env variables [${missing.join(',')}] missing`);
+  if (cmd === 'VERSION') return JSON.stringify({ cniVersion: '1.1.0', supportedVersions: versions });
+  if (cmd === 'ADD' || cmd === 'CHECK' || cmd === 'DEL') {
+    const bad = validateContainerId(env.CNI_CONTAINERID!);
+    if (bad) throw new CniError(4, bad, 'CNI_CONTAINERID');
+    const badIf = validateIfName(env.CNI_IFNAME!);
+    if (badIf) throw new CniError(4, badIf, 'CNI_IFNAME');
+  }
+  let stdin: string;
+  try {
+    stdin = readStdin();
+  } catch (e) {
+    throw new CniError(5, `error reading from stdin: ${(e as Error).message}`);
+  }
+  let conf: any;
+  try {
+    conf = JSON.parse(stdin);
+  } catch (e) {
+    throw new CniError(6, `error decoding network config: ${(e as Error).message}`);
+  }
+  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new CniError(6, 'error decoding network config: not a JSON object');
+  if (!conf.name) throw new CniError(7, 'missing network name');
+  const badName = validateNetworkName(String(conf.name));
+  if (badName) throw new CniError(7, badName);
+  const v = conf.cniVersion === undefined || conf.cniVersion === '' ? '0.1.0' : conf.cniVersion;
+  if (!isValidVersion(v)) throw new CniError(6, `invalid cniVersion ${JSON.stringify(conf.cniVersion)}`);
+  if (!versions.includes(v))
+    throw new CniError(1, 'incompatible CNI versions', `config is "${v}", plugin supports [${versions.map((x) => `"${x}"`).join(' ')}]`);
+  currentVersion = v;
+  const needs = (min: string) => {
+    if (compareVersions(v, min) < 0) throw new CniError(1, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or later, the config is ${v}`);
+  };
+  const args: CmdArgs = {
+    command: cmd,
+    containerId: env.CNI_CONTAINERID ?? '',
+    netns: env.CNI_NETNS ?? '',
+    ifName: env.CNI_IFNAME ?? '',
+    args: env.CNI_ARGS ?? '',
+    path: env.CNI_PATH ?? '',
+    stdinData: stdin,
+    conf,
+    cniVersion: v,
+  };
+  if ((cmd === 'ADD' || cmd === 'CHECK') && isOwnNetns(args.netns))
+    throw new CniError(8, "plugin's netns and netns from CNI_NETNS should not be the same");
+  switch (cmd) {
+    case 'ADD': {
+      const r = await funcs.add(args);
+      return JSON.stringify(convertResult({ ...r, cniVersion: v }, v));
+    }
+    case 'DEL':
+      await funcs.del(args);
+      return null;
+    case 'CHECK':
+      needs('0.4.0');
+      if (!funcs.check) throw new CniError(2, `${info.name} does not implement CHECK`);
+      await funcs.check(args);
+      return null;
+    case 'GC':
+      needs('1.1.0');
+      if (funcs.gc) await funcs.gc(args);
+      return null;
+    case 'STATUS':
+      needs('1.1.0');
+      if (funcs.status) await funcs.status(args);
+      return null;
+  }
+  return null;
+}
+
+/** Run a plugin: the whole process. */
+export async function pluginMain(funcs: PluginFuncs, info: PluginInfo): Promise<void> {
+  setRunner(leanRunner);
+  let out: string | null;
+  try {
+    out = await dispatch(funcs, info, process.env);
+  } catch (e) {
+    const ce = toCniError(e);
+    if (!(e instanceof CniError) && process.env.MINID_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    log(info.name, `${process.env.CNI_COMMAND ?? ''} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
+    process.stdout.write(errorJson(ce) + '\n');
+    process.exitCode = 1;
+    return;
+  }
+  if (out !== null) process.stdout.write(out + '\n');
+}
+
+/** Parse CNI_ARGS into a record (IgnoreUnknown etc. kept as given). */
+export function cniArgsRecord(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of s.split(';').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i < 0) throw new CniError(4, `invalid CNI_ARGS pair "${kv}"`, 'CNI_ARGS');
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/** A plugin's view of prevResult (any version) in the 1.x shape, or null. */
+export function prevResultOf(a: CmdArgs): CniResult | null {
+  const p = a.conf.prevResult;
+  if (p === undefined || p === null) return null;
+  try {
+    return convertResult({ ...p, cniVersion: a.cniVersion }, '1.0.0');
+  } catch (e) {
+    throw new CniError(6, `could not parse prevResult: ${(e as Error).message}`);
+  }
+}
+
+/** Does the namespace path still exist? */
+export const netnsExists = (p: string): boolean => !!p && fs.existsSync(p);

@@ -1,0 +1,86 @@
+// The result cache, in libcni's layout and format (kind "cniCacheV1"), one JSON file per
+// attachment: <cacheDir>/results/<network>-<containerId>-<ifName>. It is written only after a
+// fully successful ADD and removed after a successful DEL, so a DEL after a crash (or after
+// the configuration file changed) still has the result and the config the ADD used.
+import fs from 'node:fs';
+import path from 'node:path';
+import { paths } from '../sys/paths.js';
+
+export interface CachedAttachment {
+  kind: 'cniCacheV1';
+  containerId: string;
+  /** The network configuration list, base64 (Go's []byte in JSON, as libcni writes it). */
+  config: string;
+  ifName: string;
+  networkName: string;
+  netns?: string;
+  cniArgs?: [string, string][];
+  capabilityArgs?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  /** minid's addition: the version the ADD negotiated (DEL must speak the same). */
+  cniVersion?: string;
+}
+
+export const cacheDir = (dir?: string): string => dir ?? paths.cniCache();
+
+export function cacheFile(network: string, containerId: string, ifName: string, dir?: string): string {
+  return path.join(cacheDir(dir), 'results', `${network}-${containerId}-${ifName}`);
+}
+
+export function writeCache(entry: CachedAttachment, dir?: string): string {
+  const f = cacheFile(entry.networkName, entry.containerId, entry.ifName, dir);
+  fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
+  const tmp = `${f}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
+  fs.renameSync(tmp, f);
+  return f;
+}
+
+export function readCache(network: string, containerId: string, ifName: string, dir?: string): CachedAttachment | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(cacheFile(network, containerId, ifName, dir), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const j = JSON.parse(text);
+    if (j && j.kind === 'cniCacheV1') return j as CachedAttachment;
+    // A legacy cache file is the bare result.
+    if (j && typeof j === 'object') return { kind: 'cniCacheV1', containerId, ifName, networkName: network, config: '', result: j };
+  } catch {
+    /* unreadable: treat as missing */
+  }
+  return null;
+}
+
+export function deleteCache(network: string, containerId: string, ifName: string, dir?: string): void {
+  fs.rmSync(cacheFile(network, containerId, ifName, dir), { force: true });
+}
+
+/** Every cached attachment (optionally of one network), like libcni's GetCachedAttachments. */
+export function listCache(network?: string, dir?: string): CachedAttachment[] {
+  const d = path.join(cacheDir(dir), 'results');
+  let names: string[];
+  try {
+    names = fs.readdirSync(d).sort();
+  } catch {
+    return [];
+  }
+  const out: CachedAttachment[] = [];
+  for (const n of names) {
+    if (n.endsWith('.tmp')) continue;
+    try {
+      const j = JSON.parse(fs.readFileSync(path.join(d, n), 'utf8'));
+      if (j?.kind !== 'cniCacheV1' || !j.ifName || !j.networkName || !j.containerId) continue;
+      if (network && j.networkName !== network) continue;
+      out.push(j);
+    } catch {
+      /* skip */
+    }
+  }
+  return out;
+}
+
+export const encodeConfig = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+export const decodeConfig = (b64: string): string => Buffer.from(b64, 'base64').toString('utf8');
