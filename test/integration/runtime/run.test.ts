@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 
 let store: Store;
 const run = (args: string[], opts = {}) => minid(store, args, opts);
@@ -111,6 +111,13 @@ describe('exit codes like docker', () => {
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
+  it('refuses to run as an ordinary user, saying how', async () => {
+    const { execa } = await import('execa');
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', cli, 'ps'], { reject: false, env: store.env });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toBe('minid: must be run as root (it creates namespaces, mounts and iptables rules): try `sudo minid ...`');
+  });
+
   it('refuses a name already in use', async () => {
     expect((await run(['run', '-d', '--name', 'dup', '--network', 'none', 'busybox', 'sleep', '30'])).exitCode).toBe(0);
     const r = await run(['run', '--name', 'dup', '--network', 'none', 'busybox', 'true']);
