@@ -271,6 +271,12 @@ export function buildProgram(): Command {
     .option('--explain', 'print what is removed')
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
 
+  system
+    .command('reset')
+    .description("Remove every container and every network's kernel objects (bridges, rules, chains): the host as before minid")
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/container.js')).systemReset));
+
   program
     .command('_exited', { hidden: true })
     .argument('<id>')

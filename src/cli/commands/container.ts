@@ -326,3 +326,23 @@ export async function networkCheck(ref: string) {
   });
   process.stdout.write(`${s.config.name}: CNI CHECK of "${att.cni.name}" passed\n`);
 }
+
+/**
+ * `minid system reset`: put the host back as it was before minid: remove every container, then
+ * the kernel objects of every network (bridges, rules, and minid's chains once none is left).
+ * Images and network definitions stay. For workshops and tests.
+ */
+export async function systemReset(o: { explain?: boolean }) {
+  const explain = explainer(o.explain);
+  for (const s of listStates()) {
+    await rt.removeContainer(s.config.id, true, explain);
+    process.stdout.write(`Deleted container ${s.config.name}\n`);
+  }
+  const net = await import('../../network/index.js');
+  for (const n of await net.listNetworks()) {
+    if (!n.bridge) continue;
+    const errors = await net.teardownNetwork(await net.getNetwork(n.name), { explain });
+    process.stdout.write(`Removed the kernel objects of network ${n.name} (bridge ${n.bridge})\n`);
+    for (const e of errors) process.stderr.write(`minid: warning: ${e}\n`);
+  }
+}

@@ -22,13 +22,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The host as before minid: containers, the bridge, its rules and minid's chains go.
+  const reset = await minid(store, ['system', 'reset']);
+  expect(reset.exitCode, reset.stderr).toBe(0);
   await store?.cleanup();
-  process.env.MINID_ROOT = store.root;
-  process.env.MINID_RUN = store.run;
-  process.env.MINID_BRIDGE_NAME = store.env.MINID_BRIDGE_NAME;
-  process.env.MINID_BRIDGE_SUBNET = store.env.MINID_BRIDGE_SUBNET;
-  const { teardownNetwork, getNetwork } = await import('../../../src/network/index.js');
-  await teardownNetwork(await getNetwork('bridge'));
   fs.rmSync(path.dirname(store.root), { recursive: true, force: true }); // teardown wrote locks there again
 });
 
