@@ -167,6 +167,15 @@ describe('lifecycle', () => {
     expect((await run(['rm', id])).exitCode).toBe(0);
   });
 
+  it('rmi refuses an image a container uses, naming the container', async () => {
+    expect((await run(['run', '-d', '--name', 'user-of-busybox', '--network', 'none', 'busybox', 'sleep', '30'])).exitCode).toBe(0);
+    const r = await run(['rmi', 'busybox']);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/user-of-busybox/);
+    expect((await run(['rm', '-f', 'user-of-busybox'])).exitCode).toBe(0);
+    expect((await run(['images', '-q'])).stdout.trim().split('\n')).toHaveLength(2);
+  });
+
   it('--rm with -d removes the container when it exits on its own', async () => {
     const id = (await run(['run', '-d', '--rm', '--network', 'none', 'busybox', 'true'])).stdout.trim();
     for (let i = 0; i < 100 && fs.existsSync(path.join(store.root, 'containers', id)); i++) await new Promise((r) => setTimeout(r, 50));
