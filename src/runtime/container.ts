@@ -5,7 +5,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
-import { paths, packageRoot } from '../sys/paths.js';
+import { paths, packageRoot, runRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { spawnProcess } from '../sys/exec.js';
 import * as spec from './spec.js';
@@ -156,7 +156,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
         id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
         upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
         volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
-        argv: c.argv, loopbackUp: net.newNet,
+        argv: c.argv, loopbackUp: net.newNet, devTemplate: path.join(runRoot(), 'dev'),
       }),
     );
     const hook = c.detach ? [process.execPath, path.join(packageRoot(), 'bin', 'minid.js'), '_exited', c.id] : undefined;

@@ -28,6 +28,8 @@ export interface InitScriptInput {
   cwd: string;
   argv: string[];
   loopbackUp: boolean;
+  /** Where the /dev template is kept (under /run/minid). */
+  devTemplate: string;
 }
 
 const q = quote;
@@ -44,14 +46,23 @@ export function initScript(i: InitScriptInput): string {
   // overlayfs lists lowerdirs top-most first.
   const lower = [...i.lowerdirs].reverse().join(':');
   L.push(`mount -t overlay overlay -o ${q(`lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`)} ${R} || fail "mount overlay root"`);
-  L.push(`mkdir -p ${R}/proc ${R}/dev ${R}/sys ${R}/etc || fail "mkdir mount points"`);
+  // Mount points the image may lack (a shell test is free; mkdir is a process).
+  L.push(`for d in proc dev sys etc; do [ -d ${R}/$d ] || mkdir -p ${R}/$d || fail "mkdir /$d"; done`);
   L.push(`mount -t proc -o nosuid,nodev,noexec proc ${R}/proc || fail "mount /proc"`);
-  L.push(`mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${R}/dev || fail "mount /dev"`);
+  // A minimal /dev on its own tmpfs. Its device nodes and links are made once per boot in a
+  // template (T) and copied: one process instead of eleven.
+  const T = q(i.devTemplate);
   const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
-  L.push(devs.map(([n, ma, mi]) => `mknod -m 666 ${R}/dev/${n} c ${ma} ${mi}`).join(' && ') + ' || fail "mknod /dev nodes"');
-  L.push(`mkdir ${R}/dev/pts ${R}/dev/shm && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${R}/dev/pts && ln -s pts/ptmx ${R}/dev/ptmx || fail "mount /dev/pts"`);
+  L.push(`T=${T}`);
+  L.push(
+    `[ -d "$T" ] || { t="$T.$$" && mkdir -p "$t" && ` +
+      devs.map(([n, ma, mi]) => `mknod -m 666 "$t/${n}" c ${ma} ${mi}`).join(' && ') +
+      ` && ln -s /proc/self/fd "$t/fd" && ln -s /proc/self/fd/0 "$t/stdin" && ln -s /proc/self/fd/1 "$t/stdout" && ln -s /proc/self/fd/2 "$t/stderr"` +
+      ` && ln -s pts/ptmx "$t/ptmx" && mkdir "$t/pts" "$t/shm" && { mv -T "$t" "$T" 2>/dev/null || rm -rf "$t"; }; } || fail "make the /dev template"`,
+  );
+  L.push(`mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${R}/dev && cp -a "$T/." ${R}/dev/ || fail "mount /dev"`);
+  L.push(`mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${R}/dev/pts || fail "mount /dev/pts"`);
   L.push(`mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm ${R}/dev/shm || fail "mount /dev/shm"`);
-  L.push(`ln -s /proc/self/fd ${R}/dev/fd && ln -s /proc/self/fd/0 ${R}/dev/stdin && ln -s /proc/self/fd/1 ${R}/dev/stdout && ln -s /proc/self/fd/2 ${R}/dev/stderr`);
   L.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${R}/sys || fail "mount /sys"`);
   for (const v of i.volumes) {
     const t = `${R}${q(v.container)}`;
@@ -59,9 +70,10 @@ export function initScript(i: InitScriptInput): string {
     if (v.readonly) L.push(`mount -o remount,bind,ro ${t} || fail "read-only volume ${v.container}"`);
   }
   for (const f of i.etcFiles) {
-    L.push(`{ [ -e ${R}/etc/${f.name} ] || touch ${R}/etc/${f.name}; } && mount --bind ${q(f.source)} ${R}/etc/${f.name} || fail "/etc/${f.name}"`);
+    L.push(`{ [ -e ${R}/etc/${f.name} ] || : > ${R}/etc/${f.name}; } && mount --bind ${q(f.source)} ${R}/etc/${f.name} || fail "/etc/${f.name}"`);
   }
-  L.push(`hostname ${q(i.hostname)} || fail "hostname"`);
+  // = `hostname NAME`, without a process: the sysctl is per UTS namespace.
+  L.push(`printf %s ${q(i.hostname)} > /proc/sys/kernel/hostname || fail "hostname"`);
   if (i.loopbackUp) L.push(`ip link set lo up || fail "loopback up"`);
   L.push(`# pivot_root, user switch and exec: see src/runtime/init.c`);
   L.push(`exec ${[i.initBin, '$R', i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv].map((a) => (a === '$R' ? R : q(a))).join(' ')}`);
@@ -91,7 +103,7 @@ export function shimScript(s: ShimInput): string {
   L.push(`code=$?`);
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.
-  L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; else cat ${err} >&2; fi`);
+  L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
   L.push(`printf '{"exitCode":%d,"finishedAt":"%s"}\\n' "$code" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
   if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);

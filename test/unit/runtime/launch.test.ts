@@ -8,6 +8,7 @@ const input = {
   etcFiles: [{ name: 'hosts', source: '/var/lib/minid/containers/x/hosts' }],
   initBin: '/opt/minid/build/minid-init', envFile: '/run/minid/containers/x/env', uid: 33, gid: 33, cwd: '/', argv: ['nginx', '-g', 'daemon off;'],
   loopbackUp: true,
+  devTemplate: '/run/minid/dev',
 };
 
 describe('the container init script', () => {
@@ -15,7 +16,8 @@ describe('the container init script', () => {
   it('stacks layers top-most first for overlayfs', () => expect(s).toContain('lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w'));
   it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
     expect(s).toContain('mount -t proc');
-    expect(s).toMatch(/mknod -m 666 "\$R"\/dev\/null c 1 3/);
+    expect(s).toMatch(/mknod -m 666 "\$t\/null" c 1 3/);
+    expect(s).toContain('cp -a "$T/." "$R"/dev/');
     expect(s).toContain('newinstance');
     expect(s).toContain('mount -t sysfs -o ro');
   });
