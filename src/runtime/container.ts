@@ -10,7 +10,7 @@ import { withLock } from '../sys/lock.js';
 import { spawnProcess } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
-import { initScript, shimScript, unshareArgs } from './launch.js';
+import { fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listStates,
   loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
@@ -150,15 +150,16 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     });
     const envFile = path.join(runDir, 'env');
     fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''));
-    fs.writeFileSync(
-      path.join(runDir, 'init.sh'),
-      initScript({
-        id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
-        upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
-        volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
-        argv: c.argv, loopbackUp: net.newNet, devTemplate: path.join(runRoot(), 'dev'),
-      }),
-    );
+    const init = {
+      id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
+      upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
+      volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
+      argv: c.argv, loopbackUp: net.newNet, devTemplate: path.join(runRoot(), 'dev'),
+    };
+    const tabs = fstabs(init);
+    fs.writeFileSync(path.join(runDir, 'fstab.root'), tabs.root);
+    fs.writeFileSync(path.join(runDir, 'fstab.rest'), tabs.rest);
+    fs.writeFileSync(path.join(runDir, 'init.sh'), initScript(init));
     const hook = c.detach ? [process.execPath, path.join(packageRoot(), 'bin', 'minid.js'), '_exited', c.id] : undefined;
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),

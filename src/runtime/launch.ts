@@ -34,6 +34,39 @@ export interface InitScriptInput {
 
 const q = quote;
 
+/** fstab fields: spaces, tabs, newlines and backslashes are written as octal escapes. */
+function fsField(s: string): string {
+  return s.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+}
+
+/**
+ * The container's mounts, as two fstab files that `mount -a -T FILE` mounts in order, one
+ * process for all (each line reads as `mount -t TYPE -o OPTIONS SOURCE TARGET`):
+ *   fstab.root  the overlay root (image layers + this container's upper dir), /proc, and a
+ *               tmpfs for /dev;
+ *   fstab.rest  (after /dev is filled) devpts, /dev/shm, a read-only /sys, the volumes and the
+ *               /etc files, each a bind mount.
+ */
+export function fstabs(i: InitScriptInput): { root: string; rest: string } {
+  const R = i.rootfs;
+  const line = (src: string, dst: string, type: string, opts: string) => `${fsField(src)} ${fsField(dst)} ${type} ${opts} 0 0`;
+  // overlayfs lists lowerdirs top-most first.
+  const lower = [...i.lowerdirs].reverse().join(':');
+  const root = [
+    line('overlay', R, 'overlay', `lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`),
+    line('proc', `${R}/proc`, 'proc', 'nosuid,nodev,noexec,X-mount.mkdir'),
+    line('tmpfs', `${R}/dev`, 'tmpfs', 'nosuid,strictatime,mode=755,size=65536k,X-mount.mkdir'),
+  ];
+  const rest = [
+    line('devpts', `${R}/dev/pts`, 'devpts', 'newinstance,ptmxmode=0666,mode=0620'),
+    line('shm', `${R}/dev/shm`, 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'),
+    line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
+    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind${v.readonly ? ',ro' : ''}`)),
+    ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
+  ];
+  return { root: root.join('\n') + '\n', rest: rest.join('\n') + '\n' };
+}
+
 export function initScript(i: InitScriptInput): string {
   const R = '"$R"';
   const L: string[] = [];
@@ -43,14 +76,10 @@ export function initScript(i: InitScriptInput): string {
   L.push(`# our pid as the host sees it: this /proc is still the host's`);
   L.push(`read -r stat < /proc/self/stat; echo "$stat" > ${q(i.runDir)}/pid`);
   L.push(`R=${q(i.rootfs)}`);
-  // overlayfs lists lowerdirs top-most first.
-  const lower = [...i.lowerdirs].reverse().join(':');
-  L.push(`mount -t overlay overlay -o ${q(`lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`)} ${R} || fail "mount overlay root"`);
-  // Mount points the image may lack (a shell test is free; mkdir is a process).
-  L.push(`for d in proc dev sys etc; do [ -d ${R}/$d ] || mkdir -p ${R}/$d || fail "mkdir /$d"; done`);
-  L.push(`mount -t proc -o nosuid,nodev,noexec proc ${R}/proc || fail "mount /proc"`);
-  // A minimal /dev on its own tmpfs. Its device nodes and links are made once per boot in a
-  // template (T) and copied: one process instead of eleven.
+  L.push(`# the overlay root, /proc and /dev: see fstab.root beside this script`);
+  L.push(`mount -a -T ${q(i.runDir)}/fstab.root || fail "mount the root, /proc, /dev (fstab.root)"`);
+  // A minimal /dev: its device nodes and links are made once per boot in a template (T)
+  // and copied: one process instead of eleven.
   const T = q(i.devTemplate);
   const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
   L.push(`T=${T}`);
@@ -60,18 +89,16 @@ export function initScript(i: InitScriptInput): string {
       ` && ln -s /proc/self/fd "$t/fd" && ln -s /proc/self/fd/0 "$t/stdin" && ln -s /proc/self/fd/1 "$t/stdout" && ln -s /proc/self/fd/2 "$t/stderr"` +
       ` && ln -s pts/ptmx "$t/ptmx" && mkdir "$t/pts" "$t/shm" && { mv -T "$t" "$T" 2>/dev/null || rm -rf "$t"; }; } || fail "make the /dev template"`,
   );
-  L.push(`mount -t tmpfs -o nosuid,strictatime,mode=755,size=65536k tmpfs ${R}/dev && cp -a "$T/." ${R}/dev/ || fail "mount /dev"`);
-  L.push(`mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${R}/dev/pts || fail "mount /dev/pts"`);
-  L.push(`mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm ${R}/dev/shm || fail "mount /dev/shm"`);
-  L.push(`mount -t sysfs -o ro,nosuid,nodev,noexec sysfs ${R}/sys || fail "mount /sys"`);
+  L.push(`cp -a "$T/." ${R}/dev/ || fail "fill /dev"`);
+  // Bind mounts need their target to exist: directories for directories, files for files.
   for (const v of i.volumes) {
     const t = `${R}${q(v.container)}`;
-    L.push(`if [ -d ${q(v.host)} ]; then mkdir -p ${t}; else mkdir -p "$(dirname ${t})" && touch ${t}; fi && mount --bind ${q(v.host)} ${t} || fail "volume ${v.container}"`);
-    if (v.readonly) L.push(`mount -o remount,bind,ro ${t} || fail "read-only volume ${v.container}"`);
+    L.push(`if [ -d ${q(v.host)} ]; then [ -d ${t} ] || mkdir -p ${t}; else [ -e ${t} ] || { mkdir -p "$(dirname ${t})" && : > ${t}; }; fi || fail "volume ${v.container}"`);
   }
-  for (const f of i.etcFiles) {
-    L.push(`{ [ -e ${R}/etc/${f.name} ] || : > ${R}/etc/${f.name}; } && mount --bind ${q(f.source)} ${R}/etc/${f.name} || fail "/etc/${f.name}"`);
-  }
+  L.push(`[ -d ${R}/etc ] || mkdir ${R}/etc`);
+  for (const f of i.etcFiles) L.push(`[ -e ${R}/etc/${f.name} ] || : > ${R}/etc/${f.name}`);
+  L.push(`# devpts, /dev/shm, /sys (read-only), volumes, /etc files: see fstab.rest`);
+  L.push(`mount -a -T ${q(i.runDir)}/fstab.rest || fail "mount devpts, shm, /sys, volumes, /etc files (fstab.rest)"`);
   // = `hostname NAME`, without a process: the sysctl is per UTS namespace.
   L.push(`printf %s ${q(i.hostname)} > /proc/sys/kernel/hostname || fail "hostname"`);
   if (i.loopbackUp) L.push(`ip link set lo up || fail "loopback up"`);

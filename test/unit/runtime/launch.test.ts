@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initScript, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
+import { fstabs, initScript, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
 
 const input = {
   id: 'f'.repeat(64), name: 'web', runDir: '/run/minid/containers/x', rootfs: '/var/lib/minid/containers/x/rootfs',
@@ -11,17 +11,24 @@ const input = {
   devTemplate: '/run/minid/dev',
 };
 
-describe('the container init script', () => {
+describe('the container init script and its fstabs', () => {
   const s = initScript(input);
-  it('stacks layers top-most first for overlayfs', () => expect(s).toContain('lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w'));
+  const t = fstabs(input);
+  it('stacks layers top-most first for overlayfs, before anything else', () =>
+    expect(t.root.split('\n')[0]).toBe(`overlay ${input.rootfs} overlay lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w 0 0`));
   it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
-    expect(s).toContain('mount -t proc');
+    expect(t.root).toContain(`proc ${input.rootfs}/proc proc nosuid,nodev,noexec`);
     expect(s).toMatch(/mknod -m 666 "\$t\/null" c 1 3/);
     expect(s).toContain('cp -a "$T/." "$R"/dev/');
-    expect(s).toContain('newinstance');
-    expect(s).toContain('mount -t sysfs -o ro');
+    expect(t.rest).toContain('newinstance');
+    expect(t.rest).toContain(`sysfs ${input.rootfs}/sys sysfs ro,`);
   });
-  it('mounts read-only volumes read-only', () => expect(s).toMatch(/remount,bind,ro "\$R"\/data/));
+  it('mounts read-only volumes read-only, and the /etc files', () => {
+    expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,ro 0 0`);
+    expect(t.rest).toContain(`/var/lib/minid/containers/x/hosts ${input.rootfs}/etc/hosts none bind 0 0`);
+  });
+  it('escapes spaces in fstab fields', () =>
+    expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
   it('ends by handing over to minid-init with the quoted command', () =>
     expect(s.trim().split('\n').pop()).toBe(`exec /opt/minid/build/minid-init "$R" /run/minid/containers/x/env 33 33 / nginx -g 'daemon off;'`));
 });
