@@ -198,6 +198,23 @@ describe('lifecycle', () => {
     expect((await run(['rm', id, id2])).exitCode).toBe(0);
   });
 
+  it('is right after a reboot: /run wiped, processes and namespaces gone', async () => {
+    const id = (await run(['run', '-d', '--name', 'reboot', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
+    const ins = JSON.parse((await run(['inspect', id])).stdout)[0];
+    // What a reboot does: every process ends, /run (runtime state, /run/netns) is empty again.
+    const shim = Number(fs.readFileSync(path.join(store.run, 'containers', id, 'shim.pid'), 'utf8'));
+    process.kill(shim, 'SIGKILL');
+    process.kill(ins.State.Pid, 'SIGKILL');
+    fs.rmSync(store.run, { recursive: true, force: true });
+    const { execa } = await import('execa');
+    await execa('ip', ['netns', 'del', ins.NetworkSettings.netnsName]);
+    const ps = await run(['ps', '-a']);
+    expect(ps.stdout).toMatch(/Exited \(\d+\).*reboot/);
+    const rm = await run(['rm', 'reboot']);
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect((await run(['ps', '-aq'])).stdout).not.toContain(id.slice(0, 12));
+  });
+
   it('10 runs at once: all succeed, each with its own name and id', async () => {
     const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => run(['run', '-d', '--name', `par${i}`, '--network', 'none', 'busybox', 'sleep', '30'])));
     for (const r of rs) expect(r.exitCode, r.stderr).toBe(0);
