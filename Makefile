@@ -1,6 +1,7 @@
 # minid — the two commands a new user needs:
 #   make        set everything up (system packages, npm packages, build, images) and run the demo
 #   make test   run all tests (unit + privileged integration tests; run as root)
+#   make bench  benchmarks on demand: QUICK=1 for fewer runs, PEERS=1 adds docker/podman (bench/README.md)
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 CNI_BIN ?= /opt/cni/bin

@@ -13,7 +13,7 @@ import { resolveUser } from './users.js';
 import { fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listStates,
-  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
+  loadState, logFile, readPid, processAlive, saveConfig, writeJsonAtomic,
 } from './state.js';
 
 export interface RunRequest {
@@ -210,6 +210,7 @@ export async function spawnDetached(c: ContainerConfig): Promise<void> {
  * call it.
  */
 export async function releaseContainer(id: string, opts: { remove?: boolean; explain?: (l: string) => void } = {}): Promise<void> {
+  if (!fs.existsSync(configFile(id))) return; // already removed (e.g. by rm -f, before the supervisor's hook)
   await withLock(`container-${id}`, async () => {
     const s = loadState(id);
     if (!s) return;
@@ -230,6 +231,8 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
       fs.rmSync(paths.container(id), { recursive: true, force: true });
     }
   });
+  // The lock's placeholder file goes with the container.
+  if (!fs.existsSync(configFile(id))) fs.rmSync(path.join(paths.locks(), `container-${id}`), { force: true });
 }
 
 export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRecord | undefined> {
@@ -241,22 +244,6 @@ export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRe
     await sleep(delay);
   }
   return undefined;
-}
-
-/** The supervisor exits after its hook: waiting for it means the network is released too. */
-async function waitSupervisor(id: string, timeoutMs = 10_000): Promise<void> {
-  let pid: number;
-  try {
-    pid = parseInt(fs.readFileSync(shimPidFile(id), 'utf8'), 10);
-  } catch {
-    return;
-  }
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end && fs.existsSync(`/proc/${pid}`)) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
-    if (stat.startsWith('Z')) return;
-    await sleep(10);
-  }
 }
 
 export function signalNumber(sig: string): NodeJS.Signals | number {
@@ -293,9 +280,9 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
       if (p && processAlive(p)) process.kill(p.pid, 'SIGKILL');
       exit = await waitExit(s.config.id, 10_000);
     }
-    await waitSupervisor(s.config.id);
   }
-  // A container whose supervisor was killed has nobody to release its network: do it here.
+  // Release here rather than wait for the supervisor's hook (a node process of its own): both
+  // run under the container's lock and whoever comes second finds nothing left to do.
   await releaseContainer(s.config.id, { remove: false });
   return s;
 }
@@ -307,7 +294,6 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
       fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
     if (s.pid) process.kill(s.pid, 'SIGKILL');
     await waitExit(s.config.id, 10_000);
-    await waitSupervisor(s.config.id);
   }
   await releaseContainer(s.config.id, { remove: true, explain });
   return s;

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// bench/report.mjs RECORDS.jsonl META.json LATEST.json [LATEST.md]
+// Merges this run's records into LATEST.json (sections run now replace the old ones; the
+// others keep their figures and dates), computes ratios and the issue's targets, and prints
+// the markdown tables (also written to LATEST.md).
+// node bench/report.mjs --md LATEST.json   only prints the tables of an existing LATEST.json.
+import fs from 'node:fs';
+
+const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'minid', 'docker', 'podman'];
+const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'startup'];
+
+function load(args) {
+  if (args[0] === '--md') return JSON.parse(fs.readFileSync(args[1], 'utf8'));
+  const [recordsFile, metaFile, latestFile] = args;
+  const records = fs.readFileSync(recordsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
+  let latest = { sections: {} };
+  try {
+    latest = JSON.parse(fs.readFileSync(latestFile, 'utf8'));
+  } catch {
+    /* first run */
+  }
+  latest.sections ??= {};
+  const ran = meta.options.sections.filter((s) => records.some((r) => r.section === s)); // not if interrupted before
+  meta.options.sections = ran;
+  for (const s of ran) {
+    latest.sections[s] = {
+      date: meta.date,
+      machine: meta.machine,
+      minid: meta.minid,
+      options: meta.options,
+      records: records.filter((r) => r.section === s),
+    };
+  }
+  latest.generated = meta.date;
+  for (const s of meta.options.sections) latest.sections[s].load_average = meta.load_average;
+  latest.last_run = { date: meta.date, sections: meta.options.sections, leftovers: meta.leftovers, peers_not_measured: meta.peers_not_measured, exit_code: meta.exit_code, seconds: meta.seconds };
+  latest.targets = targets(latest);
+  fs.writeFileSync(latestFile, JSON.stringify(latest, null, 2) + '\n');
+  return latest;
+}
+
+// --- helpers --------------------------------------------------------------------------------
+const recs = (L, section) => L.sections[section]?.records ?? [];
+const find = (L, section, c, rt) => recs(L, section).find((r) => r.case === c && r.runtime === rt);
+const ok = (r) => r && r.status === 'ok' && typeof r.median === 'number';
+const ratio = (a, b) => (ok(a) && ok(b) && b.median > 0 ? a.median / b.median : null);
+
+function num(v, unit) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  if (unit === 'Gbit/s') return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  if (unit === 'MB') return v.toFixed(2);
+  if (unit === 's') return v.toFixed(1);
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+function cell(r, unit) {
+  if (!r) return '';
+  if (r.status !== 'ok') return r.status;
+  if (r.min === undefined || r.runs === 1 || r.min === r.max) return num(r.median, unit);
+  return `${num(r.median, unit)} (${num(r.min, unit)}–${num(r.max, unit)})`;
+}
+const x = (v) => (v === null ? '–' : `${v.toFixed(2)}×`);
+const pct = (v) => (v === null ? '–' : `${(v * 100).toFixed(0)}%`);
+function table(head, rows) {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+function runtimesIn(L, section) {
+  const have = new Set(recs(L, section).map((r) => r.runtime));
+  return RUNTIME_ORDER.filter((r) => have.has(r));
+}
+function casesIn(L, section) {
+  const seen = [];
+  for (const r of recs(L, section)) if (!seen.includes(r.case)) seen.push(r.case);
+  return seen;
+}
+function notes(L, section) {
+  const out = [];
+  for (const r of recs(L, section)) if (r.status !== 'ok' && r.note) out.push(`${r.runtime} / ${r.case}: ${r.status} — ${r.note}`);
+  return [...new Set(out)];
+}
+
+// --- targets --------------------------------------------------------------------------------
+function targets(L) {
+  const T = [];
+  const add = (id, text, value, display, met, section, why) =>
+    T.push({ id, text, value, display, status: met === null ? why ?? 'pending' : met ? 'met' : 'missed', section_date: L.sections[section]?.date ?? null });
+  const bp = (rt) => find(L, 'latency', 'bridge -p', rt);
+  const m = bp('minid');
+  const missing = (r, what) => (!r ? 'not measured' : r.status === 'pending' ? 'pending' : r.status !== 'ok' ? `${r.status}` : what);
+  let v = ratio(m, bp('floor-batch'));
+  add('latency-floor', '`run --rm` bridge with `-p` ≤ 1.5× the batched shell floor', v, x(v), v === null ? null : v <= 1.5, 'latency', missing(m, 'not measured'));
+  for (const peer of ['docker', 'podman']) {
+    v = ratio(m, bp(peer));
+    add(`latency-${peer}`, `\`run --rm\` bridge with \`-p\` < ½ of ${peer}`, v, x(v), v === null ? null : v < 0.5, 'latency', !ok(m) ? missing(m) : 'not measured (PEERS=1)');
+  }
+  const d = find(L, 'throughput', 'direct', 'minid');
+  for (const p of ['host address', '127.0.0.1']) {
+    const t = find(L, 'throughput', p, 'minid');
+    v = ratio(t, d);
+    add(`throughput-${p}`, `published-port throughput through ${p} ≥ 95% of direct`, v, pct(v), v === null ? null : v >= 0.95, 'throughput', missing(t, 'not measured'));
+  }
+  for (const r of recs(L, 'scale').filter((r) => r.runtime === 'minid' && /^start/.test(r.case))) {
+    v = r.status === 'ok' ? r.ratio : null;
+    add(`scale-${r.case}`, `per-container start time at the end ≤ 1.2× the first (${r.case})`, v, v === null ? r.status : `${x(v)} (${num(r.first10)} → ${num(r.last10)} ms)`, v === null ? null : v <= 1.2, 'scale', r.status);
+  }
+  if (!recs(L, 'scale').some((r) => r.runtime === 'minid' && /^start/.test(r.case)))
+    add('scale', 'per-container start time at 100 ≤ 1.2× the first', null, '–', null, 'scale', 'pending');
+  const mem = recs(L, 'memory').filter((r) => r.runtime === 'minid' && /^idle container/.test(r.case));
+  for (const r of mem) add(`memory-${r.case}`, `host-side memory per idle container ≤ 5 MB (at ${r.case.replace(/\D/g, '')} container${r.case.replace(/\D/g, '') === '1' ? '' : 's'})`, ok(r) ? r.median : null, ok(r) ? `${num(r.median, 'MB')} MB PSS` : r.status, ok(r) ? r.median <= 5 : null, 'memory', r.status);
+  if (!mem.length) add('memory', 'host-side memory per idle container ≤ 5 MB', null, '–', null, 'memory', 'pending');
+  return T;
+}
+
+// --- markdown -------------------------------------------------------------------------------
+function render(L) {
+  const out = [];
+  const all = Object.values(L.sections);
+  const any = all.sort((a, b) => (a.date < b.date ? 1 : -1))[0]; // the newest section
+  if (any) {
+    const mc = { ...any.machine };
+    for (const s of all) for (const k of ['docker', 'podman']) mc[k] ||= s.machine[k];
+    out.push(`Machine: ${mc.os}, kernel ${mc.kernel}, ${mc.cores} × ${mc.cpu}, ${mc.memory}; Node ${mc.node}; ${mc.hyperfine}; ${mc.iperf3}${mc.docker ? `; docker ${mc.docker}` : ''}${mc.podman ? `; ${mc.podman}` : ''}.`);
+    out.push(`minid: ${any.minid.version} at ${any.minid.commit}${any.minid.uncommitted_files ? ` (+${any.minid.uncommitted_files} uncommitted files)` : ''}.`);
+    if (any.load_average) out.push(`Load average (1/5/15 min) at the start: ${any.load_average.start}; at the end: ${any.load_average.end} (2 cores: other work on the host shows up in the spread).`);
+  }
+  for (const s of SECTION_ORDER) {
+    const sec = L.sections[s];
+    if (!sec) continue;
+    const o = sec.options;
+    const rts = runtimesIn(L, s);
+    const cases = casesIn(L, s);
+    out.push('');
+    if (s === 'latency') {
+      out.push(`### Latency: start to exit (ms, median (min–max) of ${o.runs} runs after ${o.warmup} warm-up) — ${sec.date}`);
+      out.push('');
+      const peers = ['docker', 'podman'].filter((p) => rts.includes(p));
+      const head = ['case', ...rts, 'minid ÷ floor-batch', 'minid ÷ floor-steps', ...peers.map((p) => `minid ÷ ${p}`)];
+      const rows = cases.map((c) => {
+        const m = find(L, s, c, 'minid');
+        return [c, ...rts.map((rt) => cell(find(L, s, c, rt), 'ms')), x(ratio(m, find(L, s, c, 'floor-batch'))), x(ratio(m, find(L, s, c, 'floor-steps'))), ...peers.map((p) => x(ratio(m, find(L, s, c, p))))];
+      });
+      out.push(table(head, rows));
+      out.push('');
+      out.push('Cases: `run --rm --network none|host|bridge busybox true`; `bridge -p` adds `-p PORT:80`; `port cycle` = `run -d -p PORT:80 nginx`, fetch the page via 127.0.0.1 (as soon as it answers) and via the host address, `rm -f`.');
+    } else if (s === 'throughput') {
+      out.push(`### Throughput: one TCP stream, iperf3 (Gbit/s, median (min–max) of the per-second rates, ${o.iperf_rounds ?? 1} × ${o.iperf_seconds} s per path, paths alternating) — ${sec.date}`);
+      out.push('');
+      const cols = rts.filter((r) => r !== 'kernel');
+      const k = find(L, s, 'kernel loopback', 'kernel');
+      const rows = [['kernel loopback (reference)', cell(k, 'Gbit/s'), ...cols.map(() => '')]];
+      for (const c of ['direct', 'host address', '127.0.0.1']) {
+        rows.push([
+          c === 'direct' ? 'container address (direct)' : `published port via ${c}`,
+          '',
+          ...cols.map((rt) => {
+            const r = find(L, s, c, rt);
+            if (!ok(r)) return r ? r.status : '';
+            const ofDirect = c === 'direct' ? '' : `, ${pct(ratio(r, find(L, s, 'direct', rt)))} of direct`;
+            return `${cell(r, 'Gbit/s')}${ofDirect}, ${pct(ratio(r, k))} of kernel`;
+          }),
+        ]);
+      }
+      out.push(table(['path', 'kernel', ...cols], rows));
+    } else if (s === 'scale') {
+      out.push(`### Scale: ${o.scale_n} idle detached containers on one bridge — ${sec.date}`);
+      out.push('');
+      const rows = recs(L, s).map((r) =>
+        r.status !== 'ok'
+          ? [r.runtime, r.case, r.status, '', '', '', '', '']
+          : [
+              r.runtime,
+              r.case,
+              `${num(r.total_ms / 1000, 's')} s`,
+              cell(r, 'ms'),
+              r.first10 !== undefined ? num(r.first10) : '–',
+              r.last10 !== undefined ? num(r.last10) : '–',
+              r.ratio !== undefined ? x(r.ratio) : '–',
+              r.running !== undefined
+                ? `${r.running} running, ${r.unique_addresses}/${r.addresses} unique addresses`
+                : r.leftovers !== undefined
+                  ? r.leftovers === 0
+                    ? 'nothing left'
+                    : `${r.leftovers} left: ${String(r.leftover_list).split('\n').slice(0, 3).join('; ')}`
+                  : '',
+            ],
+      );
+      out.push(table(['runtime', 'case', 'total', 'per container ms, median (min–max)', 'first 10 (median ms)', 'last 10', 'last ÷ first', 'checks'], rows));
+    } else if (s === 'memory') {
+      out.push(`### Memory: host-side processes per idle detached container (MB PSS; RSS in brackets) — ${sec.date}`);
+      out.push('');
+      const rows = cases.map((c) => [c, ...rts.map((rt) => {
+        const r = find(L, s, c, rt);
+        if (!r) return '';
+        if (!ok(r)) return r.status;
+        return `${num(r.median, 'MB')} (${num(r.rss, 'MB')})`;
+      })]);
+      out.push(table(['case', ...rts], rows));
+      const procs = recs(L, s).filter((r) => ok(r) && r.note && /processes:/.test(r.note) && /\(1\)/.test(r.case)).map((r) => `${r.runtime}: ${r.note.replace(/^.*processes: /, '')}`);
+      if (procs.length) out.push('', `Counted per container: ${procs.join('; ')}. "daemons (fixed)" is shared by all containers.`);
+    } else if (s === 'startup') {
+      out.push(`### CLI start-up (ms, median (min–max) of ${o.runs * 2} runs) — ${sec.date}`);
+      out.push('');
+      out.push(table(['command', ...rts], cases.map((c) => [c, ...rts.map((rt) => cell(find(L, s, c, rt), 'ms'))])));
+    }
+    const n = notes(L, s);
+    if (n.length) out.push('', ...n.map((l) => `- ${l}`));
+  }
+  out.push('', '### Targets', '');
+  out.push(table(['target', 'minid', 'status'], (L.targets ?? []).map((t) => [t.text, t.display, t.status === 'met' ? '**met**' : t.status === 'missed' ? '**missed**' : t.status])));
+  if (L.last_run?.leftovers?.length) out.push('', `Left on the host after the last run: ${L.last_run.leftovers.join('; ')}`);
+  return out.join('\n') + '\n';
+}
+
+const args = process.argv.slice(2);
+const L = load(args);
+const md = render(L);
+process.stdout.write(md);
+if (args[0] !== '--md' && args[3]) fs.writeFileSync(args[3], md);
