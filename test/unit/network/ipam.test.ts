@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { allocate, attachedIds, ipamDir, release, reservations } from '../../../src/network/ipam.js';
 import { tempRoots } from './helpers.js';
 
@@ -58,6 +58,7 @@ describe('ipam', () => {
   it('20 concurrent allocations in separate processes never share an address', async () => {
     const { build } = await import('esbuild');
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'minid-ipam-child-')), 'child.mjs');
+    onTestFinished(() => fs.rmSync(path.dirname(out), { recursive: true, force: true }));
     await build({
       entryPoints: [path.resolve(__dirname, '../../fixtures/network/ipam-child.ts')],
       bundle: true,
@@ -86,6 +87,5 @@ describe('ipam', () => {
     expect(new Set(ips).size).toBe(20);
     for (const ip of ips) expect(['10.77.0.0', '10.77.0.1', '10.77.0.31']).not.toContain(ip);
     expect(reservations('race')).toHaveLength(20);
-    fs.rmSync(path.dirname(out), { recursive: true, force: true });
   }, 60_000);
 });
