@@ -147,6 +147,31 @@ describe('bridge network with real containers', () => {
     expect((await m(['network', 'rm', 'isol-a', 'isol-b'])).exitCode).toBe(0);
   });
 
+  it('-P publishes every exposed port on a random host port; container:NAME shares the namespace; /etc files follow the flags', async () => {
+    const r = await m(['run', '-d', '--name', 'pub', '-P', '--dns', '192.0.2.53', '--dns-search', 'example.test', '--add-host', 'db.local:10.1.2.3', 'nginx']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const line = (await m(['port', 'pub'])).stdout.trim();
+    expect(line).toMatch(/^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    const port = Number(line.split(':').pop());
+    let page = '';
+    for (let i = 0; i < 50 && !/Welcome to nginx/.test(page); i++) {
+      page = await curl(`http://127.0.0.1:${port}/`).catch(() => '');
+      if (!page) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(page).toMatch(/Welcome to nginx/);
+    const files = await m(['exec', 'pub', 'sh', '-c', 'cat /etc/resolv.conf /etc/hosts /etc/hostname']);
+    expect(files.stdout).toContain('nameserver 192.0.2.53');
+    expect(files.stdout).toContain('search example.test');
+    expect(files.stdout).toMatch(/10\.1\.2\.3\s+db\.local/);
+    const ip = JSON.parse((await m(['inspect', 'pub'])).stdout)[0].NetworkSettings.ip;
+    expect(files.stdout).toMatch(new RegExp(`${ip.replace(/\./g, '\\.')}\\s.*\\bpub\\b`));
+    // A second container in the first one's network namespace: nginx is on its 127.0.0.1.
+    const side = await m(['run', '--rm', '--network', 'container:pub', 'busybox', 'sh', '-c', `ip -o -4 addr show eth0; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 80`]);
+    expect(side.stdout).toContain(ip);
+    expect(side.stdout).toMatch(/Welcome to nginx/);
+    expect((await m(['rm', '-f', 'pub'])).exitCode).toBe(0);
+  });
+
   it('refuses bad input with one line and changes nothing', async () => {
     for (const [args, re] of [
       [['run', '--rm', '-p', '80:80:80:80', 'busybox', 'true'], /port/i],
