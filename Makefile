@@ -19,6 +19,7 @@ deps:
 
 build: native
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
 
 native: build/minid-init
 

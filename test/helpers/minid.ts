@@ -12,7 +12,7 @@ export const imagesDir = process.env.MINID_TEST_IMAGES || path.join(repo, '.imag
 /** Privileged suites run in CI as root: fail loudly instead of skipping. */
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) throw new Error('this integration suite needs root (CI runs it as root): run `sudo make test`');
-  if (!fs.existsSync(path.join(repo, 'dist', 'src', 'cli', 'main.js'))) throw new Error('minid is not built: run `make build`');
+  if (!fs.existsSync(path.join(repo, 'dist', 'bundle', 'main.js'))) throw new Error('minid is not built: run `make build`');
 }
 
 export interface Store {
