@@ -79,12 +79,14 @@ export function initScript(i: InitScriptInput): string {
   L.push(`# the overlay root, /proc and /dev: see fstab.root beside this script`);
   L.push(`mount -a -T ${q(i.runDir)}/fstab.root || fail "mount the root, /proc, /dev (fstab.root)"`);
   // A minimal /dev: its device nodes and links are made once per boot in a template (T)
-  // and copied: one process instead of eleven.
+  // and copied: one process instead of eleven. Containers starting together each build their
+  // own copy (named after their host pid: $$ is 1 in every new PID namespace) and the first
+  // rename wins.
   const T = q(i.devTemplate);
   const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
   L.push(`T=${T}`);
   L.push(
-    `[ -d "$T" ] || { t="$T.$$" && mkdir -p "$t" && ` +
+    `[ -d "$T" ] || { t="$T.${stat%% *}" && mkdir -p "$t" && ` +
       devs.map(([n, ma, mi]) => `mknod -m 666 "$t/${n}" c ${ma} ${mi}`).join(' && ') +
       ` && ln -s /proc/self/fd "$t/fd" && ln -s /proc/self/fd/0 "$t/stdin" && ln -s /proc/self/fd/1 "$t/stdout" && ln -s /proc/self/fd/2 "$t/stderr"` +
       ` && ln -s pts/ptmx "$t/ptmx" && mkdir "$t/pts" "$t/shm" && { mv -T "$t" "$T" 2>/dev/null || rm -rf "$t"; }; } || fail "make the /dev template"`,
