@@ -204,7 +204,7 @@ export function buildProgram(): Command {
     .description('Remove networks (refused while containers are attached)')
     .argument('<names...>')
     .option('--explain', 'print every step as a command while doing it')
-    .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[]) => m.networkRm(n); }));
+    .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkRm(n, undefined, o); }));
   network
     .command('connect')
     .description('Connect a running container to a bridge network: a new interface (eth1, ...); the default route stays')

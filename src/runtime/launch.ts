@@ -86,7 +86,7 @@ export function initScript(i: InitScriptInput): string {
   const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
   L.push(`T=${T}`);
   L.push(
-    `[ -d "$T" ] || { t="$T.${stat%% *}" && mkdir -p "$t" && ` +
+    `[ -d "$T" ] || { t="$T.\${stat%% *}" && mkdir -p "$t" && ` +
       devs.map(([n, ma, mi]) => `mknod -m 666 "$t/${n}" c ${ma} ${mi}`).join(' && ') +
       ` && ln -s /proc/self/fd "$t/fd" && ln -s /proc/self/fd/0 "$t/stdin" && ln -s /proc/self/fd/1 "$t/stdout" && ln -s /proc/self/fd/2 "$t/stderr"` +
       ` && ln -s pts/ptmx "$t/ptmx" && mkdir "$t/pts" "$t/shm" && { mv -T "$t" "$T" 2>/dev/null || rm -rf "$t"; }; } || fail "make the /dev template"`,

@@ -24,8 +24,10 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-export async function networkCreate(name: string, opts: { subnet?: string; gateway?: string; driver?: string } = {}, io: Out = stdio): Promise<void> {
+export async function networkCreate(name: string, opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean } = {}, io: Out = stdio): Promise<void> {
   const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver });
+  if (opts.explain)
+    io.err(`# network "${r.name}": ${r.subnet} via ${r.gateway} on bridge ${r.bridge} (recorded only: its bridge and rules are made by the first container that joins it)\n`);
   io.out(`${r.id}\n`);
 }
 
@@ -56,11 +58,12 @@ export async function networkInspect(names: string[], opts: { diagram?: boolean 
   io.out(JSON.stringify(results.map((r) => r.json), null, 4) + '\n');
 }
 
-export async function networkRm(names: string[], io: Out = stdio): Promise<void> {
+export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean } = {}): Promise<void> {
   const errors: string[] = [];
+  const explain = opts.explain ? (l: string) => io.err(l + '\n') : undefined;
   for (const name of names) {
     try {
-      await removeNetwork(name);
+      await removeNetwork(name, { explain });
       io.out(`${name}\n`);
     } catch (e) {
       if (!(e instanceof MinidError)) throw e;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fstabs, initScript, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
 
@@ -29,6 +30,11 @@ describe('the container init script and its fstabs', () => {
   });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
+  it('is valid sh, and names its /dev template copy after the host pid ($$ is 1 in a new PID namespace)', () => {
+    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
+    expect(s).toContain('t="$T.${stat%% *}"');
+    expect(s).not.toContain('$T.$$');
+  });
   it('ends by handing over to minid-init with the quoted command', () =>
     expect(s.trim().split('\n').pop()).toBe(`exec /opt/minid/build/minid-init "$R" /run/minid/containers/x/env 33 33 / nginx -g 'daemon off;'`));
 });
@@ -38,6 +44,7 @@ describe('the supervisor', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), hook: ['minid', '_exited', 'a'] });
     expect(s).toContain('unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /bin/sh /r/init.sh');
     expect(s).toContain('mv /c/exit.json.tmp /c/exit.json');
+    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
   });
   it('joins a prepared network namespace with nsenter', () =>
