@@ -12,7 +12,7 @@ import * as spec from './spec.js';
 import { resolveUser } from './users.js';
 import { fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
-  ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listStates,
+  ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
   loadState, logFile, readPid, processAlive, saveConfig, writeJsonAtomic,
 } from './state.js';
 
@@ -114,13 +114,13 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     net: r.net,
   };
   await withLock('containers', async () => {
-    const states = listStates();
+    const names = listNames();
     if (r.name) {
-      const holder = states.find((s) => s.config.name === r.name);
+      const holder = names.find((s) => s.name === r.name);
       if (holder)
-        fail(`the container name "${r.name}" is already in use by container ${holder.config.id.slice(0, 12)}: remove it (\`minid rm ${r.name}\`) or pick another name`);
+        fail(`the container name "${r.name}" is already in use by container ${holder.id.slice(0, 12)}: remove it (\`minid rm ${r.name}\`) or pick another name`);
     } else {
-      const taken = new Set(states.map((s) => s.config.name));
+      const taken = new Set(names.map((s) => s.name));
       do config.name = spec.randomName();
       while (taken.has(config.name));
     }

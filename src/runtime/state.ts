@@ -155,6 +155,14 @@ export function listStates(): ContainerState[] {
     .sort((a, b) => b.config.created.localeCompare(a.config.created));
 }
 
+/** Every container's id and name (configs only: no process checks), for name uniqueness. */
+export function listNames(): { id: string; name: string }[] {
+  return listIds()
+    .map((id) => readJson<ContainerConfig>(configFile(id)))
+    .filter((c): c is ContainerConfig => !!c)
+    .map((c) => ({ id: c.id, name: c.name }));
+}
+
 /** Find a container by full id, name, or unique id prefix, like docker. */
 export function findContainer(ref: string, states: ContainerState[] = listStates()): ContainerState {
   const exact = states.find((s) => s.config.id === ref || s.config.name === ref || s.config.name === ref.replace(/^\//, ''));
