@@ -31,7 +31,7 @@ export async function runForeground(c: ContainerConfig): Promise<number> {
   let done: Promise<unknown>;
   let unforward = () => {};
   if (c.tty) {
-    done = attachPty(shim, c, log);
+    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
   } else {
     // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
     const child = await spawnProcess(['/bin/sh', shim], {
@@ -58,35 +58,29 @@ export async function runForeground(c: ContainerConfig): Promise<number> {
   return exit?.exitCode ?? 125;
 }
 
-async function attachPty(shim: string, c: ContainerConfig, log: fs.WriteStream): Promise<void> {
+/**
+ * Run argv on a new terminal (node-pty) wired to ours: raw keys in (Ctrl-C reaches the
+ * process through the terminal's line discipline), output out (and to `tee`), window size
+ * followed. Returns the exit code.
+ */
+export async function ptySession(argv: string[], o: { env: Record<string, string>; interactive: boolean; tee?: (d: string) => void }): Promise<number> {
   const pty = await import('node-pty');
   const out = process.stdout;
-  const term = pty.spawn('/bin/sh', [shim], {
-    name: 'xterm',
-    cols: out.columns || 80,
-    rows: out.rows || 24,
-    cwd: '/',
-    env: process.env as Record<string, string>,
-  });
+  const term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: o.env });
   term.onData((d) => {
     out.write(d);
-    log.write(d);
+    o.tee?.(d);
   });
   const stdin = process.stdin;
-  const raw = stdin.isTTY && c.interactive;
+  const raw = stdin.isTTY && o.interactive;
   if (raw) stdin.setRawMode(true);
   const onInput = (d: Buffer) => term.write(d.toString());
-  if (c.interactive) {
-    stdin.on('data', onInput);
-    stdin.resume();
-  }
+  if (o.interactive) stdin.on('data', onInput).resume();
   const onResize = () => term.resize(out.columns || 80, out.rows || 24);
   out.on('resize', onResize);
-  await new Promise<void>((res) => term.onExit(() => res()));
+  const code = await new Promise<number>((res) => term.onExit((e) => res(e.exitCode)));
   out.off('resize', onResize);
-  if (c.interactive) {
-    stdin.off('data', onInput);
-    stdin.pause();
-  }
+  if (o.interactive) stdin.off('data', onInput).pause();
   if (raw) stdin.setRawMode(false);
+  return code;
 }

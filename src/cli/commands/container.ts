@@ -231,21 +231,8 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
   const argv = ['nsenter', '-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '-r', o.workdir ? `--wd=${o.workdir}` : '-w', '-S', String(uid), '-G', String(gid), '--', ...command];
   const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   if (o.tty) {
-    const pty = await import('node-pty');
-    const out = process.stdout;
-    const term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: envObj });
-    term.onData((d) => out.write(d));
-    const raw = process.stdin.isTTY && o.interactive;
-    if (raw) process.stdin.setRawMode(true);
-    const onInput = (d: Buffer) => term.write(d.toString());
-    if (o.interactive) process.stdin.on('data', onInput).resume();
-    const onResize = () => term.resize(out.columns || 80, out.rows || 24);
-    out.on('resize', onResize);
-    const code = await new Promise<number>((res) => term.onExit((e) => res(e.exitCode)));
-    out.off('resize', onResize);
-    if (o.interactive) process.stdin.off('data', onInput).pause();
-    if (raw) process.stdin.setRawMode(false);
-    return code;
+    const { ptySession } = await import('../../runtime/attach.js');
+    return ptySession(argv, { env: envObj, interactive: !!o.interactive });
   }
   const child = await spawnProcess(argv, { env: envObj, cleanEnv: true, stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
   return new Promise<number>((res) => child.on('close', (code, sig) => res(code ?? 128 + (sig ? (osSignals as any)[sig] ?? 0 : 0))));
@@ -295,19 +282,20 @@ export async function exited(id: string) {
 }
 
 export async function systemPrune(o: { explain?: boolean }) {
+  const explain = explainer(o.explain);
   const removed: string[] = [];
+  // Stopped containers (and containers whose start was cut short) go, with what they set up.
   for (const s of listStates()) {
     if (s.status === 'running') continue;
-    await rt.releaseContainer(s.config.id, { remove: true });
+    await rt.releaseContainer(s.config.id, { remove: true, explain });
     removed.push(`container ${s.config.name}`);
   }
+  // Then kernel objects and reservations that no container record owns any more.
   const known = new Set(listStates().map((s) => s.config.id));
   const net = await import('../../network/index.js');
-  removed.push(...(await net.pruneLeftovers(known)));
+  removed.push(...(await net.pruneLeftovers(known, { explain })));
   for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
   if (!removed.length) process.stdout.write('Nothing to remove\n');
-  void o;
-  void spawnProcess;
 }
 
 /** `minid network check CONTAINER`: CNI CHECK for a container attached with --cni. */
