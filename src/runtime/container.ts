@@ -13,7 +13,7 @@ import { resolveUser } from './users.js';
 import { fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
-  loadState, logFile, readPid, processAlive, saveConfig, writeJsonAtomic,
+  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
 } from './state.js';
 
 export interface RunRequest {
@@ -227,12 +227,36 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
       saveConfig(s.config);
     }
     if (opts.remove ?? s.config.autoRemove) {
+      // The supervisor writes the exit record into this folder right after the container
+      // ends: let it finish (it is quick, and gone if the supervisor was killed).
+      await waitExitRecord(id);
       fs.rmSync(paths.containerRun(id), { recursive: true, force: true });
-      fs.rmSync(paths.container(id), { recursive: true, force: true });
+      fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     }
   });
   // The lock's placeholder file goes with the container.
   if (!fs.existsSync(configFile(id))) fs.rmSync(path.join(paths.locks(), `container-${id}`), { force: true });
+}
+
+/** Wait (briefly) until the supervisor has recorded the exit, if it is still alive to do so. */
+async function waitExitRecord(id: string, timeoutMs = 3000): Promise<void> {
+  let shim: number;
+  try {
+    shim = parseInt(fs.readFileSync(shimPidFile(id), 'utf8'), 10);
+  } catch {
+    return;
+  }
+  const end = Date.now() + timeoutMs;
+  while (!fs.existsSync(exitFile(id)) && Date.now() < end) {
+    let state = '';
+    try {
+      state = fs.readFileSync(`/proc/${shim}/stat`, 'utf8').split(') ')[1] ?? '';
+    } catch {
+      return; // the supervisor is gone
+    }
+    if (state.startsWith('Z')) return;
+    await sleep(5);
+  }
 }
 
 export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRecord | undefined> {

@@ -224,7 +224,7 @@ describe('lifecycle', () => {
     const ps = (await run(['ps', '-q'])).stdout.trim().split('\n');
     expect(ps.length).toBeGreaterThanOrEqual(10);
     const rm = await run(['rm', '-f', ...rs.map((_, i) => `par${i}`)]);
-    expect(rm.exitCode).toBe(0);
+    expect(rm.exitCode, rm.stderr).toBe(0);
     expect((await run(['ps', '-aq'])).stdout.trim()).toBe('');
   });
 });
