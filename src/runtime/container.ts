@@ -10,7 +10,7 @@ import { withLock } from '../sys/lock.js';
 import { spawnProcess } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
-import { fstabs, initScript, shimScript, unshareArgs } from './launch.js';
+import { MASKED_PROC, READONLY_PROC, fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
   loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
@@ -155,6 +155,8 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
       upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
       volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
       argv: c.argv, loopbackUp: net.newNet, devTemplate: path.join(runRoot(), 'dev'),
+      hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
+      hostSysFirmware: fs.existsSync('/sys/firmware'),
     };
     const tabs = fstabs(init);
     fs.writeFileSync(path.join(runDir, 'fstab.root'), tabs.root);

@@ -30,9 +30,15 @@ export interface InitScriptInput {
   loopbackUp: boolean;
   /** Where the /dev template is kept (under /run/minid). */
   devTemplate: string;
+  /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
+  hostProc: string[];
+  hostSysFirmware: boolean;
 }
 
 const q = quote;
+
+export const READONLY_PROC = ['sys', 'sysrq-trigger', 'irq', 'bus'];
+export const MASKED_PROC = ['kcore', 'keys', 'timer_list', 'sched_debug'];
 
 /** fstab fields: spaces, tabs, newlines and backslashes are written as octal escapes. */
 function fsField(s: string): string {
@@ -44,8 +50,9 @@ function fsField(s: string): string {
  * process for all (each line reads as `mount -t TYPE -o OPTIONS SOURCE TARGET`):
  *   fstab.root  the overlay root (image layers + this container's upper dir), /proc, and a
  *               tmpfs for /dev;
- *   fstab.rest  (after /dev is filled) devpts, /dev/shm, a read-only /sys, the volumes and the
- *               /etc files, each a bind mount.
+ *   fstab.rest  (after /dev is filled) devpts, /dev/shm, a read-only /sys, /proc's kernel
+ *               knobs read-only and its host secrets masked (as runc does), the volumes and
+ *               the /etc files, each a bind mount.
  */
 export function fstabs(i: InitScriptInput): { root: string; rest: string } {
   const R = i.rootfs;
@@ -61,6 +68,12 @@ export function fstabs(i: InitScriptInput): { root: string; rest: string } {
     line('devpts', `${R}/dev/pts`, 'devpts', 'newinstance,ptmxmode=0666,mode=0620'),
     line('shm', `${R}/dev/shm`, 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'),
     line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
+    // What runc hides of /proc and /sys: kernel knobs read-only, host secrets masked (only
+    // those this kernel has: a bind mount needs its target).
+    ...READONLY_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line(`${R}/proc/${f}`, `${R}/proc/${f}`, 'none', 'bind,ro')),
+    ...MASKED_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line('/dev/null', `${R}/proc/${f}`, 'none', 'bind')),
+    ...(i.hostProc.includes('acpi') ? [line('tmpfs', `${R}/proc/acpi`, 'tmpfs', 'ro')] : []),
+    ...(i.hostSysFirmware ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
     ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind${v.readonly ? ',ro' : ''}`)),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
   ];

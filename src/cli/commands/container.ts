@@ -226,9 +226,12 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
   }
   if (o.workdir !== undefined && !o.workdir.startsWith('/')) fail(`invalid working directory "${o.workdir}": it must be absolute`);
   const env = mergeEnv(s.config.env, o.tty ? ['TERM=xterm'] : [], o.env.map((e: string) => parseEnvFlag(e)).filter(Boolean));
-  // nsenter joins all the container's namespaces, its root (-r) and working directory (-w),
-  // and becomes its user; the command is looked up in the container's PATH.
-  const argv = ['nsenter', '-t', String(s.pid), '-m', '-u', '-i', '-n', '-p', '-r', o.workdir ? `--wd=${o.workdir}` : '-w', '-S', String(uid), '-G', String(gid), '--', ...command];
+  // minid-init --exec joins the container's namespaces (the mount namespace brings its root),
+  // enters the working directory, becomes its user with the container's capabilities, and
+  // runs the command inside its PID namespace (nsenter -t PID -i -u -n -p -m, plus the
+  // capability drop nsenter does not do). The command is looked up in the container's PATH.
+  const { initBinary } = await import('../../runtime/container.js');
+  const argv = [initBinary(), '--exec', String(s.pid), String(uid), String(gid), o.workdir || s.config.cwd, ...command];
   const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   if (o.tty) {
     const { ptySession } = await import('../../runtime/attach.js');

@@ -40,6 +40,20 @@ describe('isolation', () => {
     expect(r.stdout).toContain('sys-ro');
   });
 
+  it("gives root in the container docker's capabilities, not the host's (and exec too)", async () => {
+    const script = 'grep CapBnd /proc/self/status; mknod /tmp/disk b 8 0 2>/dev/null || echo no-mknod; mount -t tmpfs x /tmp 2>/dev/null || echo no-mount; ' +
+      '(echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null || echo sys-ro; ip link add d0 type dummy 2>/dev/null || echo no-netadmin; mkfifo /tmp/f && chown 1000 /tmp/f && echo fifo-chown-ok';
+    const r = await run(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', script]);
+    // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT AUDIT_WRITE SETFCAP
+    expect(r.stdout.split('\n')).toEqual(['CapBnd:\t00000000a00425fb', 'no-mknod', 'no-mount', 'sys-ro', 'no-netadmin', 'fifo-chown-ok']);
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '30'])).stdout.trim();
+    const ex = await run(['exec', id, 'sh', '-c', 'grep CapEff /proc/self/status; mount -t tmpfs x /tmp 2>/dev/null || echo no-mount']);
+    expect(ex.stdout.split('\n')).toEqual(['CapEff:\t00000000a00425fb', 'no-mount']);
+    const user = await run(['exec', '-u', '1000', id, 'grep', 'CapEff', '/proc/self/status']);
+    expect(user.stdout.trim()).toBe('CapEff:\t0000000000000000');
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+  });
+
   it('runs as the user asked for, in the working directory asked for, with the environment', async () => {
     const envFile = path.join(os.tmpdir(), `minid-env-${process.pid}`);
     fs.writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');

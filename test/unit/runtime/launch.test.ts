@@ -10,6 +10,8 @@ const input = {
   initBin: '/opt/minid/build/minid-init', envFile: '/run/minid/containers/x/env', uid: 33, gid: 33, cwd: '/', argv: ['nginx', '-g', 'daemon off;'],
   loopbackUp: true,
   devTemplate: '/run/minid/dev',
+  hostProc: ['sys', 'kcore'],
+  hostSysFirmware: true,
 };
 
 describe('the container init script and its fstabs', () => {
@@ -23,6 +25,12 @@ describe('the container init script and its fstabs', () => {
     expect(s).toContain('cp -a "$T/." "$R"/dev/');
     expect(t.rest).toContain('newinstance');
     expect(t.rest).toContain(`sysfs ${input.rootfs}/sys sysfs ro,`);
+  });
+  it("makes /proc's kernel knobs read-only and masks host secrets, for what the kernel has", () => {
+    expect(t.rest).toContain(`${input.rootfs}/proc/sys ${input.rootfs}/proc/sys none bind,ro 0 0`);
+    expect(t.rest).toContain(`/dev/null ${input.rootfs}/proc/kcore none bind 0 0`);
+    expect(t.rest).not.toContain('sysrq-trigger');
+    expect(t.rest).toContain(`tmpfs ${input.rootfs}/sys/firmware tmpfs ro 0 0`);
   });
   it('mounts read-only volumes read-only, and the /etc files', () => {
     expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,ro 0 0`);
