@@ -13,7 +13,7 @@ import { resolveUser } from './users.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initScript, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
-  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile, writeJsonAtomic,
+  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile,
 } from './state.js';
 
 export interface RunRequest {
@@ -325,14 +325,9 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
   return s;
 }
 
-export function containerConfigPath(id: string) {
-  return configFile(id);
-}
-
 export function imageInUse(imageId: string): string[] {
   return listStates()
     .filter((s) => s.config.imageId === imageId)
     .map((s) => s.config.name);
 }
 
-export { writeJsonAtomic };

@@ -62,3 +62,17 @@ export function mountsUnder(dir: string): string[] {
     .split('\n')
     .filter((l) => l.includes(dir));
 }
+
+/** Retry an assertion until it passes (or `ms` is up): for what a busy 2-core CI box makes slow. */
+export async function eventually(check: () => Promise<void> | void, ms = 10_000, every = 100): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, every));
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { eventually, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { FIXTURE, curl, freePort, freeSubnet, hostState, rand, sh, udpAsk, type HostState } from './helpers.js';
 
 const R = rand();
@@ -97,7 +97,7 @@ describe('bridge network with real containers', () => {
     expect(a.exitCode, a.stderr).toBe(0);
     const ipA = JSON.parse((await m(['inspect', 'a'])).stdout)[0].NetworkSettings.ip;
     expect(ipA).toMatch(/^10\./);
-    const b = await m(['run', '--rm', 'busybox', 'sh', '-c', `sleep 0.3; nc -w 3 ${ipA} 7000 </dev/null; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${LAN_IP} 9000`]);
+    const b = await m(['run', '--rm', 'busybox', 'sh', '-c', `for i in $(seq 50); do nc -w 3 ${ipA} 7000 </dev/null && break; sleep 0.1; done; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${LAN_IP} 9000`]);
     expect(b.stdout).toContain('hi-from-a');
     expect(b.stdout).toContain(`lan sees ${LAN_HOST_IP}`);
     expect((await m(['rm', '-f', 'a'])).exitCode).toBe(0);
@@ -136,9 +136,10 @@ describe('bridge network with real containers', () => {
     expect(overlap.stderr).toMatch(/overlap/i);
     expect((await m(['run', '-d', '--name', 'x1', '--network', 'isol-a', 'busybox', 'sh', '-c', 'while true; do echo x1 | nc -l -p 7000; done'])).exitCode).toBe(0);
     const ip = JSON.parse((await m(['inspect', 'x1'])).stdout)[0].NetworkSettings.ip;
-    await new Promise((res) => setTimeout(res, 300));
-    const same = await m(['run', '--rm', '--network', 'isol-a', 'busybox', 'nc', '-w', '2', ip, '7000']);
-    expect(same.stdout).toContain('x1');
+    await eventually(async () => {
+      const same = await m(['run', '--rm', '--network', 'isol-a', 'busybox', 'nc', '-w', '2', ip, '7000']);
+      expect(same.stdout).toContain('x1');
+    });
     const other = await m(['run', '--rm', '--network', 'isol-b', 'busybox', 'nc', '-w', '2', ip, '7000']);
     expect(other.stdout).not.toContain('x1');
     const inUse = await m(['network', 'rm', 'isol-a']);

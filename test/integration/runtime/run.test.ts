@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, eventually, loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 
 let store: Store;
 const run = (args: string[], opts = {}) => minid(store, args, opts);
@@ -150,8 +150,7 @@ describe('lifecycle', () => {
     const ps = await run(['ps']);
     expect(ps.stdout).toContain('life');
     expect(ps.stdout).toMatch(/Up /);
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await run(['logs', 'life'])).stdout).toContain('started');
+    await eventually(async () => expect((await run(['logs', 'life'])).stdout).toContain('started'));
     const ex = await run(['exec', 'life', 'sh', '-c', 'hostname; cat /proc/1/cmdline | head -c 2; echo; exit 3']);
     expect(ex.exitCode).toBe(3);
     expect(ex.stdout.split('\n')[0]).toBe(id.slice(0, 12));
@@ -198,17 +197,14 @@ describe('lifecycle', () => {
 
   it('ps is right after a container dies on its own and after kill -9 of its supervisor', async () => {
     const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 0.2; exit 5'])).stdout.trim();
-    await new Promise((r) => setTimeout(r, 800));
-    expect((await run(['ps', '-a'])).stdout).toMatch(/Exited \(5\)/);
+    await eventually(async () => expect((await run(['ps', '-a'])).stdout).toMatch(/Exited \(5\)/));
     const id2 = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
     const shim = Number(fs.readFileSync(path.join(store.run, 'containers', id2, 'shim.pid'), 'utf8'));
     process.kill(shim, 'SIGKILL');
     const pid = JSON.parse((await run(['inspect', id2])).stdout)[0].State.Pid;
     expect(pid).toBeGreaterThan(1);
     process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
-    const st = JSON.parse((await run(['inspect', id2])).stdout)[0].State;
-    expect(st.Status).toBe('exited');
+    await eventually(async () => expect(JSON.parse((await run(['inspect', id2])).stdout)[0].State.Status).toBe('exited'));
     expect((await run(['rm', id, id2])).exitCode).toBe(0);
   });
 
