@@ -52,9 +52,8 @@ function checkPlugin(p: any, i: number, where: string): PluginConf {
   return p as PluginConf;
 }
 
-/** Parse a .conflist text. */
-export function confListFromBytes(text: string, source = ''): NetworkConfigList {
-  const where = source || 'network configuration';
+/** A configuration file's JSON, which must be an object. */
+function parseObject(text: string, where: string): any {
   let raw: any;
   try {
     raw = JSON.parse(text);
@@ -62,6 +61,13 @@ export function confListFromBytes(text: string, source = ''): NetworkConfigList 
     throw new ConfigError(`cannot parse ${where}: ${(e as Error).message}`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: not a JSON object`);
+  return raw;
+}
+
+/** Parse a .conflist text. */
+export function confListFromBytes(text: string, source = ''): NetworkConfigList {
+  const where = source || 'network configuration';
+  const raw = parseObject(text, where);
   if (typeof raw.name !== 'string') throw new ConfigError(`${where}: no network "name"`);
   const bad = validateNetworkName(raw.name);
   if (bad) throw new ConfigError(`${where}: ${bad} (must start with a letter or digit, then letters, digits, _ . -)`);
@@ -99,13 +105,7 @@ export function confListFromBytes(text: string, source = ''): NetworkConfigList 
 /** Parse a single-plugin .conf/.json text and upgrade it to a list (libcni's ConfListFromConf). */
 export function confListFromConf(text: string, source = ''): NetworkConfigList {
   const where = source || 'network configuration';
-  let raw: any;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`cannot parse ${where}: ${(e as Error).message}`);
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: not a JSON object`);
+  const raw = parseObject(text, where);
   checkPlugin(raw, 0, where);
   const list = JSON.stringify({ name: raw.name, cniVersion: raw.cniVersion, plugins: [raw] });
   return { ...confListFromBytes(list, source), bytes: list };
