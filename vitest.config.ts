@@ -8,6 +8,7 @@ export default defineConfig({
     // Privileged suites create kernel objects; each file uses unique names, but files
     // that share the minid0 bridge or the image store run one at a time.
     fileParallelism: false,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain closing line ("N passed, N failed").
+    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
   },
 });
