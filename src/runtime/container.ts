@@ -165,7 +165,10 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     const hook = c.detach ? [process.execPath, path.join(packageRoot(), 'bin', 'minid.js'), '_exited', c.id] : undefined;
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),
-      shimScript({ id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }), hook }),
+      shimScript({
+        id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }), hook,
+        keepStdin: c.detach && (c.interactive || c.tty),
+      }),
     );
     c.startedAt = new Date().toISOString();
     saveConfig(c);

@@ -131,6 +131,8 @@ export interface ShimInput {
   launch: string[];
   /** Command run after the container ended (detached mode): releases the network, honours --rm. */
   hook?: string[];
+  /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
+  keepStdin?: boolean;
 }
 
 export function shimScript(s: ShimInput): string {
@@ -140,6 +142,11 @@ export function shimScript(s: ShimInput): string {
   // A handler (not "ignore", which children would inherit) keeps Ctrl-C on a terminal from
   // killing the supervisor before it has recorded the exit code.
   L.push(`trap true INT`);
+  if (s.keepStdin) {
+    // `run -dit busybox sh` must keep running like docker's: its stdin is a FIFO this script
+    // holds open for reading and writing, so it never sees end-of-file.
+    L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);
+  }
   const err = `${q(s.runDir)}/unshare.err`;
   L.push(`${s.launch.map(q).join(' ')} /bin/sh ${q(s.runDir)}/init.sh 3>&2 2>${err}`);
   L.push(`code=$?`);

@@ -168,6 +168,14 @@ describe('lifecycle', () => {
     expect(fs.existsSync(path.join(store.root, 'containers', id))).toBe(false);
   });
 
+  it('-dit keeps an interactive shell running, ready for exec', async () => {
+    const id = (await run(['run', '-dit', '--network', 'none', 'busybox', 'sh'])).stdout.trim();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(JSON.parse((await run(['inspect', id])).stdout)[0].State.Status).toBe('running');
+    expect((await run(['exec', id, 'echo', 'inside'])).stdout.trim()).toBe('inside');
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+  });
+
   it('stop falls back to SIGKILL (137) for a PID 1 that ignores SIGTERM; rm refuses a running container', async () => {
     const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
     const rm = await run(['rm', id]);

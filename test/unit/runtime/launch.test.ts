@@ -55,6 +55,11 @@ describe('the supervisor', () => {
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
   });
+  it('keeps stdin open for -d with -i/-t (a FIFO it holds both ends of)', () => {
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), keepStdin: true });
+    expect(s).toContain('mkfifo /r/stdin && exec 0<> /r/stdin');
+    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
+  });
   it('joins a prepared network namespace with nsenter', () =>
     expect(unshareArgs({ newNet: false, joinNetns: '/run/netns/minid-abc' }).slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/minid-abc', 'unshare']));
 });
