@@ -35,11 +35,11 @@ $(IMAGES_STAMP): $(wildcard images/*.sh images/*/*)
 	touch $@
 
 images: build $(IMAGES_STAMP)
-	./bin/minid.js load -i $(IMAGES_OUT)/busybox
-	./bin/minid.js load -i $(IMAGES_OUT)/nginx
+	./bin/minid load -i $(IMAGES_OUT)/busybox
+	./bin/minid load -i $(IMAGES_OUT)/nginx
 
 install: build cni-install
-	ln -sf $(CURDIR)/bin/minid.js $(PREFIX)/bin/minid
+	ln -sf $(CURDIR)/bin/minid $(PREFIX)/bin/minid
 
 # minid's own CNI plugins into /opt/cni/bin (as minid-*), and its default conflist.
 cni-install: build

@@ -11,7 +11,7 @@
 #   PEERS=1         also docker (Debian's docker.io, a dockerd started and stopped here) and
 #                   podman; installs them with apt-get if missing
 #   RUNS, WARMUP, IPERF_SECONDS, IPERF_ROUNDS, SCALE_N   override the counts
-#   MINID=path      the minid CLI (default ./bin/minid.js; run `make build` first)
+#   MINID=path      the minid CLI (default ./bin/minid; run `make build` first)
 #   KEEP_TMP=1      keep the temp dir (logs) after the run
 # Needs root. Creates only its own objects (bridge mbbr0, chains MBENCH-*, namespaces mb-*,
 # minid's private store and bridge mbminid0, a private dockerd/podman store) and removes

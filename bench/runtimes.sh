@@ -1,14 +1,14 @@
 # bench/runtimes.sh — one vocabulary over the runtimes being compared (sourced).
 #   floor-steps  bench/baseline/floor.sh, one process per ip/iptables step
 #   floor-batch  bench/baseline/floor.sh --batch (ip -batch, iptables-restore --noflush)
-#   minid        ./bin/minid.js, private store (MINID_ROOT/MINID_RUN under the bench temp dir)
+#   minid        ./bin/minid, private store (MINID_ROOT/MINID_RUN under the bench temp dir)
 #   docker       Debian's docker.io with a dockerd the bench started (own socket and data root)
 #   podman       Debian's podman with its own storage and containers.conf
 # shellcheck shell=bash
 
 BENCH_DIR=${BENCH_DIR:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)}
 FLOOR="$BENCH_DIR/baseline/floor.sh"
-MINID=${MINID:-$(cd "$BENCH_DIR/.." && pwd)/bin/minid.js}
+MINID=${MINID:-$(cd "$BENCH_DIR/.." && pwd)/bin/minid}
 DOCKER_BIN=/usr/bin/docker
 
 # The command that starts a container, as one string (hyperfine -N splits it like a shell).

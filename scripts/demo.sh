@@ -2,7 +2,7 @@
 # The main job: nginx, built offline from Debian packages, served by minid on 127.0.0.1:8080.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minid=./bin/minid.js
+minid=./bin/minid
 $minid rm -f demo-nginx >/dev/null 2>&1 || true
 echo "+ minid run -d --name demo-nginx -p 8080:80 nginx"
 $minid run -d --name demo-nginx -p 8080:80 nginx

@@ -125,6 +125,12 @@ describe('exit codes like docker', () => {
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
+  it('starts through the installed launcher (bin/minid), which needs no extra CA bundle', async () => {
+    const { execa } = await import('execa');
+    const r = await execa(path.join(repo, 'bin', 'minid'), ['--version'], { reject: false, env: store.env });
+    expect(r.stdout).toBe('minid 0.1.0');
+  });
+
   it('refuses to run as an ordinary user, saying how', async () => {
     const { execa } = await import('execa');
     const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', cli, 'ps'], { reject: false, env: store.env });
