@@ -4,15 +4,14 @@
 // plugins and nothing of minid's runtime. Needs root; fails (never skips) without it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MINID_BIN,
   REF_BIN,
   Owned,
-  forceRemoveRules,
+  ownedPerTest,
   freeSubnet,
   invoke,
-  settledLeftovers,
   must,
   removeSharedRefChains,
   requireRootAndBuild,
@@ -55,18 +54,7 @@ afterAll(async () => {
 });
 
 let owned: Owned;
-let before: Snapshot;
-beforeEach(async () => {
-  owned = new Owned();
-  before = await snapshot();
-});
-afterEach(async () => {
-  const errs = await owned.cleanup();
-  const left = await settledLeftovers(before);
-  if (left.length) await forceRemoveRules(left);
-  expect(errs, 'cleanup errors').toEqual([]);
-  expect(left, 'left behind by the test').toEqual([]);
-});
+ownedPerTest((o) => (owned = o));
 
 /** A fresh network: name, bridge, subnet, data dir, all owned by the test. */
 async function network(impl: Impl, v: string, extra: Record<string, unknown> = {}, ipamExtra: Record<string, unknown> = {}) {

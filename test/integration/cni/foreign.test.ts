@@ -5,21 +5,20 @@
 // Needs root, podman, runc and jq; fails (never skips) without them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FIXTURES,
   MINID_BIN,
   REF_BIN,
   Owned,
+  ownedPerTest,
   curl,
-  forceRemoveRules,
   freeSubnet,
   must,
   rand,
   removeSharedRefChains,
   requireRootAndBuild,
   reservations,
-  settledLeftovers,
   sh,
   snapshot,
   type Snapshot,
@@ -31,7 +30,6 @@ for (const tool of ['podman', 'runc', 'jq', 'busybox'])
 
 let fileBefore: Snapshot;
 let owned: Owned;
-let before: Snapshot;
 const libcniCache = '/var/lib/cni';
 let libcniCacheExisted = false;
 
@@ -44,17 +42,7 @@ afterAll(async () => {
   // podman's libcni keeps its cache in /var/lib/cni/results: remove what this file created.
   if (!libcniCacheExisted) for (const d of [path.join(libcniCache, 'results'), libcniCache]) fs.existsSync(d) && fs.readdirSync(d).length === 0 && fs.rmdirSync(d);
 });
-beforeEach(async () => {
-  owned = new Owned();
-  before = await snapshot();
-});
-afterEach(async () => {
-  const errs = await owned.cleanup();
-  const left = await settledLeftovers(before);
-  if (left.length) await forceRemoveRules(left);
-  expect(errs, 'cleanup errors').toEqual([]);
-  expect(left, 'left behind by the test').toEqual([]);
-});
+ownedPerTest((o) => (owned = o));
 
 /** A busybox rootfs (static binary) serving /www. */
 function rootfs(dir: string, body: string): string {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 export const repo = path.resolve(__dirname, '..', '..', '..');
 export const MINID_BIN = path.join(repo, 'cni-plugins', 'bin');
@@ -313,4 +314,26 @@ export async function serveHttp(owned: Owned, netnsPath: string, port: number, b
 export async function curl(url: string, netnsPath?: string): Promise<ShResult> {
   const argv = ['curl', '-sS', '--max-time', '5', '--noproxy', '*', url];
   return sh(netnsPath ? ['nsenter', `--net=${netnsPath}`, ...argv] : argv);
+}
+
+/**
+ * Each test gets a fresh Owned (handed over through `set`); after it, everything it owns is
+ * undone and nothing of ours may be left: leftovers are removed, then reported as a failure.
+ */
+export function ownedPerTest(set: (o: Owned) => void, onEach?: () => void): void {
+  let owned: Owned;
+  let before: Snapshot;
+  beforeEach(async () => {
+    owned = new Owned();
+    set(owned);
+    before = await snapshot();
+    onEach?.();
+  });
+  afterEach(async () => {
+    const errs = await owned.cleanup();
+    const left = await settledLeftovers(before);
+    if (left.length) await forceRemoveRules(left);
+    expect(errs, 'cleanup errors').toEqual([]);
+    expect(left, 'left behind by the test').toEqual([]);
+  });
 }

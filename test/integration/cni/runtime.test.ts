@@ -5,16 +5,16 @@
 // module. Needs root; fails (never skips) without it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FIXTURES,
   MINID_BIN,
   REF_BIN,
   Owned,
+  ownedPerTest,
   curl,
   forceRemoveRules,
   freeSubnet,
-  settledLeftovers,
   must,
   rand,
   removeSharedRefChains,
@@ -36,7 +36,6 @@ requireRootAndBuild();
 
 let fileBefore: Snapshot;
 let owned: Owned;
-let before: Snapshot;
 let stateDir: string;
 const savedEnv = { root: process.env.MINID_ROOT, run: process.env.MINID_RUN };
 
@@ -57,18 +56,7 @@ afterAll(async () => {
     else process.env[k] = v;
   }
 });
-beforeEach(async () => {
-  owned = new Owned();
-  before = await snapshot();
-  clearVersionMemo();
-});
-afterEach(async () => {
-  const errs = await owned.cleanup();
-  const left = await settledLeftovers(before);
-  if (left.length) await forceRemoveRules(left);
-  expect(errs, 'cleanup errors').toEqual([]);
-  expect(left, 'left behind by the test').toEqual([]);
-});
+ownedPerTest((o) => (owned = o), clearVersionMemo);
 
 /** A test network: conf dir with one list, data dir, cache dir, bridge name, subnet. */
 async function setup(kind: 'reference' | 'minid', extra: { cniVersion?: string; cniVersions?: string[]; middle?: object[] } = {}) {
