@@ -96,6 +96,10 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
   // Everything the user can get wrong is decided before the host changes.
   const specs = req.ports.map(parsePortSpec);
   const net = await getNetwork(req.network ?? 'bridge', { dryRun: dry });
+  // Is the network set up already? Its one external command (iptables-save) runs while the
+  // ports and the address are reserved below.
+  const upEarly = isUp(net);
+  upEarly.catch(() => {}); // awaited below, unless a reservation fails first
   const others = (): { name: string; id: string; ports: Endpoint['ports'] }[] =>
     listEndpoints()
       .filter((e) => e.containerId !== id)
@@ -117,7 +121,7 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     const title = `attach container ${req.containerName} (${short(id)}) to network "${net.name}": ${ip}/${prefixLength} on bridge ${net.bridge}`;
     const go = async (state: HostState): Promise<Step[]> => {
       const steps = planAttach({ mode: 'bridge', containerId: id, containerName: req.containerName, network: net, ip, prefixLength, mtu, ports, state });
-      const res = await applyPlan(steps, { explain: o.explain, dryRun: dry, title });
+      const res = await applyPlan(steps, { explain: o.explain, dryRun: dry, title, concurrent: true });
       return dry ? steps.filter((s) => !s.skip) : res.applied;
     };
     const stateWhenDown = async (): Promise<HostState> => ({
@@ -128,7 +132,7 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     });
 
     let applied: Step[];
-    if (await isUp(net)) applied = await go({ networkUp: true, ipForward });
+    if (await upEarly) applied = await go({ networkUp: true, ipForward });
     else if (dry) applied = await go(await stateWhenDown());
     else {
       // The first container sets the network up; hold the lock so a second one waits for it.
@@ -179,7 +183,7 @@ export async function detach(att: Attachment, o: { explain?: (line: string) => v
   const steps = planDetach(att);
   if (steps.length) {
     const who = att.containerName ? `container ${att.containerName}${att.containerId ? ` (${short(att.containerId)})` : ''}` : 'container';
-    await applyPlan(steps, { explain: o.explain, tolerant: true, title: `detach ${who}${att.network ? ` from network "${att.network}"` : ''}` });
+    await applyPlan(steps, { explain: o.explain, tolerant: true, concurrent: true, title: `detach ${who}${att.network ? ` from network "${att.network}"` : ''}` });
   }
   if (att.containerId) {
     if (att.mode === 'bridge' && att.network) await release(att.network, att.containerId);

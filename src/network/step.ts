@@ -41,6 +41,12 @@ export interface PlanOptions {
   what?: string;
   /** Run every command, ignore failures (teardown): collect them in PlanResult.errors. */
   tolerant?: boolean;
+  /**
+   * Run the iptables batches alongside the others (two processes at a time instead of one
+   * after the other). Only for plans whose iptables steps need no other step: a container's
+   * attach and detach. Ignored when explaining.
+   */
+  concurrent?: boolean;
 }
 
 export interface PlanResult {
@@ -293,49 +299,71 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
       if (say) formatStep(steps[printed], printed + 1, total).forEach((l) => say(l));
     }
   };
-  const started = new Set<number>();
 
-  for (const b of batches) {
-    const lastStep = b.units[b.units.length - 1].step;
-    printThrough(lastStep);
-    b.units.forEach((u) => started.add(u.step));
-    const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
-    result.execs += r.execs;
-    crashPoint('network-batch');
-    if (opts.tolerant) {
-      for (const e of r.errors) {
-        result.errors.push(e);
-        say?.(`#   (ignored: ${e})`);
+  // Lanes: iptables commands never depend on links, addresses or sysctls (a rule names an
+  // interface, it does not need it to exist), and nothing else depends on a rule. So with
+  // `concurrent`, the iptables batches run in one lane while the ip/sysctl batches run in the
+  // other, each lane in plan order. When explaining, one lane: the output reads top to bottom.
+  const lanes: (typeof batches)[] = [];
+  if (opts.concurrent && !say) {
+    const rules = batches.filter((b) => b.kind.type === 'iptables');
+    const rest = batches.filter((b) => b.kind.type !== 'iptables');
+    // the lane whose first batch comes first in the plan starts first
+    for (const l of batches[0]?.kind.type === 'iptables' ? [rules, rest] : [rest, rules]) if (l.length) lanes.push(l);
+  } else lanes.push(batches);
+
+  interface Failure {
+    step: number;
+    detail: string;
+  }
+  // Per lane: the steps it started, and (not tolerant) where it stopped.
+  const runLane = async (lane: typeof batches, started: Set<number>): Promise<Failure | null> => {
+    for (const b of lane) {
+      const lastStep = b.units[b.units.length - 1].step;
+      printThrough(lastStep);
+      b.units.forEach((u) => started.add(u.step));
+      const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
+      result.execs += r.execs;
+      crashPoint('network-batch');
+      if (opts.tolerant) {
+        for (const e of r.errors) {
+          result.errors.push(e);
+          say?.(`#   (ignored: ${e})`);
+        }
+        continue;
       }
-      continue;
-    }
-    let failure: { step: number; detail: string } | null = null;
-    if (r.failed >= 0) {
-      const u = b.units[r.failed];
-      failure = { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
-    } else {
+      if (r.failed >= 0) {
+        const u = b.units[r.failed];
+        return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
+      }
       // "Set and check": read back the sysctls of the steps this batch completed.
       for (const stepIdx of new Set(b.units.map((u) => u.step))) {
         if (lastUnitOf.get(stepIdx) !== b.units.filter((u) => u.step === stepIdx).pop()) continue; // continues in a later batch
         for (const c of steps[stepIdx].check ?? []) {
           const got = await probe().readSysctl(c.sysctl);
-          if (got !== c.value) {
-            failure = { step: stepIdx, detail: `${c.sysctl} is ${got ?? 'missing'} after setting it to ${c.value}` };
-            break;
-          }
+          if (got !== c.value) return { step: stepIdx, detail: `${c.sysctl} is ${got ?? 'missing'} after setting it to ${c.value}` };
         }
-        if (failure) break;
       }
     }
-    if (failure) {
-      const s = steps[failure.step];
-      const toUndo = [...started].filter((i) => i <= failure!.step).sort((a, b) => a - b);
-      say?.(`# step ${failure.step + 1}/${total} failed: ${failure.detail}`);
-      const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
-      const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
-      const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
-      throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
-    }
+    return null;
+  };
+
+  const startedPerLane = lanes.map(() => new Set<number>());
+  const failures = await Promise.all(lanes.map((l, i) => runLane(l, startedPerLane[i])));
+  const failed = failures.filter((f): f is Failure => f !== null).sort((a, b) => a.step - b.step);
+  if (failed.length) {
+    const failure = failed[0];
+    const s = steps[failure.step];
+    // What to roll back: in a lane that failed, the steps up to the failing one (a batch stops
+    // at its first error); in a lane that did not, everything it started.
+    const toUndo = startedPerLane
+      .flatMap((set, i) => [...set].filter((j) => !failures[i] || j <= failures[i]!.step))
+      .sort((a, b) => a - b);
+    say?.(`# step ${failure.step + 1}/${total} failed: ${failure.detail}`);
+    const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
+    const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
+    const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
+    throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
   }
   printThrough(total - 1);
   result.applied = steps.filter((s) => !s.skip);

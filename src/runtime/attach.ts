@@ -3,7 +3,7 @@
 // gets a real terminal through node-pty: raw keys in, window size followed.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnProcess } from '../sys/exec.js';
+import { debugMark, spawnProcess } from '../sys/exec.js';
 import { paths } from '../sys/paths.js';
 import { logFile, readPid, type ContainerConfig } from './state.js';
 import { readExit, releaseContainer, waitStarted } from './container.js';
@@ -51,10 +51,12 @@ export async function runForeground(c: ContainerConfig): Promise<number> {
     unforward = forwardSignals(c.id);
   }
   await done;
+  debugMark('run: the supervisor has exited');
   unforward();
   await new Promise((res) => log.end(res));
   const exit = readExit(c.id);
   await releaseContainer(c.id);
+  debugMark('run: released');
   return exit?.exitCode ?? 125;
 }
 

@@ -162,7 +162,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     fs.writeFileSync(path.join(runDir, 'fstab.root'), tabs.root);
     fs.writeFileSync(path.join(runDir, 'fstab.rest'), tabs.rest);
     fs.writeFileSync(path.join(runDir, 'init.sh'), initScript(init));
-    const hook = c.detach ? [process.execPath, path.join(packageRoot(), 'bin', 'minid.js'), '_exited', c.id] : undefined;
+    const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),
       shimScript({

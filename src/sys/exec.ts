@@ -28,9 +28,17 @@ export interface RunResult {
 export type Runner = (argv: string[], opts: RunOptions) => Promise<RunResult>;
 
 let override: Runner | null = null;
+// MINID_DEBUG=1: each command as it starts, with the milliseconds since minid started, and
+// how long it took when it ends (where a command's time goes is the first thing to ask).
+const ms = () => performance.now().toFixed(1).padStart(7);
 let tracer: ((line: string) => void) | null = process.env.MINID_DEBUG
-  ? (line) => process.stderr.write(`[minid] ${line}\n`)
+  ? (line) => process.stderr.write(`[minid ${ms()}] ${line}\n`)
   : null;
+
+/** MINID_DEBUG=1: a line marking where a command is (between the commands it runs). */
+export function debugMark(what: string): void {
+  if (tracer && process.env.MINID_DEBUG) tracer(`-- ${what}`);
+}
 
 /** Replace the runner (unit tests install a recorder; nothing touches the host). */
 export function setRunner(r: Runner | null): void {
@@ -101,8 +109,10 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
 
 /** Run a command to completion. Throws ExecError on a non-zero exit unless allowFail. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const t0 = tracer ? performance.now() : 0;
   if (tracer) tracer(formatCommand(argv, opts.input));
   const result = await (override ?? realRunner)(argv, opts);
+  if (tracer && process.env.MINID_DEBUG) tracer(`  ${argv[0]}: exit ${result.exitCode} after ${(performance.now() - t0).toFixed(1)} ms`);
   if (result.exitCode !== 0 && !opts.allowFail) throw new ExecError(argv, result);
   return result;
 }

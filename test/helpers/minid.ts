@@ -6,13 +6,15 @@ import path from 'node:path';
 import { execa, type Options } from 'execa';
 
 export const repo = path.resolve(__dirname, '..', '..');
-export const cli = path.join(repo, 'bin', 'minid.js');
+/** The command users run: bin/minid (the launcher: it starts Node from the snapshot). */
+export const cli = path.join(repo, 'bin', 'minid');
 export const imagesDir = process.env.MINID_TEST_IMAGES || path.join(repo, '.images');
 
 /** Privileged suites run in CI as root: fail loudly instead of skipping. */
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) throw new Error('this integration suite needs root (CI runs it as root): run `sudo make test`');
-  if (!fs.existsSync(path.join(repo, 'dist', 'bundle', 'main.js'))) throw new Error('minid is not built: run `make build`');
+  for (const f of ['dist/bundle/main.js', 'dist/minid.blob'])
+    if (!fs.existsSync(path.join(repo, f))) throw new Error(`minid is not built (${f} is missing): run \`make build\``);
 }
 
 export interface Store {
@@ -34,16 +36,16 @@ export function makeStore(tag: string): Store {
     env,
     async cleanup() {
       // Stop whatever the tests left running, through minid itself, then drop the store.
-      const ids = await execa('node', [cli, 'ps', '-aq'], { env, reject: false });
+      const ids = await execa(cli, ['ps', '-aq'], { env, reject: false });
       const list = String(ids.stdout).split('\n').filter(Boolean);
-      if (list.length) await execa('node', [cli, 'rm', '-f', ...list], { env, reject: false });
+      if (list.length) await execa(cli, ['rm', '-f', ...list], { env, reject: false });
       fs.rmSync(base, { recursive: true, force: true });
     },
   };
 }
 
 export async function minid(store: Store, args: string[], opts: Options = {}) {
-  return execa('node', [cli, ...args], { env: store.env, reject: false, timeout: 60_000, ...opts });
+  return execa(cli, args, { env: store.env, reject: false, timeout: 60_000, ...opts });
 }
 
 export async function loadImages(store: Store, names: string[] = ['busybox', 'nginx']): Promise<void> {

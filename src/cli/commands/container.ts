@@ -1,7 +1,7 @@
 // Container commands: parse what the user typed into plain requests, call the runtime, print.
 import fs from 'node:fs';
 import { fail } from '../../errors.js';
-import { spawnProcess } from '../../sys/exec.js';
+import { debugMark, spawnProcess } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
 import { findContainer, listStates, logFile, statusText, ago, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
 import { parseUserFlag, parseEnvFlag, mergeEnv } from '../../runtime/spec.js';
@@ -50,9 +50,12 @@ export async function run(image: string, command: string[], o: any): Promise<num
     await dryRun(req, explain!);
     return 0;
   }
+  debugMark('run: parsed');
   const c = await rt.createContainer(req);
+  debugMark(`run: created ${c.id.slice(0, 12)}`);
   try {
     await rt.startContainer(c, { explain });
+    debugMark('run: network attached, scripts written');
   } catch (e) {
     await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
     throw e;

@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(async () => store?.cleanup());
 
 function terminal(args: string[]) {
-  const t = pty.spawn('node', [cli, ...args], { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...store.env } as Record<string, string> });
+  const t = pty.spawn(cli, args, { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...store.env } as Record<string, string> });
   let out = '';
   t.onData((d) => (out += d));
   const exited = new Promise<number>((res) => t.onExit((e) => res(e.exitCode)));

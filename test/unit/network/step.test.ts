@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyPlan, formatPlan, formatStep, cmd, type Step } from '../../../src/network/step.js';
 import { MinidError } from '../../../src/errors.js';
+import { setRunner } from '../../../src/sys/exec.js';
 import { FakeProbe, Recorder, resetSeams, wireSysctl } from './helpers.js';
 
 const steps = (): Step[] => [
@@ -145,6 +146,52 @@ describe('applyPlan', () => {
       'iptables -t nat -D MINID-DNAT -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80: iptables: Bad rule (does a matching rule exist in that chain?).',
     ]);
     expect(rec.calls.map((c) => c.argv[0] + (c.argv[1] === '-force' ? ' -force' : ''))).toEqual(['iptables-restore', 'iptables', 'iptables', 'ip -force']);
+  });
+
+  describe('concurrent: the iptables batches in a lane of their own', () => {
+    // A runner whose commands take a while, so that overlap is visible: each call records
+    // when it started and ended (in call order).
+    const slow = () => {
+      const log: string[] = [];
+      rec.responders.unshift(() => undefined);
+      const inner = rec;
+      setRunner(async (argv, opts) => {
+        log.push(`start ${argv[0]}`);
+        inner.calls.push({ argv, input: opts.input });
+        await new Promise((r) => setTimeout(r, 20));
+        log.push(`end ${argv[0]}`);
+        const bad = inner.responders.map((f) => f(argv, opts)).find(Boolean);
+        return { exitCode: 0, stdout: '', stderr: '', ...bad };
+      });
+      return log;
+    };
+    const noSysctl = (): Step[] => steps().filter((s) => s.name !== 'forwarding');
+
+    it('runs the rules while the links are made, in 3 processes, and reports every step', async () => {
+      const log = slow();
+      const r = await applyPlan(noSysctl(), { concurrent: true });
+      expect(log.slice(0, 2)).toEqual(['start ip', 'start iptables-restore']); // both running at once
+      expect(r.execs).toBe(3);
+      expect(r.applied.map((s) => s.name)).toEqual(noSysctl().map((s) => s.name));
+      // within the ip lane, the plan's order: the namespace before the commands run inside it
+      expect(rec.calls.filter((c) => c.argv[0] === 'ip').map((c) => c.argv.join(' '))).toEqual(['ip -batch -', 'ip -n ns1 -batch -']);
+    });
+
+    it('a failure in one lane rolls back what the other lane did', async () => {
+      slow();
+      rec.failWhen((a) => a[0] === 'iptables-restore' && !a.includes('-force'), { exitCode: 2, stderr: 'iptables-restore: line 2 failed: No chain/target/match by that name.\n' });
+      const err = await applyPlan(noSysctl(), { concurrent: true }).catch((e) => e);
+      expect(err.message).toMatch(/^network setup failed at step 5\/5 "publish 8080": .*; undid the steps already applied$/);
+      const undo = rec.calls.slice(3).map((c) => `${c.argv.join(' ')}\n${c.input ?? ''}`);
+      expect(undo.join('')).toContain('link del mva\nnetns del ns1\n'); // the ip lane's namespace and veth
+    });
+
+    it('one lane, top to bottom, when explaining', async () => {
+      const log = slow();
+      const lines: string[] = [];
+      await applyPlan(noSysctl(), { concurrent: true, explain: (l) => lines.push(l) });
+      expect(log).toEqual(['start ip', 'end ip', 'start ip', 'end ip', 'start iptables-restore', 'end iptables-restore']);
+    });
   });
 
   it('formatStep shows a here-document for commands with stdin', () => {
