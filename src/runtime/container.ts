@@ -5,15 +5,15 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
-import { paths, packageRoot, runRoot } from '../sys/paths.js';
+import { paths, packageRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { spawnProcess } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
-import { MASKED_PROC, READONLY_PROC, fstabs, initScript, shimScript, unshareArgs } from './launch.js';
+import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
-  loadState, logFile, readPid, processAlive, saveConfig, shimPidFile,
+  loadState, logFile, readExitRecord, readPid, processAlive, saveConfig, shimPidFile,
 } from './state.js';
 
 export interface RunRequest {
@@ -154,19 +154,19 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
       id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
       upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
       volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
-      argv: c.argv, loopbackUp: net.newNet, devTemplate: path.join(runRoot(), 'dev'),
+      argv: c.argv, loopbackUp: net.newNet,
       hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
       hostSysFirmware: fs.existsSync('/sys/firmware'),
     };
     const tabs = fstabs(init);
     fs.writeFileSync(path.join(runDir, 'fstab.root'), tabs.root);
     fs.writeFileSync(path.join(runDir, 'fstab.rest'), tabs.rest);
-    fs.writeFileSync(path.join(runDir, 'init.sh'), initScript(init));
     const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),
       shimScript({
-        id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }), hook,
+        id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }),
+        init: initArgs(init), hook,
         keepStdin: c.detach && (c.interactive || c.tty),
       }),
     );
@@ -189,11 +189,7 @@ export async function waitStarted(id: string, timeoutMs = 10_000): Promise<void>
 }
 
 export function readExit(id: string): ExitRecord | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(exitFile(id), 'utf8'));
-  } catch {
-    return undefined;
-  }
+  return readExitRecord(id);
 }
 
 /** Start detached: the supervisor outlives this process; its output goes to the log. */

@@ -2,10 +2,21 @@
  * minid-init: the last step of starting a container, the part a shell cannot do; and the
  * way into a running one (`minid exec`).
  *
- * run mode:   minid-init ROOTFS ENVFILE UID GID CWD CMD [ARG...]
- *   The container's init script (src/runtime/launch.ts) has already, inside fresh PID, mount,
- *   UTS, IPC (and network) namespaces made by `unshare`, mounted the overlay root, /proc, /dev,
- *   /sys, the volumes and the /etc files under ROOTFS. What is left must happen in one process:
+ * run mode:   minid-init [SETUP...] -- ROOTFS ENVFILE UID GID CWD CMD [ARG...]
+ *   Started by the supervisor (src/runtime/launch.ts) through `unshare`, as PID 1 of fresh PID,
+ *   mount, UTS, IPC (and network) namespaces. First the SETUP options, in the order given:
+ *     --stderr-fd N     make fd N our stderr (the supervisor keeps unshare's own stderr apart)
+ *     --pidfile FILE    write our /proc/self/stat line there: our pid as the host sees it
+ *                       (this /proc is still the host's), and our start time
+ *     --mount-all FSTAB mount every line of an fstab file, in order: what `mount -a -T FSTAB`
+ *                       does (same options; X-mount.mkdir makes the target; a bind mount
+ *                       whose target is missing gets a directory or an empty file like its
+ *                       source), without a process per file
+ *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
+ *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
+ *     --hostname NAME   sethostname(2): this UTS namespace's name
+ *     --loopback-up     `ip link set lo up` (a new, empty network namespace)
+ *   then what must happen in one process:
  *     1. read the container's environment from ENVFILE (NUL-separated KEY=VALUE) while the
  *        host's files are still reachable;
  *     2. pivot_root(2) into ROOTFS and detach the old root, so nothing of the host's
@@ -29,22 +40,28 @@
  * cgroup to stop a container from making and opening the host's disks; minid uses no cgroups,
  * so it drops CAP_MKNOD too (FIFOs and sockets need no capability).
  *
- * Exit codes follow docker: 127 command not found, 126 not executable, 125 setup failed.
+ * Exit codes follow docker: 127 command not found, 126 not executable, 125 setup failed
+ * ("minid: container setup failed: ..." on stderr).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +102,173 @@ static void mkdir_p(const char *dir) {
   for (char *p = tmp + 1; *p; p++)
     if (*p == '/') { *p = '\0'; mkdir(tmp, 0755); *p = '/'; }
   mkdir(tmp, 0755);
+}
+
+/* --- setup: the container's mounts, /dev, hostname, loopback ------------------------------ */
+
+static void setup_fail(const char *what, const char *arg) {
+  fprintf(stderr, "minid: container setup failed: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+  exit(125);
+}
+
+/* fstab fields: \040 (space), \011 (tab), \012 (newline), \134 (backslash). In place. */
+static void unescape(char *s) {
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 3;
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = '\0';
+}
+
+static const struct { const char *name; unsigned long flag; } mount_flags[] = {
+  {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
+  {"strictatime", MS_STRICTATIME}, {"relatime", MS_RELATIME}, {"noatime", MS_NOATIME},
+  {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC},
+};
+
+/* A bind mount needs a target of the source's kind. */
+static void make_target(const char *src, const char *dst, unsigned long flags) {
+  struct stat st;
+  if (!(flags & MS_BIND) || lstat(dst, &st) == 0) return;
+  if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) { mkdir_p(dst); return; }
+  char parent[4096];
+  snprintf(parent, sizeof parent, "%s", dst);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) { *slash = '\0'; mkdir_p(parent); }
+  int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) setup_fail("create the mount point", dst);
+  close(fd);
+}
+
+static void mount_line(char *line) {
+  char *f[6] = {0};
+  int n = 0;
+  for (char *tok = strtok(line, " \t"); tok && n < 6; tok = strtok(NULL, " \t")) f[n++] = tok;
+  if (n == 0 || f[0][0] == '#') return;
+  if (n < 4) { errno = EINVAL; setup_fail("read an fstab line for", f[0]); }
+  char *src = f[0], *dst = f[1], *type = f[2], *opts = f[3];
+  unescape(src);
+  unescape(dst);
+  unsigned long flags = 0;
+  int mkdir_target = 0;
+  char data[8192] = "";
+  size_t dlen = 0;
+  for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
+    size_t i;
+    for (i = 0; i < sizeof mount_flags / sizeof mount_flags[0]; i++)
+      if (strcmp(o, mount_flags[i].name) == 0) { flags |= mount_flags[i].flag; break; }
+    if (i < sizeof mount_flags / sizeof mount_flags[0] || strcmp(o, "defaults") == 0 || strcmp(o, "rw") == 0) continue;
+    if (strcmp(o, "X-mount.mkdir") == 0) { mkdir_target = 1; continue; }
+    dlen += (size_t)snprintf(data + dlen, sizeof data - dlen, "%s%s", dlen ? "," : "", o);
+    if (dlen >= sizeof data) { errno = E2BIG; setup_fail("mount", dst); }
+  }
+  if (mkdir_target) mkdir_p(dst);
+  make_target(src, dst, flags);
+  if (flags & MS_BIND) {
+    /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them). */
+    if (mount(src, dst, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
+    unsigned long extra = flags & ~(MS_BIND | MS_REC);
+    if (extra) {
+      /* The remount sets the flags whole: keep the ones the mount has (a bind of /proc/sys is
+       * nosuid,nodev,noexec like /proc), add ours. */
+      struct statvfs sv;
+      if (statvfs(dst, &sv) < 0) setup_fail("statvfs", dst);
+      static const struct { unsigned long st, ms; } keep_flags[] = {
+        {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_RDONLY, MS_RDONLY},
+        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+      };
+      for (size_t i = 0; i < sizeof keep_flags / sizeof keep_flags[0]; i++)
+        if (sv.f_flag & keep_flags[i].st) extra |= keep_flags[i].ms;
+      if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | extra, NULL) < 0) setup_fail("remount", dst);
+    }
+    return;
+  }
+  if (mount(src, dst, type, flags, dlen ? data : NULL) < 0) setup_fail("mount", dst);
+}
+
+static void mount_all(const char *fstab) {
+  FILE *f = fopen(fstab, "re");
+  if (!f) setup_fail("open", fstab);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    if (line[len - 1] == '\n') line[len - 1] = '\0';
+    mount_line(line);
+  }
+  free(line);
+  fclose(f);
+}
+
+static void make_dev(const char *dir) {
+  static const struct { const char *name; unsigned maj, min; } nodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+  };
+  static const struct { const char *name, *to; } links[] = {
+    {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
+  };
+  char p[4096];
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, nodes[i].name);
+    if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 || chmod(p, 0666) < 0) setup_fail("mknod", p);
+  }
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, links[i].name);
+    if (symlink(links[i].to, p) < 0) setup_fail("symlink", p);
+  }
+  for (const char *const *d = (const char *const[]){"pts", "shm", NULL}; *d; d++) {
+    snprintf(p, sizeof p, "%s/%s", dir, *d);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) setup_fail("mkdir", p);
+  }
+}
+
+static void write_pidfile(const char *file) {
+  char buf[1024];
+  int in = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ssize_t n = in < 0 ? -1 : read(in, buf, sizeof buf);
+  if (n <= 0) setup_fail("read", "/proc/self/stat");
+  close(in);
+  int out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0 || write(out, buf, (size_t)n) != n) setup_fail("write", file);
+  close(out);
+}
+
+static void loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) setup_fail("read the flags of", "lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) setup_fail("bring up", "lo");
+  close(s);
+}
+
+/* Runs the SETUP options; returns the index of the first argument after "--". */
+static int setup(int argc, char **argv) {
+  int i = 1;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    const char *opt = argv[i];
+    if (strcmp(opt, "--loopback-up") == 0) { loopback_up(); continue; }
+    if (i + 1 >= argc) { fprintf(stderr, "minid-init: %s needs a value\n", opt); exit(125); }
+    const char *val = argv[++i];
+    if (strcmp(opt, "--stderr-fd") == 0) {
+      int fd = atoi(val);
+      if (dup2(fd, 2) < 0) die(125, "dup2", val);
+      close(fd);
+    } else if (strcmp(opt, "--pidfile") == 0) write_pidfile(val);
+    else if (strcmp(opt, "--mount-all") == 0) mount_all(val);
+    else if (strcmp(opt, "--make-dev") == 0) make_dev(val);
+    else if (strcmp(opt, "--hostname") == 0) { if (sethostname(val, strlen(val)) < 0) setup_fail("sethostname", val); }
+    else { fprintf(stderr, "minid-init: unknown option %s\n", opt); exit(125); }
+  }
+  return i < argc ? i + 1 : 1;
 }
 
 /* docker's default capability set, less CAP_MKNOD (see above). */
@@ -178,8 +362,11 @@ static int exec_mode(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_mode(argc, argv);
+  int a = argc > 1 && strncmp(argv[1], "--", 2) == 0 ? setup(argc, argv) : 1;
+  argc -= a - 1;
+  argv += a - 1;
   if (argc < 7) {
-    fprintf(stderr, "usage: minid-init ROOTFS ENVFILE UID GID CWD CMD [ARG...]\n");
+    fprintf(stderr, "usage: minid-init [SETUP...] -- ROOTFS ENVFILE UID GID CWD CMD [ARG...]\n");
     return 125;
   }
   const char *rootfs = argv[1], *cwd = argv[5];

@@ -1,12 +1,14 @@
-// The two small shell scripts that start a container, built as text so that a person can read
-// them (they are kept in /run/minid/containers/<id>/) and unit tests can check them.
+// How a container starts, as files a person can read (kept in /run/minid/containers/<id>/) and
+// unit tests can check:
 //
-//   shim.sh  the supervisor: one light `sh` per container. It starts the container through
-//            `unshare`, waits for it, records the exit code and time, and (for -d) calls
-//            `minid` once more to release the network and honour --rm.
-//   init.sh  runs inside the new namespaces: mounts the overlay root, /proc, /dev, /sys, the
-//            volumes and the /etc files, sets the hostname, then hands over to minid-init for
-//            pivot_root, the user switch and the exec of the command as PID 1.
+//   shim.sh     the supervisor: one light `sh` per container. It starts the container through
+//               `unshare`, waits for it, records the exit code, and (for -d) calls `minid`
+//               once more to release the network and honour --rm.
+//   fstab.root  the container's mounts, in fstab format (each line reads as
+//   fstab.rest  `mount -t TYPE -o OPTIONS SOURCE TARGET`).
+//
+// Inside the new namespaces, minid-init mounts the fstabs, makes /dev, sets the hostname, then
+// does pivot_root, the user switch and the exec of the command as PID 1 (see initArgs).
 import { quote } from '../sys/exec.js';
 import type { Volume } from './spec.js';
 
@@ -28,8 +30,6 @@ export interface InitScriptInput {
   cwd: string;
   argv: string[];
   loopbackUp: boolean;
-  /** Where the /dev template is kept (under /run/minid). */
-  devTemplate: string;
   /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
   hostProc: string[];
   hostSysFirmware: boolean;
@@ -80,46 +80,34 @@ export function fstabs(i: InitScriptInput): { root: string; rest: string } {
   return { root: root.join('\n') + '\n', rest: rest.join('\n') + '\n' };
 }
 
-export function initScript(i: InitScriptInput): string {
-  const R = '"$R"';
-  const L: string[] = [];
-  L.push(`# minid: init for container ${i.name} (${i.id.slice(0, 12)}), run by unshare in its new namespaces`);
-  L.push(`exec 2>&3 3>&-  # the container's stderr (the supervisor kept unshare's own apart)`);
-  L.push(`fail() { echo "minid: container setup failed: $*" >&2; exit 125; }`);
-  L.push(`# our pid as the host sees it: this /proc is still the host's`);
-  L.push(`read -r stat < /proc/self/stat; echo "$stat" > ${q(i.runDir)}/pid`);
-  L.push(`R=${q(i.rootfs)}`);
-  L.push(`# the overlay root, /proc and /dev: see fstab.root beside this script`);
-  L.push(`mount -a -T ${q(i.runDir)}/fstab.root || fail "mount the root, /proc, /dev (fstab.root)"`);
-  // A minimal /dev: its device nodes and links are made once per boot in a template (T)
-  // and copied: one process instead of eleven. Containers starting together each build their
-  // own copy (named after their host pid: $$ is 1 in every new PID namespace) and the first
-  // rename wins.
-  const T = q(i.devTemplate);
-  const devs: [string, number, number][] = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
-  L.push(`T=${T}`);
-  L.push(
-    `[ -d "$T" ] || { t="$T.\${stat%% *}" && mkdir -p "$t" && ` +
-      devs.map(([n, ma, mi]) => `mknod -m 666 "$t/${n}" c ${ma} ${mi}`).join(' && ') +
-      ` && ln -s /proc/self/fd "$t/fd" && ln -s /proc/self/fd/0 "$t/stdin" && ln -s /proc/self/fd/1 "$t/stdout" && ln -s /proc/self/fd/2 "$t/stderr"` +
-      ` && ln -s pts/ptmx "$t/ptmx" && mkdir "$t/pts" "$t/shm" && { mv -T "$t" "$T" 2>/dev/null || rm -rf "$t"; }; } || fail "make the /dev template"`,
-  );
-  L.push(`cp -a "$T/." ${R}/dev/ || fail "fill /dev"`);
-  // Bind mounts need their target to exist: directories for directories, files for files.
-  for (const v of i.volumes) {
-    const t = `${R}${q(v.container)}`;
-    L.push(`if [ -d ${q(v.host)} ]; then [ -d ${t} ] || mkdir -p ${t}; else [ -e ${t} ] || { mkdir -p "$(dirname ${t})" && : > ${t}; }; fi || fail "volume ${v.container}"`);
-  }
-  L.push(`[ -d ${R}/etc ] || mkdir ${R}/etc`);
-  for (const f of i.etcFiles) L.push(`[ -e ${R}/etc/${f.name} ] || : > ${R}/etc/${f.name}`);
-  L.push(`# devpts, /dev/shm, /sys (read-only), volumes, /etc files: see fstab.rest`);
-  L.push(`mount -a -T ${q(i.runDir)}/fstab.rest || fail "mount devpts, shm, /sys, volumes, /etc files (fstab.rest)"`);
-  // = `hostname NAME`, without a process: the sysctl is per UTS namespace.
-  L.push(`printf %s ${q(i.hostname)} > /proc/sys/kernel/hostname || fail "hostname"`);
-  if (i.loopbackUp) L.push(`ip link set lo up || fail "loopback up"`);
-  L.push(`# pivot_root, user switch and exec: see src/runtime/init.c`);
-  L.push(`exec ${[i.initBin, '$R', i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv].map((a) => (a === '$R' ? R : q(a))).join(' ')}`);
-  return L.join('\n') + '\n';
+/**
+ * What runs inside the new namespaces: minid-init (src/runtime/init.c), as PID 1, with its
+ * setup options in the order it carries them out. Each option is what a person would type as
+ * a command (noted beside it); minid-init does them with system calls, in one process:
+ *   --stderr-fd 3          exec 2>&3 3>&-   the container's stderr (the supervisor keeps
+ *                                            unshare's own apart)
+ *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)
+ *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
+ *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
+ *   --mount-all fstab.rest mount -a -T fstab.rest   (devpts, shm, /sys, /proc masks,
+ *                                                    volumes, /etc files)
+ *   --hostname NAME        hostname NAME
+ *   --loopback-up          ip link set lo up   (a new, empty network namespace only)
+ * then, after `--`: pivot_root into ROOT, the user switch and the exec of the command.
+ */
+export function initArgs(i: InitScriptInput): string[] {
+  return [
+    i.initBin,
+    '--stderr-fd', '3',
+    '--pidfile', `${i.runDir}/pid`,
+    '--mount-all', `${i.runDir}/fstab.root`,
+    '--make-dev', `${i.rootfs}/dev`,
+    '--mount-all', `${i.runDir}/fstab.rest`,
+    '--hostname', i.hostname,
+    ...(i.loopbackUp ? ['--loopback-up'] : []),
+    '--',
+    i.rootfs, i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv,
+  ];
 }
 
 export interface ShimInput {
@@ -129,6 +117,8 @@ export interface ShimInput {
   exitFile: string;
   /** nsenter prefix (to enter a prepared network namespace) + unshare flags. */
   launch: string[];
+  /** What unshare runs: minid-init and its arguments (initArgs). */
+  init: string[];
   /** Command run after the container ended (detached mode): releases the network, honours --rm. */
   hook?: string[];
   /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
@@ -148,12 +138,13 @@ export function shimScript(s: ShimInput): string {
     L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);
   }
   const err = `${q(s.runDir)}/unshare.err`;
-  L.push(`${s.launch.map(q).join(' ')} /bin/sh ${q(s.runDir)}/init.sh 3>&2 2>${err}`);
+  L.push(`${[...s.launch, ...s.init].map(q).join(' ')} 3>&2 2>${err}`);
   L.push(`code=$?`);
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.
   L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
-  L.push(`printf '{"exitCode":%d,"finishedAt":"%s"}\\n' "$code" "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
+  // The exit record, written whole (a rename); when it was written is its mtime.
+  L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
   if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);
   return L.join('\n') + '\n';

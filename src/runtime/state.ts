@@ -128,6 +128,18 @@ export function processAlive(p: { pid: number; start: string }): boolean {
   }
 }
 
+/** The supervisor's exit record: {"exitCode":N}, written when the container ended (its mtime). */
+export function readExitRecord(id: string): ExitRecord | undefined {
+  try {
+    const file = exitFile(id);
+    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as ExitRecord;
+    if (!r.finishedAt) r.finishedAt = fs.statSync(file).mtime.toISOString();
+    return r;
+  } catch {
+    return undefined;
+  }
+}
+
 export function deriveStatus(c: ContainerConfig, exit: ExitRecord | undefined, alive: boolean): Status {
   if (exit) return 'exited';
   if (!c.startedAt) return 'created';
@@ -137,7 +149,7 @@ export function deriveStatus(c: ContainerConfig, exit: ExitRecord | undefined, a
 export function loadState(id: string): ContainerState | undefined {
   const config = readJson<ContainerConfig>(configFile(id));
   if (!config) return undefined;
-  let exit = readJson<ExitRecord>(exitFile(id));
+  let exit = readExitRecord(id);
   const p = readPid(id);
   const alive = !!p && processAlive(p);
   const status = deriveStatus(config, exit, alive);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fstabs, initScript, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
+import { fstabs, initArgs, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
 
 const input = {
   id: 'f'.repeat(64), name: 'web', runDir: '/run/minid/containers/x', rootfs: '/var/lib/minid/containers/x/rootfs',
@@ -9,20 +9,18 @@ const input = {
   etcFiles: [{ name: 'hosts', source: '/var/lib/minid/containers/x/hosts' }],
   initBin: '/opt/minid/build/minid-init', envFile: '/run/minid/containers/x/env', uid: 33, gid: 33, cwd: '/', argv: ['nginx', '-g', 'daemon off;'],
   loopbackUp: true,
-  devTemplate: '/run/minid/dev',
   hostProc: ['sys', 'kcore'],
   hostSysFirmware: true,
 };
 
-describe('the container init script and its fstabs', () => {
-  const s = initScript(input);
+describe('what runs in the new namespaces: minid-init and its fstabs', () => {
+  const a = initArgs(input);
   const t = fstabs(input);
   it('stacks layers top-most first for overlayfs, before anything else', () =>
     expect(t.root.split('\n')[0]).toBe(`overlay ${input.rootfs} overlay lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w 0 0`));
   it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
     expect(t.root).toContain(`proc ${input.rootfs}/proc proc nosuid,nodev,noexec`);
-    expect(s).toMatch(/mknod -m 666 "\$t\/null" c 1 3/);
-    expect(s).toContain('cp -a "$T/." "$R"/dev/');
+    expect(t.root).toContain(`tmpfs ${input.rootfs}/dev tmpfs nosuid,strictatime,mode=755`);
     expect(t.rest).toContain('newinstance');
     expect(t.rest).toContain(`sysfs ${input.rootfs}/sys sysfs ro,`);
   });
@@ -38,25 +36,25 @@ describe('the container init script and its fstabs', () => {
   });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
-  it('is valid sh, and names its /dev template copy after the host pid ($$ is 1 in a new PID namespace)', () => {
-    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
-    expect(s).toContain('t="$T.${stat%% *}"');
-    expect(s).not.toContain('$T.$$');
+  it('sets up in order: stderr, pid file, the root, /dev, the rest, hostname, loopback; then the command', () => {
+    const setup = a.slice(1, a.indexOf('--')).filter((x) => x.startsWith('--'));
+    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--hostname', '--loopback-up']);
+    expect(a).toContain(`${input.rootfs}/dev`);
+    expect(a.slice(a.indexOf('--') + 1)).toEqual([input.rootfs, input.envFile, '33', '33', '/', 'nginx', '-g', 'daemon off;']);
+    expect(initArgs({ ...input, loopbackUp: false })).not.toContain('--loopback-up');
   });
-  it('ends by handing over to minid-init with the quoted command', () =>
-    expect(s.trim().split('\n').pop()).toBe(`exec /opt/minid/build/minid-init "$R" /run/minid/containers/x/env 33 33 / nginx -g 'daemon off;'`));
 });
 
 describe('the supervisor', () => {
   it('records the exit code atomically and calls the hook', () => {
-    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), hook: ['minid', '_exited', 'a'] });
-    expect(s).toContain('unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /bin/sh /r/init.sh');
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init', '--hostname', 'my host', '--', '/root', 'sh', '-c', 'echo "$X"'], hook: ['minid', '_exited', 'a'] });
+    expect(s).toContain(`unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /b/minid-init --hostname 'my host' -- /root sh -c 'echo "$X"' 3>&2 2>/r/unshare.err`);
     expect(s).toContain('mv /c/exit.json.tmp /c/exit.json');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
   });
   it('keeps stdin open for -d with -i/-t (a FIFO it holds both ends of)', () => {
-    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), keepStdin: true });
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], keepStdin: true });
     expect(s).toContain('mkfifo /r/stdin && exec 0<> /r/stdin');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
