@@ -3,7 +3,7 @@
 // tests snapshot them, and step.ts runs them.
 //
 // The bridge recipe is the one from the course notes, in the same order:
-//   namespace -> bridge -> veth pair -> one end into the namespace -> other end onto the bridge
+//   namespace -> bridge -> veth pair (one end made inside the namespace) -> other end onto the bridge
 //   -> addresses -> links up -> default route -> forwarding -> MASQUERADE -> DNAT (ports)
 //
 // Packet paths the iptables rules are for (nat table, then filter):
@@ -16,7 +16,7 @@
 //                              comes back through the host; hairpin mode on the bridge port
 //   network A -> network B     MINID-ISOLATION-1/2: dropped (unless it was DNATed: a published port)
 import { cmd, type Step } from './step.js';
-import { CHAIN, CONTAINER_IF, FILTER_CHAINS, NAT_CHAINS, comment, macFor, netnsName, vethHost, vethPeer } from './names.js';
+import { CHAIN, CONTAINER_IF, FILTER_CHAINS, NAT_CHAINS, comment, macFor, netnsName, vethHost } from './names.js';
 import { deleteCmd, hasChain, hasRule, minidRules, parseSave, toDelete } from './iptables.js';
 import type { Attachment, Cmd, NetworkRecord, PortBinding } from './types.js';
 
@@ -105,20 +105,16 @@ export function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState): Ste
 function vethSteps(id: string, net: NetworkRecord, ip: string, prefixLength: number, mtu: number): Step[] {
   const ns = netnsName(id);
   const host = vethHost(id);
-  const peer = vethPeer(id);
   const m = String(mtu);
   return [
     {
       name: 'create the veth pair',
-      why: `a virtual cable: what enters ${host} leaves ${peer} and back (MTU ${m} from the host's uplink)`,
-      apply: [cmd('ip', 'link', 'add', host, 'mtu', m, 'type', 'veth', 'peer', 'name', peer, 'mtu', m, 'address', macFor(ip))],
+      why:
+        `a virtual cable: what enters ${host} leaves ${CONTAINER_IF} and back (MTU ${m} from the host's uplink); ` +
+        `${CONTAINER_IF} is made inside ${ns} (no clash with a host ${CONTAINER_IF}), which spares the ~20 ms that ` +
+        `moving it in later (\`ip link set PEER netns ${ns}\`) costs`,
+      apply: [cmd('ip', 'link', 'add', host, 'mtu', m, 'type', 'veth', 'peer', 'name', CONTAINER_IF, 'mtu', m, 'address', macFor(ip), 'netns', ns)],
       undo: [cmd('ip', 'link', 'del', host)],
-    },
-    {
-      name: 'move one end into the namespace',
-      why: `${peer} disappears from the host and shows up inside ${ns}`,
-      apply: [cmd('ip', 'link', 'set', peer, 'netns', ns)],
-      undo: [],
     },
     {
       name: 'attach the other end to the bridge',
@@ -130,12 +126,6 @@ function vethSteps(id: string, net: NetworkRecord, ip: string, prefixLength: num
       name: 'bring the host end up',
       why: 'links are created down',
       apply: [cmd('ip', 'link', 'set', host, 'up')],
-      undo: [],
-    },
-    {
-      name: `name it ${CONTAINER_IF} inside the namespace`,
-      why: `the container sees the usual name (it could not be called ${CONTAINER_IF} on the host, which may have its own)`,
-      apply: [cmd('ip', '-n', ns, 'link', 'set', peer, 'name', CONTAINER_IF)],
       undo: [],
     },
     {

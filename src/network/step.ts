@@ -333,7 +333,7 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
         continue;
       }
       if (r.failed >= 0) {
-        const u = b.units[r.failed];
+        const u = b.units[Math.min(r.failed, b.units.length - 1)]; // a line number past the batch: its last
         return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
       }
       // "Set and check": read back the sysctls of the steps this batch completed.
