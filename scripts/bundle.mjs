@@ -26,13 +26,13 @@ await build({
 
 // --- The start-up snapshot (dist/minid.blob) ---------------------------------------------------
 // The same CLI as one CommonJS file, evaluated once here and saved as a V8 heap snapshot
-// (`node --build-snapshot`). bin/minid starts Node from it when it is there and not older than
-// the node binary: Node then deserializes a heap that already holds every minid module instead
+// (`node --build-snapshot`). bin/minid starts Node from it when it is there and the node on the
+// PATH is the one that built it (dist/minid.blob.node): Node then deserializes a heap that already holds every minid module instead
 // of reading, compiling and linking ~40 ES module chunks (~15 ms less per command here).
 // A snapshot can only require Node's built-in modules while it is built; node-pty (the one
 // external) and the built-ins loaded later go through a real require set up at run time.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, statSync, realpathSync } from 'node:fs';
 
 mkdirSync('dist/snapshot', { recursive: true });
 rmSync('dist/minid.blob', { force: true });
@@ -63,6 +63,10 @@ const __later = (id) => new Proxy({}, { get: (_, k) => __require(id)[k] });
 (function (require, module, exports) {
 ${body}
 })((id) => (__require === require && /child_process$/.test(id) ? __later(id) : __require(id)), __minid, __minid.exports);
+// Built-in modules minid uses on every run, loaded into the heap too (those Node supports in a
+// snapshot: not child_process, perf_hooks, dgram); then minid's own command modules.
+for (const m of ['crypto', 'net', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
+__minid.exports.preload();
 require('v8').startupSnapshot.setDeserializeMainFunction(() => {
   // argv[1] is bin/minid.js, as when Node runs it without the snapshot.
   process.argv[1] = require('path').resolve(process.argv[1]); // Node does this for a script
@@ -73,8 +77,12 @@ require('v8').startupSnapshot.setDeserializeMainFunction(() => {
 });
 `,
 );
+rmSync('dist/minid.blob.node', { force: true });
 try {
   execFileSync(process.execPath, ['--snapshot-blob', 'dist/minid.blob', '--build-snapshot', 'dist/snapshot/entry.cjs'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Which node built it (bin/minid compares with `stat -L -c '%i %s %Y' $(command -v node)`).
+  const st = statSync(realpathSync(process.execPath));
+  writeFileSync('dist/minid.blob.node', `${st.ino} ${st.size} ${Math.floor(st.mtimeMs / 1000)}\n`);
 } catch (e) {
   // Not fatal: bin/minid falls back to the ES module bundle.
   process.stderr.write(`bundle.mjs: no start-up snapshot (${String(e.stderr || e.message).trim().split('\n').pop()}); bin/minid will load dist/bundle\n`);

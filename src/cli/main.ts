@@ -314,3 +314,23 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 export { Option };
+
+/**
+ * For the start-up snapshot (scripts/bundle.mjs): load the modules of the commands whose
+ * speed matters (run, ps, rm, stop, exec and the network they use) while the snapshot is
+ * built, so they are in the heap when minid starts. Loading them must not read the
+ * environment, the clock or the host: they only define functions and constants.
+ */
+export async function preload(): Promise<void> {
+  await Promise.all([
+    import('./commands/container.js'),
+    import('../runtime/container.js'),
+    import('../runtime/attach.js'),
+    import('../runtime/netglue.js'),
+    import('../network/index.js'),
+    import('../network/step.js'),
+    import('../image/store.js'),
+    import('../sys/exec.js'),
+    import('../sys/lock.js'),
+  ]);
+}

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
+import { debugMark } from '../sys/exec.js';
 import { probe } from './host.js';
 import { allocate, release, reservations } from './ipam.js';
 import { listEndpoints, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
@@ -95,6 +96,7 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
   const dry = !!o.dryRun;
   // Everything the user can get wrong is decided before the host changes.
   const specs = req.ports.map(parsePortSpec);
+  debugMark('attach: start');
   const net = await getNetwork(req.network ?? 'bridge', { dryRun: dry });
   // Is the network set up already? Its one external command (iptables-save) runs while the
   // ports and the address are reserved below.
@@ -112,9 +114,11 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     return ports;
   };
   const ports = dry ? await reserve() : await withLock('network-ports', reserve);
+  debugMark('attach: ports reserved');
 
   try {
     const { ip, prefixLength } = await allocate(net.name, net.subnet, net.gateway, id, { dryRun: dry });
+    debugMark(`attach: address ${ip} reserved`);
     const p = probe();
     const mtu = (await p.uplink())?.mtu ?? 1500;
     const ipForward = (await p.readSysctl('net.ipv4.ip_forward')) === '1';

@@ -8,7 +8,6 @@
 // Speed: every `ip`/`iptables` process costs ~8 ms, so consecutive commands of one kind run as
 // one process: `ip -batch -`, `ip -n NS -batch -`, `iptables-restore --noflush`, one `sysctl -w`.
 // The explain output still shows the per-step commands (a batch does exactly what they do).
-import { performance } from 'node:perf_hooks';
 import { formatCommand, run, type RunResult } from '../sys/exec.js';
 import { MinidError } from '../errors.js';
 import { probe } from './host.js';

@@ -31,13 +31,14 @@ let override: Runner | null = null;
 // MINID_DEBUG=1: each command as it starts, with the milliseconds since minid started, and
 // how long it took when it ends (where a command's time goes is the first thing to ask).
 const ms = () => performance.now().toFixed(1).padStart(7);
-let tracer: ((line: string) => void) | null = process.env.MINID_DEBUG
-  ? (line) => process.stderr.write(`[minid ${ms()}] ${line}\n`)
-  : null;
+const debugTracer = (line: string): void => void process.stderr.write(`[minid ${ms()}] ${line}\n`);
+// Read at each call, not when this module loads: the start-up snapshot loads it at build time.
+let tracerSet: ((line: string) => void) | null | undefined;
+const traceTo = (): ((line: string) => void) | null => (tracerSet !== undefined ? tracerSet : process.env.MINID_DEBUG ? debugTracer : null);
 
 /** MINID_DEBUG=1: a line marking where a command is (between the commands it runs). */
 export function debugMark(what: string): void {
-  if (tracer && process.env.MINID_DEBUG) tracer(`-- ${what}`);
+  if (process.env.MINID_DEBUG) debugTracer(`-- ${what}`);
 }
 
 /** Replace the runner (unit tests install a recorder; nothing touches the host). */
@@ -47,7 +48,7 @@ export function setRunner(r: Runner | null): void {
 
 /** Print every command as it runs (used by MINID_DEBUG). */
 export function setTracer(t: ((line: string) => void) | null): void {
-  tracer = t;
+  tracerSet = t;
 }
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -109,6 +110,7 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
 
 /** Run a command to completion. Throws ExecError on a non-zero exit unless allowFail. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const tracer = traceTo();
   const t0 = tracer ? performance.now() : 0;
   if (tracer) tracer(formatCommand(argv, opts.input));
   const result = await (override ?? realRunner)(argv, opts);
@@ -127,7 +129,7 @@ export async function spawnProcess(
   argv: string[],
   opts: { env?: Record<string, string>; cleanEnv?: boolean; stdio?: any; detached?: boolean; cwd?: string },
 ) {
-  if (tracer) tracer(formatCommand(argv));
+  traceTo()?.(formatCommand(argv));
   const { spawn } = await import('node:child_process');
   return spawn(argv[0], argv.slice(1), {
     env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },

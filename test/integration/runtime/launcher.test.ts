@@ -1,6 +1,6 @@
 // bin/minid, the launcher: Node started from the snapshot `make build` writes, or from the
-// ES module bundle when there is no snapshot or the node binary is newer than it. The two
-// must behave the same.
+// ES module bundle when there is no snapshot or the node on the PATH is not the one that built
+// it (a snapshot loads into that binary only). The two must behave the same.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,7 @@ describe('bin/minid', () => {
     for (const f of ['minid', 'minid.js']) fs.copyFileSync(path.join(repo, 'bin', f), path.join(tmp, 'bin', f));
     fs.chmodSync(path.join(tmp, 'bin', 'minid'), 0o755);
     fs.symlinkSync(path.join(repo, 'dist', 'bundle'), path.join(tmp, 'dist', 'bundle'));
-    fs.copyFileSync(path.join(repo, 'dist', 'minid.blob'), path.join(tmp, 'dist', 'minid.blob'));
+    for (const f of ['minid.blob', 'minid.blob.node']) fs.copyFileSync(path.join(repo, 'dist', f), path.join(tmp, 'dist', f));
     fs.symlinkSync(path.join(repo, 'package.json'), path.join(tmp, 'package.json'));
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(tmp, 'node_modules'));
   });
@@ -49,13 +49,16 @@ describe('bin/minid', () => {
     expect(r.stdout).toBe('minid 0.1.0');
   });
 
-  it('falls back to the bundle when the snapshot is older than node, or missing', async () => {
-    const blob = path.join(tmp, 'dist', 'minid.blob');
-    fs.utimesSync(blob, new Date('2000-01-01'), new Date('2000-01-01'));
+  it('falls back to the bundle when node is not the one that built the snapshot, or it is missing', async () => {
+    const stamp = path.join(tmp, 'dist', 'minid.blob.node');
+    const real = fs.readFileSync(stamp, 'utf8');
+    fs.writeFileSync(stamp, '1 2 3\n'); // as after `apt-get upgrade nodejs`
     let r = await started(path.join(tmp, 'bin', 'minid'));
     expect(r.exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
     expect(r.stdout).toBe('minid 0.1.0');
-    fs.rmSync(blob);
+    fs.writeFileSync(stamp, real);
+    expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toContain('--snapshot-blob');
+    fs.rmSync(path.join(tmp, 'dist', 'minid.blob'));
     r = await started(path.join(tmp, 'bin', 'minid'));
     expect(r.exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
     expect(r.stdout).toBe('minid 0.1.0');
