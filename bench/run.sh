@@ -202,9 +202,9 @@ minid_probe() {
 
 minid_cleanup() {
   local names
-  names=$("$MINID" ps -a --json 2>/dev/null | jq -r '.[].Name' 2>/dev/null || true)
+  names=$("$MINID" ps -aq 2>/dev/null || true) # ids: the shortest listing, the least that can go wrong
   # shellcheck disable=SC2086
-  [[ -z $names ]] || "$MINID" rm -f $names >/dev/null 2>&1 || warn "minid rm -f failed for some of: $names"
+  [[ -z $names ]] || "$MINID" rm -f $names >/dev/null 2>&1 || warn "minid rm -f failed for some of: $(echo $names)"
   # minid keeps its bridge and host-wide chains (like docker0): they are the bench's (private
   # bridge name), so they go, and only what appeared during this run.
   # Only rules naming that bridge or its subnet, and only those that appeared during this

@@ -125,6 +125,11 @@ describe('exit codes like docker', () => {
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
     }
   });
+  it('hands every byte of output on to a slow reader (minid exits only once it is written)', async () => {
+    const { execa } = await import('execa');
+    const big = await execa('sh', ['-c', `${cli} run --rm --network none busybox sh -c 'head -c 300000 /dev/zero | tr "\\0" a' | (sleep 1; wc -c)`], { env: store.env });
+    expect(big.stdout.trim()).toBe('300000');
+  });
   it('starts through the installed launcher (bin/minid), which needs no extra CA bundle', async () => {
     const { execa } = await import('execa');
     const r = await execa(path.join(repo, 'bin', 'minid'), ['--version'], { reject: false, env: store.env });
