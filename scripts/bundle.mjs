@@ -67,6 +67,11 @@ ${body}
 // snapshot: not child_process, perf_hooks, dgram); then minid's own command modules.
 for (const m of ['crypto', 'net', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
 __minid.exports.preload();
+// Compile what every command goes through the first time (timers, fs paths): nothing stays
+// scheduled or open.
+clearTimeout(setTimeout(() => {}, 1));
+require('fs').statSync(__filename);
+require('fs').existsSync(__filename + '.none');
 require('v8').startupSnapshot.setDeserializeMainFunction(() => {
   // argv[1] is bin/minid.js, as when Node runs it without the snapshot.
   process.argv[1] = require('path').resolve(process.argv[1]); // Node does this for a script
