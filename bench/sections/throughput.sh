@@ -7,7 +7,9 @@
 # shellcheck shell=bash
 
 # iperf_client CASE RUNTIME HOST PORT: one iperf3 run of IPERF_SECONDS; appends the
-# per-second rates (Gbit/s; the first second is omitted: slow start) to a file per case.
+# per-second rates (Gbit/s; the first second is omitted: slow start) to a file per case, and
+# the run's mean to another (one line per round, null if it failed: the paths of a round are
+# measured back to back, so round i of two paths can be compared: paired ratios).
 # iperf_record CASE RUNTIME then records them all (every round), or the last error.
 iperf_client() {
   local case=$1 rt=$2 host=$3 port=$4 out=$BENCH_TMP/iperf.json f
@@ -19,6 +21,7 @@ iperf_client() {
     [[ -n $why ]] || why=$(head -c 200 "$out")
     warn "    failed: $why"
     echo "$why" >"$f.err"
+    echo null >>"$f.avg" # keeps the rounds of the paths in step (paired ratios)
     return 0
   fi
   jq '[.intervals[] | select(.sum.omitted | not) | .sum.bits_per_second / 1e9] | .[]' "$out" >>"$f.rates"
@@ -37,7 +40,8 @@ iperf_record() { # CASE RUNTIME
   s=$(stats <"$f.rates")
   record throughput "$case" "$rt" Gbit/s status=ok \
     "median=$(jq .median <<<"$s")" "min=$(jq .min <<<"$s")" "max=$(jq .max <<<"$s")" \
-    "mean=$(jq -s 'add / length' "$f.avg")" "runs=$(jq .n <<<"$s")" "rounds=$(grep -c . "$f.avg")" \
+    "mean=$(jq -s 'map(select(. != null)) | add / length' "$f.avg")" "runs=$(jq .n <<<"$s")" "rounds=$(grep -vc null "$f.avg")" \
+    "round_means=$(jq -sc . "$f.avg")" \
     "retransmits=$(jq -s add "$f.retr")" \
     "failed_rounds=$([[ -f $f.err ]] && echo 1 || echo 0)"
 }
