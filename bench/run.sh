@@ -213,6 +213,12 @@ minid_cleanup() {
   subnets=$(our_subnets minid | paste -sd'|' -)
   iptables_cleanup_since "$BENCH_TMP/iptables.start" "$MINID_BRIDGE_NAME${subnets:+|$subnets}"
   [[ ! -e /sys/class/net/$MINID_BRIDGE_NAME ]] || ip link del "$MINID_BRIDGE_NAME"
+  # minid's own chains and hooks: only when no minid rule of any network or container is
+  # left on the host (another minid's, say), through minid itself with an empty store.
+  if ! iptables-save | grep -q -- '--comment "\{0,1\}minid:'; then
+    MINID_ROOT=$BENCH_TMP/empty-root MINID_RUN=$BENCH_TMP/empty-run "$MINID" system reset >/dev/null 2>&1 ||
+      warn "minid system reset (to remove minid's chains) failed"
+  fi
 }
 
 iptables-save | sed 's/\[[0-9]*:[0-9]*\]//' >"$BENCH_TMP/iptables.start"

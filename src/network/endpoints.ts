@@ -41,6 +41,15 @@ export function listEndpoints(): Endpoint[] {
   return out.sort((a, b) => (a.ip && b.ip ? a.ip.localeCompare(b.ip, undefined, { numeric: true }) : a.containerName.localeCompare(b.containerName)));
 }
 
+/** One container's primary endpoint (or the one `network connect` added to `network`). */
+export function readEndpoint(containerId: string, connectedNetwork?: string): Endpoint | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file(connectedNetwork ? `${containerId}@${connectedNetwork}` : containerId), 'utf8')) as Endpoint;
+  } catch {
+    return undefined;
+  }
+}
+
 export function writeEndpoint(e: Endpoint): void {
   fs.mkdirSync(endpointsDir(), { recursive: true });
   const f = file(endpointKey(e));

@@ -15,7 +15,7 @@ import { withLock } from '../sys/lock.js';
 import { debugMark } from '../sys/exec.js';
 import { probe } from './host.js';
 import { allocate, release, reservations } from './ipam.js';
-import { listEndpoints, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
+import { listEndpoints, readEndpoint, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
 import { checkContainerId, macFor, netnsName, netnsPath, parseComment, short, vethHost } from './names.js';
 import { getNetwork, isUp, markUp, records } from './networks.js';
 import { parsePortSpec, resolvePorts, takenBy } from './ports.js';
@@ -107,9 +107,13 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
       .filter((e) => e.containerId !== id)
       .map((e) => ({ name: e.containerName, id: e.containerId, ports: e.ports }));
   const reserve = async (): Promise<Attachment['ports']> => {
-    const mine = listEndpoints().find((e) => e.containerId === id);
+    const mine = readEndpoint(id);
     if (mine && mine.state === 'attached') fail(`container ${req.containerName} is already connected to network ${mine.network}`);
-    const ports = await resolvePorts(specs, { publishAll: req.publishAll, exposedPorts: req.exposedPorts, taken: takenBy(others()) });
+    // Other containers' ports only matter when this one publishes some (reading every
+    // endpoint would make each start cost more as containers accumulate).
+    const publishes = specs.length > 0 || (!!req.publishAll && (req.exposedPorts?.length ?? 0) > 0);
+    const taken = publishes ? takenBy(others()) : () => null;
+    const ports = await resolvePorts(specs, { publishAll: req.publishAll, exposedPorts: req.exposedPorts, taken });
     if (!dry) writeEndpoint({ mode: 'bridge', ...reqBase(req), network: net.name, ports, undo: [], state: 'reserved' });
     return ports;
   };

@@ -12,8 +12,8 @@ import * as spec from './spec.js';
 import { resolveUser } from './users.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
 import {
-  ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, listNames, listStates,
-  loadState, logFile, readExitRecord, readPid, processAlive, saveConfig, shimPidFile,
+  ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
+  loadState, logFile, nameHolder, readExitRecord, readPid, processAlive, recordName, saveConfig, shimPidFile,
 } from './state.js';
 
 export interface RunRequest {
@@ -114,19 +114,18 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     net: r.net,
   };
   await withLock('containers', async () => {
-    const names = listNames();
     if (r.name) {
-      const holder = names.find((s) => s.name === r.name);
+      const holder = nameHolder(r.name);
       if (holder)
-        fail(`the container name "${r.name}" is already in use by container ${holder.id.slice(0, 12)}: remove it (\`minid rm ${r.name}\`) or pick another name`);
+        fail(`the container name "${r.name}" is already in use by container ${holder.slice(0, 12)}: remove it (\`minid rm ${r.name}\`) or pick another name`);
     } else {
-      const taken = new Set(names.map((s) => s.name));
       do config.name = spec.randomName();
-      while (taken.has(config.name));
+      while (nameHolder(config.name));
     }
     const dir = paths.container(id);
     for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d), { recursive: true });
     saveConfig(config);
+    recordName(config.name, id);
   });
   return config;
 }
@@ -233,6 +232,7 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
       await waitExitRecord(id);
       fs.rmSync(paths.containerRun(id), { recursive: true, force: true });
       fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      forgetName(s.config.name, id);
     }
   });
   // The lock's placeholder file goes with the container.

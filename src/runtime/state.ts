@@ -167,7 +167,50 @@ export function listStates(): ContainerState[] {
     .sort((a, b) => b.config.created.localeCompare(a.config.created));
 }
 
-/** Every container's id and name (configs only: no process checks), for name uniqueness. */
+/**
+ * The names index (paths.names()/NAME holds the id): who is called NAME, without reading every
+ * container's config (a start must not cost more as containers accumulate). An entry whose
+ * container is gone, or is called otherwise, is free. Callers hold the 'containers' lock.
+ */
+export function nameHolder(name: string): string | undefined {
+  ensureNamesIndex();
+  let id: string;
+  try {
+    id = fs.readFileSync(path.join(paths.names(), name), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  return /^[0-9a-f]{64}$/.test(id) && readJson<ContainerConfig>(configFile(id))?.name === name ? id : undefined;
+}
+
+export function recordName(name: string, id: string): void {
+  ensureNamesIndex();
+  fs.writeFileSync(path.join(paths.names(), name), id + '\n');
+}
+
+export function forgetName(name: string, id: string): void {
+  const f = path.join(paths.names(), name);
+  try {
+    if (fs.readFileSync(f, 'utf8').trim() === id) fs.unlinkSync(f);
+  } catch {
+    /* not indexed */
+  }
+}
+
+/** A store from before the index: build it once from the configs. */
+function ensureNamesIndex(): void {
+  if (fs.existsSync(paths.names())) return;
+  const tmp = `${paths.names()}.${process.pid}.tmp`;
+  fs.mkdirSync(tmp, { recursive: true });
+  for (const n of listNames()) if (n.name) fs.writeFileSync(path.join(tmp, n.name), n.id + '\n');
+  try {
+    fs.renameSync(tmp, paths.names());
+  } catch {
+    fs.rmSync(tmp, { recursive: true, force: true }); // someone else built it first
+  }
+}
+
+/** Every container's id and name (configs only: no process checks). */
 export function listNames(): { id: string; name: string }[] {
   return listIds()
     .map((id) => readJson<ContainerConfig>(configFile(id)))

@@ -15,6 +15,8 @@ export const paths = {
   tmp: () => path.join(root(), 'tmp'),
   containers: () => path.join(root(), 'containers'),
   container: (id: string) => path.join(root(), 'containers', id),
+  /** The names index: one file per container name, holding the container's id. */
+  names: () => path.join(root(), 'names'),
   containerRun: (id: string) => path.join(runRoot(), 'containers', id),
   networks: () => path.join(root(), 'networks'),
   ipam: () => path.join(root(), 'ipam'),

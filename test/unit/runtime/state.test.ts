@@ -37,3 +37,53 @@ describe('human times', () => {
     expect(ago('2026-01-01T00:00:00Z', now)).toBe('About an hour');
   });
 });
+
+describe('the names index', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { nameHolder, recordName, forgetName, saveConfig } = await import('../../../src/runtime/state.js');
+  const { paths } = await import('../../../src/sys/paths.js');
+  const withStore = async (fn: () => void | Promise<void>) => {
+    const saved = process.env.MINID_ROOT;
+    process.env.MINID_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-names-'));
+    try {
+      await fn();
+    } finally {
+      fs.rmSync(process.env.MINID_ROOT!, { recursive: true, force: true });
+      if (saved === undefined) delete process.env.MINID_ROOT;
+      else process.env.MINID_ROOT = saved;
+    }
+  };
+  const cfg = (id: string, name: string) => {
+    fs.mkdirSync(paths.container(id), { recursive: true });
+    saveConfig({ id, name } as any);
+  };
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+
+  it('answers who holds a name; a forgotten or stale entry is free', () =>
+    withStore(() => {
+      cfg(A, 'web');
+      recordName('web', A);
+      expect(nameHolder('web')).toBe(A);
+      expect(nameHolder('db')).toBeUndefined();
+      forgetName('web', B); // not its holder: kept
+      expect(nameHolder('web')).toBe(A);
+      fs.rmSync(paths.container(A), { recursive: true }); // removed without forgetName (a crash)
+      expect(nameHolder('web')).toBeUndefined();
+      cfg(B, 'web');
+      recordName('web', B);
+      expect(nameHolder('web')).toBe(B);
+      forgetName('web', B);
+      expect(nameHolder('web')).toBeUndefined();
+    }));
+
+  it('is built from the configs for a store made before it existed', () =>
+    withStore(() => {
+      cfg(A, 'old-one');
+      expect(fs.existsSync(paths.names())).toBe(false);
+      expect(nameHolder('old-one')).toBe(A);
+      expect(fs.readFileSync(path.join(paths.names(), 'old-one'), 'utf8')).toBe(A + '\n');
+    }));
+});
