@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { debugMark, spawnProcess } from '../sys/exec.js';
 import { paths } from '../sys/paths.js';
-import { logFile, readPid, type ContainerConfig } from './state.js';
-import { readExit, releaseContainer, waitStarted } from './container.js';
+import { logFile, readExitRecord, readPid, type ContainerConfig } from './state.js';
+import { releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -54,7 +54,7 @@ export async function runForeground(c: ContainerConfig): Promise<number> {
   debugMark('run: the supervisor has exited');
   unforward();
   await new Promise((res) => log.end(res));
-  const exit = readExit(c.id);
+  const exit = readExitRecord(c.id);
   await releaseContainer(c.id);
   debugMark('run: released');
   return exit?.exitCode ?? 125;

@@ -13,7 +13,7 @@ import { resolveUser } from './users.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
-  loadState, logFile, nameHolder, readExitRecord, readPid, processAlive, recordName, saveConfig, shimPidFile,
+  loadState, logFile, nameHolder, readPid, processAlive, recordName, saveConfig, shimPidFile,
 } from './state.js';
 
 export interface RunRequest {
@@ -185,10 +185,6 @@ export async function waitStarted(id: string, timeoutMs = 10_000): Promise<void>
     await sleep(2);
   }
   fail(`container ${id.slice(0, 12)} did not start within ${timeoutMs / 1000}s: see \`minid logs ${id.slice(0, 12)}\``);
-}
-
-export function readExit(id: string): ExitRecord | undefined {
-  return readExitRecord(id);
 }
 
 /** Start detached: the supervisor outlives this process; its output goes to the log. */

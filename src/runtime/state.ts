@@ -130,14 +130,9 @@ export function processAlive(p: { pid: number; start: string }): boolean {
 
 /** The supervisor's exit record: {"exitCode":N}, written when the container ended (its mtime). */
 export function readExitRecord(id: string): ExitRecord | undefined {
-  try {
-    const file = exitFile(id);
-    const r = JSON.parse(fs.readFileSync(file, 'utf8')) as ExitRecord;
-    if (!r.finishedAt) r.finishedAt = fs.statSync(file).mtime.toISOString();
-    return r;
-  } catch {
-    return undefined;
-  }
+  const r = readJson<ExitRecord>(exitFile(id));
+  if (r && !r.finishedAt) r.finishedAt = fs.statSync(exitFile(id), { throwIfNoEntry: false })?.mtime.toISOString() ?? '';
+  return r;
 }
 
 export function deriveStatus(c: ContainerConfig, exit: ExitRecord | undefined, alive: boolean): Status {

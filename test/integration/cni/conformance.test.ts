@@ -369,7 +369,7 @@ describe('minid plugins: CNI 1.1.0 GC and STATUS', () => {
     const st = await invoke(impl.dir, impl.bridge, 'STATUS', conf, {});
     expect(st.code, st.raw + st.stderr).toBe(0);
     const ns = await owned.netns();
-    const add = await invoke(impl.dir, impl.bridge, 'ADD', conf, { containerId: 'only', netns: ns.path });
+    const add = await invoke(impl.dir, impl.bridge, 'ADD', conf, { containerId: 'lone', netns: ns.path });
     expect(add.code, add.raw).toBe(0);
     expect(add.out.ips[0].address).toBe(`${n.subnet.ip(10)}/24`);
     const st2 = await invoke(impl.dir, impl.bridge, 'STATUS', conf, {});
@@ -380,7 +380,7 @@ describe('minid plugins: CNI 1.1.0 GC and STATUS', () => {
     expect(add2.out.msg).toMatch(/no IP addresses available/);
     // The failed ADD rolled its own veth back.
     expect((await sh(['ip', '-n', ns2.name, 'link', 'show', 'eth0'])).exitCode).not.toBe(0);
-    const del = await invoke(impl.dir, impl.bridge, 'DEL', withPrev(conf, add.out), { containerId: 'only', netns: ns.path });
+    const del = await invoke(impl.dir, impl.bridge, 'DEL', withPrev(conf, add.out), { containerId: 'lone', netns: ns.path });
     expect(del.code, del.raw).toBe(0);
   });
 
