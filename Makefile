@@ -21,7 +21,11 @@ build: native
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-native: build/minid-init
+native: build/minid-init build/minid-spawner
+
+build/minid-spawner: src/sys/spawner.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -o $@ $<
 
 build/minid-init: src/runtime/init.c
 	@mkdir -p build

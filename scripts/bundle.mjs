@@ -32,7 +32,7 @@ await build({
 // A snapshot can only require Node's built-in modules while it is built; node-pty (the one
 // external) and the built-ins loaded later go through a real require set up at run time.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, statSync, realpathSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, realpathSync } from 'node:fs';
 
 mkdirSync('dist/snapshot', { recursive: true });
 rmSync('dist/minid.blob', { force: true });
@@ -65,17 +65,21 @@ ${body}
 })((id) => (__require === require && /child_process$/.test(id) ? __later(id) : __require(id)), __minid, __minid.exports);
 // Built-in modules minid uses on every run, loaded into the heap too (those Node supports in a
 // snapshot: not child_process, perf_hooks, dgram); then minid's own command modules.
-for (const m of ['crypto', 'net', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
+for (const m of ['crypto', 'net', 'dns', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
 __minid.exports.preload();
 // Compile what every command goes through the first time (timers, fs paths): nothing stays
 // scheduled or open.
 clearTimeout(setTimeout(() => {}, 1));
 require('fs').statSync(__filename);
+void require('fs').WriteStream; // fs streams (the container log), loaded lazily by Node
 require('fs').existsSync(__filename + '.none');
 require('v8').startupSnapshot.setDeserializeMainFunction(() => {
   // argv[1] is bin/minid.js, as when Node runs it without the snapshot.
   process.argv[1] = require('path').resolve(process.argv[1]); // Node does this for a script
-  __require = require('module').createRequire(process.argv[1]);
+  // Built-in modules through the snapshot's own require; node:module (a module path resolver)
+  // only for what is outside the bundle (node-pty), when it is needed.
+  let real;
+  __require = (id) => (id === 'node-pty' ? (real ??= require('module').createRequire(process.argv[1]))(id) : require(id));
   __minid_url = require('url').pathToFileURL(process.argv[1]).href;
   delete process.env.NODE_EXTRA_CA_CERTS; // see bin/minid
   __minid.exports.main(process.argv);
@@ -85,9 +89,12 @@ require('v8').startupSnapshot.setDeserializeMainFunction(() => {
 rmSync('dist/minid.blob.node', { force: true });
 try {
   execFileSync(process.execPath, ['--snapshot-blob', 'dist/minid.blob', '--build-snapshot', 'dist/snapshot/entry.cjs'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // Which node built it (bin/minid compares with `stat -L -c '%i %s %Y' $(command -v node)`).
-  const st = statSync(realpathSync(process.execPath));
-  writeFileSync('dist/minid.blob.node', `${st.ino} ${st.size} ${Math.floor(st.mtimeMs / 1000)}\n`);
+  // Which node built it: its path, and its modification time as the stamp's own (`touch -r`
+  // copies it to the nanosecond). bin/minid runs that node while the two times are equal: an
+  // upgrade or a copy of node changes it.
+  const node = realpathSync(process.execPath);
+  writeFileSync('dist/minid.blob.node', `${node}\n`);
+  execFileSync('touch', ['-r', node, 'dist/minid.blob.node']);
 } catch (e) {
   // Not fatal: bin/minid falls back to the ES module bundle.
   process.stderr.write(`bundle.mjs: no start-up snapshot (${String(e.stderr || e.message).trim().split('\n').pop()}); bin/minid will load dist/bundle\n`);

@@ -292,8 +292,12 @@ const debugExit = () => {
   if (process.env.MINID_DEBUG) process.stderr.write(`[minid ${performance.now().toFixed(1).padStart(7)}] -- exit ${process.exitCode ?? 0}\n`);
 };
 
+// The start-up snapshot builds the program once, when it is made (see prebuild).
+let prebuilt: Command | undefined;
+
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = prebuilt ?? buildProgram();
+  prebuilt = undefined;
   try {
     await program.parseAsync(argv);
     debugExit();
@@ -321,12 +325,22 @@ export async function main(argv: string[]): Promise<void> {
 export { Option };
 
 /**
+ * For the start-up snapshot: declare every command and option now (~4 ms of a run otherwise).
+ * Declaring reads nothing from the environment: defaults are constants, help text is laid out
+ * when printed.
+ */
+export function prebuild(): void {
+  prebuilt = buildProgram();
+}
+
+/**
  * For the start-up snapshot (scripts/bundle.mjs): load the modules of the commands whose
  * speed matters (run, ps, rm, stop, exec and the network they use) while the snapshot is
  * built, so they are in the heap when minid starts. Loading them must not read the
  * environment, the clock or the host: they only define functions and constants.
  */
 export async function preload(): Promise<void> {
+  prebuild();
   await Promise.all([
     import('./commands/container.js'),
     import('../runtime/container.js'),
@@ -336,6 +350,7 @@ export async function preload(): Promise<void> {
     import('../network/step.js'),
     import('../image/store.js'),
     import('../sys/exec.js'),
+    import('../sys/spawner.js'),
     import('../sys/lock.js'),
   ]);
 }

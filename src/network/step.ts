@@ -13,6 +13,9 @@ import { MinidError } from '../errors.js';
 import { probe } from './host.js';
 import type { Cmd } from './types.js';
 
+// Milliseconds from a monotonic clock (process.hrtime: `performance` would load perf_hooks).
+const clock = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 /** Who owns what a step creates: its undo is kept with the container, the network, or nowhere. */
 export type Owner = 'container' | 'network' | 'host';
 
@@ -263,7 +266,7 @@ export function crashPoint(name: string): void {
 }
 
 export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<PlanResult> {
-  const t0 = performance.now();
+  const t0 = clock();
   const say = opts.explain ?? (opts.dryRun ? (l: string) => process.stdout.write(l + '\n') : null);
   const total = steps.length;
   const result: PlanResult = { applied: [], errors: [], ms: 0, commands: 0, execs: 0 };
@@ -271,7 +274,7 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
   if (opts.title && say) say(`# ${opts.title}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
   if (opts.dryRun) {
     steps.forEach((s, i) => formatStep(s, i + 1, total).forEach((l) => say?.(l)));
-    result.ms = performance.now() - t0;
+    result.ms = clock() - t0;
     return result;
   }
 
@@ -366,7 +369,7 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
   }
   printThrough(total - 1);
   result.applied = steps.filter((s) => !s.skip);
-  result.ms = performance.now() - t0;
+  result.ms = clock() - t0;
   say?.(`# done: ${result.applied.length} of ${total} steps, ${result.commands} commands in ${result.execs} processes, ${result.ms.toFixed(0)} ms`);
   return result;
 }

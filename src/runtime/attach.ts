@@ -1,6 +1,7 @@
 // Foreground containers: minid stays attached, streams the output to the terminal and the log,
 // forwards signals, and releases the network when the container ends. With -t the container
 // gets a real terminal through node-pty: raw keys in, window size followed.
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { debugMark, spawnProcess } from '../sys/exec.js';
@@ -25,19 +26,23 @@ function forwardSignals(id: string): () => void {
   return () => FORWARDED.forEach((s) => process.off(s, handler));
 }
 
-export async function runForeground(c: ContainerConfig): Promise<number> {
-  const shim = path.join(paths.containerRun(c.id), 'shim.sh');
-  const log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
-  let done: Promise<unknown>;
-  let unforward = () => {};
-  if (c.tty) {
-    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
-  } else {
+/**
+ * A foreground container's supervisor (no terminal), its output wired to ours and to the log
+ * from the moment it starts. startContainer starts it (spawn) before the network is set up.
+ */
+export class ForegroundSupervisor {
+  child?: ChildProcess;
+  log?: fs.WriteStream;
+  closed?: Promise<unknown>;
+  constructor(private readonly c: ContainerConfig) {}
+
+  spawn = async (argv: string[]): Promise<ChildProcess> => {
+    const log = (this.log = fs.createWriteStream(logFile(this.c.id), { flags: 'a' }));
     // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
-    const child = await spawnProcess(['/bin/sh', shim], {
-      stdio: [c.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+    const child = (this.child = await spawnProcess(argv, {
+      stdio: [this.c.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe', 'ignore', 'pipe'],
       detached: true,
-    });
+    }));
     child.stdout!.on('data', (d) => {
       process.stdout.write(d);
       log.write(d);
@@ -46,7 +51,23 @@ export async function runForeground(c: ContainerConfig): Promise<number> {
       process.stderr.write(d);
       log.write(d);
     });
-    done = new Promise((res) => child.on('close', res));
+    this.closed = new Promise((res) => child.on('close', res));
+    return child;
+  };
+}
+
+export async function runForeground(c: ContainerConfig, sup: ForegroundSupervisor = new ForegroundSupervisor(c)): Promise<number> {
+  const shim = path.join(paths.containerRun(c.id), 'shim.sh');
+  let done: Promise<unknown>;
+  let unforward = () => {};
+  let log: fs.WriteStream;
+  if (c.tty) {
+    log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
+    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
+  } else {
+    if (!sup.child) await sup.spawn(['/bin/sh', shim]);
+    log = sup.log!;
+    done = sup.closed!;
     await waitStarted(c.id).catch(() => {});
     unforward = forwardSignals(c.id);
   }

@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
+import type { ChildProcess } from 'node:child_process';
 import { spawnProcess } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
@@ -130,51 +131,98 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   return config;
 }
 
-/** Set up the network, write the scripts, start the supervisor. Undoes itself on failure. */
-export async function startContainer(c: ContainerConfig, io: { explain?: (l: string) => void }) {
+/** The fd on which minid-init waits for minid's go (`--wait-fd`): the supervisor's stdio[4]. */
+export const GO_FD = 4;
+
+/** Starts the supervisor (`/bin/sh shim.sh`) with a pipe at GO_FD; who calls decides the rest of its stdio. */
+export type SupervisorSpawner = (argv: string[]) => Promise<ChildProcess>;
+
+/**
+ * Set up the network and write the scripts; undoes itself on failure. With `spawn`, the
+ * supervisor starts first, while the network is set up (runc's create/start split): minid-init
+ * makes the container's root, /proc and /dev, then waits on GO_FD; when the network is ready
+ * minid writes one byte there (`go`), and minid-init joins the network namespace, mounts the
+ * rest and starts the command. (Closing GO_FD instead makes it exit quietly.) Without `spawn`
+ * (a terminal: node-pty passes no extra fd), or when the namespace is only known once the
+ * network is attached (container:NAME, CNI), the caller starts the supervisor afterwards.
+ * Returns the supervisor when it started it.
+ */
+export async function startContainer(c: ContainerConfig, io: { explain?: (l: string) => void; spawn?: SupervisorSpawner }): Promise<ChildProcess | undefined> {
   const runDir = paths.containerRun(c.id);
+  const dir = paths.container(c.id);
   fs.mkdirSync(runDir, { recursive: true });
+  const mode = c.net.mode;
+  const known = !mode.startsWith('container:') && !mode.startsWith('cni:');
+  const { netnsPath } = await import('../network/names.js');
+  let netns: string | undefined = known && mode !== 'host' ? netnsPath(c.id) : undefined;
+  const early = known && !!io.spawn;
+  const envFile = path.join(runDir, 'env');
+  const init = {
+    id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
+    upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
+    volumes: c.volumes, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
+    cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
+    hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
+    hostSysFirmware: fs.existsSync('/sys/firmware'),
+  };
+  const writeScripts = () => {
+    fs.writeFileSync(path.join(runDir, 'fstab.root'), fstabs(init).root);
+    const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
+    fs.writeFileSync(
+      path.join(runDir, 'shim.sh'),
+      shimScript({
+        id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
+        init: initArgs(init), hook, keepStdin: c.detach && (c.interactive || c.tty),
+      }),
+    );
+  };
+  let child: ChildProcess | undefined;
   try {
+    if (early) {
+      writeScripts();
+      child = await io.spawn!(['/bin/sh', path.join(runDir, 'shim.sh')]);
+    }
     const { attachNetwork } = await import('./netglue.js');
     const net = await attachNetwork(c, io.explain);
     c.attachment = net.attachment;
     saveConfig(c);
     (await import('../network/step.js')).crashPoint('after-network');
+    if (early && net.joinNetns !== netns) throw new Error(`network namespace ${net.joinNetns} is not the one planned (${netns})`);
+    netns = init.netns = net.joinNetns;
 
-    const dir = paths.container(c.id);
-    const etcFiles = Object.entries(net.etcFiles).map(([name, text]) => {
+    // What minid-init reads after the go: the /etc files, the rest of the mounts, the environment.
+    init.etcFiles = Object.entries(net.etcFiles).map(([name, text]) => {
       const source = path.join(dir, name);
       fs.writeFileSync(source, text);
       return { name, source };
     });
-    const envFile = path.join(runDir, 'env');
     fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''));
-    const init = {
-      id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
-      upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
-      volumes: c.volumes, etcFiles, initBin: initBinary(), envFile, uid: c.uid, gid: c.gid, cwd: c.cwd,
-      argv: c.argv, loopbackUp: net.newNet,
-      hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
-      hostSysFirmware: fs.existsSync('/sys/firmware'),
-    };
-    const tabs = fstabs(init);
-    fs.writeFileSync(path.join(runDir, 'fstab.root'), tabs.root);
-    fs.writeFileSync(path.join(runDir, 'fstab.rest'), tabs.rest);
-    const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
-    fs.writeFileSync(
-      path.join(runDir, 'shim.sh'),
-      shimScript({
-        id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: net.newNet, joinNetns: net.joinNetns }),
-        init: initArgs(init), hook,
-        keepStdin: c.detach && (c.interactive || c.tty),
-      }),
-    );
+    fs.writeFileSync(path.join(runDir, 'fstab.rest'), fstabs(init).rest);
+    if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
     saveConfig(c);
+    if (child) await go(child);
+    return child;
   } catch (e) {
+    if (child) await abort(child);
     await releaseContainer(c.id).catch(() => {});
     throw e;
   }
+}
+
+/** The go: one byte on GO_FD, then closed. */
+function go(child: ChildProcess): Promise<void> {
+  const pipe = child.stdio[GO_FD] as import('node:net').Socket;
+  return new Promise((resolve) => pipe.end('g', () => resolve()));
+}
+
+/** No go: GO_FD closed, minid-init exits (125) before the command starts; wait for the supervisor. */
+async function abort(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.ref(); // a detached supervisor is unref'd: keep minid alive until it has gone
+  const closed = new Promise((resolve) => child.once('exit', resolve));
+  (child.stdio[GO_FD] as import('node:net').Socket).destroy();
+  await closed;
 }
 
 /** Wait until the container's init has written its pid, or the supervisor recorded an early exit. */
@@ -188,15 +236,21 @@ export async function waitStarted(id: string, timeoutMs = 10_000): Promise<void>
 }
 
 /** Start detached: the supervisor outlives this process; its output goes to the log. */
-export async function spawnDetached(c: ContainerConfig): Promise<void> {
-  const runDir = paths.containerRun(c.id);
+export const spawnDetachedSupervisor = (c: ContainerConfig): SupervisorSpawner => async (argv) => {
   const log = fs.openSync(logFile(c.id), 'a');
-  const child = await spawnProcess(['/bin/sh', path.join(runDir, 'shim.sh')], {
-    stdio: ['ignore', log, log],
-    detached: true,
-  });
-  child.unref();
-  fs.closeSync(log);
+  try {
+    const child = await spawnProcess(argv, { stdio: ['ignore', log, log, 'ignore', 'pipe'], detached: true });
+    child.unref();
+    (child.stdio[GO_FD] as import('node:net').Socket | null)?.unref();
+    return child;
+  } finally {
+    fs.closeSync(log);
+  }
+};
+
+/** After startContainer: start the supervisor if it did not, wait until the container runs. */
+export async function spawnDetached(c: ContainerConfig, started?: ChildProcess): Promise<void> {
+  if (!started) await spawnDetachedSupervisor(c)(['/bin/sh', path.join(paths.containerRun(c.id), 'shim.sh')]);
   await waitStarted(c.id);
 }
 
@@ -216,23 +270,36 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
       await releaseExtraAttachments(s.config, opts.explain);
       saveConfig(s.config);
     }
+    const remove = opts.remove ?? s.config.autoRemove;
+    // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
+    // go while the kernel takes its network down; its record (config.json, the exit record)
+    // goes last, when nothing is left that `minid system prune` would need it for. The
+    // supervisor writes the exit record right after the container ends: let it finish first
+    // (it is quick, and gone if the supervisor was killed).
+    const files = remove ? waitExitRecord(id).then(() => removeFiles(id)) : undefined;
+    files?.catch(() => {}); // awaited below, unless the network fails first
     if (s.config.attachment) {
       const { detachNetwork } = await import('./netglue.js');
       await detachNetwork(s.config, opts.explain);
       delete s.config.attachment;
       saveConfig(s.config);
     }
-    if (opts.remove ?? s.config.autoRemove) {
-      // The supervisor writes the exit record into this folder right after the container
-      // ends: let it finish (it is quick, and gone if the supervisor was killed).
-      await waitExitRecord(id);
-      fs.rmSync(paths.containerRun(id), { recursive: true, force: true });
+    if (remove) {
+      await files;
       fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
       forgetName(s.config.name, id);
     }
   });
   // The lock's placeholder file goes with the container.
   if (!fs.existsSync(configFile(id))) fs.rmSync(path.join(paths.locks(), `container-${id}`), { force: true });
+}
+
+/** A removed container's files, but for its record: its run folder, its layer, its log. */
+async function removeFiles(id: string): Promise<void> {
+  const dir = paths.container(id);
+  const keep = new Set([path.basename(configFile(id)), path.basename(exitFile(id))]);
+  const doomed = [paths.containerRun(id), ...fs.readdirSync(dir).filter((n) => !keep.has(n)).map((n) => path.join(dir, n))];
+  await Promise.all(doomed.map((p) => fs.promises.rm(p, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 })));
 }
 
 /** Wait (briefly) until the supervisor has recorded the exit, if it is still alive to do so. */
@@ -244,7 +311,7 @@ async function waitExitRecord(id: string, timeoutMs = 3000): Promise<void> {
     return;
   }
   const end = Date.now() + timeoutMs;
-  while (!fs.existsSync(exitFile(id)) && Date.now() < end) {
+  while (!(fs.statSync(exitFile(id), { throwIfNoEntry: false })?.size) && Date.now() < end) {
     let state = '';
     try {
       state = fs.readFileSync(`/proc/${shim}/stat`, 'utf8').split(') ')[1] ?? '';

@@ -14,6 +14,11 @@
  *                       source), without a process per file
  *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
  *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
+ *     --wait-fd N       wait for the runtime's go: one byte on fd N (then closed). The
+ *                       runtime sets the network up meanwhile (runc's create/start split);
+ *                       end-of-file instead means it gave up: exit 125 without a word
+ *     --netns PATH      setns(2) into the network namespace PATH (`nsenter --net=PATH`);
+ *                       before /sys is mounted, so that /sys/class/net shows its links
  *     --hostname NAME   sethostname(2): this UTS namespace's name
  *     --loopback-up     `ip link set lo up` (a new, empty network namespace)
  *   then what must happen in one process:
@@ -250,6 +255,21 @@ static void loopback_up(void) {
   close(s);
 }
 
+static void wait_go(int fd) {
+  char c;
+  ssize_t n;
+  while ((n = read(fd, &c, 1)) < 0 && errno == EINTR) {}
+  if (n != 1) exit(125); /* the runtime failed and says why itself */
+  close(fd);
+}
+
+static void join_netns(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) setup_fail("open the network namespace", path);
+  if (setns(fd, CLONE_NEWNET) < 0) setup_fail("join the network namespace", path);
+  close(fd);
+}
+
 /* Runs the SETUP options; returns the index of the first argument after "--". */
 static int setup(int argc, char **argv) {
   int i = 1;
@@ -265,6 +285,8 @@ static int setup(int argc, char **argv) {
     } else if (strcmp(opt, "--pidfile") == 0) write_pidfile(val);
     else if (strcmp(opt, "--mount-all") == 0) mount_all(val);
     else if (strcmp(opt, "--make-dev") == 0) make_dev(val);
+    else if (strcmp(opt, "--wait-fd") == 0) wait_go(atoi(val));
+    else if (strcmp(opt, "--netns") == 0) join_netns(val);
     else if (strcmp(opt, "--hostname") == 0) { if (sethostname(val, strlen(val)) < 0) setup_fail("sethostname", val); }
     else { fprintf(stderr, "minid-init: unknown option %s\n", opt); exit(125); }
   }

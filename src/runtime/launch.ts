@@ -30,6 +30,10 @@ export interface InitScriptInput {
   cwd: string;
   argv: string[];
   loopbackUp: boolean;
+  /** The network namespace to join (bridge, none, another container's, CNI's); none: the host's. */
+  netns?: string;
+  /** minid-init waits for a byte on this fd before it joins the network (the go; see initArgs). */
+  waitFd?: number;
   /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
   hostProc: string[];
   hostSysFirmware: boolean;
@@ -89,6 +93,11 @@ export function fstabs(i: InitScriptInput): { root: string; rest: string } {
  *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)
  *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
  *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
+ *   --wait-fd 4            read -n 1 <&4   wait for minid's go: minid starts the supervisor
+ *                                          first and sets the network up meanwhile (runc's
+ *                                          create/start split); end-of-file: minid gave up
+ *   --netns PATH           nsenter --net=PATH   (the namespace the network steps prepared,
+ *                                                as the supervisor sees it: netnsAsSeenByInit)
  *   --mount-all fstab.rest mount -a -T fstab.rest   (devpts, shm, /sys, /proc masks,
  *                                                    volumes, /etc files)
  *   --hostname NAME        hostname NAME
@@ -102,6 +111,8 @@ export function initArgs(i: InitScriptInput): string[] {
     '--pidfile', `${i.runDir}/pid`,
     '--mount-all', `${i.runDir}/fstab.root`,
     '--make-dev', `${i.rootfs}/dev`,
+    ...(i.waitFd !== undefined ? ['--wait-fd', String(i.waitFd)] : []),
+    ...(i.netns ? ['--netns', netnsAsSeenByInit(i.netns)] : []),
     '--mount-all', `${i.runDir}/fstab.rest`,
     '--hostname', i.hostname,
     ...(i.loopbackUp ? ['--loopback-up'] : []),
@@ -115,7 +126,7 @@ export interface ShimInput {
   name: string;
   runDir: string;
   exitFile: string;
-  /** nsenter prefix (to enter a prepared network namespace) + unshare flags. */
+  /** unshare and its flags. */
   launch: string[];
   /** What unshare runs: minid-init and its arguments (initArgs). */
   init: string[];
@@ -124,6 +135,20 @@ export interface ShimInput {
   /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
   keepStdin?: boolean;
 }
+
+/**
+ * A network namespace as minid-init must name it. `ip netns add` mounts the namespace on
+ * /run/netns/NAME in the host's mount namespace, after the supervisor has started (see
+ * startContainer): the container's mount namespace, a private copy made earlier, only has the
+ * empty file. Through /proc/SUPERVISOR/root, the path resolves in the supervisor's (the
+ * host's) mount namespace: the shim writes it as "/proc/$$/root/run/netns/NAME".
+ */
+export function netnsAsSeenByInit(p: string): string {
+  return p.startsWith('/proc/') ? p : `/proc/$$/root${p}`;
+}
+
+/** The shell expands $$ (the supervisor's pid) in a path made by netnsAsSeenByInit. */
+const shimQuote = (arg: string): string => (/^\/proc\/\$\$\/root\/[\w./-]+$/.test(arg) ? `"${arg}"` : q(arg));
 
 export function shimScript(s: ShimInput): string {
   const L: string[] = [];
@@ -138,22 +163,25 @@ export function shimScript(s: ShimInput): string {
     L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);
   }
   const err = `${q(s.runDir)}/unshare.err`;
-  L.push(`${[...s.launch, ...s.init].map(q).join(' ')} 3>&2 2>${err}`);
+  L.push(`${[...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
   L.push(`code=$?`);
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.
   L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
-  // The exit record, written whole (a rename); when it was written is its mtime.
-  L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}.tmp && mv ${q(s.exitFile)}.tmp ${q(s.exitFile)}`);
+  // The exit record, in one write(2) of a few bytes (readers take an empty file for "not yet";
+  // a rename would cost an `mv` process); when it was written is its mtime.
+  L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}`);
   if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);
   return L.join('\n') + '\n';
 }
 
-/** The unshare invocation: new PID, mount, UTS and IPC namespaces (+ network unless joined). */
-export function unshareArgs(opts: { newNet: boolean; joinNetns?: string }): string[] {
+/**
+ * The unshare invocation: new PID, mount, UTS and IPC namespaces (+ a new, empty network
+ * namespace with newNet; a prepared one is joined by minid-init --netns, after the go).
+ */
+export function unshareArgs(opts: { newNet: boolean }): string[] {
   const a: string[] = [];
-  if (opts.joinNetns) a.push('nsenter', `--net=${opts.joinNetns}`);
   a.push('unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc');
   if (opts.newNet) a.push('--net');
   a.push('--propagation', 'private', '--');

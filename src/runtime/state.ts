@@ -130,7 +130,9 @@ export function processAlive(p: { pid: number; start: string }): boolean {
 
 /** The supervisor's exit record: {"exitCode":N}, written when the container ended (its mtime). */
 export function readExitRecord(id: string): ExitRecord | undefined {
-  const r = readJson<ExitRecord>(exitFile(id));
+  // The supervisor writes it in place, in one write: empty means caught between its open and
+  // its write, so read once more.
+  const r = readJson<ExitRecord>(exitFile(id)) ?? readJson<ExitRecord>(exitFile(id));
   if (r && !r.finishedAt) r.finishedAt = fs.statSync(exitFile(id), { throwIfNoEntry: false })?.mtime.toISOString() ?? '';
   return r;
 }

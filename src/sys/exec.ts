@@ -77,7 +77,13 @@ export class ExecError extends MinidError {
 
 // node:child_process rather than execa here: importing execa costs ~135 ms on this machine,
 // more than Node's own start-up, and every minid command runs through this function.
+// The plain cases (no environment, directory or time limit of their own) go through
+// minid-spawner (src/sys/spawner.ts): a fork of Node costs more than the command it starts.
 async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
+  if (!opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
+    const r = await (await import('./spawner.js')).spawnVia(argv, opts.input);
+    if (r) return r;
+  }
   const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {

@@ -5,6 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { paths } from './paths.js';
 
+// The fs calls proper-lockfile makes. Handing it node:fs itself would make it copy every
+// property of fs, and reading fs.ReadStream & co. loads Node's stream and readline modules.
+const lockFs = {
+  mkdir: fs.mkdir, mkdirSync: fs.mkdirSync, stat: fs.stat, statSync: fs.statSync, rmdir: fs.rmdir, rmdirSync: fs.rmdirSync,
+  utimes: fs.utimes, utimesSync: fs.utimesSync, realpath: fs.realpath, realpathSync: fs.realpathSync,
+};
+
 export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
   const dir = paths.locks();
@@ -14,7 +21,7 @@ export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T
   // A crashed holder (kill -9) leaves its lock behind: proper-lockfile refreshes the lock's
   // mtime every `update` ms while held, and others take it over after `stale` ms without a
   // refresh. Short, so the next command after a crash waits 3 s at most.
-  const opts = { stale: 3_000, update: 1_000, realpath: false };
+  const opts = { stale: 3_000, update: 1_000, realpath: false, fs: lockFs };
   let release: () => unknown;
   try {
     // Usually nobody holds it: take it in one go (the synchronous API: no trip through

@@ -53,20 +53,24 @@ export async function run(image: string, command: string[], o: any): Promise<num
   debugMark('run: parsed');
   const c = await rt.createContainer(req);
   debugMark(`run: created ${c.id.slice(0, 12)}`);
+  const { ForegroundSupervisor, runForeground } = await import('../../runtime/attach.js');
+  // Who starts the supervisor (early, while the network is set up; not for a terminal).
+  const fg = c.detach ? undefined : new ForegroundSupervisor(c);
+  const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
+  let started;
   try {
-    await rt.startContainer(c, { explain });
-    debugMark('run: network attached, scripts written');
+    started = await rt.startContainer(c, { explain, spawn });
+    debugMark('run: network attached, scripts written, go');
   } catch (e) {
     await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
     throw e;
   }
   if (c.detach) {
-    await rt.spawnDetached(c);
+    await rt.spawnDetached(c, started);
     process.stdout.write(c.id + '\n');
     return 0;
   }
-  const { runForeground } = await import('../../runtime/attach.js');
-  return runForeground(c);
+  return runForeground(c, fg);
 }
 
 function portsText(s: ContainerState): string {

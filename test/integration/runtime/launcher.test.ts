@@ -1,11 +1,13 @@
 // bin/minid, the launcher: Node started from the snapshot `make build` writes, or from the
 // ES module bundle when there is no snapshot or the node on the PATH is not the one that built
-// it (a snapshot loads into that binary only). The two must behave the same.
+// it (a snapshot loads into that binary only: dist/minid.blob.node names it and carries its
+// modification time). The two must behave the same.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { repo, requireRoot } from '../../helpers/minid.js';
 
 describe('bin/minid', () => {
@@ -20,6 +22,8 @@ describe('bin/minid', () => {
     fs.chmodSync(path.join(tmp, 'bin', 'minid'), 0o755);
     fs.symlinkSync(path.join(repo, 'dist', 'bundle'), path.join(tmp, 'dist', 'bundle'));
     for (const f of ['minid.blob', 'minid.blob.node']) fs.copyFileSync(path.join(repo, 'dist', f), path.join(tmp, 'dist', f));
+    // The stamp carries the modification time of the node that built the snapshot.
+    execFileSync('touch', ['-r', path.join(repo, 'dist', 'minid.blob.node'), path.join(tmp, 'dist', 'minid.blob.node')]);
     fs.symlinkSync(path.join(repo, 'package.json'), path.join(tmp, 'package.json'));
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(tmp, 'node_modules'));
   });
@@ -34,6 +38,7 @@ describe('bin/minid', () => {
   it('starts Node from the snapshot, and the CLI works from it', async () => {
     const r = await started(path.join(tmp, 'bin', 'minid'));
     expect(r.exec).toContain(`--snapshot-blob ${tmp}/bin/../dist/minid.blob ${tmp}/bin/minid.js --version`);
+    expect(r.exec).toMatch(/^\+ exec \/\S*node --v8-pool-size=0 /); // the node that built it, by its path
     expect(r.stdout).toBe('minid 0.1.0');
     expect(r.exitCode).toBe(0);
     // an unknown flag: the one-line error and 125, as without the snapshot
@@ -52,11 +57,21 @@ describe('bin/minid', () => {
   it('falls back to the bundle when node is not the one that built the snapshot, or it is missing', async () => {
     const stamp = path.join(tmp, 'dist', 'minid.blob.node');
     const real = fs.readFileSync(stamp, 'utf8');
-    fs.writeFileSync(stamp, '1 2 3\n'); // as after `apt-get upgrade nodejs`
+    const restore = () => {
+      fs.writeFileSync(stamp, real);
+      execFileSync('touch', ['-r', path.join(repo, 'dist', 'minid.blob.node'), stamp]);
+    };
+    // node replaced (`apt-get upgrade nodejs`: another modification time), or gone
+    execFileSync('touch', ['-d', '2001-02-03 04:05:06', stamp]);
     let r = await started(path.join(tmp, 'bin', 'minid'));
     expect(r.exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
     expect(r.stdout).toBe('minid 0.1.0');
-    fs.writeFileSync(stamp, real);
+    restore();
+    expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toContain('--snapshot-blob');
+    fs.writeFileSync(stamp, '/nonexistent/node\n');
+    execFileSync('touch', ['-r', path.join(repo, 'dist', 'minid.blob.node'), stamp]);
+    expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
+    restore();
     expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toContain('--snapshot-blob');
     fs.rmSync(path.join(tmp, 'dist', 'minid.blob'));
     r = await started(path.join(tmp, 'bin', 'minid'));

@@ -43,13 +43,27 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(a.slice(a.indexOf('--') + 1)).toEqual([input.rootfs, input.envFile, '33', '33', '/', 'nginx', '-g', 'daemon off;']);
     expect(initArgs({ ...input, loopbackUp: false })).not.toContain('--loopback-up');
   });
+  it("waits for minid's go after /dev, then joins the network namespace, before mounting the rest (/sys)", () => {
+    const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, netns: '/run/netns/minid-abc' });
+    const setup = b.slice(1, b.indexOf('--')).filter((x) => x.startsWith('--'));
+    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--wait-fd', '--netns', '--mount-all', '--hostname']);
+    expect(b.slice(b.indexOf('--wait-fd'), b.indexOf('--wait-fd') + 4)).toEqual(['--wait-fd', '4', '--netns', '/proc/$$/root/run/netns/minid-abc']);
+    expect(b[b.indexOf('--netns') + 3]).toBe(`${input.runDir}/fstab.rest`);
+    // The supervisor's shell expands $$: the path resolves in its (the host's) mount namespace.
+    const sh = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: false }), init: b });
+    expect(sh).toContain(' --netns "/proc/$$/root/run/netns/minid-abc" ');
+    expect(execFileSync('sh', ['-c', `pid=$$; ${sh.split('\n').find((l) => l.includes('--netns'))!.replace(/^.*?(--netns "[^"]*").*$/, 'echo $1')}`]).toString()).toMatch(/^--netns \/proc\/\d+\/root\/run\/netns\/minid-abc\n$/);
+    // Another container's namespace, by its process: as is.
+    expect(initArgs({ ...input, netns: '/proc/42/ns/net' })).toContain('/proc/42/ns/net');
+  });
 });
 
 describe('the supervisor', () => {
-  it('records the exit code atomically and calls the hook', () => {
+  it('records the exit code in one write and calls the hook', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init', '--hostname', 'my host', '--', '/root', 'sh', '-c', 'echo "$X"'], hook: ['minid', '_exited', 'a'] });
     expect(s).toContain(`unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /b/minid-init --hostname 'my host' -- /root sh -c 'echo "$X"' 3>&2 2>/r/unshare.err`);
-    expect(s).toContain('mv /c/exit.json.tmp /c/exit.json');
+    expect(s).toContain(`printf '{"exitCode":%d}\\n' "$code" > /c/exit.json`);
+    expect(s).not.toContain('mv ');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
   });
@@ -58,6 +72,8 @@ describe('the supervisor', () => {
     expect(s).toContain('mkfifo /r/stdin && exec 0<> /r/stdin');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
-  it('joins a prepared network namespace with nsenter', () =>
-    expect(unshareArgs({ newNet: false, joinNetns: '/run/netns/minid-abc' }).slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/minid-abc', 'unshare']));
+  it('makes new PID, mount, UTS and IPC namespaces, and a network one only when asked', () => {
+    expect(unshareArgs({ newNet: false })).toEqual(['unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--propagation', 'private', '--']);
+    expect(unshareArgs({ newNet: true })).toContain('--net');
+  });
 });

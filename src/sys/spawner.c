@@ -1,0 +1,314 @@
+/*
+ * minid-spawner: starts the commands minid runs (`ip`, `iptables-restore`...), cheaply.
+ *
+ * Every external command goes through src/sys/exec.ts. Started from Node, a process costs
+ * minid ~1.5-2 ms of its own time: fork(2) copies the page tables of a large process (Node's
+ * heap and code), then Node waits until the child has exec'd. `minid run -p` starts six.
+ * This helper, a small process started once per minid command (src/sys/spawner.ts), starts
+ * them with posix_spawn(3) (a vfork: nothing to copy) and hands back what they printed and
+ * how they ended. minid writes requests on its stdin and reads results on its stdout:
+ *
+ *   request  u32 id, u32 argc, argc x (u32 len, bytes), u32 input_len, input bytes
+ *            (input_len 0xffffffff: no input, stdin is /dev/null)
+ *   result   u32 id, i32 status, u32 out_len, out bytes, u32 err_len, err bytes
+ *            status: the exit code; 128+N for a command killed by signal N; -errno when it
+ *            could not be started (-ENOENT: not installed)
+ *
+ * Integers are little-endian. Commands run side by side,
+ * each with the helper's environment (minid's, as it started the helper) and signal
+ * dispositions reset. The helper ignores SIGINT and SIGQUIT (Ctrl-C is for minid, which
+ * forwards it to the container) and exits when minid closes its stdin and every command has
+ * ended.
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+
+static void add(struct buf *b, const void *d, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    if (!(b->p = realloc(b->p, cap))) { perror("minid-spawner: realloc"); exit(1); }
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, d, n);
+  b->len += n;
+}
+
+struct job {
+  uint32_t id;
+  pid_t pid;
+  int in, out, err; /* our ends of the child's stdin, stdout, stderr; -1 once closed */
+  char *input;
+  size_t input_len, input_off;
+  struct buf o, e;
+  int status, reaped;
+  struct job *next;
+};
+
+static struct job *jobs;
+
+static void write_all(const void *d, size_t n) {
+  const char *p = d;
+  while (n) {
+    ssize_t w = write(1, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) exit(0); /* minid is gone */
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+static void reply(uint32_t id, int32_t status, const struct buf *o, const struct buf *e) {
+  struct buf r = {0};
+  uint32_t ol = o ? (uint32_t)o->len : 0, el = e ? (uint32_t)e->len : 0;
+  uint32_t x;
+  x = htole32(id), add(&r, &x, 4);
+  x = htole32((uint32_t)status), add(&r, &x, 4);
+  x = htole32(ol), add(&r, &x, 4);
+  if (ol) add(&r, o->p, ol);
+  x = htole32(el), add(&r, &x, 4);
+  if (el) add(&r, e->p, el);
+  write_all(r.p, r.len);
+  free(r.p);
+}
+
+static void nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static void start(uint32_t id, char **argv, char *input, size_t input_len, int has_input) {
+  int in[2] = {-1, -1}, out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (has_input && pipe2(in, O_CLOEXEC) < 0)) {
+    reply(id, -errno, NULL, NULL);
+    free(input);
+    return;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (has_input) posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  /* The child starts with no signal blocked and every disposition at its default (ours
+   * ignore SIGINT, SIGQUIT and SIGPIPE, and block SIGCHLD). */
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigemptyset(&all);
+  for (int s = 1; s < 32; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaddset(&all, s);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  close(out[1]);
+  close(err[1]);
+  if (in[0] >= 0) close(in[0]);
+  if (rc != 0) {
+    close(out[0]);
+    close(err[0]);
+    if (in[1] >= 0) close(in[1]);
+    reply(id, -rc, NULL, NULL);
+    free(input);
+    return;
+  }
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) { perror("minid-spawner: calloc"); exit(1); }
+  j->id = id;
+  j->pid = pid;
+  j->out = out[0];
+  j->err = err[0];
+  j->in = in[1];
+  j->input = input;
+  j->input_len = input_len;
+  nonblock(j->out);
+  nonblock(j->err);
+  if (j->in >= 0) {
+    nonblock(j->in);
+    if (input_len == 0) { close(j->in); j->in = -1; }
+  }
+  j->next = jobs;
+  jobs = j;
+}
+
+/* Takes one whole request off the front of `req` and starts it; 0 when it is not all there yet. */
+static uint32_t u32(const char *p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  return le32toh(x);
+}
+
+static size_t take(struct buf *req) {
+  size_t at = 0;
+  uint32_t id, argc, len;
+#define NEED(n) do { if (req->len - at < (n)) return 0; } while (0)
+  NEED(8);
+  id = u32(req->p);
+  argc = u32(req->p + 4);
+  at = 8;
+  for (uint32_t i = 0; i < argc; i++) {
+    NEED(4);
+    len = u32(req->p + at);
+    at += 4;
+    NEED(len);
+    at += len;
+  }
+  NEED(4);
+  len = u32(req->p + at);
+  at += 4;
+  int has_input = len != UINT32_MAX;
+  if (has_input) NEED(len);
+  /* It is all there: copy it out. */
+  char **argv = calloc(argc + 1, sizeof *argv);
+  if (!argv) { perror("minid-spawner: calloc"); exit(1); }
+  size_t p = 8;
+  for (uint32_t i = 0; i < argc; i++) {
+    len = u32(req->p + p);
+    p += 4;
+    argv[i] = strndup(req->p + p, len);
+    p += len;
+  }
+  len = u32(req->p + p);
+  p += 4;
+  char *input = NULL;
+  size_t input_len = 0;
+  if (has_input) {
+    input_len = len;
+    input = malloc(len ? len : 1);
+    if (!input) { perror("minid-spawner: malloc"); exit(1); }
+    memcpy(input, req->p + p, len);
+    p += len;
+  }
+  if (argc == 0) reply(id, -EINVAL, NULL, NULL), free(input);
+  else start(id, argv, input, input_len, has_input);
+  for (uint32_t i = 0; i < argc; i++) free(argv[i]);
+  free(argv);
+  return p;
+#undef NEED
+}
+
+static void drain(int *fd, struct buf *b) {
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(*fd, chunk, sizeof chunk);
+    if (n > 0) { add(b, chunk, (size_t)n); continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    close(*fd); /* end of file (or an error: the same for us) */
+    *fd = -1;
+    return;
+  }
+}
+
+static void feed(struct job *j) {
+  while (j->input_off < j->input_len) {
+    ssize_t n = write(j->in, j->input + j->input_off, j->input_len - j->input_off);
+    if (n > 0) { j->input_off += (size_t)n; continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    break; /* EPIPE: the command exited without reading it all */
+  }
+  close(j->in);
+  j->in = -1;
+}
+
+int main(void) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0) { perror("minid-spawner: signalfd"); return 1; }
+  fcntl(0, F_SETFD, FD_CLOEXEC);
+  fcntl(1, F_SETFD, FD_CLOEXEC);
+  nonblock(0);
+
+  struct buf req = {0};
+  int requests_open = 1;
+  for (;;) {
+    size_t njobs = 0;
+    for (struct job *j = jobs; j; j = j->next) njobs++;
+    if (!requests_open && njobs == 0) return 0;
+    struct pollfd *fds = calloc(2 + 3 * njobs, sizeof *fds);
+    struct job **owner = calloc(2 + 3 * njobs, sizeof *owner);
+    if (!fds || !owner) { perror("minid-spawner: calloc"); return 1; }
+    nfds_t n = 0;
+    fds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    if (requests_open) fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+    for (struct job *j = jobs; j; j = j->next) {
+      if (j->out >= 0) owner[n] = j, fds[n++] = (struct pollfd){.fd = j->out, .events = POLLIN};
+      if (j->err >= 0) owner[n] = j, fds[n++] = (struct pollfd){.fd = j->err, .events = POLLIN};
+      if (j->in >= 0) owner[n] = j, fds[n++] = (struct pollfd){.fd = j->in, .events = POLLOUT};
+    }
+    if (poll(fds, n, -1) < 0 && errno != EINTR) { perror("minid-spawner: poll"); return 1; }
+    for (nfds_t i = 0; i < n; i++) {
+      if (!fds[i].revents) continue;
+      struct job *j = owner[i];
+      if (fds[i].fd == sfd) {
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si) {}
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+          for (struct job *k = jobs; k; k = k->next)
+            if (k->pid == pid) {
+              k->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+              k->reaped = 1;
+            }
+      } else if (!j) {
+        char chunk[65536];
+        ssize_t r;
+        while ((r = read(0, chunk, sizeof chunk)) > 0) add(&req, chunk, (size_t)r);
+        if (r == 0) requests_open = 0;
+        size_t used;
+        while (req.len && (used = take(&req)) > 0) {
+          memmove(req.p, req.p + used, req.len - used);
+          req.len -= used;
+        }
+      } else if (fds[i].fd == j->out) drain(&j->out, &j->o);
+      else if (fds[i].fd == j->err) drain(&j->err, &j->e);
+      else if (fds[i].fd == j->in) feed(j);
+    }
+    free(fds);
+    free(owner);
+    /* A command is done when it has ended and both its outputs are closed. */
+    for (struct job **pp = &jobs; *pp;) {
+      struct job *j = *pp;
+      if (j->reaped && j->out < 0 && j->err < 0) {
+        if (j->in >= 0) close(j->in);
+        reply(j->id, j->status, &j->o, &j->e);
+        *pp = j->next;
+        free(j->o.p);
+        free(j->e.p);
+        free(j->input);
+        free(j);
+      } else {
+        pp = &j->next;
+      }
+    }
+  }
+}
