@@ -67,12 +67,21 @@ ${body}
 // snapshot: not child_process, perf_hooks, dgram); then minid's own command modules.
 for (const m of ['crypto', 'net', 'dns', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
 __minid.exports.preload();
+// Run the pure parts of \`minid run\` once: the snapshot keeps the code V8 compiled for them.
+let rehearsed = false;
+__minid.exports.rehearse().then(() => (rehearsed = true), (e) => { console.error('snapshot rehearsal failed:', e); process.exitCode = 1; });
 // Compile what every command goes through the first time (timers, fs paths): nothing stays
 // scheduled or open.
 clearTimeout(setTimeout(() => {}, 1));
 require('fs').statSync(__filename);
 void require('fs').WriteStream; // fs streams (the container log), loaded lazily by Node
 require('fs').existsSync(__filename + '.none');
+require('v8').startupSnapshot.addSerializeCallback(() => {
+  if (!rehearsed) {
+    console.error('bundle.mjs: the rehearsal did not finish before the snapshot was taken');
+    process.exit(1);
+  }
+});
 require('v8').startupSnapshot.setDeserializeMainFunction(() => {
   // argv[1] is bin/minid.js, as when Node runs it without the snapshot.
   process.argv[1] = require('path').resolve(process.argv[1]); // Node does this for a script

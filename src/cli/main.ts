@@ -333,6 +333,12 @@ export function prebuild(): void {
   prebuilt = buildProgram();
 }
 
+/** For the start-up snapshot: run the pure parts of a `minid run` once (see warmup.ts). */
+export async function rehearse(): Promise<void> {
+  const { warmUp } = await import('./warmup.js');
+  await warmUp(buildProgram());
+}
+
 /**
  * For the start-up snapshot (scripts/bundle.mjs): load the modules of the commands whose
  * speed matters (run, ps, rm, stop, exec and the network they use) while the snapshot is

@@ -47,7 +47,7 @@ export function setRunner(r: Runner | null): void {
 }
 
 /** Print every command as it runs (used by MINID_DEBUG). */
-export function setTracer(t: ((line: string) => void) | null): void {
+export function setTracer(t: ((line: string) => void) | null | undefined): void {
   tracerSet = t;
 }
 
