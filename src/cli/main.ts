@@ -289,7 +289,9 @@ const drained = (s: NodeJS.WriteStream): Promise<void> =>
   s.writableLength === 0 ? Promise.resolve() : new Promise((resolve) => s.once('drain', () => resolve()).once('error', () => resolve()));
 
 const debugExit = () => {
-  if (process.env.MINID_DEBUG) process.stderr.write(`[minid ${performance.now().toFixed(1).padStart(7)}] -- exit ${process.exitCode ?? 0}\n`);
+  if (!process.env.MINID_DEBUG) return;
+  const cpu = process.cpuUsage(); // this process only, not the commands it ran
+  process.stderr.write(`[minid ${performance.now().toFixed(1).padStart(7)}] -- exit ${process.exitCode ?? 0} (minid's own CPU: ${(cpu.user / 1000).toFixed(0)} ms user, ${(cpu.system / 1000).toFixed(0)} ms system)\n`);
 };
 
 // The start-up snapshot builds the program once, when it is made (see prebuild).

@@ -166,7 +166,9 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     hostSysFirmware: fs.existsSync('/sys/firmware'),
   };
   const writeScripts = () => {
-    fs.writeFileSync(path.join(runDir, 'fstab.root'), fstabs(init).root);
+    const t = fstabs(init);
+    fs.writeFileSync(path.join(runDir, 'fstab.root'), t.root);
+    fs.writeFileSync(path.join(runDir, 'fstab.devproc'), t.devproc);
     const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),

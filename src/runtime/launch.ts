@@ -1,11 +1,12 @@
 // How a container starts, as files a person can read (kept in /run/minid/containers/<id>/) and
 // unit tests can check:
 //
-//   shim.sh     the supervisor: one light `sh` per container. It starts the container through
-//               `unshare`, waits for it, records the exit code, and (for -d) calls `minid`
-//               once more to release the network and honour --rm.
-//   fstab.root  the container's mounts, in fstab format (each line reads as
-//   fstab.rest  `mount -t TYPE -o OPTIONS SOURCE TARGET`).
+//   shim.sh        the supervisor: one light `sh` per container. It starts the container
+//                  through `unshare`, waits for it, records the exit code, and (for -d)
+//                  calls `minid` once more to release the network and honour --rm.
+//   fstab.root     the container's mounts, in fstab format (each line reads as
+//   fstab.devproc  `mount -t TYPE -o OPTIONS SOURCE TARGET`); see fstabs.
+//   fstab.rest
 //
 // Inside the new namespaces, minid-init mounts the fstabs, makes /dev, sets the hostname, then
 // does pivot_root, the user switch and the exec of the command as PID 1 (see initArgs).
@@ -50,15 +51,18 @@ function fsField(s: string): string {
 }
 
 /**
- * The container's mounts, as two fstab files that `mount -a -T FILE` mounts in order, one
+ * The container's mounts, as three fstab files that `mount -a -T FILE` mounts in order, one
  * process for all (each line reads as `mount -t TYPE -o OPTIONS SOURCE TARGET`):
- *   fstab.root  the overlay root (image layers + this container's upper dir), /proc, and a
- *               tmpfs for /dev;
- *   fstab.rest  (after /dev is filled) devpts, /dev/shm, a read-only /sys, /proc's kernel
- *               knobs read-only and its host secrets masked (as runc does), the volumes and
- *               the /etc files, each a bind mount.
+ *   fstab.root     the overlay root (image layers + this container's upper dir), /proc, and
+ *                  a tmpfs for /dev;
+ *   fstab.devproc  (after /dev is filled) devpts, /dev/shm, /proc's kernel knobs read-only
+ *                  and its host secrets masked (as runc does);
+ *   fstab.rest     (in the container's network namespace: sysfs shows the links of the
+ *                  namespace it is mounted in) a read-only /sys, the volumes and the /etc
+ *                  files, each a bind mount.
+ * The first two are mounted while minid sets the network up (see initArgs).
  */
-export function fstabs(i: InitScriptInput): { root: string; rest: string } {
+export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string } {
   const R = i.rootfs;
   const line = (src: string, dst: string, type: string, opts: string) => `${fsField(src)} ${fsField(dst)} ${type} ${opts} 0 0`;
   // overlayfs lists lowerdirs top-most first.
@@ -68,20 +72,23 @@ export function fstabs(i: InitScriptInput): { root: string; rest: string } {
     line('proc', `${R}/proc`, 'proc', 'nosuid,nodev,noexec,X-mount.mkdir'),
     line('tmpfs', `${R}/dev`, 'tmpfs', 'nosuid,strictatime,mode=755,size=65536k,X-mount.mkdir'),
   ];
-  const rest = [
+  const devproc = [
     line('devpts', `${R}/dev/pts`, 'devpts', 'newinstance,ptmxmode=0666,mode=0620'),
     line('shm', `${R}/dev/shm`, 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'),
-    line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
     // What runc hides of /proc and /sys: kernel knobs read-only, host secrets masked (only
     // those this kernel has: a bind mount needs its target).
     ...READONLY_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line(`${R}/proc/${f}`, `${R}/proc/${f}`, 'none', 'bind,ro')),
     ...MASKED_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line('/dev/null', `${R}/proc/${f}`, 'none', 'bind')),
     ...(i.hostProc.includes('acpi') ? [line('tmpfs', `${R}/proc/acpi`, 'tmpfs', 'ro')] : []),
+  ];
+  const rest = [
+    line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
     ...(i.hostSysFirmware ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
     ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind${v.readonly ? ',ro' : ''}`)),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
   ];
-  return { root: root.join('\n') + '\n', rest: rest.join('\n') + '\n' };
+  const text = (l: string[]) => l.join('\n') + '\n';
+  return { root: text(root), devproc: text(devproc), rest: text(rest) };
 }
 
 /**
@@ -93,13 +100,13 @@ export function fstabs(i: InitScriptInput): { root: string; rest: string } {
  *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)
  *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
  *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
+ *   --mount-all fstab.devproc  mount -a -T fstab.devproc   (devpts, shm, /proc masks)
  *   --wait-fd 4            read -n 1 <&4   wait for minid's go: minid starts the supervisor
  *                                          first and sets the network up meanwhile (runc's
  *                                          create/start split); end-of-file: minid gave up
  *   --netns PATH           nsenter --net=PATH   (the namespace the network steps prepared,
  *                                                as the supervisor sees it: netnsAsSeenByInit)
- *   --mount-all fstab.rest mount -a -T fstab.rest   (devpts, shm, /sys, /proc masks,
- *                                                    volumes, /etc files)
+ *   --mount-all fstab.rest mount -a -T fstab.rest   (/sys, volumes, /etc files)
  *   --hostname NAME        hostname NAME
  *   --loopback-up          ip link set lo up   (a new, empty network namespace only)
  * then, after `--`: pivot_root into ROOT, the user switch and the exec of the command.
@@ -111,6 +118,7 @@ export function initArgs(i: InitScriptInput): string[] {
     '--pidfile', `${i.runDir}/pid`,
     '--mount-all', `${i.runDir}/fstab.root`,
     '--make-dev', `${i.rootfs}/dev`,
+    '--mount-all', `${i.runDir}/fstab.devproc`,
     ...(i.waitFd !== undefined ? ['--wait-fd', String(i.waitFd)] : []),
     ...(i.netns ? ['--netns', netnsAsSeenByInit(i.netns)] : []),
     '--mount-all', `${i.runDir}/fstab.rest`,

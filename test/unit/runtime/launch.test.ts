@@ -21,13 +21,13 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
   it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
     expect(t.root).toContain(`proc ${input.rootfs}/proc proc nosuid,nodev,noexec`);
     expect(t.root).toContain(`tmpfs ${input.rootfs}/dev tmpfs nosuid,strictatime,mode=755`);
-    expect(t.rest).toContain('newinstance');
+    expect(t.devproc).toContain('newinstance');
     expect(t.rest).toContain(`sysfs ${input.rootfs}/sys sysfs ro,`);
   });
   it("makes /proc's kernel knobs read-only and masks host secrets, for what the kernel has", () => {
-    expect(t.rest).toContain(`${input.rootfs}/proc/sys ${input.rootfs}/proc/sys none bind,ro 0 0`);
-    expect(t.rest).toContain(`/dev/null ${input.rootfs}/proc/kcore none bind 0 0`);
-    expect(t.rest).not.toContain('sysrq-trigger');
+    expect(t.devproc).toContain(`${input.rootfs}/proc/sys ${input.rootfs}/proc/sys none bind,ro 0 0`);
+    expect(t.devproc).toContain(`/dev/null ${input.rootfs}/proc/kcore none bind 0 0`);
+    expect(t.devproc).not.toContain('sysrq-trigger');
     expect(t.rest).toContain(`tmpfs ${input.rootfs}/sys/firmware tmpfs ro 0 0`);
   });
   it('mounts read-only volumes read-only, and the /etc files', () => {
@@ -36,9 +36,10 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
   });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
-  it('sets up in order: stderr, pid file, the root, /dev, the rest, hostname, loopback; then the command', () => {
+  it('sets up in order: stderr, pid file, the root, /dev, devpts & /proc masks, the rest, hostname, loopback; then the command', () => {
     const setup = a.slice(1, a.indexOf('--')).filter((x) => x.startsWith('--'));
-    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--hostname', '--loopback-up']);
+    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--mount-all', '--hostname', '--loopback-up']);
+    expect(a.filter((x) => x.includes('fstab.'))).toEqual([`${input.runDir}/fstab.root`, `${input.runDir}/fstab.devproc`, `${input.runDir}/fstab.rest`]);
     expect(a).toContain(`${input.rootfs}/dev`);
     expect(a.slice(a.indexOf('--') + 1)).toEqual([input.rootfs, input.envFile, '33', '33', '/', 'nginx', '-g', 'daemon off;']);
     expect(initArgs({ ...input, loopbackUp: false })).not.toContain('--loopback-up');
@@ -46,7 +47,7 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
   it("waits for minid's go after /dev, then joins the network namespace, before mounting the rest (/sys)", () => {
     const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, netns: '/run/netns/minid-abc' });
     const setup = b.slice(1, b.indexOf('--')).filter((x) => x.startsWith('--'));
-    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--wait-fd', '--netns', '--mount-all', '--hostname']);
+    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname']);
     expect(b.slice(b.indexOf('--wait-fd'), b.indexOf('--wait-fd') + 4)).toEqual(['--wait-fd', '4', '--netns', '/proc/$$/root/run/netns/minid-abc']);
     expect(b[b.indexOf('--netns') + 3]).toBe(`${input.runDir}/fstab.rest`);
     // The supervisor's shell expands $$: the path resolves in its (the host's) mount namespace.
