@@ -3,6 +3,7 @@
 // Reads are cheap (/sys, /proc) where possible; an exec only when there is no file to read.
 // Unit tests replace the whole probe with setHostProbe(): nothing is read from the real host.
 import fs from 'node:fs';
+import os from 'node:os';
 import { run } from '../sys/exec.js';
 import { MinidError } from '../errors.js';
 import type { Proto } from './types.js';
@@ -139,14 +140,56 @@ export function probe(): HostProbe {
 }
 
 // --- who holds a port -------------------------------------------------------------------
+// What a bind(2) of HOSTIP:PORT would run into, read from the kernel's socket tables
+// (/proc/net/tcp, tcp6, udp, udp6) rather than found out by binding: a TCP socket listening
+// on the port, or a UDP socket bound to it, on an address that overlaps HOSTIP (0.0.0.0 and
+// a dual-stack :: overlap every IPv4 address).
 
-/** Try to bind the port the way a server would; on EADDRINUSE find the owner in /proc. */
+/** The owner of a socket in the way of publishing HOSTIP:PORT, or null when there is none. */
 async function portHolder(proto: Proto, hostIp: string, port: number): Promise<string | null> {
-  const err = await tryBind(proto, hostIp, port);
-  if (!err) return null;
-  if (err === 'EADDRNOTAVAIL') throw new MinidError(`cannot publish on ${hostIp}: it is not an address of this host`);
-  if (err !== 'EADDRINUSE') return `the host (bind failed: ${err})`;
-  return findSocketOwner(proto, port) ?? 'a process on the host';
+  if (hostIp !== '0.0.0.0' && !isLocalAddress(hostIp)) {
+    // Not an address of an interface: ask bind(2), which knows local routes too.
+    const err = await tryBind(proto, hostIp, port);
+    if (err === 'EADDRNOTAVAIL') throw new MinidError(`cannot publish on ${hostIp}: it is not an address of this host`);
+    if (err && err !== 'EADDRINUSE') return `the host (bind failed: ${err})`;
+  }
+  const inodes = socketsOn(proto, port, hostIp);
+  if (inodes.size === 0) return null;
+  return socketOwner(inodes) ?? 'a process on the host';
+}
+
+function isLocalAddress(ip: string): boolean {
+  if (ip.startsWith('127.')) return true;
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv4' && a.address === ip));
+}
+
+/** The kernel's hex address (/proc/net/*): IPv4 as a little-endian word; IPv6 as four. */
+function procAddress(hex: string): string {
+  const v4 = (w: string) => [6, 4, 2, 0].map((i) => parseInt(w.slice(i, i + 2), 16)).join('.');
+  if (hex.length === 8) return v4(hex);
+  if (/^0{32}$/.test(hex)) return '::';
+  if (hex.startsWith('0000000000000000FFFF0000')) return v4(hex.slice(24)); // ::ffff:a.b.c.d
+  return 'v6';
+}
+
+/** Inodes of the sockets in the way of binding HOSTIP:PORT (see above). */
+export function socketsOn(proto: Proto, port: number, hostIp: string, read: (f: string) => string = (f) => readOr(f, '')): Set<string> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const file of proto === 'tcp' ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of read(file).split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const [, local, , st] = f;
+      const [addrHex, portHex] = local.split(':');
+      if (portHex !== hexPort) continue;
+      if (proto === 'tcp' && st !== '0A') continue; // LISTEN
+      const addr = procAddress(addrHex);
+      const overlaps = addr === '0.0.0.0' || addr === '::' || (addr !== 'v6' && (hostIp === '0.0.0.0' || addr === hostIp));
+      if (overlaps) inodes.add(f[9]);
+    }
+  }
+  return inodes;
 }
 
 async function tryBind(proto: Proto, host: string, port: number): Promise<string | null> {
@@ -171,19 +214,12 @@ async function tryBind(proto: Proto, host: string, port: number): Promise<string
 
 /** Find "process NAME (pid N)" owning a listening TCP / bound UDP socket on the port. */
 export function findSocketOwner(proto: Proto, port: number): string | null {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const inodes = new Set<string>();
-  for (const file of proto === 'tcp' ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/udp', '/proc/net/udp6']) {
-    for (const line of readOr(file, '').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const [, local, , st] = f;
-      if (!local.endsWith(`:${hexPort}`)) continue;
-      if (proto === 'tcp' && st !== '0A') continue; // LISTEN
-      inodes.add(f[9]);
-    }
-  }
-  if (inodes.size === 0) return null;
+  const inodes = socketsOn(proto, port, '0.0.0.0');
+  return inodes.size ? socketOwner(inodes) : null;
+}
+
+/** "process NAME (pid N)" holding one of these socket inodes. */
+function socketOwner(inodes: Set<string>): string | null {
   let pids: string[] = [];
   try {
     pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));

@@ -215,6 +215,8 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
 /** The go: one byte on GO_FD, then closed. */
 function go(child: ChildProcess): Promise<void> {
   const pipe = child.stdio[GO_FD] as import('node:net').Socket;
+  // EPIPE: minid-init has already failed (it said why on stderr; the supervisor records 125).
+  pipe.on('error', () => {});
   return new Promise((resolve) => pipe.end('g', () => resolve()));
 }
 
@@ -300,7 +302,13 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
 async function removeFiles(id: string): Promise<void> {
   const dir = paths.container(id);
   const keep = new Set([path.basename(configFile(id)), path.basename(exitFile(id))]);
-  const doomed = [paths.containerRun(id), ...fs.readdirSync(dir).filter((n) => !keep.has(n)).map((n) => path.join(dir, n))];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    /* gone already */
+  }
+  const doomed = [paths.containerRun(id), ...names.filter((n) => !keep.has(n)).map((n) => path.join(dir, n))];
   await Promise.all(doomed.map((p) => fs.promises.rm(p, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 })));
 }
 
