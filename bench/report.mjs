@@ -6,7 +6,7 @@
 // node bench/report.mjs --md LATEST.json   only prints the tables of an existing LATEST.json.
 import fs from 'node:fs';
 
-const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'minid', 'docker', 'podman'];
+const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'floor-bare', 'minid', 'docker', 'podman'];
 const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'startup'];
 
 function load(args) {
@@ -146,14 +146,15 @@ function render(L) {
       out.push(`### Latency: start to exit (ms, median (min–max) of ${o.runs} runs after ${o.warmup} warm-up) — ${sec.date}`);
       out.push('');
       const peers = ['docker', 'podman'].filter((p) => rts.includes(p));
-      const head = ['case', ...rts, 'minid ÷ floor-batch', 'minid ÷ floor-steps', ...peers.map((p) => `minid ÷ ${p}`)];
+      const floors = ['floor-batch', 'floor-steps', 'floor-bare'].filter((f) => rts.includes(f));
+      const head = ['case', ...rts, ...floors.map((f) => `minid ÷ ${f}`), ...peers.map((p) => `minid ÷ ${p}`)];
       const rows = cases.map((c) => {
         const m = find(L, s, c, 'minid');
-        return [c, ...rts.map((rt) => cell(find(L, s, c, rt), 'ms')), x(ratio(m, find(L, s, c, 'floor-batch'))), x(ratio(m, find(L, s, c, 'floor-steps'))), ...peers.map((p) => x(ratio(m, find(L, s, c, p))))];
+        return [c, ...rts.map((rt) => cell(find(L, s, c, rt), 'ms')), ...floors.map((f) => x(ratio(m, find(L, s, c, f)))), ...peers.map((p) => x(ratio(m, find(L, s, c, p))))];
       });
       out.push(table(head, rows));
       out.push('');
-      out.push('Cases: `run --rm --network none|host|bridge busybox true`; `bridge -p` adds `-p PORT:80`; `port cycle` = `run -d -p PORT:80 nginx`, fetch the page via 127.0.0.1 (as soon as it answers) and via the host address, `rm -f`.');
+      out.push('Cases: `run --rm --network none|host|bridge busybox true`; `bridge -p` adds `-p PORT:80`; `port cycle` = `run -d -p PORT:80 nginx`, fetch the page via 127.0.0.1 (as soon as it answers) and via the host address, `rm -f`. floor-bare: floor-batch with the container reduced to its image, /proc and hostname (no /dev nodes, devpts, /dev/shm, /sys, /proc masks or /etc files, which minid and floor-steps/floor-batch make).');
     } else if (s === 'throughput') {
       out.push(`### Throughput: one TCP stream, iperf3 (Gbit/s, median (min–max) of the per-second rates, ${o.iperf_rounds ?? 1} × ${o.iperf_seconds} s per path, paths alternating) — ${sec.date}`);
       out.push('');

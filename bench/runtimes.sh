@@ -1,6 +1,8 @@
 # bench/runtimes.sh — one vocabulary over the runtimes being compared (sourced).
 #   floor-steps  bench/baseline/floor.sh, one process per ip/iptables step
 #   floor-batch  bench/baseline/floor.sh --batch (ip -batch, iptables-restore --noflush)
+#   floor-bare   the same, with --bare: the container's image, /proc and hostname only (the
+#                floor before it made the container minid makes; latency only)
 #   minid        ./bin/minid, private store (MINID_ROOT/MINID_RUN under the bench temp dir)
 #   docker       Debian's docker.io with a dockerd the bench started (own socket and data root)
 #   podman       Debian's podman with its own storage and containers.conf
@@ -16,6 +18,7 @@ rt_run() { # RUNTIME -> command prefix up to and including "run"
   case $1 in
     floor-steps) echo "bash $FLOOR run" ;;
     floor-batch) echo "bash $FLOOR run --batch" ;;
+    floor-bare) echo "bash $FLOOR run --batch --bare" ;;
     minid) echo "$MINID run" ;;
     docker) echo "$DOCKER_BIN -H unix://$BENCH_TMP/docker/docker.sock run" ;;
     podman) echo "podman run" ;;

@@ -5,7 +5,7 @@
 # the benchmark reports minid's time as a multiple of it.
 #
 #   floor.sh prepare NAME OCI_LAYOUT   unpack an image's layers once (not timed)
-#   floor.sh run [--batch] [--network none|host|bridge] [-p HOSTPORT:CTRPORT]
+#   floor.sh run [--batch] [--bare] [--network none|host|bridge] [-p HOSTPORT:CTRPORT]
 #                [-d --name NAME] IMAGE [CMD...]
 #                                      one container: network, process, teardown (--rm is
 #                                      implied: the foreground form always cleans up)
@@ -197,15 +197,75 @@ EOF
 }
 
 # The process: new PID, mount, UTS and IPC namespaces (and network: its own empty one for
-# `none`, the prepared one for `bridge`, the host's for `host`), the image as an overlay,
-# /proc, hostname, pivot_root, exec. The host's sh keeps running from memory after pivot_root.
-INIT='R=$1 L=$2 U=$3 W=$4 H=$5; shift 5
+# `none`, the prepared one for `bridge`, the host's for `host`), then the container minid
+# makes (see minid's src/runtime/launch.ts and init.c): the image as an overlay, /proc, a
+# tmpfs /dev with its nodes and links, devpts and /dev/shm, /proc's kernel knobs read-only and
+# its secrets masked, a read-only /sys, /etc/hostname, hosts and resolv.conf bind-mounted from
+# files of the container's; the hostname; pivot_root; exec. The host's sh keeps running from
+# memory after pivot_root. Not done: minid-init's capability drop (prctl calls in its own
+# process; no host tool can do it after pivot_root, and before it the mounts need the
+# capabilities). --bare: the image, /proc and the hostname only (the floor of earlier runs).
+#
+# One step per command (mount, mknod, ln), or batched: each fstab with one `mount -a -T`, and
+# /dev copied from a template with one `cp -a`.
+INIT_BARE='R=$1 L=$2 U=$3 W=$4 H=$5; shift 5
 mount -t overlay overlay -o "lowerdir=$L,upperdir=$U,workdir=$W" "$R" &&
 mount -t proc proc "$R/proc" && hostname "$H" && cd "$R" && pivot_root . . && umount -l . &&
 exec "$@"'
+INIT_BATCH='D=$1 R=$2 H=$3 T=$4; shift 4
+mount -a -T "$D/fstab.root" && cp -a "$T/." "$R/dev/" && mount -a -T "$D/fstab.devproc" &&
+for f in hostname hosts resolv.conf; do [ -e "$R/etc/$f" ] || : >"$R/etc/$f"; done &&
+mount -a -T "$D/fstab.rest" && hostname "$H" && cd "$R" && pivot_root . . && umount -l . && exec "$@"'
+INIT_STEPS='D=$1 R=$2 H=$3; shift 3
+mnt() { while read -r src dst type opts _; do mount -t "$type" -o "$opts" "$src" "$dst" || return 1; done <"$1"; }
+mnt "$D/fstab.root" &&
+mknod -m 666 "$R/dev/null" c 1 3 && mknod -m 666 "$R/dev/zero" c 1 5 && mknod -m 666 "$R/dev/full" c 1 7 &&
+mknod -m 666 "$R/dev/random" c 1 8 && mknod -m 666 "$R/dev/urandom" c 1 9 && mknod -m 666 "$R/dev/tty" c 5 0 &&
+ln -s /proc/self/fd "$R/dev/fd" && ln -s /proc/self/fd/0 "$R/dev/stdin" && ln -s /proc/self/fd/1 "$R/dev/stdout" &&
+ln -s /proc/self/fd/2 "$R/dev/stderr" && ln -s pts/ptmx "$R/dev/ptmx" && mkdir "$R/dev/pts" "$R/dev/shm" &&
+mnt "$D/fstab.devproc" &&
+for f in hostname hosts resolv.conf; do [ -e "$R/etc/$f" ] || : >"$R/etc/$f"; done &&
+mnt "$D/fstab.rest" && hostname "$H" && cd "$R" && pivot_root . . && umount -l . && exec "$@"'
+
+dev_template() { # the /dev that INIT_BATCH copies, made once: DEVTPL
+  DEVTPL=$STATE/devtpl
+  [[ -d $DEVTPL ]] && return
+  local t=$DEVTPL.tmp
+  rm -rf "$t" && mkdir -p "$t"
+  mknod -m 666 "$t/null" c 1 3; mknod -m 666 "$t/zero" c 1 5; mknod -m 666 "$t/full" c 1 7
+  mknod -m 666 "$t/random" c 1 8; mknod -m 666 "$t/urandom" c 1 9; mknod -m 666 "$t/tty" c 5 0
+  ln -s /proc/self/fd "$t/fd"; ln -s /proc/self/fd/0 "$t/stdin"; ln -s /proc/self/fd/1 "$t/stdout"
+  ln -s /proc/self/fd/2 "$t/stderr"; ln -s pts/ptmx "$t/ptmx"; mkdir "$t/pts" "$t/shm"
+  mv "$t" "$DEVTPL"
+}
+
+# The container's files: its fstabs (as minid writes them) and /etc files. Builtins only.
+container_files() { # dir rootfs lowerdirs
+  local d=$1 R=$2 L=$3 f
+  local ov="overlay $R overlay lowerdir=$L,upperdir=$d/upper,workdir=$d/work 0 0"
+  local proc="proc $R/proc proc nosuid,nodev,noexec,X-mount.mkdir 0 0"
+  printf '%s\n' "$ov" "$proc" "tmpfs $R/dev tmpfs nosuid,strictatime,mode=755,size=65536k,X-mount.mkdir 0 0" >"$d/fstab.root"
+  {
+    echo "devpts $R/dev/pts devpts newinstance,ptmxmode=0666,mode=0620 0 0"
+    echo "shm $R/dev/shm tmpfs nosuid,nodev,noexec,mode=1777,size=65536k 0 0"
+    for f in sys sysrq-trigger irq bus; do [[ -e /proc/$f ]] && echo "$R/proc/$f $R/proc/$f none bind,ro 0 0"; done
+    for f in kcore keys timer_list sched_debug; do [[ -e /proc/$f ]] && echo "/dev/null $R/proc/$f none bind 0 0"; done
+    [[ -e /proc/acpi ]] && echo "tmpfs $R/proc/acpi tmpfs ro 0 0"
+    true
+  } >"$d/fstab.devproc"
+  {
+    echo "sysfs $R/sys sysfs ro,nosuid,nodev,noexec,X-mount.mkdir 0 0"
+    [[ -e /sys/firmware ]] && echo "tmpfs $R/sys/firmware tmpfs ro 0 0"
+    for f in hostname hosts resolv.conf; do echo "$d/$f $R/etc/$f none bind 0 0"; done
+  } >"$d/fstab.rest"
+  echo "$NAME" >"$d/hostname"
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "${IP:-127.0.1.1}" "$NAME" >"$d/hosts"
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do echo "$line"; done </etc/resolv.conf >"$d/resolv.conf"
+}
 
 launch() { # runs the container process; in the foreground unless DETACH
-  local d=$STATE/ctr/$ID env=() pre=()
+  local d=$STATE/ctr/$ID env=() pre=() init args
   mkdir -p "$d/root" "$d/upper" "$d/work"
   mapfile -t env <"$STATE/images/$IMAGE/env"
   case $NETMODE in
@@ -213,9 +273,22 @@ launch() { # runs the container process; in the foreground unless DETACH
     host) pre=() ;;
     bridge) pre=(nsenter "--net=/run/netns/$NS") ;;
   esac
+  local lower
+  read -r lower <"$STATE/images/$IMAGE/lower"
+  if [[ $BARE == 1 ]]; then
+    init=$INIT_BARE args=("$d/root" "$lower" "$d/upper" "$d/work" "$NAME")
+  else
+    container_files "$d" "$d/root" "$lower"
+    if [[ $BATCH == 1 ]]; then
+      dev_template
+      init=$INIT_BATCH args=("$d" "$d/root" "$NAME" "$DEVTPL")
+    else
+      init=$INIT_STEPS args=("$d" "$d/root" "$NAME")
+    fi
+  fi
   local argv=(env -i "${env[@]}" "HOSTNAME=$NAME" "${pre[@]}"
     unshare --pid --fork --mount --uts --ipc --propagation private
-    /bin/sh -c "$INIT" init "$d/root" "$(<"$STATE/images/$IMAGE/lower")" "$d/upper" "$d/work" "$NAME" "${CMD[@]}")
+    /bin/sh -c "$init" init "${args[@]}" "${CMD[@]}")
   [[ ${FLOOR_EXPLAIN:-} != 1 ]] || echo "+ ${argv[*]}" >&2
   if [[ $DETACH == 1 ]]; then
     "${argv[@]}" </dev/null >"$d/log" 2>&1 &
@@ -227,10 +300,11 @@ launch() { # runs the container process; in the foreground unless DETACH
 }
 
 parse_run() {
-  BATCH=0 NETMODE=bridge PORTS=() DETACH=0 NAME=""
+  BATCH=0 BARE=0 NETMODE=bridge PORTS=() DETACH=0 NAME=""
   while (($#)); do
     case $1 in
       --batch) BATCH=1; shift ;;
+      --bare) BARE=1; shift ;;
       --network) NETMODE=$2; shift 2 ;;
       -p) PORTS+=("$2"); shift 2 ;;
       -d) DETACH=1; shift ;;

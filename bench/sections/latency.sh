@@ -7,7 +7,9 @@ LATENCY_CASES=(none host bridge "bridge -p" "port cycle")
 section_latency() {
   log "latency: run --rm busybox true (--network none|host|bridge, bridge -p), port cycle"
   local rt case args
-  for rt in "${RUNTIMES[@]}"; do
+  # floor-bare (latency only): how much of the floor is the container's /dev, /sys, /proc masks
+  # and /etc files.
+  for rt in "${RUNTIMES[@]}" floor-bare; do
     for case in "${LATENCY_CASES[@]}"; do
       if [[ $rt == minid ]] && ! minid_supports "$case"; then
         record_status latency "$case" minid ms pending "$MINID_PENDING_WHY"
