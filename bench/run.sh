@@ -11,6 +11,8 @@
 #   PEERS=1         also docker (Debian's docker.io, a dockerd started and stopped here) and
 #                   podman; installs them with apt-get if missing
 #   RUNS, WARMUP, IPERF_SECONDS, IPERF_ROUNDS, SCALE_N   override the counts
+#   LAT_ROUNDS, LAT_PAIR_RUNS   rounds (6; QUICK: 2) and runs per round (5; QUICK: 3) of the
+#                               paired floor-batch / minid `bridge -p` measurement
 #   MINID=path      the minid CLI (default ./bin/minid; run `make build` first)
 #   KEEP_TMP=1      keep the temp dir (logs) after the run
 # Needs root. Creates only its own objects (bridge mbbr0, chains MBENCH-*, namespaces mb-*,
@@ -53,6 +55,7 @@ want() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
 QUICK=${QUICK:-0} PEERS=${PEERS:-0}
 if [[ $QUICK == 1 ]]; then
   RUNS=${RUNS:-3} WARMUP=${WARMUP:-1} IPERF_SECONDS=${IPERF_SECONDS:-2} IPERF_ROUNDS=${IPERF_ROUNDS:-1} SCALE_N=${SCALE_N:-20}
+  LAT_ROUNDS=${LAT_ROUNDS:-2} LAT_PAIR_RUNS=${LAT_PAIR_RUNS:-3}
 else
   RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} IPERF_SECONDS=${IPERF_SECONDS:-4} IPERF_ROUNDS=${IPERF_ROUNDS:-4} SCALE_N=${SCALE_N:-100}
 fi

@@ -26,4 +26,37 @@ section_latency() {
       hf latency "$case" "$rt" -- "$(rt_run "$rt") $args"
     done
   done
+  latency_paired
 }
+
+# The 1.5× target's ratio, measured in pairs: LAT_ROUNDS rounds, each timing floor-batch and
+# then minid (LAT_PAIR_RUNS runs each, after one warm-up) on `run --rm -p`; the ratio is the
+# median over rounds of minid's median ÷ the floor's. The host's load changes from one minute
+# to the next (2 shared cores, and dockerd/containerd idling with PEERS=1); within a round
+# both see the same, and minid, which uses more CPU, would otherwise be compared with a floor
+# measured in a quieter minute (or the other way round).
+latency_paired() {
+  local rounds=${LAT_ROUNDS:-6} runs=${LAT_PAIR_RUNS:-5} r rt json=$BENCH_TMP/pair.json
+  local -A meds=()
+  [[ " ${RUNTIMES[*]} " == *" minid "* ]] && minid_supports "bridge -p" || return 0
+  log "latency: bridge -p in pairs, $rounds rounds of floor-batch then minid ($runs runs each)"
+  for ((r = 0; r < rounds; r++)); do
+    for rt in floor-batch minid; do
+      if ! hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$json" \
+        "$(rt_run "$rt") --rm --network bridge -p $PORT_RUN:80 busybox true" >/dev/null 2>"$BENCH_TMP/pair.err"; then
+        warn "    paired round $r / $rt failed: $(tail -n 1 "$BENCH_TMP/pair.err")"
+        return 0
+      fi
+      meds[$rt]+="$(jq '.results[0].median * 1000' "$json") "
+    done
+  done
+  for rt in floor-batch minid; do
+    local s
+    s=$(tr ' ' '\n' <<<"${meds[$rt]}" | grep . | stats)
+    record latency "bridge -p, paired" "$rt" ms status=ok \
+      "median=$(jq .median <<<"$s")" "min=$(jq .min <<<"$s")" "max=$(jq .max <<<"$s")" "runs=$((rounds * runs))" \
+      "round_means=$(tr ' ' '\n' <<<"${meds[$rt]}" | grep . | jq -sc .)"
+  done
+  log "    floor-batch $(tr ' ' '\n' <<<"${meds[floor-batch]}" | grep . | stats | jq -r '.median|.*10|round/10') ms, minid $(tr ' ' '\n' <<<"${meds[minid]}" | grep . | stats | jq -r '.median|.*10|round/10') ms (medians of the rounds' medians)"
+}
+
