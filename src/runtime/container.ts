@@ -140,7 +140,8 @@ export type SupervisorSpawner = (argv: string[]) => Promise<ChildProcess>;
 /**
  * Set up the network and write the scripts; undoes itself on failure. With `spawn`, the
  * supervisor starts first, while the network is set up (runc's create/start split): minid-init
- * makes the container's root, /proc and /dev, then waits on GO_FD; when the network is ready
+ * makes the container's root, /proc, /dev, devpts, /dev/shm and /proc's masks, then waits on
+ * GO_FD; when the network is ready
  * minid writes one byte there (`go`), and minid-init joins the network namespace, mounts the
  * rest and starts the command. (Closing GO_FD instead makes it exit quietly.) Without `spawn`
  * (a terminal: node-pty passes no extra fd), or when the namespace is only known once the
@@ -154,7 +155,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
   const mode = c.net.mode;
   const known = !mode.startsWith('container:') && !mode.startsWith('cni:');
   const { netnsPath } = await import('../network/names.js');
-  let netns: string | undefined = known && mode !== 'host' ? netnsPath(c.id) : undefined;
+  const netns: string | undefined = known && mode !== 'host' ? netnsPath(c.id) : undefined;
   const early = known && !!io.spawn;
   const envFile = path.join(runDir, 'env');
   const init = {
@@ -190,7 +191,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     saveConfig(c);
     (await import('../network/step.js')).crashPoint('after-network');
     if (early && net.joinNetns !== netns) throw new Error(`network namespace ${net.joinNetns} is not the one planned (${netns})`);
-    netns = init.netns = net.joinNetns;
+    init.netns = net.joinNetns;
 
     // What minid-init reads after the go: the /etc files, the rest of the mounts, the environment.
     init.etcFiles = Object.entries(net.etcFiles).map(([name, text]) => {
