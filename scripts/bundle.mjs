@@ -65,7 +65,7 @@ ${body}
 })((id) => (__require === require && /child_process$/.test(id) ? __later(id) : __require(id)), __minid, __minid.exports);
 // Built-in modules minid uses on every run, loaded into the heap too (those Node supports in a
 // snapshot: not child_process, perf_hooks, dgram); then minid's own command modules.
-for (const m of ['crypto', 'net', 'dns', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
+for (const m of ['crypto', 'net', 'assert', 'stream', 'url', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
 __minid.exports.preload();
 // Run the pure parts of \`minid run\` once: the snapshot keeps the code V8 compiled for them.
 let rehearsed = false;
