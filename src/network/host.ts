@@ -152,6 +152,7 @@ async function portHolder(proto: Proto, hostIp: string, port: number): Promise<s
     const err = await tryBind(proto, hostIp, port);
     if (err === 'EADDRNOTAVAIL') throw new MinidError(`cannot publish on ${hostIp}: it is not an address of this host`);
     if (err && err !== 'EADDRINUSE') return `the host (bind failed: ${err})`;
+    if (err) return socketOwner(socketsOn(proto, port, hostIp)) ?? 'a process on the host';
   }
   const inodes = socketsOn(proto, port, hostIp);
   if (inodes.size === 0) return null;
@@ -212,14 +213,9 @@ async function tryBind(proto: Proto, host: string, port: number): Promise<string
   });
 }
 
-/** Find "process NAME (pid N)" owning a listening TCP / bound UDP socket on the port. */
-export function findSocketOwner(proto: Proto, port: number): string | null {
-  const inodes = socketsOn(proto, port, '0.0.0.0');
-  return inodes.size ? socketOwner(inodes) : null;
-}
-
 /** "process NAME (pid N)" holding one of these socket inodes. */
 function socketOwner(inodes: Set<string>): string | null {
+  if (inodes.size === 0) return null;
   let pids: string[] = [];
   try {
     pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));

@@ -9,7 +9,7 @@ export interface NetSetup {
   attachment?: any;
   /** unshare --net: a fresh namespace with only loopback (not used by the built-in modes). */
   newNet: boolean;
-  /** nsenter --net=PATH: join a namespace prepared by the network layer or another container. */
+  /** The namespace prepared by the network layer or another container: minid-init --netns joins it. */
   joinNetns?: string;
   etcFiles: Record<string, string>;
 }

@@ -75,6 +75,12 @@ export class ExecError extends MinidError {
   }
 }
 
+/** A command that could not be started (Node's spawn or minid-spawner says why: e.code). */
+export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidError {
+  if (e.code === 'ENOENT') return new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`);
+  return new MinidError(`cannot run \`${argv[0]}\`: ${e.message}`);
+}
+
 // node:child_process rather than execa here: importing execa costs ~135 ms on this machine,
 // more than Node's own start-up, and every minid command runs through this function.
 // The plain cases (no environment, directory or time limit of their own) go through
@@ -96,10 +102,7 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`));
-      else reject(new MinidError(`cannot run \`${argv[0]}\`: ${e.message}`));
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(cannotStart(argv, e)));
     child.on('close', (code, signal) =>
       resolve({
         exitCode: code ?? 128 + (signal ? osSignals[signal] ?? 0 : 0),

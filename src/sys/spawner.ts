@@ -6,7 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MinidError } from '../errors.js';
+import util from 'node:util';
+import { cannotStart } from './exec.js';
 import { packageRoot } from './paths.js';
 
 export interface Spawned {
@@ -42,7 +43,7 @@ async function start(): Promise<Helper | null> {
   const h: Helper = { child, pending: new Map(), next: 1, buf: Buffer.alloc(0) };
   const gone = (why: string) => {
     if (helper === h) helper = null; // from now on, from Node
-    for (const p of h.pending.values()) p.reject(new MinidError(`cannot run \`${p.argv[0]}\`: minid-spawner ${why}`));
+    for (const p of h.pending.values()) p.reject(cannotStart(p.argv, new Error(`minid-spawner ${why}`)));
     h.pending.clear();
   };
   child.on('error', (e) => gone(`could not start (${e.message})`));
@@ -83,9 +84,10 @@ function parse(b: Buffer): { id: number; status: number; stdout: string; stderr:
   return { id, status, stdout: b.toString('utf8', 12, 12 + ol), stderr: b.toString('utf8', 16 + ol, used), used };
 }
 
-function startError(argv: string[], errno: number): MinidError {
-  if (errno === 2) return new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`);
-  return new MinidError(`cannot run \`${argv[0]}\`: error ${errno} (${errno === 13 ? 'permission denied' : 'see errno(3)'})`);
+/** Worded by the exec wrapper, as when Node's spawn fails (code ENOENT: "not installed"). */
+function startError(argv: string[], errno: number): Error {
+  const code = util.getSystemErrorName(-errno);
+  return cannotStart(argv, Object.assign(new Error(`spawn ${argv[0]} ${code}`), { code, errno: -errno }));
 }
 
 /**
