@@ -2,7 +2,8 @@
 // command, that starts the commands minid runs with posix_spawn instead of a fork of Node
 // (~1.5-2 ms of minid's own time each). exec.ts sends it the plain cases (argv, maybe some
 // input, output captured); anything else, or no helper (not built, or it died), is spawned
-// from Node as before. The protocol is written down at the top of spawner.c.
+// from Node as before. It also answers whether a port can be bound (bindProbe), for the
+// check before a port is published. The protocol is written down at the top of spawner.c.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,9 +17,15 @@ export interface Spawned {
   stderr: string;
 }
 
+interface Reply {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
 interface Pending {
   argv: string[];
-  resolve: (r: Spawned) => void;
+  resolve: (r: Reply) => void;
   reject: (e: Error) => void;
 }
 
@@ -57,8 +64,7 @@ async function start(): Promise<Helper | null> {
       if (!p) continue;
       h.pending.delete(r.id);
       idle(h);
-      if (r.status < 0) p.reject(startError(p.argv, -r.status));
-      else p.resolve({ exitCode: r.status, stdout: r.stdout, stderr: r.stderr });
+      p.resolve(r);
     }
   });
   idle(h);
@@ -72,7 +78,7 @@ function idle(h: Helper): void {
   else x.unref();
 }
 
-function parse(b: Buffer): { id: number; status: number; stdout: string; stderr: string; used: number } | null {
+function parse(b: Buffer): (Reply & { id: number; used: number }) | null {
   if (b.length < 12) return null;
   const id = b.readUInt32LE(0);
   const status = b.readInt32LE(4);
@@ -95,6 +101,23 @@ function startError(argv: string[], errno: number): Error {
  * Returns undefined when there is no helper: the caller then spawns it from Node.
  */
 export async function spawnVia(argv: string[], input?: string): Promise<Spawned | undefined> {
+  const r = await request(argv, input);
+  if (!r) return undefined;
+  if (r.status < 0) throw startError(argv, -r.status);
+  return { exitCode: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Can HOST:PORT be bound now? bind(2) in the helper (see spawner.c): null when it can, else
+ * the errno's name (EADDRINUSE...). undefined when there is no helper.
+ */
+export async function bindProbe(proto: 'tcp' | 'udp', host: string, port: number): Promise<string | null | undefined> {
+  const r = await request(['', 'bind', proto, host, String(port)]).catch(() => undefined); // the helper died: ask Node
+  if (!r) return undefined;
+  return r.status === 0 ? null : util.getSystemErrorName(r.status);
+}
+
+async function request(argv: string[], input?: string): Promise<Reply | undefined> {
   if (helper === undefined) helper = await (starting ??= start());
   const h = helper;
   if (!h) return undefined;

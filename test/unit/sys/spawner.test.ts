@@ -1,8 +1,10 @@
 // minid-spawner (src/sys/spawner.c) through its client: what a command prints and how it ends
 // come back as they would from Node's own spawn. No root needed; `make build` builds the helper.
+import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { spawnerPath, spawnVia } from '../../../src/sys/spawner.js';
+import { bindProbe, spawnerPath, spawnVia } from '../../../src/sys/spawner.js';
 
 describe('minid-spawner', () => {
   it('is built', () => expect(fs.existsSync(spawnerPath())).toBe(true));
@@ -50,5 +52,42 @@ describe('minid-spawner', () => {
   it('keeps the arguments as they are: spaces, quotes, UTF-8', async () => {
     const args = ['a b', "it's", '"q"', 'ünï', ''];
     expect((await spawnVia(['printf', '%s|', ...args]))!.stdout).toBe(args.join('|') + '|');
+  });
+
+  describe('answers whether a port can be bound (the check before publishing one)', () => {
+    it('free: null; held by a TCP listener: EADDRINUSE, on its address and on 0.0.0.0', async () => {
+      const srv = net.createServer();
+      await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, r));
+      const port = (srv.address() as net.AddressInfo).port;
+      try {
+        expect(await bindProbe('tcp', '127.0.0.1', port)).toBe('EADDRINUSE');
+        expect(await bindProbe('tcp', '0.0.0.0', port)).toBe('EADDRINUSE');
+        expect(await bindProbe('udp', '0.0.0.0', port)).toBe(null); // another protocol
+      } finally {
+        await new Promise((r) => srv.close(r));
+      }
+      expect(await bindProbe('tcp', '0.0.0.0', port)).toBe(null);
+    });
+
+    it('held by a UDP socket: EADDRINUSE', async () => {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0 }, r));
+      try {
+        expect(await bindProbe('udp', '0.0.0.0', s.address().port)).toBe('EADDRINUSE');
+      } finally {
+        s.close();
+      }
+    });
+
+    it('an address this host does not have: EADDRNOTAVAIL', async () => {
+      // (unless the host allows binding any address: net.ipv4.ip_nonlocal_bind=1)
+      const nonlocal = fs.readFileSync('/proc/sys/net/ipv4/ip_nonlocal_bind', 'utf8').trim() === '1';
+      expect(await bindProbe('tcp', '192.0.2.77', 8080)).toBe(nonlocal ? null : 'EADDRNOTAVAIL');
+    });
+
+    it('refuses a malformed question (EINVAL) instead of guessing', async () => {
+      expect(await bindProbe('tcp', 'not-an-address', 8080)).toBe('EINVAL');
+      expect(await bindProbe('tcp', '127.0.0.1', 70000)).toBe('EINVAL');
+    });
   });
 });
