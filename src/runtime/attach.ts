@@ -7,7 +7,7 @@ import path from 'node:path';
 import { debugMark, spawnProcess } from '../sys/exec.js';
 import { paths } from '../sys/paths.js';
 import { logFile, readExitRecord, readPid, type ContainerConfig } from './state.js';
-import { releaseContainer, waitStarted } from './container.js';
+import { GO_FD, releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -51,6 +51,9 @@ export class ForegroundSupervisor {
       process.stderr.write(d);
       log.write(d);
     });
+    // minid-init's start report (--report-fd): a foreground run needs none (an error is on
+    // stderr, the exit code is the container's), but unread it would hold 'close' back.
+    (child.stdio[GO_FD] as import('node:net').Socket).resume();
     this.closed = new Promise((res) => child.on('close', res));
     return child;
   };

@@ -163,6 +163,8 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
     volumes: c.volumes, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
     cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
+    // The supervisor has GO_FD unless it runs on a terminal (node-pty passes no extra fd).
+    reportFd: c.tty && !c.detach ? undefined : GO_FD,
     hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
     hostSysFirmware: fs.existsSync('/sys/firmware'),
   };
@@ -253,10 +255,32 @@ export const spawnDetachedSupervisor = (c: ContainerConfig): SupervisorSpawner =
   }
 };
 
-/** After startContainer: start the supervisor if it did not, wait until the container runs. */
+/**
+ * After startContainer: start the supervisor if it did not, then wait for minid-init's report
+ * (--report-fd): "0", the command is about to run; "CODE MESSAGE", it cannot (not found,
+ * not executable, a mount failed), which is this command's error and exit code, as with
+ * `docker run -d`. The container stays, exited, for `logs` and `rm` (or goes, with --rm).
+ */
 export async function spawnDetached(c: ContainerConfig, started?: ChildProcess): Promise<void> {
-  if (!started) await spawnDetachedSupervisor(c)(['/bin/sh', path.join(paths.containerRun(c.id), 'shim.sh')]);
-  await waitStarted(c.id);
+  const child = started ?? (await spawnDetachedSupervisor(c)(['/bin/sh', path.join(paths.containerRun(c.id), 'shim.sh')]));
+  const pipe = child.stdio[GO_FD] as import('node:net').Socket;
+  pipe.ref(); // spawnDetachedSupervisor unref'd it: minid waits for this
+  const line = await new Promise<string | null>((resolve) => {
+    let text = '';
+    pipe.setEncoding('utf8');
+    pipe.on('data', (d: string) => {
+      text += d;
+      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
+    });
+    pipe.on('end', () => resolve(null));
+    pipe.on('error', () => resolve(null));
+  });
+  pipe.destroy();
+  if (line === '0') return;
+  const m = /^(\d+) (.*)$/.exec(line ?? '');
+  if (m) fail(m[2], Number(m[1]));
+  // No report: minid-init did not get that far (its supervisor ended first).
+  fail(`container ${c.name} could not start${c.autoRemove ? '' : `: see \`minid logs ${c.id.slice(0, 12)}\``}`);
 }
 
 /**

@@ -14,9 +14,14 @@
  *                       source), without a process per file
  *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
  *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
- *     --wait-fd N       wait for the runtime's go: one byte on fd N (then closed). The
- *                       runtime sets the network up meanwhile (runc's create/start split);
- *                       end-of-file instead means it gave up: exit 125 without a word
+ *     --wait-fd N       wait for the runtime's go: one byte on fd N. The runtime sets the
+ *                       network up meanwhile (runc's create/start split); end-of-file
+ *                       instead means it gave up: exit 125 without a word
+ *     --report-fd N     tell the runtime on fd N how the start went, one line: "0" right
+ *                       before the command is executed (it was found, the setup is done),
+ *                       else "CODE MESSAGE", the exit code and the error also printed on
+ *                       stderr. `run -d` waits for it, as `docker run -d` reports a command
+ *                       that cannot start. (fd N, like the go's, is not passed to the command.)
  *     --netns PATH      setns(2) into the network namespace PATH (`nsenter --net=PATH`);
  *                       before /sys is mounted, so that /sys/class/net shows its links
  *     --hostname NAME   sethostname(2): this UTS namespace's name
@@ -29,7 +34,8 @@
  *        and /proc);
  *     3. create and enter the working directory;
  *     4. become the container's user with the container's capabilities (below);
- *     5. execvp(3) the command with the container's PATH, so it becomes PID 1.
+ *     5. find the command in the container's PATH (as execvp(3) would) and execute it, so
+ *        it becomes PID 1.
  *
  * exec mode:  minid-init --exec PID UID GID CWD CMD [ARG...]   (environment: the container's)
  *   Join the IPC, UTS, network, PID and mount namespaces of process PID (joining the mount
@@ -56,6 +62,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +80,34 @@
 
 extern char **environ;
 
-static void die(int code, const char *what, const char *arg) {
-  fprintf(stderr, "minid: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+/* --report-fd: where the outcome of the start goes (-1: nowhere). */
+static int report_fd = -1;
+
+static void report(const char *line) {
+  if (report_fd < 0) return;
+  /* The runtime may have stopped listening (a foreground run does not read it): no SIGPIPE. */
+  void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+  ssize_t n = write(report_fd, line, strlen(line));
+  (void)n;
+  signal(SIGPIPE, old);
+}
+
+/* The one way out when the container cannot start: "minid: MESSAGE" on stderr (the log or
+ * the terminal), "CODE MESSAGE" to the runtime, exit CODE. */
+static void give_up(int code, const char *fmt, ...) {
+  char msg[4096], line[4200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "minid: %s\n", msg);
+  snprintf(line, sizeof line, "%d %s\n", code, msg);
+  report(line);
   exit(code);
+}
+
+static void die(int code, const char *what, const char *arg) {
+  give_up(code, "%s%s%s: %s", what, arg ? " " : "", arg ? arg : "", strerror(errno));
 }
 
 static char **read_env(const char *file) {
@@ -112,8 +144,7 @@ static void mkdir_p(const char *dir) {
 /* --- setup: the container's mounts, /dev, hostname, loopback ------------------------------ */
 
 static void setup_fail(const char *what, const char *arg) {
-  fprintf(stderr, "minid: container setup failed: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
-  exit(125);
+  give_up(125, "container setup failed: %s%s%s: %s", what, arg ? " " : "", arg ? arg : "", strerror(errno));
 }
 
 /* fstab fields: \040 (space), \011 (tab), \012 (newline), \134 (backslash). In place. */
@@ -255,12 +286,16 @@ static void loopback_up(void) {
   close(s);
 }
 
+/* Not passed on to the command. */
+static void keep_from_command(int fd) { fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
 static void wait_go(int fd) {
   char c;
   ssize_t n;
   while ((n = read(fd, &c, 1)) < 0 && errno == EINTR) {}
   if (n != 1) exit(125); /* the runtime failed and says why itself */
-  close(fd);
+  if (fd == report_fd) keep_from_command(fd);
+  else close(fd);
 }
 
 static void join_netns(const char *path) {
@@ -286,6 +321,7 @@ static int setup(int argc, char **argv) {
     else if (strcmp(opt, "--mount-all") == 0) mount_all(val);
     else if (strcmp(opt, "--make-dev") == 0) make_dev(val);
     else if (strcmp(opt, "--wait-fd") == 0) wait_go(atoi(val));
+    else if (strcmp(opt, "--report-fd") == 0) keep_from_command(report_fd = atoi(val));
     else if (strcmp(opt, "--netns") == 0) join_netns(val);
     else if (strcmp(opt, "--hostname") == 0) { if (sethostname(val, strlen(val)) < 0) setup_fail("sethostname", val); }
     else { fprintf(stderr, "minid-init: unknown option %s\n", opt); exit(125); }
@@ -330,15 +366,54 @@ static void become(uid_t uid, gid_t gid) {
   }
 }
 
-static int exec_command(char **argv) {
-  execvp(argv[0], argv);
-  int err = errno;
-  if (err == ENOENT || err == ENOTDIR) {
-    fprintf(stderr, "minid: exec: \"%s\": %s\n", argv[0],
-            strchr(argv[0], '/') ? "no such file or directory" : "executable file not found in $PATH");
-    return 127;
+/* The command's file, searched as execvp(3) does: a name with a slash as is, else the
+ * first executable regular file of that name in the container's PATH. NULL and errno when
+ * there is none (EACCES: one was found but cannot be executed). */
+static char *find_command(const char *name) {
+  static char found[4096];
+  struct stat st;
+  if (strchr(name, '/')) {
+    if (stat(name, &st) < 0) return NULL;
+    if (access(name, X_OK) < 0 || !S_ISREG(st.st_mode)) return errno = EACCES, NULL;
+    return strcpy(found, name);
   }
-  fprintf(stderr, "minid: exec: \"%s\": %s\n", argv[0], strerror(err));
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int denied = 0;
+  for (const char *p = path;; p++) {
+    const char *end = strchrnul(p, ':');
+    int dirlen = end == p ? 1 : (int)(end - p); /* an empty entry is the working directory */
+    snprintf(found, sizeof found, "%.*s/%s", dirlen, end == p ? "." : p, name);
+    if (stat(found, &st) == 0) {
+      if (S_ISREG(st.st_mode) && access(found, X_OK) == 0) return found;
+      denied = 1;
+    }
+    if (!*end) break;
+    p = end;
+  }
+  errno = denied ? EACCES : ENOENT;
+  return NULL;
+}
+
+static int exec_command(char **argv) {
+  char *file = find_command(argv[0]);
+  if (!file && (errno == ENOENT || errno == ENOTDIR))
+    give_up(127, "exec: \"%s\": %s", argv[0], strchr(argv[0], '/') ? "no such file or directory" : "executable file not found in $PATH");
+  if (!file) give_up(126, "exec: \"%s\": %s", argv[0], strerror(errno));
+  report("0\n");
+  execv(file, argv);
+  if (errno == ENOEXEC) { /* no #! line: a shell script, run as execvp(3) runs it */
+    int n = 0;
+    while (argv[n]) n++;
+    char **sh = calloc((size_t)n + 2, sizeof *sh);
+    sh[0] = "/bin/sh";
+    sh[1] = file;
+    memcpy(sh + 2, argv + 1, (size_t)n * sizeof *sh);
+    execv(sh[0], sh);
+    errno = ENOEXEC;
+  }
+  /* Found, yet not executed: ENOENT here is a missing interpreter (#! line or ELF loader). */
+  give_up(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", file, strerror(errno));
   return 126;
 }
 
@@ -408,6 +483,6 @@ int main(int argc, char **argv) {
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
 
   become(uid, gid);
-  environ = env; /* execvp searches the container's PATH, not the host's */
+  environ = env; /* the command is searched in the container's PATH, not the host's */
   return exec_command(argv + 6);
 }

@@ -35,6 +35,8 @@ export interface InitScriptInput {
   netns?: string;
   /** minid-init waits for a byte on this fd before it joins the network (the go; see initArgs). */
   waitFd?: number;
+  /** minid-init tells on this fd how the start went: "0" or "CODE MESSAGE" (see initArgs). */
+  reportFd?: number;
   /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
   hostProc: string[];
   hostSysFirmware: boolean;
@@ -97,6 +99,9 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
  * a command (noted beside it); minid-init does them with system calls, in one process:
  *   --stderr-fd 3          exec 2>&3 3>&-   the container's stderr (the supervisor keeps
  *                                            unshare's own apart)
+ *   --report-fd 4          (no command) one line to minid on fd 4 when the command is about
+ *                                          to run ("0") or cannot ("127 exec: ..."): how
+ *                                          `run -d` knows the start went well
  *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)
  *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
  *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
@@ -115,6 +120,7 @@ export function initArgs(i: InitScriptInput): string[] {
   return [
     i.initBin,
     '--stderr-fd', '3',
+    ...(i.reportFd !== undefined ? ['--report-fd', String(i.reportFd)] : []),
     '--pidfile', `${i.runDir}/pid`,
     '--mount-all', `${i.runDir}/fstab.root`,
     '--make-dev', `${i.rootfs}/dev`,

@@ -110,6 +110,44 @@ describe('exit codes like docker', () => {
     expect(nf.stderr).toContain('executable file not found');
     expect((await run(['run', '--rm', '--network', 'none', 'busybox', '/etc/passwd'])).exitCode).toBe(126);
   });
+  it("finds the command in the container's PATH as execvp does, a script without #! included", async () => {
+    const v = path.join(os.tmpdir(), `minid-bin-${process.pid}`);
+    fs.mkdirSync(v, { recursive: true });
+    fs.writeFileSync(path.join(v, 'hello'), 'echo "hello $1 from $0"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(v, 'nox'), 'echo never\n', { mode: 0o644 });
+    try {
+      const r = await run(['run', '--rm', '--network', 'none', '-v', `${v}:/opt/x:ro`, '-e', 'PATH=/nowhere:/opt/x:/bin', 'busybox', 'hello', 'you']);
+      expect([r.exitCode, r.stdout]).toEqual([0, 'hello you from /opt/x/hello']);
+      const nox = await run(['run', '--rm', '--network', 'none', '-v', `${v}:/opt/x:ro`, '-e', 'PATH=/opt/x', 'busybox', 'nox']);
+      expect(nox.exitCode).toBe(126);
+    } finally {
+      fs.rmSync(v, { recursive: true, force: true });
+    }
+  });
+  it('-d reports a command that cannot start as docker does: its error and code, no id; the container stays, exited', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['busybox', 'no-such-cmd'], 127, /^minid: exec: "no-such-cmd": executable file not found in \$PATH$/],
+      [['busybox', '/etc/passwd'], 126, /^minid: exec: "\/etc\/passwd": permission denied$/i],
+      [['-v', '/etc/hostname:/bin', 'busybox', 'true'], 125, /^minid: container setup failed: mount .*\/bin: Not a directory$/],
+    ];
+    for (const [args, code, message] of cases) {
+      for (const network of ['bridge', 'none']) {
+        const name = `bad-${code}-${network}`;
+        const r = await run(['run', '-d', '--name', name, '--network', network, ...args]);
+        expect(r.exitCode, name).toBe(code);
+        expect(r.stdout, name).toBe('');
+        expect(r.stderr.trim(), name).toMatch(message);
+        expect((await run(['wait', name])).stdout.trim(), name).toBe(String(code));
+        const logs = await run(['logs', name]);
+        expect(logs.stdout + logs.stderr, name).toMatch(message);
+        expect((await run(['rm', name])).exitCode, name).toBe(0);
+      }
+    }
+    // --rm: nothing stays behind
+    const r = await run(['run', '-d', '--rm', '--name', 'bad-rm', 'busybox', 'no-such-cmd']);
+    expect(r.exitCode).toBe(127);
+    await eventually(async () => expect((await run(['inspect', 'bad-rm'])).exitCode).toBe(125));
+  });
   it('125 and one line for minid errors', async () => {
     for (const args of [
       ['run', '--rm', 'no-such-image'],

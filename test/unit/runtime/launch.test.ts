@@ -45,9 +45,10 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(initArgs({ ...input, loopbackUp: false })).not.toContain('--loopback-up');
   });
   it("waits for minid's go after /dev, then joins the network namespace, before mounting the rest (/sys)", () => {
-    const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, netns: '/run/netns/minid-abc' });
+    const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, reportFd: 4, netns: '/run/netns/minid-abc' });
     const setup = b.slice(1, b.indexOf('--')).filter((x) => x.startsWith('--'));
-    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname']);
+    // The report fd first: a failure of any later step is reported on it.
+    expect(setup).toEqual(['--stderr-fd', '--report-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname']);
     expect(b.slice(b.indexOf('--wait-fd'), b.indexOf('--wait-fd') + 4)).toEqual(['--wait-fd', '4', '--netns', '/proc/$$/root/run/netns/minid-abc']);
     expect(b[b.indexOf('--netns') + 3]).toBe(`${input.runDir}/fstab.rest`);
     // The supervisor's shell expands $$: the path resolves in its (the host's) mount namespace.
