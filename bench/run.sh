@@ -24,6 +24,10 @@
 set -euo pipefail
 umask 022
 export LC_ALL=C
+# A NODE_EXTRA_CA_CERTS in the environment makes every Node process parse that CA bundle at
+# start (~35 ms here). minid's launcher drops it (bin/minid); so must the `node -e 0`
+# reference, or it measures the bundle rather than Node.
+unset NODE_EXTRA_CA_CERTS
 
 BENCH_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)

@@ -4,6 +4,7 @@
 // is a bug and says so.
 import { Command, CommanderError, Option } from 'commander';
 import { isMinidError } from '../errors.js';
+import { watchOutput } from '../sys/output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -298,6 +299,7 @@ const debugExit = () => {
 let prebuilt: Command | undefined;
 
 export async function main(argv: string[]): Promise<void> {
+  watchOutput();
   const program = prebuilt ?? buildProgram();
   prebuilt = undefined;
   try {

@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { debugMark, spawnProcess } from '../sys/exec.js';
+import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
 import { logFile, readExitRecord, readPid, type ContainerConfig } from './state.js';
 import { GO_FD, releaseContainer, waitStarted } from './container.js';
@@ -34,28 +35,37 @@ export class ForegroundSupervisor {
   child?: ChildProcess;
   log?: fs.WriteStream;
   closed?: Promise<unknown>;
+  unwatch = (): void => {};
   constructor(private readonly c: ContainerConfig) {}
 
   spawn = async (argv: string[]): Promise<ChildProcess> => {
+    this.unwatch = onOutputGone(this.outputGone);
     const log = (this.log = fs.createWriteStream(logFile(this.c.id), { flags: 'a' }));
     // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
     const child = (this.child = await spawnProcess(argv, {
       stdio: [this.c.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe', 'ignore', 'pipe'],
       detached: true,
     }));
-    child.stdout!.on('data', (d) => {
-      process.stdout.write(d);
-      log.write(d);
-    });
-    child.stderr!.on('data', (d) => {
-      process.stderr.write(d);
-      log.write(d);
-    });
+    for (const name of ['stdout', 'stderr'] as const) {
+      child[name]!.on('data', (d) => {
+        if (!process[name].destroyed) process[name].write(d);
+        log.write(d);
+      });
+    }
     // minid-init's start report (--report-fd): a foreground run needs none (an error is on
     // stderr, the exit code is the container's), but unread it would hold 'close' back.
     (child.stdio[GO_FD] as import('node:net').Socket).resume();
     this.closed = new Promise((res) => child.on('close', res));
     return child;
+  };
+
+  /**
+   * Our stdout (or stderr) lost its reader (`minid run busybox yes | head`): close the
+   * container's too, as a shell pipe would. Its next write there fails (EPIPE), and it ends
+   * as `yes | head` does; minid then releases it as usual.
+   */
+  outputGone = (name: 'stdout' | 'stderr'): void => {
+    this.child?.[name]?.destroy();
   };
 }
 
@@ -64,11 +74,23 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   let done: Promise<unknown>;
   let unforward = () => {};
   let log: fs.WriteStream;
+  let unwatch: () => void;
   if (c.tty) {
+    // A terminal has no end to close: a container whose output has no reader any more is
+    // killed (what SIGPIPE does to a program; the container's PID 1 would ignore it).
+    unwatch = onOutputGone(() => {
+      const p = readPid(c.id);
+      try {
+        if (p) process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
     log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
     done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
   } else {
     if (!sup.child) await sup.spawn(['/bin/sh', shim]);
+    unwatch = sup.unwatch;
     log = sup.log!;
     done = sup.closed!;
     await waitStarted(c.id).catch(() => {});
@@ -77,6 +99,7 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   await done;
   debugMark('run: the supervisor has exited');
   unforward();
+  unwatch();
   await new Promise((res) => log.end(res));
   const exit = readExitRecord(c.id);
   await releaseContainer(c.id);
@@ -94,7 +117,7 @@ export async function ptySession(argv: string[], o: { env: Record<string, string
   const out = process.stdout;
   const term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: o.env });
   term.onData((d) => {
-    out.write(d);
+    if (!out.destroyed) out.write(d);
     o.tee?.(d);
   });
   const stdin = process.stdin;

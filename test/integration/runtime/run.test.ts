@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, eventually, loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 
@@ -147,6 +148,21 @@ describe('exit codes like docker', () => {
     const r = await run(['run', '-d', '--rm', '--name', 'bad-rm', 'busybox', 'no-such-cmd']);
     expect(r.exitCode).toBe(127);
     await eventually(async () => expect((await run(['inspect', 'bad-rm'])).exitCode).toBe(125));
+  });
+  it('a reader that goes away (`| head`) ends the container as it would end `yes`, with no stack trace and nothing left', async () => {
+    const sh = (cmd: string) => execa('sh', ['-c', cmd], { env: { ...process.env, ...store.env }, reject: false, timeout: 30_000 });
+    for (const flags of ['', '-t']) {
+      const r = await sh(`${cli} run --rm --name piped${flags ? '-t' : ''} ${flags} busybox yes | head -n 2`);
+      expect(r.stdout.split('\n').slice(0, 2).map((l) => l.trim()), flags).toEqual(['y', 'y']);
+      expect(r.stderr, flags).not.toMatch(/\bat |EPIPE|internal error/);
+      await eventually(async () => expect((await run(['inspect', `piped${flags ? '-t' : ''}`])).exitCode, flags).toBe(125));
+    }
+    // Other commands stop quietly (141, as a shell reports SIGPIPE).
+    await run(['run', '-d', '--name', 'chatty', 'busybox', 'sh', '-c', 'while :; do echo hi; done']);
+    const logs = await sh(`${cli} logs -f chatty | head -n 1`);
+    expect(logs.stdout).toBe('hi');
+    expect(logs.stderr).toBe('');
+    expect((await run(['rm', '-f', 'chatty'])).exitCode).toBe(0);
   });
   it('125 and one line for minid errors', async () => {
     for (const args of [
