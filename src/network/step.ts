@@ -262,7 +262,8 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
  * that point, as a power cut or `kill -9` would, so `minid system prune` can be shown to clean up.
  */
 export function crashPoint(name: string): void {
-  if (process.env.MINID_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+  // MINID_CRASH_SIGNAL=SIGINT: a Ctrl-C at that point instead (see holdSignals).
+  if (process.env.MINID_CRASH_AT === name) process.kill(process.pid, (process.env.MINID_CRASH_SIGNAL as NodeJS.Signals) || 'SIGKILL');
 }
 
 export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<PlanResult> {

@@ -3,7 +3,9 @@
 // gets a real terminal through node-pty: raw keys in, window size followed.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
+import { MinidError } from '../errors.js';
 import { debugMark, spawnProcess } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
@@ -12,19 +14,50 @@ import { GO_FD, releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-function forwardSignals(id: string): () => void {
-  const handler = (sig: NodeJS.Signals) => {
-    const p = readPid(id);
-    if (p) {
-      try {
-        process.kill(p.pid, sig);
-      } catch {
-        /* gone */
-      }
+function signalContainer(id: string, sig: NodeJS.Signals): void {
+  const p = readPid(id);
+  if (p) {
+    try {
+      process.kill(p.pid, sig);
+    } catch {
+      /* gone */
     }
-  };
+  }
+}
+
+function forwardSignals(id: string): () => void {
+  const handler = (sig: NodeJS.Signals) => signalContainer(id, sig);
   for (const s of FORWARDED) process.on(s, handler);
   return () => FORWARDED.forEach((s) => process.off(s, handler));
+}
+
+/** Signals held while a container is set up (holdSignals). */
+export interface HeldSignals {
+  /** Throws (exit 128+N) if one has arrived: the caller undoes what it set up. */
+  check(): void;
+  /** Stop holding; hand one that arrived (after the last check) to `then`. */
+  release(then?: (sig: NodeJS.Signals) => void): void;
+}
+
+/**
+ * Ctrl-C (SIGINT, or SIGTERM, SIGHUP...) while a container is being set up would kill minid
+ * half-way and leave the namespace, veth, rules and address to `minid system prune`. Held
+ * instead: minid finishes the step under way, and at the next check undoes everything and
+ * exits 128+N; once the container runs, it is handed on to it.
+ */
+export function holdSignals(): HeldSignals {
+  let got: NodeJS.Signals | undefined;
+  const handler = (sig: NodeJS.Signals) => void (got ??= sig);
+  for (const s of FORWARDED) process.on(s, handler);
+  return {
+    check() {
+      if (got) throw new MinidError(`interrupted (${got}) before the container started; what was set up for it is undone`, 128 + (osConstants.signals[got] ?? 0));
+    },
+    release(then) {
+      FORWARDED.forEach((s) => process.off(s, handler));
+      if (got && then) then(got);
+    },
+  };
 }
 
 /**
@@ -69,7 +102,7 @@ export class ForegroundSupervisor {
   };
 }
 
-export async function runForeground(c: ContainerConfig, sup: ForegroundSupervisor = new ForegroundSupervisor(c)): Promise<number> {
+export async function runForeground(c: ContainerConfig, sup: ForegroundSupervisor = new ForegroundSupervisor(c), held?: HeldSignals): Promise<number> {
   const shim = path.join(paths.containerRun(c.id), 'shim.sh');
   let done: Promise<unknown>;
   let unforward = () => {};
@@ -78,16 +111,10 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   if (c.tty) {
     // A terminal has no end to close: a container whose output has no reader any more is
     // killed (what SIGPIPE does to a program; the container's PID 1 would ignore it).
-    unwatch = onOutputGone(() => {
-      const p = readPid(c.id);
-      try {
-        if (p) process.kill(p.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    });
+    unwatch = onOutputGone(() => signalContainer(c.id, 'SIGKILL'));
     log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
     done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
+    await waitStarted(c.id).catch(() => {});
   } else {
     if (!sup.child) await sup.spawn(['/bin/sh', shim]);
     unwatch = sup.unwatch;
@@ -96,6 +123,9 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
     await waitStarted(c.id).catch(() => {});
     unforward = forwardSignals(c.id);
   }
+  // The container runs: a signal held since the last check is its (from now on, a terminal
+  // sends Ctrl-C as a key; without one they are forwarded as they come).
+  held?.release((sig) => signalContainer(c.id, sig));
   await done;
   debugMark('run: the supervisor has exited');
   unforward();

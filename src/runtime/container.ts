@@ -148,7 +148,10 @@ export type SupervisorSpawner = (argv: string[]) => Promise<ChildProcess>;
  * network is attached (container:NAME, CNI), the caller starts the supervisor afterwards.
  * Returns the supervisor when it started it.
  */
-export async function startContainer(c: ContainerConfig, io: { explain?: (l: string) => void; spawn?: SupervisorSpawner }): Promise<ChildProcess | undefined> {
+export async function startContainer(
+  c: ContainerConfig,
+  io: { explain?: (l: string) => void; spawn?: SupervisorSpawner; interrupted?: () => void },
+): Promise<ChildProcess | undefined> {
   const runDir = paths.containerRun(c.id);
   const dir = paths.container(c.id);
   fs.mkdirSync(runDir, { recursive: true });
@@ -206,6 +209,7 @@ export async function startContainer(c: ContainerConfig, io: { explain?: (l: str
     if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
     saveConfig(c);
+    io.interrupted?.(); // Ctrl-C meanwhile (holdSignals): undo below instead of going
     if (child) await go(child);
     return child;
   } catch (e) {

@@ -51,26 +51,34 @@ export async function run(image: string, command: string[], o: any): Promise<num
     return 0;
   }
   debugMark('run: parsed');
+  const { ForegroundSupervisor, holdSignals, runForeground } = await import('../../runtime/attach.js');
+  // Ctrl-C from here until the container runs: undo, not die half-way.
+  const held = holdSignals();
   const c = await rt.createContainer(req);
   debugMark(`run: created ${c.id.slice(0, 12)}`);
-  const { ForegroundSupervisor, runForeground } = await import('../../runtime/attach.js');
   // Who starts the supervisor (early, while the network is set up; not for a terminal).
   const fg = c.detach ? undefined : new ForegroundSupervisor(c);
   const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
   let started;
   try {
-    started = await rt.startContainer(c, { explain, spawn });
+    held.check();
+    started = await rt.startContainer(c, { explain, spawn, interrupted: held.check });
     debugMark('run: network attached, scripts written, go');
   } catch (e) {
     await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
+    held.release();
     throw e;
   }
   if (c.detach) {
-    await rt.spawnDetached(c, started);
+    try {
+      await rt.spawnDetached(c, started);
+    } finally {
+      held.release(); // the container runs (or has failed): a Ctrl-C now is minid's to die of
+    }
     process.stdout.write(c.id + '\n');
     return 0;
   }
-  return runForeground(c, fg);
+  return runForeground(c, fg, held);
 }
 
 function portsText(s: ContainerState): string {

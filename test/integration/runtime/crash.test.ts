@@ -48,3 +48,20 @@ it.each(['network-batch', 'after-network'])('system prune recovers from a kill -
   const reserved = fs.existsSync(ipam) ? fs.readdirSync(ipam).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
   expect(reserved).toEqual([]);
 });
+
+it.each([[[]], [['-d']]])('a Ctrl-C while the network is set up (run %j) undoes everything: exit 130, nothing left', async (flags) => {
+  const port = await freePort();
+  const env = { ...store.env, MINID_CRASH_AT: 'network-batch', MINID_CRASH_SIGNAL: 'SIGINT' };
+  const r = await minid(store, ['run', '--rm', ...flags, '-p', `${port}:80`, 'busybox', 'true'], { env });
+  expect(r.exitCode, r.stderr).toBe(130);
+  expect(r.stderr.trim()).toMatch(/^minid: interrupted \(SIGINT\) before the container started; what was set up for it is undone$/);
+  expect(r.stdout).toBe('');
+  // Nothing for `system prune` to find.
+  expect((await minid(store, ['ps', '-aq'])).stdout.trim()).toBe('');
+  const after = hostState(mine);
+  expect(after.iptables.filter((l) => l.includes(`--dport ${port}`))).toEqual([]);
+  const ipam = `${store.root}/ipam/bridge`;
+  expect(fs.existsSync(ipam) ? fs.readdirSync(ipam).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []).toEqual([]);
+  const p = await minid(store, ['system', 'prune']);
+  expect(p.stdout).not.toMatch(/Deleted/);
+});
