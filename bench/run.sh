@@ -6,7 +6,7 @@
 # Prints a markdown table; writes bench/results/latest.json (and latest.md). Sections not run
 # this time keep their previous figures in latest.json (each section carries its own date).
 # Environment:
-#   QUICK=1         fewer runs (3 instead of 10), one 2 s iperf3 run per path (not 4 × 4 s),
+#   QUICK=1         fewer runs (3 instead of 10), one 2 s iperf3 run per path (not 8 × 3 s),
 #                   20 containers for scale (not 100)
 #   PEERS=1         also docker (Debian's docker.io, a dockerd started and stopped here) and
 #                   podman; installs them with apt-get if missing
@@ -61,7 +61,7 @@ if [[ $QUICK == 1 ]]; then
   RUNS=${RUNS:-3} WARMUP=${WARMUP:-1} IPERF_SECONDS=${IPERF_SECONDS:-2} IPERF_ROUNDS=${IPERF_ROUNDS:-1} SCALE_N=${SCALE_N:-20}
   LAT_ROUNDS=${LAT_ROUNDS:-2} LAT_PAIR_RUNS=${LAT_PAIR_RUNS:-3}
 else
-  RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} IPERF_SECONDS=${IPERF_SECONDS:-4} IPERF_ROUNDS=${IPERF_ROUNDS:-4} SCALE_N=${SCALE_N:-100}
+  RUNS=${RUNS:-10} WARMUP=${WARMUP:-2} IPERF_SECONDS=${IPERF_SECONDS:-3} IPERF_ROUNDS=${IPERF_ROUNDS:-8} SCALE_N=${SCALE_N:-100}
 fi
 export RUNS WARMUP
 

@@ -92,10 +92,18 @@ section_throughput() {
     fi
     ip=$(rt_ip "$rt" "$name") ns=$(rt_netns "$rt" "$name")
     if iperf_server "$ns" 5201; then
-      for _ in $(seq "$IPERF_ROUNDS"); do
-        iperf_client direct "$rt" "$ip" 5201
-        [[ -z $HOST_ADDR ]] || iperf_client "host address" "$rt" "$HOST_ADDR" "$PORT_IPERF"
-        iperf_client 127.0.0.1 "$rt" 127.0.0.1 "$PORT_IPERF"
+      # Each round measures every path once, starting from the next path each time (direct,
+      # host, 127 / host, 127, direct / ...): a drift within a round (the host's load, the
+      # CPU's clock) then favours no path.
+      local r i n=${#paths[@]}
+      for ((r = 0; r < IPERF_ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do
+          case ${paths[(r + i) % n]} in
+            direct) iperf_client direct "$rt" "$ip" 5201 ;;
+            "host address") iperf_client "host address" "$rt" "$HOST_ADDR" "$PORT_IPERF" ;;
+            127.0.0.1) iperf_client 127.0.0.1 "$rt" 127.0.0.1 "$PORT_IPERF" ;;
+          esac
+        done
       done
     fi
     stop_pid "$IPERF_PID"
