@@ -9,14 +9,15 @@ import { MinidError } from '../errors.js';
 import { debugMark, spawnProcess } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
-import { logFile, readExitRecord, readPid, type ContainerConfig } from './state.js';
+import { logFile, processAlive, readExitRecord, readPid, type ContainerConfig } from './state.js';
 import { GO_FD, releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 function signalContainer(id: string, sig: NodeJS.Signals): void {
   const p = readPid(id);
-  if (p) {
+  if (p && processAlive(p)) {
+    // (the container's own process: not whatever reuses its pid once it has ended)
     try {
       process.kill(p.pid, sig);
     } catch {
@@ -128,11 +129,14 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   held?.release((sig) => signalContainer(c.id, sig));
   await done;
   debugMark('run: the supervisor has exited');
-  unforward();
   unwatch();
+  // Until the container is released, a Ctrl-C still goes to the container (which has ended:
+  // nothing happens) rather than killing minid half-way through the release.
+  if (c.tty) unforward = forwardSignals(c.id);
   await new Promise((res) => log.end(res));
   const exit = readExitRecord(c.id);
   await releaseContainer(c.id);
+  unforward();
   debugMark('run: released');
   return exit?.exitCode ?? 125;
 }
