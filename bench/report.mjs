@@ -158,7 +158,7 @@ function render(L) {
       });
       out.push(table(head, rows));
       out.push('');
-      out.push('Cases: `run --rm --network none|host|bridge busybox true`; `bridge -p` adds `-p PORT:80`; `port cycle` = `run -d -p PORT:80 nginx`, fetch the page via 127.0.0.1 (as soon as it answers) and via the host address, `rm -f`. `bridge -p, paired`: the same as `bridge -p`, in rounds that time floor-batch then minid back to back; its median, min and max are over the medians of the rounds, its ratio the median of the ratios of the rounds (the 1.5× target uses it). floor-bare: floor-batch with the container reduced to its image, /proc and hostname (no /dev nodes, devpts, /dev/shm, /sys, /proc masks or /etc files, which minid and floor-steps/floor-batch make).');
+      out.push('Cases: `run --rm --network none|host|bridge busybox true`; `bridge -p` adds `-p PORT:80`; `port cycle` = `run -d -p PORT:80 nginx`, fetch the page via 127.0.0.1 (as soon as it answers) and via the host address, `rm -f`. `bridge -p, paired`: the same as `bridge -p`, in rounds that time floor-batch and minid back to back (which goes first alternates); its median, min and max are over the medians of the rounds, its ratio the median of the ratios of the rounds (the 1.5× target uses it). floor-bare: floor-batch with the container reduced to its image, /proc and hostname (no /dev nodes, devpts, /dev/shm, /sys, /proc masks or /etc files, which minid and floor-steps/floor-batch make).');
     } else if (s === 'throughput') {
       out.push(`### Throughput: one TCP stream, iperf3 (Gbit/s, median (min–max) of the per-second rates, ${o.iperf_rounds ?? 1} × ${o.iperf_seconds} s per path, paths alternating) — ${sec.date}`);
       out.push('');

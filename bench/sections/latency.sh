@@ -30,7 +30,7 @@ section_latency() {
 }
 
 # The 1.5× target's ratio, measured in pairs: LAT_ROUNDS rounds, each timing floor-batch and
-# then minid (LAT_PAIR_RUNS runs each, after one warm-up) on `run --rm -p`; the ratio is the
+# minid, one after the other (LAT_PAIR_RUNS runs each, after one warm-up) on `run --rm -p`; the ratio is the
 # median over rounds of minid's median ÷ the floor's. The host's load changes from one minute
 # to the next (2 shared cores, and dockerd/containerd idling with PEERS=1); within a round
 # both see the same, and minid, which uses more CPU, would otherwise be compared with a floor
@@ -39,9 +39,14 @@ latency_paired() {
   local rounds=${LAT_ROUNDS:-6} runs=${LAT_PAIR_RUNS:-5} r rt json=$BENCH_TMP/pair.json
   local -A meds=()
   [[ " ${RUNTIMES[*]} " == *" minid "* ]] && minid_supports "bridge -p" || return 0
-  log "latency: bridge -p in pairs, $rounds rounds of floor-batch then minid ($runs runs each)"
+  log "latency: bridge -p in pairs, $rounds rounds of floor-batch and minid, in turn first ($runs runs each)"
+  local order
   for ((r = 0; r < rounds; r++)); do
-    for rt in floor-batch minid; do
+    # Who goes first alternates: whatever the first block of a round pays for (the kernel
+    # still tearing down the previous round's namespaces) falls on both alike.
+    order="floor-batch minid"
+    ((r % 2 == 0)) || order="minid floor-batch"
+    for rt in $order; do
       if ! hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$json" \
         "$(rt_run "$rt") --rm --network bridge -p $PORT_RUN:80 busybox true" >/dev/null 2>"$BENCH_TMP/pair.err"; then
         warn "    paired round $r / $rt failed: $(tail -n 1 "$BENCH_TMP/pair.err")"
