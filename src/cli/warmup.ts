@@ -3,9 +3,9 @@
 // the compiled code of the functions that ran while it was made (measured here: 3,000 small
 // functions, 30 ms to compile on first call, 1.3 ms from a snapshot that ran them). So the
 // pure parts of the run path run once here: the flags parsed, the network plans built,
-// explained and carried out through a recorder, the supervisor's scripts written out as text,
-// the spawner's messages encoded and decoded. Nothing here touches the host, reads the
-// environment or keeps any state: the recorder answers every command with success.
+// explained and carried out through a recorder, the supervisor's scripts written out as text.
+// Nothing here touches the host, reads the environment or keeps any state: the recorder
+// answers every command with success.
 import type { Command } from 'commander';
 
 export async function warmUp(program: Command): Promise<void> {
@@ -44,7 +44,7 @@ export async function warmUp(program: Command): Promise<void> {
     const init = {
       id, name: 'web', runDir: '/run/minid/containers/x', rootfs: '/r', lowerdirs: ['/l1', '/l2'], upperdir: '/u', workdir: '/w',
       hostname: 'web', volumes: [], etcFiles: [{ name: 'hosts', source: '/c/hosts' }], initBin: '/b/minid-init', envFile: '/e',
-      uid: 0, gid: 0, cwd: '/', argv: ['true'], loopbackUp: false, netns: names.netnsPath(id), waitFd: 4, hostProc: ['sys', 'kcore'], hostSysFirmware: true,
+      uid: 0, gid: 0, cwd: '/', argv: ['true'], loopbackUp: false, netns: names.netnsPath(id), waitFd: 4, reportFd: 4, hostProc: ['sys', 'kcore'], hostSysFirmware: true,
     };
     launch.fstabs(init);
     launch.shimScript({ id, name: 'web', runDir: '/run/minid/containers/x', exitFile: '/c/exit.json', launch: launch.unshareArgs({ newNet: false }), init: launch.initArgs(init), hook: ['minid', '_exited', id] });

@@ -73,7 +73,9 @@ export async function run(image: string, command: string[], o: any): Promise<num
     try {
       await rt.spawnDetached(c, started);
     } finally {
-      held.release(); // the container runs (or has failed): a Ctrl-C now is minid's to die of
+      // The container runs (or could not start). A Ctrl-C that came while minid waited for
+      // its report is dropped: the container is running and its id is printed.
+      held.release();
     }
     process.stdout.write(c.id + '\n');
     return 0;
