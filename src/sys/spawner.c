@@ -25,6 +25,13 @@
  * first listen() loads the cluster and dns modules (~3 ms), and reading the kernel's socket
  * tables (/proc/net/tcp) walks its whole connection hash (~3 ms per file on this machine).
  *
+ * Started by minid's launcher (bin/minid runs `minid-spawner --launch NODE ARGS...`), the
+ * helper is ready before minid needs it and Node never forks at all (loading Node's
+ * child_process module and the first fork cost ~5 ms): two pipes and a fork, then this
+ * process becomes NODE, and its child serves, with the request pipe as its stdin and the
+ * result pipe as its stdout. MINID_SPAWNER_FDS="W,R" tells minid its ends (write requests,
+ * read results); src/sys/spawner.ts starts a helper of its own when it finds none.
+ *
  * Commands run side by side,
  * each with the helper's environment (minid's, as it started the helper) and signal
  * dispositions reset. The helper ignores SIGINT and SIGQUIT (Ctrl-C is for minid, which
@@ -268,7 +275,40 @@ static void feed(struct job *j) {
   j->in = -1;
 }
 
-int main(void) {
+/*
+ * --launch PROG ARGS...: returns in the child, which goes on to serve; this process becomes
+ * PROG. If the pipes or the fork fail, PROG runs without a helper (minid starts its own).
+ */
+static void launch(char **argv) {
+  int req[2], res[2];
+  if (pipe2(req, O_CLOEXEC) == 0) {
+    if (pipe2(res, O_CLOEXEC) == 0) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        /* The helper: requests on stdin, results on stdout; nothing else of the caller's
+         * held open (its stdin, stdout, other fds: a reader waiting for minid's output to
+         * end must not wait for the helper). stderr stays: the helper's own errors. */
+        if (dup2(req[0], 0) < 0 || dup2(res[1], 1) < 0) _exit(1);
+        close_range(3, ~0U, 0);
+        return;
+      }
+      if (pid > 0) {
+        char fds[32];
+        snprintf(fds, sizeof fds, "%d,%d", req[1], res[0]);
+        fcntl(req[1], F_SETFD, 0); /* these two cross the exec */
+        fcntl(res[0], F_SETFD, 0);
+        setenv("MINID_SPAWNER_FDS", fds, 1);
+      }
+      /* (the pipes' other ends close at the exec) */
+    }
+  }
+  execvp(argv[0], argv);
+  fprintf(stderr, "minid: cannot run %s: %s\n", argv[0], strerror(errno));
+  exit(errno == ENOENT ? 127 : 126);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "--launch") == 0) launch(argv + 2);
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);

@@ -4,7 +4,6 @@
 // input, output captured); anything else, or no helper (not built, or it died), is spawned
 // from Node as before. It also answers whether a port can be bound (bindProbe), for the
 // check before a port is published. The protocol is written down at the top of spawner.c.
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -30,7 +29,11 @@ interface Pending {
 }
 
 interface Helper {
-  child: ChildProcess;
+  /** Where requests go, where results come from (the helper's stdin and stdout). */
+  requests: import('node:stream').Writable;
+  results: import('node:stream').Readable;
+  /** What holds minid's event loop open while a request is out (see idle). */
+  handles: { ref(): void; unref(): void }[];
   pending: Map<number, Pending>;
   next: number;
   buf: Buffer;
@@ -43,20 +46,55 @@ let starting: Promise<Helper | null> | undefined;
 export const spawnerPath = (): string => path.join(packageRoot(), 'build', 'minid-spawner');
 
 async function start(): Promise<Helper | null> {
+  if (process.env.MINID_SPAWNER === '0') return null;
+  const launched = await fromLauncher();
+  if (launched) return launched;
   const bin = spawnerPath();
-  if (process.env.MINID_SPAWNER === '0' || !fs.existsSync(bin)) return null;
+  if (!fs.existsSync(bin)) return null;
   const { spawn } = await import('node:child_process');
   const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const h: Helper = { child, pending: new Map(), next: 1, buf: Buffer.alloc(0) };
-  const gone = (why: string) => {
-    if (helper === h) helper = null; // from now on, from Node
-    for (const p of h.pending.values()) p.reject(cannotStart(p.argv, new Error(`minid-spawner ${why}`)));
-    h.pending.clear();
-  };
-  child.on('error', (e) => gone(`could not start (${e.message})`));
-  child.on('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
-  child.stdin!.on('error', () => {}); // reported by 'exit'
-  child.stdout!.on('data', (d: Buffer) => {
+  const h = serve(child.stdin!, child.stdout!, [child, child.stdin, child.stdout] as unknown as { ref(): void; unref(): void }[]);
+  child.on('error', (e) => gone(h, `could not start (${e.message})`));
+  child.on('exit', (code, signal) => gone(h, `exited (${signal ?? `code ${code}`})`));
+  return h;
+}
+
+/**
+ * The helper bin/minid started with Node (`minid-spawner --launch`): its pipes are open here
+ * as the fds MINID_SPAWNER_FDS names. Each is opened anew through /proc/self/fd (Node opens
+ * with O_CLOEXEC) and the inherited fd closed: a process minid starts must not hold them,
+ * or the helper would not see minid go. null: none (run directly by node, or MINID_SPAWNER=0).
+ */
+async function fromLauncher(): Promise<Helper | null> {
+  const fds = process.env.MINID_SPAWNER_FDS;
+  if (!fds) return null;
+  delete process.env.MINID_SPAWNER_FDS; // not for the processes minid starts
+  const [w, r] = fds.split(',').map(Number);
+  const { O_WRONLY, O_RDONLY, O_NONBLOCK } = fs.constants;
+  let requests: number, results: number;
+  try {
+    // O_NONBLOCK: a pipe whose reader is gone fails (ENXIO) rather than waiting for one.
+    requests = fs.openSync(`/proc/self/fd/${w}`, O_WRONLY | O_NONBLOCK);
+    results = fs.openSync(`/proc/self/fd/${r}`, O_RDONLY | O_NONBLOCK);
+  } catch {
+    return null; // the helper is gone: start one
+  } finally {
+    for (const fd of [w, r]) try { fs.closeSync(fd); } catch { /* not open */ }
+  }
+  const net = await import('node:net');
+  const out = new net.Socket({ fd: requests, readable: false, writable: true });
+  const inp = new net.Socket({ fd: results, readable: true, writable: false });
+  const h = serve(out, inp, [out, inp]);
+  inp.on('end', () => gone(h, 'exited'));
+  inp.on('error', (e) => gone(h, `failed (${e.message})`));
+  return h;
+}
+
+/** Requests written to `requests`, results read from `results`. */
+function serve(requests: Helper['requests'], results: Helper['results'], owners: { ref(): void; unref(): void }[]): Helper {
+  const h: Helper = { requests, results, handles: owners, pending: new Map(), next: 1, buf: Buffer.alloc(0) };
+  requests.on('error', () => {}); // the helper is gone: reported by its end
+  results.on('data', (d: Buffer) => {
     h.buf = h.buf.length ? Buffer.concat([h.buf, d]) : d;
     for (let r = parse(h.buf); r; r = parse(h.buf)) {
       h.buf = h.buf.subarray(r.used);
@@ -71,10 +109,16 @@ async function start(): Promise<Helper | null> {
   return h;
 }
 
+/** The helper has gone: its pending requests fail (worded as a failed start), the rest from Node. */
+function gone(h: Helper, why: string): void {
+  if (helper === h) helper = null;
+  for (const p of h.pending.values()) p.reject(cannotStart(p.argv, new Error(`minid-spawner ${why}`)));
+  h.pending.clear();
+}
+
 /** Holds minid's event loop open only while a command is running. */
 function idle(h: Helper): void {
-  const handles = [h.child, h.child.stdin, h.child.stdout] as unknown as { ref(): void; unref(): void }[];
-  for (const x of handles) if (h.pending.size) x.ref();
+  for (const x of h.handles) if (h.pending.size) x.ref();
   else x.unref();
 }
 
@@ -144,6 +188,6 @@ async function request(argv: string[], input?: string): Promise<Reply | undefine
   return new Promise((resolve, reject) => {
     h.pending.set(id, { argv, resolve, reject });
     idle(h);
-    h.child.stdin!.write(Buffer.concat(parts));
+    h.requests.write(Buffer.concat(parts));
   });
 }

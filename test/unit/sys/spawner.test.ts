@@ -1,8 +1,10 @@
 // minid-spawner (src/sys/spawner.c) through its client: what a command prints and how it ends
 // come back as they would from Node's own spawn. No root needed; `make build` builds the helper.
+import { execFileSync, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bindProbe, spawnerPath, spawnVia } from '../../../src/sys/spawner.js';
 
@@ -88,6 +90,61 @@ describe('minid-spawner', () => {
     it('refuses a malformed question (EINVAL) instead of guessing', async () => {
       expect(await bindProbe('tcp', 'not-an-address', 8080)).toBe('EINVAL');
       expect(await bindProbe('tcp', '127.0.0.1', 70000)).toBe('EINVAL');
+    });
+  });
+
+  describe('started by the launcher (`minid-spawner --launch NODE ...`, as bin/minid does)', () => {
+    // A Node process started the way bin/minid starts minid, running the client as built
+    // (`make build`): what it printed, as JSON.
+    const launched = (script: string): any => {
+      const client = path.resolve('dist/src/sys/spawner.js');
+      const code = `import fs from 'node:fs'; const s = await import(${JSON.stringify(client)}); ${script}`;
+      const out = execFileSync(spawnerPath(), ['--launch', process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, MINID_SPAWNER: '' } });
+      return JSON.parse(out);
+    };
+    const gone = (pid: number): boolean => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].startsWith('Z');
+      } catch {
+        return true;
+      }
+    };
+    const waitGone = async (pid: number): Promise<boolean> => {
+      for (let i = 0; i < 200 && !gone(pid); i++) await new Promise((r) => setTimeout(r, 10));
+      return gone(pid);
+    };
+
+    it("serves Node through the pipes it was given: Node never forks, the helper is Node's child", () => {
+      const r = launched(`
+        const res = await s.spawnVia(['sh', '-c', 'echo $PPID; ls /proc/self/fd']);
+        const [helper, ...fds] = res.stdout.trim().split('\\n');
+        const helperParent = +fs.readFileSync('/proc/' + helper + '/stat', 'utf8').split(') ')[1].split(' ')[1];
+        console.log(JSON.stringify({ helperParent, me: process.pid, fds, env: process.env.MINID_SPAWNER_FDS ?? null,
+          forked: process.moduleLoadList.some((m) => m.endsWith(' child_process')) }));`);
+      expect(r.helperParent).toBe(r.me);
+      expect(r.forked).toBe(false); // Node's child_process module was never loaded
+      expect(r.env).toBe(null); // not passed on to the processes minid starts
+      expect(r.fds.sort()).toEqual(['0', '1', '2', '3']); // the command holds none of the helper's pipes (3: ls's own)
+    });
+
+    it('goes when Node goes, even if a process Node started itself lives on', async () => {
+      const r = launched(`
+        const res = await s.spawnVia(['sh', '-c', 'echo $PPID']);
+        const { spawn } = await import('node:child_process');
+        const c = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+        c.unref();
+        console.log(JSON.stringify({ helper: +res.stdout.trim(), sleeper: c.pid }));`);
+      try {
+        expect(await waitGone(r.helper)).toBe(true);
+      } finally {
+        process.kill(r.sleeper, 'SIGKILL');
+      }
+    });
+
+    it('says so when the program cannot be run (exit 127, as a shell)', () => {
+      const r = spawnSync(spawnerPath(), ['--launch', 'minid-no-such-program'], { encoding: 'utf8' });
+      expect(r.status).toBe(127);
+      expect(r.stderr).toContain('minid: cannot run minid-no-such-program');
     });
   });
 });
