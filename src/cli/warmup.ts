@@ -44,7 +44,7 @@ export async function warmUp(program: Command): Promise<void> {
     const init = {
       id, name: 'web', runDir: '/run/minid/containers/x', rootfs: '/r', lowerdirs: ['/l1', '/l2'], upperdir: '/u', workdir: '/w',
       hostname: 'web', volumes: [], etcFiles: [{ name: 'hosts', source: '/c/hosts' }], initBin: '/b/minid-init', envFile: '/e',
-      uid: 0, gid: 0, cwd: '/', argv: ['true'], loopbackUp: false, netns: names.netnsPath(id), waitFd: 4, reportFd: 4, hostProc: ['sys', 'kcore'], hostSysFirmware: true,
+      uid: 0, gid: 0, cwd: '/', argv: ['true'], loopbackUp: false, netns: names.netnsPath(id), waitFd: 4, reportFd: 5, hostProc: ['sys', 'kcore'], hostSysFirmware: true,
     };
     launch.fstabs(init);
     launch.shimScript({ id, name: 'web', runDir: '/run/minid/containers/x', exitFile: '/c/exit.json', launch: launch.unshareArgs({ newNet: false }), init: launch.initArgs(init), hook: ['minid', '_exited', id] });

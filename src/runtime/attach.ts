@@ -1,16 +1,15 @@
 // Foreground containers: minid stays attached, streams the output to the terminal and the log,
 // forwards signals, and releases the network when the container ends. With -t the container
 // gets a real terminal through node-pty: raw keys in, window size followed.
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
-import { debugMark, spawnProcess } from '../sys/exec.js';
+import { debugMark, startProcess, type Started } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
 import { logFile, processAlive, readExitRecord, readPid, type ContainerConfig } from './state.js';
-import { GO_FD, releaseContainer, waitStarted } from './container.js';
+import { REPORT_FD, SUPERVISOR_FDS, releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -66,18 +65,18 @@ export function holdSignals(): HeldSignals {
  * from the moment it starts. startContainer starts it (spawn) before the network is set up.
  */
 export class ForegroundSupervisor {
-  child?: ChildProcess;
+  child?: Started;
   log?: fs.WriteStream;
   closed?: Promise<unknown>;
   unwatch = (): void => {};
   constructor(private readonly c: ContainerConfig) {}
 
-  spawn = async (argv: string[]): Promise<ChildProcess> => {
+  spawn = async (argv: string[]): Promise<Started> => {
     this.unwatch = onOutputGone(this.outputGone);
     const log = (this.log = fs.createWriteStream(logFile(this.c.id), { flags: 'a' }));
     // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
-    const child = (this.child = await spawnProcess(argv, {
-      stdio: [this.c.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe', 'ignore', 'pipe'],
+    const child = (this.child = await startProcess(argv, {
+      stdio: [this.c.interactive ? 'inherit' : 'null', 'write', 'write', ...SUPERVISOR_FDS],
       detached: true,
     }));
     for (const name of ['stdout', 'stderr'] as const) {
@@ -88,7 +87,7 @@ export class ForegroundSupervisor {
     }
     // minid-init's start report (--report-fd): a foreground run needs none (an error is on
     // stderr, the exit code is the container's), but unread it would hold 'close' back.
-    (child.stdio[GO_FD] as import('node:net').Socket).resume();
+    (child.stdio[REPORT_FD] as import('node:net').Socket).resume();
     this.closed = new Promise((res) => child.on('close', res));
     return child;
   };

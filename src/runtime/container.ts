@@ -7,8 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import type { ChildProcess } from 'node:child_process';
-import { spawnProcess } from '../sys/exec.js';
+import { startProcess, type Started } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
@@ -133,9 +132,14 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
 
 /** The fd on which minid-init waits for minid's go (`--wait-fd`): the supervisor's stdio[4]. */
 export const GO_FD = 4;
+/** The fd on which minid-init says how the start went (`--report-fd`): the supervisor's stdio[5]. */
+export const REPORT_FD = 5;
 
-/** Starts the supervisor (`/bin/sh shim.sh`) with a pipe at GO_FD; who calls decides the rest of its stdio. */
-export type SupervisorSpawner = (argv: string[]) => Promise<ChildProcess>;
+/** The supervisor's stdio, but for its stdin, stdout and stderr: fd 3 unused, the go, the report. */
+export const SUPERVISOR_FDS = ['null', 'read', 'write'] as const;
+
+/** Starts the supervisor (`/bin/sh shim.sh`) with pipes at GO_FD and REPORT_FD; who calls decides the rest of its stdio. */
+export type SupervisorSpawner = (argv: string[]) => Promise<Started>;
 
 /**
  * Set up the network and write the scripts; undoes itself on failure. With `spawn`, the
@@ -151,7 +155,7 @@ export type SupervisorSpawner = (argv: string[]) => Promise<ChildProcess>;
 export async function startContainer(
   c: ContainerConfig,
   io: { explain?: (l: string) => void; spawn?: SupervisorSpawner; interrupted?: () => void },
-): Promise<ChildProcess | undefined> {
+): Promise<Started | undefined> {
   const runDir = paths.containerRun(c.id);
   const dir = paths.container(c.id);
   fs.mkdirSync(runDir, { recursive: true });
@@ -166,8 +170,8 @@ export async function startContainer(
     upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
     volumes: c.volumes, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
     cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
-    // The supervisor has GO_FD unless it runs on a terminal (node-pty passes no extra fd).
-    reportFd: c.tty && !c.detach ? undefined : GO_FD,
+    // The supervisor has GO_FD and REPORT_FD unless it runs on a terminal (node-pty passes no extra fd).
+    reportFd: c.tty && !c.detach ? undefined : REPORT_FD,
     hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
     hostSysFirmware: fs.existsSync('/sys/firmware'),
   };
@@ -184,7 +188,7 @@ export async function startContainer(
       }),
     );
   };
-  let child: ChildProcess | undefined;
+  let child: Started | undefined;
   try {
     if (early) {
       writeScripts();
@@ -220,7 +224,7 @@ export async function startContainer(
 }
 
 /** The go: one byte on GO_FD, then closed. */
-function go(child: ChildProcess): Promise<void> {
+function go(child: Started): Promise<void> {
   const pipe = child.stdio[GO_FD] as import('node:net').Socket;
   // EPIPE: minid-init has already failed (it said why on stderr; the supervisor records 125).
   pipe.on('error', () => {});
@@ -228,7 +232,7 @@ function go(child: ChildProcess): Promise<void> {
 }
 
 /** No go: GO_FD closed, minid-init exits (125) before the command starts; wait for the supervisor. */
-async function abort(child: ChildProcess): Promise<void> {
+async function abort(child: Started): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.ref(); // a detached supervisor is unref'd: keep minid alive until it has gone
   const closed = new Promise((resolve) => child.once('exit', resolve));
@@ -248,15 +252,11 @@ export async function waitStarted(id: string, timeoutMs = 10_000): Promise<void>
 
 /** Start detached: the supervisor outlives this process; its output goes to the log. */
 export const spawnDetachedSupervisor = (c: ContainerConfig): SupervisorSpawner => async (argv) => {
-  const log = fs.openSync(logFile(c.id), 'a');
-  try {
-    const child = await spawnProcess(argv, { stdio: ['ignore', log, log, 'ignore', 'pipe'], detached: true });
-    child.unref();
-    (child.stdio[GO_FD] as import('node:net').Socket | null)?.unref();
-    return child;
-  } finally {
-    fs.closeSync(log);
-  }
+  const log = { append: logFile(c.id) };
+  const child = await startProcess(argv, { stdio: ['null', log, log, ...SUPERVISOR_FDS], detached: true });
+  child.unref();
+  for (const fd of [GO_FD, REPORT_FD]) (child.stdio[fd] as import('node:net').Socket | null)?.unref();
+  return child;
 };
 
 /**
@@ -265,9 +265,10 @@ export const spawnDetachedSupervisor = (c: ContainerConfig): SupervisorSpawner =
  * not executable, a mount failed), which is this command's error and exit code, as with
  * `docker run -d`. The container stays, exited, for `logs` and `rm` (or goes, with --rm).
  */
-export async function spawnDetached(c: ContainerConfig, started?: ChildProcess): Promise<void> {
+export async function spawnDetached(c: ContainerConfig, started?: Started): Promise<void> {
   const child = started ?? (await spawnDetachedSupervisor(c)(['/bin/sh', path.join(paths.containerRun(c.id), 'shim.sh')]));
-  const pipe = child.stdio[GO_FD] as import('node:net').Socket;
+  (child.stdio[GO_FD] as import('node:net').Socket).destroy(); // the go was said (or there is none)
+  const pipe = child.stdio[REPORT_FD] as import('node:net').Socket;
   pipe.ref(); // spawnDetachedSupervisor unref'd it: minid waits for this
   const line = await new Promise<string | null>((resolve) => {
     let text = '';

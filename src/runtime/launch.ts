@@ -99,7 +99,7 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
  * a command (noted beside it); minid-init does them with system calls, in one process:
  *   --stderr-fd 3          exec 2>&3 3>&-   the container's stderr (the supervisor keeps
  *                                            unshare's own apart)
- *   --report-fd 4          (no command) one line to minid on fd 4 when the command is about
+ *   --report-fd 5          (no command) one line to minid on fd 5 when the command is about
  *                                          to run ("0") or cannot ("127 exec: ..."): how
  *                                          `run -d` knows the start went well
  *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)

@@ -133,12 +133,49 @@ export async function output(argv: string[], opts: RunOptions = {}): Promise<str
   return (await run(argv, opts)).stdout.trim();
 }
 
-/** Start a long-running process (the container supervisor). The caller owns the child. */
+/** A long-running process minid started (startProcess): a ChildProcess, or the helper's StartedProcess. */
+export interface Started {
+  readonly stdio: readonly (import('node:stream').Stream | null | undefined)[];
+  readonly stdout: import('node:stream').Readable | null;
+  readonly stderr: import('node:stream').Readable | null;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  ref(): void;
+  unref(): void;
+  on(event: 'exit' | 'close', listener: (...args: any[]) => void): unknown;
+  once(event: 'exit' | 'close', listener: (...args: any[]) => void): unknown;
+}
+
+/** A started process's fd K: 'inherit' (minid's own), or what startVia takes (spawner.ts). */
+export type StartStdio = 'inherit' | import('./spawner.js').StartFd;
+
+/**
+ * Start a long-running process (the container's supervisor); the caller owns it. Through
+ * minid-spawner when it can (not with 'inherit': the helper's stdio are its pipes to minid),
+ * else from Node, where 'read' and 'write' are both a socket pair ('pipe').
+ */
+export async function startProcess(argv: string[], opts: { stdio: StartStdio[]; detached?: boolean }): Promise<Started> {
+  if (!opts.stdio.includes('inherit')) {
+    traceTo()?.(formatCommand(argv));
+    const p = await (await import('./spawner.js')).startVia(argv, opts.stdio as import('./spawner.js').StartFd[], !!opts.detached);
+    if (p) return p;
+  }
+  const fs = await import('node:fs');
+  const files: number[] = [];
+  try {
+    const stdio = opts.stdio.map((f) => (f === 'null' ? 'ignore' : f === 'read' || f === 'write' ? 'pipe' : f === 'inherit' ? f : files[files.push(fs.openSync(f.append, 'a')) - 1]));
+    return await spawnProcess(argv, { stdio, detached: opts.detached, traced: !opts.stdio.includes('inherit') });
+  } finally {
+    files.forEach((fd) => fs.closeSync(fd));
+  }
+}
+
+/** Start a long-running process from Node (`minid exec`; startProcess without the helper). The caller owns the child. */
 export async function spawnProcess(
   argv: string[],
-  opts: { env?: Record<string, string>; cleanEnv?: boolean; stdio?: any; detached?: boolean; cwd?: string },
+  opts: { env?: Record<string, string>; cleanEnv?: boolean; stdio?: any; detached?: boolean; cwd?: string; traced?: boolean },
 ) {
-  traceTo()?.(formatCommand(argv));
+  if (!opts.traced) traceTo()?.(formatCommand(argv));
   const { spawn } = await import('node:child_process');
   return spawn(argv[0], argv.slice(1), {
     env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },

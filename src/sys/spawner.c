@@ -21,6 +21,18 @@
  *            -errno of bind(2) (-EADDRINUSE: something holds it; -EADDRNOTAVAIL: not an
  *            address of this host). The socket is closed at once.
  *
+ *   "", "start", SETSID, FD0, FD1..., "--", ARGV...
+ *            start a process minid does not wait for here (a container's supervisor): its
+ *            fd K is FDK: "null" (/dev/null), "read" (a pipe it reads and minid writes),
+ *            "write" (a pipe it writes and minid reads) or "append:PATH" (PATH, opened for
+ *            appending); SETSID "1": in a session of its own. status: its pid, or -errno;
+ *            out: "HELPER_PID K:FD...", the helper's ends of the pipes, which minid opens
+ *            through /proc/HELPER_PID/fd/FD (the pipes themselves cannot cross a pipe) and
+ *            then gives back:
+ *   "", "close", FD...   the helper closes those ends. status 0.
+ *   "", "wait", PID      answered when the process PID (started by "start") has ended:
+ *            status its exit code, 128+N if killed by signal N; -ECHILD if it is not one.
+ *
  * minid asks it before publishing a port: Node can only bind through its net module, whose
  * first listen() loads the cluster and dns modules (~3 ms), and reading the kernel's socket
  * tables (/proc/net/tcp) walks its whole connection hash (~3 ms per file on this machine).
@@ -114,6 +126,20 @@ static void reply(uint32_t id, int32_t status, const struct buf *o, const struct
 
 static void nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* The child starts with no signal blocked and every disposition at its default (ours
+ * ignore SIGINT, SIGQUIT and SIGPIPE, and block SIGCHLD); with setsid, in a new session. */
+static void spawn_attr(posix_spawnattr_t *at, int setsid) {
+  posix_spawnattr_init(at);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigemptyset(&all);
+  for (int s = 1; s < 32; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaddset(&all, s);
+  posix_spawnattr_setsigmask(at, &none);
+  posix_spawnattr_setsigdefault(at, &all);
+  posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (setsid ? POSIX_SPAWN_SETSID : 0));
+}
+
 static void start(uint32_t id, char **argv, char *input, size_t input_len, int has_input) {
   int in[2] = {-1, -1}, out[2], err[2];
   if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (has_input && pipe2(in, O_CLOEXEC) < 0)) {
@@ -127,18 +153,8 @@ static void start(uint32_t id, char **argv, char *input, size_t input_len, int h
   else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  /* The child starts with no signal blocked and every disposition at its default (ours
-   * ignore SIGINT, SIGQUIT and SIGPIPE, and block SIGCHLD). */
   posix_spawnattr_t at;
-  posix_spawnattr_init(&at);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigemptyset(&all);
-  for (int s = 1; s < 32; s++)
-    if (s != SIGKILL && s != SIGSTOP) sigaddset(&all, s);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  spawn_attr(&at, 0);
   pid_t pid;
   int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -171,6 +187,123 @@ static void start(uint32_t id, char **argv, char *input, size_t input_len, int h
   }
   j->next = jobs;
   jobs = j;
+}
+
+/* Processes started with "start": reaped here, their status kept until asked ("wait"). */
+struct started {
+  pid_t pid;
+  int status, reaped, waiting;
+  uint32_t wait_id;
+  struct started *next;
+};
+static struct started *started;
+
+/* The pipe ends handed to minid ("start"), until it gives them back ("close"). */
+#define MAX_HANDED 64
+static int handed[MAX_HANDED];
+static int nhanded;
+
+/* fd moved to 32 or above: the file actions' dup2 onto 0..K cannot overwrite it. */
+static int high(int fd) {
+  if (fd < 0 || fd >= 32) return fd;
+  int h = fcntl(fd, F_DUPFD_CLOEXEC, 32);
+  close(fd);
+  return h;
+}
+
+#define MAX_FDS 16
+static void start_process(uint32_t id, char **argv, uint32_t argc) {
+  uint32_t dd = 3;
+  while (dd < argc && strcmp(argv[dd], "--")) dd++;
+  uint32_t nfd = dd - 3;
+  int setsid = !strcmp(argv[2], "1");
+  if (dd + 1 >= argc || nfd > MAX_FDS || (!setsid && strcmp(argv[2], "0")) || nhanded + nfd > MAX_HANDED) {
+    reply(id, -EINVAL, NULL, NULL);
+    return;
+  }
+  int theirs[MAX_FDS], mine[MAX_FDS], err = 0;
+  for (uint32_t k = 0; k < nfd; k++) theirs[k] = mine[k] = -1;
+  for (uint32_t k = 0; k < nfd && !err; k++) {
+    const char *spec = argv[3 + k];
+    int rd = !strcmp(spec, "read"), pp[2];
+    if (!strcmp(spec, "null")) theirs[k] = open("/dev/null", O_RDWR | O_CLOEXEC);
+    else if (!strncmp(spec, "append:", 7)) theirs[k] = open(spec + 7, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    else if (rd || !strcmp(spec, "write")) {
+      if (pipe2(pp, O_CLOEXEC) == 0) theirs[k] = pp[!rd], mine[k] = high(pp[rd]);
+    } else err = EINVAL;
+    if (!err && (theirs[k] = high(theirs[k])) < 0) err = errno;
+  }
+  pid_t pid = -1;
+  if (!err) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (uint32_t k = 0; k < nfd; k++) posix_spawn_file_actions_adddup2(&fa, theirs[k], (int)k);
+    posix_spawnattr_t at;
+    spawn_attr(&at, setsid);
+    err = posix_spawnp(&pid, argv[dd + 1], &fa, &at, argv + dd + 1, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+  }
+  for (uint32_t k = 0; k < nfd; k++)
+    if (theirs[k] >= 0) close(theirs[k]);
+  if (err) {
+    for (uint32_t k = 0; k < nfd; k++)
+      if (mine[k] >= 0) close(mine[k]);
+    reply(id, -err, NULL, NULL);
+    return;
+  }
+  struct buf o = {0};
+  char t[32];
+  add(&o, t, (size_t)snprintf(t, sizeof t, "%d", (int)getpid()));
+  for (uint32_t k = 0; k < nfd; k++)
+    if (mine[k] >= 0) {
+      add(&o, t, (size_t)snprintf(t, sizeof t, " %u:%d", k, mine[k]));
+      handed[nhanded++] = mine[k];
+    }
+  struct started *p = calloc(1, sizeof *p);
+  if (!p) { perror("minid-spawner: calloc"); exit(1); }
+  p->pid = pid;
+  p->next = started;
+  started = p;
+  reply(id, pid, &o, NULL);
+  free(o.p);
+}
+
+static int32_t close_handed(char **argv, uint32_t argc) {
+  for (uint32_t i = 2; i < argc; i++) {
+    int fd = atoi(argv[i]);
+    for (int h = 0; h < nhanded; h++)
+      if (handed[h] == fd) {
+        close(fd);
+        handed[h] = handed[--nhanded];
+        break;
+      }
+  }
+  return 0;
+}
+
+/* Answers the "wait" for p (and forgets it) once it has been reaped and asked about. */
+static void settle(struct started *p) {
+  if (!p->reaped || !p->waiting) return;
+  reply(p->wait_id, p->status, NULL, NULL);
+  for (struct started **pp = &started; *pp; pp = &(*pp)->next)
+    if (*pp == p) {
+      *pp = p->next;
+      free(p);
+      return;
+    }
+}
+
+static void wait_started(uint32_t id, char **argv, uint32_t argc) {
+  pid_t pid = argc == 3 ? (pid_t)atoi(argv[2]) : -1;
+  for (struct started *p = started; p; p = p->next)
+    if (p->pid == pid && !p->waiting) {
+      p->waiting = 1;
+      p->wait_id = id;
+      settle(p);
+      return;
+    }
+  reply(id, -ECHILD, NULL, NULL);
 }
 
 /* The bind question (see the top): 0 or -errno. */
@@ -242,7 +375,13 @@ static size_t take(struct buf *req) {
     p += len;
   }
   if (argc == 0) reply(id, -EINVAL, NULL, NULL), free(input);
-  else if (argv[0][0] == '\0') reply(id, bind_probe(argv, argc), NULL, NULL), free(input);
+  else if (argv[0][0] == '\0') {
+    free(input);
+    if (argc >= 3 && !strcmp(argv[1], "start")) start_process(id, argv, argc);
+    else if (argc >= 2 && !strcmp(argv[1], "close")) reply(id, close_handed(argv, argc), NULL, NULL);
+    else if (argc >= 2 && !strcmp(argv[1], "wait")) wait_started(id, argv, argc);
+    else reply(id, bind_probe(argv, argc), NULL, NULL);
+  }
   else start(id, argv, input, input_len, has_input);
   for (uint32_t i = 0; i < argc; i++) free(argv[i]);
   free(argv);
@@ -348,12 +487,17 @@ int main(int argc, char **argv) {
         while (read(sfd, &si, sizeof si) == sizeof si) {}
         int st;
         pid_t pid;
-        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+          int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
           for (struct job *k = jobs; k; k = k->next)
-            if (k->pid == pid) {
-              k->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-              k->reaped = 1;
+            if (k->pid == pid) k->status = status, k->reaped = 1;
+          for (struct started *p = started; p; p = p->next)
+            if (p->pid == pid) {
+              p->status = status, p->reaped = 1;
+              settle(p);
+              break;
             }
+        }
       } else if (!j) {
         char chunk[65536];
         ssize_t r;

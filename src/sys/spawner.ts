@@ -3,7 +3,9 @@
 // (~1.5-2 ms of minid's own time each). exec.ts sends it the plain cases (argv, maybe some
 // input, output captured); anything else, or no helper (not built, or it died), is spawned
 // from Node as before. It also answers whether a port can be bound (bindProbe), for the
-// check before a port is published. The protocol is written down at the top of spawner.c.
+// check before a port is published, and starts the container's supervisor (startVia), so that
+// Node never forks on `minid run`. The protocol is written down at the top of spawner.c.
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -191,3 +193,94 @@ async function request(argv: string[], input?: string): Promise<Reply | undefine
     h.requests.write(Buffer.concat(parts));
   });
 }
+
+/** A started process's fd: /dev/null, a pipe it reads (minid writes), a pipe it writes (minid reads), a file to append to. */
+export type StartFd = 'null' | 'read' | 'write' | { append: string };
+
+/**
+ * A process the helper started ("start"), as much of a ChildProcess as minid uses: its pid,
+ * minid's ends of its pipes (stdio[K], a socket, null for the others), 'exit' (code) and
+ * 'close' (exit and its output read to the end). The helper is asked when it ends ("wait")
+ * only once someone listens or calls ref(): a detached supervisor does not hold minid open.
+ */
+export class StartedProcess extends EventEmitter {
+  exitCode: number | null = null;
+  readonly signalCode = null; // a signal shows as 128+N in exitCode
+  private watching = false;
+  constructor(
+    readonly pid: number,
+    readonly stdio: (import('node:net').Socket | null)[],
+  ) {
+    super();
+    this.on('newListener', (event: string) => (event === 'exit' || event === 'close') && this.watch());
+  }
+  get stdout() {
+    return this.stdio[1] ?? null;
+  }
+  get stderr() {
+    return this.stdio[2] ?? null;
+  }
+  ref(): void {
+    this.watch();
+  }
+  unref(): void {
+    /* nothing holds minid open until someone listens */
+  }
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    const exited = request(['', 'wait', String(this.pid)])
+      .then((r) => (r && r.status >= 0 ? r.status : untilGone(this.pid)))
+      .catch(() => untilGone(this.pid)) // the helper died: watch /proc instead
+      .then((code) => {
+        this.exitCode = code;
+        this.emit('exit', code, null);
+      });
+    const read = this.stdio.filter((x): x is import('node:net').Socket => !!x && x.readable);
+    void Promise.all([exited, ...read.map((x) => new Promise((res) => (x.closed ? res(null) : x.once('close', res))))]).then(() => this.emit('close', this.exitCode, null));
+  }
+}
+
+/** Without the helper's answer: poll until the process is gone (its code then unknown). */
+async function untilGone(pid: number): Promise<null> {
+  for (;;) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) return null;
+    } catch {
+      return null;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Start argv through the helper, its fd K as fds[K] says, in a session of its own with setsid.
+ * The pipes' ends come over as the helper's fds, opened here through /proc/HELPER/fd (with
+ * O_CLOEXEC, as Node opens everything), after which the helper closes its copies.
+ * undefined when there is no helper: the caller then starts it from Node.
+ */
+export async function startVia(argv: string[], fds: StartFd[], setsid: boolean): Promise<StartedProcess | undefined> {
+  const r = await request(['', 'start', setsid ? '1' : '0', ...fds.map((f) => (typeof f === 'string' ? f : `append:${f.append}`)), '--', ...argv]).catch(() => undefined);
+  if (!r) return undefined;
+  if (r.status < 0) throw startError(argv, -r.status);
+  const [helperPid, ...ends] = r.stdout.split(' ');
+  const net = await import('node:net');
+  const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+  const stdio: (import('node:net').Socket | null)[] = fds.map(() => null);
+  try {
+    for (const end of ends) {
+      const [k, fd] = end.split(':').map(Number);
+      const reads = fds[k] === 'write'; // it writes, minid reads
+      const mine = fs.openSync(`/proc/${helperPid}/fd/${fd}`, (reads ? O_RDONLY : O_WRONLY) | O_NONBLOCK);
+      stdio[k] = new net.Socket({ fd: mine, readable: reads, writable: !reads });
+    }
+  } catch (e) {
+    // The process finds its pipes closed (no go: minid-init exits) once the helper lets go.
+    for (const x of stdio) x?.destroy();
+    throw cannotStart(argv, e as NodeJS.ErrnoException);
+  } finally {
+    request(['', 'close', ...ends.map((e) => e.split(':')[1])]).catch(() => {});
+  }
+  return new StartedProcess(r.status, stdio);
+}
+

@@ -45,7 +45,7 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(initArgs({ ...input, loopbackUp: false })).not.toContain('--loopback-up');
   });
   it("waits for minid's go after /dev, then joins the network namespace, before mounting the rest (/sys)", () => {
-    const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, reportFd: 4, netns: '/run/netns/minid-abc' });
+    const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, reportFd: 5, netns: '/run/netns/minid-abc' });
     const setup = b.slice(1, b.indexOf('--')).filter((x) => x.startsWith('--'));
     // The report fd first: a failure of any later step is reported on it.
     expect(setup).toEqual(['--stderr-fd', '--report-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname']);

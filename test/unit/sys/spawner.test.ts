@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bindProbe, spawnerPath, spawnVia } from '../../../src/sys/spawner.js';
+import { bindProbe, spawnerPath, spawnVia, startVia, type StartedProcess } from '../../../src/sys/spawner.js';
 
 describe('minid-spawner', () => {
   it('is built', () => expect(fs.existsSync(spawnerPath())).toBe(true));
@@ -145,6 +145,62 @@ describe('minid-spawner', () => {
       const r = spawnSync(spawnerPath(), ['--launch', 'minid-no-such-program'], { encoding: 'utf8' });
       expect(r.status).toBe(127);
       expect(r.stderr).toContain('minid: cannot run minid-no-such-program');
+    });
+  });
+
+  describe('starts a process it does not wait for (a container\'s supervisor)', () => {
+    const read = (x: NodeJS.ReadableStream | null): Promise<string> =>
+      new Promise((res) => {
+        let t = '';
+        x!.setEncoding('utf8');
+        x!.on('data', (d) => (t += d));
+        x!.on('end', () => res(t));
+      });
+    const closed = (p: StartedProcess): Promise<number | null> => new Promise((res) => p.on('close', (code: number | null) => res(code)));
+
+    it('with its fds as asked: pipes both ways, /dev/null, a file to append to; its exit code once it ends', async () => {
+      const log = `/tmp/minid-spawner-test-${process.pid}.log`;
+      fs.writeFileSync(log, 'before\n');
+      try {
+        const p = (await startVia(['sh', '-c', 'read x <&4; echo "got $x"; echo "to the log" >&2; echo report >&5; readlink /proc/self/fd/0 /proc/self/fd/3; exit 7'], ['null', 'write', { append: log }, 'null', 'read', 'write'], false))!;
+        expect(p.pid).toBeGreaterThan(0);
+        const out = read(p.stdout);
+        const report = read(p.stdio[5] as NodeJS.ReadableStream);
+        const done = closed(p);
+        (p.stdio[4] as import('node:net').Socket).end('go\n');
+        expect(await out).toBe('got go\n/dev/null\n/dev/null\n');
+        expect(await report).toBe('report\n');
+        expect(await done).toBe(7);
+        expect(p.exitCode).toBe(7);
+        expect(fs.readFileSync(log, 'utf8')).toBe('before\nto the log\n');
+      } finally {
+        fs.rmSync(log, { force: true });
+      }
+    });
+
+    it('in a session of its own when asked (as Node\'s detached), and 128+N when killed by signal N', async () => {
+      const p = (await startVia(['sh', '-c', 'cut -d" " -f6 /proc/self/stat; kill -KILL $$'], ['null', 'write', 'null'], true))!;
+      const out = read(p.stdout);
+      const done = closed(p);
+      expect(Number(await out)).toBe(p.pid); // cut runs in the shell's session: the shell's pid
+      expect(await done).toBe(137);
+    });
+
+    it('lets go of the pipes it made once minid has its ends', async () => {
+      const helper = Number((await spawnVia(['sh', '-c', 'echo $PPID']))!.stdout.trim());
+      const fds = () => fs.readdirSync(`/proc/${helper}/fd`).sort();
+      const before = fds();
+      const p = (await startVia(['sh', '-c', 'sleep 0.2'], ['null', 'write', 'write', 'null', 'read', 'write'], false))!;
+      const done = closed(p);
+      for (let i = 0; i < 100 && fds().length !== before.length; i++) await new Promise((r) => setTimeout(r, 10)); // ("close" is not waited for)
+      expect(fds()).toEqual(before);
+      (p.stdio[4] as import('node:net').Socket).destroy();
+      await done;
+    });
+
+    it('says what is wrong: a program that is not installed, a malformed request', async () => {
+      await expect(startVia(['minid-no-such-command'], ['null', 'null', 'null'], false)).rejects.toThrow('`minid-no-such-command` is not installed');
+      await expect(startVia(['true'], ['null', 'sideways' as never], false)).rejects.toThrow('EINVAL');
     });
   });
 });
