@@ -7,18 +7,40 @@
 
 FLEET_RT="" FLEET_NAMES=()
 
-# first/last K values of a per-container series (in start order) -> medians
+# first/last K values of a per-container series (in start order) -> medians. With the probe's
+# series timed beside it (one after the other), also its first/last 10 and the fleet's ratio
+# against the probe's: the host's own speed, which drifts over the seconds a fleet takes to
+# start (both series slow down and recover together on this shared host), divided out.
 series_record() { # CASE RUNTIME FILE(name ms per line, in order) TOTAL_MS [key=value...]
-  local case=$1 rt=$2 file=$3 total=$4 k=10 all first last
+  local case=$1 rt=$2 file=$3 total=$4 k=10 all first last probe=() pf pl
   shift 4
   all=$(awk '{print $2}' "$file" | stats)
   first=$(awk '{print $2}' "$file" | head -n "$k" | stats | jq .median)
   last=$(awk '{print $2}' "$file" | tail -n "$k" | stats | jq .median)
+  if [[ -s $BENCH_TMP/probe.txt ]]; then
+    pf=$(awk '{print $2}' "$BENCH_TMP/probe.txt" | head -n "$k" | stats | jq .median)
+    pl=$(awk '{print $2}' "$BENCH_TMP/probe.txt" | tail -n "$k" | stats | jq .median)
+    probe=("probe_first10=$pf" "probe_last10=$pl" "ratio_vs_probe=$(jq -n "($last / $first) / ($pl / $pf)")"
+      "probe_series=$(awk '{print $2}' "$BENCH_TMP/probe.txt" | jq -sc .)")
+    : >"$BENCH_TMP/probe.txt" # (the fleet's, not its removal's)
+  fi
   record scale "$case" "$rt" ms status=ok \
     "median=$(jq .median <<<"$all")" "min=$(jq .min <<<"$all")" "max=$(jq .max <<<"$all")" \
     "runs=$(jq .n <<<"$all")" "total_ms=$total" "first10=$first" "last10=$last" \
-    "ratio=$(jq -n "$last / $first")" "series=$(awk '{print $2}' "$file" | jq -sc .)" "$@"
-  log "    $case: total $((total / 1000)).$(((total % 1000) / 100)) s; per container: first 10 $first ms, last 10 $last ms (median)"
+    "ratio=$(jq -n "$last / $first")" "series=$(awk '{print $2}' "$file" | jq -sc .)" "${probe[@]}" "$@"
+  log "    $case: total $((total / 1000)).$(((total % 1000) / 100)) s; per container: first 10 $first ms, last 10 $last ms (median)${pf:+; the probe beside it: $pf → $pl ms}"
+}
+
+# The probe: floor-batch's `run --network none busybox true` (namespaces, mounts, a process;
+# no bridge, veth, rule or address, so nothing the fleet accumulates), timed after each start
+# of a sequential fleet: how fast the host is at that moment.
+probe() { # NAME >> probe.txt
+  local s
+  s=$(now_us)
+  $(rt_run floor-batch) --network none busybox true >/dev/null 2>&1 || true
+  s=$((($(now_us) - s) / 1000))
+  PROBE_MS=$((PROBE_MS + s))
+  echo "$1 $s" >>"$BENCH_TMP/probe.txt"
 }
 
 # Start the fleet. MODE seq|par. Writes per-container times to $BENCH_TMP/fleet.txt.
@@ -28,12 +50,15 @@ fleet_up() { # RT N MODE
   for i in $(seq "$n"); do FLEET_NAMES+=("mbs-$i"); done
   : >"$BENCH_TMP/fleet.txt"
   : >"$BENCH_TMP/fleet.err"
+  : >"$BENCH_TMP/probe.txt"
+  PROBE_MS=0
   FLEET_WHY=""
   t0=$(now_ms)
   if [[ $mode == seq ]]; then
     for name in "${FLEET_NAMES[@]}"; do
       bash "$BENCH_DIR/scale-one.sh" "$rt" "$name" >>"$BENCH_TMP/fleet.txt" 2>>"$BENCH_TMP/fleet.err" ||
         { FLEET_WHY="starting $name failed: $(tail -n 1 "$BENCH_TMP/fleet.err")"; warn "$rt: $FLEET_WHY"; return 1; }
+      probe "$name"
     done
   else
     # xargs keeps 10 starts going; order the results by name index afterwards
@@ -42,7 +67,7 @@ fleet_up() { # RT N MODE
         warn "$rt: $FLEET_WHY"; return 1; }
   fi
   t1=$(now_ms)
-  FLEET_TOTAL=$((t1 - t0))
+  FLEET_TOTAL=$((t1 - t0 - PROBE_MS)) # (the probes' time is not the fleet's)
 }
 
 # Which of the fleet are running, and their addresses: "running unique_addresses"
