@@ -52,7 +52,12 @@ hostwide_up() {
   mkdir -p "$STATE"
   [[ -e $STATE/ip_forward.orig ]] || cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward.orig"
   echo 1 >/proc/sys/net/ipv4/ip_forward
-  x ip link add "$BR" type bridge
+  # The MTU of the default route's link, as minid takes it for its bridge and veths.
+  awk '$2 == "00000000" { print $1; exit }' /proc/net/route >"$STATE/uplink"
+  local up mtu=1500
+  read -r up <"$STATE/uplink" && [[ -n $up ]] && read -r mtu <"/sys/class/net/$up/mtu"
+  echo "$mtu" >"$STATE/mtu"
+  x ip link add "$BR" mtu "$mtu" type bridge
   x ip addr add "$GW/24" dev "$BR"
   x ip link set "$BR" up
   # 127.0.0.1:PORT -> container: packets from 127.0.0.1 may leave through the bridge.
@@ -118,7 +123,8 @@ next_id() { # a short unique id and a host number 2..254 from a counter
 }
 
 net_up() {
-  NS=mb-$ID VETH=mbv$ID
+  NS=mb-$ID VETH=mbv$ID MTU=1500
+  [[ ! -f $STATE/mtu ]] || read -r MTU <"$STATE/mtu"
   local p h c rules=()
   for p in "${PORTS[@]}"; do
     h=${p%%:*} c=${p##*:}
@@ -131,7 +137,7 @@ net_up() {
   if [[ $BATCH == 1 ]]; then
     ip -batch - <<EOF
 netns add $NS
-link add $VETH type veth peer name eth0 netns $NS
+link add $VETH mtu $MTU type veth peer name eth0 mtu $MTU netns $NS
 link set $VETH master $BR up
 EOF
     ip -n "$NS" -batch - <<EOF
@@ -151,7 +157,7 @@ EOF
     fi
   else
     x ip netns add "$NS"
-    x ip link add "$VETH" type veth peer name eth0 netns "$NS"
+    x ip link add "$VETH" mtu "$MTU" type veth peer name eth0 mtu "$MTU" netns "$NS"
     x ip link set "$VETH" master "$BR" up
     x ip -n "$NS" link set lo up
     x ip -n "$NS" addr add "$IP/24" dev eth0
