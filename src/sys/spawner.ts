@@ -73,12 +73,13 @@ async function fromLauncher(): Promise<Helper | null> {
   delete process.env.MINID_SPAWNER_FDS; // not for the processes minid starts
   const [w, r] = fds.split(',').map(Number);
   const { O_WRONLY, O_RDONLY, O_NONBLOCK } = fs.constants;
-  let requests: number, results: number;
+  let requests = -1, results: number;
   try {
     // O_NONBLOCK: a pipe whose reader is gone fails (ENXIO) rather than waiting for one.
     requests = fs.openSync(`/proc/self/fd/${w}`, O_WRONLY | O_NONBLOCK);
     results = fs.openSync(`/proc/self/fd/${r}`, O_RDONLY | O_NONBLOCK);
   } catch {
+    if (requests >= 0) fs.closeSync(requests);
     return null; // the helper is gone: start one
   } finally {
     for (const fd of [w, r]) try { fs.closeSync(fd); } catch { /* not open */ }
