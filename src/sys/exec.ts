@@ -155,16 +155,22 @@ export type StartStdio = 'inherit' | import('./spawner.js').StartFd;
  * else from Node, where 'read' and 'write' are both a socket pair ('pipe').
  */
 export async function startProcess(argv: string[], opts: { stdio: StartStdio[]; detached?: boolean }): Promise<Started> {
+  traceTo()?.(formatCommand(argv));
   if (!opts.stdio.includes('inherit')) {
-    traceTo()?.(formatCommand(argv));
     const p = await (await import('./spawner.js')).startVia(argv, opts.stdio as import('./spawner.js').StartFd[], !!opts.detached);
     if (p) return p;
   }
   const fs = await import('node:fs');
-  const files: number[] = [];
+  const files: number[] = []; // the files to append to, open only until the child has them
+  const node = (f: StartStdio) => {
+    if (f === 'null') return 'ignore';
+    if (f === 'read' || f === 'write') return 'pipe';
+    if (f === 'inherit') return f;
+    files.push(fs.openSync(f.append, 'a'));
+    return files[files.length - 1];
+  };
   try {
-    const stdio = opts.stdio.map((f) => (f === 'null' ? 'ignore' : f === 'read' || f === 'write' ? 'pipe' : f === 'inherit' ? f : files[files.push(fs.openSync(f.append, 'a')) - 1]));
-    return await spawnProcess(argv, { stdio, detached: opts.detached, traced: !opts.stdio.includes('inherit') });
+    return await spawnProcess(argv, { stdio: opts.stdio.map(node), detached: opts.detached, traced: true });
   } finally {
     files.forEach((fd) => fs.closeSync(fd));
   }

@@ -280,7 +280,7 @@ export async function startVia(argv: string[], fds: StartFd[], setsid: boolean):
     for (const x of stdio) x?.destroy();
     throw cannotStart(argv, e as NodeJS.ErrnoException);
   } finally {
-    request(['', 'close', ...ends.map((e) => e.split(':')[1])]).catch(() => {});
+    if (ends.length) request(['', 'close', ...ends.map((e) => e.split(':')[1])]).catch(() => {});
   }
   return new StartedProcess(r.status, stdio);
 }
