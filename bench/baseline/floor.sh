@@ -53,9 +53,9 @@ hostwide_up() {
   [[ -e $STATE/ip_forward.orig ]] || cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward.orig"
   echo 1 >/proc/sys/net/ipv4/ip_forward
   # The MTU of the default route's link, as minid takes it for its bridge and veths.
-  awk '$2 == "00000000" { print $1; exit }' /proc/net/route >"$STATE/uplink"
   local up mtu=1500
-  read -r up <"$STATE/uplink" && [[ -n $up ]] && read -r mtu <"/sys/class/net/$up/mtu"
+  up=$(awk '$2 == "00000000" { print $1; exit }' /proc/net/route)
+  [[ -z $up ]] || read -r mtu <"/sys/class/net/$up/mtu"
   echo "$mtu" >"$STATE/mtu"
   x ip link add "$BR" mtu "$mtu" type bridge
   x ip addr add "$GW/24" dev "$BR"

@@ -206,8 +206,9 @@ static int nhanded;
 /* fd moved to 32 or above: the file actions' dup2 onto 0..K cannot overwrite it. */
 static int high(int fd) {
   if (fd < 0 || fd >= 32) return fd;
-  int h = fcntl(fd, F_DUPFD_CLOEXEC, 32);
+  int h = fcntl(fd, F_DUPFD_CLOEXEC, 32), e = errno;
   close(fd);
+  errno = e; /* (fcntl's, when it failed) */
   return h;
 }
 
@@ -229,7 +230,10 @@ static void start_process(uint32_t id, char **argv, uint32_t argc) {
     if (!strcmp(spec, "null")) theirs[k] = open("/dev/null", O_RDWR | O_CLOEXEC);
     else if (!strncmp(spec, "append:", 7)) theirs[k] = open(spec + 7, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     else if (rd || !strcmp(spec, "write")) {
-      if (pipe2(pp, O_CLOEXEC) == 0) theirs[k] = pp[!rd], mine[k] = high(pp[rd]);
+      if (pipe2(pp, O_CLOEXEC) == 0) {
+        theirs[k] = pp[!rd];
+        if ((mine[k] = high(pp[rd])) < 0) err = errno; /* (theirs[k] is closed below) */
+      }
     } else err = EINVAL;
     if (!err && (theirs[k] = high(theirs[k])) < 0) err = errno;
   }
