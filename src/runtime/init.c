@@ -11,9 +11,13 @@
  *     --mount-all FSTAB mount every line of an fstab file, in order: what `mount -a -T FSTAB`
  *                       does (same options; X-mount.mkdir makes the target; a bind mount
  *                       whose target is missing gets a directory or an empty file like its
- *                       source), without a process per file
+ *                       source), without a process per file. Targets under ROOTFS are
+ *                       resolved inside it (see "Paths inside the container's root")
  *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
  *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
+ *     --cgroup-procs FILE  `echo 0 > FILE`: move minid-init into the cgroup whose cgroup.procs
+ *                       FILE is (the command and its children then start in it); once per
+ *                       hierarchy
  *     --wait-fd N       wait for the runtime's go: one byte on fd N. The runtime sets the
  *                       network up meanwhile (runc's create/start split); end-of-file
  *                       instead means it gave up: exit 125 without a word
@@ -51,6 +55,12 @@
  * cgroup to stop a container from making and opening the host's disks; minid uses no cgroups,
  * so it drops CAP_MKNOD too (FIFOs and sockets need no capability).
  *
+ * What a container must not reach of the host, in both modes:
+ *   - this binary: minid-init runs from a sealed memfd copy of itself and is not dumpable
+ *     (see run_from_sealed_copy);
+ *   - the caller's open files: every fd above 2 is closed on exec (see main);
+ *   - host paths through the image's symlinks (see "Paths inside the container's root").
+ *
  * Exit codes follow docker: 127 command not found, 126 not executable, 125 setup failed
  * ("minid: container setup failed: ..." on stderr).
  */
@@ -59,6 +69,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -68,7 +79,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/prctl.h>
@@ -167,7 +180,91 @@ static const struct { const char *name; unsigned long flag; } mount_flags[] = {
   {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC},
 };
 
-/* A bind mount needs a target of the source's kind. */
+/* --- paths inside the container's root -------------------------------------------------- */
+/*
+ * Before pivot_root, the container's paths are host paths under ROOTFS, and the image decides
+ * what they lead to: an image whose /etc is a symlink to a host directory would make a bind
+ * mount's target (and the directories made for it) land on the host. So, as runc's securejoin
+ * does, every mount target under ROOTFS, and --make-dev's directory, is resolved inside the
+ * root: openat2(RESOLVE_IN_ROOT) makes absolute symlinks and ".." stop at ROOTFS (no magic
+ * links: /proc/self/fd/N would lead anywhere); what is missing is made one component at a
+ * time relative to an fd resolved the same way; and the mount goes onto /proc/self/fd/N of
+ * the fd found, never through the path again. The kernel's own /proc, /sys and /dev must be
+ * real directories of the image (runc refuses proc on a symlink, CVE-2019-19921).
+ */
+
+/* run mode: ROOTFS, the first argument after "--" (NULL in exec mode: no root to resolve in). */
+static const char *rootfs;
+
+/* DST as a path inside the root ("/etc/hosts"), or NULL when DST is not under ROOTFS. */
+static const char *in_rootfs(const char *dst) {
+  size_t n = rootfs ? strlen(rootfs) : 0;
+  if (!n || strncmp(dst, rootfs, n) != 0 || dst[n] != '/') return NULL;
+  return dst + n;
+}
+
+/* An O_PATH fd of PATH resolved inside the directory ROOT, or -1 and errno. */
+static int open_in_root(int root, const char *path, unsigned long long resolve) {
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve};
+  return (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+}
+
+/* PATH (absolute, inside ROOT) made if missing: directories on the way, and at the end a
+ * directory (dir) or an empty file, each made relative to its parent's fd resolved inside the
+ * root. A dangling symlink on the way is followed inside the root and its target made there
+ * (securejoin's MkdirAll). An O_PATH fd, or -1 and errno. */
+static int make_in_root(int root, const char *path, int dir, int depth) {
+  int fd = open_in_root(root, path, 0);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  if (depth > 64) return errno = ELOOP, -1;
+  char parent[4096];
+  if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent) return errno = ENAMETOOLONG, -1;
+  for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--) parent[n - 1] = '\0';
+  char *slash = strrchr(parent, '/'), *name = slash + 1;
+  *slash = '\0';
+  int pfd = make_in_root(root, parent[0] ? parent : "/", 1, depth + 1);
+  if (pfd < 0) return -1;
+  int made;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) made = 0; /* there once the parent is */
+  else if (dir) made = mkdirat(pfd, name, 0755);
+  else if ((made = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) made = close(made);
+  if (made < 0 && errno == EEXIST) {
+    char target[4096], next[8192];
+    ssize_t n = readlinkat(pfd, name, target, sizeof target - 1);
+    close(pfd);
+    if (n < 0) return errno = EEXIST, -1; /* not a symlink: something else appeared meanwhile */
+    target[n] = '\0';
+    snprintf(next, sizeof next, "%s/%s", target[0] == '/' ? "" : parent, target);
+    return make_in_root(root, next, dir, depth + 1);
+  }
+  close(pfd);
+  return made < 0 ? -1 : open_in_root(root, path, 0);
+}
+
+/* An O_PATH fd of DST (under ROOTFS) resolved inside the root; made if missing and kind is 'd'
+ * (a directory) or 'f' (a file); 0: it must exist. */
+static int open_target(const char *dst, int kind) {
+  const char *rel = in_rootfs(dst);
+  int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) setup_fail("open the container's root", rootfs);
+  /* The kernel's directories: no symlink anywhere on the way, and a directory at the end. */
+  int kernel = strcmp(rel, "/proc") == 0 || strcmp(rel, "/sys") == 0 || strcmp(rel, "/dev") == 0;
+  int fd = open_in_root(root, rel, kernel ? RESOLVE_NO_SYMLINKS : 0);
+  if (fd < 0 && errno == ENOENT && kind) {
+    fd = make_in_root(root, rel, kind == 'd', 0);
+    if (fd >= 0 && kernel) { close(fd); fd = open_in_root(root, rel, RESOLVE_NO_SYMLINKS); }
+  }
+  if (fd < 0 && kernel && errno == ELOOP)
+    give_up(125, "container setup failed: %s is a symlink in the image: refusing to mount over it", rel);
+  if (fd < 0) setup_fail(kind ? "create the mount point" : "find the mount point", rel);
+  struct stat st;
+  if (kernel && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)))
+    give_up(125, "container setup failed: %s is not a directory in the image: refusing to mount over it", rel);
+  close(root);
+  return fd;
+}
+
+/* A bind mount needs a target of the source's kind (targets outside ROOTFS: host paths). */
 static void make_target(const char *src, const char *dst, unsigned long flags) {
   struct stat st;
   if (!(flags & MS_BIND) || lstat(dst, &st) == 0) return;
@@ -179,6 +276,12 @@ static void make_target(const char *src, const char *dst, unsigned long flags) {
   int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) setup_fail("create the mount point", dst);
   close(fd);
+}
+
+/* "/proc/self/fd/N": the path of an O_PATH fd, for mount(2). */
+static const char *fd_path(char buf[32], int fd) {
+  snprintf(buf, 32, "/proc/self/fd/%d", fd);
+  return buf;
 }
 
 static void mount_line(char *line) {
@@ -203,28 +306,41 @@ static void mount_line(char *line) {
     dlen += (size_t)snprintf(data + dlen, sizeof data - dlen, "%s%s", dlen ? "," : "", o);
     if (dlen >= sizeof data) { errno = E2BIG; setup_fail("mount", dst); }
   }
-  if (mkdir_target) mkdir_p(dst);
-  make_target(src, dst, flags);
+  /* A source in the root (a bind of /proc/sys onto itself) is resolved there too. */
+  char sbuf[32], tbuf[32];
+  const char *source = src, *target = dst;
+  int sfd = -1, tfd = -1;
+  if ((flags & MS_BIND) && in_rootfs(src)) source = fd_path(sbuf, sfd = open_target(src, 0));
+  if (in_rootfs(dst)) {
+    struct stat st;
+    int kind = mkdir_target || ((flags & MS_BIND) && stat(source, &st) == 0 && S_ISDIR(st.st_mode)) ? 'd' : (flags & MS_BIND) ? 'f' : 0;
+    target = fd_path(tbuf, tfd = open_target(dst, kind));
+  } else {
+    if (mkdir_target) mkdir_p(dst);
+    make_target(src, dst, flags);
+  }
   if (flags & MS_BIND) {
     /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them). */
-    if (mount(src, dst, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
+    if (mount(source, target, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
     unsigned long extra = flags & ~(MS_BIND | MS_REC);
     if (extra) {
+      /* The fd is of the directory under the new mount: find the mount itself, the same way. */
+      if (tfd >= 0) { close(tfd); target = fd_path(tbuf, tfd = open_target(dst, 0)); }
       /* The remount sets the flags whole: keep the ones the mount has (a bind of /proc/sys is
        * nosuid,nodev,noexec like /proc), add ours. */
       struct statvfs sv;
-      if (statvfs(dst, &sv) < 0) setup_fail("statvfs", dst);
+      if (statvfs(target, &sv) < 0) setup_fail("statvfs", dst);
       static const struct { unsigned long st, ms; } keep_flags[] = {
         {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_RDONLY, MS_RDONLY},
         {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
       };
       for (size_t i = 0; i < sizeof keep_flags / sizeof keep_flags[0]; i++)
         if (sv.f_flag & keep_flags[i].st) extra |= keep_flags[i].ms;
-      if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | extra, NULL) < 0) setup_fail("remount", dst);
+      if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | extra, NULL) < 0) setup_fail("remount", dst);
     }
-    return;
-  }
-  if (mount(src, dst, type, flags, dlen ? data : NULL) < 0) setup_fail("mount", dst);
+  } else if (mount(src, target, type, flags, dlen ? data : NULL) < 0) setup_fail("mount", dst);
+  if (sfd >= 0) close(sfd);
+  if (tfd >= 0) close(tfd);
 }
 
 static void mount_all(const char *fstab) {
@@ -249,19 +365,24 @@ static void make_dev(const char *dir) {
     {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
     {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
   };
+  /* Everything is made relative to the directory's fd: ROOT/dev resolved inside the root. */
+  int d = in_rootfs(dir) ? open_target(dir, 0) : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) setup_fail("open", dir);
   char p[4096];
   for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, nodes[i].name);
-    if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 || chmod(p, 0666) < 0) setup_fail("mknod", p);
+    if (mknodat(d, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 || fchmodat(d, nodes[i].name, 0666, 0) < 0)
+      setup_fail("mknod", p);
   }
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, links[i].name);
-    if (symlink(links[i].to, p) < 0) setup_fail("symlink", p);
+    if (symlinkat(links[i].to, d, links[i].name) < 0) setup_fail("symlink", p);
   }
-  for (const char *const *d = (const char *const[]){"pts", "shm", NULL}; *d; d++) {
-    snprintf(p, sizeof p, "%s/%s", dir, *d);
-    if (mkdir(p, 0755) < 0 && errno != EEXIST) setup_fail("mkdir", p);
+  for (const char *const *s = (const char *const[]){"pts", "shm", NULL}; *s; s++) {
+    snprintf(p, sizeof p, "%s/%s", dir, *s);
+    if (mkdirat(d, *s, 0755) < 0 && errno != EEXIST) setup_fail("mkdir", p);
   }
+  close(d);
 }
 
 static void write_pidfile(const char *file) {
@@ -298,11 +419,25 @@ static void wait_go(int fd) {
   else close(fd);
 }
 
+/* --cgroup-procs: `echo 0 > FILE`, "0" being the writer itself. */
+static void join_cgroup(const char *file) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "0\n", 2) != 2) setup_fail("join the cgroup of", file);
+  close(fd);
+}
+
 static void join_netns(const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) setup_fail("open the network namespace", path);
   if (setns(fd, CLONE_NEWNET) < 0) setup_fail("join the network namespace", path);
   close(fd);
+}
+
+/* The index of the "--" that ends the SETUP options (argc: none), read as setup() reads them. */
+static int end_of_setup(int argc, char **argv) {
+  int i = 1;
+  while (i < argc && strcmp(argv[i], "--") != 0) i += strcmp(argv[i], "--loopback-up") == 0 ? 1 : 2;
+  return i < argc ? i : argc;
 }
 
 /* Runs the SETUP options; returns the index of the first argument after "--". */
@@ -323,6 +458,7 @@ static int setup(int argc, char **argv) {
     else if (strcmp(opt, "--wait-fd") == 0) wait_go(atoi(val));
     else if (strcmp(opt, "--report-fd") == 0) keep_from_command(report_fd = atoi(val));
     else if (strcmp(opt, "--netns") == 0) join_netns(val);
+    else if (strcmp(opt, "--cgroup-procs") == 0) join_cgroup(val);
     else if (strcmp(opt, "--hostname") == 0) { if (sethostname(val, strlen(val)) < 0) setup_fail("sethostname", val); }
     else { fprintf(stderr, "minid-init: unknown option %s\n", opt); exit(125); }
   }
@@ -400,6 +536,8 @@ static int exec_command(char **argv) {
   if (!file && (errno == ENOENT || errno == ENOTDIR))
     give_up(127, "exec: \"%s\": %s", argv[0], strchr(argv[0], '/') ? "no such file or directory" : "executable file not found in $PATH");
   if (!file) give_up(126, "exec: \"%s\": %s", argv[0], strerror(errno));
+  /* Nothing of ours (nor of whoever started us) goes to the command: see main. */
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) give_up(125, "container setup failed: close_range: %s", strerror(errno));
   report("0\n");
   execv(file, argv);
   if (errno == ENOEXEC) { /* no #! line: a shell script, run as execvp(3) runs it */
@@ -457,8 +595,51 @@ static int exec_mode(int argc, char **argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * The runc CVE-2019-5736 class: while minid-init runs in a container's namespaces (exec mode
+ * after setns; or run by the kernel itself inside a container for a script "#!/proc/self/exe"),
+ * a container process can open its file through /proc/PID/exe and, once nobody runs it any
+ * more, reopen that fd for writing: every later start would run the container's payload as
+ * host root. So minid-init never runs from its file: it copies itself into a memfd, seals it
+ * (no write, no resize, no more seals: the kernel refuses any change) and executes that, with
+ * the same arguments and environment. The copy finds itself already sealed and goes on.
+ */
+static void run_from_sealed_copy(char **argv) {
+  const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) give_up(125, "cannot run minid-init from a sealed copy: open /proc/self/exe: %s", strerror(errno));
+  int has = fcntl(self, F_GET_SEALS); /* EINVAL: a plain file, not a memfd */
+  if (has >= 0 && (has & seals) == seals) { close(self); return; }
+  struct stat st;
+  if (fstat(self, &st) < 0) give_up(125, "cannot run minid-init from a sealed copy: stat /proc/self/exe: %s", strerror(errno));
+  int mem = memfd_create("minid-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mem < 0) give_up(125, "cannot run minid-init from a sealed copy: memfd_create: %s", strerror(errno));
+  for (off_t done = 0; done < st.st_size;) {
+    ssize_t n = sendfile(mem, self, NULL, (size_t)(st.st_size - done));
+    if (n <= 0) give_up(125, "cannot run minid-init from a sealed copy: copy: %s", n < 0 ? strerror(errno) : "short read");
+    done += n;
+  }
+  if (fcntl(mem, F_ADD_SEALS, seals) < 0) give_up(125, "cannot run minid-init from a sealed copy: seal: %s", strerror(errno));
+  close(self);
+  fexecve(mem, argv, environ);
+  give_up(125, "cannot run minid-init from a sealed copy: fexecve: %s", strerror(errno));
+}
+
 int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "--exec") == 0) return exec_mode(argc, argv);
+  run_from_sealed_copy(argv);
+  /* Not dumpable: a container process (root without CAP_SYS_PTRACE) can then open none of
+   * /proc/PID/{exe,fd,root,...} of ours. The execve of the command makes it dumpable again. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die(125, "prctl PR_SET_DUMPABLE", NULL);
+  prctl(PR_SET_NAME, "minid-init", 0, 0, 0); /* fexecve named us after the fd's number */
+  int exec = argc > 1 && strcmp(argv[1], "--exec") == 0;
+  /* The CVE-2024-21626 class: an fd the caller left open (a directory of the host's) would be
+   * a way out of the container's root for the command. Exec mode needs none of them: closed
+   * before we join anything. Run mode's setup options name some (stderr, go, report): closed
+   * on exec, they work until the command starts. */
+  if (close_range(3, ~0U, exec ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
+  if (exec) return exec_mode(argc, argv);
+  int end = end_of_setup(argc, argv);
+  if (end + 1 < argc) rootfs = argv[end + 1]; /* mount targets under it are resolved inside it */
   int a = argc > 1 && strncmp(argv[1], "--", 2) == 0 ? setup(argc, argv) : 1;
   argc -= a - 1;
   argv += a - 1;

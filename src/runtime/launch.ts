@@ -44,7 +44,7 @@ export interface InitScriptInput {
 
 const q = quote;
 
-export const READONLY_PROC = ['sys', 'sysrq-trigger', 'irq', 'bus'];
+export const READONLY_PROC = ['sys', 'sysrq-trigger', 'irq', 'bus', 'fs'];
 export const MASKED_PROC = ['kcore', 'keys', 'timer_list', 'sched_debug'];
 
 /** fstab fields: spaces, tabs, newlines and backslashes are written as octal escapes. */
@@ -55,13 +55,15 @@ function fsField(s: string): string {
 /**
  * The container's mounts, as three fstab files that `mount -a -T FILE` mounts in order, one
  * process for all (each line reads as `mount -t TYPE -o OPTIONS SOURCE TARGET`):
- *   fstab.root     the overlay root (image layers + this container's upper dir), /proc, and
- *                  a tmpfs for /dev;
+ *   fstab.root     the overlay root (image layers + this container's upper dir; nodev), /proc,
+ *                  and a tmpfs for /dev;
  *   fstab.devproc  (after /dev is filled) devpts, /dev/shm, /proc's kernel knobs read-only
  *                  and its host secrets masked (as runc does);
  *   fstab.rest     (in the container's network namespace: sysfs shows the links of the
- *                  namespace it is mounted in) a read-only /sys, the volumes and the /etc
- *                  files, each a bind mount.
+ *                  namespace it is mounted in) a read-only /sys, the volumes (nodev) and the
+ *                  /etc files, each a bind mount.
+ * Every target is a path under the rootfs; minid-init resolves it inside the container's root
+ * (an image's symlinks never lead to the host: see init.c).
  * The first two are mounted while minid sets the network up (see initArgs).
  */
 export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string } {
@@ -70,7 +72,9 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
   // overlayfs lists lowerdirs top-most first.
   const lower = [...i.lowerdirs].reverse().join(':');
   const root = [
-    line('overlay', R, 'overlay', `lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`),
+    // nodev: a device node shipped in an image layer opens nothing of the host's (setuid
+    // binaries of images keep working, as in docker). minid's own /dev is a tmpfs of its own.
+    line('overlay', R, 'overlay', `nodev,lowerdir=${lower},upperdir=${i.upperdir},workdir=${i.workdir}`),
     line('proc', `${R}/proc`, 'proc', 'nosuid,nodev,noexec,X-mount.mkdir'),
     line('tmpfs', `${R}/dev`, 'tmpfs', 'nosuid,strictatime,mode=755,size=65536k,X-mount.mkdir'),
   ];
@@ -86,7 +90,8 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
   const rest = [
     line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
     ...(i.hostSysFirmware ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
-    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind${v.readonly ? ',ro' : ''}`)),
+    // nodev: a device node in a host directory given with -v opens nothing in the container.
+    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`)),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
   ];
   const text = (l: string[]) => l.join('\n') + '\n';

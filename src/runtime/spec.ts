@@ -75,6 +75,9 @@ export function parseVolume(s: string): Volume {
   if (!path.isAbsolute(container)) fail(`invalid volume "${s}": the container path must be absolute`);
   const c = path.posix.normalize(container);
   if (c === '/') fail(`invalid volume "${s}": cannot mount over the container's root`);
+  // As runc: /proc is the kernel's view of the container's processes; a volume there would
+  // replace it or the masks over its host secrets.
+  if (c === '/proc' || c.startsWith('/proc/')) fail(`invalid volume "${s}": cannot mount over /proc or anything in it`);
   return { host: path.resolve(host), container: c, readonly: mode === 'ro' };
 }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fstabs, initArgs, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
+import { READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from '../../../src/runtime/launch.js';
 
 const input = {
   id: 'f'.repeat(64), name: 'web', runDir: '/run/minid/containers/x', rootfs: '/var/lib/minid/containers/x/rootfs',
@@ -17,7 +17,17 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
   const a = initArgs(input);
   const t = fstabs(input);
   it('stacks layers top-most first for overlayfs, before anything else', () =>
-    expect(t.root.split('\n')[0]).toBe(`overlay ${input.rootfs} overlay lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w 0 0`));
+    expect(t.root.split('\n')[0]).toBe(`overlay ${input.rootfs} overlay nodev,lowerdir=/l/app:/l/libs:/l/base,upperdir=/u,workdir=/w 0 0`));
+  it("mounts the image's root and every volume nodev (a device node there opens nothing), minid's own /dev not", () => {
+    expect(t.root.split('\n')[0]).not.toMatch(/nosuid/); // setuid binaries of images work, as in docker
+    const vols = fstabs({ ...input, volumes: [{ host: '/a', container: '/x', readonly: false }, { host: '/b', container: '/y', readonly: true }] }).rest;
+    expect(vols).toContain(`/a ${input.rootfs}/x none bind,nodev 0 0`);
+    expect(vols).toContain(`/b ${input.rootfs}/y none bind,nodev,ro 0 0`);
+    expect(t.root).toMatch(/^tmpfs \S+\/dev tmpfs nosuid,strictatime,/m);
+  });
+  it('names every mount target under the rootfs, the overlay exactly on it (minid-init resolves them inside it)', () => {
+    for (const l of [t.root, t.devproc, t.rest].join('').trim().split('\n')) expect(l.split(' ')[1]).toMatch(new RegExp(`^${input.rootfs}(/|$)`));
+  });
   it('gives the container its own /proc, a minimal /dev and a read-only /sys', () => {
     expect(t.root).toContain(`proc ${input.rootfs}/proc proc nosuid,nodev,noexec`);
     expect(t.root).toContain(`tmpfs ${input.rootfs}/dev tmpfs nosuid,strictatime,mode=755`);
@@ -28,10 +38,13 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(t.devproc).toContain(`${input.rootfs}/proc/sys ${input.rootfs}/proc/sys none bind,ro 0 0`);
     expect(t.devproc).toContain(`/dev/null ${input.rootfs}/proc/kcore none bind 0 0`);
     expect(t.devproc).not.toContain('sysrq-trigger');
+    // /proc/fs too, as runc, where the kernel has it.
+    expect(READONLY_PROC).toContain('fs');
+    expect(fstabs({ ...input, hostProc: ['fs'] }).devproc).toContain(`${input.rootfs}/proc/fs ${input.rootfs}/proc/fs none bind,ro 0 0`);
     expect(t.rest).toContain(`tmpfs ${input.rootfs}/sys/firmware tmpfs ro 0 0`);
   });
   it('mounts read-only volumes read-only, and the /etc files', () => {
-    expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,ro 0 0`);
+    expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,nodev,ro 0 0`);
     expect(t.rest).toContain(`/var/lib/minid/containers/x/hosts ${input.rootfs}/etc/hosts none bind 0 0`);
   });
   it('escapes spaces in fstab fields', () =>

@@ -38,6 +38,7 @@ describe('-v', () => {
   it('parses host:container[:ro]', () => {
     expect(parseVolume('/tmp:/data')).toEqual({ host: '/tmp', container: '/data', readonly: false });
     expect(parseVolume('/tmp:/data/../x:ro')).toEqual({ host: '/tmp', container: '/x', readonly: true });
+    expect(parseVolume('/tmp:/processes').container).toBe('/processes'); // not /proc
   });
   it.each([
     ['/tmp', /use -v \/host\/path:\/container\/path/],
@@ -45,6 +46,9 @@ describe('-v', () => {
     ['/tmp:data', /container path must be absolute/],
     ['/tmp:/data:rx', /invalid volume mode "rx"/],
     ['/tmp:/', /cannot mount over the container's root/],
+    ['/tmp:/proc', /^invalid volume "\/tmp:\/proc": cannot mount over \/proc or anything in it$/],
+    ['/tmp:/proc/sys/kernel:ro', /cannot mount over \/proc or anything in it/],
+    ['/tmp:/x/../proc/', /cannot mount over \/proc/],
   ])('refuses %s', (v, re) => expect(err(() => parseVolume(v))).toMatch(re));
 });
 
