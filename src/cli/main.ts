@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isMinidError } from '../errors.js';
 import { watchOutput } from '../sys/output.js';
+import { secureStore } from '../sys/paths.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -18,7 +19,11 @@ function requireRoot(): void {
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
   return async (...args: T) => {
-    if (opts.root !== false) requireRoot();
+    if (opts.root !== false) {
+      requireRoot();
+      // Before any command writes to the store: other host users must reach nothing of it.
+      secureStore();
+    }
     const fn = await load();
     const code = await fn(...args);
     if (typeof code === 'number') process.exitCode = code;

@@ -3,9 +3,90 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
+import ipaddr from 'ipaddr.js';
 import { isIPv4 } from './cidr.js';
 import { probe } from './host.js';
 import type { Attachment } from './types.js';
+
+// What users put into these files (--add-host, --dns, --dns-search, -h) is checked before
+// anything is set up, by the rules below, which the renderers apply again: a value with a
+// newline, a space or a '#' would add lines or comments of its own to a file the container
+// trusts.
+
+/** A value as an error message shows it: quoted, a newline in it as \n (the message stays one line). */
+const shown = (v: string): string => JSON.stringify(v);
+
+/** Docker's rule for -h (RFC 1123): dot-separated labels of letters, digits and inner '-'; 63 characters at most. */
+const HOSTNAME_RE = /^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\.)*([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+
+export function validateHostname(h: string): string {
+  if (h.length > 63 || !HOSTNAME_RE.test(h))
+    fail(`invalid hostname ${shown(h)}: use letters, digits and "-" in dot-separated labels (RFC 1123), 63 characters at most`);
+  return h;
+}
+
+/** A domain name: labels of letters, digits and inner '-' (1-63 each), a trailing dot allowed, 253 characters at most. */
+const LABEL = '[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?';
+const DOMAIN_RE = new RegExp(`^${LABEL}(\\.${LABEL})*\\.?$`);
+/** A name in /etc/hosts: the same, '_' allowed too (service names use it; the resolver accepts it). */
+const HOST_LABEL = '[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?';
+const HOSTS_NAME_RE = new RegExp(`^${HOST_LABEL}(\\.${HOST_LABEL})*\\.?$`);
+
+/** --dns-search: a domain name with a letter in it (docker's rule), or '.' for no search list. */
+export function validateDnsSearch(d: string): string {
+  if (d === '.') return d;
+  if (d.length > 253 || !DOMAIN_RE.test(d) || !/[a-zA-Z]/.test(d))
+    fail(`invalid --dns-search ${shown(d)}: give a domain name like example.com (letters, digits and "-" in dot-separated labels), or "." for none`);
+  return d;
+}
+
+/** An IPv4 (dotted decimal) or IPv6 address, as docker's net.ParseIP takes them (no zone). */
+export function isIPAddress(s: string): boolean {
+  return isIPv4(s) || (/^[0-9a-fA-F:.]+$/.test(s) && s.includes(':') && ipaddr.IPv6.isValid(s));
+}
+
+/** --dns: a nameserver's address. */
+export function validateDns(ip: string): string {
+  if (!isIPAddress(ip)) fail(`invalid --dns ${shown(ip)}: not an IP address: give the DNS server's IPv4 or IPv6 address`);
+  return ip;
+}
+
+/** A resolv.conf option (ndots:2, timeout:1, edns0, ...): one word. */
+export function validateDnsOption(opt: string): string {
+  if (!/^[a-zA-Z0-9_.:-]+$/.test(opt)) fail(`invalid DNS option ${shown(opt)}: give one option like ndots:2 or edns0`);
+  return opt;
+}
+
+/** --add-host NAME:IP (or NAME=IP; IPv6 bare or in brackets; IP 'host-gateway': the network's gateway). */
+export function parseAddHost(spec: string): { name: string; ip: string } {
+  const m = /^([^:=]+)[:=](.+)$/s.exec(spec);
+  if (!m) fail(`invalid --add-host ${shown(spec)}: expected NAME:IP (e.g. db:10.0.0.5)`);
+  const name = m[1];
+  const ip = m[2].replace(/^\[(.*)\]$/s, '$1');
+  if (name.length > 253 || !HOSTS_NAME_RE.test(name))
+    fail(`invalid --add-host ${shown(spec)}: ${shown(name)} is not a host name: use letters, digits, "-" and "_" in dot-separated labels`);
+  if (ip !== 'host-gateway' && !isIPAddress(ip))
+    fail(`invalid --add-host ${shown(spec)}: ${shown(ip)} is not an IP address: give an IPv4 or IPv6 address, or host-gateway`);
+  return { name, ip };
+}
+
+/** Network modes that give the container no gateway for --add-host NAME:host-gateway. */
+const NO_GATEWAY = (mode: string): boolean => mode === 'none' || mode === 'host' || mode.startsWith('container:');
+
+/**
+ * Every value of `minid run` that goes into the container's hostname, hosts and resolv.conf,
+ * checked before anything is set up: one line naming the first bad one and the fix.
+ */
+export function validateNetFileInput(o: { hostname?: string; mode: string; dns: string[]; dnsSearch: string[]; addHosts: string[] }): void {
+  if (o.hostname !== undefined) validateHostname(o.hostname);
+  o.dns.forEach(validateDns);
+  o.dnsSearch.forEach(validateDnsSearch);
+  for (const spec of o.addHosts) {
+    const { name, ip } = parseAddHost(spec);
+    if (ip === 'host-gateway' && NO_GATEWAY(o.mode))
+      fail(`--add-host ${name}:host-gateway needs a bridge network (there is no gateway with --network ${o.mode})`);
+  }
+}
 
 export function renderHostname(hostname: string): string {
   return `${hostname}\n`;
@@ -33,15 +114,12 @@ export function renderHosts(o: HostsOptions): string {
     'ff02::2\tip6-allrouters',
   ];
   for (const spec of o.addHosts ?? []) {
-    const m = /^([^:=\s]+)[:=](.+)$/.exec(spec.trim());
-    if (!m) fail(`invalid --add-host "${spec}": expected NAME:IP`);
-    let ip = m[2].replace(/^\[(.*)\]$/, '$1');
+    let { name, ip } = parseAddHost(spec);
     if (ip === 'host-gateway') {
-      if (!o.gateway) fail(`--add-host ${m[1]}:host-gateway needs a bridge network (there is no gateway)`);
+      if (!o.gateway) fail(`--add-host ${name}:host-gateway needs a bridge network (there is no gateway)`);
       ip = o.gateway;
     }
-    if (!isIPv4(ip) && !/^[0-9a-fA-F:]+$/.test(ip)) fail(`invalid --add-host "${spec}": "${ip}" is not an IP address`);
-    lines.push(`${ip}\t${m[1]}`);
+    lines.push(`${ip}\t${name}`);
   }
   if (o.ip) {
     const names = [o.hostname, ...(o.aliases ?? [])].filter((n, i, a) => n && a.indexOf(n) === i);
@@ -86,7 +164,7 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
   const notes: string[] = [];
   let ns: string[];
   if (o.dns?.length) {
-    ns = o.dns;
+    ns = o.dns.map(validateDns);
     notes.push('nameservers from --dns');
   } else {
     ns = o.keepLoopback ? hostNs : hostNs.filter((n) => !isLoopback(n) && !n.includes(':'));
@@ -97,8 +175,8 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
       notes.push("no usable nameserver on the host: docker's default fallback");
     }
   }
-  if (o.dnsSearch?.length) search = o.dnsSearch.filter((s) => s !== '.');
-  if (o.dnsOptions?.length) options = o.dnsOptions;
+  if (o.dnsSearch?.length) search = o.dnsSearch.map(validateDnsSearch).filter((s) => s !== '.');
+  if (o.dnsOptions?.length) options = o.dnsOptions.map(validateDnsOption);
   const out = [`# Generated by minid from the host's /etc/resolv.conf${notes.length ? ': ' + notes.join('; ') : ''}`];
   for (const n of ns) out.push(`nameserver ${n}`);
   if (search.length) out.push(`search ${search.join(' ')}`);

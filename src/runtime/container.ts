@@ -5,15 +5,17 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
-import { paths, packageRoot } from '../sys/paths.js';
+import { paths, packageRoot, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { startProcess, type Started } from '../sys/exec.js';
 import * as spec from './spec.js';
 import { resolveUser } from './users.js';
+import { readImageFile } from './rootfs.js';
+import { validateNetFileInput } from '../network/files.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
-  loadState, logFile, nameHolder, readPid, processAlive, recordName, saveConfig, shimPidFile,
+  loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile,
 } from './state.js';
 
 export interface RunRequest {
@@ -43,18 +45,6 @@ export function initBinary(): string {
   return p;
 }
 
-/** Read a file of the image as the container will see it (top-most layer that has it). */
-function readImageFile(layers: string[], rel: string): string {
-  for (const dir of [...layers].reverse()) {
-    try {
-      return fs.readFileSync(path.join(dir, rel), 'utf8');
-    } catch {
-      /* not in this layer */
-    }
-  }
-  return '';
-}
-
 /** Validate everything the user typed before touching anything. */
 function parseRequest(r: RunRequest) {
   if (r.name !== undefined) spec.validateName(r.name);
@@ -63,6 +53,8 @@ function parseRequest(r: RunRequest) {
     if (!fs.existsSync(v.host)) fail(`invalid volume: host path ${v.host} does not exist: create it first`);
   if (r.user) spec.parseUserFlag(r.user);
   if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
+  // Checked here, not when the files are written: by then the network is set up.
+  validateNetFileInput({ hostname: r.hostname, mode: r.net.mode, dns: r.net.dns, dnsSearch: r.net.dnsSearch, addHosts: r.net.addHosts });
   const fileEnv = r.envFiles.flatMap((f) => {
     let text: string;
     try {
@@ -84,7 +76,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const layers = store.layerPaths(img);
   const argv = spec.resolveCommand(cfg, r.args, r.entrypoint);
   const userSpec = r.user ?? cfg.User ?? '';
-  const user = resolveUser(userSpec || undefined, readImageFile(layers, 'etc/passwd'), readImageFile(layers, 'etc/group'));
+  const user = resolveUser(userSpec || undefined, readImageFile(layers, '/etc/passwd'), readImageFile(layers, '/etc/group'));
   const id = crypto.randomBytes(32).toString('hex');
   const hostname = r.hostname ?? id.slice(0, 12);
   let env = spec.mergeEnv([`PATH=${spec.DEFAULT_PATH}`], cfg.Env ?? [], [`HOSTNAME=${hostname}`], r.tty ? ['TERM=xterm'] : [], userEnv);
@@ -123,7 +115,9 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
       while (nameHolder(config.name));
     }
     const dir = paths.container(id);
-    for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    secureStore();
+    fs.mkdirSync(dir, { mode: PRIVATE_DIR_MODE }); // its config and log: root's only
+    for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d));
     saveConfig(config);
     recordName(config.name, id);
   });
@@ -158,7 +152,8 @@ export async function startContainer(
 ): Promise<Started | undefined> {
   const runDir = paths.containerRun(c.id);
   const dir = paths.container(c.id);
-  fs.mkdirSync(runDir, { recursive: true });
+  secureStore();
+  fs.mkdirSync(runDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const mode = c.net.mode;
   const known = !mode.startsWith('container:') && !mode.startsWith('cni:');
   const { netnsPath } = await import('../network/names.js');
@@ -208,7 +203,7 @@ export async function startContainer(
       fs.writeFileSync(source, text);
       return { name, source };
     });
-    fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''));
+    fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''), { mode: SECRET_FILE_MODE }); // -e secrets
     fs.writeFileSync(path.join(runDir, 'fstab.rest'), fstabs(init).rest);
     if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
@@ -295,37 +290,45 @@ export async function spawnDetached(c: ContainerConfig, started?: Started): Prom
  */
 export async function releaseContainer(id: string, opts: { remove?: boolean; explain?: (l: string) => void } = {}): Promise<void> {
   if (!fs.existsSync(configFile(id))) return; // already removed (e.g. by rm -f, before the supervisor's hook)
-  await withLock(`container-${id}`, async () => {
-    const s = loadState(id);
-    if (!s) return;
-    if (s.config.extraAttachments?.length) {
-      // Networks added by `network connect` first: their interfaces live in the primary's namespace.
-      const { releaseExtraAttachments } = await import('./connect.js');
-      await releaseExtraAttachments(s.config, opts.explain);
-      saveConfig(s.config);
-    }
-    const remove = opts.remove ?? s.config.autoRemove;
-    // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
-    // go while the kernel takes its network down; its record (config.json, the exit record)
-    // goes last, when nothing is left that `minid system prune` would need it for. The
-    // supervisor writes the exit record right after the container ends: let it finish first
-    // (it is quick, and gone if the supervisor was killed).
-    const files = remove ? waitExitRecord(id).then(() => removeFiles(id)) : undefined;
-    files?.catch(() => {}); // awaited below, unless the network fails first
-    if (s.config.attachment) {
-      const { detachNetwork } = await import('./netglue.js');
-      await detachNetwork(s.config, opts.explain);
-      delete s.config.attachment;
-      saveConfig(s.config);
-    }
-    if (remove) {
-      await files;
-      fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
-      forgetName(s.config.name, id);
-    }
-  });
-  // The lock's placeholder file goes with the container.
+  await withLock(`container-${id}`, () => releaseLocked(id, opts));
+  forgetLock(id);
+}
+
+/** The lock's placeholder file goes with the container. */
+function forgetLock(id: string): void {
   if (!fs.existsSync(configFile(id))) fs.rmSync(path.join(paths.locks(), `container-${id}`), { force: true });
+}
+
+/** releaseContainer's work, under the container's lock. False: the container is gone already. */
+async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l: string) => void }): Promise<boolean> {
+  const s = loadState(id);
+  if (!s) return false;
+  if (s.config.extraAttachments?.length) {
+    // Networks added by `network connect` first: their interfaces live in the primary's namespace.
+    const { releaseExtraAttachments } = await import('./connect.js');
+    await releaseExtraAttachments(s.config, opts.explain);
+    saveConfig(s.config);
+  }
+  const remove = opts.remove ?? s.config.autoRemove;
+  // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
+  // go while the kernel takes its network down; its record (config.json, the exit record)
+  // goes last, when nothing is left that `minid system prune` would need it for. The
+  // supervisor writes the exit record right after the container ends: let it finish first
+  // (it is quick, and gone if the supervisor was killed).
+  const files = remove ? waitExitRecord(id).then(() => removeFiles(id)) : undefined;
+  files?.catch(() => {}); // awaited below, unless the network fails first
+  if (s.config.attachment) {
+    const { detachNetwork } = await import('./netglue.js');
+    await detachNetwork(s.config, opts.explain);
+    delete s.config.attachment;
+    saveConfig(s.config);
+  }
+  if (remove) {
+    await files;
+    fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+    forgetName(s.config.name, id);
+  }
+  return true;
 }
 
 /** A removed container's files, but for its record: its run folder, its layer, its log. */
@@ -382,30 +385,39 @@ export function signalNumber(sig: string): NodeJS.Signals | number {
   return name;
 }
 
+/** Signal a container's process; false if it has ended meanwhile (ESRCH is no error here). */
+function signalIfAlive(pid: number, sig: NodeJS.Signals | number): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+}
+
 export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<ContainerState> {
   const s = findContainer(ref);
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running`);
   const sig = signalNumber(signal);
+  let alive: boolean;
   try {
-    process.kill(s.pid, sig);
+    alive = signalIfAlive(s.pid, sig);
   } catch (e) {
     throw new MinidError(`cannot signal container ${s.config.name}: ${(e as Error).message}`);
   }
+  if (!alive) fail(`container ${s.config.name} is not running`);
   return s;
 }
 
 export async function stopContainer(ref: string, timeoutSec = 10): Promise<ContainerState> {
   const s = findContainer(ref);
   if (s.status === 'running' && s.pid) {
-    try {
-      process.kill(s.pid, signalNumber(s.config.stopSignal));
-    } catch {
-      /* already gone */
-    }
+    signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
     let exit = await waitExit(s.config.id, timeoutSec * 1000);
     if (!exit) {
       const p = readPid(s.config.id);
-      if (p && processAlive(p)) process.kill(p.pid, 'SIGKILL');
+      if (p && processAlive(p)) signalIfAlive(p.pid, 'SIGKILL');
       exit = await waitExit(s.config.id, 10_000);
     }
   }
@@ -415,16 +427,27 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
   return s;
 }
 
+/**
+ * Remove a container (with `force`, killing it first). Decided under the container's lock, from
+ * its state then: of concurrent removals of one container, one removes it and the others find
+ * it gone (NoSuchContainerError), as they would had they come later.
+ */
 export async function removeContainer(ref: string, force: boolean, explain?: (l: string) => void): Promise<ContainerState> {
-  const s = findContainer(ref);
-  if (s.status === 'running') {
-    if (!force)
-      fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
-    if (s.pid) process.kill(s.pid, 'SIGKILL');
-    await waitExit(s.config.id, 10_000);
-  }
-  await releaseContainer(s.config.id, { remove: true, explain });
-  return s;
+  const id = findContainer(ref).config.id;
+  const removed = await withLock(`container-${id}`, async () => {
+    const s = loadState(id);
+    if (!s) return undefined;
+    if (s.status === 'running') {
+      if (!force)
+        fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+      if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
+      await waitExit(id, 10_000);
+    }
+    return (await releaseLocked(id, { remove: true, explain })) ? s : undefined;
+  });
+  forgetLock(id);
+  if (!removed) throw new NoSuchContainerError(ref);
+  return removed;
 }
 
 export function imageInUse(imageId: string): string[] {

@@ -48,14 +48,22 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
       { explain },
     );
   }
-  const files = await net.containerNetFiles({
-    hostname: c.hostname,
-    attachment,
-    addHosts: n.addHosts,
-    aliases: [c.name],
-    dns: n.dns.length ? n.dns : undefined,
-    dnsSearch: n.dnsSearch.length ? n.dnsSearch : undefined,
-  });
+  let files: Awaited<ReturnType<typeof net.containerNetFiles>>;
+  try {
+    files = await net.containerNetFiles({
+      hostname: c.hostname,
+      attachment,
+      addHosts: n.addHosts,
+      aliases: [c.name],
+      dns: n.dns.length ? n.dns : undefined,
+      dnsSearch: n.dnsSearch.length ? n.dnsSearch : undefined,
+    });
+  } catch (e) {
+    // The caller has not recorded the attachment yet, so its undo would find nothing: undo it
+    // here, or the namespace, veth, address and rules stay until `system prune`.
+    await detachNetwork({ ...c, attachment }, explain).catch(() => {});
+    throw e;
+  }
   if (otherHosts !== undefined) files.hosts = otherHosts;
   const netnsPath: string | undefined = attachment.netnsPath;
   return { attachment, newNet: false, joinNetns: netnsPath, etcFiles: files };

@@ -6,8 +6,8 @@
 // after a container dies on its own, after `kill -9` of any minid process, and after a reboot.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fail } from '../errors.js';
-import { paths } from '../sys/paths.js';
+import { fail, MinidError } from '../errors.js';
+import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
 import type { Attachment } from '../network/types.js';
 
@@ -71,9 +71,11 @@ export const logFile = (id: string) => path.join(paths.container(id), 'container
 export const pidFile = (id: string) => path.join(paths.containerRun(id), 'pid');
 export const shimPidFile = (id: string) => path.join(paths.containerRun(id), 'shim.pid');
 
+/** Write JSON by rename, readable by root only: a container's config holds its `-e` secrets. */
 export function writeJsonAtomic(file: string, data: unknown): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n');
+  fs.rmSync(tmp, { force: true }); // a crashed writer's leftover would keep its own mode
+  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n', { mode: SECRET_FILE_MODE });
   fs.renameSync(tmp, file);
 }
 
@@ -224,7 +226,14 @@ export function findContainer(ref: string, states: ContainerState[] = listStates
     if (m.length === 1) return m[0];
     if (m.length > 1) fail(`container id prefix "${ref}" is ambiguous: it matches ${m.length} containers; give more characters`);
   }
-  fail(`no such container: ${ref} (see \`minid ps -a\`)`);
+  throw new NoSuchContainerError(ref);
+}
+
+/** No container by that name or id (`rm -f` of one is no failure, as with docker). */
+export class NoSuchContainerError extends MinidError {
+  constructor(ref: string) {
+    super(`no such container: ${ref} (see \`minid ps -a\`)`);
+  }
 }
 
 export function statusText(s: ContainerState, now = Date.now()): string {

@@ -3,7 +3,7 @@
 // so that the lock outlives nothing across a reboot.
 import fs from 'node:fs';
 import path from 'node:path';
-import { paths } from './paths.js';
+import { paths, secureRunRoot } from './paths.js';
 
 // The fs calls proper-lockfile makes. Handing it node:fs itself would make it copy every
 // property of fs, and reading fs.ReadStream & co. loads Node's stream and readline modules.
@@ -15,6 +15,7 @@ const lockFs = {
 export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const { default: lockfile } = await import('proper-lockfile');
   const dir = paths.locks();
+  secureRunRoot(); // whoever takes the first lock makes the runtime root: with its mode
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, name);
   if (!fs.existsSync(file)) fs.writeFileSync(file, '');

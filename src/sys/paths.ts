@@ -24,6 +24,52 @@ export const paths = {
   locks: () => path.join(runRoot(), 'locks'),
 };
 
+// The store holds what other host users must not read (container configs and environments
+// carry `-e` secrets; logs; layers): docker's modes. The store root lets only root's group
+// through (0710), the runtime root nobody (0700); the shared folders below them are 0710 like
+// docker's containers/ and overlay2/, each container's own folder 0700, secret files 0600.
+export const ROOT_MODE = 0o710;
+export const RUN_MODE = 0o700;
+export const SHARED_DIR_MODE = 0o710;
+export const PRIVATE_DIR_MODE = 0o700;
+export const SECRET_FILE_MODE = 0o600;
+
+const secured = new Set<string>();
+
+/**
+ * Make `dir` (its parents as usual) with at most `mode`; a folder already there with more
+ * bits (an older minid made it 0755) is narrowed to `mode`. Once per folder and process.
+ */
+export function secureDir(dir: string, mode: number): void {
+  if (secured.has(dir)) return;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  try {
+    fs.mkdirSync(dir, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const now = fs.statSync(dir).mode & 0o7777;
+  if (now & ~mode) fs.chmodSync(dir, now & mode);
+  secured.add(dir);
+}
+
+/**
+ * The store's roots and shared folders with their modes, before anything is written under
+ * them (whoever writes first: `load`, `run`, a lock). Cheap after the first call.
+ */
+export function secureStore(): void {
+  secureDir(root(), ROOT_MODE);
+  secureDir(paths.containers(), SHARED_DIR_MODE);
+  secureDir(paths.layers(), SHARED_DIR_MODE);
+  secureRunRoot();
+}
+
+/** The runtime root alone (locks, pids, scripts, environments). */
+export function secureRunRoot(): void {
+  secureDir(runRoot(), RUN_MODE);
+  secureDir(path.join(runRoot(), 'containers'), SHARED_DIR_MODE);
+}
+
 /** The folder the minid package is installed in (for the native helpers and scripts). */
 export function packageRoot(): string {
   // dist/src/sys/paths.js (or src/sys/paths.ts under vitest): walk up to package.json.

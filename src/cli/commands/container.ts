@@ -1,9 +1,9 @@
 // Container commands: parse what the user typed into plain requests, call the runtime, print.
 import fs from 'node:fs';
-import { fail } from '../../errors.js';
+import { fail, isMinidError } from '../../errors.js';
 import { debugMark, spawnProcess } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
-import { findContainer, listStates, logFile, statusText, ago, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
+import { findContainer, listStates, logFile, statusText, ago, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
 import { parseUserFlag, parseEnvFlag, mergeEnv } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/users.js';
 
@@ -189,8 +189,11 @@ export async function rm(refs: string[], o: { force?: boolean; explain?: boolean
       await rt.removeContainer(ref, !!o.force, explainer(o.explain));
       process.stdout.write(ref + '\n');
     } catch (e: any) {
-      process.stderr.write(`minid: ${e.message}\n`);
-      code = 125;
+      // Anything but a MinidError is a bug: said as main() says it, and the next one is removed.
+      process.stderr.write(isMinidError(e) ? `minid: ${e.message}\n` : `minid: internal error: ${e?.message ?? e} (please report it; MINID_DEBUG=1 shows the stack)\n`);
+      if (!isMinidError(e) && process.env.MINID_DEBUG) process.stderr.write(`${e?.stack}\n`);
+      // `rm -f` wants the container gone: one that is not there is said, not failed (docker's rule).
+      if (!(o.force && e instanceof NoSuchContainerError)) code = 125;
     }
   }
   return code;
@@ -232,13 +235,9 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
   let gid = s.config.gid;
   if (o.user) {
     parseUserFlag(o.user);
-    const read = (f: string) => {
-      try {
-        return fs.readFileSync(`/proc/${s.pid}/root/etc/${f}`, 'utf8');
-      } catch {
-        return '';
-      }
-    };
+    // Inside the container's root: a symlink there must not lead to a host file.
+    const { readContainerFile } = await import('../../runtime/rootfs.js');
+    const read = (f: string) => readContainerFile(s.pid!, `/etc/${f}`);
     ({ uid, gid } = resolveUser(o.user, read('passwd'), read('group')));
   }
   if (o.workdir !== undefined && !o.workdir.startsWith('/')) fail(`invalid working directory "${o.workdir}": it must be absolute`);

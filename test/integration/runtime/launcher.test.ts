@@ -37,7 +37,7 @@ describe('bin/minid', () => {
 
   it('starts Node from the snapshot, and the CLI works from it', async () => {
     const r = await started(path.join(tmp, 'bin', 'minid'));
-    expect(r.exec).toContain(`--snapshot-blob ${tmp}/bin/../dist/minid.blob ${tmp}/bin/minid.js --version`);
+    expect(r.exec).toContain(`--snapshot-blob ${tmp}/bin/../dist/minid.blob -- ${tmp}/bin/minid.js --version`);
     expect(r.exec).toMatch(/^\+ exec \/\S*node --v8-pool-size=0 /); // the node that built it, by its path
     expect(r.stdout).toBe('minid 0.1.0');
     expect(r.exitCode).toBe(0);
@@ -64,18 +64,18 @@ describe('bin/minid', () => {
     // node replaced (`apt-get upgrade nodejs`: another modification time), or gone
     execFileSync('touch', ['-d', '2001-02-03 04:05:06', stamp]);
     let r = await started(path.join(tmp, 'bin', 'minid'));
-    expect(r.exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
+    expect(r.exec).toBe(`+ exec node -- ${tmp}/bin/minid.js --version`);
     expect(r.stdout).toBe('minid 0.1.0');
     restore();
     expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toContain('--snapshot-blob');
     fs.writeFileSync(stamp, '/nonexistent/node\n');
     execFileSync('touch', ['-r', path.join(repo, 'dist', 'minid.blob.node'), stamp]);
-    expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
+    expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toBe(`+ exec node -- ${tmp}/bin/minid.js --version`);
     restore();
     expect((await started(path.join(tmp, 'bin', 'minid'))).exec).toContain('--snapshot-blob');
     fs.rmSync(path.join(tmp, 'dist', 'minid.blob'));
     r = await started(path.join(tmp, 'bin', 'minid'));
-    expect(r.exec).toBe(`+ exec node ${tmp}/bin/minid.js --version`);
+    expect(r.exec).toBe(`+ exec node -- ${tmp}/bin/minid.js --version`);
     expect(r.stdout).toBe('minid 0.1.0');
   });
 });
