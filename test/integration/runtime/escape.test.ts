@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeOciLayout, type FEntry } from '../../fixtures/image/builder.js';
+import { writeBusyboxLayout, type FEntry } from '../../fixtures/image/builder.js';
 import { eventually, loadImages, makeStore, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 
 let store: Store;
@@ -37,23 +37,7 @@ function victim(name: string): string {
 const APPLETS = ['sh', 'ls', 'cat', 'echo', 'printf', 'sleep', 'readlink', 'kill', 'seq', 'setsid', 'grep', 'id', 'test'];
 async function loadImage(name: string, extra: FEntry[]): Promise<void> {
   const dir = path.join(tmp, `image-${name}`);
-  writeOciLayout(dir, [
-    {
-      names: [`${name}:1`],
-      config: { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } },
-      layers: [
-        {
-          entries: [
-            { path: 'bin/', type: 'dir' },
-            { path: 'bin/busybox', data: fs.readFileSync('/bin/busybox'), mode: 0o755 },
-            ...APPLETS.map((a): FEntry => ({ path: `bin/${a}`, type: 'symlink', linkpath: 'busybox' })),
-            { path: 'tmp/', type: 'dir', mode: 0o1777 },
-          ],
-        },
-        { entries: extra },
-      ],
-    },
-  ]);
+  writeBusyboxLayout(dir, name, { applets: APPLETS, base: [{ path: 'tmp/', type: 'dir', mode: 0o1777 }], extra });
   const r = await minid(['load', '-q', '-i', dir]);
   if (r.exitCode !== 0) throw new Error(`minid load ${name} failed: ${r.stderr}`);
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeOciLayout, type FEntry } from '../../fixtures/image/builder.js';
+import { writeBusyboxLayout, type FEntry } from '../../fixtures/image/builder.js';
 import { loadImages, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { freeSubnet, rand, sh } from '../network/helpers.js';
 
@@ -89,23 +89,7 @@ describe('-u NAME reads the image\'s /etc/passwd inside the image (escape #6)', 
   /** A static busybox image whose top layer holds `extra`. */
   async function loadImage(name: string, extra: FEntry[]): Promise<void> {
     const dir = path.join(tmp, `image-${name}`);
-    writeOciLayout(dir, [
-      {
-        names: [`${name}:1`],
-        config: { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } },
-        layers: [
-          {
-            entries: [
-              { path: 'bin/', type: 'dir' },
-              { path: 'bin/busybox', data: fs.readFileSync('/bin/busybox'), mode: 0o755 },
-              ...['sh', 'id'].map((a): FEntry => ({ path: `bin/${a}`, type: 'symlink', linkpath: 'busybox' })),
-              { path: 'etc/', type: 'dir' },
-            ],
-          },
-          { entries: extra },
-        ],
-      },
-    ]);
+    writeBusyboxLayout(dir, name, { applets: ['sh', 'id'], base: [{ path: 'etc/', type: 'dir' }], extra });
     const r = await run(['load', '-q', '-i', dir]);
     if (r.exitCode !== 0) throw new Error(`minid load ${name} failed: ${r.stderr}`);
   }
