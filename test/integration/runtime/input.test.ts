@@ -86,10 +86,10 @@ describe('--env-file never reaches Node (escape #5)', () => {
 });
 
 describe('-u NAME reads the image\'s /etc/passwd inside the image (escape #6)', () => {
-  /** A static busybox image whose top layer holds `extra`. */
-  async function loadImage(name: string, extra: FEntry[]): Promise<void> {
+  /** A static busybox image (its first layer with `base` too) whose top layer holds `extra`. */
+  async function loadImage(name: string, extra: FEntry[], base: FEntry[] = []): Promise<void> {
     const dir = path.join(tmp, `image-${name}`);
-    writeBusyboxLayout(dir, name, { applets: ['sh', 'id'], base: [{ path: 'etc/', type: 'dir' }], extra });
+    writeBusyboxLayout(dir, name, { applets: ['sh', 'id'], base: [{ path: 'etc/', type: 'dir' }, ...base], extra });
     const r = await run(['load', '-q', '-i', dir]);
     if (r.exitCode !== 0) throw new Error(`minid load ${name} failed: ${r.stderr}`);
   }
@@ -113,6 +113,21 @@ describe('-u NAME reads the image\'s /etc/passwd inside the image (escape #6)', 
     const r = await run(['run', '--rm', '--network', 'none', '-u', 'app', 'passwd-in-image:1', 'sh', '-c', 'id -u; id -g; echo $HOME']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('4343\n4344\n/home/app');
+  });
+
+  it('a whiteout in an upper layer hides the lower file, or a whole folder, as overlayfs does', async () => {
+    const ghost = 'ghost:x:4545:4545::/:/bin/sh\n';
+    const unknown = "minid: unable to find user ghost: no matching entries in the image's /etc/passwd; use a numeric UID";
+    await loadImage('passwd-whited-out', [{ path: 'etc/.wh.passwd', data: '' }], [{ path: 'etc/passwd', data: ghost }]);
+    const file = await run(['run', '--rm', '--network', 'none', '-u', 'ghost', 'passwd-whited-out:1', 'id', '-u']);
+    expect([file.exitCode, file.stderr]).toEqual([125, unknown]);
+    await loadImage(
+      'folder-whited-out',
+      [{ path: '.wh.data', data: '' }, { path: 'etc/passwd', type: 'symlink', linkpath: '/data/passwd' }],
+      [{ path: 'data/', type: 'dir' }, { path: 'data/passwd', data: ghost }],
+    );
+    const folder = await run(['run', '--rm', '--network', 'none', '-u', 'ghost', 'folder-whited-out:1', 'id', '-u']);
+    expect([folder.exitCode, folder.stderr]).toEqual([125, unknown]);
   });
 });
 

@@ -36,12 +36,6 @@ function layer(dir: string, files: Record<string, string | { link: string }>): v
   }
 }
 
-const asRoot = process.getuid?.() === 0;
-const whiteout = (dir: string, p: string) => {
-  fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
-  execFileSync('mknod', [path.join(dir, p), 'c', '0', '0']);
-};
-
 describe('the layer stack', () => {
   it('reads the top-most layer that has the file; a folder is the union of its layers', () => {
     layer(lower, { 'etc/passwd': 'lower\n', 'etc/group': 'lower group\n' });
@@ -65,17 +59,6 @@ describe('the layer stack', () => {
     layer(lower, { 'etc/passwd': 'lower\n' });
     layer(upper, { etc: 'a file now\n' });
     expect(readImageFile([lower, upper], '/etc/passwd')).toBe('');
-  });
-
-  it.skipIf(!asRoot)('a whiteout (0:0 character device) hides the file, or a whole folder, of the layers below', () => {
-    layer(lower, { 'etc/passwd': 'lower\n', 'data/file': 'lower data\n' });
-    whiteout(upper, 'etc/passwd');
-    whiteout(upper, 'data');
-    expect(readImageFile([lower, upper], '/etc/passwd')).toBe('');
-    expect(readImageFile([lower, upper], '/data/file')).toBe('');
-    const top = path.join(base, `t${n}`, 'top');
-    layer(top, { 'etc/passwd': 'back again\n' });
-    expect(readImageFile([lower, upper, top], '/etc/passwd')).toBe('back again\n');
   });
 });
 
