@@ -21,13 +21,19 @@ build: native
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-native: build/minid-init build/minid-spawner
+native: build/minid-init build/minid-spawner build/minid-devices
 
 build/minid-spawner: src/sys/spawner.c
 	@mkdir -p build
 	cc -O2 -Wall -Wextra -o $@ $<
 
+# libseccomp linked in statically: minid-init needs no library of the host's but libc (it also
+# runs inside containers, through /proc/self/exe, with the container's dynamic loader).
 build/minid-init: src/runtime/init.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -o $@ $< -Wl,-Bstatic -lseccomp -Wl,-Bdynamic
+
+build/minid-devices: src/runtime/devices.c
 	@mkdir -p build
 	cc -O2 -Wall -Wextra -o $@ $<
 

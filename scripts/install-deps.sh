@@ -2,9 +2,9 @@
 # Install the Debian packages minid and its tests need. Idempotent: skips what is there.
 set -euo pipefail
 pkgs=(
-  iproute2 iptables util-linux procps psmisc kmod attr curl jq gcc libc6-dev make
+  iproute2 iptables util-linux procps psmisc kmod attr curl jq gcc libc6-dev libseccomp-dev make
   busybox-static containernetworking-plugins docker-registry skopeo podman runc
-  iperf3 hyperfine conntrack tar gzip xz-utils zstd ca-certificates
+  iperf3 hyperfine conntrack tar gzip xz-utils zstd ca-certificates openssl apache2-utils strace
 )
 missing=()
 for p in "${pkgs[@]}"; do

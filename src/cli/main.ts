@@ -62,6 +62,20 @@ export function buildProgram(): Command {
       .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
       .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
       .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
+      .option('-m, --memory <bytes>', 'memory limit (units b, k, m, g; at least 6m)')
+      .option('--memory-swap <bytes>', 'memory + swap limit (-1: unlimited swap; default: twice --memory)')
+      .option('--cpus <number>', 'CPU time, in CPUs (e.g. 0.5)')
+      .option('-c, --cpu-shares <weight>', 'CPU weight against other containers (default 1024)')
+      .option('--cpuset-cpus <list>', 'CPUs the container may run on (e.g. 0-1,3)')
+      .option('--pids-limit <n>', 'most processes at once (-1 or 0: unlimited)')
+      .option('--cap-add <cap>', 'add a capability (NET_ADMIN, CAP_SYS_TIME, ALL...; repeatable)', collect, [])
+      .option('--cap-drop <cap>', 'drop a capability from the default set (CHOWN, ALL...; repeatable)', collect, [])
+      .option(
+        '--privileged',
+        'all capabilities, no seccomp filter, /proc and /sys not masked or read-only; unlike docker, no host devices ' +
+          '(/dev stays minid\'s own) and the same namespaces',
+      )
+      .option('--security-opt <opt>', 'seccomp=PROFILE.json | seccomp=unconfined | no-new-privileges[=true|false] (repeatable)', collect, [])
       .option('--explain', 'print every step as the command a person would type while doing it')
       .option('--dry-run', 'print the network steps without changing the host')
       .helpOption('--help', 'display help for command');
@@ -74,6 +88,14 @@ export function buildProgram(): Command {
       .argument('[command...]', 'command and arguments (default: the image Cmd)')
       .passThroughOptions(),
   ).action(action(async () => (await import('./commands/container.js')).run));
+
+  program
+    .command('stats')
+    .description('Show containers\' resource use: CPU, memory, network and block I/O, processes')
+    .argument('[containers...]', 'default: every running container')
+    .option('--no-stream', 'print once instead of refreshing every second')
+    .option('--no-trunc', 'full container ids')
+    .action(action(async () => (await import('./commands/stats.js')).stats));
 
   program
     .command('ps')
@@ -122,6 +144,7 @@ export function buildProgram(): Command {
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <uid[:gid]>', 'user to run as')
+    .option('--privileged', "all capabilities for this command (the container's seccomp filter and no-new-privileges stay)")
     .passThroughOptions()
     .action(action(async () => (await import('./commands/container.js')).exec));
 
@@ -152,10 +175,25 @@ export function buildProgram(): Command {
 
   program
     .command('pull')
-    .description('Pull an image from a registry on this machine (127.0.0.1, plain HTTP)')
-    .argument('<image>', 'e.g. 127.0.0.1:5000/busybox:latest')
+    .description('Pull an image from a registry (Docker Hub, a mirror, any OCI registry)')
+    .argument('<image>', 'e.g. nginx, 127.0.0.1:5000/busybox:latest, registry.example.com/team/app@sha256:...')
     .option('-q, --quiet', 'print nothing')
     .action(action(async () => (await import('./commands/image.js')).pull));
+
+  program
+    .command('login')
+    .description('Log in to a registry (checked against it, then saved with mode 0600)')
+    .argument('[server]', 'HOST[:PORT]; Docker Hub when left out')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <password>', 'password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .action(action(async () => (await import('./commands/login.js')).login));
+
+  program
+    .command('logout')
+    .description("Remove a registry's saved credentials")
+    .argument('[server]', 'HOST[:PORT]; Docker Hub when left out')
+    .action(action(async () => (await import('./commands/login.js')).logout));
 
   program
     .command('images')

@@ -45,7 +45,10 @@ export async function warmUp(program: Command): Promise<void> {
       id, name: 'web', runDir: '/run/minid/containers/x', rootfs: '/r', lowerdirs: ['/l1', '/l2'], upperdir: '/u', workdir: '/w',
       hostname: 'web', volumes: [], etcFiles: [{ name: 'hosts', source: '/c/hosts' }], initBin: '/b/minid-init', envFile: '/e',
       uid: 0, gid: 0, cwd: '/', argv: ['true'], loopbackUp: false, netns: names.netnsPath(id), waitFd: 4, reportFd: 5, hostProc: ['sys', 'kcore'], hostSysFirmware: true,
+      security: { caps: '0,1', seccomp: '/run/minid/containers/x/seccomp', noNewPrivs: false, privileged: false },
     };
+    const sec = await import('../runtime/security.js');
+    sec.defaultProfileRules(sec.defaultCaps({ devicePolicy: false }), sec.thisHost('x64', '6.1.0'));
     launch.fstabs(init);
     launch.shimScript({ id, name: 'web', runDir: '/run/minid/containers/x', exitFile: '/c/exit.json', launch: launch.unshareArgs({ newNet: false }), init: launch.initArgs(init), hook: ['minid', '_exited', id] });
     JSON.parse(JSON.stringify({ ...init, created: new Date(0).toISOString() }, null, 2));

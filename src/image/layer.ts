@@ -1,14 +1,15 @@
-// One layer: check it, then unpack it.
+// One layer: check it and unpack it, in ONE streaming pass over the blob, in Node:
 //
-//   1. scanLayer(): ONE streaming pass over the blob in Node: sha256 of the blob (its
-//      digest), decompress, sha256 of the tar (its diff_id), and every tar header through
-//      node-tar's parser into LayerChecker (safety.ts). Nothing is written.
-//   2. extractLayer(): only if the scan passed, GNU tar unpacks the blob into an empty
-//      directory under the store's tmp/ (GNU tar keeps devices, FIFOs, hard links, setuid
-//      bits, numeric owners and xattrs; it is also fast). Then the OCI whiteout marker
-//      files become overlayfs whiteouts: `mknod NAME c 0 0` and
-//      `setfattr -n trusted.overlay.opaque -v y DIR`.
-// The caller renames the finished directory into layers/<diff_id hex>/.
+//   sha256 of the blob (its digest) -> decompress -> sha256 of the tar (its diff_id) ->
+//   tar.ts parses each entry -> LayerChecker (safety.ts) accepts or refuses it ->
+//   unpack.ts writes exactly that entry into an empty directory under the store's tmp/.
+//
+// One parser decides both what is checked and what is written: an entry cannot look
+// harmless to the check and be something else to the extraction (issue 13 escape #3 used
+// node-tar against GNU tar). At the end the OCI whiteout markers become overlayfs whiteouts
+// (`mknod NAME c 0 0`, `setfattr -n trusted.overlay.opaque -v y DIR`), every directory on
+// the way checked not to be a symlink. The caller checks digest and diff_id, then renames
+// the finished directory into layers/<diff_id hex>/; on any error it removes it.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,9 @@ import { Transform, Writable, PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { ExecError, run } from '../sys/exec.js';
-import { LayerChecker, UnsafeEntryError, type EntryType, type LayerPlan } from './safety.js';
+import { LayerChecker, UnsafeEntryError, parentOf, type EntryType, type LayerPlan } from './safety.js';
+import { TarError, TarReader } from './tar.js';
+import { LayerWriter } from './unpack.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -69,19 +72,6 @@ export const isNoSpace = (e: unknown): boolean =>
   (e as NodeJS.ErrnoException)?.code === 'EDQUOT' ||
   (e instanceof ExecError && /No space left on device|Disk quota exceeded/i.test(e.result.stderr + e.result.stdout));
 
-const TAR_TYPES: Record<string, EntryType> = {
-  File: 'file',
-  OldFile: 'file',
-  ContiguousFile: 'file',
-  Directory: 'dir',
-  GNUDumpDir: 'dir',
-  SymbolicLink: 'symlink',
-  Link: 'hardlink',
-  CharacterDevice: 'chardev',
-  BlockDevice: 'blockdev',
-  FIFO: 'fifo',
-};
-
 export interface ScanResult {
   /** sha256 of the blob as stored (compressed or not). */
   digest: string;
@@ -93,77 +83,75 @@ export interface ScanResult {
   plan: LayerPlan;
 }
 
+export interface ScanOptions {
+  /** Entry types to accept (an image archive holds only files, directories and symlinks). */
+  allow?: ReadonlySet<EntryType>;
+  /** Unpack into this empty directory, each entry right after the checker accepted it. */
+  dest?: string;
+  /** An image archive, not a layer: plain files, no owners, devices, xattrs or whiteouts (unpack.ts). */
+  archive?: boolean;
+  /** Stop reading at the end-of-archive blocks instead of hashing what follows (no diff_id needed). */
+  stopAtEnd?: boolean;
+}
+
+/** Free bytes under `dir`: a layer whose files add up to more is refused before it fills the disk. */
+function freeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
 /**
- * Hash, decompress and check a layer blob in one pass. `plainTar` may name an already
- * decompressed copy (zstd, which Node 20's zlib cannot read): then the blob is only hashed.
- * Throws UnsafeEntryError or CorruptLayerError.
+ * Hash, decompress, check and (with opts.dest) unpack a layer blob in one pass. Each entry
+ * comes from one parser (tar.ts), is judged by LayerChecker, and only then written, exactly
+ * as parsed. `plainTar` may name an already decompressed copy (zstd, which Node 20's zlib
+ * cannot read): then the blob is only hashed. Throws UnsafeEntryError, CorruptLayerError
+ * or NoSpaceError; the caller removes `dest` on any error (and on a digest mismatch).
  */
-export async function scanLayer(
-  blob: string,
-  compression: Compression,
-  plainTar?: string,
-  opts: { allow?: ReadonlySet<EntryType> } = {},
-): Promise<ScanResult> {
+export async function scanLayer(blob: string, compression: Compression, plainTar?: string, opts: ScanOptions = {}): Promise<ScanResult> {
   const blobHash = createHash('sha256');
   const diffHash = createHash('sha256');
   let size = 0;
-  const { Parser } = await import('tar');
-  const checker = new LayerChecker();
-  let problem: Error | null = null;
   let sawData = false;
-  const parser = new Parser({
-    strict: true,
-    onReadEntry: (entry) => {
-      if (!problem) {
-        const type = TAR_TYPES[entry.type];
-        try {
-          if (!type || (opts.allow && !opts.allow.has(type))) {
-            throw new UnsafeEntryError(entry.path, `has a tar entry type we do not unpack (${entry.type})`);
-          }
-          checker.add({ path: entry.path, type, linkpath: entry.linkpath, size: entry.size });
-        } catch (e) {
-          problem = e as Error;
-        }
-      }
-      entry.resume();
-    },
-  });
-  parser.on('ignoredEntry', (entry: { path: string; type: string }) => {
-    problem ??= new UnsafeEntryError(entry.path, `has a tar entry type we do not unpack (${entry.type})`);
-  });
-  let allZero = true; // an empty layer is just the end-of-archive blocks: 1024 zero bytes
-  let parseError: Error | null = null;
-  parser.on('error', (e: Error & { code?: string }) => {
-    if (e.code === 'TAR_BAD_ARCHIVE') parseError ??= e; // judged at the end: fine if all zeros
-    else problem ??= new CorruptLayerError(`is not a valid tar archive (${e.message})`);
-  });
+  const checker = new LayerChecker();
+  const writer = opts.dest ? new LayerWriter(opts.dest, { archive: opts.archive ?? false }) : null;
+  // A gzip bomb declares its sizes in the headers: stop at the header, not at a full disk.
+  let budget = opts.dest ? freeBytes(opts.dest) : Infinity;
 
-  const feed = new Writable({
-    highWaterMark: 1 << 20,
-    write(chunk: Buffer, _enc, cb) {
+  async function* hashed(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
       if (!sawData) {
         sawData = true;
-        if (detectCompression(chunk) !== 'none') {
-          problem ??= new CorruptLayerError('is compressed twice: the uncompressed content is not a tar archive');
-        }
+        if (detectCompression(chunk) !== 'none') throw new CorruptLayerError('is compressed twice: the uncompressed content is not a tar archive');
       }
       diffHash.update(chunk);
-      if (allZero && chunk.some((b) => b !== 0)) allZero = false;
-      if (!problem) parser.write(chunk);
-      // Stop reading at the first problem: no point hashing the rest of a bad layer.
-      cb(problem ?? undefined);
-    },
-    final(cb) {
-      parser.end();
-      cb();
-    },
-  });
+      yield chunk;
+    }
+  }
 
-  const blobStream = fs.createReadStream(blob, { highWaterMark: 1 << 20 });
+  // The first error of the consumer: pipeline() reports it as an AbortError of the streams.
+  let problem: unknown = null;
+  const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    try {
+      const tar = new TarReader(hashed(source));
+      for (let e = await tar.next(); e; e = await tar.next()) {
+        if (!e.type || (opts.allow && !opts.allow.has(e.type))) throw new UnsafeEntryError(e.path, `has a tar entry type we do not unpack (${e.typeName})`);
+        const checked = checker.add({ path: e.path, type: e.type, linkpath: e.linkpath || undefined, size: e.size });
+        if (!writer) continue;
+        if (e.type === 'file' && (budget -= e.size) < 0) throw new NoSpaceError();
+        await writer.write(e, checked, tar.body(e));
+      }
+      if (!opts.stopAtEnd) await tar.drain();
+    } catch (e) {
+      problem ??= e;
+      throw e;
+    }
+  };
+
   try {
+    const blobStream = fs.createReadStream(blob, { highWaterMark: 1 << 20 });
     if (plainTar) {
       const hashBlob = pipeline(blobStream, new Writable({ write(c: Buffer, _e, cb) { blobHash.update(c); size += c.length; cb(); } }));
-      await Promise.all([hashBlob, pipeline(fs.createReadStream(plainTar, { highWaterMark: 1 << 20 }), feed)]);
+      await Promise.all([hashBlob, pipeline(fs.createReadStream(plainTar, { highWaterMark: 1 << 20 }), consume)]);
     } else {
       const tap = new Transform({
         transform(c: Buffer, _e, cb) {
@@ -172,17 +160,22 @@ export async function scanLayer(
           cb(null, c);
         },
       });
-      const decompress = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 18 }) : new PassThrough();
-      await pipeline(blobStream, tap, decompress, feed);
+      const decompress = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 1 << 18 }) : new PassThrough({ highWaterMark: 1 << 20 });
+      await pipeline(blobStream, tap, decompress, consume);
     }
-  } catch (e) {
-    if (problem) throw problem;
+    if (!sawData) throw new CorruptLayerError('is empty: not a tar archive');
+    if (writer) {
+      await writer.flush();
+      if (!opts.archive) await applyWhiteouts(opts.dest!, checker.plan());
+      writer.setDirectoryTimes();
+    }
+  } catch (thrown) {
+    const e = problem ?? thrown;
+    if (e instanceof TarError) throw new CorruptLayerError(`is not a valid tar archive (${e.message})`);
     if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new CorruptLayerError(`is not valid gzip data (${(e as Error).message})`);
+    if (isNoSpace(e)) throw e instanceof NoSpaceError ? e : new NoSpaceError(e);
     throw e;
   }
-  if (problem) throw problem;
-  if (!sawData) throw new CorruptLayerError('is empty: not a tar archive');
-  if (parseError && !allZero) throw new CorruptLayerError(`is not a valid tar archive (${(parseError as Error).message})`);
   return {
     digest: `sha256:${blobHash.digest('hex')}`,
     diffId: `sha256:${diffHash.digest('hex')}`,
@@ -211,36 +204,6 @@ async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/**
- * Unpack a scanned layer into `dest` (an empty directory) and convert its whiteouts.
- * Throws NoSpaceError when the disk is full.
- */
-export async function extractLayer(tarFile: string, compression: Compression, dest: string, plan: LayerPlan): Promise<void> {
-  try {
-    // The root of the layer is "/" of the container: 0755 unless the tar says otherwise.
-    fs.chmodSync(dest, 0o755);
-    await run([
-      'tar',
-      '--extract',
-      `--file=${tarFile}`,
-      ...(compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : []),
-      `--directory=${dest}`,
-      '--numeric-owner',
-      '--same-owner',
-      '--preserve-permissions',
-      '--xattrs',
-      '--xattrs-include=*',
-      // A layer must not forge overlayfs metadata (redirects, metacopy...): we set it ourselves.
-      '--xattrs-exclude=trusted.overlay.*',
-      '--warning=no-unknown-keyword',
-    ]);
-    await applyWhiteouts(dest, plan);
-  } catch (e) {
-    if (isNoSpace(e)) throw new NoSpaceError(e);
-    throw e;
-  }
-}
-
 async function lexists(p: string): Promise<boolean> {
   try {
     await fs.promises.lstat(p);
@@ -251,19 +214,57 @@ async function lexists(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * Checks, with lstat, that every component of a path is a real directory of the layer (not
+ * a symlink) before a whiteout is made there: rm, mknod and setfattr on a path through a
+ * symlink would delete, create or mark files of the host.
+ *
+ * Why lstat on each component is enough here, where openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) would be needed elsewhere: that flag guards against a path changing
+ * between the check and the use. This directory was created empty by this load, in the store's
+ * tmp/ (inside the 0710 store root; every directory on the way writable by root only), and
+ * nothing else writes in it until it is renamed into layers/: the only "attacker" is the archive, which has finished writing. The last
+ * component is never followed either (mknod fails on an existing name, setfattr -h, rm of
+ * a symlink removes the link). Names with "/" or ".." never get here (safety.ts).
+ */
+class RealDirs {
+  private readonly ok = new Set<string>(['']);
+
+  constructor(private readonly root: string) {}
+
+  check(rel: string, entry: string): void {
+    if (this.ok.has(rel)) return;
+    this.check(parentOf(rel), entry);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(path.join(this.root, rel));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (!st?.isDirectory()) {
+      const what = !st ? 'missing' : st.isSymbolicLink() ? 'a symlink' : 'not a directory';
+      throw new UnsafeEntryError(entry, `is a whiteout in ${JSON.stringify(rel)}, which is ${what} in the unpacked layer`);
+    }
+    this.ok.add(rel);
+  }
+}
+
 /** .wh.NAME -> char device 0/0 NAME; .wh..wh..opq -> trusted.overlay.opaque=y on its directory. */
 export async function applyWhiteouts(dest: string, plan: LayerPlan): Promise<void> {
-  // The checker made sure no marker's parent is a symlink: these joins stay inside dest.
+  const dirs = new RealDirs(dest);
   for (const marker of plan.drop) {
+    dirs.check(parentOf(marker), marker);
     await fs.promises.rm(path.join(dest, marker), { recursive: true, force: true });
   }
   const devices: string[] = [];
   for (const w of plan.whiteouts) {
+    dirs.check(parentOf(w.target), w.marker);
     const target = path.join(dest, w.target);
     // The layer may both delete NAME below and create a new NAME: the new one hides the old.
     if (await lexists(target)) continue;
     if (!devices.includes(target)) devices.push(target);
   }
+  for (const o of plan.opaques) dirs.check(o.dir, o.marker);
   if (devices.length <= 8) {
     await eachLimit(devices, 4, async (d) => {
       await run(['mknod', d, 'c', '0', '0']);
@@ -275,9 +276,9 @@ export async function applyWhiteouts(dest: string, plan: LayerPlan): Promise<voi
       await run(['sh', '-c', 'for p do mknod "$p" c 0 0 || exit 1; done', 'mknod-whiteouts', ...devices.slice(i, i + 500)]);
     }
   }
-  const dirs = [...new Set(plan.opaques.map((o) => path.join(dest, o.dir)))];
-  for (let i = 0; i < dirs.length; i += 500) {
-    // -h: never follow a symlink (the checker already refuses them; belt and braces).
-    await run(['setfattr', '-h', '-n', 'trusted.overlay.opaque', '-v', 'y', ...dirs.slice(i, i + 500)]);
+  const opaque = [...new Set(plan.opaques.map((o) => path.join(dest, o.dir)))];
+  for (let i = 0; i < opaque.length; i += 500) {
+    // -h: the directory itself, never a symlink's target (RealDirs checked it is none).
+    await run(['setfattr', '-h', '-n', 'trusted.overlay.opaque', '-v', 'y', ...opaque.slice(i, i + 500)]);
   }
 }

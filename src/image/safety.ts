@@ -7,8 +7,12 @@
 //     "a/passwd"): writing "a/passwd" would write /etc/passwd on the host,
 //   - hard links whose target is absolute, escapes, goes through a symlink, or is not a
 //     file seen earlier in this layer (link(2) does not care where the target lives),
-//   - a symlink that replaces a directory already holding entries,
-//   - entry types we do not understand (GNU tar would unpack them as plain files).
+//   - anything but a directory replacing a directory already holding entries (the entries
+//     would be lost, and a symlink there would redirect later writes),
+//   - entry types we do not understand (PAX sparse files, volume labels...).
+//
+// add() also returns the entry as the writer must write it: the normalized path, the
+// normalized hard link target, and whether it is a whiteout marker (converted, not written).
 //
 // Whiteouts (OCI image spec, "Representing Changes"): ".wh.NAME" deletes NAME from the
 // layers below; ".wh..wh..opq" hides everything below in its directory. overlayfs spells
@@ -105,6 +109,26 @@ function insideMeta(p: string): boolean {
   return p.split('/').some((c) => c.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX) && c !== OPAQUE_MARKER);
 }
 
+/** What the writer writes for an entry the checker accepted. */
+export interface CheckedEntry {
+  /** Normalized path ("" = the layer root). */
+  path: string;
+  /** Normalized target of a hard link. */
+  linkTarget?: string;
+  /** A whiteout or opaque marker: not written, turned into overlayfs's form afterwards. */
+  marker: boolean;
+}
+
+const KIND_NAMES: Record<EntryType, string> = {
+  file: 'file',
+  dir: 'directory',
+  symlink: 'symlink',
+  hardlink: 'hard link',
+  chardev: 'character device',
+  blockdev: 'block device',
+  fifo: 'FIFO',
+};
+
 export interface LayerPlan {
   whiteouts: { marker: string; target: string }[];
   opaques: { marker: string; dir: string }[];
@@ -133,8 +157,10 @@ export class LayerChecker {
   private unpackedSize = 0;
   private count = 0;
 
-  add(e: LayerEntry): void {
+  add(e: LayerEntry): CheckedEntry {
     this.count++;
+    let marker = false;
+    let linkTarget: string | undefined;
     const p = normalizeEntryPath(e.path);
     for (const a of ancestorsOf(p)) {
       if (this.symlinks.has(a)) throw new UnsafeEntryError(e.path, `goes through the symlink ${JSON.stringify(a)}`);
@@ -156,15 +182,16 @@ export class LayerChecker {
         if (wh.kind === 'whiteout') this.whiteouts.push({ marker: wh.marker, target: wh.target });
         else if (wh.kind === 'opaque') this.opaques.push({ marker: wh.marker, dir: wh.dir });
         this.drop.add(p);
+        marker = wh.kind !== 'meta';
       }
     }
 
+    if (e.type !== 'dir' && this.parents.has(p)) throw new UnsafeEntryError(e.path, `replaces a directory with a ${KIND_NAMES[e.type]}`);
     switch (e.type) {
       case 'symlink':
         if (!e.linkpath) throw new UnsafeEntryError(e.path, 'is a symlink without a target');
         // The symlink itself may point anywhere (/bin -> usr/bin, a -> /etc are normal in a
         // rootfs): it is resolved inside the container. Only writing THROUGH it is dangerous.
-        if (this.parents.has(p)) throw new UnsafeEntryError(e.path, 'replaces a directory with a symlink');
         this.symlinks.add(p);
         break;
       case 'hardlink': {
@@ -188,6 +215,9 @@ export class LayerChecker {
           throw new UnsafeEntryError(e.path, `is a hard link to ${JSON.stringify(e.linkpath)}, which is not a file of this layer`);
         }
         if (whiteoutOf(target) !== null) throw new UnsafeEntryError(e.path, 'is a hard link to a whiteout');
+        // Replacing NAME unlinks it first: a link to itself would then point at nothing.
+        if (target === p) throw new UnsafeEntryError(e.path, 'is a hard link to itself');
+        linkTarget = target;
         break;
       }
       case 'file':
@@ -202,6 +232,7 @@ export class LayerChecker {
         break;
     }
     this.kinds.set(p, e.type);
+    return { path: p, linkTarget, marker };
   }
 
   plan(): LayerPlan {

@@ -7,8 +7,8 @@
 //   ├── index.json  -> manifests          ├── <config-hex>.json
 //   └── blobs/sha256/<hex>                └── <id>/layer.tar  (or blobs/sha256/<hex> since docker 25)
 //
-// A tar is first unpacked (by node-tar, which refuses absolute and ".." names) into the
-// store's tmp/ directory. Every file named by a manifest is resolved inside that directory
+// A tar is first unpacked (by minid's own reader and writer, which refuse absolute and ".."
+// names and writes through symlinks) into the store's tmp/ directory. Every file named by a manifest is resolved inside that directory
 // (symlinks included) and every content-addressed blob is checked against its digest.
 
 import fs from 'node:fs';
@@ -176,6 +176,13 @@ export class ImageSource {
     }
   }
 
+  /** A descriptor as JSON gives it: an object with a string digest, or a refusal naming `where`. */
+  descriptor(d: unknown, where: string): Descriptor {
+    const o = d as Descriptor | null;
+    if (!o || typeof o !== 'object' || Array.isArray(o) || typeof o.digest !== 'string') this.bad(`${where} has a malformed descriptor ${JSON.stringify(d)}`);
+    return o;
+  }
+
   exists(rel: string): boolean {
     return fs.existsSync(path.join(this.rootReal, rel));
   }
@@ -240,20 +247,23 @@ export class ImageSource {
   }
 
   private ociImages(): SourceImage[] {
-    const index = this.parseJson<{ manifests?: Descriptor[] }>(fs.readFileSync(this.resolve('index.json')), 'index.json');
-    if (!Array.isArray(index.manifests)) this.bad('index.json has no manifests');
+    const index = this.parseJson<{ manifests?: Descriptor[] } | null>(fs.readFileSync(this.resolve('index.json')), 'index.json');
+    if (!index || typeof index !== 'object' || !Array.isArray(index.manifests)) this.bad('index.json has no manifests');
     const out: SourceImage[] = [];
-    for (const top of index.manifests) {
+    for (const top of index.manifests.map((d) => this.descriptor(d, 'index.json'))) {
       let desc: Descriptor | undefined = top;
       for (let depth = 0; desc && this.kindOf(desc) === 'index'; depth++) {
         if (depth > 4) this.bad('index.json nests indexes too deeply');
-        const nested = this.parseJson<{ manifests?: Descriptor[] }>(this.readBlob(desc, 'image index'), `image index ${desc.digest}`);
-        desc = pickPlatform(nested.manifests ?? []);
+        const nested = this.parseJson<{ manifests?: Descriptor[] } | null>(this.readBlob(desc, 'image index'), `image index ${desc.digest}`);
+        const where = `image index ${desc.digest}`;
+        desc = pickPlatform(Array.isArray(nested?.manifests) ? nested.manifests.map((d) => this.descriptor(d, where)) : []);
       }
       if (!desc) continue; // no linux/<arch> image in this index
       const bytes = this.readBlob(desc, 'manifest');
-      const m = this.parseJson<{ config?: Descriptor; layers?: Descriptor[]; mediaType?: string }>(bytes, `manifest ${desc.digest}`);
-      if (!m.config || !Array.isArray(m.layers)) this.bad(`manifest ${desc.digest} has no config or layers`);
+      const m = this.parseJson<{ config?: Descriptor; layers?: Descriptor[]; mediaType?: string } | null>(bytes, `manifest ${desc.digest}`);
+      if (!m || typeof m !== 'object' || !m.config || !Array.isArray(m.layers)) this.bad(`manifest ${desc.digest} has no config or layers`);
+      this.descriptor(m.config, `manifest ${desc.digest}`);
+      for (const l of m.layers) this.descriptor(l, `manifest ${desc.digest}`);
       const cfgBytes = this.readBlob(m.config, 'image config');
       const config = this.checkConfig(cfgBytes, m.config.digest);
       if (config.rootfs.diff_ids.length !== m.layers.length) {
@@ -277,8 +287,8 @@ export class ImageSource {
     if (desc.mediaType && INDEX_TYPES.has(desc.mediaType)) return 'index';
     if (desc.mediaType && MANIFEST_TYPES.has(desc.mediaType)) return 'manifest';
     // No (or an unknown) media type on the descriptor: look inside.
-    const j = this.parseJson<{ manifests?: unknown }>(this.readBlob(desc, 'manifest'), `manifest ${desc.digest}`);
-    return Array.isArray(j.manifests) ? 'index' : 'manifest';
+    const j = this.parseJson<{ manifests?: unknown } | null>(this.readBlob(desc, 'manifest'), `manifest ${desc.digest}`);
+    return Array.isArray(j?.manifests) ? 'index' : 'manifest';
   }
 
   private dockerImages(): SourceImage[] {
@@ -286,7 +296,8 @@ export class ImageSource {
     const list = this.parseJson<Entry[]>(fs.readFileSync(this.resolve('manifest.json')), 'manifest.json');
     if (!Array.isArray(list)) this.bad('manifest.json is not a list');
     return list.map((e) => {
-      if (typeof e.Config !== 'string' || !Array.isArray(e.Layers)) this.bad('manifest.json has an entry without Config or Layers');
+      if (e?.RepoTags != null && (!Array.isArray(e.RepoTags) || e.RepoTags.some((t) => typeof t !== 'string'))) this.bad('manifest.json has RepoTags that are not a list of names');
+      if (!e || typeof e.Config !== 'string' || !Array.isArray(e.Layers) || e.Layers.some((l) => typeof l !== 'string')) this.bad('manifest.json has an entry without Config or Layers');
       const cfgBytes = fs.readFileSync(this.resolve(e.Config));
       const digest = sha256(cfgBytes);
       const hexInName = /([0-9a-f]{64})(\.json)?$/.exec(e.Config)?.[1];
@@ -312,23 +323,19 @@ export class ImageSource {
 
 /**
  * Unpack an image tar (a docker save or a tarred OCI layout, maybe gzipped) into `dest`:
- * checked entry by entry first like a layer (only files, directories and symlinks, nothing
- * escaping), then unpacked by GNU tar, which has finished with every file when it exits.
+ * each entry checked like a layer entry (only files, directories and symlinks, nothing
+ * escaping, nothing through a symlink) and then written by the same pass, as plain files.
+ * Only a regular file is read: a device or a pipe (`-i /dev/zero`) would never end.
  */
 export async function unpackArchive(file: string, dest: string): Promise<void> {
   const { sniffCompression, scanLayer, CorruptLayerError } = await import('./layer.js');
-  const { run } = await import('../sys/exec.js');
+  const st = fs.statSync(file);
+  if (!st.isFile()) {
+    const kind = st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a pipe' : st.isSocket() ? 'a socket' : 'not a regular file';
+    throw new CorruptLayerError(`is ${kind}, not a file or a directory`);
+  }
   const compression = await sniffCompression(file);
-  const scan = await scanLayer(file, compression, undefined, { allow: new Set(['file', 'dir', 'symlink']) });
-  if (scan.plan.entries === 0) throw new CorruptLayerError('is not a tar archive (no entries)');
   fs.mkdirSync(dest, { recursive: true });
-  await run([
-    'tar',
-    '--extract',
-    `--file=${file}`,
-    ...(compression === 'gzip' ? ['--gzip'] : compression === 'zstd' ? ['--zstd'] : []),
-    `--directory=${dest}`,
-    '--no-same-owner',
-    '--no-same-permissions',
-  ]);
+  const scan = await scanLayer(file, compression, undefined, { allow: new Set(['file', 'dir', 'symlink']), dest, archive: true, stopAtEnd: true });
+  if (scan.plan.entries === 0) throw new CorruptLayerError('is not a tar archive (no entries)');
 }

@@ -368,7 +368,16 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
             plain = path.join(work, `zstd-${hex(job.diffId)}.tar`);
             await layer.decompressZstd(job.file, plain);
           }
-          const scan = await layer.scanLayer(job.file, compression, plain);
+          // Unpacked in the same pass as the check (one parser for both); a mismatch below
+          // discards it with the rest of the work directory.
+          let dest: string | undefined;
+          if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
+            unpacking.add(job.diffId);
+            dest = path.join(layersDir, hex(job.diffId));
+            fs.mkdirSync(dest, 0o755);
+            fs.chmodSync(dest, 0o755); // the layer root is "/" of the container: 0755 unless the tar says otherwise
+          }
+          const scan = await layer.scanLayer(job.file, compression, plain, { dest });
           if (job.digest && scan.digest !== job.digest) {
             fail(`${ctx} is corrupt: its content does not match its digest (got ${scan.digest})`);
           }
@@ -379,13 +388,6 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
             fail(`${ctx} is corrupt: its uncompressed content ${shortId(scan.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
           }
           job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
-
-          if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
-            unpacking.add(job.diffId);
-            const dest = path.join(layersDir, hex(job.diffId));
-            fs.mkdirSync(dest);
-            await layer.extractLayer(plain ?? job.file, plain ? 'none' : compression, dest, scan.plan);
-          }
           if (plain) fs.rmSync(plain, { force: true });
           // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
           const staged = path.join(blobsDir, hex(scan.digest));
@@ -473,6 +475,10 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
+  }).catch((e: unknown) => {
+    // Any other write of the load (work directory, small blobs) that hits a full disk.
+    if (!(e instanceof MinidError) && layer.isNoSpace(e)) throw noSpace(`loading ${file}`);
+    throw e;
   });
 }
 

@@ -8,12 +8,12 @@ import { MinidError } from '../errors.js';
 import { debugMark, startProcess, type Started } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
-import { logFile, processAlive, readExitRecord, readPid, type ContainerConfig } from './state.js';
+import { exitFile, leftFile, logFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
 import { REPORT_FD, SUPERVISOR_FDS, releaseContainer, waitStarted } from './container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-function signalContainer(id: string, sig: NodeJS.Signals): void {
+export function signalContainer(id: string, sig: NodeJS.Signals): void {
   const p = readPid(id);
   if (p && processAlive(p)) {
     // (the container's own process: not whatever reuses its pid once it has ended)
@@ -25,8 +25,20 @@ function signalContainer(id: string, sig: NodeJS.Signals): void {
   }
 }
 
-function forwardSignals(id: string): () => void {
-  const handler = (sig: NodeJS.Signals) => signalContainer(id, sig);
+/**
+ * docker's sig-proxy (docker CLI 28, cli/command/container/signals.go and cmd/docker): every
+ * signal `docker run` gets is passed on to the container (but SIGCHLD and SIGPIPE), and the
+ * CLI keeps waiting: a container that ignores it keeps running (a PID 1 ignores every signal it
+ * has no handler for). At the third SIGTERM/SIGINT the CLI gives up ("got 3 SIGTERM/SIGINTs,
+ * forcefully exiting", exit 1) and the daemon keeps the container. minid does the same, with
+ * `onThird` leaving the container to its supervisor.
+ */
+function forwardSignals(id: string, onThird?: () => void): () => void {
+  let terminations = 0;
+  const handler = (sig: NodeJS.Signals) => {
+    signalContainer(id, sig);
+    if ((sig === 'SIGTERM' || sig === 'SIGINT') && ++terminations === 3) onThird?.();
+  };
   for (const s of FORWARDED) process.on(s, handler);
   return () => FORWARDED.forEach((s) => process.off(s, handler));
 }
@@ -69,7 +81,12 @@ export class ForegroundSupervisor {
   log?: fs.WriteStream;
   closed?: Promise<unknown>;
   unwatch = (): void => {};
-  constructor(private readonly c: ContainerConfig) {}
+  /** Resolves when minid must leave the container to its supervisor (see runForeground). */
+  readonly leave: Promise<'reader' | 'signals'>;
+  leaveNow!: (why: 'reader' | 'signals') => void;
+  constructor(private readonly c: ContainerConfig) {
+    this.leave = new Promise((res) => (this.leaveNow = res));
+  }
 
   spawn = async (argv: string[]): Promise<Started> => {
     this.unwatch = onOutputGone(this.outputGone);
@@ -93,13 +110,13 @@ export class ForegroundSupervisor {
   };
 
   /**
-   * Our stdout (or stderr) lost its reader (`minid run busybox yes | head`): close the
-   * container's too, as a shell pipe would. Its next write there fails (EPIPE), and it ends
-   * as `yes | head` does; minid then releases it as usual.
+   * Our stdout (or stderr) lost its reader (`minid run busybox yes | head`). docker's CLI
+   * catches SIGPIPE (its sig-proxy asks for every signal), so the write fails with EPIPE, it
+   * says so and exits 1, and the daemon keeps the container. minid leaves it to its supervisor
+   * likewise: the container's own next write fails (EPIPE), and `yes` ends as in `yes | head`;
+   * a PID 1 that ignores the error runs on until stopped, and is released then.
    */
-  outputGone = (name: 'stdout' | 'stderr'): void => {
-    this.child?.[name]?.destroy();
-  };
+  outputGone = (): void => this.leaveNow('reader');
 }
 
 export async function runForeground(c: ContainerConfig, sup: ForegroundSupervisor = new ForegroundSupervisor(c), held?: HeldSignals): Promise<number> {
@@ -121,11 +138,13 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
     log = sup.log!;
     done = sup.closed!;
     await waitStarted(c.id).catch(() => {});
-    unforward = forwardSignals(c.id);
+    unforward = forwardSignals(c.id, () => sup.leaveNow('signals'));
   }
   // The container runs: a signal held since the last check is its (from now on, a terminal
   // sends Ctrl-C as a key; without one they are forwarded as they come).
   held?.release((sig) => signalContainer(c.id, sig));
+  const why = await Promise.race([done.then(() => undefined), sup.leave]);
+  if (why && !c.tty) return leaveToSupervisor(c, why, log, unforward);
   await done;
   debugMark('run: the supervisor has exited');
   unwatch();
@@ -137,7 +156,32 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   await releaseContainer(c.id);
   unforward();
   debugMark('run: released');
-  return exit?.exitCode ?? 125;
+  if (!exit) {
+    // Its supervisor was killed: no one recorded how the container ended (255, as loadState).
+    process.stderr.write(`minid: the supervisor of container ${c.name} was killed before the container ended: its exit code is unknown\n`);
+    return 255;
+  }
+  return exit.exitCode;
+}
+
+/**
+ * Stop waiting and leave the container to its supervisor, which keeps running it and, once it
+ * ends, releases it and honours --rm (the hook in shim.sh runs when leftFile exists). Exit 1,
+ * as docker's CLI does when its output is gone or after three SIGTERM/SIGINTs.
+ */
+async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', log: fs.WriteStream, unforward: () => void): Promise<never> {
+  fs.writeFileSync(leftFile(c.id), '');
+  await new Promise((res) => log.end(res));
+  // The supervisor looks for the mark after it recorded the exit: if the record is there
+  // already, it may have looked too early, and the release is ours.
+  if (fs.statSync(exitFile(c.id), { throwIfNoEntry: false })?.size || supervisorAlive(c.id) === false) {
+    await releaseContainer(c.id).catch(() => {});
+  }
+  unforward();
+  const what = why === 'reader' ? 'the reader of its output has gone' : 'got 3 SIGTERM/SIGINTs';
+  const then = c.autoRemove ? 'it is removed when it exits' : `stop it with \`minid stop ${c.name}\``;
+  if (!process.stderr.destroyed) process.stderr.write(`minid: ${what}: container ${c.name} is left running to its supervisor; ${then}\n`);
+  process.exit(1);
 }
 
 /**

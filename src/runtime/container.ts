@@ -8,14 +8,18 @@ import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { startProcess, type Started } from '../sys/exec.js';
+import os from 'node:os';
 import * as spec from './spec.js';
+import * as sec from './security.js';
 import { resolveUser } from './users.js';
 import { readImageFile } from './rootfs.js';
 import { validateNetFileInput } from '../network/files.js';
-import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs } from './launch.js';
+import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
+import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
+import * as cgroup from './cgroup.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
-  loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile,
+  leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
 } from './state.js';
 
 export interface RunRequest {
@@ -34,6 +38,12 @@ export interface RunRequest {
   interactive: boolean;
   entrypoint?: string;
   net: NetworkSettings;
+  /** --memory, --cpus, ... as typed (checked here, runtime/limits.ts). */
+  limits?: LimitFlags;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  securityOpt: string[];
   explain?: (line: string) => void;
 }
 
@@ -65,11 +75,25 @@ function parseRequest(r: RunRequest) {
     return spec.parseEnvFile(text, f);
   });
   const flagEnv = r.env.map((e) => spec.parseEnvFlag(e)).filter((e): e is string => e !== null);
-  return { volumes, userEnv: [...fileEnv, ...flagEnv] };
+  // Limits are checked against what this host offers (its CPUs, swap accounting).
+  const layout = cgroup.hostLayout();
+  const flags = r.limits ?? {};
+  if (!layout && Object.values(flags).some((v) => v !== undefined)) fail('resource limits need cgroups, and this host has none mounted (see /proc/self/mountinfo)');
+  const limits = parseLimits(
+    flags,
+    { cpus: cgroup.hostCpus(layout), memswAccounted: !!layout && cgroup.probeCgroupHost(layout).memsw },
+    (line) => process.stderr.write(line + '\n'),
+  );
+  // Capabilities and seccomp: the profile is compiled once here, so that its mistakes are said
+  // now. CAP_MKNOD is docker's, where a device policy holds (the devices cgroup: see cgroup.ts).
+  const security = sec.parseSecurityOpts(r.securityOpt, (f) => fs.readFileSync(f, 'utf8'));
+  const caps = sec.computeCaps({ add: r.capAdd, drop: r.capDrop, privileged: r.privileged, base: sec.defaultCaps({ devicePolicy: cgroup.devicePolicyHolds(layout) }) });
+  sec.seccompRules(security, { caps, privileged: r.privileged, host: sec.thisHost(process.arch, os.release()) });
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps };
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps } = parseRequest(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
   const cfg = img.config?.config ?? {};
@@ -104,6 +128,12 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     stopSignal: cfg.StopSignal || 'SIGTERM',
     exposedPorts: Object.keys(cfg.ExposedPorts ?? {}),
     net: r.net,
+    limits,
+    capAdd: r.capAdd,
+    capDrop: r.capDrop,
+    privileged: r.privileged,
+    security,
+    caps,
   };
   await withLock('containers', async () => {
     if (r.name) {
@@ -169,22 +199,29 @@ export async function startContainer(
     reportFd: c.tty && !c.detach ? undefined : REPORT_FD,
     hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
     hostSysFirmware: fs.existsSync('/sys/firmware'),
+    cgroupProcs: undefined as string[] | undefined,
+    security: securityInit(c),
   };
   const writeScripts = () => {
+    if (init.security.seccomp) fs.writeFileSync(init.security.seccomp, seccompText(c)!);
     const t = fstabs(init);
     fs.writeFileSync(path.join(runDir, 'fstab.root'), t.root);
     fs.writeFileSync(path.join(runDir, 'fstab.devproc'), t.devproc);
-    const hook = c.detach ? [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id] : undefined;
+    // A foreground minid releases the container itself, unless it has left (leftFile).
+    const hook = [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id];
     fs.writeFileSync(
       path.join(runDir, 'shim.sh'),
       shimScript({
         id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
-        init: initArgs(init), hook, keepStdin: c.detach && (c.interactive || c.tty),
+        init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), log: c.detach ? logFile(c.id) : undefined,
+        keepStdin: c.detach && (c.interactive || c.tty),
       }),
     );
   };
   let child: Started | undefined;
   try {
+    // Its cgroup first: minid-init joins it before it does anything else.
+    init.cgroupProcs = await makeCgroup(c, io.explain);
     if (early) {
       writeScripts();
       child = await io.spawn!(['/bin/sh', path.join(runDir, 'shim.sh')]);
@@ -208,14 +245,91 @@ export async function startContainer(
     if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
     saveConfig(c);
-    io.interrupted?.(); // Ctrl-C meanwhile (holdSignals): undo below instead of going
+    // Ctrl-C meanwhile (holdSignals): undo below instead of going. Node runs a signal's
+    // handler from its event loop, once its poll phase has read the signal: let one poll
+    // phase pass (two check phases), or a signal that came during the steps above would only
+    // be seen once the container runs.
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    io.interrupted?.();
     if (child) await go(child);
     return child;
   } catch (e) {
     if (child) await abort(child);
     await releaseContainer(c.id).catch(() => {});
+    try {
+      dropCgroup(c);
+    } catch {
+      /* still recorded: rm or prune retries */
+    }
     throw e;
   }
+}
+
+/**
+ * The container's cgroup (runtime/cgroup.ts): recorded in its config before the directories
+ * are made, so that `system prune` finds what a crash half-way leaves; the cgroup.procs files
+ * to join. None when the host has no cgroups.
+ */
+async function makeCgroup(c: ContainerConfig, explain?: (l: string) => void): Promise<string[] | undefined> {
+  const layout = cgroup.hostLayout();
+  if (!layout) return undefined;
+  const plan = cgroup.planCgroup(layout, c.id, c.limits ?? NO_LIMITS, cgroup.probeCgroupHost(layout));
+  c.cgroup = { dirs: plan.dirs, procs: plan.procs };
+  saveConfig(c);
+  try {
+    await cgroup.applyCgroupPlan(plan, { explain, title: `cgroups for container ${c.name} (${c.id.slice(0, 12)}), cgroup v${layout.version}` });
+  } catch (e) {
+    delete c.cgroup;
+    saveConfig(c);
+    throw e;
+  }
+  return plan.procs;
+}
+
+/** --dry-run: the cgroup steps a run with these limits would take (for an id of zeros), changing nothing. */
+export function dryRunCgroup(flags: LimitFlags, explain: (l: string) => void): void {
+  const layout = cgroup.hostLayout();
+  if (!layout) return explain('# no cgroups on this host: the container would run without limits');
+  const limits = parseLimits(flags, { cpus: cgroup.hostCpus(layout), memswAccounted: cgroup.probeCgroupHost(layout).memsw }, explain);
+  const plan = cgroup.planCgroup(layout, '0'.repeat(64), limits, cgroup.probeCgroupHost(layout));
+  explain(`# cgroups, cgroup v${layout.version} (dry run: nothing is changed)`);
+  plan.steps.forEach((s, i) => cgroup.formatCgStep(s, i + 1, plan.steps.length).forEach(explain));
+}
+
+/** The container's cgroups removed (its processes are gone); the record after them. */
+function dropCgroup(c: ContainerConfig, explain?: (l: string) => void): void {
+  if (!c.cgroup) return;
+  explain?.("# remove the container's cgroups: leaf first, only its own (the shared parent minid stays)");
+  const errors = cgroup.removeCgroups(c.cgroup.dirs, explain);
+  if (errors.length) throw new MinidError(`cannot remove the cgroup of container ${c.name}: ${errors[0]}`);
+  delete c.cgroup;
+  saveConfig(c);
+}
+
+/** The seccomp rules for minid-init (security.ts), or undefined for none. */
+function seccompText(c: ContainerConfig): string | undefined {
+  // A container from before these options: docker's defaults.
+  const security = c.security ?? { seccomp: 'default' as const, noNewPrivileges: false };
+  const caps = c.caps ?? sec.defaultCaps({ devicePolicy: false });
+  return sec.seccompRules(security, { caps, privileged: !!c.privileged, host: sec.thisHost(process.arch, os.release()) });
+}
+
+/** What minid-init is told of the container's capabilities, seccomp filter and no_new_privs. */
+function securityInit(c: ContainerConfig): SecurityInit {
+  const caps = c.caps ?? sec.defaultCaps({ devicePolicy: false });
+  return {
+    caps: sec.capNumbers(caps),
+    seccomp: c.privileged || c.security?.seccomp === 'unconfined' ? undefined : path.join(paths.containerRun(c.id), 'seccomp'),
+    noNewPrivs: !!c.security?.noNewPrivileges,
+    privileged: !!c.privileged,
+  };
+}
+
+/** `minid exec`'s minid-init options: the container's own (the rules file it runs with), or all capabilities. */
+export function execSecurityArgs(c: ContainerConfig, privileged: boolean): string[] {
+  const s = securityInit(c);
+  const caps = privileged ? sec.capNumbers([...sec.CAPABILITIES]) : s.caps;
+  return ['--caps', caps, ...(s.seccomp ? ['--seccomp', s.seccomp] : []), ...(s.noNewPrivs ? ['--no-new-privs'] : [])];
 }
 
 /** The go: one byte on GO_FD, then closed. */
@@ -325,6 +439,8 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
   }
   if (remove) {
     await files;
+    // The cgroups before the record: a crash in between leaves a record that prune still finds.
+    dropCgroup(s.config, opts.explain);
     fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     forgetName(s.config.name, id);
   }
@@ -364,6 +480,22 @@ async function waitExitRecord(id: string, timeoutMs = 3000): Promise<void> {
     if (state.startsWith('Z')) return;
     await sleep(5);
   }
+}
+
+/**
+ * Containers that ended after their supervisor was killed (no exit record, no supervisor): no
+ * one else will release their network or honour their --rm, so whoever looks next (ps,
+ * inspect, rm, system prune) does, as docker's daemon does once it learns that a shim died.
+ */
+export async function releaseOrphans(states: ContainerState[]): Promise<ContainerState[]> {
+  let released = false;
+  for (const s of states) {
+    const id = s.config.id;
+    if (s.status !== 'exited' || !s.config.attachment || fs.existsSync(exitFile(id)) || supervisorAlive(id) !== false) continue;
+    await releaseContainer(id).catch(() => {});
+    released = true;
+  }
+  return released ? listStates() : states;
 }
 
 export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRecord | undefined> {

@@ -18,6 +18,9 @@
  *     --cgroup-procs FILE  `echo 0 > FILE`: move minid-init into the cgroup whose cgroup.procs
  *                       FILE is (the command and its children then start in it); once per
  *                       hierarchy
+ *     --cgroupns        unshare(CLONE_NEWCGROUP) (`unshare --cgroup`): a cgroup namespace
+ *                       rooted at the cgroups joined so far, so /proc/self/cgroup inside
+ *                       shows "/" and the host's cgroup paths stay unknown to the container
  *     --wait-fd N       wait for the runtime's go: one byte on fd N. The runtime sets the
  *                       network up meanwhile (runc's create/start split); end-of-file
  *                       instead means it gave up: exit 125 without a word
@@ -30,6 +33,12 @@
  *                       before /sys is mounted, so that /sys/class/net shows its links
  *     --hostname NAME   sethostname(2): this UTS namespace's name
  *     --loopback-up     `ip link set lo up` (a new, empty network namespace)
+ *     --caps LIST       the capabilities the container keeps, by number ("0,1,5"; "": none);
+ *                       without it, none (see "Capabilities")
+ *     --seccomp FILE    read the seccomp rules in FILE (made by src/runtime/security.ts) and
+ *                       load them right before the command is executed (see "Seccomp")
+ *     --no-new-privs    prctl(PR_SET_NO_NEW_PRIVS): no setuid bit or file capability gives the
+ *                       command more than it has
  *   then what must happen in one process:
  *     1. read the container's environment from ENVFILE (NUL-separated KEY=VALUE) while the
  *        host's files are still reachable;
@@ -41,19 +50,29 @@
  *     5. find the command in the container's PATH (as execvp(3) would) and execute it, so
  *        it becomes PID 1.
  *
- * exec mode:  minid-init --exec PID UID GID CWD CMD [ARG...]   (environment: the container's)
- *   Join the IPC, UTS, network, PID and mount namespaces of process PID (joining the mount
+ * exec mode:  minid-init [--cgroup-procs FILE]... --exec [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]
+ *   (environment: the container's; the options after --exec as in run mode, the container's
+ *   own). Join the container's cgroups (FILE: a cgroup.procs, one per hierarchy, so that the
+ *   exec'd process counts against the container's limits), then the IPC, UTS, network, PID,
+ *   cgroup and mount namespaces of process PID (joining the mount
  *   namespace also moves us to its root: the container's), enter CWD, become the user with
  *   the container's capabilities, then fork (a joined PID namespace applies to children
  *   only) and run the command; exit with its status. This is `nsenter -t PID -i -u -n -p -m`
  *   plus what nsenter does not do: the capability drop.
  *
  * Capabilities: root in a container must not be root of the host. Every capability outside
- * docker's default set is dropped from the bounding set (so nothing, not even a setuid
- * binary, gets it back), and root keeps only that set: no CAP_SYS_ADMIN (mount, namespaces),
- * no CAP_NET_ADMIN, no CAP_SYS_MODULE... Docker also keeps CAP_MKNOD and relies on the devices
- * cgroup to stop a container from making and opening the host's disks; minid uses no cgroups,
- * so it drops CAP_MKNOD too (FIFOs and sockets need no capability).
+ * the container's set (--caps; by default docker's set, computed in security.ts) is dropped
+ * from the bounding set (so nothing, not even a setuid binary, gets it back), and root keeps
+ * only that set: no CAP_SYS_ADMIN (mount, namespaces), no CAP_NET_ADMIN, no CAP_SYS_MODULE...
+ * A user other than root keeps none (the kernel clears them at setuid), as in docker.
+ *
+ * Seccomp: a filter the kernel runs on every system call of the command and its children:
+ * calls a container never needs (new namespaces, keyrings, bpf, kernel modules, the clock...)
+ * fail with EPERM even where a capability would allow them. It is loaded last, right before
+ * execve, so that minid-init's own setup is not filtered. Loading one needs no_new_privs or
+ * CAP_SYS_ADMIN: without --no-new-privs, minid-init keeps its capabilities over the user
+ * switch (PR_SET_KEEPCAPS), loads the filter, and only then drops to the container's set
+ * (capset, which the filter must allow: docker's profile and minid's do).
  *
  * What a container must not reach of the host, in both modes:
  *   - this binary: minid-init runs from a sealed memfd copy of itself and is not dumpable
@@ -71,6 +90,7 @@
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -433,10 +453,17 @@ static void join_netns(const char *path) {
   close(fd);
 }
 
+/* Options without a value. */
+static int is_flag(const char *opt) {
+  return strcmp(opt, "--loopback-up") == 0 || strcmp(opt, "--no-new-privs") == 0 || strcmp(opt, "--cgroupns") == 0;
+}
+
+static int security_option(const char *opt, const char *val);
+
 /* The index of the "--" that ends the SETUP options (argc: none), read as setup() reads them. */
 static int end_of_setup(int argc, char **argv) {
   int i = 1;
-  while (i < argc && strcmp(argv[i], "--") != 0) i += strcmp(argv[i], "--loopback-up") == 0 ? 1 : 2;
+  while (i < argc && strcmp(argv[i], "--") != 0) i += is_flag(argv[i]) ? 1 : 2;
   return i < argc ? i : argc;
 }
 
@@ -446,6 +473,8 @@ static int setup(int argc, char **argv) {
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
     if (strcmp(opt, "--loopback-up") == 0) { loopback_up(); continue; }
+    if (strcmp(opt, "--cgroupns") == 0) { if (unshare(CLONE_NEWCGROUP) < 0) setup_fail("unshare", "the cgroup namespace"); continue; }
+    if (security_option(opt, i + 1 < argc ? argv[i + 1] : NULL)) { i += !is_flag(opt); continue; }
     if (i + 1 >= argc) { fprintf(stderr, "minid-init: %s needs a value\n", opt); exit(125); }
     const char *val = argv[++i];
     if (strcmp(opt, "--stderr-fd") == 0) {
@@ -465,40 +494,179 @@ static int setup(int argc, char **argv) {
   return i < argc ? i + 1 : 1;
 }
 
-/* docker's default capability set, less CAP_MKNOD (see above). */
-static const int keep[] = {
-  CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID, CAP_SETUID,
-  CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP,
-};
+/* --- capabilities, seccomp, no_new_privs ----------------------------------------------- */
+
+static int keep[64], nkeep = 0;     /* --caps */
+static scmp_filter_ctx filter;      /* --seccomp: built while the rule file is reachable */
+static uint32_t filter_default;
+static int no_new_privs = 0;        /* --no-new-privs */
+static int caps_deferred = 0;       /* capabilities still held for the filter's load */
 
 static int kept(int c) {
-  for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) if (keep[i] == c) return 1;
+  for (int i = 0; i < nkeep; i++) if (keep[i] == c) return 1;
   return 0;
 }
 
-/* Bounding set first (needs CAP_SETPCAP, which we keep); then the user (needs SETGID and
- * SETUID, kept); then what root keeps. A non-root uid lost all its capabilities at setuid. */
+static void parse_caps(const char *list) {
+  nkeep = 0;
+  for (const char *p = list; *p;) {
+    char *end;
+    long c = strtol(p, &end, 10);
+    if (end == p || c < 0 || c > 63 || nkeep == 64) { fprintf(stderr, "minid-init: bad --caps %s\n", list); exit(125); }
+    keep[nkeep++] = (int)c;
+    p = *end == ',' ? end + 1 : end;
+  }
+}
+
+/* "allow", "errno:N", "kill_thread", "kill_process", "trap", "trace:N", "log". */
+static int parse_action(const char *w, uint32_t *act) {
+  if (strcmp(w, "allow") == 0) *act = SCMP_ACT_ALLOW;
+  else if (strncmp(w, "errno:", 6) == 0) *act = SCMP_ACT_ERRNO((uint16_t)atoi(w + 6));
+  else if (strncmp(w, "trace:", 6) == 0) *act = SCMP_ACT_TRACE((uint16_t)atoi(w + 6));
+  else if (strcmp(w, "kill_thread") == 0) *act = SCMP_ACT_KILL;
+  else if (strcmp(w, "kill_process") == 0) *act = SCMP_ACT_KILL_PROCESS;
+  else if (strcmp(w, "trap") == 0) *act = SCMP_ACT_TRAP;
+  else if (strcmp(w, "log") == 0) *act = SCMP_ACT_LOG;
+  else return -1;
+  return 0;
+}
+
+static const struct { const char *name; enum scmp_compare op; } compare_ops[] = {
+  {"ne", SCMP_CMP_NE}, {"lt", SCMP_CMP_LT}, {"le", SCMP_CMP_LE}, {"eq", SCMP_CMP_EQ},
+  {"ge", SCMP_CMP_GE}, {"gt", SCMP_CMP_GT}, {"masked_eq", SCMP_CMP_MASKED_EQ},
+};
+
+/* One line of the rule file (see security.ts compileProfile): default, arch or rule. */
+static void seccomp_line(char *line, const char *file, int n) {
+  char *w[10];
+  int k = 0;
+  for (char *t = strtok(line, " "); t && k < 10; t = strtok(NULL, " ")) w[k++] = t;
+  if (k == 0 || w[0][0] == '#') return;
+  uint32_t act;
+  if (strcmp(w[0], "default") == 0 && k == 2 && !filter && parse_action(w[1], &act) == 0) {
+    filter_default = act;
+    if (!(filter = seccomp_init(act))) give_up(125, "container setup failed: seccomp_init failed");
+    /* libseccomp would set no_new_privs itself when loading: that is --no-new-privs' call. */
+    if (seccomp_attr_set(filter, SCMP_FLTATR_CTL_NNP, 0) < 0) give_up(125, "container setup failed: seccomp_attr_set failed");
+    /* A binary search over the call numbers, not one test after another (~350 rules). */
+    seccomp_attr_set(filter, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    return;
+  }
+  if (!filter) give_up(125, "container setup failed: %s:%d: the first rule must be \"default ACTION\"", file, n);
+  if (strcmp(w[0], "arch") == 0 && k == 2) {
+    uint32_t a = seccomp_arch_resolve_name(w[1]);
+    int rc = a ? seccomp_arch_add(filter, a) : -EINVAL;
+    if (rc < 0 && rc != -EEXIST) give_up(125, "container setup failed: seccomp architecture %s: %s", w[1], strerror(-rc));
+    return;
+  }
+  if (strcmp(w[0], "rule") != 0 || k < 3 || parse_action(w[2], &act) < 0)
+    give_up(125, "container setup failed: %s:%d: not a seccomp rule", file, n);
+  /* A name this libseccomp does not know (a system call newer than it) is left out, as runc
+   * does: such calls get the default action. A rule like the default adds nothing. */
+  int nr = seccomp_syscall_resolve_name(w[1]);
+  if (nr == __NR_SCMP_ERROR || act == filter_default) return;
+  struct scmp_arg_cmp args[6];
+  int nargs = 0;
+  for (int i = 3; i < k && nargs < 6; i++) {
+    char op[16];
+    unsigned idx;
+    unsigned long long v1, v2 = 0;
+    if (sscanf(w[i], "%u:%15[a-z_]:%llu:%llu", &idx, op, &v1, &v2) < 3) give_up(125, "container setup failed: %s:%d: bad condition %s", file, n, w[i]);
+    size_t j = 0;
+    while (j < sizeof compare_ops / sizeof compare_ops[0] && strcmp(op, compare_ops[j].name) != 0) j++;
+    if (j == sizeof compare_ops / sizeof compare_ops[0]) give_up(125, "container setup failed: %s:%d: bad operator %s", file, n, op);
+    args[nargs++] = (struct scmp_arg_cmp){.arg = idx, .op = compare_ops[j].op, .datum_a = v1, .datum_b = v2};
+  }
+  int rc = seccomp_rule_add_array(filter, act, nr, (unsigned)nargs, args);
+  if (rc < 0) give_up(125, "container setup failed: seccomp rule for %s: %s", w[1], strerror(-rc));
+}
+
+static void read_seccomp(const char *file) {
+  FILE *f = fopen(file, "re");
+  if (!f) setup_fail("open the seccomp rules", file);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  for (int n = 1; (len = getline(&line, &cap, f)) > 0; n++) {
+    if (line[len - 1] == '\n') line[len - 1] = '\0';
+    seccomp_line(line, file, n);
+  }
+  free(line);
+  fclose(f);
+  if (!filter) give_up(125, "container setup failed: %s has no seccomp rules", file);
+}
+
+/* The options both modes take: 1 if OPT was one (VAL its value, if it takes one). */
+static int security_option(const char *opt, const char *val) {
+  if (strcmp(opt, "--no-new-privs") == 0) { no_new_privs = 1; return 1; }
+  if (strcmp(opt, "--caps") != 0 && strcmp(opt, "--seccomp") != 0) return 0;
+  if (!val) { fprintf(stderr, "minid-init: %s needs a value\n", opt); exit(125); }
+  if (strcmp(opt, "--caps") == 0) parse_caps(val);
+  else read_seccomp(val);
+  return 1;
+}
+
+/* root keeps its set (of what minid-init holds itself: --privileged cannot give a capability
+ * that the host's bounding set lacks); another user none. */
+static void set_caps(uid_t uid) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct have[2], data[2];
+  if (syscall(SYS_capget, &hdr, have) < 0) die(125, "capget", NULL);
+  memset(data, 0, sizeof data);
+  for (int i = 0; uid == 0 && i < nkeep; i++) {
+    data[keep[i] / 32].effective |= 1u << (keep[i] % 32);
+    data[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
+  }
+  for (int i = 0; i < 2; i++) {
+    data[i].permitted &= have[i].permitted;
+    data[i].effective &= have[i].permitted;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) die(125, "capset", NULL);
+}
+
+static uid_t final_uid;
+
+/* Bounding set first (needs CAP_SETPCAP, which we still have); then the user (SETGID and
+ * SETUID); then what root keeps. With a filter to load and no no_new_privs, the capabilities
+ * stay until it is loaded (see "Seccomp"): PR_SET_KEEPCAPS keeps the permitted set over
+ * setuid, and capset makes it effective again. */
 static void become(uid_t uid, gid_t gid) {
   int last = CAP_LAST_CAP;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
   if (f) { if (fscanf(f, "%d", &last) != 1) last = CAP_LAST_CAP; fclose(f); }
   for (int c = 0; c <= last; c++)
     if (!kept(c) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die(125, "drop capability from the bounding set", NULL);
+  if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(125, "prctl PR_SET_NO_NEW_PRIVS", NULL);
+  caps_deferred = filter && !no_new_privs;
+  if (caps_deferred && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) die(125, "prctl PR_SET_KEEPCAPS", NULL);
 
   gid_t groups[1] = {gid};
   if (setgroups(1, groups) < 0) die(125, "setgroups", NULL);
   if (setgid(gid) < 0) die(125, "setgid", NULL);
   if (setuid(uid) < 0) die(125, "setuid", NULL);
+  final_uid = uid;
 
-  if (uid == 0) {
+  if (caps_deferred) {
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-      data[keep[i] / 32].effective |= 1u << (keep[i] % 32);
-      data[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
-    }
+    if (syscall(SYS_capget, &hdr, data) < 0) die(125, "capget", NULL);
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
     if (syscall(SYS_capset, &hdr, data) < 0) die(125, "capset", NULL);
+  } else if (uid == 0) {
+    set_caps(uid);
+  }
+}
+
+/* The last step before execve: the filter, then (if they were kept for it) the capabilities. */
+static void confine(void) {
+  if (filter) {
+    int rc = seccomp_load(filter);
+    if (rc < 0) give_up(125, "container setup failed: load the seccomp filter: %s", strerror(-rc));
+  }
+  if (caps_deferred) {
+    set_caps(final_uid);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) die(125, "prctl PR_SET_KEEPCAPS", NULL);
   }
 }
 
@@ -538,6 +706,7 @@ static int exec_command(char **argv) {
   if (!file) give_up(126, "exec: \"%s\": %s", argv[0], strerror(errno));
   /* Nothing of ours (nor of whoever started us) goes to the command: see main. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) give_up(125, "container setup failed: close_range: %s", strerror(errno));
+  confine();
   report("0\n");
   execv(file, argv);
   if (errno == ENOEXEC) { /* no #! line: a shell script, run as execvp(3) runs it */
@@ -559,22 +728,29 @@ static pid_t child = 0;
 static void forward(int sig) { if (child > 0) kill(child, sig); }
 
 static int exec_mode(int argc, char **argv) {
+  /* The container's own options first, read while the host's files are reachable. */
+  int o = 2;
+  while (o < argc && strncmp(argv[o], "--", 2) == 0 && security_option(argv[o], o + 1 < argc ? argv[o + 1] : NULL))
+    o += is_flag(argv[o]) ? 1 : 2;
+  argc -= o - 2;
+  argv += o - 2;
   if (argc < 7) {
-    fprintf(stderr, "usage: minid-init --exec PID UID GID CWD CMD [ARG...]\n");
+    fprintf(stderr, "usage: minid-init --exec [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]\n");
     return 125;
   }
   const char *pid = argv[2], *cwd = argv[5];
   uid_t uid = (uid_t)strtoul(argv[3], NULL, 10);
   gid_t gid = (gid_t)strtoul(argv[4], NULL, 10);
-  /* Open them all first: once in the mount namespace, /proc/PID is the container's view. */
-  const char *names[] = {"ipc", "uts", "net", "pid", "mnt"};
-  int fds[5];
-  for (int i = 0; i < 5; i++) {
+  /* Open them all first: once in the mount namespace, /proc/PID is the container's view. The
+   * cgroup namespace after the cgroups were joined (main): its root is the container's. */
+  const char *names[] = {"ipc", "uts", "net", "pid", "cgroup", "mnt"};
+  int fds[6];
+  for (int i = 0; i < 6; i++) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, names[i]);
     if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die(125, "open", path);
   }
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 6; i++)
     if (setns(fds[i], 0) < 0) die(125, "setns", names[i]);
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
   become(uid, gid);
@@ -582,6 +758,7 @@ static int exec_mode(int argc, char **argv) {
   child = fork();
   if (child < 0) die(125, "fork", NULL);
   if (child == 0) return exec_command(argv + 6);
+  if (caps_deferred) set_caps(final_uid); /* the waiter keeps nothing it does not need */
   /* The waiter: pass signals on (a terminal's Ctrl-C reaches the child directly). */
   struct sigaction sa = {0};
   sa.sa_handler = forward;
@@ -631,13 +808,20 @@ int main(int argc, char **argv) {
    * /proc/PID/{exe,fd,root,...} of ours. The execve of the command makes it dumpable again. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die(125, "prctl PR_SET_DUMPABLE", NULL);
   prctl(PR_SET_NAME, "minid-init", 0, 0, 0); /* fexecve named us after the fd's number */
-  int exec = argc > 1 && strcmp(argv[1], "--exec") == 0;
+  /* exec mode: the container's cgroups first, while the host's /sys/fs/cgroup is reachable. */
+  int lead = 1;
+  while (lead + 1 < argc && strcmp(argv[lead], "--cgroup-procs") == 0) lead += 2;
+  int exec = lead < argc && strcmp(argv[lead], "--exec") == 0;
   /* The CVE-2024-21626 class: an fd the caller left open (a directory of the host's) would be
    * a way out of the container's root for the command. Exec mode needs none of them: closed
    * before we join anything. Run mode's setup options name some (stderr, go, report): closed
    * on exec, they work until the command starts. */
   if (close_range(3, ~0U, exec ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
-  if (exec) return exec_mode(argc, argv);
+  if (exec) {
+    for (int i = 1; i < lead; i += 2) join_cgroup(argv[i + 1]);
+    argv[lead - 1] = argv[0];
+    return exec_mode(argc - (lead - 1), argv + (lead - 1));
+  }
   int end = end_of_setup(argc, argv);
   if (end + 1 < argc) rootfs = argv[end + 1]; /* mount targets under it are resolved inside it */
   int a = argc > 1 && strncmp(argv[1], "--", 2) == 0 ? setup(argc, argv) : 1;

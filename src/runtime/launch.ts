@@ -2,8 +2,9 @@
 // unit tests can check:
 //
 //   shim.sh        the supervisor: one light `sh` per container. It starts the container
-//                  through `unshare`, waits for it, records the exit code, and (for -d)
-//                  calls `minid` once more to release the network and honour --rm.
+//                  through `unshare`, waits for it, records the exit code, and (for -d, or
+//                  when a foreground minid has left) calls `minid` once more to release the
+//                  network and honour --rm, as docker's daemon does once its CLI is gone.
 //   fstab.root     the container's mounts, in fstab format (each line reads as
 //   fstab.devproc  `mount -t TYPE -o OPTIONS SOURCE TARGET`); see fstabs.
 //   fstab.rest
@@ -37,9 +38,21 @@ export interface InitScriptInput {
   waitFd?: number;
   /** minid-init tells on this fd how the start went: "0" or "CODE MESSAGE" (see initArgs). */
   reportFd?: number;
+  /** The container's cgroups: minid-init writes itself into each cgroup.procs, then gets a cgroup namespace. */
+  cgroupProcs?: string[];
   /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
   hostProc: string[];
   hostSysFirmware: boolean;
+  security: SecurityInit;
+}
+
+/** minid-init's --caps (numbers), --seccomp (the rules file; none: no filter), --no-new-privs. */
+export interface SecurityInit {
+  caps: string;
+  seccomp?: string;
+  noNewPrivs: boolean;
+  /** --privileged: /proc and /sys neither masked nor read-only. */
+  privileged: boolean;
 }
 
 const q = quote;
@@ -68,6 +81,8 @@ function fsField(s: string): string {
  */
 export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string } {
   const R = i.rootfs;
+  // --privileged: the kernel's knobs and secrets in /proc and /sys are left as they are.
+  const hostProc = i.security.privileged ? [] : i.hostProc;
   const line = (src: string, dst: string, type: string, opts: string) => `${fsField(src)} ${fsField(dst)} ${type} ${opts} 0 0`;
   // overlayfs lists lowerdirs top-most first.
   const lower = [...i.lowerdirs].reverse().join(':');
@@ -83,13 +98,13 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
     line('shm', `${R}/dev/shm`, 'tmpfs', 'nosuid,nodev,noexec,mode=1777,size=65536k'),
     // What runc hides of /proc and /sys: kernel knobs read-only, host secrets masked (only
     // those this kernel has: a bind mount needs its target).
-    ...READONLY_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line(`${R}/proc/${f}`, `${R}/proc/${f}`, 'none', 'bind,ro')),
-    ...MASKED_PROC.filter((f) => i.hostProc.includes(f)).map((f) => line('/dev/null', `${R}/proc/${f}`, 'none', 'bind')),
-    ...(i.hostProc.includes('acpi') ? [line('tmpfs', `${R}/proc/acpi`, 'tmpfs', 'ro')] : []),
+    ...READONLY_PROC.filter((f) => hostProc.includes(f)).map((f) => line(`${R}/proc/${f}`, `${R}/proc/${f}`, 'none', 'bind,ro')),
+    ...MASKED_PROC.filter((f) => hostProc.includes(f)).map((f) => line('/dev/null', `${R}/proc/${f}`, 'none', 'bind')),
+    ...(hostProc.includes('acpi') ? [line('tmpfs', `${R}/proc/acpi`, 'tmpfs', 'ro')] : []),
   ];
   const rest = [
-    line('sysfs', `${R}/sys`, 'sysfs', 'ro,nosuid,nodev,noexec,X-mount.mkdir'),
-    ...(i.hostSysFirmware ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
+    line('sysfs', `${R}/sys`, 'sysfs', `${i.security.privileged ? 'rw' : 'ro'},nosuid,nodev,noexec,X-mount.mkdir`),
+    ...(i.hostSysFirmware && !i.security.privileged ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
     // nodev: a device node in a host directory given with -v opens nothing in the container.
     ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`)),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
@@ -107,6 +122,9 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
  *   --report-fd 5          (no command) one line to minid on fd 5 when the command is about
  *                                          to run ("0") or cannot ("127 exec: ..."): how
  *                                          `run -d` knows the start went well
+ *   --cgroup-procs FILE    echo 0 > FILE   (join the container's cgroup, one per hierarchy,
+ *                                          before anything else: the setup counts too)
+ *   --cgroupns             unshare --cgroup   (/proc/self/cgroup inside shows "/")
  *   --pidfile RUN/pid      cat /proc/self/stat > RUN/pid   (our pid as the host sees it)
  *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
  *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
@@ -119,6 +137,9 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
  *   --mount-all fstab.rest mount -a -T fstab.rest   (/sys, volumes, /etc files)
  *   --hostname NAME        hostname NAME
  *   --loopback-up          ip link set lo up   (a new, empty network namespace only)
+ *   --caps 0,1,3,...       (no command) the capabilities root keeps (capsh --caps=...)
+ *   --seccomp RUN/seccomp  (no command) the seccomp rules to load right before the exec
+ *   --no-new-privs         setpriv --no-new-privs
  * then, after `--`: pivot_root into ROOT, the user switch and the exec of the command.
  */
 export function initArgs(i: InitScriptInput): string[] {
@@ -126,6 +147,8 @@ export function initArgs(i: InitScriptInput): string[] {
     i.initBin,
     '--stderr-fd', '3',
     ...(i.reportFd !== undefined ? ['--report-fd', String(i.reportFd)] : []),
+    ...(i.cgroupProcs ?? []).flatMap((f) => ['--cgroup-procs', f]),
+    ...(i.cgroupProcs?.length ? ['--cgroupns'] : []),
     '--pidfile', `${i.runDir}/pid`,
     '--mount-all', `${i.runDir}/fstab.root`,
     '--make-dev', `${i.rootfs}/dev`,
@@ -135,6 +158,9 @@ export function initArgs(i: InitScriptInput): string[] {
     '--mount-all', `${i.runDir}/fstab.rest`,
     '--hostname', i.hostname,
     ...(i.loopbackUp ? ['--loopback-up'] : []),
+    '--caps', i.security.caps,
+    ...(i.security.seccomp ? ['--seccomp', i.security.seccomp] : []),
+    ...(i.security.noNewPrivs ? ['--no-new-privs'] : []),
     '--',
     i.rootfs, i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv,
   ];
@@ -149,8 +175,12 @@ export interface ShimInput {
   launch: string[];
   /** What unshare runs: minid-init and its arguments (initArgs). */
   init: string[];
-  /** Command run after the container ended (detached mode): releases the network, honours --rm. */
+  /** Command run after the container ended: releases the network, honours --rm. */
   hook?: string[];
+  /** Run the hook only if this file exists: a foreground minid that has left (see attach.ts). */
+  hookIf?: string;
+  /** -d: the log file, appended to by a relay (`cat`) that reads the container's output from a pipe. */
+  log?: string;
   /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
   keepStdin?: boolean;
 }
@@ -181,16 +211,27 @@ export function shimScript(s: ShimInput): string {
     // holds open for reading and writing, so it never sees end-of-file.
     L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);
   }
+  if (s.log) {
+    // The container's stdout and stderr are a pipe (a FIFO) that a host-side `cat` appends to
+    // the log: PID 1 never holds the log file, so it cannot truncate or rewrite it through
+    // /proc/1/fd/1. (A background job of a script ignores SIGINT: Ctrl-C leaves the relay.)
+    const fifo = `${q(s.runDir)}/log.fifo`;
+    L.push(`mkfifo ${fifo} || exit 125`);
+    L.push(`cat ${fifo} >> ${q(s.log)} & relay=$!`);
+    L.push(`exec > ${fifo} 2>&1`);
+  }
   const err = `${q(s.runDir)}/unshare.err`;
   L.push(`${[...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
   L.push(`code=$?`);
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.
   L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
+  // The log is complete once the relay has read the last byte (no writer is left but us).
+  if (s.log) L.push(`exec >/dev/null 2>&1; wait $relay`);
   // The exit record, in one write(2) of a few bytes (readers take an empty file for "not yet";
   // a rename would cost an `mv` process); when it was written is its mtime.
   L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}`);
-  if (s.hook) L.push(`${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
+  if (s.hook) L.push(`${s.hookIf ? `[ -e ${q(s.hookIf)} ] && ` : ''}${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);
   return L.join('\n') + '\n';
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fail, MinidError } from '../errors.js';
 import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
+import type { SecurityOpts } from './security.js';
 import type { Attachment } from '../network/types.js';
 
 export interface NetworkSettings {
@@ -49,6 +50,17 @@ export interface ContainerConfig {
   /** Networks added by `minid network connect` (eth1, eth2, ...), in connect order; see runtime/connect.ts. */
   extraAttachments?: Attachment[];
   startedAt?: string;
+  /** --memory, --cpus, ... as docker's HostConfig has them (runtime/limits.ts). */
+  limits?: import('./limits.js').Limits;
+  /** The container's own cgroup directories (recorded before they are made, for prune) and the cgroup.procs files to join. */
+  cgroup?: { dirs: string[]; procs: string[] };
+  /** --cap-add / --cap-drop as typed, --privileged, --security-opt as parsed (profile text kept). */
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  security?: SecurityOpts;
+  /** The capabilities the container's root keeps (CAP_ names), computed from the above. */
+  caps?: string[];
 }
 
 export interface ExitRecord {
@@ -70,6 +82,28 @@ export const exitFile = (id: string) => path.join(paths.container(id), 'exit.jso
 export const logFile = (id: string) => path.join(paths.container(id), 'container.log');
 export const pidFile = (id: string) => path.join(paths.containerRun(id), 'pid');
 export const shimPidFile = (id: string) => path.join(paths.containerRun(id), 'shim.pid');
+/** Written by a foreground minid that leaves its container to the supervisor (attach.ts). */
+export const leftFile = (id: string) => path.join(paths.containerRun(id), 'left');
+
+/**
+ * Is the container's supervisor (shim.sh) still there? undefined: it never started (no
+ * shim.pid yet). Its command line names this container's script, so a recycled pid is no match.
+ */
+export function supervisorAlive(id: string): boolean | undefined {
+  let pid: number;
+  try {
+    pid = parseInt(fs.readFileSync(shimPidFile(id), 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  try {
+    const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '';
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return !state.startsWith('Z') && cmd.includes(path.join(paths.containerRun(id), 'shim.sh'));
+  } catch {
+    return false;
+  }
+}
 
 /** Write JSON by rename, readable by root only: a container's config holds its `-e` secrets. */
 export function writeJsonAtomic(file: string, data: unknown): void {
@@ -153,7 +187,8 @@ export function loadState(id: string): ContainerState | undefined {
   const alive = !!p && processAlive(p);
   const status = deriveStatus(config, exit, alive);
   if (status === 'exited' && !exit && config.startedAt) {
-    // Died without its supervisor recording it (supervisor killed, or a reboot).
+    // Died without its supervisor recording it (supervisor killed, or a reboot): the code is
+    // unknown, and said so with 255, the code containerd reports for an exit it could not learn.
     exit = { exitCode: 255, finishedAt: '' };
   }
   return { config, status, pid: alive ? p!.pid : undefined, exit };

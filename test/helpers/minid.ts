@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type Options } from 'execa';
+import { freeSubnet } from './subnet.js';
 
 export const repo = path.resolve(__dirname, '..', '..');
 /** The command users run: bin/minid (the launcher: it starts Node from the snapshot). */
@@ -29,7 +30,13 @@ export function makeStore(tag: string): Store {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `minid-test-${tag}-`));
   const root = path.join(base, 'lib');
   const run = path.join(base, 'run');
-  const env = { MINID_ROOT: root, MINID_RUN: run };
+  // Its own default bridge and subnet (a test may pick others): never the host's minid0.
+  const env: Record<string, string> = {
+    MINID_ROOT: root,
+    MINID_RUN: run,
+    MINID_BRIDGE_NAME: `mst${Math.random().toString(16).slice(2, 8)}0`,
+    MINID_BRIDGE_SUBNET: freeSubnet((a, b) => `10.${100 + a}.${b}.0/24`),
+  };
   return {
     root,
     run,
@@ -39,6 +46,9 @@ export function makeStore(tag: string): Store {
       const ids = await execa(cli, ['ps', '-aq'], { env, reject: false });
       const list = String(ids.stdout).split('\n').filter(Boolean);
       if (list.length) await execa(cli, ['rm', '-f', ...list], { env, reject: false });
+      // Then the kernel objects of its networks (bridges, rules, minid's chains once unused).
+      const reset = await execa(cli, ['system', 'reset'], { env, reject: false });
+      if (reset.exitCode !== 0) throw new Error(`minid system reset failed: ${reset.stderr}`);
       fs.rmSync(base, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,9 @@ import * as rt from '../../runtime/container.js';
 import { findContainer, listStates, logFile, statusText, ago, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
 import { parseUserFlag, parseEnvFlag, mergeEnv } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/users.js';
+import { hostLayout, oomKilled, removeEmptyParents } from '../../runtime/cgroup.js';
+import { NO_LIMITS } from '../../runtime/limits.js';
+import { securityOptList } from '../../runtime/security.js';
 
 const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
 
@@ -43,10 +46,16 @@ export async function run(image: string, command: string[], o: any): Promise<num
     interactive: !!o.interactive,
     entrypoint: o.entrypoint,
     net: netSettings(o),
+    limits: { memory: o.memory, memorySwap: o.memorySwap, cpus: o.cpus, cpuShares: o.cpuShares, cpusetCpus: o.cpusetCpus, pidsLimit: o.pidsLimit },
+    capAdd: o.capAdd ?? [],
+    capDrop: o.capDrop ?? [],
+    privileged: !!o.privileged,
+    securityOpt: o.securityOpt ?? [],
   };
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {
     const { dryRun } = await import('../../runtime/netglue.js');
+    rt.dryRunCgroup(req.limits ?? {}, explain!);
     await dryRun(req, explain!);
     return 0;
   }
@@ -56,6 +65,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
   const held = holdSignals();
   const c = await rt.createContainer(req);
   debugMark(`run: created ${c.id.slice(0, 12)}`);
+  (await import('../../network/step.js')).crashPoint('created');
   // Who starts the supervisor (early, while the network is set up; not for a terminal).
   const fg = c.detach ? undefined : new ForegroundSupervisor(c);
   const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
@@ -73,9 +83,10 @@ export async function run(image: string, command: string[], o: any): Promise<num
     try {
       await rt.spawnDetached(c, started);
     } finally {
-      // The container runs (or could not start). A Ctrl-C that came while minid waited for
-      // its report is dropped: the container is running and its id is printed.
-      held.release();
+      // The container runs (or could not start). A signal that came while minid waited for
+      // its report is the container's, as it would be had it come a moment later.
+      const { signalContainer } = await import('../../runtime/attach.js');
+      held.release((sig) => signalContainer(c.id, sig));
     }
     process.stdout.write(c.id + '\n');
     return 0;
@@ -94,7 +105,7 @@ function table(rows: string[][]): string {
 }
 
 export async function ps(o: { all?: boolean; quiet?: boolean; json?: boolean }) {
-  const states = listStates().filter((s) => o.all || s.status === 'running');
+  const states = (await rt.releaseOrphans(listStates())).filter((s) => o.all || s.status === 'running');
   if (o.quiet) return void process.stdout.write(states.map((s) => s.config.id.slice(0, 12) + '\n').join(''));
   if (o.json) return void process.stdout.write(JSON.stringify(states.map(summary), null, 2) + '\n');
   const now = Date.now();
@@ -120,6 +131,8 @@ function summary(s: ContainerState) {
       Running: s.status === 'running',
       Pid: s.pid ?? 0,
       ExitCode: s.exit?.exitCode ?? 0,
+      // Read from the container's cgroup, which stays until rm.
+      OOMKilled: s.status === 'exited' && !!s.config.cgroup && oomKilled(hostLayout(), s.config.id),
       StartedAt: s.config.startedAt ?? '',
       FinishedAt: s.exit?.finishedAt ?? '',
     },
@@ -132,7 +145,16 @@ function summary(s: ContainerState) {
       StopSignal: s.config.stopSignal,
       ExposedPorts: s.config.exposedPorts,
     },
-    HostConfig: { AutoRemove: s.config.autoRemove, Binds: s.config.volumes, NetworkMode: s.config.net.mode },
+    HostConfig: {
+      AutoRemove: s.config.autoRemove,
+      Binds: s.config.volumes,
+      NetworkMode: s.config.net.mode,
+      CapAdd: s.config.capAdd ?? null,
+      CapDrop: s.config.capDrop ?? null,
+      Privileged: !!s.config.privileged,
+      SecurityOpt: s.config.security ? securityOptList(s.config.security) : null,
+      ...(s.config.limits ?? NO_LIMITS),
+    },
     NetworkSettings: s.config.attachment ? { ...s.config.attachment, Networks: networksOf(s) } : null,
     LogPath: logFile(s.config.id),
   };
@@ -246,8 +268,11 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
   // enters the working directory, becomes its user with the container's capabilities, and
   // runs the command inside its PID namespace (nsenter -t PID -i -u -n -p -m, plus the
   // capability drop nsenter does not do). The command is looked up in the container's PATH.
-  const { initBinary } = await import('../../runtime/container.js');
-  const argv = [initBinary(), '--exec', String(s.pid), String(uid), String(gid), o.workdir || s.config.cwd, ...command];
+  // The container's cgroups (--cgroup-procs: its limits count the exec'd process too), then
+  // its own capabilities, seccomp filter and no-new-privileges (--privileged: all capabilities).
+  const { initBinary, execSecurityArgs } = await import('../../runtime/container.js');
+  const cgroups = (s.config.cgroup?.procs ?? []).flatMap((f) => ['--cgroup-procs', f]);
+  const argv = [initBinary(), ...cgroups, '--exec', ...execSecurityArgs(s.config, !!o.privileged), String(s.pid), String(uid), String(gid), o.workdir || s.config.cwd, ...command];
   const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   if (o.tty) {
     const { ptySession } = await import('../../runtime/attach.js');
@@ -260,6 +285,7 @@ import { constants } from 'node:os';
 const osSignals = constants.signals;
 
 export async function inspect(refs: string[]) {
+  await rt.releaseOrphans(listStates());
   const out: unknown[] = [];
   for (const ref of refs) {
     let s: ContainerState | undefined;
@@ -337,7 +363,8 @@ export async function networkCheck(ref: string) {
 /**
  * `minid system reset`: put the host back as it was before minid: remove every container, then
  * the kernel objects of every network (bridges, rules, and minid's chains once none is left).
- * Images and network definitions stay. For workshops and tests.
+ * Then the parent cgroup "minid" where it is empty. Images and network definitions stay. For
+ * workshops and tests.
  */
 export async function systemReset(o: { explain?: boolean }) {
   const explain = explainer(o.explain);
@@ -352,4 +379,6 @@ export async function systemReset(o: { explain?: boolean }) {
     process.stdout.write(`Removed the kernel objects of network ${n.name} (bridge ${n.bridge})\n`);
     for (const e of errors) process.stderr.write(`minid: warning: ${e}\n`);
   }
+  // The shared parent cgroup, where no container of any store is left in it.
+  if (removeEmptyParents(hostLayout(), explain).length) process.stdout.write(`Removed the parent cgroup minid\n`);
 }

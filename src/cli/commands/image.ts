@@ -114,10 +114,11 @@ export async function inspectImage(refs: string[]): Promise<void> {
   out(JSON.stringify(list, null, 2));
 }
 
-/** `minid pull REF`: from a registry on 127.0.0.1 (plain HTTP). */
+/** `minid pull REF`: from any registry (src/image/registry/); failures exit 1, as docker's. */
 export async function pull(ref: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const { pullImage } = await import('../../image/pull.js');
-  const img = await pullImage(ref, opts.quiet ? undefined : (line) => out(line));
+  const { exitOne } = await import('./login.js');
+  const img = await exitOne(() => pullImage(ref, opts.quiet ? undefined : (line) => out(line)));
   if (!opts.quiet) {
     out(`Digest: ${img.manifestDigest}`);
     out(`Status: Downloaded image for ${img.names[0] ?? img.id}`);

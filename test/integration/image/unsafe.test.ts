@@ -2,6 +2,7 @@
 // entry, exit code 125, and nothing may change on the host or in the store.
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { requireRoot, useTempStore, errorOf } from '../../fixtures/image/env.js';
 import { writeOciLayout, writeDockerSaveDir, tarDirectory, snapshotTree, type FEntry } from '../../fixtures/image/builder.js';
@@ -54,7 +55,7 @@ const evil: [string, () => FEntry[], string][] = [
     'entry "d" replaces a directory with a symlink',
   ],
   ['a whiteout of ..', () => [{ path: 'a/.wh...' }], 'entry "a/.wh..." is not a valid whiteout'],
-  ['an unknown entry type', () => [{ path: 'weird', type: 'S', data: 'x' }], 'entry "weird" has a tar entry type we do not unpack (SparseFile)'],
+  ['an unknown entry type', () => [{ path: 'weird', type: 'V', data: 'x' }], 'entry "weird" has a tar entry type we do not unpack (TapeVolumeHeader)'],
 ];
 
 describe('unsafe layers are refused', () => {
@@ -125,5 +126,137 @@ describe('unsafe archives are refused before anything is unpacked', () => {
     fs.writeFileSync(file, tarBuffer([{ path: 'manifest.json', data: '[]' }, { path: 'sda', type: 'block', devmajor: 8, devminor: 0 }]));
     const e = await errorOf(() => loadImages(file));
     expect(e.message).toBe(`${JSON.stringify(file)} is not a valid image: entry "sda" has a tar entry type we do not unpack (BlockDevice)`);
+  });
+});
+
+// Issue 13, escape 3: node-tar (the checker) and GNU tar (the extractor) read one entry
+// under two names, so a symlink "evil -> victim" was never checked, and the whiteouts
+// below it were made on the host. One parser now reads both; two names are refused.
+describe('parser differentials and writes through symlinks', () => {
+  /** Load a one-image layout; return the error (or null) and check nothing outside changed. */
+  async function attempt(layers: FEntry[][]): Promise<{ message: string; exitCode?: number } | null> {
+    const dir = path.join(t.work, 'diff');
+    writeOciLayout(dir, [{ names: ['diff:latest'], layers: layers.map((entries) => ({ entries })) }]);
+    let err: { message: string; exitCode?: number } | null = null;
+    try {
+      await loadImages(dir);
+    } catch (e) {
+      err = e as { message: string };
+    }
+    expect(fs.readdirSync(victim)).toEqual(['passwd']);
+    expect(fs.readFileSync(path.join(victim, 'passwd'), 'utf8')).toBe('untouched\n');
+    expect(fs.statSync(path.join(victim, 'passwd')).isFile()).toBe(true);
+    expect(execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', victim]).toString()).toBe('');
+    return err;
+  }
+  const through = (link: FEntry): FEntry[] => [
+    link,
+    { path: 'evil/.wh.passwd' },
+    { path: 'evil/.wh..wh..opq' },
+    { path: 'evil/planted', data: 'pwned' },
+  ];
+
+  for (const first of ['pax', 'gnu'] as const) {
+    it(`refuses a symlink named one way by PAX and another by a GNU long name (${first} first)`, async () => {
+      const e = await attempt([through({ path: 'innocent', type: 'symlink', linkpath: victim, pax: { path: 'innocent' }, gnuLongName: 'evil', first })]);
+      expect(e?.message).toMatch(/is unsafe: entry "evil" has two different names: "innocent" in a PAX header and "evil" in a GNU long-name header$/);
+      expect(e?.exitCode).toBe(125);
+    });
+  }
+
+  it('refuses a hard link whose PAX linkpath and GNU long link differ', async () => {
+    const e = await attempt([[{ path: 'ok', data: 'ok' }, { path: 'h', type: 'hardlink', linkpath: 'ok', pax: { linkpath: 'ok' }, gnuLongLink: '/etc/shadow' }]]);
+    expect(e?.message).toMatch(/is unsafe: entry "\/etc\/shadow" has two different link targets/);
+  });
+
+  it('refuses a NUL inside a PAX path', async () => {
+    const e = await attempt([[{ path: 'x', data: 'x', pax: { path: 'evil\0/../../x' } }]]);
+    expect(e?.message).toMatch(/is unsafe: entry "evil\\u0000\/..\/..\/x" contains a NUL byte$/);
+  });
+
+  it('refuses a malformed PAX record (a reader that skipped it would see another name)', async () => {
+    const e = await attempt([[{ path: 'x', data: 'x', paxRaw: '99 path=evil\n' }]]);
+    expect(e?.message).toMatch(/ is not a valid tar archive \(a PAX header has a malformed record\)$/);
+  });
+
+  it('refuses whiteouts through a symlink of the same layer', async () => {
+    const e = await attempt([through({ path: 'evil', type: 'symlink', linkpath: victim })]);
+    expect(e?.message).toMatch(/is unsafe: entry "evil\/.wh.passwd" goes through the symlink "evil"$/);
+  });
+
+  it('makes harmless a symlink in one layer and writes and whiteouts under its name in the next', async () => {
+    const e = await attempt([[{ path: 'evil', type: 'symlink', linkpath: victim }], through({ path: 'evil/', type: 'dir' }).slice(1)]);
+    expect(e).toBeNull();
+    // The upper layer has a directory of its own there; overlayfs shows it over the symlink.
+    const [img] = (await listImages()).filter((i) => i.names.includes('diff:latest'));
+    const upper = path.join(t.root, 'layers', img.layers[1].diffId.slice(7));
+    expect(fs.lstatSync(path.join(upper, 'evil')).isDirectory()).toBe(true);
+    expect(fs.readFileSync(path.join(upper, 'evil/planted'), 'utf8')).toBe('pwned');
+    expect(fs.lstatSync(path.join(upper, 'evil/passwd')).isCharacterDevice()).toBe(true);
+  });
+});
+
+describe('malformed image metadata: one clear line, nothing written', () => {
+  const cases: [string, (dir: string) => void][] = [
+    ['index.json is null', (d) => fs.writeFileSync(path.join(d, 'index.json'), 'null')],
+    ['index.json is not JSON', (d) => fs.writeFileSync(path.join(d, 'index.json'), '{"manifests": [')],
+    ['index.json lists null', (d) => fs.writeFileSync(path.join(d, 'index.json'), '{"manifests": [null]}')],
+    ['index.json lists a number', (d) => fs.writeFileSync(path.join(d, 'index.json'), '{"manifests": [5]}')],
+    ['a descriptor has no digest', (d) => fs.writeFileSync(path.join(d, 'index.json'), '{"manifests": [{"size": 3}]}')],
+  ];
+  for (const [what, mutate] of cases) {
+    it(`refuses an OCI layout whose ${what}`, async () => {
+      const dir = path.join(t.work, 'badjson');
+      writeOciLayout(dir, [{ names: ['badjson:latest'], layers: [{ entries: [{ path: 'x', data: 'x' }] }] }]);
+      mutate(dir);
+      const before = snapshotTree(t.root);
+      const e = await errorOf(() => loadImages(dir));
+      expect(e.message).toMatch(/^"[^"]+badjson" is not a valid image: [^\n]+$/);
+      expect(e.exitCode).toBe(125);
+      expect(snapshotTree(t.root)).toEqual(before);
+    });
+  }
+
+  /** Replace a blob of the layout (manifest or config) and fix the digests that name it. */
+  const blobCases: [string, (m: any) => unknown, RegExp][] = [
+    ['manifest is null', () => null, /manifest sha256:[0-9a-f]+ has no config or layers$/],
+    ['manifest lists a null layer', (m) => ({ ...m, layers: [null] }), /./],
+    ['manifest has a config that is a string', (m) => ({ ...m, config: 'x' }), /./],
+  ];
+  for (const [what, change, want] of blobCases) {
+    it(`refuses an OCI layout whose ${what}`, async () => {
+      const dir = path.join(t.work, 'badjson');
+      const [b] = writeOciLayout(dir, [{ names: ['badjson:latest'], layers: [{ entries: [{ path: 'x', data: 'x' }] }] }]);
+      const bytes = Buffer.from(JSON.stringify(change(JSON.parse(b.manifestBytes.toString()))));
+      const { sha256 } = await import('../../fixtures/image/builder.js');
+      fs.writeFileSync(path.join(dir, 'blobs/sha256', sha256(bytes).slice(7)), bytes);
+      const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+      Object.assign(index.manifests[0], { digest: sha256(bytes), size: bytes.length });
+      fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+      const e = await errorOf(() => loadImages(dir));
+      expect(e.message).toMatch(/^"[^"]+badjson" is not a valid image: [^\n]+$/);
+      expect(e.message).toMatch(want);
+    });
+  }
+
+  it('refuses an image config that is null, and a docker manifest.json that lists null', async () => {
+    const dir = path.join(t.work, 'badsave');
+    writeDockerSaveDir(dir, [{ names: ['bad:save'], layers: [{ entries: [{ path: 'x', data: 'x' }], compression: 'none' }] }]);
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, m[0].Config), 'null');
+    m[0].Config = m[0].Config.replace(/^[0-9a-f]{64}/, 'config');
+    fs.renameSync(path.join(dir, m[0].Config.replace(/^config/, JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'))[0].Config.slice(0, 64))), path.join(dir, m[0].Config));
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+    expect((await errorOf(() => loadImages(dir))).message).toMatch(/is not a valid image: image config sha256:[0-9a-f]+ has no rootfs.diff_ids$/);
+    fs.writeFileSync(path.join(dir, 'manifest.json'), '[null]');
+    expect((await errorOf(() => loadImages(dir))).message).toMatch(/is not a valid image: manifest.json has an entry without Config or Layers$/);
+  });
+});
+
+describe('inputs that never end', () => {
+  it('refuses a device as the input instead of reading it forever', async () => {
+    const e = await errorOf(() => loadImages('/dev/zero'));
+    expect(e.message).toBe('"/dev/zero" is not a valid image: it is a character device, not a file or a directory');
+    expect(e.exitCode).toBe(125);
   });
 });

@@ -69,34 +69,10 @@ export async function stopStarted(): Promise<void> {
 
 export const rand = (n = 4): string => Math.random().toString(16).slice(2, 2 + n).padEnd(n, '0');
 
-function hostRoutes(): string[] {
-  const j = JSON.parse(sh(['ip', '-j', '-4', 'route', 'show', 'table', 'all'])) as { dst: string }[];
-  return j.map((r) => r.dst).filter((d) => d !== 'default');
-}
+export { freeSubnet } from '../../helpers/subnet.js';
 
-const toInt = (ip: string): number => ip.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
-function overlaps(a: string, b: string): boolean {
-  const [ia, pa = '32'] = a.split('/');
-  const [ib, pb = '32'] = b.split('/');
-  const p = Math.min(Number(pa), Number(pb));
-  const m = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
-  return ((toInt(ia) & m) >>> 0) === ((toInt(ib) & m) >>> 0);
-}
-
-const taken = new Set<string>();
-/** A /24 nobody routes (nor handed out earlier in this run), from `make(i)`. */
-export function freeSubnet(make: (a: number, b: number) => string): string {
-  const routes = hostRoutes();
-  for (let tries = 0; tries < 500; tries++) {
-    const s = make(Math.floor(Math.random() * 50), Math.floor(Math.random() * 256));
-    if (taken.has(s) || routes.some((r) => overlaps(r, s)) || [...taken].some((t) => overlaps(t, s))) continue;
-    taken.add(s);
-    return s;
-  }
-  throw new Error('no free test subnet');
-}
-
-/** A TCP+UDP port free on every host address. */
+const givenPorts = new Set<number>();
+/** A TCP+UDP port free on every host address (and not handed out earlier in this run). */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20000 + Math.floor(Math.random() * 25000);
@@ -105,8 +81,8 @@ export async function freePort(): Promise<number> {
       s.once('error', () => resolve(false));
       s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
     });
-    if (ok && !taken.has(`port:${port}`)) {
-      taken.add(`port:${port}`);
+    if (ok && !givenPorts.has(port)) {
+      givenPorts.add(port);
       return port;
     }
   }

@@ -11,6 +11,7 @@ const input = {
   loopbackUp: true,
   hostProc: ['sys', 'kcore'],
   hostSysFirmware: true,
+  security: { caps: '0,1,3', seccomp: '/run/minid/containers/x/seccomp', noNewPrivs: true, privileged: false },
 };
 
 describe('what runs in the new namespaces: minid-init and its fstabs', () => {
@@ -51,7 +52,7 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
   it('sets up in order: stderr, pid file, the root, /dev, devpts & /proc masks, the rest, hostname, loopback; then the command', () => {
     const setup = a.slice(1, a.indexOf('--')).filter((x) => x.startsWith('--'));
-    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--mount-all', '--hostname', '--loopback-up']);
+    expect(setup).toEqual(['--stderr-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--mount-all', '--hostname', '--loopback-up', '--caps', '--seccomp', '--no-new-privs']);
     expect(a.filter((x) => x.includes('fstab.'))).toEqual([`${input.runDir}/fstab.root`, `${input.runDir}/fstab.devproc`, `${input.runDir}/fstab.rest`]);
     expect(a).toContain(`${input.rootfs}/dev`);
     expect(a.slice(a.indexOf('--') + 1)).toEqual([input.rootfs, input.envFile, '33', '33', '/', 'nginx', '-g', 'daemon off;']);
@@ -61,7 +62,7 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     const b = initArgs({ ...input, loopbackUp: false, waitFd: 4, reportFd: 5, netns: '/run/netns/minid-abc' });
     const setup = b.slice(1, b.indexOf('--')).filter((x) => x.startsWith('--'));
     // The report fd first: a failure of any later step is reported on it.
-    expect(setup).toEqual(['--stderr-fd', '--report-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname']);
+    expect(setup).toEqual(['--stderr-fd', '--report-fd', '--pidfile', '--mount-all', '--make-dev', '--mount-all', '--wait-fd', '--netns', '--mount-all', '--hostname', '--caps', '--seccomp', '--no-new-privs']);
     expect(b.slice(b.indexOf('--wait-fd'), b.indexOf('--wait-fd') + 4)).toEqual(['--wait-fd', '4', '--netns', '/proc/$$/root/run/netns/minid-abc']);
     expect(b[b.indexOf('--netns') + 3]).toBe(`${input.runDir}/fstab.rest`);
     // The supervisor's shell expands $$: the path resolves in its (the host's) mount namespace.
@@ -70,6 +71,12 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(execFileSync('sh', ['-c', `pid=$$; ${sh.split('\n').find((l) => l.includes('--netns'))!.replace(/^.*?(--netns "[^"]*").*$/, 'echo $1')}`]).toString()).toMatch(/^--netns \/proc\/\d+\/root\/run\/netns\/minid-abc\n$/);
     // Another container's namespace, by its process: as is.
     expect(initArgs({ ...input, netns: '/proc/42/ns/net' })).toContain('/proc/42/ns/net');
+  });
+  it('joins the cgroups first (the setup counts against the limits), then gets a cgroup namespace', () => {
+    const b = initArgs({ ...input, cgroupProcs: ['/sys/fs/cgroup/memory/minid/x/cgroup.procs', '/sys/fs/cgroup/pids/minid/x/cgroup.procs'] });
+    expect(b.slice(3, 8)).toEqual(['--cgroup-procs', '/sys/fs/cgroup/memory/minid/x/cgroup.procs', '--cgroup-procs', '/sys/fs/cgroup/pids/minid/x/cgroup.procs', '--cgroupns']);
+    expect(b.indexOf('--cgroupns')).toBeLessThan(b.indexOf('--mount-all'));
+    expect(initArgs(input)).not.toContain('--cgroupns');
   });
 });
 
@@ -81,6 +88,23 @@ describe('the supervisor', () => {
     expect(s).not.toContain('mv ');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
+  });
+  it('-d: gives the container a pipe that a relay appends to the log, and records the exit once the log is complete', () => {
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], log: '/c/container.log' });
+    const lines = s.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(lines).toContain('cat /r/log.fifo >> /c/container.log & relay=$!');
+    expect(at(/^exec > \/r\/log.fifo 2>&1$/)).toBeGreaterThan(at(/^cat /));
+    expect(at(/^exec > \/r\/log.fifo/)).toBeLessThan(at(/^unshare /));
+    expect(at(/wait \$relay/)).toBeLessThan(at(/^printf /));
+    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
+  });
+  it('a foreground run: the hook runs only if minid has left (its mark), after the exit record', () => {
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], hook: ['minid', '_exited', 'a'], hookIf: '/r/left' });
+    const lines = s.split('\n');
+    expect(lines).toContain('[ -e /r/left ] && minid _exited a </dev/null >/dev/null 2>&1');
+    expect(lines.findIndex((l) => l.startsWith('[ -e /r/left ]'))).toBeGreaterThan(lines.findIndex((l) => l.startsWith('printf ')));
+    expect(s).not.toContain('log.fifo');
   });
   it('keeps stdin open for -d with -i/-t (a FIFO it holds both ends of)', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], keepStdin: true });

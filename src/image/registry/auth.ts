@@ -1,0 +1,143 @@
+// Registry authentication, as distribution specifies it and docker does it:
+//
+//   GET /v2/                      -> 401, WWW-Authenticate: Bearer realm="https://auth.example/token",service="registry.example"
+//   GET <realm>?service=...&scope=repository:library/nginx:pull     (Basic user:pass if logged in, else anonymous)
+//                                 -> {"token": "...", "expires_in": 300}   (or "access_token")
+//   GET /v2/library/nginx/...     Authorization: Bearer <token>
+//
+// or, for a registry with a `Basic realm=...` challenge, the credentials on every request.
+// Tokens are kept per realm, service and scope for their expires_in (60 s when not given, as
+// the token spec says). Credentials never appear in a message.
+import { fail } from '../../errors.js';
+import type { MinidConfig } from './config.js';
+import { readBody, request, type Response } from './transport.js';
+
+export interface Challenge {
+  scheme: string; // lower case: "bearer", "basic"
+  params: Record<string, string>;
+}
+
+/**
+ * Parse a WWW-Authenticate header (RFC 7235): one or more challenges, each a scheme and
+ * comma-separated key=value or key="quoted value" parameters. Node joins repeated headers
+ * with ", ", which this grammar reads back as several challenges.
+ */
+export function parseChallenges(header: string): Challenge[] {
+  const out: Challenge[] = [];
+  let i = 0;
+  const s = header;
+  const skipWs = () => {
+    while (i < s.length && /[\s,]/.test(s[i])) i++;
+  };
+  const token = () => {
+    const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/.exec(s.slice(i));
+    if (!m) return '';
+    i += m[0].length;
+    return m[0];
+  };
+  while (i < s.length) {
+    skipWs();
+    const scheme = token();
+    if (!scheme) {
+      i++;
+      continue;
+    }
+    const c: Challenge = { scheme: scheme.toLowerCase(), params: {} };
+    out.push(c);
+    for (;;) {
+      skipWs();
+      const save = i;
+      const key = token();
+      while (s[i] === ' ') i++;
+      if (!key || s[i] !== '=') {
+        i = save; // the next challenge's scheme (or a token68, which registries do not use)
+        break;
+      }
+      i++;
+      while (s[i] === ' ') i++;
+      let value = '';
+      if (s[i] === '"') {
+        i++;
+        while (i < s.length && s[i] !== '"') {
+          if (s[i] === '\\' && i + 1 < s.length) i++;
+          value += s[i++];
+        }
+        i++;
+      } else {
+        const m = /^[^,\s]*/.exec(s.slice(i))!;
+        value = m[0];
+        i += value.length;
+      }
+      c.params[key.toLowerCase()] = value;
+    }
+  }
+  return out;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+interface Cached {
+  token: string;
+  until: number;
+}
+const tokens = new Map<string, Cached>();
+
+/** Decode a token server's answer: the token and how long it may be used (ms since epoch). */
+export function parseTokenResponse(body: string, now = Date.now()): Cached | null {
+  let j: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
+  try {
+    j = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  const token = typeof j.token === 'string' && j.token ? j.token : typeof j.access_token === 'string' && j.access_token ? j.access_token : null;
+  if (!token) return null;
+  const expires = typeof j.expires_in === 'number' && j.expires_in >= 60 ? j.expires_in : 60;
+  const issued = typeof j.issued_at === 'string' && !Number.isNaN(Date.parse(j.issued_at)) ? Math.min(Date.parse(j.issued_at), now) : now;
+  // A little early, so a token does not run out between this check and the request.
+  return { token, until: issued + expires * 1000 - 5000 };
+}
+
+export const basic = (c: Credentials) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+
+/**
+ * The Authorization header for `challenge` and `scope`, fetching a token when needed.
+ * `registry` names the registry in messages.
+ */
+export async function authorization(challenge: Challenge, scope: string, creds: Credentials | null, registry: string, config: MinidConfig): Promise<string> {
+  if (challenge.scheme === 'basic') {
+    if (!creds) fail(`${registry} wants a login: run \`minid login ${registry}\``, 1);
+    return basic(creds);
+  }
+  if (challenge.scheme !== 'bearer') fail(`${registry} asks for ${challenge.scheme} authentication, which minid does not speak (only Bearer and Basic)`, 1);
+  const realm = challenge.params.realm;
+  let u: URL;
+  try {
+    u = new URL(realm);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
+  } catch {
+    fail(`${registry} names a token server that is not a URL (${JSON.stringify(realm ?? '')})`, 1);
+  }
+  if (challenge.params.service) u.searchParams.set('service', challenge.params.service);
+  if (scope) u.searchParams.set('scope', scope);
+  const key = `${u.href} ${creds ? creds.username : ''}`;
+  const hit = tokens.get(key);
+  if (hit && hit.until > Date.now()) return `Bearer ${hit.token}`;
+
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (creds) headers.Authorization = basic(creds);
+  const res: Response = await request(u, config, { headers, what: `the token server of ${registry}` });
+  const body = (await readBody(res, 1 << 20)).toString('utf8');
+  if (res.status === 401 || res.status === 403) {
+    if (creds) fail(`wrong username or password for ${registry} (the token server ${u.host} answered ${res.status}): run \`minid login ${registry}\` again`, 1);
+    fail(`${registry} allows no anonymous access to ${scope || 'this registry'}: run \`minid login ${registry}\``, 1);
+  }
+  if (res.status !== 200) fail(`the token server ${u.host} of ${registry} answered ${res.status}`, 1);
+  const t = parseTokenResponse(body);
+  if (!t) fail(`the token server ${u.host} of ${registry} sent no token`, 1);
+  tokens.set(key, t);
+  return `Bearer ${t.token}`;
+}

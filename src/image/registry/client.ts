@@ -1,0 +1,166 @@
+// A registry client for one repository at one endpoint: the /v2/ ping that tells whether and
+// how the registry wants authentication, then GETs with the right Authorization header,
+// redirects followed to any host (a CDN) without that header, and 5xx/429 retried.
+//
+//   GET https://HOST/v2/            200: no auth; 401 + WWW-Authenticate: the challenge to answer
+//   GET https://HOST/v2/REPO/...    Authorization: Bearer <token for repository:REPO:pull> | Basic ...
+//     -> 307 Location: https://cdn.example/...   followed, Authorization NOT sent there
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fail, MinidError } from '../../errors.js';
+import { authorization, basic, parseChallenges, type Challenge, type Credentials } from './auth.js';
+import type { MinidConfig } from './config.js';
+import { credentialsFor } from './credentials.js';
+import type { Endpoint } from './endpoint.js';
+import { drain, NotTlsError, request, TransientError, type Response } from './transport.js';
+
+/** Retries after the first attempt, and their delays (ms) unless Retry-After says otherwise. */
+export const RETRY_DELAYS = [500, 1000, 2000];
+const MAX_RETRY_AFTER_MS = 60_000;
+const MAX_REDIRECTS = 10;
+
+/** Retry-After: seconds or an HTTP date; null when absent or unreadable (pure). */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | null {
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : Math.min(Math.max(0, t - now), MAX_RETRY_AFTER_MS);
+}
+
+export class RegistryClient {
+  /** The base URL after the ping ("https://..." or, after a fallback, "http://..."). */
+  base: string;
+  private challenge: Challenge | null = null;
+  private creds: Credentials | null | undefined;
+  private auth = new Map<string, string>();
+
+  constructor(
+    /** The registry as references name it ("docker.io", "127.0.0.1:5000"): credentials and messages. */
+    readonly registry: string,
+    readonly endpoint: Endpoint,
+    readonly config: MinidConfig,
+    /** Credentials to use instead of the stored ones (`minid login` checks them). */
+    creds?: Credentials | null,
+  ) {
+    this.base = endpoint.url;
+    this.creds = creds;
+  }
+
+  get host(): string {
+    return new URL(this.base).host;
+  }
+
+  private async credentials(): Promise<Credentials | null> {
+    if (this.creds === undefined) this.creds = await credentialsFor(this.registry, this.config.authFile);
+    return this.creds;
+  }
+
+  /** GET /v2/: find the scheme (TLS or, where allowed, plain HTTP) and the auth challenge. */
+  async ping(): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.send(new URL(`${this.base}/v2/`), {});
+    } catch (e) {
+      if (!(e instanceof NotTlsError) || !this.endpoint.httpFallback) throw e;
+      this.base = this.base.replace(/^https:/, 'http:');
+      res = await this.send(new URL(`${this.base}/v2/`), {});
+    }
+    drain(res);
+    if (res.status === 401) {
+      const all = parseChallenges(String(res.headers['www-authenticate'] ?? ''));
+      this.challenge = all.find((c) => c.scheme === 'bearer') ?? all.find((c) => c.scheme === 'basic') ?? all[0] ?? null;
+      if (!this.challenge) fail(`${this.host} answered 401 to /v2/ without saying how to log in (no WWW-Authenticate)`, 1);
+    } else if (res.status >= 500 || res.status === 429) {
+      fail(`the registry at ${this.host} answered ${res.status} to /v2/: try again later`, 1);
+    } else if (res.status !== 200) {
+      fail(`${this.host} does not look like a container registry (/v2/ answered ${res.status})`, 1);
+    }
+  }
+
+  private send(u: URL, headers: Record<string, string>): Promise<Response> {
+    return request(u, this.config, { headers, skipVerify: this.endpoint.skipVerify && u.host === this.host, what: u.host === this.host ? 'the registry' : `a redirect of ${this.host}` });
+  }
+
+  /** Check credentials against the registry (for `minid login`): throws on a refusal. */
+  async checkLogin(): Promise<void> {
+    await this.ping();
+    if (!this.challenge) return; // the registry wants no login: nothing to check
+    const creds = await this.credentials();
+    const header = await authorization(this.challenge, '', creds, this.registry, this.config);
+    const res = await this.send(new URL(`${this.base}/v2/`), { Authorization: header });
+    drain(res);
+    if (res.status === 401 || res.status === 403) fail(`wrong username or password for ${this.registry}`, 1);
+    if (res.status !== 200) fail(`${this.host} answered ${res.status} to the login check`, 1);
+  }
+
+  private async authHeader(scope: string): Promise<string | null> {
+    if (!this.challenge) return null;
+    let h = this.auth.get(scope);
+    if (!h) {
+      h = this.challenge.scheme === 'basic' ? basic((await this.credentials()) ?? fail(`${this.registry} wants a login: run \`minid login ${this.registry}\``, 1)) : await authorization(this.challenge, scope, await this.credentials(), this.registry, this.config);
+      this.auth.set(scope, h);
+    }
+    return h;
+  }
+
+  /**
+   * GET `path` (below /v2/) for `repository`, with retries; returns a 2xx response whose body
+   * the caller reads. `what` names the object in messages.
+   */
+  async get(repository: string, path: string, headers: Record<string, string>, what: string): Promise<Response> {
+    const scope = `repository:${repository}:pull`;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.once(new URL(`${this.base}/v2/${repository}/${path}`), headers, scope, what);
+      } catch (e) {
+        if (!(e instanceof TransientError) || attempt >= RETRY_DELAYS.length) throw e instanceof TransientError ? new MinidError(`${e.message} for ${what}, ${attempt + 1} times: try again later`, 1) : e;
+        await sleep(RETRY_DELAYS[attempt]);
+        continue;
+      }
+      if (res.status === 429 || res.status >= 500) {
+        drain(res);
+        if (attempt >= RETRY_DELAYS.length)
+          fail(`${res.url.host} answered ${res.status} ${res.body.statusMessage ?? ''} for ${what}, ${attempt + 1} times: try again later`.replace(/  +/g, ' '), 1);
+        await sleep(retryAfterMs(res.headers['retry-after'] as string | undefined) ?? RETRY_DELAYS[attempt]);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** One GET with its redirects. */
+  private async once(u: URL, headers: Record<string, string>, scope: string, what: string): Promise<Response> {
+    const origin = new URL(this.base).origin;
+    const auth = await this.authHeader(scope);
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      // The registry's Authorization goes to the registry only: a redirect target (a CDN)
+      // gets a pre-signed URL and must never see the token or the password.
+      const h = { ...headers, ...(auth && u.origin === origin ? { Authorization: auth } : {}) };
+      const res = await this.send(u, h);
+      const location = res.headers.location;
+      if (res.status >= 300 && res.status < 400 && location) {
+        drain(res);
+        u = new URL(location, u);
+        if (u.protocol !== 'https:' && u.protocol !== 'http:') fail(`${res.url.host} redirects ${what} to a ${u.protocol} URL`, 1);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        drain(res);
+        const creds = await this.credentials();
+        if (!this.challenge) fail(`${res.url.host} refused ${what} (${res.status}) though /v2/ wanted no login`, 1);
+        if (creds) fail(`${this.registry} refused ${what} for user ${creds.username} (${res.status}): check the name and your access, or run \`minid login ${this.registry}\` again`, 1);
+        fail(`${this.registry} refused ${what} without a login (${res.status}): it may not exist, or need \`minid login ${this.registry}\``, 1);
+      }
+      if (res.status === 404) {
+        drain(res);
+        fail(`${what} not found in the registry at ${this.host}`, 1);
+      }
+      if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+        drain(res);
+        fail(`the registry at ${res.url.host} answered ${res.status} ${res.body.statusMessage ?? ''} for ${what}`.trimEnd(), 1);
+      }
+      return res;
+    }
+    fail(`too many redirects for ${what}`, 1);
+  }
+}

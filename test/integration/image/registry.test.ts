@@ -1,0 +1,389 @@
+// minid against real registry servers on 127.0.0.1, set up the ways registries are met in
+// the wild: Debian's docker-registry (distribution 2.8) with TLS from a private CA, with
+// Basic auth (htpasswd), with token auth (a token server this test runs, signing with a
+// certificate the test makes), a Docker-Hub-like set-up whose blobs are redirected to a CDN
+// on another port, and a docker.io mirror. Every server is started and stopped by its PID;
+// every minid runs offline (only loopback registries), so nothing here can leave the machine.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
+
+requireRoot();
+
+// Ports of this suite (19500-19599 are reserved for it on the shared machines).
+const P = { mirror: 19510, tls: 19511, basic: 19512, token: 19513, tokenServer: 19514, cdn: 19515, hub: 19516, flaky: 19517 };
+const USER = 'regtester';
+const PASS = 'S3cret-pa55-reg';
+
+let base = '';
+let store: Store;
+let built: BuiltImage;
+let oci = '';
+const procs: ChildProcess[] = [];
+const servers: http.Server[] = [];
+const cdnAuth: string[] = [];
+const cdnHits: string[] = [];
+
+const execFileP = promisify(execFile);
+const sh = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { stdio: 'pipe', input }).toString();
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function startRegistry(name: string, port: number, extra: string[]): Promise<string> {
+  const storage = path.join(base, `storage-${name}`);
+  fs.mkdirSync(storage);
+  const config = path.join(base, `registry-${name}.yml`);
+  fs.writeFileSync(config, ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, ...extra, ''].join('\n'));
+  const p = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(p);
+  let stderr = '';
+  p.stderr!.on('data', (c) => (stderr += c));
+  const deadline = Date.now() + 10_000;
+  while (!(await portOpen(port))) {
+    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`docker-registry ${name} did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return storage;
+}
+
+const httpAddr = (port: number) => ['http:', `  addr: 127.0.0.1:${port}`];
+
+// Asynchronous: the token server answers skopeo from this very process.
+async function push(dest: string, creds?: string): Promise<void> {
+  await execFileP('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci:${oci}:latest`, `docker://${dest}`]);
+}
+
+/** A minid config for one test (offline, like the suite's), with its own certs.d and auth file. */
+function config(name: string, extra: Record<string, unknown> = {}): Record<string, string> {
+  const file = path.join(base, `minid-${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({ offline: true, 'certs-dirs': [], 'auth-file': path.join(base, `auth-${name}.json`), ...extra }));
+  return { ...store.env, MINID_CONFIG: file };
+}
+
+function freshStore(): void {
+  fs.rmSync(store.root, { recursive: true, force: true });
+}
+
+// --- the token server: distribution's token spec, JWT signed RS256 with the cert in x5c -----
+let signKey = '';
+let signCertDer = '';
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+function jwt(sub: string, service: string, access: { type: string; name: string; actions: string[] }[]): string {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [signCertDer] }));
+  const claims = b64url(JSON.stringify({ iss: 'reg-test-issuer', sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access }));
+  const sig = crypto.sign('sha256', Buffer.from(`${head}.${claims}`), signKey);
+  return `${head}.${claims}.${b64url(sig)}`;
+}
+const tokenRequests: { user: string | null; scope: string }[] = [];
+
+function startTokenServer(): Promise<void> {
+  const srv = http.createServer((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    let user: string | null = null;
+    const a = req.headers.authorization;
+    if (a) {
+      const [u0, p0] = Buffer.from(a.replace(/^Basic /, ''), 'base64').toString().split(':');
+      if (u0 !== USER || p0 !== PASS) return res.writeHead(401).end('{"details":"wrong credentials"}');
+      user = u0;
+    }
+    const scope = u.searchParams.get('scope') ?? '';
+    tokenRequests.push({ user, scope });
+    const access = scope
+      ? scope.split(' ').map((s) => {
+          const [type, name, actions] = s.split(':');
+          const allowed = user ? ['pull', 'push'] : name.startsWith('private/') ? [] : ['pull'];
+          return { type, name, actions: actions.split(',').filter((x) => allowed.includes(x)) };
+        })
+      : [];
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: jwt(user ?? '', u.searchParams.get('service') ?? '', access), expires_in: 300 }));
+  });
+  servers.push(srv);
+  return new Promise((r) => srv.listen(P.tokenServer, '127.0.0.1', () => r()));
+}
+
+function startCdn(storage: string): Promise<void> {
+  const srv = http.createServer((req, res) => {
+    cdnHits.push(req.url!);
+    if (req.headers.authorization) cdnAuth.push(req.headers.authorization);
+    const file = path.join(storage, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    if (!file.startsWith(storage + '/') || !fs.existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  servers.push(srv);
+  return new Promise((r) => srv.listen(P.cdn, '127.0.0.1', () => r()));
+}
+
+// A front of the mirror registry that misbehaves as told: 429 with Retry-After, 503, or a
+// connection cut half-way through each blob's first download.
+let flaky: { mode: 'ok' | '429' | '503' | 'cut'; seen: Set<string>; times: number[] } = { mode: 'ok', seen: new Set(), times: [] };
+function startFlaky(): Promise<void> {
+  const srv = http.createServer((req, res) => {
+    const isManifest = req.url!.includes('/manifests/');
+    if (isManifest) flaky.times.push(Date.now());
+    if (isManifest && flaky.mode === '503') return res.writeHead(503).end();
+    if (isManifest && flaky.mode === '429' && flaky.times.length === 1) return res.writeHead(429, { 'Retry-After': '1' }).end();
+    const up = http.request({ host: '127.0.0.1', port: P.mirror, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode!, ur.headers);
+      if (flaky.mode === 'cut' && req.url!.includes('/blobs/') && !flaky.seen.has(req.url!)) {
+        flaky.seen.add(req.url!);
+        ur.once('data', (c: Buffer) => {
+          res.write(c.subarray(0, Math.max(1, c.length >> 1)));
+          res.socket?.destroy();
+          ur.destroy();
+        });
+        return;
+      }
+      ur.pipe(res);
+    });
+    req.pipe(up);
+  });
+  servers.push(srv);
+  return new Promise((r) => srv.listen(P.flaky, '127.0.0.1', () => r()));
+}
+
+beforeAll(async () => {
+  base = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-reg-registry-'));
+  store = makeStore('reg-registry');
+  oci = path.join(base, 'busybox-oci');
+  [built] = writeOciLayout(oci, [{ names: ['busybox:latest'], layers: [baseLayer(), whiteoutLayer()] }], 'tag');
+
+  // A private CA and a server certificate for 127.0.0.1 only (no DNS name: "localhost" is "another name").
+  const ssl = (...a: string[]) => sh('openssl', a);
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=reg test CA', '-keyout', `${base}/ca.key`, '-out', `${base}/ca.crt`);
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', `${base}/server.key`, '-out', `${base}/server.csr`);
+  fs.writeFileSync(`${base}/ext.cnf`, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  ssl('x509', '-req', '-in', `${base}/server.csr`, '-CA', `${base}/ca.crt`, '-CAkey', `${base}/ca.key`, '-CAcreateserial', '-days', '2', '-extfile', `${base}/ext.cnf`, '-out', `${base}/server.crt`);
+  // The token signing certificate (self-signed: it is its own root bundle).
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=reg token signer', '-keyout', `${base}/token.key`, '-out', `${base}/token.crt`);
+  signKey = fs.readFileSync(`${base}/token.key`, 'utf8');
+  signCertDer = new crypto.X509Certificate(fs.readFileSync(`${base}/token.crt`)).raw.toString('base64');
+  sh('htpasswd', ['-Bbc', `${base}/htpasswd`, USER, PASS]);
+
+  const tokenAuth = ['auth:', '  token:', `    realm: http://127.0.0.1:${P.tokenServer}/token`, '    service: reg-test', '    issuer: reg-test-issuer', `    rootcertbundle: ${base}/token.crt`];
+  await startTokenServer();
+  await startRegistry('mirror', P.mirror, httpAddr(P.mirror));
+  await startRegistry('tls', P.tls, [...httpAddr(P.tls), '  tls:', `    certificate: ${base}/server.crt`, `    key: ${base}/server.key`]);
+  await startRegistry('basic', P.basic, [...httpAddr(P.basic), 'auth:', '  htpasswd:', '    realm: reg-test', `    path: ${base}/htpasswd`]);
+  await startRegistry('token', P.token, [...httpAddr(P.token), ...tokenAuth]);
+  const hubStorage = await startRegistry('hub', P.hub, [...httpAddr(P.hub), ...tokenAuth, 'middleware:', '  storage:', '    - name: redirect', '      options:', `        baseurl: http://127.0.0.1:${P.cdn}/`]);
+  await startCdn(hubStorage);
+  await startFlaky();
+
+  await push(`127.0.0.1:${P.mirror}/library/busybox:latest`);
+  await push(`127.0.0.1:${P.tls}/library/busybox:latest`);
+  await push(`127.0.0.1:${P.basic}/library/busybox:latest`, `${USER}:${PASS}`);
+  await push(`127.0.0.1:${P.token}/library/busybox:latest`, `${USER}:${PASS}`);
+  await push(`127.0.0.1:${P.token}/private/busybox:latest`, `${USER}:${PASS}`);
+  await push(`127.0.0.1:${P.hub}/library/busybox:latest`, `${USER}:${PASS}`);
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of procs) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const exited = new Promise((r) => p.once('exit', r));
+    process.kill(p.pid!, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  }
+  for (const s of servers) await new Promise((r) => s.close(r));
+  await store?.cleanup();
+  if (base) fs.rmSync(base, { recursive: true, force: true });
+});
+
+/** One line on stderr, exit 1, and neither the password nor its base64 anywhere. */
+function oneLineFailure(r: { exitCode?: number; stdout: unknown; stderr: unknown }): string {
+  const err = String(r.stderr).trim();
+  expect(r.exitCode).toBe(1);
+  expect(err.split('\n')).toHaveLength(1);
+  for (const secret of [PASS, Buffer.from(`${USER}:${PASS}`).toString('base64')]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+  return err;
+}
+
+describe('offline: nothing but loopback', () => {
+  it('refuses docker.io with one line, before any lookup or connection (strace)', async () => {
+    const trace = path.join(base, 'strace.out');
+    const r = await (
+      // The command traced: every connect() and every file opened by minid and its children.
+      new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn('strace', ['-f', '-qq', '-e', 'trace=connect,sendto,sendmsg,openat', '-o', trace, cli, 'pull', 'busybox'], { env: { ...process.env, ...store.env } });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (c) => (stdout += c));
+        p.stderr.on('data', (c) => (stderr += c));
+        p.on('close', (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+      })
+    );
+    expect(oneLineFailure(r)).toMatch(/^minid: refusing to connect to registry-1\.docker\.io \(the registry\): minid is offline \("offline": true in .*offline\.json\); pull from a registry on this machine/);
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    expect(lines.some((l) => /openat\(.*offline\.json/.test(l))).toBe(true); // strace did see minid at work
+    expect(lines.filter((l) => /connect\(.*AF_INET/.test(l))).toEqual([]);
+    expect(lines.filter((l) => /resolv\.conf|nsswitch\.conf|\/etc\/hosts/.test(l))).toEqual([]);
+  });
+});
+
+describe('TLS with a private CA', () => {
+  it('refuses an unknown CA, pulls with the CA in certs.d, refuses another name', async () => {
+    freshStore();
+    const ref = `127.0.0.1:${P.tls}/library/busybox`;
+    const bad = await minid(store, ['pull', ref], { env: config('tls-none') });
+    expect(oneLineFailure(bad)).toBe(
+      `minid: the TLS certificate of 127.0.0.1:${P.tls} is signed by an unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE): put the registry's CA certificate in /etc/minid/certs.d/127.0.0.1:${P.tls}/ca.crt`,
+    );
+
+    const certs = path.join(base, 'certs.d');
+    for (const h of [`127.0.0.1:${P.tls}`, `localhost:${P.tls}`]) {
+      fs.mkdirSync(path.join(certs, h), { recursive: true });
+      fs.copyFileSync(`${base}/ca.crt`, path.join(certs, h, 'ca.crt'));
+    }
+    const env = config('tls', { 'certs-dirs': [certs] });
+    const ok = await minid(store, ['pull', ref], { env });
+    expect(ok.stderr).toBe('');
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stdout).toContain(`Pulling 127.0.0.1:${P.tls}/library/busybox:latest over https://127.0.0.1:${P.tls}`);
+    expect(ok.stdout).toContain(`Status: Downloaded image for 127.0.0.1:${P.tls}/library/busybox:latest`);
+
+    const name = await minid(store, ['pull', `localhost:${P.tls}/library/busybox`], { env });
+    expect(oneLineFailure(name)).toMatch(new RegExp(`^minid: the TLS certificate of localhost:${P.tls} is for another name \\(.*localhost.*\\): use the name the certificate is for$`));
+  });
+});
+
+describe('Basic auth (htpasswd) with minid login', () => {
+  it('refuses without a login, logs in (0600), pulls, refuses a wrong password, logs out', async () => {
+    freshStore();
+    const env = config('basic');
+    const reg = `127.0.0.1:${P.basic}`;
+    expect(oneLineFailure(await minid(store, ['pull', `${reg}/library/busybox`], { env }))).toBe(`minid: ${reg} wants a login: run \`minid login ${reg}\``);
+
+    const wrong = await minid(store, ['login', '-u', USER, '--password-stdin', reg], { env, input: 'not-the-password\n' });
+    expect(oneLineFailure(wrong)).toBe(`minid: wrong username or password for ${reg}`);
+    expect(fs.existsSync(path.join(base, 'auth-basic.json'))).toBe(false);
+
+    const login = await minid(store, ['login', '-u', USER, '--password-stdin', reg], { env, input: `${PASS}\n` });
+    expect(login.stdout).toBe('Login Succeeded');
+    expect(login.exitCode).toBe(0);
+    const auth = path.join(base, 'auth-basic.json');
+    expect(fs.statSync(auth).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(fs.readFileSync(auth, 'utf8')).auths[reg].auth).toBe(Buffer.from(`${USER}:${PASS}`).toString('base64'));
+
+    const ok = await minid(store, ['pull', `${reg}/library/busybox`], { env });
+    expect(ok.stderr).toBe('');
+    expect(ok.exitCode).toBe(0);
+
+    // A password changed on the server: the saved one is refused with one line, and not shown.
+    fs.writeFileSync(auth, JSON.stringify({ auths: { [reg]: { auth: Buffer.from(`${USER}:${PASS}x`).toString('base64') } } }), { mode: 0o600 });
+    freshStore();
+    const refused = await minid(store, ['pull', `${reg}/library/busybox`], { env });
+    expect(oneLineFailure(refused)).toMatch(new RegExp(`^minid: ${reg.replace(/\./g, '\\.')} refused .* for user ${USER} \\(401\\)`));
+
+    expect((await minid(store, ['logout', reg], { env })).stdout).toBe(`Removing login credentials for ${reg}`);
+    expect(JSON.parse(fs.readFileSync(auth, 'utf8')).auths).toEqual({});
+    expect((await minid(store, ['logout', reg], { env })).stdout).toBe(`Not logged in to ${reg}`);
+  });
+});
+
+describe('token auth (a token server of our own)', () => {
+  it('pulls anonymously with a token, refuses a private repository without login, pulls it after login', async () => {
+    freshStore();
+    const env = config('token');
+    const reg = `127.0.0.1:${P.token}`;
+    tokenRequests.length = 0;
+    const anon = await minid(store, ['pull', `${reg}/library/busybox`], { env });
+    expect(anon.stderr).toBe('');
+    expect(anon.exitCode).toBe(0);
+    // One token for the whole pull (reused for its expires_in), asked for anonymously.
+    expect(tokenRequests).toEqual([{ user: null, scope: 'repository:library/busybox:pull' }]);
+
+    const denied = await minid(store, ['pull', `${reg}/private/busybox`], { env });
+    expect(oneLineFailure(denied)).toMatch(new RegExp(`^minid: ${reg.replace(/\./g, '\\.')} refused .*private/busybox.* without a login \\(401\\)`));
+
+    const wrong = await minid(store, ['login', '-u', USER, '--password-stdin', reg], { env, input: 'nope' });
+    expect(oneLineFailure(wrong)).toMatch(new RegExp(`^minid: wrong username or password for ${reg.replace(/\./g, '\\.')}`));
+    expect((await minid(store, ['login', '-u', USER, '--password-stdin', reg], { env, input: PASS })).stdout).toBe('Login Succeeded');
+    tokenRequests.length = 0;
+    const priv = await minid(store, ['pull', `${reg}/private/busybox`], { env });
+    expect(priv.stderr).toBe('');
+    expect(priv.exitCode).toBe(0);
+    expect(tokenRequests).toEqual([{ user: USER, scope: 'repository:private/busybox:pull' }]);
+  });
+});
+
+describe('Docker-Hub-like: token auth and blobs redirected to a CDN', () => {
+  it('pulls through the CDN, which never sees an Authorization header', async () => {
+    freshStore();
+    cdnAuth.length = 0;
+    cdnHits.length = 0;
+    const env = config('hub');
+    const r = await minid(store, ['pull', `127.0.0.1:${P.hub}/library/busybox`], { env });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    // The config and both layers came from the CDN, and without the registry's token.
+    expect(cdnHits.length).toBe(1 + built.layers.length);
+    expect(cdnAuth).toEqual([]);
+  });
+});
+
+describe('docker.io through a mirror', () => {
+  it('pulls `busybox` with an empty store from the mirror while offline allows only loopback', async () => {
+    freshStore();
+    const env = config('mirror', { 'registry-mirrors': [`http://127.0.0.1:${P.mirror}`] });
+    const r = await minid(store, ['pull', 'busybox'], { env });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`Pulling docker.io/library/busybox:latest over http://127.0.0.1:${P.mirror}`);
+    expect(r.stdout).toContain('Status: Downloaded image for busybox:latest');
+    const images = await minid(store, ['images', '--json'], { env });
+    expect(images.stdout).toContain(built.configDigest.slice(7, 19));
+  });
+
+  it('falls back from a mirror that is down to docker.io, which offline refuses', async () => {
+    freshStore();
+    const env = config('mirror-down', { 'registry-mirrors': ['http://127.0.0.1:19599'] });
+    const r = await minid(store, ['pull', 'busybox'], { env });
+    expect(oneLineFailure(r)).toMatch(/^minid: refusing to connect to registry-1\.docker\.io/);
+    expect(r.stdout).toContain('mirror http://127.0.0.1:19599: cannot reach the registry at 127.0.0.1:19599 (ECONNREFUSED)');
+  });
+});
+
+describe('faults: retried with backoff, then one line', () => {
+  const ref = `127.0.0.1:${P.flaky}/library/busybox`;
+  it('429 with Retry-After: waits as told, then pulls', async () => {
+    freshStore();
+    flaky = { mode: '429', seen: new Set(), times: [] };
+    const r = await minid(store, ['pull', ref], { env: config('flaky') });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(flaky.times.length).toBe(2);
+    expect(flaky.times[1] - flaky.times[0]).toBeGreaterThanOrEqual(950);
+  });
+  it('a connection cut mid-blob: downloaded again and verified', async () => {
+    freshStore();
+    flaky = { mode: 'cut', seen: new Set(), times: [] };
+    const r = await minid(store, ['pull', ref], { env: config('flaky') });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(flaky.seen.size).toBe(1 + built.layers.length);
+  });
+  it('503 every time: four attempts, then one line and exit 1', async () => {
+    freshStore();
+    flaky = { mode: '503', seen: new Set(), times: [] };
+    const r = await minid(store, ['pull', ref], { env: config('flaky') });
+    expect(oneLineFailure(r)).toBe(`minid: 127.0.0.1:${P.flaky} answered 503 Service Unavailable for 127.0.0.1:${P.flaky}/library/busybox:latest, 4 times: try again later`);
+    expect(flaky.times.length).toBe(4);
+    expect(fs.readdirSync(path.join(store.root, 'tmp'))).toEqual([]);
+  });
+});

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { parseChallenges, parseTokenResponse } from '../../../src/image/registry/auth.js';
+import { retryAfterMs } from '../../../src/image/registry/client.js';
+import { parseConfig, DEFAULT_CERTS_DIRS, type MinidConfig } from '../../../src/image/registry/config.js';
+import { authKey, decodeAuth, keyHost } from '../../../src/image/registry/credentials.js';
+import { checkAllowed, endpointsFor, isLoopback } from '../../../src/image/registry/endpoint.js';
+import { noProxyMatches, proxyFor } from '../../../src/image/registry/proxy.js';
+import { registryArg } from '../../../src/cli/commands/login.js';
+
+const cfg = (o: object = {}): MinidConfig => parseConfig(JSON.stringify(o), '/etc/minid/config.json');
+const msg = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+};
+
+describe('config file', () => {
+  it('reads the documented keys, with defaults', () => {
+    expect(cfg()).toEqual({ registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: '/etc/minid/auth.json', source: '/etc/minid/config.json' });
+    const c = cfg({ 'registry-mirrors': ['https://mirror.example.com/'], 'insecure-registries': ['http://10.0.0.5:5000/'], offline: true, 'allowed-registries': ['Corp.Example'], 'certs-dirs': ['/tmp/c'], 'auth-file': '/tmp/a.json' });
+    expect(c).toMatchObject({ registryMirrors: ['https://mirror.example.com'], insecureRegistries: ['10.0.0.5:5000'], offline: true, allowedRegistries: ['corp.example'], certsDirs: ['/tmp/c'], authFile: '/tmp/a.json' });
+  });
+  it('refuses what it cannot use, in one line', () => {
+    expect(msg(() => parseConfig('{', 'f.json'))).toMatch(/^f\.json is not valid JSON/);
+    expect(msg(() => cfg({ 'registry-mirror': [] }))).toMatch(/unknown key "registry-mirror"/);
+    expect(msg(() => cfg({ offline: 'yes' }))).toMatch(/"offline" must be true or false/);
+    expect(msg(() => cfg({ 'registry-mirrors': ['mirror.example.com'] }))).toMatch(/is not a URL/);
+    expect(msg(() => cfg({ 'registry-mirrors': ['https://u:p@m.example.com'] }))).toMatch(/without path or credentials/);
+    expect(msg(() => cfg({ 'insecure-registries': 'x' }))).toMatch(/must be a list of strings/);
+  });
+});
+
+describe('endpoints as docker resolves them', () => {
+  it('docker.io: the mirrors first, then registry-1.docker.io', () => {
+    expect(endpointsFor('docker.io', cfg())).toEqual([{ url: 'https://registry-1.docker.io', mirror: false, httpFallback: false, skipVerify: false }]);
+    expect(endpointsFor('docker.io', cfg({ 'registry-mirrors': ['http://127.0.0.1:5000', 'https://m.example.com'] })).map((e) => [e.url, e.mirror])).toEqual([
+      ['http://127.0.0.1:5000', true],
+      ['https://m.example.com', true],
+      ['https://registry-1.docker.io', false],
+    ]);
+  });
+  it('HOST[:PORT]: HTTPS, plain HTTP allowed for loopback and insecure registries only', () => {
+    expect(endpointsFor('registry.example.com', cfg())).toEqual([{ url: 'https://registry.example.com', mirror: false, httpFallback: false, skipVerify: false }]);
+    expect(endpointsFor('127.0.0.1:5000', cfg())[0]).toMatchObject({ url: 'https://127.0.0.1:5000', httpFallback: true, skipVerify: false });
+    expect(endpointsFor('10.0.0.5:5000', cfg({ 'insecure-registries': ['10.0.0.5:5000'] }))[0]).toMatchObject({ httpFallback: true, skipVerify: true });
+    expect(endpointsFor('10.0.0.5:5001', cfg({ 'insecure-registries': ['10.0.0.5:5000'] }))[0]).toMatchObject({ httpFallback: false });
+    expect(endpointsFor('10.0.0.5:5001', cfg({ 'insecure-registries': ['10.0.0.5'] }))[0]).toMatchObject({ httpFallback: true });
+  });
+  it('loopback', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3:5000', 'localhost', 'localhost:5000', '[::1]:5000']) expect(isLoopback(h)).toBe(true);
+    for (const h of ['128.0.0.1', 'localhost.example.com', '10.0.0.1:5000', 'registry-1.docker.io']) expect(isLoopback(h)).toBe(false);
+  });
+  it('offline refuses all but loopback and the allowed ones', () => {
+    const off = cfg({ offline: true, 'allowed-registries': ['corp.example'] });
+    expect(msg(() => checkAllowed('127.0.0.1:5000', off))).toBeNull();
+    expect(msg(() => checkAllowed('corp.example:443', off))).toBeNull();
+    expect(msg(() => checkAllowed('registry-1.docker.io', off))).toBe(
+      'refusing to connect to registry-1.docker.io (the registry): minid is offline ("offline": true in /etc/minid/config.json); pull from a registry on this machine, or add registry-1.docker.io to "allowed-registries" there',
+    );
+    expect(msg(() => checkAllowed('registry-1.docker.io', cfg()))).toBeNull();
+  });
+});
+
+describe('WWW-Authenticate challenges', () => {
+  it('parses bearer and basic, one or several', () => {
+    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' } },
+    ]);
+    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    expect(parseChallenges('Bearer realm="https://a/t", service=reg, Basic realm="x \\"q\\""')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://a/t', service: 'reg' } },
+      { scheme: 'basic', params: { realm: 'x "q"' } },
+    ]);
+    expect(parseChallenges('')).toEqual([]);
+  });
+  it('reads token answers: token or access_token, expires_in (60 s at least)', () => {
+    expect(parseTokenResponse('{"token":"t","expires_in":300}', 1_000_000)).toEqual({ token: 't', until: 1_000_000 + 300_000 - 5000 });
+    expect(parseTokenResponse('{"access_token":"a"}', 0)).toEqual({ token: 'a', until: 55_000 });
+    expect(parseTokenResponse('{"token":""}')).toBeNull();
+    expect(parseTokenResponse('nope')).toBeNull();
+  });
+  it('Retry-After: seconds or a date, capped', () => {
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs('3600')).toBe(60_000);
+    expect(retryAfterMs(new Date(10_000).toUTCString(), 7_000)).toBe(3000);
+    expect(retryAfterMs(undefined)).toBeNull();
+    expect(retryAfterMs('soon')).toBeNull();
+  });
+});
+
+describe('credentials in docker config.json', () => {
+  it('decodes auth, keys by host', () => {
+    expect(decodeAuth({ auth: Buffer.from('me:pa:ss').toString('base64') }, 'f')).toEqual({ username: 'me', password: 'pa:ss' });
+    expect(decodeAuth({ username: 'u', password: 'p' }, 'f')).toEqual({ username: 'u', password: 'p' });
+    expect(decodeAuth({}, 'f')).toBeNull();
+    expect(msg(() => decodeAuth({ auth: Buffer.from('nocolon').toString('base64') }, 'f'))).toMatch(/^f: an "auth" value is not base64 of user:password/);
+    expect(keyHost('https://index.docker.io/v1/')).toBe('index.docker.io');
+    expect(keyHost('http://Host:5000')).toBe('host:5000');
+    expect(authKey('docker.io')).toBe('https://index.docker.io/v1/');
+    expect(authKey('host:5000')).toBe('host:5000');
+  });
+  it('login arguments name a registry as docker does', () => {
+    expect(registryArg(undefined)).toBe('docker.io');
+    expect(registryArg('https://index.docker.io/v1/')).toBe('docker.io');
+    expect(registryArg('https://Host:5000/')).toBe('host:5000');
+    expect(msg(() => registryArg('a b'))).toMatch(/invalid registry/);
+  });
+});
+
+describe('HTTPS_PROXY / NO_PROXY as Go reads them', () => {
+  const u = (s: string) => new URL(s);
+  it('matches NO_PROXY entries', () => {
+    expect(noProxyMatches('*', u('https://x.example'))).toBe(true);
+    expect(noProxyMatches('example.com', u('https://example.com'))).toBe(true);
+    expect(noProxyMatches('example.com', u('https://a.example.com'))).toBe(true);
+    expect(noProxyMatches('.example.com', u('https://example.com'))).toBe(false);
+    expect(noProxyMatches('.example.com', u('https://a.example.com'))).toBe(true);
+    expect(noProxyMatches('*.example.com', u('https://a.example.com'))).toBe(true);
+    expect(noProxyMatches('example.com:5000', u('https://example.com'))).toBe(false);
+    expect(noProxyMatches('example.com:443', u('https://example.com'))).toBe(true);
+    expect(noProxyMatches('10.0.0.0/8', u('https://10.1.2.3:5000'))).toBe(true);
+    expect(noProxyMatches('10.0.0.0/8', u('https://11.1.2.3'))).toBe(false);
+    expect(noProxyMatches(' other.org , 10.1.2.3', u('http://10.1.2.3'))).toBe(true);
+    expect(noProxyMatches('notexample.com', u('https://example.com'))).toBe(false);
+  });
+  it('picks the proxy by scheme, never for loopback', () => {
+    const env = { HTTPS_PROXY: 'proxy.corp:3128', http_proxy: 'http://p2:80', NO_PROXY: 'internal.corp' };
+    expect(proxyFor(u('https://registry-1.docker.io/v2/'), env)?.href).toBe('http://proxy.corp:3128/');
+    expect(proxyFor(u('http://r.example/v2/'), env)?.href).toBe('http://p2/');
+    expect(proxyFor(u('https://reg.internal.corp/v2/'), env)).toBeNull();
+    expect(proxyFor(u('https://127.0.0.1:5000/v2/'), env)).toBeNull();
+    expect(proxyFor(u('https://localhost/v2/'), env)).toBeNull();
+    expect(proxyFor(u('https://x.example/'), {})).toBeNull();
+  });
+});
