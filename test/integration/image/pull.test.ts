@@ -2,12 +2,12 @@
 // config of our own, an image pushed with skopeo, pulled with minid. The registry is stopped
 // by the PID we started.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, useTempStore, errorOf } from '../../fixtures/image/env.js';
 import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
+import { httpAddr, loopbackPort, skopeoPush, startRegistry, stopAll } from '../../fixtures/registry/servers.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { layerPaths, resolveImage } from '../../../src/image/store.js';
 
@@ -18,53 +18,15 @@ let registry: ChildProcess | null = null;
 let port = 0;
 let built: BuiltImage;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 beforeAll(async () => {
-  port = await freePort();
-  const storage = path.join(t.base, 'registry');
-  fs.mkdirSync(storage);
-  const config = path.join(t.base, 'registry.yml');
-  fs.writeFileSync(
-    config,
-    ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'),
-  );
-  registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  registry.stderr!.on('data', (c) => (stderr += c));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (res.ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (registry.exitCode !== null || Date.now() > deadline) throw new Error(`docker-registry did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-
+  port = await loopbackPort();
+  registry = (await startRegistry(t.base, 'pull', port, httpAddr(port))).proc;
   const oci = path.join(t.work, 'busybox-oci');
   [built] = writeOciLayout(oci, [{ names: ['busybox:latest'], layers: [baseLayer(), whiteoutLayer()] }], 'tag');
-  execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${oci}:latest`, `docker://127.0.0.1:${port}/library/busybox:latest`], { stdio: 'pipe' });
+  await skopeoPush(oci, 'latest', `127.0.0.1:${port}/library/busybox:latest`);
 }, 60_000);
 
-afterAll(async () => {
-  if (registry && registry.exitCode === null) {
-    const exited = new Promise((r) => registry!.once('exit', r));
-    process.kill(registry.pid!, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  }
-});
+afterAll(() => stopAll(registry ? [registry] : []));
 
 describe('pull from a local registry', () => {
   it('pulls an image and unpacks it like a loaded one', async () => {
@@ -96,7 +58,7 @@ describe('pull from a local registry', () => {
     );
     // The suite runs offline (vitest.config.ts): Docker Hub is refused before any lookup.
     expect((await errorOf(() => pullImage('busybox'))).message).toMatch(/^refusing to connect to registry-1\.docker\.io \(the registry\): minid is offline/);
-    const closed = await freePort();
+    const closed = await loopbackPort();
     expect((await errorOf(() => pullImage(`127.0.0.1:${closed}/x`))).message).toMatch(`cannot reach the registry at 127.0.0.1:${closed} (ECONNREFUSED): is it running?`);
   });
 });

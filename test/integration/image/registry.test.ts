@@ -7,14 +7,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
+import { httpAddr, skopeoPush, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
 
 requireRoot();
 
@@ -32,40 +31,16 @@ const servers: http.Server[] = [];
 const cdnAuth: string[] = [];
 const cdnHits: string[] = [];
 
-const execFileP = promisify(execFile);
 const sh = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { stdio: 'pipe', input }).toString();
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
 async function startRegistry(name: string, port: number, extra: string[]): Promise<string> {
-  const storage = path.join(base, `storage-${name}`);
-  fs.mkdirSync(storage);
-  const config = path.join(base, `registry-${name}.yml`);
-  fs.writeFileSync(config, ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, ...extra, ''].join('\n'));
-  const p = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  procs.push(p);
-  let stderr = '';
-  p.stderr!.on('data', (c) => (stderr += c));
-  const deadline = Date.now() + 10_000;
-  while (!(await portOpen(port))) {
-    if (p.exitCode !== null || Date.now() > deadline) throw new Error(`docker-registry ${name} did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return storage;
+  const r = await start(base, name, port, extra);
+  procs.push(r.proc);
+  return r.storage;
 }
-
-const httpAddr = (port: number) => ['http:', `  addr: 127.0.0.1:${port}`];
 
 // Asynchronous: the token server answers skopeo from this very process.
-async function push(dest: string, creds?: string): Promise<void> {
-  await execFileP('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), `oci:${oci}:latest`, `docker://${dest}`]);
-}
+const push = (dest: string, creds?: string): Promise<void> => skopeoPush(oci, 'latest', dest, creds);
 
 /** A minid config for one test (offline, like the suite's), with its own certs.d and auth file. */
 function config(name: string, extra: Record<string, unknown> = {}): Record<string, string> {
@@ -194,12 +169,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const p of procs) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    const exited = new Promise((r) => p.once('exit', r));
-    process.kill(p.pid!, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  }
+  await stopAll(procs);
   for (const s of servers) await new Promise((r) => s.close(r));
   await store?.cleanup();
   if (base) fs.rmSync(base, { recursive: true, force: true });
