@@ -180,6 +180,30 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print nothing')
     .action(action(async () => (await import('./commands/image.js')).pull));
 
+  // The way back out (#14): tag, push, save (src/cli/commands/push.ts). The `image` forms are below.
+  const tagCmd = (c: Command) =>
+    c
+      .description('Give an image another name (SOURCE: name, ID or digest; TARGET: NAME[:TAG])')
+      .argument('<source>', 'e.g. busybox, busybox:latest, a1b2c3d4e5f6')
+      .argument('<target>', 'e.g. 127.0.0.1:5000/team/busybox:1.36')
+      .action(action(async () => (await import('./commands/push.js')).tag));
+  const pushCmd = (c: Command) =>
+    c
+      .description('Push an image to a registry (blobs it lacks, then the manifest)')
+      .argument('<name>', 'NAME[:TAG], e.g. 127.0.0.1:5000/team/busybox:1.36')
+      .option('-q, --quiet', 'print only the name pushed')
+      .action(action(async () => (await import('./commands/push.js')).push));
+  const saveCmd = (c: Command) =>
+    c
+      .description('Save images to a tar archive (stdout when piped) that docker, podman and minid load')
+      .argument('<images...>')
+      .option('-o, --output <file>', 'write to FILE instead of stdout')
+      .option('--format <format>', 'docker-archive (as docker save) | oci-archive', 'docker-archive')
+      .action(action(async () => (await import('./commands/push.js')).save));
+  tagCmd(program.command('tag'));
+  pushCmd(program.command('push'));
+  saveCmd(program.command('save'));
+
   program
     .command('login')
     .description('Log in to a registry (checked against it, then saved with mode 0600)')
@@ -220,6 +244,10 @@ export function buildProgram(): Command {
     .argument('<images...>')
     .option('-f, --force')
     .action(action(async () => (await import('./commands/image-rm.js')).rmi));
+
+  tagCmd(image.command('tag'));
+  pushCmd(image.command('push'));
+  saveCmd(image.command('save'));
 
   const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');
   network

@@ -543,3 +543,28 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
     return lines;
   });
 }
+
+// ---------------------------------------------------------------------------------------
+// Tag (`minid tag SOURCE TARGET`; push and save read the store through imageBlobs below)
+
+/**
+ * Give the image SOURCE (a name, an ID prefix or name@digest) the name TARGET. Like docker,
+ * a name points at one image only: TARGET moves away from any image that had it.
+ */
+export async function tagImage(source: string, target: string): Promise<ImageRecord> {
+  const t = tryParseReference(target);
+  if (!t) parseReference(target); // throws the parse error, with its reason
+  if (t!.digest) fail(`refusing to create a tag with a digest reference: ${JSON.stringify(target)}: give NAME[:TAG]`);
+  return withLock(LOCK, async () => {
+    ensureStore();
+    const idx = readIndex();
+    const img = findImage(idx.images, source) ?? notFound(source);
+    for (const other of idx.images) if (other !== img) other.names = other.names.filter((n) => n !== t!.familiar);
+    if (!img.names.includes(t!.familiar)) img.names.push(t!.familiar);
+    writeIndex(idx);
+    return img;
+  });
+}
+
+/** Where the store keeps a blob (manifest, config or layer as distributed) of an image. */
+export const blobPath = (digest: string): string => path.join(paths.blobs(), hex(digest));

@@ -122,7 +122,9 @@ export async function authorization(challenge: Challenge, scope: string, creds: 
     fail(`${registry} names a token server that is not a URL (${JSON.stringify(realm ?? '')})`, 1);
   }
   if (challenge.params.service) u.searchParams.set('service', challenge.params.service);
-  if (scope) u.searchParams.set('scope', scope);
+  // Several scopes (a push that mounts: this repository's push,pull and the source's pull) are
+  // several scope parameters, as distribution's token spec has it.
+  for (const one of scope.split(' ').filter(Boolean)) u.searchParams.append('scope', one);
   const key = `${u.href} ${creds ? creds.username : ''}`;
   const hit = tokens.get(key);
   if (hit && hit.until > Date.now()) return `Bearer ${hit.token}`;

@@ -11,7 +11,7 @@ import { authorization, basic, parseChallenges, type Challenge, type Credentials
 import type { MinidConfig } from './config.js';
 import { credentialsFor } from './credentials.js';
 import type { Endpoint } from './endpoint.js';
-import { drain, NotTlsError, request, TransientError, type Response } from './transport.js';
+import { drain, NotTlsError, readBody, request, TransientError, type Response } from './transport.js';
 
 /** Retries after the first attempt, and their delays (ms) unless Retry-After says otherwise. */
 export const RETRY_DELAYS = [500, 1000, 2000];
@@ -162,5 +162,140 @@ export class RegistryClient {
       return res;
     }
     fail(`too many redirects for ${what}`, 1);
+  }
+
+  // =====================================================================================
+  // Push (`minid push`): the requests of the way back out, separate from the GETs above.
+  //
+  //   HEAD /v2/REPO/blobs/DIGEST                         200: the registry has it already
+  //   POST /v2/REPO/blobs/uploads/?mount=DIGEST&from=R   201: mounted from repository R
+  //   POST /v2/REPO/blobs/uploads/                       202, Location: the upload session
+  //   PUT  LOCATION?digest=DIGEST   (the whole blob)     201: stored, checked against DIGEST
+  //   PUT  /v2/REPO/manifests/TAG   Content-Type: the manifest's media type   201
+  //
+  // Authorization as for pulls, with the scope "repository:REPO:pull,push" (plus
+  // "repository:R:pull" for a mount: the token must let us read the source).
+
+  /**
+   * One push request, retried on a broken connection or a 5xx/429 (honouring Retry-After);
+   * any other status is the caller's. `body` is a function so that a retry sends it again.
+   * The Authorization header goes to the registry's origin only.
+   */
+  async pushRequest(
+    method: string,
+    target: URL,
+    opts: { scope: string; what: string; headers?: Record<string, string>; body?: () => Buffer | NodeJS.ReadableStream },
+  ): Promise<Response> {
+    const auth = await this.authHeader(opts.scope);
+    const sameOrigin = target.origin === new URL(this.base).origin;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await request(target, this.config, {
+          method,
+          headers: { ...opts.headers, ...(auth && sameOrigin ? { Authorization: auth } : {}) },
+          body: opts.body?.(),
+          skipVerify: this.endpoint.skipVerify && sameOrigin,
+          what: sameOrigin ? 'the registry' : `an upload location of ${this.host}`,
+        });
+      } catch (e) {
+        if (!(e instanceof TransientError) || attempt >= RETRY_DELAYS.length) throw e instanceof TransientError ? new MinidError(`${e.message} for ${opts.what}, ${attempt + 1} times: try again later`, 1) : e;
+        await sleep(RETRY_DELAYS[attempt]);
+        continue;
+      }
+      if (res.status === 429 || res.status >= 500) {
+        const why = await registryErrors(res);
+        if (attempt >= RETRY_DELAYS.length) fail(`${res.url.host} answered ${res.status}${why} for ${opts.what}, ${attempt + 1} times: try again later`, 1);
+        await sleep(retryAfterMs(res.headers['retry-after'] as string | undefined) ?? RETRY_DELAYS[attempt]);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        const why = await registryErrors(res);
+        const creds = await this.credentials();
+        const who = creds ? `for user ${creds.username}` : 'without a login';
+        fail(`${this.registry} refused ${opts.what} ${who} (${res.status}${why}): run \`minid login ${this.registry}\` with an account that may push there`, 1);
+      }
+      return res;
+    }
+  }
+
+  private v2(repository: string, rest: string): URL {
+    return new URL(`${this.base}/v2/${repository}/${rest}`);
+  }
+
+  /** Does the registry have this blob in this repository already? */
+  async blobExists(repository: string, digest: string, scope: string, what: string): Promise<boolean> {
+    const res = await this.pushRequest('HEAD', this.v2(repository, `blobs/${digest}`), { scope, what });
+    drain(res);
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    fail(`${res.url.host} answered ${res.status} to the check for ${what}`, 1);
+  }
+
+  /**
+   * Open an upload session; with `mount`, ask the registry to link the blob from another
+   * repository instead. Returns "mounted", or the session's URL (a registry that does not
+   * mount, or cannot, answers with a session: the blob is then uploaded).
+   */
+  async startUpload(repository: string, scope: string, what: string, mount?: { digest: string; from: string }): Promise<'mounted' | URL> {
+    const u = this.v2(repository, 'blobs/uploads/');
+    if (mount) {
+      u.searchParams.set('mount', mount.digest);
+      u.searchParams.set('from', mount.from);
+    }
+    const res = await this.pushRequest('POST', u, { scope, what, headers: { 'Content-Length': '0' } });
+    const why = await registryErrors(res);
+    if (res.status === 201 && mount) return 'mounted';
+    const location = res.headers.location;
+    if (res.status !== 202 || !location) fail(`${res.url.host} answered ${res.status}${why} when asked to start the upload of ${what}`, 1);
+    return new URL(location, u);
+  }
+
+  /** Send a whole blob to an upload session (a monolithic upload). */
+  async putBlob(session: URL, digest: string, size: number, open: () => NodeJS.ReadableStream, scope: string, what: string): Promise<void> {
+    const u = new URL(session);
+    u.searchParams.set('digest', digest);
+    const res = await this.pushRequest('PUT', u, {
+      scope,
+      what,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+      body: open,
+    });
+    const why = await registryErrors(res);
+    if (res.status !== 201) fail(`${res.url.host} did not accept ${what} (${res.status}${why})`, 1);
+  }
+
+  /** PUT a manifest under a tag; returns the digest the registry computed. */
+  async putManifest(repository: string, reference: string, mediaType: string, bytes: Buffer, scope: string, what: string): Promise<string | null> {
+    const res = await this.pushRequest('PUT', this.v2(repository, `manifests/${reference}`), {
+      scope,
+      what,
+      headers: { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) },
+      body: () => bytes,
+    });
+    const why = await registryErrors(res);
+    if (res.status !== 201 && res.status !== 200) fail(`${res.url.host} did not accept ${what} (${res.status}${why})`, 1);
+    const d = res.headers['docker-content-digest'];
+    return typeof d === 'string' ? d : null;
+  }
+}
+
+/**
+ * The errors a registry explains a refusal with ({"errors": [{"code", "message"}]}), as
+ * ": CODE: message; ..." for a message (empty when the body has none); reads the body.
+ */
+async function registryErrors(res: Response): Promise<string> {
+  let text = '';
+  try {
+    text = (await readBody(res, 64 << 10)).toString('utf8');
+  } catch {
+    return '';
+  }
+  try {
+    const j = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const list = (j.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
+    return list.length ? `: ${list.join('; ').slice(0, 300)}` : '';
+  } catch {
+    return '';
   }
 }

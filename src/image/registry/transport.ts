@@ -32,6 +32,8 @@ export interface RequestOptions {
   skipVerify?: boolean;
   /** What this connection is for, in the offline error ("the registry", "the token server"). */
   what?: string;
+  /** A request body (push: a manifest, or a blob streamed from the store). */
+  body?: Buffer | NodeJS.ReadableStream;
 }
 
 /** The server does not speak TLS (a plain HTTP registry): the caller may retry over http://. */
@@ -187,7 +189,11 @@ export async function request(u: URL, config: MinidConfig, opts: RequestOptions 
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: u }),
     );
     req.once('error', (e) => reject(connectionError(e as NodeJS.ErrnoException, u, config)));
-    req.end();
+    if (opts.body && !Buffer.isBuffer(opts.body)) {
+      const body = opts.body;
+      body.once('error', (e) => req.destroy(e as Error));
+      body.pipe(req);
+    } else req.end(opts.body);
   });
 }
 
