@@ -1,0 +1,372 @@
+// The way back out (#14): `minid tag`, `minid push` and `minid save`, against real servers on
+// 127.0.0.1: Debian's docker-registry (distribution 2.8) plain, behind a front that records
+// every request (to see the cross-repository mount), with token auth (a token server this test
+// runs) and with Basic auth (htpasswd); the archives of `minid save` loaded by podman and by a
+// dockerd this test starts, each in its own storage. Every server and daemon is started and
+// stopped by its PID; every minid runs offline (loopback registries only).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { httpAddr, loopbackPort, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
+
+requireRoot();
+
+const USER = 'pushtester';
+const PASS = 'Pu5h-S3cret-pw';
+
+let base = '';
+const stores: Store[] = [];
+const procs: ChildProcess[] = [];
+const servers: http.Server[] = [];
+const P = { a: 0, front: 0, token: 0, tokenServer: 0, basic: 0, down: 0 };
+let src: Store; // busybox loaded from .images
+let busybox: { id: string; manifestDigest: string };
+
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' }).toString();
+
+function newStore(tag: string): Store {
+  const s = makeStore(`push-${tag}`);
+  stores.push(s);
+  return s;
+}
+
+/** A minid config of one test (offline, like the suite's) with its own auth file. */
+function config(store: Store, name: string): Record<string, string> {
+  const file = path.join(base, `minid-${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({ offline: true, 'certs-dirs': [], 'auth-file': path.join(base, `auth-${name}.json`) }));
+  return { ...store.env, MINID_CONFIG: file };
+}
+
+/** One line on stderr, exit 1, and neither the password nor its base64 anywhere. */
+function oneLineFailure(r: { exitCode?: number; stdout: unknown; stderr: unknown }): string {
+  const err = String(r.stderr).trim();
+  expect(r.exitCode).toBe(1);
+  expect(err.split('\n')).toHaveLength(1);
+  for (const secret of [PASS, Buffer.from(`${USER}:${PASS}`).toString('base64')]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+  return err;
+}
+
+const ok = (r: { exitCode?: number; stderr: unknown }) => {
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+};
+
+// --- a front of registry A that records every request (method and URL) -----------------
+const seen: string[] = [];
+function startFront(): Promise<void> {
+  const srv = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const up = http.request({ host: '127.0.0.1', port: P.a, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode!, ur.headers);
+      ur.pipe(res);
+    });
+    up.once('error', () => res.destroy());
+    req.pipe(up);
+  });
+  servers.push(srv);
+  return new Promise((r) => srv.listen(P.front, '127.0.0.1', () => r()));
+}
+
+// --- a token server (distribution's token spec: a JWT signed RS256, the cert in x5c) ------
+// The user may pull and push; anonymous clients may only pull.
+let signKey = '';
+let signCertDer = '';
+const tokenRequests: { user: string | null; scopes: string[] }[] = [];
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+function jwt(sub: string, service: string, access: { type: string; name: string; actions: string[] }[]): string {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [signCertDer] }));
+  const claims = b64url(JSON.stringify({ iss: 'push-test-issuer', sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access }));
+  return `${head}.${claims}.${b64url(crypto.sign('sha256', Buffer.from(`${head}.${claims}`), signKey))}`;
+}
+function startTokenServer(): Promise<void> {
+  const srv = http.createServer((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    let user: string | null = null;
+    if (req.headers.authorization) {
+      const [u0, p0] = Buffer.from(req.headers.authorization.replace(/^Basic /, ''), 'base64').toString().split(':');
+      if (u0 !== USER || p0 !== PASS) return res.writeHead(401).end('{"details":"wrong credentials"}');
+      user = u0;
+    }
+    const scopes = u.searchParams.getAll('scope');
+    tokenRequests.push({ user, scopes });
+    const access = scopes.map((s) => {
+      const [type, name, actions] = s.split(':');
+      return { type, name, actions: actions.split(',').filter((a) => (user ? ['pull', 'push'] : ['pull']).includes(a)) };
+    });
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: jwt(user ?? '', u.searchParams.get('service') ?? '', access), expires_in: 300 }));
+  });
+  servers.push(srv);
+  return new Promise((r) => srv.listen(P.tokenServer, '127.0.0.1', () => r()));
+}
+
+beforeAll(async () => {
+  base = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-push-'));
+  for (const k of Object.keys(P) as (keyof typeof P)[]) P[k] = await loopbackPort();
+
+  sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=push token signer', '-keyout', `${base}/token.key`, '-out', `${base}/token.crt`]);
+  signKey = fs.readFileSync(`${base}/token.key`, 'utf8');
+  signCertDer = new crypto.X509Certificate(fs.readFileSync(`${base}/token.crt`)).raw.toString('base64');
+  sh('htpasswd', ['-Bbc', `${base}/htpasswd`, USER, PASS]);
+
+  const started = async (name: string, port: number, extra: string[]) => procs.push((await start(base, name, port, [...httpAddr(port), ...extra])).proc);
+  await startTokenServer();
+  await started('a', P.a, []);
+  await startFront();
+  const tokenAuth = ['auth:', '  token:', `    realm: http://127.0.0.1:${P.tokenServer}/token`, '    service: push-test', '    issuer: push-test-issuer', `    rootcertbundle: ${base}/token.crt`];
+  await started('token', P.token, tokenAuth);
+  await started('basic', P.basic, ['auth:', '  htpasswd:', '    realm: push-test', `    path: ${base}/htpasswd`]);
+
+  src = newStore('src');
+  await loadImages(src, ['busybox']);
+  const [img] = JSON.parse((await minid(src, ['images', '--json'])).stdout as string);
+  busybox = img;
+}, 120_000);
+
+afterAll(async () => {
+  await stopAll(procs);
+  for (const s of servers) await new Promise((r) => s.close(r));
+  for (const s of stores) await s.cleanup();
+  if (base) fs.rmSync(base, { recursive: true, force: true });
+});
+
+describe('minid tag', () => {
+  it('names an image by name, short ID or digest; `image tag` too; bad input is one line and exit 1', async () => {
+    const s = newStore('tag');
+    await loadImages(s, ['busybox']);
+    ok(await minid(s, ['tag', 'busybox', 'one/two:3']));
+    ok(await minid(s, ['tag', busybox.id.slice(7, 19), '127.0.0.1:5000/x']));
+    ok(await minid(s, ['image', 'tag', `busybox@${busybox.manifestDigest}`, 'four']));
+    const names = JSON.parse((await minid(s, ['images', '--json'])).stdout as string)[0].names;
+    expect(names.sort()).toEqual(['127.0.0.1:5000/x:latest', 'busybox:latest', 'four:latest', 'one/two:3']);
+
+    expect(oneLineFailure(await minid(s, ['tag', 'nope', 'x']))).toMatch(/^minid: image "nope:latest" not found/);
+    expect(oneLineFailure(await minid(s, ['tag', 'busybox', 'Bad/Name']))).toBe('minid: invalid reference format "Bad/Name": repository name must be lowercase');
+    expect(oneLineFailure(await minid(s, ['tag', 'busybox', `x@${busybox.manifestDigest}`]))).toMatch(/^minid: refusing to create a tag with a digest reference/);
+    expect((await minid(s, ['tag', 'busybox'])).exitCode).toBe(125); // a usage error, as docker's
+  });
+});
+
+describe('minid push', () => {
+  it('round trip: push to A, pull into a fresh store, mount into another repository of A, push to B, pull back by digest and run', async () => {
+    const A = `127.0.0.1:${P.front}`;
+    const envSrc = config(src, 'src');
+    ok(await minid(src, ['tag', 'busybox', `${A}/library/busybox:v1`], { env: envSrc }));
+    seen.length = 0;
+    const first = await minid(src, ['push', `${A}/library/busybox:v1`], { env: envSrc });
+    ok(first);
+    const lines = String(first.stdout).split('\n');
+    expect(lines[0]).toBe(`The push refers to repository [${A}/library/busybox]`);
+    expect(lines.slice(1, -1).every((l) => /^[0-9a-f]{12}: Pushed$/.test(l))).toBe(true);
+    expect(lines.at(-1)).toMatch(new RegExp(`^v1: digest: ${busybox.manifestDigest} size: \\d+$`));
+    // Monolithic uploads: a POST, then one PUT with the whole blob, for the layer and the config.
+    expect(seen.filter((s) => s.startsWith('PUT ') && s.includes('/blobs/uploads/')).length).toBe(2);
+    expect(seen.filter((s) => s.startsWith('PATCH ')).length).toBe(0);
+
+    // Again: everything is there already.
+    const again = await minid(src, ['push', `${A}/library/busybox:v1`], { env: envSrc });
+    ok(again);
+    expect(String(again.stdout)).toMatch(/^[0-9a-f]{12}: Layer already exists$/m);
+
+    // Pulled into a fresh store, tagged into another repository of A: mounted, not uploaded.
+    const mid = newStore('mid');
+    const envMid = config(mid, 'mid');
+    ok(await minid(mid, ['pull', `${A}/library/busybox:v1`], { env: envMid }));
+    ok(await minid(mid, ['tag', `${A}/library/busybox:v1`, `${A}/team/bb:2`], { env: envMid }));
+    seen.length = 0;
+    const mounted = await minid(mid, ['push', `${A}/team/bb:2`], { env: envMid });
+    ok(mounted);
+    expect(String(mounted.stdout)).toMatch(/^[0-9a-f]{12}: Mounted from library\/busybox$/m);
+    const mounts = seen.map(decodeURIComponent).filter((s) => s.startsWith('POST /v2/team/bb/blobs/uploads/?mount=sha256:'));
+    expect(mounts.length).toBe(2); // the layer and the config
+    expect(mounts.every((s) => s.endsWith('&from=library/busybox'))).toBe(true);
+    expect(seen.filter((s) => s.startsWith('PUT ') && s.includes('/blobs/')).length).toBe(0);
+
+    // To registry B (token auth), logged in: the token asked for is for pull and push.
+    const B = `127.0.0.1:${P.token}`;
+    ok(await minid(mid, ['login', '-u', USER, '--password-stdin', B], { env: envMid, input: PASS }));
+    ok(await minid(mid, ['tag', `${A}/team/bb:2`, `${B}/ci/app:1.0`], { env: envMid }));
+    tokenRequests.length = 0;
+    const toB = await minid(mid, ['push', `${B}/ci/app:1.0`], { env: envMid });
+    ok(toB);
+    expect(String(toB.stdout)).toContain(`1.0: digest: ${busybox.manifestDigest} size:`);
+    expect(tokenRequests).toContainEqual({ user: USER, scopes: ['repository:ci/app:pull,push'] });
+
+    // Pulled back from B by digest into a third store, and run.
+    const back = newStore('back');
+    const envBack = config(back, 'back');
+    fs.copyFileSync(path.join(base, 'auth-mid.json'), path.join(base, 'auth-back.json'));
+    const ref = `${B}/ci/app@${busybox.manifestDigest}`;
+    ok(await minid(back, ['pull', ref], { env: envBack }));
+    const run = await minid(back, ['run', '--rm', '--network', 'none', ref, 'echo', 'hi'], { env: envBack });
+    ok(run);
+    expect(run.stdout).toBe('hi');
+    const [img] = JSON.parse((await minid(back, ['images', '--json'], { env: envBack })).stdout as string);
+    expect(img.id).toBe(busybox.id);
+    expect(img.manifestDigest).toBe(busybox.manifestDigest);
+  });
+
+  it('token auth: refused without a login (anonymous tokens only pull), one line, exit 1', async () => {
+    const env = config(src, 'token-anon');
+    const ref = `127.0.0.1:${P.token}/ci/anon:1`;
+    ok(await minid(src, ['tag', 'busybox', ref], { env }));
+    const r = await minid(src, ['push', ref], { env });
+    expect(oneLineFailure(r)).toMatch(new RegExp(`^minid: 127\\.0\\.0\\.1:${P.token} refused .* without a login \\(401: UNAUTHORIZED: .*\\): run \`minid login 127\\.0\\.0\\.1:${P.token}\``));
+  });
+
+  it('Basic auth: refused without a login, pushes after `minid login`, refuses a wrong saved password', async () => {
+    const env = config(src, 'basic');
+    const reg = `127.0.0.1:${P.basic}`;
+    const ref = `${reg}/team/busybox:1`;
+    ok(await minid(src, ['tag', 'busybox', ref], { env }));
+    expect(oneLineFailure(await minid(src, ['push', ref], { env }))).toBe(`minid: ${reg} wants a login: run \`minid login ${reg}\``);
+
+    expect((await minid(src, ['login', '-u', USER, '--password-stdin', reg], { env, input: PASS })).stdout).toBe('Login Succeeded');
+    const r = await minid(src, ['push', ref], { env });
+    ok(r);
+    expect(String(r.stdout)).toMatch(new RegExp(`^1: digest: ${busybox.manifestDigest} size: \\d+$`, 'm'));
+    expect(`${r.stdout}${r.stderr}`).not.toContain(PASS);
+
+    fs.writeFileSync(path.join(base, 'auth-basic.json'), JSON.stringify({ auths: { [reg]: { auth: Buffer.from(`${USER}:${PASS}x`).toString('base64') } } }), { mode: 0o600 });
+    const bad = await minid(src, ['push', ref], { env });
+    expect(oneLineFailure(bad)).toMatch(new RegExp(`^minid: ${reg.replace(/\./g, '\\.')} refused .* for user ${USER} \\(401`));
+    expect(`${bad.stdout}${bad.stderr}`).not.toContain(Buffer.from(`${USER}:${PASS}x`).toString('base64'));
+  });
+
+  it('-q prints only the name; bad input and a registry that is down: one line, exit 1', async () => {
+    const env = config(src, 'errors');
+    const A = `127.0.0.1:${P.front}`;
+    ok(await minid(src, ['tag', 'busybox', `${A}/quiet/bb`], { env }));
+    const q = await minid(src, ['push', '-q', `${A}/quiet/bb`], { env });
+    ok(q);
+    expect(q.stdout).toBe(`${A}/quiet/bb:latest`);
+
+    expect(oneLineFailure(await minid(src, ['push', `${A}/never/tagged:1`], { env }))).toBe(
+      `minid: An image does not exist locally with the tag: ${A}/never/tagged:1: name one with \`minid tag IMAGE ${A}/never/tagged:1\` (see \`minid images\`)`,
+    );
+    expect(oneLineFailure(await minid(src, ['push', `${A}/quiet/bb@${busybox.manifestDigest}`], { env }))).toMatch(/^minid: cannot push a digest reference/);
+    expect(oneLineFailure(await minid(src, ['push', 'Not:A:Name'], { env }))).toMatch(/^minid: invalid reference format/);
+
+    const down = `127.0.0.1:${P.down}/x/y:1`;
+    ok(await minid(src, ['tag', 'busybox', down], { env }));
+    expect(oneLineFailure(await minid(src, ['push', down], { env }))).toBe(`minid: cannot reach the registry at 127.0.0.1:${P.down} (ECONNREFUSED): is it running?`);
+    // Offline: a public registry is refused before any connection.
+    ok(await minid(src, ['tag', 'busybox', 'someone/busybox:1'], { env }));
+    expect(oneLineFailure(await minid(src, ['push', 'someone/busybox:1'], { env }))).toMatch(/^minid: refusing to connect to registry-1\.docker\.io/);
+  });
+});
+
+// --- podman and docker, each in storage of their own under `base` -----------------------
+function podman(dir: string, args: string[]) {
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'containers.conf'),
+    ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]', '[engine]', 'events_logger = "none"', 'cgroup_manager = "cgroupfs"', `image_copy_tmp_dir = "${dir}/tmp"`, ''].join('\n'),
+  );
+  fs.writeFileSync(path.join(dir, 'storage.conf'), ['[storage]', 'driver = "vfs"', `graphroot = "${dir}/root"`, `runroot = "${dir}/runroot"`, ''].join('\n'));
+  return execa('podman', ['--root', `${dir}/root`, '--runroot', `${dir}/runroot`, '--tmpdir', `${dir}/libpod`, '--storage-driver', 'vfs', ...args], {
+    reject: false,
+    env: { CONTAINERS_CONF: `${dir}/containers.conf`, CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`, CONTAINERS_REGISTRIES_CONF: '/dev/null' },
+  });
+}
+
+/** A dockerd of this test: its own data and exec roots and socket, no network changes on the host. */
+async function withDockerd<T>(dir: string, fn: (docker: (args: string[]) => ReturnType<typeof execa>) => Promise<T>): Promise<T> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'daemon.json'), '{}');
+  const sock = path.join(dir, 'docker.sock');
+  const proc = spawn(
+    '/usr/sbin/dockerd',
+    ['--config-file', `${dir}/daemon.json`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '-H', `unix://${sock}`, '--pidfile', `${dir}/dockerd.pid`,
+      '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver', 'vfs', '--log-level', 'error'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  proc.stderr!.on('data', (c) => (log += c));
+  const docker = (args: string[]) => execa('/usr/bin/docker', ['-H', `unix://${sock}`, ...args], { reject: false });
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await docker(['version', '--format', '{{.Server.Version}}'])).exitCode !== 0) {
+      if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`dockerd did not start: ${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return await fn(docker);
+  } finally {
+    await stopAll([proc]); // dockerd stops its own containerd
+  }
+}
+
+describe('minid save', () => {
+  it('docker-archive: docker load and podman load read it, and minid load into a fresh store (then it runs)', async () => {
+    const env = config(src, 'save');
+    const tar = path.join(base, 'busybox-docker.tar');
+    ok(await minid(src, ['save', '-o', tar, 'busybox'], { env }));
+    const list = sh('tar', ['tf', tar]).split('\n');
+    expect(list).toContain('manifest.json');
+    expect(list).toContain('repositories');
+    const manifest = JSON.parse(sh('tar', ['xOf', tar, 'manifest.json']));
+    expect(manifest).toEqual([{ Config: `${busybox.id.slice(7)}.json`, RepoTags: ['busybox:latest'], Layers: expect.any(Array) }]);
+
+    const p = await podman(path.join(base, 'podman-docker'), ['load', '-i', tar]);
+    expect(p.stderr).not.toMatch(/Error/);
+    expect(p.exitCode).toBe(0);
+    expect(p.stdout).toContain('Loaded image: localhost/busybox:latest'); // podman's name for a short name
+    expect((await podman(path.join(base, 'podman-docker'), ['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).stdout).toBe(busybox.id.slice(7));
+
+    await withDockerd(path.join(base, 'dockerd'), async (docker) => {
+      const d = await docker(['load', '-i', tar]);
+      expect(d.stderr).toBe('');
+      expect(d.stdout).toBe('Loaded image: busybox:latest');
+      expect((await docker(['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).stdout).toBe(busybox.id);
+    });
+
+    const fresh = newStore('save-docker');
+    const envFresh = config(fresh, 'save-docker');
+    expect((await minid(fresh, ['load', '-i', tar], { env: envFresh })).stdout).toBe('Loaded image: busybox:latest');
+    const run = await minid(fresh, ['run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi'], { env: envFresh });
+    ok(run);
+    expect(run.stdout).toBe('hi');
+    const [img] = JSON.parse((await minid(fresh, ['images', '--json'], { env: envFresh })).stdout as string);
+    expect(img.id).toBe(busybox.id);
+  });
+
+  it('oci-archive to stdout: podman load and minid load read it, with the same manifest digest', async () => {
+    const env = config(src, 'save-oci');
+    ok(await minid(src, ['tag', 'busybox', 'ci/oci:7'], { env }));
+    const tar = path.join(base, 'busybox-oci.tar');
+    const r = await execa(cli, ['save', '--format', 'oci-archive', 'ci/oci:7'], { env, reject: false, stdout: { file: tar } });
+    ok(r);
+    const index = JSON.parse(sh('tar', ['xOf', tar, 'index.json']));
+    expect(index.manifests).toEqual([expect.objectContaining({ digest: busybox.manifestDigest, annotations: expect.objectContaining({ 'org.opencontainers.image.ref.name': 'docker.io/ci/oci:7' }) })]);
+
+    const p = await podman(path.join(base, 'podman-oci'), ['load', '-i', tar]);
+    expect(p.exitCode).toBe(0);
+    expect(p.stdout).toContain('Loaded image: docker.io/ci/oci:7');
+
+    const fresh = newStore('save-oci');
+    const envFresh = config(fresh, 'save-oci-fresh');
+    expect((await minid(fresh, ['load', '-i', tar], { env: envFresh })).stdout).toBe('Loaded image: ci/oci:7');
+    const [img] = JSON.parse((await minid(fresh, ['images', '--json'], { env: envFresh })).stdout as string);
+    expect(img.manifestDigest).toBe(busybox.manifestDigest);
+  });
+
+  it('bad input: a terminal, an unknown image or format, a missing directory: one line, exit 1, no file left', async () => {
+    const env = config(src, 'save-bad');
+    // A terminal on stdout (script gives the command a pty): refused, as docker does.
+    const tty = await execa('script', ['-qec', `${cli} save busybox`, '/dev/null'], { env: { ...process.env, ...env }, reject: false });
+    expect(tty.exitCode).toBe(1);
+    expect(String(tty.stdout).trim()).toBe('minid: cowardly refusing to save to a terminal. Use the -o flag or redirect');
+
+    const out = path.join(base, 'bad.tar');
+    expect(oneLineFailure(await minid(src, ['save', '-o', out, 'busybox', 'nope'], { env }))).toMatch(/^minid: image "nope:latest" not found/);
+    expect(oneLineFailure(await minid(src, ['save', '--format', 'tgz', '-o', out, 'busybox'], { env }))).toMatch(/^minid: unknown format "tgz"/);
+    expect(oneLineFailure(await minid(src, ['save', '-o', path.join(base, 'no', 'such', 'x.tar'), 'busybox'], { env }))).toMatch(/its directory does not exist$/);
+    expect(fs.readdirSync(base).filter((f) => f.includes('bad.tar'))).toEqual([]);
+  });
+});
