@@ -20,6 +20,9 @@ export async function tag(source: string, target: string): Promise<void> {
 export async function push(ref: string, opts: { quiet?: boolean } = {}): Promise<void> {
   await exitOne(async () => {
     const { pushImage } = await import('../../image/push.js');
+    // A name without tag or digest: docker says which tag it pushes.
+    const nameOnly = !ref.includes('@') && ref.lastIndexOf(':') <= ref.lastIndexOf('/');
+    if (nameOnly && !opts.quiet) out('Using default tag: latest');
     const r = await pushImage(ref, opts.quiet ? undefined : out);
     if (opts.quiet) out(r.full);
     else out(`${r.tag}: digest: ${r.digest} size: ${r.size}`);

@@ -24,7 +24,7 @@ let base = '';
 const stores: Store[] = [];
 const procs: ChildProcess[] = [];
 const servers: http.Server[] = [];
-const P = { a: 0, front: 0, token: 0, tokenServer: 0, basic: 0, down: 0 };
+const P = { a: 0, front: 0, token: 0, tokenServer: 0, basic: 0, tls: 0, down: 0 };
 let src: Store; // busybox loaded from .images
 let busybox: { id: string; manifestDigest: string };
 
@@ -37,9 +37,9 @@ function newStore(tag: string): Store {
 }
 
 /** A minid config of one test (offline, like the suite's) with its own auth file. */
-function config(store: Store, name: string): Record<string, string> {
+function config(store: Store, name: string, extra: Record<string, unknown> = {}): Record<string, string> {
   const file = path.join(base, `minid-${name}.json`);
-  fs.writeFileSync(file, JSON.stringify({ offline: true, 'certs-dirs': [], 'auth-file': path.join(base, `auth-${name}.json`) }));
+  fs.writeFileSync(file, JSON.stringify({ offline: true, 'certs-dirs': [], 'auth-file': path.join(base, `auth-${name}.json`), ...extra }));
   return { ...store.env, MINID_CONFIG: file };
 }
 
@@ -114,6 +114,12 @@ beforeAll(async () => {
   signKey = fs.readFileSync(`${base}/token.key`, 'utf8');
   signCertDer = new crypto.X509Certificate(fs.readFileSync(`${base}/token.crt`)).raw.toString('base64');
   sh('htpasswd', ['-Bbc', `${base}/htpasswd`, USER, PASS]);
+  // A private CA and a certificate for 127.0.0.1 (an IP address SAN) signed by it.
+  const ssl = (...a: string[]) => sh('openssl', a);
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=push test CA', '-keyout', `${base}/ca.key`, '-out', `${base}/ca.crt`);
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', `${base}/server.key`, '-out', `${base}/server.csr`);
+  fs.writeFileSync(`${base}/ext.cnf`, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  ssl('x509', '-req', '-in', `${base}/server.csr`, '-CA', `${base}/ca.crt`, '-CAkey', `${base}/ca.key`, '-CAcreateserial', '-days', '2', '-extfile', `${base}/ext.cnf`, '-out', `${base}/server.crt`);
 
   const started = async (name: string, port: number, extra: string[]) => procs.push((await start(base, name, port, [...httpAddr(port), ...extra])).proc);
   await startTokenServer();
@@ -122,6 +128,7 @@ beforeAll(async () => {
   const tokenAuth = ['auth:', '  token:', `    realm: http://127.0.0.1:${P.tokenServer}/token`, '    service: push-test', '    issuer: push-test-issuer', `    rootcertbundle: ${base}/token.crt`];
   await started('token', P.token, tokenAuth);
   await started('basic', P.basic, ['auth:', '  htpasswd:', '    realm: push-test', `    path: ${base}/htpasswd`]);
+  await started('tls', P.tls, ['  tls:', `    certificate: ${base}/server.crt`, `    key: ${base}/server.key`]);
 
   src = newStore('src');
   await loadImages(src, ['busybox']);
@@ -239,6 +246,27 @@ describe('minid push', () => {
     expect(`${bad.stdout}${bad.stderr}`).not.toContain(Buffer.from(`${USER}:${PASS}x`).toString('base64'));
   });
 
+  it('TLS with a private CA: refused until the CA is in a certs.d directory, then pushed and pulled back', async () => {
+    const reg = `127.0.0.1:${P.tls}`;
+    const ref = `${reg}/secure/busybox:1`;
+    const none = config(src, 'tls-none');
+    ok(await minid(src, ['tag', 'busybox', ref], { env: none }));
+    expect(oneLineFailure(await minid(src, ['push', ref], { env: none }))).toBe(
+      `minid: the TLS certificate of ${reg} is signed by an unknown authority (UNABLE_TO_VERIFY_LEAF_SIGNATURE): put the registry's CA certificate in /etc/minid/certs.d/${reg}/ca.crt`,
+    );
+    const certs = path.join(base, 'certs.d');
+    fs.mkdirSync(path.join(certs, reg), { recursive: true });
+    fs.copyFileSync(`${base}/ca.crt`, path.join(certs, reg, 'ca.crt'));
+    const env = config(src, 'tls', { 'certs-dirs': [certs] });
+    const r = await minid(src, ['push', ref], { env });
+    ok(r);
+    expect(String(r.stdout)).toMatch(new RegExp(`^1: digest: ${busybox.manifestDigest} size: \\d+$`, 'm'));
+    const fresh = newStore('tls');
+    const pulled = await minid(fresh, ['pull', ref], { env: config(fresh, 'tls-fresh', { 'certs-dirs': [certs] }) });
+    ok(pulled);
+    expect(pulled.stdout).toContain(`Digest: ${busybox.manifestDigest}`);
+  });
+
   it('-q prints only the name; bad input and a registry that is down: one line, exit 1', async () => {
     const env = config(src, 'errors');
     const A = `127.0.0.1:${P.front}`;
@@ -246,6 +274,9 @@ describe('minid push', () => {
     const q = await minid(src, ['push', '-q', `${A}/quiet/bb`], { env });
     ok(q);
     expect(q.stdout).toBe(`${A}/quiet/bb:latest`);
+    const named = await minid(src, ['push', `${A}/quiet/bb`], { env });
+    ok(named);
+    expect(String(named.stdout).split('\n')[0]).toBe('Using default tag: latest'); // as docker
 
     expect(oneLineFailure(await minid(src, ['push', `${A}/never/tagged:1`], { env }))).toBe(
       `minid: An image does not exist locally with the tag: ${A}/never/tagged:1: name one with \`minid tag IMAGE ${A}/never/tagged:1\` (see \`minid images\`)`,
