@@ -13,6 +13,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { sha256, writeOciLayout } from '../../fixtures/image/builder.js';
 import { httpAddr, loopbackPort, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
 
 requireRoot();
@@ -205,6 +206,14 @@ describe('minid push', () => {
     expect(String(toB.stdout)).toContain(`1.0: digest: ${busybox.manifestDigest} size:`);
     expect(tokenRequests).toContainEqual({ user: USER, scopes: ['repository:ci/app:pull,push'] });
 
+    // A mount on a token registry: one token for both repositories (two scope parameters).
+    ok(await minid(mid, ['tag', `${B}/ci/app:1.0`, `${B}/ci/other:1`], { env: envMid }));
+    tokenRequests.length = 0;
+    const other = await minid(mid, ['push', `${B}/ci/other:1`], { env: envMid });
+    ok(other);
+    expect(String(other.stdout)).toMatch(/^[0-9a-f]{12}: Mounted from ci\/app$/m);
+    expect(tokenRequests).toContainEqual({ user: USER, scopes: ['repository:ci/other:pull,push', 'repository:ci/app:pull'] });
+
     // Pulled back from B by digest into a third store, and run.
     const back = newStore('back');
     const envBack = config(back, 'back');
@@ -385,6 +394,29 @@ describe('minid save', () => {
     expect((await minid(fresh, ['load', '-i', tar], { env: envFresh })).stdout).toBe('Loaded image: ci/oci:7');
     const [img] = JSON.parse((await minid(fresh, ['images', '--json'], { env: envFresh })).stdout as string);
     expect(img.manifestDigest).toBe(busybox.manifestDigest);
+  });
+
+  it('gzip, zstd and plain layers: docker-archive layers are plain tars, checked; podman and minid load them', async () => {
+    const s = newStore('save-mixed');
+    const layout = path.join(base, 'mixed-oci');
+    const entries = (n: string) => [{ path: `${n}/`, type: 'dir' as const }, { path: `${n}/file`, data: `${n}\n` }];
+    const [built] = writeOciLayout(layout, [{ names: ['mixed:1'], layers: [{ entries: entries('a') }, { entries: entries('b'), compression: 'zstd' }, { entries: entries('c'), compression: 'none' }] }]);
+    const env = config(s, 'save-mixed');
+    ok(await minid(s, ['load', '-q', '-i', layout], { env }));
+    const tar = path.join(base, 'mixed-docker.tar');
+    ok(await minid(s, ['save', '-o', tar, 'mixed:1'], { env }));
+    const [m] = JSON.parse(sh('tar', ['xOf', tar, 'manifest.json']));
+    expect(m.Layers).toEqual(built.layers.map((l) => `${l.diffId.slice(7)}/layer.tar`));
+    for (const l of built.layers) expect(sha256(execFileSync('tar', ['xOf', tar, `${l.diffId.slice(7)}/layer.tar`], { maxBuffer: 1 << 26 }))).toBe(l.diffId);
+
+    const p = await podman(path.join(base, 'podman-mixed'), ['load', '-i', tar]);
+    expect(p.exitCode).toBe(0);
+    const fresh = newStore('save-mixed-fresh');
+    const envFresh = config(fresh, 'save-mixed-fresh');
+    ok(await minid(fresh, ['load', '-q', '-i', tar], { env: envFresh }));
+    const [img] = JSON.parse((await minid(fresh, ['images', '--json'], { env: envFresh })).stdout as string);
+    expect(img.id).toBe(built.configDigest);
+    expect(img.names).toEqual(['mixed:1']);
   });
 
   it('bad input: a terminal, an unknown image or format, a missing directory: one line, exit 1, no file left', async () => {
