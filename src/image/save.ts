@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Writable } from 'node:stream';
 import { fail } from '../errors.js';
 import { withLock } from '../sys/lock.js';
+import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
 import { tryParseReference } from './ref.js';
 import { MT } from './source.js';
@@ -240,12 +241,18 @@ export async function saveImages(refs: string[], format: SaveFormat, out: Writab
     fs.mkdirSync(paths.tmp(), { recursive: true });
     // Named like the store's other work directories: a crashed save is cleaned up by the next load.
     const work = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-save-`));
+    // `minid save busybox | head -c 100`: the reader goes away; clean up, then stop as `yes | head` does.
+    const restore = onOutputGone(() => {
+      fs.rmSync(work, { recursive: true, force: true });
+      process.exit(141);
+    });
     try {
       const tar = new TarWriter(out);
       if (format === 'docker-archive') await writeDockerArchive(tar, chosen, work);
       else await writeOciArchive(tar, chosen);
       await tar.end();
     } finally {
+      restore();
       fs.rmSync(work, { recursive: true, force: true });
     }
   });
