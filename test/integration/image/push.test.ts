@@ -303,16 +303,32 @@ describe('minid push', () => {
 });
 
 // --- podman and docker, each in storage of their own under `base` -----------------------
+// Both also write where no option moves them (c/image's blob-info cache in /var/lib/containers,
+// archive extraction in /var/tmp; dockerd's /etc/docker/key.json and /run/docker/plugins): they
+// run in a mount namespace of their own with an empty tmpfs over those folders, which vanishes
+// with them. unshare and sh exec into the program: the PID spawned is the program's.
+function privately(over: string[], argv: string[]): [string, string[]] {
+  for (const d of over) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${d} is missing: run scripts/install-deps.sh`);
+  const script = 'for d in $MINID_TEST_OVER; do mount -t tmpfs -o size=256m,mode=755 minid-test "$d" || exit 1; done; exec "$@"';
+  return ['env', [`MINID_TEST_OVER=${over.join(' ')}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...argv]];
+}
+
 function podman(dir: string, args: string[]) {
   fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'containers.conf'),
-    ['[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]', '[engine]', 'events_logger = "none"', 'cgroup_manager = "cgroupfs"', `image_copy_tmp_dir = "${dir}/tmp"`, ''].join('\n'),
+    [
+      '[containers]', 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+      '[engine]', 'events_logger = "none"', 'cgroup_manager = "cgroupfs"', 'lock_type = "file"', `image_copy_tmp_dir = "${dir}/tmp"`,
+      '[network]', `network_config_dir = "${dir}/networks"`, '',
+    ].join('\n'),
   );
   fs.writeFileSync(path.join(dir, 'storage.conf'), ['[storage]', 'driver = "vfs"', `graphroot = "${dir}/root"`, `runroot = "${dir}/runroot"`, ''].join('\n'));
-  return execa('podman', ['--root', `${dir}/root`, '--runroot', `${dir}/runroot`, '--tmpdir', `${dir}/libpod`, '--storage-driver', 'vfs', ...args], {
+  const argv = ['podman', '--root', `${dir}/root`, '--runroot', `${dir}/runroot`, '--tmpdir', `${dir}/libpod`, '--storage-driver', 'vfs', ...args];
+  const [cmd, rest] = privately(['/var/lib', '/var/tmp', '/run'], argv);
+  return execa(cmd, rest, {
     reject: false,
-    env: { CONTAINERS_CONF: `${dir}/containers.conf`, CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`, CONTAINERS_REGISTRIES_CONF: '/dev/null' },
+    env: { CONTAINERS_CONF: `${dir}/containers.conf`, CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`, CONTAINERS_REGISTRIES_CONF: '/dev/null', TMPDIR: `${dir}/tmp` },
   });
 }
 
@@ -321,12 +337,12 @@ async function withDockerd<T>(dir: string, fn: (docker: (args: string[]) => Retu
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'daemon.json'), '{}');
   const sock = path.join(dir, 'docker.sock');
-  const proc = spawn(
-    '/usr/sbin/dockerd',
-    ['--config-file', `${dir}/daemon.json`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '-H', `unix://${sock}`, '--pidfile', `${dir}/dockerd.pid`,
-      '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--storage-driver', 'vfs', '--log-level', 'error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const [cmd, args] = privately(['/var/lib', '/var/tmp', '/run', '/etc/docker'], [
+    '/usr/sbin/dockerd', '--config-file', `${dir}/daemon.json`, '--data-root', `${dir}/data`, '--exec-root', `${dir}/exec`, '-H', `unix://${sock}`,
+    '--pidfile', `${dir}/dockerd.pid`, '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none',
+    '--storage-driver', 'vfs', '--log-level', 'error',
+  ]);
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (c) => (log += c));
   const docker = (args: string[]) => execa('/usr/bin/docker', ['-H', `unix://${sock}`, ...args], { reject: false });
