@@ -38,7 +38,7 @@ export type SaveFormat = 'docker-archive' | 'oci-archive';
 const BLOCK = 512;
 
 /** A ustar header for a regular file ('0') or a directory ('5'). */
-function header(name: string, size: number, type: '0' | '5'): Buffer {
+export function tarHeader(name: string, size: number, type: '0' | '5'): Buffer {
   if (Buffer.byteLength(name) > 100) throw new Error(`tar name too long: ${name}`);
   const h = Buffer.alloc(BLOCK);
   const octal = (v: number, off: number, len: number) => h.write(v.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
@@ -78,12 +78,12 @@ class TarWriter {
   }
 
   dir(name: string): Promise<void> {
-    return this.write(header(name.replace(/\/?$/, '/'), 0, '5'));
+    return this.write(tarHeader(name.replace(/\/?$/, '/'), 0, '5'));
   }
 
   async bytes(name: string, data: Buffer | string): Promise<void> {
     const b = Buffer.from(data);
-    await this.write(header(name, b.length, '0'));
+    await this.write(tarHeader(name, b.length, '0'));
     await this.write(b);
     await this.pad(b.length);
   }
@@ -91,7 +91,7 @@ class TarWriter {
   /** A file from disk, streamed; it must not change size while it is read. */
   async file(name: string, file: string): Promise<void> {
     const size = fs.statSync(file).size;
-    await this.write(header(name, size, '0'));
+    await this.write(tarHeader(name, size, '0'));
     let n = 0;
     for await (const chunk of fs.createReadStream(file)) {
       n += (chunk as Buffer).length;
