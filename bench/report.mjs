@@ -164,7 +164,8 @@ function targets(L) {
     const c = find(L, 'pull', `${img} cold`, 'minid');
     const p = fastestPeer(L, `${img} cold`);
     v = p ? pairedRatio(c, p) : null;
-    add(`pull-cold-${img}`, `cold pull of ${img} to runnable ≤ the fastest peer`, v, v === null ? '–' : `${x(v)} ${p.runtime}'s (${num(c.median)} vs ${num(p.median)} ms)`, v === null ? null : v <= 1, 'pull', !ok(c) ? missing(c) : 'no peer measured');
+    const shown = v === null ? '–' : `${x(v)} ${p.runtime}'s in pairs (the medians: ${num(c.median)} vs ${num(p.median)} ms, ${x(ratio(c, p))})`;
+    add(`pull-cold-${img}`, `cold pull of ${img} to runnable ≤ the fastest peer (in pairs)`, v, shown, v === null ? null : v <= 1, 'pull', !ok(c) ? missing(c) : 'no peer measured');
     const w = find(L, 'pull', `${img} warm`, 'minid');
     add(`pull-warm-${img}`, `warm pull of ${img} (everything present) < 150 ms`, ok(w) ? w.median : null, ok(w) ? `${num(w.median)} ms` : '–', ok(w) ? w.median < 150 : null, 'pull', missing(w, 'not measured'));
   }
@@ -276,7 +277,7 @@ function render(L) {
       });
       out.push(table(['case', ...cols, 'fastest peer', 'minid ÷ fastest peer'], rows));
       out.push('');
-      out.push("cold: the puller's side empty (a new minid store; docker and podman after `rmi -f` of every image and a prune; an empty OCI layout and bundle), until the command exits with the layers unpacked (runnable: checked once with `nginx -v` / `python3 -c 'print(1)'`). warm: the same pull again (skopeo+umoci: the `skopeo copy` only). The runtimes take turns going first from round to round; \"minid ÷ fastest peer\" is the median over rounds of minid's figure ÷ that peer's in the same round.");
+      out.push("cold: the puller's side empty (a new minid store; docker and podman after `rmi -f` of every image and a prune; an empty OCI layout and bundle), until the command exits with the layers unpacked (runnable: checked after each round's pulls with `nginx -v` / `python3 -c 'print(1)'`). warm: the same pull again (skopeo+umoci: the `skopeo copy` only). The runtimes take turns going first from round to round; \"minid ÷ fastest peer\" is the median over rounds of minid's figure ÷ that peer's in the same round.");
     } else if (s === 'startup') {
       out.push(`### CLI start-up (ms, median (min–max) of ${o.runs * 2} runs) — ${sec.date}`);
       out.push('');

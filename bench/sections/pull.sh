@@ -18,8 +18,8 @@
 #       fetch. skopeo+umoci: the skopeo copy only (its blobs are there; the bundle is
 #       already unpacked).
 # Each round times every runtime's cold pull then its warm pulls (PULL_WARM runs); the
-# runtime that goes first moves by one each round. Runnable is checked once per image and
-# runtime (round 1, untimed): the image runs `nginx -v` / `python3 -c 'print(1)'`.
+# runtime that goes first moves by one each round. Runnable is checked after every round's
+# pulls (untimed): the image runs `nginx -v` / `python3 -c 'print(1)'`.
 # shellcheck shell=bash
 
 PULL_IMAGES=(nginx python)
@@ -241,7 +241,7 @@ pull_rounds() { # IMAGE ROUNDS WARM RUNTIME...
       w=$(tr ' ' '\n' <<<"$wl" | grep . | stats | jq '.median')
       warmr[$rt]+="$w " warmall[$rt]+="$wl"
       log "    round $((r + 1)) $img / $rt: cold $c ms, warm ${wl% } ms"
-      if ((r == 0)) && ! pull_runnable "$rt" "$img" "$r" >"$BENCH_TMP/pull/run.out" 2>&1; then
+      if ! pull_runnable "$rt" "$img" "$r" >"$BENCH_TMP/pull/run.out" 2>&1; then
         dead[$rt]="pulled, but the image does not run: $(grep -v '^\s*$' "$BENCH_TMP/pull/run.out" | tail -n 1 | cut -c1-200)"
         warn "    $img / $rt: ${dead[$rt]}"
       fi
