@@ -145,14 +145,12 @@ pull_cmd() { # RT IMAGE ROUND cold|warm
 pull_runnable() { # RT IMAGE ROUND: does the pulled image run? (untimed)
   local rt=$1 img=$2 r=$3 check D=$BENCH_TMP/pull/$1
   check=$(pull_check_cmd "$img")
+  # $check and the env assignments are split into words on purpose
+  # shellcheck disable=SC2046,SC2086
   case $rt in
-    # shellcheck disable=SC2046,SC2086
     minid) env $(pull_minid_env "$D/$img-$r") "$MINID" run --rm --network none "$(pull_ref "$img")" $check ;;
-    # shellcheck disable=SC2086
     docker) dk run --rm --network none "$(pull_ref "$img")" $check ;;
-    # shellcheck disable=SC2086
     podman) podman run --rm --network none "$(pull_ref "$img")" $check ;;
-    # shellcheck disable=SC2086
     skopeo+umoci) chroot "$D/bundle/rootfs" $check ;;
   esac
 }
@@ -183,8 +181,15 @@ section_pull() {
   local rounds=${PULL_ROUNDS:-5} warm=${PULL_WARM:-3}
   [[ $QUICK != 1 ]] || rounds=${PULL_ROUNDS:-2} warm=${PULL_WARM:-2}
   log "pull: cold and warm pulls from a registry on 127.0.0.1, $rounds rounds ($warm warm pulls each)"
-  local rts=() rt
-  minid_ok && rts+=(minid) || record_status pull "nginx cold" minid ms pending "$MINID_PENDING_WHY"
+  local rts=() rt img L
+  if minid_ok; then
+    rts+=(minid)
+  else
+    for img in "${PULL_IMAGES[@]}"; do
+      record_status pull "$img cold" minid ms pending "$MINID_PENDING_WHY"
+      record_status pull "$img warm" minid ms pending "$MINID_PENDING_WHY"
+    done
+  fi
   for rt in "${PEER_RUNTIMES[@]}"; do rts+=("$rt"); done
   pull_tools || { record_status pull "nginx cold" minid ms failed "docker-registry, skopeo or umoci missing"; return 0; }
   rts+=(skopeo+umoci)
@@ -193,7 +198,6 @@ section_pull() {
   pull_registry_up || { record_status pull "nginx cold" minid ms failed "the registry did not start"; return 0; }
   log "pull: docker-registry on 127.0.0.1:$PULL_PORT (PID $PULL_REGISTRY_PID); runtimes: ${rts[*]}"
 
-  local img L
   for img in "${PULL_IMAGES[@]}"; do
     if ! L=$(pull_layout "$img"); then
       warn "images/build.sh $img failed: $(tail -n 2 "$BENCH_TMP/images-build.log")"
@@ -207,7 +211,7 @@ section_pull() {
   done
   # The peers' stores hold the pulled images now; the bench's images are gone from them.
   for rt in "${rts[@]}"; do [[ $rt == minid ]] || pull_prepare "$rt" none 0; done
-  rm -rf "$BENCH_TMP/pull/minid"
+  umount_under "$BENCH_TMP/pull/minid"; rm -rf "$BENCH_TMP/pull/minid"
 }
 
 pull_rounds() { # IMAGE ROUNDS WARM RUNTIME...
