@@ -36,6 +36,8 @@ peers_install() {
   command -v dockerd >/dev/null && [[ -x $DOCKER_BIN ]] || need+=(docker.io)
   command -v podman >/dev/null || need+=(podman)
   command -v runc >/dev/null || need+=(runc) # podman: crun 1.8 refuses this host's hybrid cgroups
+  # podman's network backend: Debian's podman only recommends nothing of it (a fresh machine has none)
+  [[ -x /usr/lib/podman/netavark ]] || need+=(netavark)
   ((${#need[@]})) || return 0
   log "peers: apt-get install ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >"$BENCH_TMP/apt.log" 2>&1 ||

@@ -6,8 +6,8 @@
 // node bench/report.mjs --md LATEST.json   only prints the tables of an existing LATEST.json.
 import fs from 'node:fs';
 
-const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'floor-bare', 'minid', 'docker', 'podman'];
-const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'startup'];
+const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'floor-bare', 'minid', 'docker', 'podman', 'skopeo+umoci'];
+const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'pull', 'startup'];
 
 function load(args) {
   if (args[0] === '--md') {
@@ -108,6 +108,16 @@ function notes(L, section) {
   return [...new Set(out)];
 }
 
+// The pull section: the peer (not minid) with the lowest median for a case, and minid's time
+// against it, paired: the median over rounds of minid's figure ÷ that peer's in the same round
+// (the runtimes of a round run back to back).
+const PULL_PEERS = ['docker', 'podman', 'skopeo+umoci'];
+function fastestPeer(L, c) {
+  const rs = PULL_PEERS.map((rt) => find(L, 'pull', c, rt)).filter(ok);
+  return rs.length ? rs.reduce((a, b) => (b.median < a.median ? b : a)) : null;
+}
+const pullImages = (L) => recs(L, 'pull').filter((r) => r.runtime === 'image').map((r) => r.case.replace(/ image$/, ''));
+
 // --- targets --------------------------------------------------------------------------------
 function targets(L) {
   const T = [];
@@ -149,6 +159,16 @@ function targets(L) {
   const mem = recs(L, 'memory').filter((r) => r.runtime === 'minid' && /^idle container/.test(r.case));
   for (const r of mem) add(`memory-${r.case}`, `host-side memory per idle container ≤ 5 MB (at ${r.case.replace(/\D/g, '')} container${r.case.replace(/\D/g, '') === '1' ? '' : 's'})`, ok(r) ? r.median : null, ok(r) ? `${num(r.median, 'MB')} MB PSS` : r.status, ok(r) ? r.median <= 5 : null, 'memory', r.status);
   if (!mem.length) add('memory', 'host-side memory per idle container ≤ 5 MB', null, '–', null, 'memory', 'pending');
+  // #14: cold pull to runnable at or below the fastest peer; warm pull under 150 ms
+  for (const img of pullImages(L)) {
+    const c = find(L, 'pull', `${img} cold`, 'minid');
+    const p = fastestPeer(L, `${img} cold`);
+    v = p ? pairedRatio(c, p) : null;
+    const shown = v === null ? '–' : `${x(v)} ${p.runtime}'s in pairs (the medians: ${num(c.median)} vs ${num(p.median)} ms, ${x(ratio(c, p))})`;
+    add(`pull-cold-${img}`, `cold pull of ${img} to runnable ≤ the fastest peer (in pairs)`, v, shown, v === null ? null : v <= 1, 'pull', !ok(c) ? missing(c) : 'no peer measured');
+    const w = find(L, 'pull', `${img} warm`, 'minid');
+    add(`pull-warm-${img}`, `warm pull of ${img} (everything present) < 150 ms`, ok(w) ? w.median : null, ok(w) ? `${num(w.median)} ms` : '–', ok(w) ? w.median < 150 : null, 'pull', missing(w, 'not measured'));
+  }
   return T;
 }
 
@@ -244,6 +264,20 @@ function render(L) {
       out.push(table(['case', ...rts], rows));
       const procs = recs(L, s).filter((r) => ok(r) && r.note && /processes:/.test(r.note) && /\(1\)/.test(r.case)).map((r) => `${r.runtime}: ${r.note.replace(/^.*processes: /, '')}`);
       if (procs.length) out.push('', `Counted per container: ${procs.join('; ')}. "daemons (fixed)" is shared by all containers.`);
+    } else if (s === 'pull') {
+      const mc = recs(L, s).find((r) => r.runtime === 'minid' && / cold$/.test(r.case) && ok(r));
+      out.push(`### Pull from a registry on 127.0.0.1 (ms, median (min–max); cold: one per round, ${mc?.runs ?? '?'} rounds; warm: every warm pull) — ${sec.date}`);
+      out.push('');
+      const imgs = recs(L, s).filter((r) => r.runtime === 'image' && ok(r));
+      if (imgs.length) out.push(`Images: ${imgs.map((r) => `${r.case.replace(/ image$/, '')} (${r.layers} layers, ${num(r.compressed, 'MB')} MB compressed, ${num(r.unpacked, 'MB')} MB unpacked)`).join('; ')}.`, '');
+      const cols = rts.filter((r) => r !== 'image');
+      const rows = cases.filter((c) => !/ image$/.test(c)).map((c) => {
+        const p = fastestPeer(L, c);
+        return [c, ...cols.map((rt) => cell(find(L, s, c, rt), 'ms')), p ? p.runtime : '–', p ? x(pairedRatio(find(L, s, c, 'minid'), p)) : '–'];
+      });
+      out.push(table(['case', ...cols, 'fastest peer', 'minid ÷ fastest peer'], rows));
+      out.push('');
+      out.push("cold: the puller's side empty (a new minid store; docker and podman after `rmi -f` of every image and a prune; an empty OCI layout and bundle), until the command exits with the layers unpacked (runnable: checked after each round's pulls with `nginx -v` / `python3 -c 'print(1)'`). warm: the same pull again (skopeo+umoci: the `skopeo copy` only). The runtimes take turns going first from round to round; \"minid ÷ fastest peer\" is the median over rounds of minid's figure ÷ that peer's in the same round.");
     } else if (s === 'startup') {
       out.push(`### CLI start-up (ms, median (min–max) of ${o.runs * 2} runs) — ${sec.date}`);
       out.push('');

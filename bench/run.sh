@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — minid's benchmarks against a plain-shell floor and (PEERS=1) docker and podman.
 #
-#   bash bench/run.sh [all|startup|latency|throughput|memory|scale]...   (default: all)
+#   bash bench/run.sh [all|startup|latency|throughput|memory|scale|pull]...   (default: all)
 #
 # Prints a markdown table; writes bench/results/latest.json (and latest.md). Sections not run
 # this time keep their previous figures in latest.json (each section carries its own date).
@@ -13,6 +13,8 @@
 #   RUNS, WARMUP, IPERF_SECONDS, IPERF_ROUNDS, SCALE_N   override the counts
 #   LAT_ROUNDS, LAT_PAIR_RUNS   rounds (6; QUICK: 2) and runs per round (5; QUICK: 3) of the
 #                               paired floor-batch / minid `bridge -p` measurement
+#   PULL_ROUNDS, PULL_WARM      rounds of cold pulls (5; QUICK: 2) and warm pulls after each
+#                               cold one (3; QUICK: 2) in the pull section
 #   MINID=path      the minid CLI (default ./bin/minid; run `make build` first)
 #   KEEP_TMP=1      keep the temp dir (logs) after the run
 # Needs root. Creates only its own objects (bridge mbbr0, chains MBENCH-*, namespaces mb-*,
@@ -43,12 +45,12 @@ for f in "$BENCH_DIR"/sections/*.sh; do
   . "$f"
 done
 
-ALL_SECTIONS=(startup latency throughput memory scale)
+ALL_SECTIONS=(startup latency throughput memory scale pull)
 WANT=()
 for a in "$@"; do
   case $a in
     all) WANT+=("${ALL_SECTIONS[@]}") ;;
-    startup | latency | throughput | memory | scale) WANT+=("$a") ;;
+    startup | latency | throughput | memory | scale | pull) WANT+=("$a") ;;
     -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown section '$a' (have: all ${ALL_SECTIONS[*]})" >&2; exit 2 ;;
   esac
@@ -293,3 +295,5 @@ elif { want memory || want startup; } && minid_supports bridge; then
   rt_rm minid $(rt_names minid mbs-) || warn "removing the fleet failed"
   FLEET_RT="" FLEET_NAMES=()
 fi
+# last: it empties the peers' image stores (their cold pulls)
+if want pull; then run_section pull; fi
