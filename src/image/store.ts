@@ -151,6 +151,16 @@ function findImage(images: ImageRecord[], ref: string): ImageRecord | null {
   return null;
 }
 
+/** The image REF names in the store, or null (a malformed name is null too: it cannot be here). */
+export async function findLocalImage(ref: string): Promise<ImageRecord | null> {
+  try {
+    return findImage(readIndex().images, ref);
+  } catch (e) {
+    if (e instanceof MinidError && /ambiguous/.test(e.message)) throw e;
+    return null;
+  }
+}
+
 export async function resolveImage(ref: string): Promise<ImageRecord> {
   return findImage(readIndex().images, ref) ?? notFound(ref);
 }
@@ -285,7 +295,10 @@ interface LayerJob {
  * consumeSource (for pull): the input is a directory of ours on the store's file system;
  * its layer blobs are moved into the store instead of copied.
  */
-export async function loadImages(file: string, opts: { consumeSource?: boolean } = {}): Promise<ImageRecord[]> {
+export async function loadImages(
+  file: string,
+  opts: { consumeSource?: boolean; /** Told when a layer starts and ends unpacking (pull's progress). */ onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void } = {},
+): Promise<ImageRecord[]> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -371,6 +384,7 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
           // Unpacked in the same pass as the check (one parser for both); a mismatch below
           // discards it with the rest of the work directory.
           let dest: string | undefined;
+          if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
           if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
             unpacking.add(job.diffId);
             dest = path.join(layersDir, hex(job.diffId));
@@ -388,6 +402,7 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
             fail(`${ctx} is corrupt: its uncompressed content ${shortId(scan.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
           }
           job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
+          if (job.digest) opts.onLayer?.(job.digest, 'Pull complete');
           if (plain) fs.rmSync(plain, { force: true });
           // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
           const staged = path.join(blobsDir, hex(scan.digest));

@@ -59,6 +59,8 @@ export async function run(image: string, command: string[], o: any): Promise<num
     await dryRun(req, explain!);
     return 0;
   }
+  // The image: pulled first when --pull says so (its code is loaded only then).
+  if (o.pull !== 'missing' || o.platform || !(await (await import('../../image/store.js')).findLocalImage(image))) await (await import('./image.js')).pullForRun(image, o.pull, o.platform);
   debugMark('run: parsed');
   const { ForegroundSupervisor, holdSignals, runForeground } = await import('../../runtime/attach.js');
   // Ctrl-C from here until the container runs: undo, not die half-way.
