@@ -100,6 +100,7 @@ export class PullDisplay {
   }
 
   private line(id: string, r: Row): string {
+    if (r.status === '') return `${id}: Pulling fs layer`;
     if (r.status === 'Downloading') return `${id}: Downloading ${bar(r.current, r.total)}  ${humanSize(r.current)}/${humanSize(r.total)}`;
     return `${id}: ${r.status}`;
   }

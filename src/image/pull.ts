@@ -185,6 +185,7 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
     // Another pull has just put it into the store (and removed its download).
     const stored = path.join(paths.blobs(), hex(desc.digest));
     if (fs.existsSync(stored)) return stored;
+    let resumedOnce = false; // bytes of an earlier download were kept: they may be the bad ones
     for (let attempt = 0; ; attempt++) {
       let { hash, size } = await hashFile(part);
       if (size >= desc.size) {
@@ -199,6 +200,8 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
         if (res.status === 206) fail(`${what}: ${res.url.host} answered a range that was not asked for (${res.headers['content-range']})`, 1);
         hash = createHash('sha256');
         size = 0;
+      } else {
+        resumedOnce = true;
       }
       let last = 0;
       emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
@@ -232,7 +235,13 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
       emit({ kind: 'layer', id, status: 'Verifying Checksum' });
       const got = `sha256:${hash.digest('hex')}`;
       if (size !== desc.size || got !== desc.digest) {
-        fs.rmSync(part, { force: true }); // never reused: the next pull starts it over
+        fs.rmSync(part, { force: true }); // never reused
+        if (resumedOnce) {
+          // Maybe the kept part was wrong (a file damaged on disk): once more from the start.
+          resumedOnce = false;
+          emit({ kind: 'layer', id, status: 'Retrying', current: 0, total: desc.size });
+          continue;
+        }
         if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
         fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
       }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { writeOciLayout, type BuiltImage, type FEntry } from '../../fixtures/image/builder.js';
 import { blobFile, httpAddr, skopeoPush, startRegistry, stopAll } from '../../fixtures/registry/servers.js';
 
@@ -249,6 +249,22 @@ describe('layers', () => {
     expect(fp.maxInFlight).toBe(1);
   });
 
+  it('on a terminal: one line per layer, redrawn in place, with the total and the speed', async () => {
+    freshStore();
+    resetFront('slow');
+    // `script` gives minid a terminal (a pty) and copies what it draws to a file.
+    const typescript = path.join(base, 'typescript');
+    const cmd = ['env', ...Object.entries(plain()).map(([k, v]) => `${k}=${v}`), cli, 'pull', `${REG}/library/busybox`].map((a) => `'${a}'`).join(' ');
+    await execFileP('script', ['-qec', cmd, typescript], { timeout: 60_000 }); // async: the front proxy answers from this process
+    const screen = fs.readFileSync(typescript, 'utf8');
+    expect(screen).toMatch(/[0-9a-f]{12}: Downloading \[[=> ]{50}\] +[\d.]+k?B\/[\d.]+[kM]B/);
+    expect(screen).toMatch(/\x1b\[\d+A/); // back up over the block: redrawn in place
+    expect(screen).toMatch(/Total: [\d.]+[kM]B\/[\d.]+MB {2}[\d.]+[kM]?B\/s/);
+    for (const l of images.busybox.layers) expect(screen).toContain(`${l.digest.slice(7, 19)}: Pull complete`);
+    // Every layer line is drawn over (cleared first), never appended as a log line.
+    expect(screen.split('\r\n').filter((l) => /^[0-9a-f]{12}: /.test(l))).toEqual([]);
+  });
+
   it('a connection cut mid-blob is resumed with a Range request, then verified', async () => {
     freshStore();
     resetFront('cut');
@@ -267,6 +283,26 @@ describe('layers', () => {
     expect(storeState().images.map((i) => i.id)).toEqual([images.busybox.configDigest]);
     const run = await minid(store, ['run', '--rm', '--network', 'none', `${REG}/library/busybox`, 'cat', '/etc/group'], { env: plain() });
     expect([run.stdout, run.exitCode]).toEqual(['root:x:0:', 0]);
+  });
+
+  it('the next pull resumes what an interrupted one left (a partial download), and starts over a partial that is wrong', async () => {
+    freshStore();
+    resetFront('ok');
+    const [l0, , l2] = images.busybox.layers;
+    const dl = path.join(store.root, 'downloads', 'sha256');
+    fs.mkdirSync(dl, { recursive: true });
+    // A third of one blob, as a killed pull leaves it; and a "partial" of another with wrong bytes.
+    fs.writeFileSync(path.join(dl, `${l0.digest.slice(7)}.partial`), l0.bytes.subarray(0, l0.bytes.length / 3));
+    fs.writeFileSync(path.join(dl, `${l2.digest.slice(7)}.partial`), Buffer.alloc(1000, 7));
+    const r = await minid(store, ['pull', `${REG}/library/busybox`], { env: plain() });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const gets = (d: string) => fp.seen.filter((s) => s.path.endsWith(d));
+    expect(gets(l0.digest).map((s) => [s.range, s.status])).toEqual([[`bytes=${Math.floor(l0.bytes.length / 3)}-`, 206]]);
+    // The wrong partial was resumed too (its bytes cannot be known wrong before the end), failed
+    // the digest check, and was fetched again from the start: one line, then a pull that works.
+    expect(storeState().images.map((i) => i.id)).toEqual([images.busybox.configDigest]);
+    expect(gets(l2.digest).length).toBeGreaterThanOrEqual(1);
   });
 
   it('a blob corrupted in the registry: one line, exit 1, nothing in the store', async () => {
