@@ -118,13 +118,13 @@ export async function inspectImage(refs: string[]): Promise<void> {
  * Pull REF, showing its progress on `stream` (a live display on a terminal, plain lines
  * elsewhere, nothing with `quiet`), then docker's closing lines.
  */
-async function pullShown(ref: string, stream: NodeJS.WriteStream, opts: { quiet?: boolean; platform?: string }): Promise<ImageRecord> {
+async function pullShown(ref: string, stream: NodeJS.WriteStream, opts: { quiet?: boolean; platform?: string; forRun?: boolean }): Promise<ImageRecord> {
   const { pullImage } = await import('../../image/pull.js');
   const { PullDisplay } = await import('../progress.js');
   const { tryParseReference } = await import('../../image/ref.js');
   const show = opts.quiet ? null : new PullDisplay(stream);
   const r = tryParseReference(ref);
-  if (show && r && !r.digest && !/:[^/]*$/.test(ref)) stream.write(`Using default tag: ${r.tag}\n`);
+  if (show && !opts.forRun && r && !r.digest && !/:[^/]*$/.test(ref)) stream.write(`Using default tag: ${r.tag}\n`);
   try {
     const img = await pullImage(ref, { platform: opts.platform, onEvent: show?.event });
     show?.finish();
@@ -155,25 +155,26 @@ export async function pullForRun(ref: string, policy: string | undefined, platfo
   const { fail, MinidError } = await import('../../errors.js');
   const p = policy ?? 'missing';
   if (!['always', 'missing', 'never'].includes(p)) fail(`invalid pull option: ${JSON.stringify(p)}: must be one of "always", "missing" or "never"`);
-  const { findLocalImage } = await import('../../image/store.js');
-  const local = await findLocalImage(ref);
-  let wrongPlatform = false;
-  if (local && platform) {
-    const { parsePlatform } = await import('../../image/pull.js');
-    const want = parsePlatform(platform);
-    wrongPlatform = (local.config.os ?? 'linux') !== want.os || (local.config.architecture !== undefined && local.config.architecture !== want.architecture);
-  }
-  if (p === 'never') {
-    if (!local) fail(`image ${JSON.stringify(shownName(ref))} not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${shownName(ref)}\` first`);
-    return;
-  }
-  if (p === 'missing' && local && !wrongPlatform) return;
-  const { tryParseReference } = await import('../../image/ref.js');
-  if (!local && !tryParseReference(ref)) return; // not a name (an ID prefix): the store's own error follows
-  if (!local) process.stderr.write(`Unable to find image '${shownName(ref)}' locally\n`);
   try {
-    await pullShown(ref, process.stderr, { platform });
+    const { findLocalImage } = await import('../../image/store.js');
+    const local = await findLocalImage(ref);
+    let wrongPlatform = false;
+    if (local && platform) {
+      const { parsePlatform } = await import('../../image/pull.js');
+      const want = parsePlatform(platform);
+      wrongPlatform = (local.config.os ?? 'linux') !== want.os || (local.config.architecture !== undefined && local.config.architecture !== want.architecture);
+    }
+    if (p === 'never') {
+      if (!local) fail(`image ${JSON.stringify(shownName(ref))} not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${shownName(ref)}\` first`);
+      return;
+    }
+    if (p === 'missing' && local && !wrongPlatform) return;
+    const { tryParseReference } = await import('../../image/ref.js');
+    if (!local && !tryParseReference(ref)) return; // not a name (an ID prefix): the store's own error follows
+    if (!local) process.stderr.write(`Unable to find image '${shownName(ref)}' locally\n`);
+    await pullShown(ref, process.stderr, { platform, forRun: true });
   } catch (e) {
+    // docker run's code for a failed pull (and everything else of minid's own): 125.
     if (e instanceof MinidError && e.exitCode !== 125) throw new MinidError(e.message, 125);
     throw e;
   }
