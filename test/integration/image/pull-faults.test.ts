@@ -206,6 +206,9 @@ describe('minid run pulls a missing image', () => {
     expect(oneLine(never, 125)).toBe(`minid: image "${REG}/library/busybox:latest" not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${REG}/library/busybox:latest\` first`);
     const bad = await minid(store, ['run', '--rm', '--pull', 'sometimes', 'busybox'], { env });
     expect(oneLine(bad, 125)).toBe('minid: invalid pull option: "sometimes": must be one of "always", "missing" or "never"');
+    const platform = await minid(store, ['run', '--rm', '--platform', 'linux', `${REG}/library/busybox`], { env });
+    expect(String(platform.stderr).trim().split('\n').at(-1)).toBe('minid: invalid platform "linux": give it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7');
+    expect(platform.exitCode).toBe(125);
     const missing = await minid(store, ['run', '--rm', `${REG}/library/nothere`, 'echo', 'x'], { env });
     expect(String(missing.stderr).split('\n')[0]).toBe(`Unable to find image '${REG}/library/nothere:latest' locally`);
     expect(String(missing.stderr).trim().split('\n').at(-1)).toBe(`minid: repository ${REG}/library/nothere not found: check the name (a private repository may also need \`minid login ${REG}\`)`);
