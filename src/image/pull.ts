@@ -37,7 +37,7 @@ import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
-import type { ImageRecord } from './store.js';
+import { downloadsDir, type ImageRecord } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
 
@@ -115,7 +115,7 @@ export function downloadLimit(config: MinidConfig, env = process.env): number {
   return config.maxConcurrentDownloads ?? 3;
 }
 
-const downloads = () => path.join(root(), 'downloads', 'sha256');
+const downloads = downloadsDir;
 const hex = (digest: string) => digest.slice(7);
 const layerId = (digest: string) => hex(digest).slice(0, 12);
 

@@ -498,6 +498,33 @@ export async function loadImages(
 }
 
 // ---------------------------------------------------------------------------------------
+// Downloads (src/image/pull.ts): blobs of pulls, verified (HEX) or not yet (HEX.partial)
+
+export const downloadsDir = (): string => path.join(root(), 'downloads', 'sha256');
+
+/**
+ * `minid system prune`: remove what pulls left in downloads/ (a failed or interrupted pull
+ * keeps it for the next one), except the blobs a running pull holds the lock of. Returns the
+ * removed files' names.
+ */
+export function pruneDownloads(): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(downloadsDir());
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const hex = n.replace(/\.partial$/, '');
+    if (fs.existsSync(path.join(paths.locks(), `pull-${hex}.lock`))) continue; // being downloaded now
+    fs.rmSync(path.join(downloadsDir(), n), { force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
+// ---------------------------------------------------------------------------------------
 // Remove
 
 export interface RemoveOptions {

@@ -341,6 +341,8 @@ export async function systemPrune(o: { explain?: boolean }) {
   const known = new Set(listStates().map((s) => s.config.id));
   const net = await import('../../network/index.js');
   removed.push(...(await net.pruneLeftovers(known, { explain })));
+  // What interrupted or failed pulls kept in the store's downloads/ for the next pull.
+  for (const f of (await import('../../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
   for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
   if (!removed.length) process.stdout.write('Nothing to remove\n');
 }

@@ -391,6 +391,10 @@ describe('concurrency and a full disk', () => {
       const hex = images.big.layers[0].digest.slice(7);
       expect(s.downloads).toContain(`${hex}.partial`);
       expect(s.downloads).not.toContain(hex);
+      // `minid system prune` removes what failed pulls kept.
+      const prune = await minid(store, ['system', 'prune'], { env });
+      expect(prune.stdout).toContain(`Deleted download ${hex.slice(0, 12)} (partial)`);
+      expect(storeState(mnt).downloads).toEqual([]);
     } finally {
       execFileSync('umount', [mnt]);
     }
