@@ -180,80 +180,80 @@ async function fetchBlob(c: RegistryClient, repository: string, desc: Descriptor
 
 async function download(c: RegistryClient, repository: string, desc: Descriptor, what: string, emit: (e: PullEvent) => void, done: string, part: string): Promise<string> {
   const id = layerId(desc.digest);
-  {
-    if (fs.existsSync(done)) return done;
-    // Another pull has just put it into the store (and removed its download).
-    const stored = path.join(paths.blobs(), hex(desc.digest));
-    if (fs.existsSync(stored)) return stored;
-    let resumedOnce = false; // bytes of an earlier download were kept: they may be the bad ones
-    for (let attempt = 0; ; attempt++) {
-      let { hash, size } = await hashFile(part);
-      if (size >= desc.size) {
-        // Too long (or complete but never verified): start over.
-        fs.rmSync(part, { force: true });
-        ({ hash, size } = { hash: createHash('sha256'), size: 0 });
-      }
-      const res = await c.get(repository, `blobs/${desc.digest}`, size > 0 ? { Range: `bytes=${size}-` } : {}, what);
-      // 206 from where we stopped: append. Anything else (200: no Range support): from the start.
-      const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-      if (!(res.status === 206 && range && Number(range[1]) === size)) {
-        if (res.status === 206) fail(`${what}: ${res.url.host} answered a range that was not asked for (${res.headers['content-range']})`, 1);
-        hash = createHash('sha256');
-        size = 0;
-      } else {
-        resumedOnce = true;
-      }
-      let last = 0;
-      emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
-      try {
-        await pipeline(
-          res.body,
-          new Transform({
-            transform(chunk: Buffer, _e, cb) {
-              size += chunk.length;
-              if (size > desc.size) return cb(new MinidError(`${what} is bigger than the ${desc.size} bytes its manifest says: the registry sent a wrong blob`, 1));
-              hash.update(chunk);
-              const now = Date.now();
-              if (now - last >= 100) {
-                last = now;
-                emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
-              }
-              cb(null, chunk);
-            },
-          }),
-          fs.createWriteStream(part, { flags: size > 0 && res.status === 206 ? 'a' : 'w', mode: 0o600 }),
-        );
-        if (!res.body.complete) throw Object.assign(new Error('cut'), { code: 'ECONNRESET' });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (!CUT.test(code)) throw e;
-        if (attempt >= RETRY_DELAYS.length) fail(`the connection to ${res.url.host} broke during ${what} (${code}), ${attempt + 1} times: try again later (the next pull resumes it)`, 1);
-        emit({ kind: 'layer', id, status: 'Retrying', current: size, total: desc.size });
-        await sleep(RETRY_DELAYS[attempt]);
+  if (fs.existsSync(done)) return done;
+  // Another pull has just put it into the store (and removed its download).
+  const stored = path.join(paths.blobs(), hex(desc.digest));
+  if (fs.existsSync(stored)) return stored;
+  let resumedOnce = false; // bytes of an earlier download were kept: they may be the bad ones
+  for (let attempt = 0; ; attempt++) {
+    let { hash, size } = await hashFile(part);
+    if (size >= desc.size) {
+      // Too long (or complete but never verified): start over.
+      fs.rmSync(part, { force: true });
+      ({ hash, size } = { hash: createHash('sha256'), size: 0 });
+    }
+    const res = await c.get(repository, `blobs/${desc.digest}`, size > 0 ? { Range: `bytes=${size}-` } : {}, what);
+    // 206 from where we stopped: append. Anything else (200: no Range support): from the start.
+    const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+    if (!(res.status === 206 && range && Number(range[1]) === size)) {
+      if (res.status === 206) res.body.destroy();
+      if (res.status === 206) fail(`${what}: ${res.url.host} answered a range that was not asked for (${res.headers['content-range']})`, 1);
+      hash = createHash('sha256');
+      size = 0;
+    } else {
+      resumedOnce = true;
+    }
+    const append = res.status === 206 && size > 0;
+    let last = 0;
+    emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
+    try {
+      await pipeline(
+        res.body,
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            size += chunk.length;
+            if (size > desc.size) return cb(new MinidError(`${what} is bigger than the ${desc.size} bytes its manifest says: the registry sent a wrong blob`, 1));
+            hash.update(chunk);
+            const now = Date.now();
+            if (now - last >= 100) {
+              last = now;
+              emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
+            }
+            cb(null, chunk);
+          },
+        }),
+        fs.createWriteStream(part, { flags: append ? 'a' : 'w', mode: 0o600 }),
+      );
+      if (!res.body.complete) throw Object.assign(new Error('cut'), { code: 'ECONNRESET' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (!CUT.test(code)) throw e;
+      if (attempt >= RETRY_DELAYS.length) fail(`the connection to ${res.url.host} broke during ${what} (${code}), ${attempt + 1} times: try again later (the next pull resumes it)`, 1);
+      emit({ kind: 'layer', id, status: 'Retrying', current: size, total: desc.size });
+      await sleep(RETRY_DELAYS[attempt]);
+      continue;
+    }
+    emit({ kind: 'layer', id, status: 'Verifying Checksum' });
+    const got = `sha256:${hash.digest('hex')}`;
+    if (size !== desc.size || got !== desc.digest) {
+      fs.rmSync(part, { force: true }); // never reused
+      if (resumedOnce) {
+        // Maybe the kept part was wrong (a file damaged on disk): once more from the start.
+        resumedOnce = false;
+        emit({ kind: 'layer', id, status: 'Retrying', current: 0, total: desc.size });
         continue;
       }
-      emit({ kind: 'layer', id, status: 'Verifying Checksum' });
-      const got = `sha256:${hash.digest('hex')}`;
-      if (size !== desc.size || got !== desc.digest) {
-        fs.rmSync(part, { force: true }); // never reused
-        if (resumedOnce) {
-          // Maybe the kept part was wrong (a file damaged on disk): once more from the start.
-          resumedOnce = false;
-          emit({ kind: 'layer', id, status: 'Retrying', current: 0, total: desc.size });
-          continue;
-        }
-        if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
-        fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
-      }
-      const fd = fs.openSync(part, 'r');
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(part, done);
-      return done;
+      if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
+      fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
     }
+    const fd = fs.openSync(part, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(part, done);
+    return done;
   }
 }
 
