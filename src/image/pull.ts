@@ -326,6 +326,7 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
     }
     emit({ kind: 'info', line: `${what} is a multi-platform index: using ${platformText(pick.platform ?? want)} ${pick.digest}` });
     m = await fetchManifest(c, r.repository, pick.digest, `${what} (${platformText(pick.platform ?? want)})`);
+    if (typeof pick.size === 'number' && m.bytes.length !== pick.size) fail(`${what}: the manifest ${pick.digest} has ${m.bytes.length} bytes, the index says ${pick.size}`, 1);
   }
   if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) fail(`${what}: unsupported manifest type ${m.mediaType}`, 1);
   const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
