@@ -157,6 +157,8 @@ export async function pullForRun(ref: string, policy: string | undefined, platfo
   if (!['always', 'missing', 'never'].includes(p)) fail(`invalid pull option: ${JSON.stringify(p)}: must be one of "always", "missing" or "never"`);
   try {
     const { findLocalImage } = await import('../../image/store.js');
+    const { tryParseReference } = await import('../../image/ref.js');
+    const name = tryParseReference(ref)?.familiar ?? ref; // as docker names it: "busybox:latest"
     const local = await findLocalImage(ref);
     let wrongPlatform = false;
     if (local && platform) {
@@ -165,24 +167,16 @@ export async function pullForRun(ref: string, policy: string | undefined, platfo
       wrongPlatform = (local.config.os ?? 'linux') !== want.os || (local.config.architecture !== undefined && local.config.architecture !== want.architecture);
     }
     if (p === 'never') {
-      if (!local) fail(`image ${JSON.stringify(shownName(ref))} not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${shownName(ref)}\` first`);
+      if (!local) fail(`image ${JSON.stringify(name)} not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${name}\` first`);
       return;
     }
     if (p === 'missing' && local && !wrongPlatform) return;
-    const { tryParseReference } = await import('../../image/ref.js');
     if (!local && !tryParseReference(ref)) return; // not a name (an ID prefix): the store's own error follows
-    if (!local) process.stderr.write(`Unable to find image '${shownName(ref)}' locally\n`);
+    if (!local) process.stderr.write(`Unable to find image '${name}' locally\n`);
     await pullShown(ref, process.stderr, { platform, forRun: true });
   } catch (e) {
     // docker run's code for a failed pull (and everything else of minid's own): 125.
     if (e instanceof MinidError && e.exitCode !== 125) throw new MinidError(e.message, 125);
     throw e;
   }
-}
-
-/** A reference as docker names it in messages: "busybox:latest", "127.0.0.1:5000/x@sha256:...". */
-function shownName(ref: string): string {
-  // Loaded lazily by the callers; tiny and pure.
-  const m = /^(.*?)(@sha256:[0-9a-f]{64})?$/.exec(ref)!;
-  return m[2] || /:[^/]*$/.test(m[1]) ? ref : `${ref}:latest`;
 }
