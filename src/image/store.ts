@@ -376,11 +376,6 @@ export async function loadImages(
         }
         try {
           const compression = await layer.sniffCompression(job.file);
-          let plain: string | undefined;
-          if (compression === 'zstd') {
-            plain = path.join(work, `zstd-${hex(job.diffId)}.tar`);
-            await layer.decompressZstd(job.file, plain);
-          }
           // Unpacked in the same pass as the check (one parser for both); a mismatch below
           // discards it with the rest of the work directory.
           let dest: string | undefined;
@@ -391,7 +386,7 @@ export async function loadImages(
             fs.mkdirSync(dest, 0o755);
             fs.chmodSync(dest, 0o755); // the layer root is "/" of the container: 0755 unless the tar says otherwise
           }
-          const scan = await layer.scanLayer(job.file, compression, plain, { dest });
+          const scan = await layer.scanLayer(job.file, compression, undefined, { dest });
           if (job.digest && scan.digest !== job.digest) {
             fail(`${ctx} is corrupt: its content does not match its digest (got ${scan.digest})`);
           }
@@ -403,7 +398,6 @@ export async function loadImages(
           }
           job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
           if (job.digest) opts.onLayer?.(job.digest, 'Pull complete');
-          if (plain) fs.rmSync(plain, { force: true });
           // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
           const staged = path.join(blobsDir, hex(scan.digest));
           if (!inStore(scan.digest) && !fs.existsSync(staged)) {
