@@ -180,7 +180,13 @@ async function fetchBlob(c: RegistryClient, repository: string, desc: Descriptor
 
 async function download(c: RegistryClient, repository: string, desc: Descriptor, what: string, emit: (e: PullEvent) => void, done: string, part: string): Promise<string> {
   const id = layerId(desc.digest);
-  if (fs.existsSync(done)) return done;
+  if (fs.existsSync(done)) {
+    // Verified by an earlier pull that failed later (or by the pull we waited for): checked
+    // again, since a file that went bad on disk would otherwise fail every pull from now on.
+    const { hash, size } = await hashFile(done);
+    if (size === desc.size && `sha256:${hash.digest('hex')}` === desc.digest) return done;
+    fs.rmSync(done, { force: true });
+  }
   // Another pull has just put it into the store (and removed its download).
   const stored = path.join(paths.blobs(), hex(desc.digest));
   if (fs.existsSync(stored)) return stored;

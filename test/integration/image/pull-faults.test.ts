@@ -297,6 +297,9 @@ describe('layers', () => {
     // A third of one blob, as a killed pull leaves it; and a "partial" of another with wrong bytes.
     fs.writeFileSync(path.join(dl, `${l0.digest.slice(7)}.partial`), l0.bytes.subarray(0, l0.bytes.length / 3));
     fs.writeFileSync(path.join(dl, `${l2.digest.slice(7)}.partial`), Buffer.alloc(1000, 7));
+    // And a "verified" download that went bad on disk since: checked again, fetched again.
+    const l3 = images.busybox.layers[3];
+    fs.writeFileSync(path.join(dl, l3.digest.slice(7)), Buffer.alloc(l3.bytes.length, 9));
     const r = await minid(store, ['pull', `${REG}/library/busybox`], { env: plain() });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -306,6 +309,8 @@ describe('layers', () => {
     // the digest check, and was fetched again from the start: one line, then a pull that works.
     expect(storeState().images.map((i) => i.id)).toEqual([images.busybox.configDigest]);
     expect(gets(l2.digest).length).toBeGreaterThanOrEqual(1);
+    expect(gets(l3.digest).map((s) => [s.range, s.status])).toEqual([[undefined, 200]]);
+    expect(storeState().downloads).toEqual([]);
   });
 
   it('a blob corrupted in the registry: one line, exit 1, nothing in the store', async () => {
@@ -341,6 +346,9 @@ describe('manifests', () => {
     const multi = await minid(store, ['pull', `${REG}/library/busybox:multi`], { env: plain() });
     expect(multi.exitCode).toBe(0);
     expect(multi.stdout).toContain(`using linux/amd64 ${images.busybox.manifestDigest}`);
+
+    const other = await minid(store, ['pull', '--platform', 'linux/arm64', `${REG}/library/busybox:latest`], { env: plain() });
+    expect(oneLine(other)).toBe(`minid: ${REG}/library/busybox:latest is for linux/amd64, not linux/arm64: choose its platform with --platform linux/amd64`);
 
     const bad = await minid(store, ['pull', '--platform', 'linux', `${REG}/library/busybox:multi`], { env: plain() });
     expect(oneLine(bad)).toBe('minid: invalid platform "linux": give it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7');
