@@ -16,7 +16,7 @@ import path from 'node:path';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { writeOciLayout, type BuiltImage, type FEntry } from '../../fixtures/image/builder.js';
 import { blobFile, httpAddr, skopeoPush, startRegistry, stopAll } from '../../fixtures/registry/servers.js';
 
@@ -406,5 +406,19 @@ describe('concurrency and a full disk', () => {
     } finally {
       execFileSync('umount', [mnt]);
     }
+  });
+});
+
+describe('start-up cost', () => {
+  it('`minid ps` loads none of the registry code (the ES module bundle, traced)', async () => {
+    const bundle = path.join(repo, 'dist', 'bundle');
+    // The chunks that hold the registry client, the pull and its display.
+    const registryChunks = fs.readdirSync(bundle).filter((f) => /class RegistryClient|function fetchBlob|class PullDisplay/.test(fs.readFileSync(path.join(bundle, f), 'utf8')));
+    expect(registryChunks.length).toBeGreaterThan(0);
+    const trace = path.join(base, 'ps.strace');
+    await execFileP('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, path.join(bundle, 'main.js'), 'ps', '-a'], { env: { ...process.env, ...plain() } });
+    const opened = fs.readFileSync(trace, 'utf8');
+    expect(opened).toContain('dist/bundle/main.js');
+    expect(registryChunks.filter((c) => opened.includes(`dist/bundle/${c}`))).toEqual([]);
   });
 });
