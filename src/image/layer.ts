@@ -196,6 +196,16 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
   };
 }
 
+/** Decompress a zstd blob into a file with the zstd tool (`minid save` writes plain layer tars). */
+export async function decompressZstd(blob: string, out: string): Promise<void> {
+  try {
+    await run(['zstd', '-d', '-q', '-f', '-o', out, blob]);
+  } catch (e) {
+    if (isNoSpace(e)) throw new NoSpaceError(e);
+    throw new CorruptLayerError(`is not valid zstd data (${(e as Error).message})`);
+  }
+}
+
 /**
  * Stream `input` (the blob, and its hashing tap) through `zstd -d`, started through the exec
  * seam, into `consume`. A zstd that fails says why in one line; a consumer that stops early
