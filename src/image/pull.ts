@@ -172,7 +172,15 @@ async function fetchBlob(c: RegistryClient, repository: string, desc: Descriptor
   // One download of a blob at a time on this machine: a second pull waits, then finds it done.
   const lock = `pull-${hex(desc.digest)}`;
   try {
-    return await withLock(lock, () => download(c, repository, desc, what, emit, done, part));
+    for (;;) {
+      try {
+        return await withLock(lock, () => download(c, repository, desc, what, emit, done, part));
+      } catch (e) {
+        // withLock gives up after a while; a long download of the same blob by another pull
+        // is still worth waiting for (a holder that died loses the lock after 3 s anyway).
+        if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      }
+    }
   } finally {
     fs.rmSync(path.join(paths.locks(), lock), { force: true }); // the lock's name file (the lock itself is lock.lock/)
   }
