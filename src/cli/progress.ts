@@ -31,7 +31,7 @@ export function bar(done: number, total: number, width = 50): string {
 const PLAIN: Partial<Record<LayerStatus, string>> = {
   'Already exists': 'Already exists',
   Waiting: 'Pulling fs layer',
-  Retrying: 'Retrying (the connection broke)',
+  Retrying: 'Retrying',
   'Download complete': 'Download complete',
   'Pull complete': 'Pull complete',
 };
