@@ -5,6 +5,8 @@
 //   ├── layers/<diff_id hex>/          each layer unpacked ONCE, shared by every image using it;
 //   │                                  containers mount them as overlayfs lowerdirs
 //   ├── images.json                    the index: image records and the names pointing at them
+//   ├── downloads/sha256/<hex>[.partial]  pulls' blobs: verified, or being downloaded (pull.ts);
+//   │                                  kept after a failed pull for the next one, not part of the store
 //   └── tmp/img-<pid>-XXXX/            work in progress; renamed into place when complete
 //
 // Rules that keep it consistent:
