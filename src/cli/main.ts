@@ -78,6 +78,8 @@ export function buildProgram(): Command {
       .option('--security-opt <opt>', 'seccomp=PROFILE.json | seccomp=unconfined | no-new-privileges[=true|false] (repeatable)', collect, [])
       .option('--explain', 'print every step as the command a person would type while doing it')
       .option('--dry-run', 'print the network steps without changing the host')
+      .option('--pull <policy>', 'pull the image: always | missing (when not in the store) | never', 'missing')
+      .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
       .helpOption('--help', 'display help for command');
 
   runLike(
@@ -177,7 +179,8 @@ export function buildProgram(): Command {
     .command('pull')
     .description('Pull an image from a registry (Docker Hub, a mirror, any OCI registry)')
     .argument('<image>', 'e.g. nginx, 127.0.0.1:5000/busybox:latest, registry.example.com/team/app@sha256:...')
-    .option('-q, --quiet', 'print nothing')
+    .option('-q, --quiet', 'print only the reference, no progress')
+    .option('--platform <os/arch[/variant]>', "the image for this platform from a multi-platform index (default: this machine's linux/ARCH)")
     .action(action(async () => (await import('./commands/image.js')).pull));
 
   // The way back out (#14): tag, push, save (src/cli/commands/push.ts). The `image` forms are below.

@@ -14,10 +14,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Transform, Writable, PassThrough } from 'node:stream';
+import { Transform, Writable, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { ExecError, run } from '../sys/exec.js';
+import { ExecError, run, spawnProcess } from '../sys/exec.js';
 import { LayerChecker, UnsafeEntryError, parentOf, type EntryType, type LayerPlan } from './safety.js';
 import { TarError, TarReader } from './tar.js';
 import { LayerWriter } from './unpack.js';
@@ -103,8 +103,8 @@ function freeBytes(dir: string): number {
 /**
  * Hash, decompress, check and (with opts.dest) unpack a layer blob in one pass. Each entry
  * comes from one parser (tar.ts), is judged by LayerChecker, and only then written, exactly
- * as parsed. `plainTar` may name an already decompressed copy (zstd, which Node 20's zlib
- * cannot read): then the blob is only hashed. Throws UnsafeEntryError, CorruptLayerError
+ * as parsed; zstd through the zstd program (unzstd). `plainTar` may name an already
+ * decompressed copy: then the blob is only hashed. Throws UnsafeEntryError, CorruptLayerError
  * or NoSpaceError; the caller removes `dest` on any error (and on a digest mismatch).
  */
 export async function scanLayer(blob: string, compression: Compression, plainTar?: string, opts: ScanOptions = {}): Promise<ScanResult> {
@@ -152,6 +152,17 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
     if (plainTar) {
       const hashBlob = pipeline(blobStream, new Writable({ write(c: Buffer, _e, cb) { blobHash.update(c); size += c.length; cb(); } }));
       await Promise.all([hashBlob, pipeline(fs.createReadStream(plainTar, { highWaterMark: 1 << 20 }), consume)]);
+    } else if (compression === 'zstd') {
+      // Node 20's zlib has no zstd: the zstd program decompresses, as a stream between the
+      // blob (hashed on its way in) and the tar reader.
+      const tap = new Transform({
+        transform(c: Buffer, _e, cb) {
+          blobHash.update(c);
+          size += c.length;
+          cb(null, c);
+        },
+      });
+      await unzstd([blobStream, tap], consume);
     } else {
       const tap = new Transform({
         transform(c: Buffer, _e, cb) {
@@ -170,7 +181,7 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
       writer.setDirectoryTimes();
     }
   } catch (thrown) {
-    const e = problem ?? thrown;
+    const e = thrown instanceof CorruptLayerError ? thrown : (problem ?? thrown); // zstd's own words first
     if (e instanceof TarError) throw new CorruptLayerError(`is not a valid tar archive (${e.message})`);
     if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new CorruptLayerError(`is not valid gzip data (${(e as Error).message})`);
     if (isNoSpace(e)) throw e instanceof NoSpaceError ? e : new NoSpaceError(e);
@@ -185,7 +196,7 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
   };
 }
 
-/** Decompress a zstd blob with the zstd tool (Node 20 has no zstd). */
+/** Decompress a zstd blob into a file with the zstd tool (`minid save` writes plain layer tars). */
 export async function decompressZstd(blob: string, out: string): Promise<void> {
   try {
     await run(['zstd', '-d', '-q', '-f', '-o', out, blob]);
@@ -194,6 +205,34 @@ export async function decompressZstd(blob: string, out: string): Promise<void> {
     throw new CorruptLayerError(`is not valid zstd data (${(e as Error).message})`);
   }
 }
+
+/**
+ * Stream `input` (the blob, and its hashing tap) through `zstd -d`, started through the exec
+ * seam, into `consume`. A zstd that fails says why in one line; a consumer that stops early
+ * (a refused entry) ends zstd.
+ */
+async function unzstd(input: [Readable, Transform], consume: (source: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+  const child = await spawnProcess(['zstd', '-d', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code: number | null) => resolve(code ?? 128));
+  });
+  try {
+    await Promise.all([pipeline(...input, child.stdin!), pipeline(child.stdout!, consume)]);
+  } catch (e) {
+    child.kill('SIGKILL');
+    const code = await exited.catch(() => 1);
+    // Bad zstd data: zstd's own words, not the tar reader's about the truncated stream.
+    if (code !== 0 && stderr.trim() && (e instanceof TarError || (e as NodeJS.ErrnoException).code === 'EPIPE')) throw new CorruptLayerError(`is not valid zstd data (${lastLine(stderr)})`);
+    throw e;
+  }
+  const code = await exited;
+  if (code !== 0) throw new CorruptLayerError(`is not valid zstd data (${lastLine(stderr) || `zstd exited with ${code}`})`);
+}
+
+const lastLine = (s: string) => s.trim().split('\n').pop()!.replace(/^(zstd: )?(\/\*stdin\*\\ ?: )?/, '');
 
 /** Run up to `limit` async jobs at a time. */
 async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

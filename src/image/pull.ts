@@ -3,11 +3,24 @@
 // src/image/registry/; this file is the order of the requests:
 //
 //   GET /v2/<repo>/manifests/<tag>   Accept: OCI index + manifest, Docker list + manifest v2
-//     -> an index? pick linux/<arch>, GET /v2/<repo>/manifests/<digest>
-//   GET /v2/<repo>/blobs/<config digest>, then each layer blob
+//     -> an index? pick os/arch[/variant] (attestations skipped), GET /v2/<repo>/manifests/<digest>
+//   GET /v2/<repo>/blobs/<config digest>
+//   GET /v2/<repo>/blobs/<layer digest>   three at a time; skipped when the store has the layer
 //
-// Everything is written as an OCI image layout under the store's tmp/ and handed to
-// loadImages(), so a pulled image goes through exactly the same checks as a loaded one.
+// Where the bytes go, so that a pull that fails leaves nothing half-written and the next one
+// reuses what was verified:
+//
+//   $MINID_ROOT/downloads/sha256/<hex>.partial   a download in progress (resumed with Range)
+//   $MINID_ROOT/downloads/sha256/<hex>           downloaded AND verified (digest and size)
+//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/         an OCI layout of hard links to those files,
+//                                                handed to loadImages(): a pulled image goes
+//                                                through exactly the same checks as a loaded one
+//
+// Once the image is in the store, its downloads are removed (the store holds the same inodes).
+// Each blob's download happens under a lock of its own, so two pulls of one image at once
+// download each blob once and both succeed.
+//
+// What happens is told through events (PullEvent): the CLI decides how to show them.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,16 +29,95 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, MinidError } from '../errors.js';
-import { paths } from '../sys/paths.js';
+import { paths, root } from '../sys/paths.js';
+import { withLock } from '../sys/lock.js';
 import { parseReference, type ImageReference } from './ref.js';
 import { RETRY_DELAYS, RegistryClient } from './registry/client.js';
-import { loadConfig } from './registry/config.js';
+import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
-import { MT, SHA256, pickPlatform, hostArch, sha256, type Descriptor } from './source.js';
-import type { ImageRecord } from './store.js';
+import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
+import { downloadsDir, type ImageRecord } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
+
+/** Layer states, in docker's words (what `docker pull` shows beside each layer). */
+export type LayerStatus =
+  | 'Already exists'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Retrying'
+  | 'Verifying Checksum'
+  | 'Download complete'
+  | 'Extracting'
+  | 'Pull complete';
+
+export type PullEvent =
+  /** A line worth showing as is ("Pulling X over Y", a mirror skipped, the platform picked). */
+  | { kind: 'info'; line: string }
+  /** The manifest is known: these layers (12-hex ids, as docker shows them) will follow. */
+  | { kind: 'layers'; layers: { id: string; size: number }[] }
+  /** One layer changed state; Downloading carries the bytes so far. */
+  | { kind: 'layer'; id: string; status: LayerStatus; current?: number; total?: number };
+
+export interface PullOptions {
+  /** os/arch[/variant]; the host's linux/<arch> when left out. */
+  platform?: string;
+  onEvent?: (e: PullEvent) => void;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+
+/** "linux/arm64/v8" -> {os, architecture, variant}; one clear line when malformed (pure). */
+export function parsePlatform(s: string): Platform {
+  const parts = s.toLowerCase().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p)))
+    fail(`invalid platform ${JSON.stringify(s)}: give it as os/arch[/variant], e.g. linux/amd64 or linux/arm/v7`, 1);
+  const [os, arch, variant] = parts;
+  return { os, architecture: ARCH_ALIASES[arch] ?? arch, ...(variant ? { variant } : {}) };
+}
+
+export const platformText = (p: { os?: string; architecture?: string; variant?: string }): string =>
+  [p.os ?? '?', p.architecture ?? '?', ...(p.variant ? [p.variant] : [])].join('/');
+
+/** An index entry that is not an image: a build attestation (buildkit's SBOM/provenance). */
+export function isAttestation(d: Descriptor): boolean {
+  return (d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown') || !!d.annotations?.['vnd.docker.reference.type'];
+}
+
+/**
+ * The index entry for `want` (pure). The variant must match when asked for; otherwise an
+ * entry without variant, or arm64's v8, is preferred, as containerd's matcher does.
+ */
+export function selectManifest(manifests: Descriptor[], want: Platform): Descriptor | undefined {
+  const images = manifests.filter((m) => !isAttestation(m) && (!m.mediaType || m.mediaType === MT.ociManifest || m.mediaType === MT.dockerManifest));
+  const match = images.filter((m) => m.platform?.os === want.os && (ARCH_ALIASES[m.platform?.architecture ?? ''] ?? m.platform?.architecture) === want.architecture);
+  if (want.variant) return match.find((m) => m.platform?.variant === want.variant);
+  if (match.length) return match.find((m) => !m.platform?.variant || m.platform.variant === 'v8') ?? match[0];
+  // An index whose entries say no platform at all (a plain image layout): its only image.
+  const untagged = images.filter((m) => !m.platform);
+  return untagged.length === 1 ? untagged[0] : undefined;
+}
+
+/** Parallel downloads: the config's "max-concurrent-downloads", MINID_MAX_CONCURRENT_DOWNLOADS, else 3 (docker's). */
+export function downloadLimit(config: MinidConfig, env = process.env): number {
+  const e = env.MINID_MAX_CONCURRENT_DOWNLOADS;
+  if (e !== undefined && e !== '') {
+    if (!/^[1-9]\d*$/.test(e)) fail(`MINID_MAX_CONCURRENT_DOWNLOADS=${JSON.stringify(e)} must be a whole number of at least 1`, 1);
+    return Number(e);
+  }
+  return config.maxConcurrentDownloads ?? 3;
+}
+
+const downloads = downloadsDir;
+const hex = (digest: string) => digest.slice(7);
+const layerId = (digest: string) => hex(digest).slice(0, 12);
 
 async function fetchManifest(c: RegistryClient, repository: string, ref: string, what: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
   const res = await c.get(repository, `manifests/${ref}`, { Accept: ACCEPT }, what);
@@ -48,99 +140,274 @@ async function fetchManifest(c: RegistryClient, repository: string, ref: string,
   return { bytes, mediaType, digest };
 }
 
-/** Download a blob to `file`, checking size and digest on the way; a cut connection is retried. */
-async function fetchBlob(c: RegistryClient, repository: string, desc: Descriptor, file: string, what: string): Promise<void> {
+const CUT = /^(ECONNRESET|EPIPE|ETIMEDOUT|ERR_STREAM_PREMATURE_CLOSE|ECONNABORTED)$/;
+
+/** sha256 and size of what a partial download already holds. */
+async function hashFile(file: string): Promise<{ hash: ReturnType<typeof createHash>; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const c of fs.createReadStream(file)) {
+      hash.update(c as Buffer);
+      size += (c as Buffer).length;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  return { hash, size };
+}
+
+/**
+ * Download a blob into downloads/<hex>, verified: streamed to <hex>.partial (resumed with a
+ * Range request when a partial one is there and the registry answers 206, else started
+ * over), its digest and size checked, then renamed. Returns the verified file.
+ */
+async function fetchBlob(c: RegistryClient, repository: string, desc: Descriptor, what: string, emit: (e: PullEvent) => void): Promise<string> {
   if (!SHA256.test(desc.digest)) fail(`${what}: unsupported digest ${JSON.stringify(desc.digest)}`, 1);
+  if (typeof desc.size !== 'number' || !Number.isSafeInteger(desc.size) || desc.size < 0) fail(`${what}: the manifest gives no valid size for ${desc.digest}`, 1);
+  const dir = downloads();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const done = path.join(dir, hex(desc.digest));
+  const part = `${done}.partial`;
+  // One download of a blob at a time on this machine: a second pull waits, then finds it done.
+  const lock = `pull-${hex(desc.digest)}`;
+  try {
+    for (;;) {
+      try {
+        return await withLock(lock, () => download(c, repository, desc, what, emit, done, part));
+      } catch (e) {
+        // withLock gives up after a while; a long download of the same blob by another pull
+        // is still worth waiting for (a holder that died loses the lock after 3 s anyway).
+        if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      }
+    }
+  } finally {
+    fs.rmSync(path.join(paths.locks(), lock), { force: true }); // the lock's name file (the lock itself is lock.lock/)
+  }
+}
+
+async function download(c: RegistryClient, repository: string, desc: Descriptor, what: string, emit: (e: PullEvent) => void, done: string, part: string): Promise<string> {
+  const id = layerId(desc.digest);
+  if (fs.existsSync(done)) {
+    // Verified by an earlier pull that failed later (or by the pull we waited for): checked
+    // again, since a file that went bad on disk would otherwise fail every pull from now on.
+    const { hash, size } = await hashFile(done);
+    if (size === desc.size && `sha256:${hash.digest('hex')}` === desc.digest) return done;
+    fs.rmSync(done, { force: true });
+  }
+  // Another pull has just put it into the store (and removed its download).
+  const stored = path.join(paths.blobs(), hex(desc.digest));
+  if (fs.existsSync(stored)) return stored;
+  let resumedOnce = false; // bytes of an earlier download were kept: they may be the bad ones
   for (let attempt = 0; ; attempt++) {
-    const res = await c.get(repository, `blobs/${desc.digest}`, {}, what);
-    const hash = createHash('sha256');
-    let size = 0;
+    let { hash, size } = await hashFile(part);
+    if (size >= desc.size) {
+      // Too long (or complete but never verified): start over.
+      fs.rmSync(part, { force: true });
+      ({ hash, size } = { hash: createHash('sha256'), size: 0 });
+    }
+    const res = await c.get(repository, `blobs/${desc.digest}`, size > 0 ? { Range: `bytes=${size}-` } : {}, what);
+    // 206 from where we stopped: append. Anything else (200: no Range support): from the start.
+    const range = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
+    if (!(res.status === 206 && range && Number(range[1]) === size)) {
+      if (res.status === 206) res.body.destroy();
+      if (res.status === 206) fail(`${what}: ${res.url.host} answered a range that was not asked for (${res.headers['content-range']})`, 1);
+      hash = createHash('sha256');
+      size = 0;
+    } else {
+      resumedOnce = true;
+    }
+    const append = res.status === 206 && size > 0;
+    let last = 0;
+    emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
     try {
       await pipeline(
         res.body,
         new Transform({
           transform(chunk: Buffer, _e, cb) {
-            hash.update(chunk);
             size += chunk.length;
+            if (size > desc.size) return cb(new MinidError(`${what} is bigger than the ${desc.size} bytes its manifest says: the registry sent a wrong blob`, 1));
+            hash.update(chunk);
+            const now = Date.now();
+            if (now - last >= 100) {
+              last = now;
+              emit({ kind: 'layer', id, status: 'Downloading', current: size, total: desc.size });
+            }
             cb(null, chunk);
           },
         }),
-        fs.createWriteStream(file),
+        fs.createWriteStream(part, { flags: append ? 'a' : 'w', mode: 0o600 }),
       );
       if (!res.body.complete) throw Object.assign(new Error('cut'), { code: 'ECONNRESET' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? '';
-      if (!/^(ECONNRESET|EPIPE|ETIMEDOUT|ERR_STREAM_PREMATURE_CLOSE|ECONNABORTED)$/.test(code)) throw e;
-      if (attempt >= RETRY_DELAYS.length) fail(`the connection to ${res.url.host} broke during ${what} (${code}), ${attempt + 1} times: try again later`, 1);
+      if (!CUT.test(code)) throw e;
+      if (attempt >= RETRY_DELAYS.length) fail(`the connection to ${res.url.host} broke during ${what} (${code}), ${attempt + 1} times: try again later (the next pull resumes it)`, 1);
+      emit({ kind: 'layer', id, status: 'Retrying', current: size, total: desc.size });
       await sleep(RETRY_DELAYS[attempt]);
       continue;
     }
+    emit({ kind: 'layer', id, status: 'Verifying Checksum' });
     const got = `sha256:${hash.digest('hex')}`;
-    if (got !== desc.digest) fail(`${what} does not match its digest (got ${got})`, 1);
-    if (typeof desc.size === 'number' && size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}`, 1);
-    return;
+    if (size !== desc.size || got !== desc.digest) {
+      fs.rmSync(part, { force: true }); // never reused
+      if (resumedOnce) {
+        // Maybe the kept part was wrong (a file damaged on disk): once more from the start.
+        resumedOnce = false;
+        emit({ kind: 'layer', id, status: 'Retrying', current: 0, total: desc.size });
+        continue;
+      }
+      if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
+      fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
+    }
+    const fd = fs.openSync(part, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(part, done);
+    return done;
   }
 }
 
 /** The first endpoint that serves the manifest: a docker.io mirror, else the registry itself. */
-async function openRegistry(
-  r: ImageReference,
-  what: string,
-  progress?: (line: string) => void,
-): Promise<{ client: RegistryClient; manifest: Awaited<ReturnType<typeof fetchManifest>> }> {
+async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent) => void): Promise<{ client: RegistryClient; manifest: Awaited<ReturnType<typeof fetchManifest>> }> {
   const config = loadConfig();
   const eps = endpointsFor(r.registry, config);
   for (const [i, ep] of eps.entries()) {
     const client = new RegistryClient(r.registry, ep, config);
     try {
       await client.ping();
-      progress?.(`Pulling ${r.full} over ${client.base}`);
+      emit({ kind: 'info', line: `Pulling ${r.full} over ${client.base}` });
       return { client, manifest: await fetchManifest(client, r.repository, r.digest ?? r.tag!, what) };
     } catch (e) {
       // A mirror that fails (down, refusing, without the image) is skipped, as docker does.
       if (!ep.mirror || i === eps.length - 1 || !(e instanceof MinidError)) throw e;
-      progress?.(`mirror ${ep.url}: ${e.message}; trying the next endpoint`);
+      emit({ kind: 'info', line: `mirror ${ep.url}: ${e.message}; trying the next endpoint` });
     }
   }
   throw new Error('unreachable: no endpoint');
 }
 
-/** Pull REF (e.g. 127.0.0.1:5000/library/busybox:latest) into the store. */
-export async function pullImage(ref: string, progress?: (line: string) => void): Promise<ImageRecord> {
+/** Run `fn` over `items`, `limit` at a time; after a failure start no more, let the running ones end, rethrow. */
+async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { e: unknown } | null = null;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw (failed as { e: unknown }).e;
+}
+
+const isNoSpace = (e: unknown) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+/** Pull REF (e.g. 127.0.0.1:5000/library/busybox:latest) into the store. Failures exit 1. */
+export async function pullImage(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
+  try {
+    return await pull(ref, opts);
+  } catch (e) {
+    if (isNoSpace(e)) throw new MinidError(`no space left on device while pulling ${ref}: free space under ${root()} and pull again (what was downloaded is kept)`, 1);
+    throw e;
+  }
+}
+
+async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
   const r = parseReference(ref);
   const what = r.familiar;
+  const emit = opts.onEvent ?? (() => {});
+  const want = opts.platform ? parsePlatform(opts.platform) : { os: 'linux', architecture: hostArch() };
 
+  const opened = await openRegistry(r, what, emit);
+  const c = opened.client;
+  let m = opened.manifest;
+  const fromIndex = m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList;
+  if (m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList) {
+    const index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    const list = Array.isArray(index.manifests) ? index.manifests : [];
+    const pick = selectManifest(list, want);
+    if (!pick) {
+      const has = [...new Set(list.filter((d) => !isAttestation(d) && d.platform).map((d) => platformText(d.platform!)))];
+      fail(`${what} has no image for ${platformText(want)} (it has ${has.length ? has.join(', ') : 'no platform listed'}): choose one with --platform`, 1);
+    }
+    emit({ kind: 'info', line: `${what} is a multi-platform index: using ${platformText(pick.platform ?? want)} ${pick.digest}` });
+    m = await fetchManifest(c, r.repository, pick.digest, `${what} (${platformText(pick.platform ?? want)})`);
+    if (typeof pick.size === 'number' && m.bytes.length !== pick.size) fail(`${what}: the manifest ${pick.digest} has ${m.bytes.length} bytes, the index says ${pick.size}`, 1);
+  }
+  if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) fail(`${what}: unsupported manifest type ${m.mediaType}`, 1);
+  const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+  if (!manifest.config || !Array.isArray(manifest.layers)) fail(`${what}: the manifest has no config or layers`, 1);
+  for (const l of manifest.layers) if (l.urls?.length || l.mediaType === MT.dockerForeign) fail(`${what}: layer ${l.digest} is a foreign layer, which minid cannot fetch`, 1);
+
+  const fetched: string[] = []; // verified downloads, removed once the store has them
+  // The config first (small, in memory): its diff_ids say which layers the store already has.
+  const inStore = (digest: string) => path.join(paths.blobs(), hex(digest));
+  let configBytes: Buffer;
+  if (SHA256.test(manifest.config.digest) && fs.existsSync(inStore(manifest.config.digest))) {
+    configBytes = fs.readFileSync(inStore(manifest.config.digest));
+  } else {
+    if (manifest.config.size > 8 << 20) fail(`the config of ${what} claims ${manifest.config.size} bytes: too big for an image config`, 1);
+    const file = await fetchBlob(c, r.repository, manifest.config, `the config of ${what}`, () => {});
+    configBytes = fs.readFileSync(file);
+    if (file.startsWith(downloads())) fetched.push(file);
+  }
+  const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+  const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
+  if (opts.platform && !fromIndex && config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture))
+    fail(`${what} is for ${platformText(config)}, not ${platformText(want)}: choose its platform with --platform ${platformText(config)}`, 1);
+
+  // The layers: the store's, already downloaded ones, or downloads (some at a time).
+  emit({ kind: 'layers', layers: manifest.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
+  const files = new Map<string, string>(); // digest -> file to link into the layout
+  const todo: Descriptor[] = [];
+  for (const [i, l] of manifest.layers.entries()) {
+    if (files.has(l.digest) || todo.some((t) => t.digest === l.digest)) continue; // a layer used twice
+    const stored = SHA256.test(l.digest) ? inStore(l.digest) : '';
+    if (stored && fs.existsSync(stored) && diffIds[i] && SHA256.test(diffIds[i]) && fs.existsSync(path.join(paths.layers(), hex(diffIds[i])))) {
+      files.set(l.digest, stored);
+      emit({ kind: 'layer', id: layerId(l.digest), status: 'Already exists' });
+    } else {
+      todo.push(l);
+      emit({ kind: 'layer', id: layerId(l.digest), status: 'Waiting' });
+    }
+  }
+  await parallel(todo, downloadLimit(c.config), async (l) => {
+    const file = await fetchBlob(c, r.repository, l, `layer ${layerId(l.digest)} of ${what}`, emit);
+    files.set(l.digest, file);
+    if (file.startsWith(downloads())) fetched.push(file);
+    emit({ kind: 'layer', id: layerId(l.digest), status: 'Download complete' });
+  });
+
+  // An OCI layout of hard links (same file system), handed to the store's load.
   fs.mkdirSync(paths.tmp(), { recursive: true });
   const dir = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-pull-`));
   try {
     const blobs = path.join(dir, 'blobs', 'sha256');
     fs.mkdirSync(blobs, { recursive: true });
-    const put = (digest: string, bytes: Buffer) => fs.writeFileSync(path.join(blobs, digest.slice(7)), bytes);
-
-    const opened = await openRegistry(r, what, progress);
-    const c = opened.client;
-    let m = opened.manifest;
-    if (m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList) {
-      const index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
-      const pick = pickPlatform(index.manifests ?? []);
-      if (!pick) fail(`${what} has no image for linux/${hostArch()}`, 1);
-      progress?.(`${what} is a multi-platform index: using linux/${hostArch()} ${pick.digest}`);
-      m = await fetchManifest(c, r.repository, pick.digest, `${what} (linux/${hostArch()})`);
+    fs.writeFileSync(path.join(blobs, hex(m.digest)), m.bytes);
+    fs.writeFileSync(path.join(blobs, hex(manifest.config.digest)), configBytes);
+    for (const [digest, file] of files) {
+      const to = path.join(blobs, hex(digest));
+      try {
+        fs.linkSync(file, to);
+      } catch (e) {
+        // Another pull of the same blob has just moved it into the store: take it from there.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        try {
+          fs.linkSync(inStore(digest), to);
+        } catch {
+          fail(`layer ${layerId(digest)} of ${what} vanished during the pull (removed by another minid?): pull again`, 1);
+        }
+      }
     }
-    if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) fail(`${what}: unsupported manifest type ${m.mediaType}`, 1);
-    put(m.digest, m.bytes);
-    const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-    if (!manifest.config || !Array.isArray(manifest.layers)) fail(`${what}: the manifest has no config or layers`, 1);
-
-    await fetchBlob(c, r.repository, manifest.config, path.join(blobs, manifest.config.digest.slice(7)), `the config of ${what}`);
-    for (const l of manifest.layers) {
-      if (l.urls?.length) fail(`${what}: layer ${l.digest} is a foreign layer, which minid cannot fetch`, 1);
-      const file = path.join(blobs, l.digest.slice(7));
-      if (fs.existsSync(file)) continue;
-      await fetchBlob(c, r.repository, l, file, `layer ${l.digest.slice(0, 19)} of ${what}`);
-      progress?.(`${l.digest.slice(7, 19)}: Pull complete (${l.size} bytes)`);
-    }
-
     const name = r.tag ? `${r.registry}/${r.repository}:${r.tag}` : null;
     fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     fs.writeFileSync(
@@ -152,7 +419,19 @@ export async function pullImage(ref: string, progress?: (line: string) => void):
       }),
     );
     const { loadImages } = await import('./store.js');
-    const [img] = await loadImages(dir, { consumeSource: true });
+    let img: ImageRecord;
+    try {
+      [img] = await loadImages(dir, {
+        consumeSource: true,
+        onLayer: (digest, status) => emit({ kind: 'layer', id: layerId(digest), status }),
+      });
+    } catch (e) {
+      // The store's messages say "<dir> is not a valid image": name the image instead.
+      if (e instanceof MinidError) throw new MinidError(e.message.split(JSON.stringify(dir)).join(what), 1);
+      throw e;
+    }
+    // In the store now (same inodes): the downloads are done with.
+    for (const f of fetched) if (fs.existsSync(inStore(`sha256:${path.basename(f)}`))) fs.rmSync(f, { force: true });
     return img;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,8 @@
 //   ├── layers/<diff_id hex>/          each layer unpacked ONCE, shared by every image using it;
 //   │                                  containers mount them as overlayfs lowerdirs
 //   ├── images.json                    the index: image records and the names pointing at them
+//   ├── downloads/sha256/<hex>[.partial]  pulls' blobs: verified, or being downloaded (pull.ts);
+//   │                                  kept after a failed pull for the next one, not part of the store
 //   └── tmp/img-<pid>-XXXX/            work in progress; renamed into place when complete
 //
 // Rules that keep it consistent:
@@ -151,6 +153,16 @@ function findImage(images: ImageRecord[], ref: string): ImageRecord | null {
   return null;
 }
 
+/** The image REF names in the store, or null (a malformed name is null too: it cannot be here). */
+export async function findLocalImage(ref: string): Promise<ImageRecord | null> {
+  try {
+    return findImage(readIndex().images, ref);
+  } catch (e) {
+    if (e instanceof MinidError && /ambiguous/.test(e.message)) throw e;
+    return null;
+  }
+}
+
 export async function resolveImage(ref: string): Promise<ImageRecord> {
   return findImage(readIndex().images, ref) ?? notFound(ref);
 }
@@ -285,7 +297,10 @@ interface LayerJob {
  * consumeSource (for pull): the input is a directory of ours on the store's file system;
  * its layer blobs are moved into the store instead of copied.
  */
-export async function loadImages(file: string, opts: { consumeSource?: boolean } = {}): Promise<ImageRecord[]> {
+export async function loadImages(
+  file: string,
+  opts: { consumeSource?: boolean; /** Told when a layer starts and ends unpacking (pull's progress). */ onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void } = {},
+): Promise<ImageRecord[]> {
   const abs = path.resolve(file);
   let st: fs.Stats;
   try {
@@ -363,21 +378,17 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
         }
         try {
           const compression = await layer.sniffCompression(job.file);
-          let plain: string | undefined;
-          if (compression === 'zstd') {
-            plain = path.join(work, `zstd-${hex(job.diffId)}.tar`);
-            await layer.decompressZstd(job.file, plain);
-          }
           // Unpacked in the same pass as the check (one parser for both); a mismatch below
           // discards it with the rest of the work directory.
           let dest: string | undefined;
+          if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
           if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
             unpacking.add(job.diffId);
             dest = path.join(layersDir, hex(job.diffId));
             fs.mkdirSync(dest, 0o755);
             fs.chmodSync(dest, 0o755); // the layer root is "/" of the container: 0755 unless the tar says otherwise
           }
-          const scan = await layer.scanLayer(job.file, compression, plain, { dest });
+          const scan = await layer.scanLayer(job.file, compression, undefined, { dest });
           if (job.digest && scan.digest !== job.digest) {
             fail(`${ctx} is corrupt: its content does not match its digest (got ${scan.digest})`);
           }
@@ -388,7 +399,7 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
             fail(`${ctx} is corrupt: its uncompressed content ${shortId(scan.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
           }
           job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
-          if (plain) fs.rmSync(plain, { force: true });
+          if (job.digest) opts.onLayer?.(job.digest, 'Pull complete');
           // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
           const staged = path.join(blobsDir, hex(scan.digest));
           if (!inStore(scan.digest) && !fs.existsSync(staged)) {
@@ -480,6 +491,33 @@ export async function loadImages(file: string, opts: { consumeSource?: boolean }
     if (!(e instanceof MinidError) && layer.isNoSpace(e)) throw noSpace(`loading ${file}`);
     throw e;
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Downloads (src/image/pull.ts): blobs of pulls, verified (HEX) or not yet (HEX.partial)
+
+export const downloadsDir = (): string => path.join(root(), 'downloads', 'sha256');
+
+/**
+ * `minid system prune`: remove what pulls left in downloads/ (a failed or interrupted pull
+ * keeps it for the next one), except the blobs a running pull holds the lock of. Returns the
+ * removed files' names.
+ */
+export function pruneDownloads(): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(downloadsDir());
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const hex = n.replace(/\.partial$/, '');
+    if (fs.existsSync(path.join(paths.locks(), `pull-${hex}.lock`))) continue; // being downloaded now
+    fs.rmSync(path.join(downloadsDir(), n), { force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ export async function run(image: string, command: string[], o: any): Promise<num
     await dryRun(req, explain!);
     return 0;
   }
+  // The image: pulled first when --pull says so (its code is loaded only then).
+  if (o.pull !== 'missing' || o.platform || !(await (await import('../../image/store.js')).findLocalImage(image))) await (await import('./image.js')).pullForRun(image, o.pull, o.platform);
   debugMark('run: parsed');
   const { ForegroundSupervisor, holdSignals, runForeground } = await import('../../runtime/attach.js');
   // Ctrl-C from here until the container runs: undo, not die half-way.
@@ -339,6 +341,8 @@ export async function systemPrune(o: { explain?: boolean }) {
   const known = new Set(listStates().map((s) => s.config.id));
   const net = await import('../../network/index.js');
   removed.push(...(await net.pruneLeftovers(known, { explain })));
+  // What interrupted or failed pulls kept in the store's downloads/ for the next pull.
+  for (const f of (await import('../../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
   for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
   if (!removed.length) process.stdout.write('Nothing to remove\n');
 }

@@ -114,13 +114,69 @@ export async function inspectImage(refs: string[]): Promise<void> {
   out(JSON.stringify(list, null, 2));
 }
 
-/** `minid pull REF`: from any registry (src/image/registry/); failures exit 1, as docker's. */
-export async function pull(ref: string, opts: { quiet?: boolean } = {}): Promise<void> {
+/**
+ * Pull REF, showing its progress on `stream` (a live display on a terminal, plain lines
+ * elsewhere, nothing with `quiet`), then docker's closing lines.
+ */
+async function pullShown(ref: string, stream: NodeJS.WriteStream, opts: { quiet?: boolean; platform?: string; forRun?: boolean }): Promise<ImageRecord> {
   const { pullImage } = await import('../../image/pull.js');
+  const { PullDisplay } = await import('../progress.js');
+  const { tryParseReference } = await import('../../image/ref.js');
+  const show = opts.quiet ? null : new PullDisplay(stream);
+  const r = tryParseReference(ref);
+  if (show && !opts.forRun && r && !r.digest && !/:[^/]*$/.test(ref)) stream.write(`Using default tag: ${r.tag}\n`);
+  try {
+    const img = await pullImage(ref, { platform: opts.platform, onEvent: show?.event });
+    show?.finish();
+    if (show) {
+      stream.write(`Digest: ${img.manifestDigest}\n`);
+      stream.write(`Status: ${show.downloaded ? 'Downloaded image for' : 'Image is up to date for'} ${r?.digest ? r.full : (img.names[0] ?? img.id)}\n`);
+    }
+    return img;
+  } finally {
+    show?.finish();
+  }
+}
+
+/** `minid pull REF`: from any registry (src/image/registry/); failures exit 1, as docker's. -q prints the reference only. */
+export async function pull(ref: string, opts: { quiet?: boolean; platform?: string } = {}): Promise<void> {
   const { exitOne } = await import('./login.js');
-  const img = await exitOne(() => pullImage(ref, opts.quiet ? undefined : (line) => out(line)));
-  if (!opts.quiet) {
-    out(`Digest: ${img.manifestDigest}`);
-    out(`Status: Downloaded image for ${img.names[0] ?? img.id}`);
+  await exitOne(() => pullShown(ref, process.stdout, opts));
+  const { parseReference } = await import('../../image/ref.js');
+  out(parseReference(ref).full); // docker's last line (with -q, the only one)
+}
+
+/**
+ * `minid run`'s image: pull it when --pull says so (always; missing, the default, when the
+ * store has no such image or one for another --platform; never). Progress on stderr, as
+ * docker's; a failure exits 125.
+ */
+export async function pullForRun(ref: string, policy: string | undefined, platform: string | undefined): Promise<void> {
+  const { fail, MinidError } = await import('../../errors.js');
+  const p = policy ?? 'missing';
+  if (!['always', 'missing', 'never'].includes(p)) fail(`invalid pull option: ${JSON.stringify(p)}: must be one of "always", "missing" or "never"`);
+  try {
+    const { findLocalImage } = await import('../../image/store.js');
+    const { tryParseReference } = await import('../../image/ref.js');
+    const name = tryParseReference(ref)?.familiar ?? ref; // as docker names it: "busybox:latest"
+    const local = await findLocalImage(ref);
+    let wrongPlatform = false;
+    if (local && platform) {
+      const { parsePlatform } = await import('../../image/pull.js');
+      const want = parsePlatform(platform);
+      wrongPlatform = (local.config.os ?? 'linux') !== want.os || (local.config.architecture !== undefined && local.config.architecture !== want.architecture);
+    }
+    if (p === 'never') {
+      if (!local) fail(`image ${JSON.stringify(name)} not found locally, and --pull never forbids pulling it: pull it with \`minid pull ${name}\` first`);
+      return;
+    }
+    if (p === 'missing' && local && !wrongPlatform) return;
+    if (!local && !tryParseReference(ref)) return; // not a name (an ID prefix): the store's own error follows
+    if (!local) process.stderr.write(`Unable to find image '${name}' locally\n`);
+    await pullShown(ref, process.stderr, { platform, forRun: true });
+  } catch (e) {
+    // docker run's code for a failed pull (and everything else of minid's own): 125.
+    if (e instanceof MinidError && e.exitCode !== 125) throw new MinidError(e.message, 125);
+    throw e;
   }
 }

@@ -128,6 +128,38 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * The line for a 404: the registry's error code (distribution's NAME_UNKNOWN: no such
+   * repository; MANIFEST_UNKNOWN: no such tag) says which name is wrong.
+   */
+  private async notFound(res: Response, u: URL, what: string): Promise<string> {
+    let code = '';
+    try {
+      const body = JSON.parse((await readBody(res, 64 << 10)).toString('utf8')) as { errors?: { code?: string }[] };
+      code = body.errors?.[0]?.code ?? '';
+    } catch {
+      /* no JSON body: say it plainly below */
+    }
+    const m = new RegExp(`/v2/(.+)/manifests/([^/]+)$`).exec(u.pathname);
+    if (m && code === 'NAME_UNKNOWN') return `repository ${this.registry}/${m[1]} not found: check the name (a private repository may also need \`minid login ${this.registry}\`)`;
+    // distribution says MANIFEST_UNKNOWN for a repository it does not have too: its tag list tells.
+    if (m && code === 'MANIFEST_UNKNOWN' && !(await this.repositoryExists(m[1])))
+      return `repository ${this.registry}/${m[1]} not found: check the name (a private repository may also need \`minid login ${this.registry}\`)`;
+    if (m && code === 'MANIFEST_UNKNOWN' && !m[2].startsWith('sha256:')) return `manifest for ${what} not found: ${this.registry}/${m[1]} has no tag ${JSON.stringify(decodeURIComponent(m[2]))}`;
+    if (m && code === 'MANIFEST_UNKNOWN') return `manifest for ${what} not found: ${this.registry}/${m[1]} has no manifest ${decodeURIComponent(m[2])}`;
+    return `${what} not found in the registry at ${this.host}`;
+  }
+
+  private async repositoryExists(repository: string): Promise<boolean> {
+    try {
+      const res = await this.once(new URL(`${this.base}/v2/${repository}/tags/list?n=1`), {}, `repository:${repository}:pull`, `the tags of ${repository}`);
+      drain(res);
+      return res.status < 300;
+    } catch {
+      return false;
+    }
+  }
+
   /** One GET with its redirects. */
   private async once(u: URL, headers: Record<string, string>, scope: string, what: string): Promise<Response> {
     const origin = new URL(this.base).origin;
@@ -151,10 +183,7 @@ export class RegistryClient {
         if (creds) fail(`${this.registry} refused ${what} for user ${creds.username} (${res.status}): check the name and your access, or run \`minid login ${this.registry}\` again`, 1);
         fail(`${this.registry} refused ${what} without a login (${res.status}): it may not exist, or need \`minid login ${this.registry}\``, 1);
       }
-      if (res.status === 404) {
-        drain(res);
-        fail(`${what} not found in the registry at ${this.host}`, 1);
-      }
+      if (res.status === 404) fail(await this.notFound(res, u, what), 1);
       if (res.status >= 400 && res.status < 500 && res.status !== 429) {
         drain(res);
         fail(`the registry at ${res.url.host} answered ${res.status} ${res.body.statusMessage ?? ''} for ${what}`.trimEnd(), 1);

@@ -8,7 +8,8 @@
 //     "offline": true,                                       no registry but loopback ...
 //     "allowed-registries": ["registry.corp.example"],       ... and these
 //     "certs-dirs": ["/etc/docker/certs.d", ...],            per-registry CAs and client certs
-//     "auth-file": "/etc/minid/auth.json"                    where `minid login` saves
+//     "auth-file": "/etc/minid/auth.json",                   where `minid login` saves
+//     "max-concurrent-downloads": 3                          layer downloads at once (docker's key)
 //   }
 //
 // A missing /etc/minid/config.json means the defaults; a MINID_CONFIG that names a missing
@@ -24,6 +25,8 @@ export interface MinidConfig {
   allowedRegistries: string[];
   certsDirs: string[];
   authFile: string;
+  /** Layer downloads at once (docker's "max-concurrent-downloads"); null: the default, 3. */
+  maxConcurrentDownloads: number | null;
   /** The file this came from (for error messages), or null for the defaults. */
   source: string | null;
 }
@@ -32,7 +35,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/minid/config.json';
 export const DEFAULT_CERTS_DIRS = ['/etc/docker/certs.d', '/etc/containers/certs.d', '/etc/minid/certs.d'];
 export const DEFAULT_AUTH_FILE = '/etc/minid/auth.json';
 
-const KEYS = ['registry-mirrors', 'insecure-registries', 'offline', 'allowed-registries', 'certs-dirs', 'auth-file'];
+const KEYS = ['registry-mirrors', 'insecure-registries', 'offline', 'allowed-registries', 'certs-dirs', 'auth-file', 'max-concurrent-downloads'];
 
 function stringList(v: unknown, key: string, file: string): string[] {
   if (v === undefined) return [];
@@ -58,6 +61,8 @@ export function parseConfig(text: string, file: string): MinidConfig {
   for (const k of Object.keys(o)) if (!KEYS.includes(k)) fail(`${file}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
   if (o.offline !== undefined && typeof o.offline !== 'boolean') fail(`${file}: "offline" must be true or false`);
   if (o['auth-file'] !== undefined && (typeof o['auth-file'] !== 'string' || o['auth-file'] === '')) fail(`${file}: "auth-file" must be a file path`);
+  const mcd = o['max-concurrent-downloads'];
+  if (mcd !== undefined && (typeof mcd !== 'number' || !Number.isInteger(mcd) || mcd < 1)) fail(`${file}: "max-concurrent-downloads" must be a whole number of at least 1`);
   const mirrors = stringList(o['registry-mirrors'], 'registry-mirrors', file);
   for (const m of mirrors) {
     let u: URL;
@@ -76,6 +81,7 @@ export function parseConfig(text: string, file: string): MinidConfig {
     allowedRegistries: stringList(o['allowed-registries'], 'allowed-registries', file).map(normalizeRegistryHost),
     certsDirs: o['certs-dirs'] === undefined ? DEFAULT_CERTS_DIRS : stringList(o['certs-dirs'], 'certs-dirs', file),
     authFile: (o['auth-file'] as string | undefined) ?? DEFAULT_AUTH_FILE,
+    maxConcurrentDownloads: (mcd as number | undefined) ?? null,
     source: file,
   };
 }
@@ -97,7 +103,7 @@ export function loadConfig(): MinidConfig {
   }
   cached =
     text === null
-      ? { registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: DEFAULT_AUTH_FILE, source: null }
+      ? { registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: DEFAULT_AUTH_FILE, maxConcurrentDownloads: null, source: null }
       : parseConfig(text, file);
   cachedFor = named;
   return cached;

@@ -32,7 +32,7 @@ describe('pull from a local registry', () => {
   it('pulls an image and unpacks it like a loaded one', async () => {
     const lines: string[] = [];
     const started = performance.now();
-    const img = await pullImage(`127.0.0.1:${port}/library/busybox`, (l) => lines.push(l));
+    const img = await pullImage(`127.0.0.1:${port}/library/busybox`, { onEvent: (e) => void (e.kind === 'info' && lines.push(e.line)) });
     console.log(`pull of the 2-layer fixture: ${(performance.now() - started).toFixed(0)} ms`);
     expect(img.names).toEqual([`127.0.0.1:${port}/library/busybox:latest`]);
     expect(img.id).toBe(built.configDigest);
@@ -54,7 +54,10 @@ describe('pull from a local registry', () => {
 
   it('says clearly what is missing or refused', async () => {
     expect((await errorOf(() => pullImage(`127.0.0.1:${port}/library/nothere:1`))).message).toBe(
-      `127.0.0.1:${port}/library/nothere:1 not found in the registry at 127.0.0.1:${port}`,
+      `repository 127.0.0.1:${port}/library/nothere not found: check the name (a private repository may also need \`minid login 127.0.0.1:${port}\`)`,
+    );
+    expect((await errorOf(() => pullImage(`127.0.0.1:${port}/library/busybox:nope`))).message).toBe(
+      `manifest for 127.0.0.1:${port}/library/busybox:nope not found: 127.0.0.1:${port}/library/busybox has no tag "nope"`,
     );
     // The suite runs offline (vitest.config.ts): Docker Hub is refused before any lookup.
     expect((await errorOf(() => pullImage('busybox'))).message).toMatch(/^refusing to connect to registry-1\.docker\.io \(the registry\): minid is offline/);

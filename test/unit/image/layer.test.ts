@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCompression, scanLayer, CorruptLayerError } from '../../../src/image/layer.js';
 import { UnsafeEntryError } from '../../../src/image/safety.js';
@@ -84,6 +85,19 @@ describe('scanLayer', () => {
     await expect(scanLayer(blob('2x.gz', zlib.gzipSync(zlib.gzipSync(tar))), 'gzip')).rejects.toThrow(CorruptLayerError);
     await expect(scanLayer(blob('bad.gz', zlib.gzipSync(tar).subarray(0, 100)), 'gzip')).rejects.toThrow(/not valid gzip data/);
     await expect(scanLayer(blob('junk', Buffer.alloc(2048, 0x41)), 'none')).rejects.toThrow(/not a valid tar archive/);
+  });
+
+  it('streams zstd through the zstd program: digest and diff_id, broken data in zstd\'s words, an early stop ends zstd', async () => {
+    const tar = tarBuffer(entries);
+    const zst = execFileSync('zstd', ['-q', '-c'], { input: tar });
+    const r = await scanLayer(blob('a.tar.zst', zst), 'zstd');
+    expect([r.digest, r.diffId, r.size]).toEqual([sha256(zst), sha256(tar), zst.length]);
+    const bad = Buffer.from(zst);
+    bad[bad.length >> 1] ^= 0xff;
+    await expect(scanLayer(blob('bad.zst', bad), 'zstd')).rejects.toThrow(/^is not valid zstd data \(.*(error|checksum|corrupt).*\)$/i);
+    await expect(scanLayer(blob('cut.zst', zst.subarray(0, 60)), 'zstd')).rejects.toThrow(/^is not valid zstd data \(.+\)$/);
+    const evil = execFileSync('zstd', ['-q', '-c'], { input: tarBuffer([{ path: 'a', type: 'symlink', linkpath: '/etc' }, { path: 'a/passwd', data: 'x' }, { path: 'pad', data: Buffer.alloc(4 << 20, 1) }]) });
+    await expect(scanLayer(blob('evil.zst', evil), 'zstd')).rejects.toThrow(new UnsafeEntryError('a/passwd', 'goes through the symlink "a"'));
   });
 
   it('refuses a header with a bad checksum', async () => {
