@@ -40,7 +40,7 @@ const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String
  * hybrid host's cgroup2 mount then carries no controllers: not ours), else v2 when cgroup2
  * is mounted; null when neither (no cgroups: minid runs containers without limits).
  */
-export function detectLayout(mountinfo: string): Layout | null {
+export function detectLayout(mountinfo: string, only?: 2): Layout | null {
   const v1: { controllers: string[]; mount: string }[] = [];
   let v2: string | undefined;
   for (const line of mountinfo.split('\n')) {
@@ -55,7 +55,7 @@ export function detectLayout(mountinfo: string): Layout | null {
       if (controllers.length && !v1.some((h) => h.controllers.join() === controllers.join())) v1.push({ controllers, mount });
     } else if (fstype === 'cgroup2' && (v2 === undefined || mount === '/sys/fs/cgroup')) v2 = mount;
   }
-  if (v1.length) return { version: 1, hierarchies: v1 };
+  if (v1.length && only !== 2) return { version: 1, hierarchies: v1 };
   return v2 ? { version: 2, mount: v2 } : null;
 }
 
@@ -429,11 +429,17 @@ const readTrim = (f: string): string => {
 
 let cachedLayout: Layout | null | undefined;
 
-/** This host's layout (MINID_CGROUPS=off: none, containers run without cgroups). */
+/**
+ * This host's layout. MINID_CGROUPS=off: none, containers run without cgroups. MINID_CGROUPS=v2:
+ * the cgroup2 hierarchy even on a hybrid host, whose cgroup2 has no controllers (no limits;
+ * they are discarded with a warning), but runs the rest of the v2 code for real: one directory
+ * per container, the device program, the cgroup namespace, the removal. For tests.
+ */
 export function hostLayout(): Layout | null {
   if (cachedLayout !== undefined) return cachedLayout;
-  if (process.env.MINID_CGROUPS === 'off') return (cachedLayout = null);
-  return (cachedLayout = detectLayout(readTrim('/proc/self/mountinfo')));
+  const want = process.env.MINID_CGROUPS;
+  if (want === 'off') return (cachedLayout = null);
+  return (cachedLayout = detectLayout(readTrim('/proc/self/mountinfo'), want === 'v2' ? 2 : undefined));
 }
 
 /** The hierarchy that has a controller (v1), or the one hierarchy (v2). */

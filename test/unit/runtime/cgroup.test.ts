@@ -43,6 +43,10 @@ describe('detectLayout', () => {
   it('v1 with co-mounted controllers: one hierarchy for both', () =>
     expect(detectLayout(COMOUNTED)).toEqual({ version: 1, hierarchies: [{ controllers: ['cpu', 'cpuacct'], mount: '/sys/fs/cgroup/cpu,cpuacct' }, { controllers: ['memory'], mount: '/sys/fs/cgroup/memory' }] }));
   it('pure v2', () => expect(detectLayout(PURE_V2)).toEqual({ version: 2, mount: '/sys/fs/cgroup' }));
+  it("the hybrid's cgroup2 when asked for v2 only (MINID_CGROUPS=v2)", () => {
+    expect(detectLayout(HYBRID, 2)).toEqual({ version: 2, mount: '/sys/fs/cgroup/unified' });
+    expect(detectLayout(COMOUNTED, 2)).toBeNull();
+  });
   it('none', () => expect(detectLayout('26 30 0:5 / /proc rw - proc proc rw')).toBeNull());
 });
 
