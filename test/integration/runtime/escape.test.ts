@@ -211,6 +211,71 @@ describe("the caller's open files do not reach the container (CVE-2024-21626 cla
   }, 60_000);
 });
 
+describe("the caller's terminal does not reach the container (TIOCSTI: typing into the host's shell)", () => {
+  // A static probe: which of fds 0-2 are terminals, and whether TIOCSTI can push a command
+  // into one (on a controlling terminal it needs no capability; else CAP_SYS_ADMIN).
+  const STI = String.raw`
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+int main(void) {
+  const char *cmd = "echo PWNED\n";
+  for (int fd = 0; fd < 3; fd++) {
+    if (!isatty(fd)) continue;
+    printf("fd%d is a terminal\n", fd);
+    for (const char *c = cmd; *c; c++) if (ioctl(fd, TIOCSTI, c) < 0) break; else if (!c[1]) printf("injected on fd%d\n", fd);
+  }
+  printf("probe done\n");
+  return 0;
+}
+`;
+  let bin: string;
+  beforeAll(async () => {
+    bin = path.join(tmp, 'sti-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(tmp, 'sti.c'), STI);
+    await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, 'sti.c')]);
+  });
+
+  /** minid ARGS... on a terminal of its own, then the shell reads what may have been typed. */
+  const onTerminal = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
+      const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
+      let out = '';
+      t.onData((d) => (out += d));
+      t.onExit(() => resolve(out.replace(/\r/g, '')));
+    });
+
+  it.each([
+    ['run -i', ['run', '-i', '--rm', '--network', 'none']],
+    ['run -i --cap-add SYS_ADMIN', ['run', '-i', '--rm', '--network', 'none', '--cap-add', 'SYS_ADMIN']],
+    ['run -i --privileged', ['run', '-i', '--rm', '--network', 'none', '--privileged']],
+  ])('%s: the container gets a pipe, not the terminal', async (_what, flags) => {
+    const out = await onTerminal([...flags, '-v', `${bin}:/p:ro`, 'busybox', '/p/sti']);
+    expect(out).toContain('probe done');
+    expect(out).not.toMatch(/is a terminal|injected|PWNED/);
+    expect(out).toContain('typed=[]');
+  });
+
+  it.each([
+    ['exec', []],
+    ['exec -i', ['-i']],
+    ['exec --privileged', ['--privileged']],
+  ])("%s: neither the terminal nor a session on it", async (_what, flags) => {
+    const id = (await minid(['run', '-d', '--network', 'none', '-v', `${bin}:/p:ro`, 'busybox', 'sleep', '300'])).stdout.trim();
+    try {
+      const out = await onTerminal(['exec', ...flags, id, 'sh', '-c', '/p/sti; cut -d" " -f7 /proc/self/stat']);
+      expect(out).toContain('probe done');
+      expect(out).not.toMatch(/is a terminal|injected|PWNED/);
+      expect(out).toMatch(/^0$/m); // tty_nr: no controlling terminal
+      expect(out).toContain('typed=[]');
+    } finally {
+      await minid(['rm', '-f', id]);
+    }
+  });
+});
+
 describe("an image's symlinks never lead minid to the host", () => {
   it('/etc -> a host directory: the /etc files land inside the container, nothing on the host', async () => {
     const v = victim('victim-etc');
