@@ -73,7 +73,7 @@ export function buildProgram(): Command {
       .option(
         '--privileged',
         'all capabilities, no seccomp filter, /proc and /sys not masked or read-only; unlike docker, no host devices ' +
-          '(/dev stays minid\'s own) and the same namespaces',
+          '(/dev stays minid\'s own) and the same namespaces; root in it can still take the host, as in docker: trusted images only',
       )
       .option('--security-opt <opt>', 'seccomp=PROFILE.json | seccomp=unconfined | no-new-privileges[=true|false] (repeatable)', collect, [])
       .option('--explain', 'print every step as the command a person would type while doing it')

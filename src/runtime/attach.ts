@@ -91,11 +91,15 @@ export class ForegroundSupervisor {
   spawn = async (argv: string[]): Promise<Started> => {
     this.unwatch = onOutputGone(this.outputGone);
     const log = (this.log = fs.createWriteStream(logFile(this.c.id), { flags: 'a' }));
+    // -i: our stdin, but our terminal only through a pipe (src/sys/terminal.ts).
+    const { isTerminal, relayTerminal } = await import('../sys/terminal.js');
+    const relay = this.c.interactive && isTerminal(0);
     // Its own process group: Ctrl-C reaches minid only, which forwards it to the container once.
     const child = (this.child = await startProcess(argv, {
-      stdio: [this.c.interactive ? 'inherit' : 'null', 'write', 'write', ...SUPERVISOR_FDS],
+      stdio: [this.c.interactive ? (relay ? 'read' : 'inherit') : 'null', 'write', 'write', ...SUPERVISOR_FDS],
       detached: true,
     }));
+    const stopRelay = relay ? relayTerminal({ to: child.stdio[0] as import('node:stream').Writable }) : () => {};
     for (const name of ['stdout', 'stderr'] as const) {
       child[name]!.on('data', (d) => {
         if (!process[name].destroyed) process[name].write(d);
@@ -105,7 +109,7 @@ export class ForegroundSupervisor {
     // minid-init's start report (--report-fd): a foreground run needs none (an error is on
     // stderr, the exit code is the container's), but unread it would hold 'close' back.
     (child.stdio[REPORT_FD] as import('node:net').Socket).resume();
-    this.closed = new Promise((res) => child.on('close', res));
+    this.closed = new Promise((res) => child.on('close', res)).finally(stopRelay);
     return child;
   };
 

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { quote, run } from '../sys/exec.js';
 import { packageRoot } from '../sys/paths.js';
-import { CFS_PERIOD_US, type Limits } from './limits.js';
+import { CFS_PERIOD_US, NO_LIMITS, type Limits } from './limits.js';
 
 /** The v1 controllers a container gets a cgroup in (one hierarchy each, or co-mounted ones). */
 export const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'devices', 'blkio', 'freezer'] as const;
@@ -40,7 +40,7 @@ const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o) => String
  * hybrid host's cgroup2 mount then carries no controllers: not ours), else v2 when cgroup2
  * is mounted; null when neither (no cgroups: minid runs containers without limits).
  */
-export function detectLayout(mountinfo: string): Layout | null {
+export function detectLayout(mountinfo: string, only?: 2): Layout | null {
   const v1: { controllers: string[]; mount: string }[] = [];
   let v2: string | undefined;
   for (const line of mountinfo.split('\n')) {
@@ -55,7 +55,7 @@ export function detectLayout(mountinfo: string): Layout | null {
       if (controllers.length && !v1.some((h) => h.controllers.join() === controllers.join())) v1.push({ controllers, mount });
     } else if (fstype === 'cgroup2' && (v2 === undefined || mount === '/sys/fs/cgroup')) v2 = mount;
   }
-  if (v1.length) return { version: 1, hierarchies: v1 };
+  if (v1.length && only !== 2) return { version: 1, hierarchies: v1 };
   return v2 ? { version: 2, mount: v2 } : null;
 }
 
@@ -128,6 +128,36 @@ export const devicesBinary = (): string => path.join(packageRoot(), 'build', 'mi
 /** runc's conversion of cpu.shares (2..262144) to v2's cpu.weight (1..10000). */
 export function sharesToWeight(shares: number): number {
   return shares === 0 ? 0 : 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+/** The limits, the controller each needs, and docker's warning when the host lacks it. */
+const LIMIT_CONTROLLERS: [keyof Limits, string, string][] = [
+  ['Memory', 'memory', 'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.'],
+  ['NanoCpus', 'cpu', 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted. CPU quota discarded.'],
+  ['CpuShares', 'cpu', 'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.'],
+  ['CpusetCpus', 'cpuset', 'Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.'],
+  ['PidsLimit', 'pids', 'Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.'],
+];
+
+/** The controllers a container's cgroup gets on this host: v1's mounted hierarchies, v2's cgroup.controllers. */
+export function hostControllers(layout: Layout, host: CgroupHost): string[] {
+  return layout.version === 1 ? layout.hierarchies.flatMap((h) => h.controllers) : (host.v2?.available ?? []);
+}
+
+/**
+ * A limit whose controller the host lacks (a v1 host without the pids hierarchy, a v2 host
+ * whose root does not offer memory) would be silently ignored by the plan: as docker does, it
+ * is discarded with a warning instead, so that neither the user nor `inspect` believes it holds.
+ */
+export function discardUnsupported(l: Limits, controllers: string[], warn: (line: string) => void): Limits {
+  const out = { ...l };
+  for (const [key, controller, message] of LIMIT_CONTROLLERS) {
+    if (controllers.includes(controller) || out[key] === (NO_LIMITS as Limits)[key]) continue;
+    warn(`WARNING: ${message}`);
+    (out as Record<string, unknown>)[key] = (NO_LIMITS as Limits)[key];
+    if (key === 'Memory') out.MemorySwap = NO_LIMITS.MemorySwap;
+  }
+  return out;
 }
 
 /** CFS quota for --cpus: that many periods' worth of CPU time per period. */
@@ -399,11 +429,17 @@ const readTrim = (f: string): string => {
 
 let cachedLayout: Layout | null | undefined;
 
-/** This host's layout (MINID_CGROUPS=off: none, containers run without cgroups). */
+/**
+ * This host's layout. MINID_CGROUPS=off: none, containers run without cgroups. MINID_CGROUPS=v2:
+ * the cgroup2 hierarchy even on a hybrid host, whose cgroup2 has no controllers (no limits;
+ * they are discarded with a warning), but runs the rest of the v2 code for real: one directory
+ * per container, the device program, the cgroup namespace, the removal. For tests.
+ */
 export function hostLayout(): Layout | null {
   if (cachedLayout !== undefined) return cachedLayout;
-  if (process.env.MINID_CGROUPS === 'off') return (cachedLayout = null);
-  return (cachedLayout = detectLayout(readTrim('/proc/self/mountinfo')));
+  const want = process.env.MINID_CGROUPS;
+  if (want === 'off') return (cachedLayout = null);
+  return (cachedLayout = detectLayout(readTrim('/proc/self/mountinfo'), want === 'v2' ? 2 : undefined));
 }
 
 /** The hierarchy that has a controller (v1), or the one hierarchy (v2). */

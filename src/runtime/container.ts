@@ -79,11 +79,13 @@ function parseRequest(r: RunRequest) {
   const layout = cgroup.hostLayout();
   const flags = r.limits ?? {};
   if (!layout && Object.values(flags).some((v) => v !== undefined)) fail('resource limits need cgroups, and this host has none mounted (see /proc/self/mountinfo)');
-  const limits = parseLimits(
-    flags,
-    { cpus: cgroup.hostCpus(layout), memswAccounted: !!layout && cgroup.probeCgroupHost(layout).memsw },
-    (line) => process.stderr.write(line + '\n'),
-  );
+  const warn = (line: string) => process.stderr.write(line + '\n');
+  const host = layout ? cgroup.probeCgroupHost(layout) : undefined;
+  const controllers = layout && host ? cgroup.hostControllers(layout, host) : [];
+  // Without a memory controller the memory limit itself goes (below): no word about its swap.
+  const memswAccounted = !!host?.memsw || !controllers.includes('memory');
+  let limits = parseLimits(flags, { cpus: cgroup.hostCpus(layout), memswAccounted }, warn);
+  if (layout) limits = cgroup.discardUnsupported(limits, controllers, warn);
   // Capabilities and seccomp: the profile is compiled once here, so that its mistakes are said
   // now. CAP_MKNOD is docker's, where a device policy holds (the devices cgroup: see cgroup.ts).
   const security = sec.parseSecurityOpts(r.securityOpt, (f) => fs.readFileSync(f, 'utf8'));
@@ -290,8 +292,11 @@ async function makeCgroup(c: ContainerConfig, explain?: (l: string) => void): Pr
 export function dryRunCgroup(flags: LimitFlags, explain: (l: string) => void): void {
   const layout = cgroup.hostLayout();
   if (!layout) return explain('# no cgroups on this host: the container would run without limits');
-  const limits = parseLimits(flags, { cpus: cgroup.hostCpus(layout), memswAccounted: cgroup.probeCgroupHost(layout).memsw }, explain);
-  const plan = cgroup.planCgroup(layout, '0'.repeat(64), limits, cgroup.probeCgroupHost(layout));
+  const host = cgroup.probeCgroupHost(layout);
+  const controllers = cgroup.hostControllers(layout, host);
+  const parsed = parseLimits(flags, { cpus: cgroup.hostCpus(layout), memswAccounted: host.memsw || !controllers.includes('memory') }, explain);
+  const limits = cgroup.discardUnsupported(parsed, controllers, explain);
+  const plan = cgroup.planCgroup(layout, '0'.repeat(64), limits, host);
   explain(`# cgroups, cgroup v${layout.version} (dry run: nothing is changed)`);
   plan.steps.forEach((s, i) => cgroup.formatCgStep(s, i + 1, plan.steps.length).forEach(explain));
 }

@@ -78,6 +78,7 @@
  *   - this binary: minid-init runs from a sealed memfd copy of itself and is not dumpable
  *     (see run_from_sealed_copy);
  *   - the caller's open files: every fd above 2 is closed on exec (see main);
+ *   - the caller's terminal: `exec`'s command runs in a session of its own (see exec_mode);
  *   - host paths through the image's symlinks (see "Paths inside the container's root").
  *
  * Exit codes follow docker: 127 command not found, 126 not executable, 125 setup failed
@@ -725,7 +726,14 @@ static int exec_command(char **argv) {
 }
 
 static pid_t child = 0;
-static void forward(int sig) { if (child > 0) kill(child, sig); }
+static int own_session = 0; /* exec mode: we lead a session (-t: the terminal minid made) */
+/* The signals a terminal sends its foreground process group go to the child's group, which
+ * is its own session's (see exec_mode): as the caller's Ctrl-C would reach it. */
+static void forward(int sig) {
+  if (child <= 0) return;
+  int terminal = sig == SIGINT || sig == SIGQUIT || sig == SIGHUP;
+  kill(terminal && !own_session ? -child : child, sig);
+}
 
 static int exec_mode(int argc, char **argv) {
   /* The container's own options first, read while the host's files are reachable. */
@@ -755,17 +763,30 @@ static int exec_mode(int argc, char **argv) {
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
   become(uid, gid);
 
+  /* The caller's terminal must not be the command's controlling terminal: TIOCSTI (push
+   * keystrokes into a terminal's input) needs no capability on one's controlling terminal, so
+   * a command of the container could type into the shell that ran `minid exec` once it exits.
+   * The command gets a session of its own, as runc's always does. Not with -t: then we lead a
+   * session already, on the terminal minid made for this exec (node-pty), and its job control
+   * needs that terminal as its controlling one. */
+  own_session = getsid(0) == getpid();
   child = fork();
   if (child < 0) die(125, "fork", NULL);
-  if (child == 0) return exec_command(argv + 6);
+  if (child == 0) {
+    if (!own_session && setsid() < 0) die(125, "setsid", NULL);
+    return exec_command(argv + 6);
+  }
   if (caps_deferred) set_caps(final_uid); /* the waiter keeps nothing it does not need */
-  /* The waiter: pass signals on (a terminal's Ctrl-C reaches the child directly). */
+  /* The waiter: pass signals on. On our own terminal (-t) its Ctrl-C and Ctrl-\ reach the
+   * child directly; in a session of its own, the child gets them from us. */
   struct sigaction sa = {0};
   sa.sa_handler = forward;
   for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGINT && s != SIGQUIT && s != SIGTSTP) sigaction(s, &sa, NULL);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
+    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGTSTP && (!own_session || (s != SIGINT && s != SIGQUIT))) sigaction(s, &sa, NULL);
+  if (own_session) {
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+  }
   int status;
   while (waitpid(child, &status, 0) < 0)
     if (errno != EINTR) die(125, "waitpid", NULL);

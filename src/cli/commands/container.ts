@@ -280,8 +280,17 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
     const { ptySession } = await import('../../runtime/attach.js');
     return ptySession(argv, { env: envObj, interactive: !!o.interactive });
   }
-  const child = await spawnProcess(argv, { env: envObj, cleanEnv: true, stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
-  return new Promise<number>((res) => child.on('close', (code, sig) => res(code ?? 128 + (sig ? (osSignals as any)[sig] ?? 0 : 0))));
+  // Our terminal is relayed, never handed to the container (src/sys/terminal.ts).
+  const { isTerminal, relayTerminal } = await import('../../sys/terminal.js');
+  const pass = (fd: 0 | 1 | 2) => (isTerminal(fd) ? 'pipe' : 'inherit');
+  const child = await spawnProcess(argv, { env: envObj, cleanEnv: true, stdio: [o.interactive ? pass(0) : 'ignore', pass(1), pass(2)] });
+  const stop = relayTerminal({ to: child.stdin, out: child.stdout, err: child.stderr });
+  return new Promise<number>((res) =>
+    child.on('close', (code, sig) => {
+      stop();
+      res(code ?? 128 + (sig ? (osSignals as any)[sig] ?? 0 : 0));
+    }),
+  );
 }
 import { constants } from 'node:os';
 const osSignals = constants.signals;

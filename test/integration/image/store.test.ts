@@ -240,6 +240,29 @@ describe('refusing broken input, leaving nothing behind', () => {
       },
       /^layer sha256:[0-9a-f]{12} of image bad:digest is corrupt: its content does not match its digest \(got sha256:[0-9a-f]{64}\)$/,
     ],
+    ...(['manifest', 'config'] as const).map((which): [string, () => string, RegExp] => [
+      `a ${which} that does not match its digest (same size, one byte changed)`,
+      () => {
+        const dir = path.join(t.work, `bad-${which}-digest`);
+        const [b] = writeOciLayout(dir, [{ names: [`bad:${which}`], layers: [{ entries: [{ path: 'x', data: 'x' }] }] }]);
+        const blob = path.join(dir, 'blobs/sha256', (which === 'manifest' ? b.manifestDigest : b.configDigest).slice(7));
+        fs.writeFileSync(blob, fs.readFileSync(blob).toString().replace(/^\{/, ' '));
+        return dir;
+      },
+      /is not a valid image: .*sha256:[0-9a-f]{64} does not match its digest \(got sha256:[0-9a-f]{64}\)$/,
+    ]),
+    [
+      'a descriptor whose digest is a path',
+      () => {
+        const dir = path.join(t.work, 'path-digest');
+        writeOciLayout(dir, [{ names: ['bad:path'], layers: [{ entries: [{ path: 'x', data: 'x' }] }] }]);
+        const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+        index.manifests[0].digest = 'sha256:../../../../etc/passwd';
+        fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+        return dir;
+      },
+      /is not a valid image: unsupported or malformed digest "sha256:..\/..\/..\/..\/etc\/passwd" \(only sha256 is supported\)$/,
+    ],
     [
       'a layer whose content does not match the diff_id in the config',
       () => {

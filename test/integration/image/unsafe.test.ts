@@ -259,4 +259,23 @@ describe('inputs that never end', () => {
     expect(e.message).toBe('"/dev/zero" is not a valid image: it is a character device, not a file or a directory');
     expect(e.exitCode).toBe(125);
   });
+
+  it('`minid load -i` of /dev/zero, or of a pipe that never ends, ends at once: one line, 125, nothing written', async () => {
+    const { cli } = await import('../../helpers/minid.js');
+    const { execa } = await import('execa');
+    await execa(cli, ['images', '-q']); // the CLI makes the store's layout (containers/) on its first run
+    const before = snapshotTree(t.root);
+    const cases: [string, string][] = [
+      [`exec "$0" load -i /dev/zero`, '"/dev/zero" is not a valid image: it is a character device, not a file or a directory'],
+      [`cat /dev/zero | "$0" load -i /dev/stdin`, '"/dev/stdin" is not a valid image: it is a pipe, not a file or a directory'],
+      [`exec "$0" load -i /dev/fd/3 3</dev/zero`, '"/dev/fd/3" is not a valid image: it is a character device, not a file or a directory'],
+    ];
+    for (const [script, message] of cases) {
+      const t0 = Date.now();
+      const r = await execa('bash', ['-c', script, cli], { reject: false, timeout: 30_000 });
+      expect(Date.now() - t0, script).toBeLessThan(15_000);
+      expect([r.exitCode, r.stderr], script).toEqual([125, `minid: ${message}`]);
+    }
+    expect(snapshotTree(t.root)).toEqual(before);
+  });
 });

@@ -119,6 +119,7 @@ describe('the helper cannot be overwritten from a container (runc CVE-2019-5736 
   }, 60_000);
 
   it('minid-init runs from a sealed memfd and is not dumpable, as PID 1 and as the exec waiter', async () => {
+    const before = sha256(initCopy);
     // PID 1 runs the image's #!/proc/self/exe script: minid-init again, waiting on its stdin
     // (-i: a FIFO kept open), so it stays to be looked at.
     const id = (await minid(['run', '-di', '--network', 'none', 'evil:1', '/evil'])).stdout.trim();
@@ -137,14 +138,16 @@ describe('the helper cannot be overwritten from a container (runc CVE-2019-5736 
       const pid1 = String(parseInt(fs.readFileSync(path.join(store.run, 'containers', id, 'pid'), 'utf8'), 10));
       await eventually(() => expect(cmdline(pid1)).toBe('/proc/self/exe\0--wait-fd\0/evil\0'));
       fromMemfd(pid1);
-      const exec = minid(['exec', id, 'sh', '-c', 'readlink /proc/1/exe || echo denied; sleep 3']);
+      // Root in the container tries PID 1's exe as the exec attack does: to read it, to write it.
+      const exec = minid(['exec', id, 'sh', '-c', 'readlink /proc/1/exe || echo denied; (printf PWNED >/proc/1/exe) 2>/dev/null && echo written || echo write-refused; sleep 3']);
       await eventually(() => {
         const waiters = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(p).startsWith(`${initCopy}\0`) && cmdline(p).includes('\0--exec\0'));
         expect(waiters.length).toBe(1);
         fromMemfd(waiters[0]);
       });
       const r = await exec;
-      expect(r.stdout).toBe('denied'); // root in the container cannot look into minid-init
+      expect(r.stdout).toBe('denied\nwrite-refused'); // root in the container cannot look into minid-init
+      expect(sha256(initCopy)).toBe(before);
     } finally {
       await minid(['rm', '-f', id]);
     }
@@ -170,6 +173,22 @@ describe("the caller's open files do not reach the container (CVE-2024-21626 cla
     }
   }, 60_000);
 
+  it('nor as the working directory (-w /proc/self/fd/N, the CVE-2024-21626 way in), for run and exec', async () => {
+    const id = (await minid(['run', '-d', '--network', 'none', 'busybox', 'sleep', '300'])).stdout.trim();
+    try {
+      for (const fd of ['3', '4', '5', '6', '7', '8', '9', '260']) {
+        for (const args of [['run', '--rm', '--network', 'none', '-w', `/proc/self/fd/${fd}`, 'busybox'], ['exec', '-w', `/proc/self/fd/${fd}`, id]]) {
+          const r = await withHostFd([...args, 'sh', '-c', 'ls -d ../../../*/ 2>/dev/null; cat ../../../etc/keep 2>/dev/null']);
+          expect(r.exitCode, `${args[0]} -w /proc/self/fd/${fd}: ${r.stdout}`).toBe(125);
+          expect(r.stdout).toBe('');
+          expect(r.stderr).toMatch(new RegExp(`^minid: chdir /proc/self/fd/${fd}: (No such file or directory|Not a directory)$`));
+        }
+      }
+    } finally {
+      await minid(['rm', '-f', id]);
+    }
+  }, 60_000);
+
   it('not in `run -t`, nor in `exec -t`', async () => {
     const onTerminal = (args: string[]) =>
       new Promise<{ code: number; out: string }>((resolve) => {
@@ -190,6 +209,71 @@ describe("the caller's open files do not reach the container (CVE-2024-21626 cla
       await minid(['rm', '-f', id]);
     }
   }, 60_000);
+});
+
+describe("the caller's terminal does not reach the container (TIOCSTI: typing into the host's shell)", () => {
+  // A static probe: which of fds 0-2 are terminals, and whether TIOCSTI can push a command
+  // into one (on a controlling terminal it needs no capability; else CAP_SYS_ADMIN).
+  const STI = String.raw`
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+int main(void) {
+  const char *cmd = "echo PWNED\n";
+  for (int fd = 0; fd < 3; fd++) {
+    if (!isatty(fd)) continue;
+    printf("fd%d is a terminal\n", fd);
+    for (const char *c = cmd; *c; c++) if (ioctl(fd, TIOCSTI, c) < 0) break; else if (!c[1]) printf("injected on fd%d\n", fd);
+  }
+  printf("probe done\n");
+  return 0;
+}
+`;
+  let bin: string;
+  beforeAll(async () => {
+    bin = path.join(tmp, 'sti-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(tmp, 'sti.c'), STI);
+    await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, 'sti.c')]);
+  });
+
+  /** minid ARGS... on a terminal of its own, then the shell reads what may have been typed. */
+  const onTerminal = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
+      const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
+      let out = '';
+      t.onData((d) => (out += d));
+      t.onExit(() => resolve(out.replace(/\r/g, '')));
+    });
+
+  it.each([
+    ['run -i', ['run', '-i', '--rm', '--network', 'none']],
+    ['run -i --cap-add SYS_ADMIN', ['run', '-i', '--rm', '--network', 'none', '--cap-add', 'SYS_ADMIN']],
+    ['run -i --privileged', ['run', '-i', '--rm', '--network', 'none', '--privileged']],
+  ])('%s: the container gets a pipe, not the terminal', async (_what, flags) => {
+    const out = await onTerminal([...flags, '-v', `${bin}:/p:ro`, 'busybox', '/p/sti']);
+    expect(out).toContain('probe done');
+    expect(out).not.toMatch(/is a terminal|injected|PWNED/);
+    expect(out).toContain('typed=[]');
+  });
+
+  it.each([
+    ['exec', []],
+    ['exec -i', ['-i']],
+    ['exec --privileged', ['--privileged']],
+  ])("%s: neither the terminal nor a session on it", async (_what, flags) => {
+    const id = (await minid(['run', '-d', '--network', 'none', '-v', `${bin}:/p:ro`, 'busybox', 'sleep', '300'])).stdout.trim();
+    try {
+      const out = await onTerminal(['exec', ...flags, id, 'sh', '-c', '/p/sti; cut -d" " -f7 /proc/self/stat']);
+      expect(out).toContain('probe done');
+      expect(out).not.toMatch(/is a terminal|injected|PWNED/);
+      expect(out).toMatch(/^0$/m); // tty_nr: no controlling terminal
+      expect(out).toContain('typed=[]');
+    } finally {
+      await minid(['rm', '-f', id]);
+    }
+  });
 });
 
 describe("an image's symlinks never lead minid to the host", () => {
@@ -252,12 +336,19 @@ describe('device nodes of images and volumes open nothing (nodev)', () => {
   });
 
   it('a device node shipped in an image layer cannot be opened, by root or another user', async () => {
-    await loadImage('devnode', [{ path: 'disk/', type: 'dir' }, { path: 'disk/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 }]);
+    // null (c 1:3) is on the device allow-list: only nodev stands in its way. vda (b 254:0) is
+    // this host's disk, opened read-write as the attacker would (a node made 0666 for uid 1000).
+    await loadImage('devnode', [
+      { path: 'disk/', type: 'dir' },
+      { path: 'disk/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+      { path: 'disk/vda', type: 'block', devmajor: 254, devminor: 0, mode: 0o666 },
+    ]);
     for (const user of ['0', '1000']) {
-      const r = await minid(['run', '--rm', '--network', 'none', '-u', user, 'devnode:1', 'sh', '-c', 'id -u; cat /disk/null']);
-      expect(r.stdout).toBe(user);
-      expect(r.exitCode).toBe(1);
+      const r = await minid(['run', '--rm', '--network', 'none', '-u', user, 'devnode:1', 'sh', '-c', 'id -u; cat /disk/null; (exec 3<>/disk/vda) || echo vda refused']);
+      expect(r.stdout).toBe(`${user}\nvda refused`);
+      expect(r.exitCode).toBe(0);
       expect(r.stderr).toMatch(/'\/disk\/null': Permission denied/);
+      expect(r.stderr).toMatch(/\/disk\/vda: Permission denied/);
     }
     // minid's own /dev still works.
     const ok = await minid(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'cat /dev/null && echo ok']);

@@ -74,13 +74,14 @@ describe('a foreground run that loses its reader or is told to stop', () => {
   });
 });
 
-it("a detached container cannot truncate its own log through /proc/1/fd/1 (PID 1's stdout is a pipe)", async () => {
+it.each([['-d'], []])("a container (run %j) cannot truncate its own log through /proc/1/fd/1 (PID 1's stdout is a pipe)", async (...flags) => {
   const script = 'echo before; echo to-stderr >&2; : > /proc/1/fd/1; : > /proc/1/fd/2; echo after; test -p /proc/1/fd/1 && echo stdout-is-a-pipe';
-  const r = await run(['run', '-d', '--name', 'flt-log', '--network', 'none', 'busybox', 'sh', '-c', script]);
+  const r = await run(['run', ...flags, '--name', 'flt-log', '--network', 'none', 'busybox', 'sh', '-c', script]);
   expect(r.exitCode, r.stderr).toBe(0);
   expect((await run(['wait', 'flt-log'])).stdout.trim()).toBe('0');
   const logs = await run(['logs', 'flt-log']);
-  expect(logs.stdout.split('\n')).toEqual(['before', 'to-stderr', 'after', 'stdout-is-a-pipe']);
+  // (Attached, stdout and stderr reach the log through two pipes: their order may differ.)
+  expect(logs.stdout.split('\n').sort()).toEqual(['after', 'before', 'stdout-is-a-pipe', 'to-stderr']);
   expect((await run(['rm', 'flt-log'])).exitCode).toBe(0);
 });
 

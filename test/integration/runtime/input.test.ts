@@ -104,6 +104,21 @@ describe('-u NAME reads the image\'s /etc/passwd inside the image (escape #6)', 
     expect(fs.readFileSync(secret, 'utf8')).toBe('intruder:x:4242:4242::/:/bin/sh\n');
   });
 
+  it('exec -u NAME: a /etc/passwd the running container turned into a symlink to a host file is read inside it', async () => {
+    const secret = path.join(tmp, 'host-passwd-exec');
+    fs.writeFileSync(secret, 'intruder:x:4242:4242::/:/bin/sh\n');
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
+    try {
+      for (const target of [secret, `../../../../../../..${secret}`]) {
+        expect((await run(['exec', id, 'sh', '-c', `rm -f /etc/passwd && ln -s ${target} /etc/passwd`])).exitCode).toBe(0);
+        const r = await run(['exec', '-u', 'intruder', id, 'id', '-u']);
+        expect([r.exitCode, r.stderr], target).toEqual([125, "minid: unable to find user intruder: no matching entries in the image's /etc/passwd; use a numeric UID"]);
+      }
+    } finally {
+      await run(['rm', '-f', id]);
+    }
+  });
+
   it("a symlink within the image is followed inside it, as the container sees it", async () => {
     await loadImage('passwd-in-image', [
       { path: 'data/', type: 'dir' },

@@ -107,6 +107,46 @@ describe('limits', () => {
     expect((await run(['rm', '-f', id])).exitCode).toBe(0);
   });
 
+  it('--explain prints the files and values it writes; --memory-swap, --cpu-shares and --cpuset-cpus hold in them and inside', async () => {
+    const flags = ['-m', '32m', '--memory-swap', '48m', '--cpus', '0.5', '--cpu-shares', '512', '--cpuset-cpus', '1', '--pids-limit', '50'];
+    const r = await run(['run', '-d', '--explain', '--network', 'none', '--name', 'cg-explain', ...flags, 'busybox', 'sh', '-c', 'grep Cpus_allowed_list /proc/self/status; sleep 60']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const id = await idOf('cg-explain');
+    try {
+      const explained = [...r.stderr.split('\n'), ...r.stdout.split('\n')];
+      const wrote = (h: string, file: string, value: string) => {
+        const f = path.join(CG, h, 'minid', id, file);
+        expect(explained, `--explain shows ${f}`).toContain(`echo ${value} > ${f}`);
+        expect(read(f), f).toBe(value);
+      };
+      expect(explained).toContain(`# cgroups for container cg-explain (${id.slice(0, 12)}), cgroup v1`);
+      expect(explained).toContain(`mkdir ${path.join(CG, 'memory/minid', id)}`);
+      wrote('memory', 'memory.limit_in_bytes', String(32 << 20));
+      wrote('memory', 'memory.memsw.limit_in_bytes', String(48 << 20));
+      wrote('cpu', 'cpu.cfs_quota_us', '50000');
+      wrote('cpu', 'cpu.shares', '512');
+      wrote('cpuset', 'cpuset.cpus', '1');
+      wrote('pids', 'pids.max', '50');
+      expect(explained).toContain(`echo a > ${path.join(CG, 'devices/minid', id, 'devices.deny')}`);
+      // The container's own view: only CPU 1.
+      await eventually(async () => expect((await run(['logs', id])).stdout).toBe('Cpus_allowed_list:\t1'));
+      const h = JSON.parse((await run(['inspect', id])).stdout)[0].HostConfig;
+      expect(h).toMatchObject({ Memory: 32 << 20, MemorySwap: 48 << 20, NanoCpus: 5e8, CpuShares: 512, CpusetCpus: '1', PidsLimit: 50 });
+    } finally {
+      expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+    }
+    expect(dirsOf(id)).toEqual([]);
+  });
+
+  it('--memory-swap equal to --memory: a hog cannot swap its way past the limit either (OOMKilled)', async () => {
+    const r = await run(['run', '--network', 'none', '--name', 'cg-noswap', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', 'x=aaaaaaaa; while true; do x=$x$x; done']);
+    expect(r.exitCode).toBe(137);
+    const s = JSON.parse((await run(['inspect', 'cg-noswap'])).stdout)[0];
+    expect(s.State.OOMKilled).toBe(true);
+    expect(read(path.join(CG, 'memory/minid', s.Id, 'memory.memsw.limit_in_bytes'))).toBe(String(16 << 20));
+    expect((await run(['rm', 'cg-noswap'])).exitCode).toBe(0);
+  });
+
   it('refuses bad limits with docker messages and code 125, before anything is made', async () => {
     const before = allContainerCgroups();
     for (const [args, msg] of [
@@ -175,6 +215,37 @@ describe('stats', () => {
     expect(row).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+cg-stats\\s+\\d+\\.\\d\\d%\\s+[\\d.]+[KMG]?i?B / 64MiB\\s+[\\d.]+%\\s+\\S+ / \\S+\\s+\\S+ / \\S+\\s+1$`));
     expect((await run(['stats', '--no-stream', '--no-trunc'])).stdout).toContain(id);
     expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+  });
+
+  it('`stats` redraws every second: a busy loop under --cpus 0.5 shows near 50% CPU; traffic to it shows as NET I/O', async () => {
+    // On this store's own bridge; the host pings the container (an address of our own namespace).
+    const id = (await run(['run', '-d', '--name', 'cg-busy', '--cpus', '0.5', 'busybox', 'sh', '-c', 'while :; do :; done'])).stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    try {
+      const ip = JSON.parse((await run(['inspect', id])).stdout)[0].NetworkSettings.Networks.bridge.IPAddress as string;
+      expect(ip).toMatch(/^10\.\d+\.\d+\.\d+$/);
+      expect((await execa('busybox', ['ping', '-c', '3', '-W', '2', ip], { reject: false })).exitCode).toBe(0); // busybox-static: the host has no ping
+      const stream = execa(cli, ['stats', 'cg-busy'], { env: store.env, reject: false });
+      let out = '';
+      stream.stdout!.on('data', (d) => (out += d));
+      await eventually(() => expect(out.split('\x1b[2J\x1b[H').length).toBeGreaterThan(3), 15_000); // 3 frames
+      stream.kill('SIGINT');
+      await stream;
+      const frames = out.split('\x1b[2J\x1b[H').slice(1, 4);
+      for (const f of frames) {
+        const [head, row] = f.split('\n');
+        expect(head).toMatch(/^CONTAINER ID\s+NAME\s+CPU %/);
+        const cols = row.split(/\s{2,}/);
+        expect(cols.slice(0, 2)).toEqual([id.slice(0, 12), 'cg-busy']);
+        const cpu = parseFloat(cols[2]);
+        expect(cpu, row).toBeGreaterThan(25); // generous: the host is shared
+        expect(cpu, row).toBeLessThan(70);
+        expect(cols[5], row).toMatch(/^[1-9][\d.]*[kMG]?B \/ [1-9][\d.]*[kMG]?B$/); // the pings, in and out
+        expect(cols[7], row).toBe('1');
+      }
+    } finally {
+      expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+    }
   });
 });
 

@@ -38,6 +38,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(n, "userfaultfd")) r = syscall(SYS_userfaultfd, 0);
     else if (!strcmp(n, "unshare_user")) r = unshare(CLONE_NEWUSER);
     else if (!strcmp(n, "clone3")) { char args[88] = {0}; r = syscall(SYS_clone3, args, 8); if (r == 0) _exit(0); }
+    // Arguments the kernel refuses after its capability check (EINVAL, EFAULT, ENOEXEC) or
+    // that are harmless: past the filter, nothing changes on the host.
+    else if (!strcmp(n, "kexec_load")) r = syscall(SYS_kexec_load, 0, 1UL << 30 /* too many segments */, NULL, 0);
+    else if (!strcmp(n, "init_module")) r = syscall(SYS_init_module, NULL, 0, "");
+    else if (!strcmp(n, "clock_settime")) r = syscall(SYS_clock_settime, 0 /* CLOCK_REALTIME */, NULL);
+    else if (!strcmp(n, "adjtimex")) r = syscall(SYS_adjtimex, NULL);
+    else if (!strcmp(n, "reboot")) r = syscall(SYS_reboot, 0, 0, 0, NULL); /* bad magic */
+    else if (!strcmp(n, "swapon")) r = syscall(SYS_swapon, "/nonexistent", 0);
     else if (!strcmp(n, "getpid")) r = getpid();
     else if (!strcmp(n, "euid")) { printf("euid=%d\n", (int)geteuid()); continue; }
     if (r < 0) printf("%s errno=%d\n", n, errno); else printf("%s OK\n", n);
@@ -85,6 +93,35 @@ describe('the default seccomp profile', () => {
     ]);
     const open = await run(['run', '--rm', '--network', 'none', '--security-opt', 'seccomp=unconfined', ...withProbe(), 'busybox', '/probe/probe', 'keyctl', 'getpid']);
     expect(open.stdout).toBe('keyctl OK\ngetpid OK'); // the kernel itself would allow it: the filter refused it
+  });
+
+  it('refuses kexec, modules, setting the clock, reboot and swap; the capability that guards each opens only its own calls, never kexec or swap', async () => {
+    const calls = ['kexec_load', 'init_module', 'clock_settime', 'adjtimex', 'reboot', 'swapon'];
+    const probe = async (flags: string[]) => {
+      const r = await run(['run', '--rm', '--network', 'none', ...flags, ...withProbe(), 'busybox', '/probe/probe', ...calls]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      return Object.fromEntries(r.stdout.split('\n').map((l) => l.split(' ')));
+    };
+    const EPERM = 'errno=1';
+    // The default container: refused (the filter, and the missing capabilities behind it).
+    expect(await probe([])).toEqual(Object.fromEntries(calls.map((c) => [c, EPERM])));
+    // Without the filter, the clock calls reach the kernel (EFAULT, their NULL pointer): it is
+    // the filter that refused them, not a capability.
+    const open = await probe(['--security-opt', 'seccomp=unconfined']);
+    expect([open.clock_settime, open.adjtimex]).toEqual(['errno=14', 'errno=14']);
+    // Every capability that guards one of them: the profile opens reboot, modules and the
+    // clock (docker's includes.caps), never kexec nor swap.
+    const caps = ['--cap-add', 'SYS_BOOT', '--cap-add', 'SYS_MODULE', '--cap-add', 'SYS_TIME', '--cap-add', 'SYS_ADMIN'];
+    const capped = await probe(caps);
+    const unconfined = await probe([...caps, '--security-opt', 'seccomp=unconfined']);
+    expect(capped.kexec_load).toBe(EPERM);
+    expect(unconfined.kexec_load).not.toBe(EPERM); // EINVAL (or ENOSYS without kexec): the kernel would take it
+    expect(capped.swapon).toBe(EPERM);
+    expect(unconfined.swapon).not.toBe(EPERM); // ENOENT: the kernel would take it
+    expect(capped.reboot).toBe('errno=22'); // opened by CAP_SYS_BOOT: the bad magic is the kernel's EINVAL
+    expect(capped.clock_settime).toBe('errno=14');
+    expect(capped.init_module).toBe(unconfined.init_module); // ENOSYS (no modules in this kernel) or ENOEXEC
+    expect(capped.init_module).not.toBe(EPERM);
   });
 
   it('shows in /proc as a filter on the command, and leaves the shell, coreutils and nginx working', async () => {

@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { DEFAULT_DEVICES, detectLayout, devicePolicyHolds, formatCgStep, planCgroup, sharesToWeight, type CgroupHost } from '../../../src/runtime/cgroup.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DEVICES, detectLayout, devicePolicyHolds, discardUnsupported, formatCgStep, hostControllers, oomKilled, planCgroup, probeCgroupHost, sharesToWeight,
+  type CgroupHost, type Layout,
+} from '../../../src/runtime/cgroup.js';
+import { sample } from '../../../src/runtime/stats.js';
 import { NO_LIMITS, type Limits } from '../../../src/runtime/limits.js';
 
 // This machine's /proc/self/mountinfo (the hybrid: v1 controllers, cgroup2 without controllers).
@@ -36,6 +43,10 @@ describe('detectLayout', () => {
   it('v1 with co-mounted controllers: one hierarchy for both', () =>
     expect(detectLayout(COMOUNTED)).toEqual({ version: 1, hierarchies: [{ controllers: ['cpu', 'cpuacct'], mount: '/sys/fs/cgroup/cpu,cpuacct' }, { controllers: ['memory'], mount: '/sys/fs/cgroup/memory' }] }));
   it('pure v2', () => expect(detectLayout(PURE_V2)).toEqual({ version: 2, mount: '/sys/fs/cgroup' }));
+  it("the hybrid's cgroup2 when asked for v2 only (MINID_CGROUPS=v2)", () => {
+    expect(detectLayout(HYBRID, 2)).toEqual({ version: 2, mount: '/sys/fs/cgroup/unified' });
+    expect(detectLayout(COMOUNTED, 2)).toBeNull();
+  });
   it('none', () => expect(detectLayout('26 30 0:5 / /proc rw - proc proc rw')).toBeNull());
 });
 
@@ -120,5 +131,80 @@ describe('planCgroup on pure v2', () => {
     expect(sharesToWeight(2)).toBe(1);
     expect(sharesToWeight(1024)).toBe(39);
     expect(sharesToWeight(262144)).toBe(10000);
+  });
+});
+
+describe('a limit the host has no controller for is discarded with docker\'s warning, not silently ignored', () => {
+  const limits = L({ Memory: 33554432, MemorySwap: 67108864, NanoCpus: 5e8, CpuShares: 512, CpusetCpus: '0', PidsLimit: 64 });
+  it('v1 with every hierarchy: kept whole, no warning', () => {
+    const warned: string[] = [];
+    expect(discardUnsupported(limits, hostControllers(detectLayout(HYBRID)!, v1Host), (l) => warned.push(l))).toEqual(limits);
+    expect(warned).toEqual([]);
+  });
+  it('v2 whose root offers no memory nor pids (a delegated subtree): those two go, with a warning each', () => {
+    const warned: string[] = [];
+    const host: CgroupHost = { ...v2Host, v2: { available: ['cpuset', 'cpu', 'io'], rootSubtree: [], parentSubtree: [] } };
+    const kept = discardUnsupported(limits, hostControllers(detectLayout(PURE_V2)!, host), (l) => warned.push(l));
+    expect(kept).toEqual({ ...limits, Memory: 0, MemorySwap: 0, PidsLimit: 0 });
+    expect(warned).toEqual([
+      'WARNING: Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.',
+      'WARNING: Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.',
+    ]);
+    // and the plan writes nothing for them
+    expect(script(planCgroup(detectLayout(PURE_V2)!, ID, kept, host)).join('\n')).not.toMatch(/memory\.|pids\./);
+  });
+  it('v1 without a pids hierarchy (COMOUNTED has cpu,cpuacct and memory only)', () => {
+    const warned: string[] = [];
+    const kept = discardUnsupported(L({ PidsLimit: 64, Memory: 33554432 }), hostControllers(detectLayout(COMOUNTED)!, v1Host), (l) => warned.push(l));
+    expect(kept).toEqual(L({ Memory: 33554432 }));
+    expect(warned).toHaveLength(1);
+  });
+});
+
+// The files a v2 host's kernel keeps, in a temporary tree laid out as /sys/fs/cgroup is: what
+// minid reads there (OOM kills, stats, the host's controllers) without a v2 host to run on.
+describe('reading a cgroup v2 tree', () => {
+  let root: string;
+  let layout: Layout;
+  const put = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text);
+  };
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-unit-cgv2-'));
+    layout = { version: 2, mount: root };
+    put('cgroup.controllers', 'cpuset cpu io memory hugetlb pids rdma misc\n');
+    put('cgroup.subtree_control', 'cpu memory\n');
+    put('minid/cgroup.subtree_control', 'cpuset cpu io memory pids\n');
+    put('minid/memory.swap.max', 'max\n');
+    put(`minid/${ID}/memory.events`, 'low 0\nhigh 0\nmax 41\noom 1\noom_kill 1\noom_group_kill 0\n');
+    put(`minid/${ID}/cpu.stat`, 'usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 30\n');
+    put(`minid/${ID}/memory.current`, '10485760\n');
+    put(`minid/${ID}/memory.stat`, 'anon 8388608\nfile 2097152\nactive_file 0\ninactive_file 2097152\n');
+    put(`minid/${ID}/memory.max`, '33554432\n');
+    put(`minid/${ID}/io.stat`, '254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n');
+    put(`minid/${ID}/pids.current`, '3\n');
+    const calm = 'b'.repeat(64);
+    put(`minid/${calm}/memory.events`, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
+    put(`minid/${calm}/memory.max`, 'max\n');
+  });
+  afterAll(() => root && fs.rmSync(root, { recursive: true, force: true }));
+
+  it('OOMKilled from memory.events oom_kill', () => {
+    expect(oomKilled(layout, ID)).toBe(true);
+    expect(oomKilled(layout, 'b'.repeat(64))).toBe(false);
+    expect(oomKilled(layout, 'c'.repeat(64))).toBe(false); // no cgroup (any more)
+  });
+  it("the host's controllers and subtree_control, swap accounting", () => {
+    expect(probeCgroupHost(layout)).toEqual({
+      v2: { available: ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'], rootSubtree: ['cpu', 'memory'], parentSubtree: ['cpuset', 'cpu', 'io', 'memory', 'pids'] },
+      memsw: true,
+    });
+  });
+  it("a stats sample: CPU time, memory less inactive file cache, the limit, I/O, processes", () => {
+    const s = sample(layout, ID, undefined);
+    expect(s).toMatchObject({ cpuNs: 1.5e9, memUsage: 8388608, memLimit: 33554432, blkRead: 4096, blkWrite: 8192, pids: 3, netRx: 0, netTx: 0 });
+    // memory.max "max": the host's memory is the limit, as docker shows it
+    expect(sample(layout, 'b'.repeat(64), undefined).memLimit).toBe(os.totalmem());
   });
 });
