@@ -167,7 +167,7 @@ describe('exit codes like docker', () => {
   });
   it('125 and one line for minid errors', async () => {
     for (const args of [
-      ['run', '--rm', 'no-such-image'],
+      ['run', '--rm', '--pull', 'never', 'no-such-image'],
       ['run', '--rm', '-v', 'relative:/x', 'busybox'],
       ['run', '--rm', '-e', '=x', 'busybox'],
       ['run', '--rm', '-u', 'a:b:c', 'busybox'],
@@ -179,6 +179,13 @@ describe('exit codes like docker', () => {
       expect(r.stderr.trim().split('\n')[0], args.join(' ')).toMatch(/^minid: /);
       expect(r.stderr, args.join(' ')).not.toMatch(/\n\s+at /); // no stack trace
     }
+    // A missing image is pulled first, as docker does; this suite is offline, so the pull fails.
+    const missing = await run(['run', '--rm', 'no-such-image']);
+    expect(missing.exitCode).toBe(125);
+    const lines = missing.stderr.trim().split('\n');
+    expect(lines[0]).toBe("Unable to find image 'no-such-image:latest' locally");
+    expect(lines.slice(1)).toHaveLength(1);
+    expect(lines[1]).toMatch(/^minid: refusing to connect to registry-1\.docker\.io .*offline/);
   });
   it('hands every byte of output on to a slow reader (minid exits only once it is written)', async () => {
     const { execa } = await import('execa');
