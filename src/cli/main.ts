@@ -62,6 +62,7 @@ export function buildProgram(): Command {
       .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
       .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
       .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
+      .option('--network-alias <name>', 'another DNS name for the container on its user network (repeatable)', collect, [])
       .option('-m, --memory <bytes>', 'memory limit (units b, k, m, g; at least 6m)')
       .option('--memory-swap <bytes>', 'memory + swap limit (-1: unlimited swap; default: twice --memory)')
       .option('--cpus <number>', 'CPU time, in CPUs (e.g. 0.5)')

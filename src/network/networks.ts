@@ -281,6 +281,9 @@ export function markUp(name: string): void {
  */
 export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: string) => void } = {}): Promise<string[]> {
   return withLock('network-setup', async () => {
+    // Its DNS servers first (network/dns/): they listen on the bridge's address.
+    const { stopNetworkDns } = await import('./dns/index.js');
+    await stopNetworkDns(r.name, { explain: o.explain });
     const p = probe();
     const steps = planNetworkTeardown(r, await p.iptablesSave(), await p.linkExists(r.bridge));
     const res = await applyPlan(steps, { explain: o.explain, tolerant: true, title: steps.length ? `remove the kernel objects of network "${r.name}"` : undefined });

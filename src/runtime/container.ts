@@ -92,8 +92,25 @@ function parseRequest(r: RunRequest) {
   return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps };
 }
 
+/**
+ * Names on a user network (network/dns/): aliases must be DNS names, and only user networks
+ * have names; the container's name and aliases must not be another container's there.
+ */
+async function checkNetworkNames(r: RunRequest): Promise<void> {
+  const aliases = r.net.aliases ?? [];
+  const dns = await import('../network/dns/index.js');
+  aliases.forEach(dns.validateAlias);
+  const user = r.net.network && r.net.network !== 'bridge' && !r.net.mode.includes(':') ? r.net.network : undefined;
+  if (aliases.length && !user) fail('--network-alias is only for containers on a user-defined network: create one (`minid network create NET`) and run with --network NET');
+  if (!user) return;
+  const { getNetwork } = await import('../network/networks.js');
+  const net = await getNetwork(user);
+  if (dns.hasDns(net)) dns.checkNames(net.name, { containerId: '', containerName: r.name ?? '', aliases });
+}
+
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps } = parseRequest(r);
+  await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
   const cfg = img.config?.config ?? {};

@@ -44,6 +44,8 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
         publishAll: n.publishAll,
         exposedPorts: c.exposedPorts,
         hostname: c.hostname,
+        aliases: n.aliases,
+        dns: n.dns,
       },
       { explain },
     );

@@ -20,6 +20,8 @@ export interface NetworkSettings {
   dns: string[];
   dnsSearch: string[];
   addHosts: string[];
+  /** --network-alias (user networks only). */
+  aliases?: string[];
   cni?: { confDir?: string; path?: string };
 }
 

@@ -25,6 +25,7 @@ function netSettings(o: any): NetworkSettings {
     dns: o.dns,
     dnsSearch: o.dnsSearch,
     addHosts: o.addHost,
+    aliases: o.networkAlias ?? [],
     cni: o.cni ? { confDir: o.cniConfDir, path: o.cniPath } : undefined,
   };
 }
