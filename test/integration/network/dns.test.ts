@@ -255,6 +255,27 @@ describe('names on user networks', () => {
     expect(r.stdout).not.toContain('127.0.0.11');
   });
 
+  it('system prune stops a leaked server (its network record gone)', async () => {
+    const id = await start('leak', ['--network', NET_B]);
+    const { pid } = serverRecord(NET_B);
+    expect((await m(['rm', '-f', 'leak'])).exitCode).toBe(0);
+    expect(storeServers()).toContain(pid);
+    // A network record lost (a crash, a hand-made mess): its server is nobody's any more.
+    const rec = path.join(store.root, 'networks', `${NET_B}.json`);
+    const saved = fs.readFileSync(rec);
+    fs.rmSync(rec);
+    try {
+      const r = await m(['system', 'prune']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Deleted DNS server of network ${NET_B}, pid ${pid}`);
+      await eventually(() => expect(storeServers()).not.toContain(pid), 3000, 20);
+      expect(fs.existsSync(path.join(store.run, 'dns', NET_B))).toBe(false);
+    } finally {
+      fs.writeFileSync(rec, saved);
+    }
+    expect(id).toBeTruthy();
+  });
+
   it('nothing is left after network rm: no server, no file', async () => {
     expect((await m(['rm', '-f', 'web1', 'web3', 'other'])).exitCode).toBe(0);
     expect(storeServers().length).toBeGreaterThan(0); // the network's server outlives its containers
