@@ -26,7 +26,7 @@ import { probe } from '../host.js';
 import { listEndpoints, type Endpoint } from '../endpoints.js';
 import { applyPlan, cmd, type Step } from '../step.js';
 import type { Attachment, NetworkRecord } from '../types.js';
-import { RESOLVER, collision, hasDns, hostForwarders, renderRecords, resolverRules, type DnsEntry } from './records.js';
+import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, resolverRules, type DnsEntry } from './records.js';
 import * as srv from './server.js';
 import fs from 'node:fs';
 
@@ -228,4 +228,19 @@ export async function pruneDns(o: { record: (name: string) => NetworkRecord | nu
     await syncDns(net, { explain: o.explain });
   }
   return removed;
+}
+
+/** `network inspect`: the network's DNS server and every name it answers (with the addresses). */
+export function inspectDns(net: NetworkRecord): { Server: { Address: string; Pid: number; Running: boolean; Forwarders: string[] } | null; Records: Record<string, string[]> } | undefined {
+  if (!hasDns(net)) return undefined;
+  const rec = srv.readServer(net.name, 'network');
+  const records: Record<string, string[]> = {};
+  const list = entries(net.name);
+  const add = (name: string, ip: string) => (records[name] ??= []).includes(ip) || records[name].push(ip);
+  for (const e of list) for (const n of ownNamesOf(e, net.name)) add(n, e.ip);
+  for (const e of list) for (const a of e.aliases ?? []) add(a, e.ip);
+  return {
+    Server: rec ? { Address: `${rec.address}:${rec.port}`, Pid: rec.pid, Running: srv.alive(rec), Forwarders: rec.forwarders } : null,
+    Records: records,
+  };
 }

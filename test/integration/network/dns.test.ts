@@ -5,7 +5,8 @@
 // forwarded, over UDP and TCP, to an upstream DNS server this file runs in a namespace of its
 // own (never a real outside address: MINID_RESOLV_CONF points minid at it), and --dns to
 // another one; a killed server comes back with every name at the next run; bad names are
-// refused (one line, 125, nothing created); connect/disconnect add and remove names.
+// refused (one line, 125, nothing created); connect/disconnect add and remove names;
+// `network inspect` lists them; `--network container:X` shares X's resolver.
 // Afterwards no DNS process, file, link, namespace or rule of this file is left.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -166,6 +167,16 @@ describe('names on user networks', () => {
     expect(await ask(ids[0], ip2.split('.').reverse().join('.') + '.in-addr.arpa', 'PTR')).toEqual({ rcode: 0, answers: ['web2'] });
     expect(await ask(ids[0], 'web2', 'AAAA')).toEqual({ rcode: 0, answers: [] });
     expect(await ask(ids[0], `nothing.${NET_A}`)).toMatchObject({ rcode: 3 });
+    // network inspect lists the server and every name.
+    const dns = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].DNS;
+    expect(dns.Server).toMatchObject({ Running: true, Forwarders: [upIp(2)], Pid: serverRecord(NET_A).pid });
+    expect(dns.Records).toMatchObject({ web1: [ip1], [`web2.${NET_A}`]: [ip2], [ids[1].slice(0, 12)]: [ip2], shared: [ip1, ip2].sort() });
+  });
+
+  it('--network container:X shares X\'s resolver', async () => {
+    const r = await m(['run', '--rm', '--network', 'container:web1', 'busybox', 'nslookup', 'web2']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Address: ${await ipOf('web2')}`);
   });
 
   it('a container on another network gets NXDOMAIN for them', async () => {
