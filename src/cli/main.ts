@@ -61,6 +61,7 @@ export function buildProgram(): Command {
       .option('-P, --publish-all', 'publish every exposed port to a random host port')
       .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
       .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
+      .option('--dns-option <opt>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect, [])
       .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
       .option('--network-alias <name>', 'another DNS name for the container on its user network (repeatable)', collect, [])
       .option('-m, --memory <bytes>', 'memory limit (units b, k, m, g; at least 6m)')

@@ -13,7 +13,7 @@ import * as spec from './spec.js';
 import * as sec from './security.js';
 import { resolveUser } from './users.js';
 import { readImageFile } from './rootfs.js';
-import { validateNetFileInput } from '../network/files.js';
+import { validateDnsOption, validateNetFileInput } from '../network/files.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import * as cgroup from './cgroup.js';
@@ -65,6 +65,7 @@ function parseRequest(r: RunRequest) {
   if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   // Checked here, not when the files are written: by then the network is set up.
   validateNetFileInput({ hostname: r.hostname, mode: r.net.mode, dns: r.net.dns, dnsSearch: r.net.dnsSearch, addHosts: r.net.addHosts });
+  (r.net.dnsOptions ?? []).forEach(validateDnsOption);
   const fileEnv = r.envFiles.flatMap((f) => {
     let text: string;
     try {

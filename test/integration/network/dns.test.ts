@@ -259,6 +259,12 @@ describe('names on user networks', () => {
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
   });
 
+  it('--dns-search and --dns-option go into resolv.conf next to 127.0.0.11', async () => {
+    const r = await m(['run', '--rm', '--network', NET_A, '--dns-search', 'corp.example', '--dns-option', 'ndots:2', 'busybox', 'cat', '/etc/resolv.conf']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['nameserver 127.0.0.11', 'search corp.example', 'options ndots:2']);
+  });
+
   it('the default bridge network has no names (docker\'s behaviour)', async () => {
     const r = await m(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
     expect(r.exitCode, r.stderr).toBe(0);
