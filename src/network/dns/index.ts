@@ -28,6 +28,7 @@ import { applyPlan, cmd, type Step } from '../step.js';
 import type { Attachment, NetworkRecord } from '../types.js';
 import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, resolverRules, type DnsEntry } from './records.js';
 import * as srv from './server.js';
+import { alive } from './server.js';
 import fs from 'node:fs';
 
 export { RESOLVER, hasDns, validateAlias } from './records.js';
@@ -152,8 +153,17 @@ export async function attachDns(
   const rec = srv.readServer(net.name, inst);
   if (!rec) fail(`the DNS server of network ${net.name} is not recorded`);
   const server = { address: rec.address, port: rec.port };
+  await applyPlan(resolverSteps(att, server), { explain: ex, title: resolverTitle(att), what: 'DNS setup' });
+  return { resolver: RESOLVER, server, instance: inst };
+}
+
+const resolverTitle = (att: { containerName: string; containerId: string }): string =>
+  `resolver of container ${att.containerName} (${short(att.containerId)}): its /etc/resolv.conf says "nameserver ${RESOLVER}" and "options ndots:0", as docker's`;
+
+/** The two steps in the container's namespace that lead 127.0.0.11:53 to its server. */
+function resolverSteps(att: { containerId: string; ip: string }, server: { address: string; port: number }): Step[] {
   const ns = netnsPath(att.containerId);
-  const steps: Step[] = [
+  return [
     {
       name: 'let 127.0.0.11 leave by eth0',
       why: `a query to ${RESOLVER} starts with source 127.0.0.1, which the kernel keeps off other interfaces unless route_localnet is on (in the container's namespace only)`,
@@ -167,8 +177,14 @@ export async function attachDns(
       undo: [],
     },
   ];
-  await applyPlan(steps, { explain: ex, title: `resolver of container ${att.containerName} (${id12}): its /etc/resolv.conf says "nameserver ${RESOLVER}" and "options ndots:0", as docker's`, what: 'DNS setup' });
-  return { resolver: RESOLVER, server, instance: inst };
+}
+
+/** --dry-run: what attachDns would do for this container (nothing is written or started). */
+export async function dryRunDns(net: NetworkRecord, att: { containerId: string; containerName: string; ip: string }, explain: (l: string) => void): Promise<void> {
+  const rec = srv.readServer(net.name, 'network');
+  const server = alive(rec) ? { address: rec.address, port: rec.port } : { address: net.gateway, port: 53 };
+  explain(`# names on network "${net.name}" (dry run): ${alive(rec) ? `its DNS server (pid ${rec.pid}) would get this container's names (kill -HUP ${rec.pid})` : `dnsmasq would start on ${server.address}:53 (--conf-file=${srv.networkDir(net.name)}/network.conf)`}`);
+  await applyPlan(resolverSteps(att, server), { explain, dryRun: true, title: resolverTitle(att) });
 }
 
 /** A container joined by `network connect`: check its names, add them, start or reload the server. */

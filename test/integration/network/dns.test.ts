@@ -259,6 +259,15 @@ describe('names on user networks', () => {
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
   });
 
+  it('--dry-run shows the resolver rules and changes nothing', async () => {
+    const records = fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8');
+    const r = await m(['run', '--dry-run', '--network', NET_A, 'busybox', 'true']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
+    expect(r.stderr).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
+    expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
+  });
+
   it('--dns-search and --dns-option go into resolv.conf next to 127.0.0.11', async () => {
     const r = await m(['run', '--rm', '--network', NET_A, '--dns-search', 'corp.example', '--dns-option', 'ndots:2', 'busybox', 'cat', '/etc/resolv.conf']);
     expect(r.exitCode, r.stderr).toBe(0);
