@@ -20,7 +20,7 @@ import { probe } from './host.js';
 import { allocate, release, reserveAddress } from './ipam.js';
 import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
 import { checkContainerId, macFor, short } from './names.js';
-import { getNetwork, isUp, markUp } from './networks.js';
+import { getNetwork, isUp, markUp, records } from './networks.js';
 import { bridgeSteps, forwardingStep, globalSteps, localnetStep, networkRuleSteps, planDetach, type HostState } from './plan.js';
 import { applyPlan, cmd, type Step } from './step.js';
 import type { Attachment, NetworkRecord } from './types.js';
@@ -188,6 +188,16 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
       undoNames: own.map((s) => s.name),
     };
     writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
+    // Its names on the network's DNS server (network/dns/), for the network's other containers.
+    const dns = await import('./dns/index.js');
+    if (dns.hasDns(net)) {
+      try {
+        await dns.withNames(net, { containerId: id, containerName: req.containerName }, o);
+      } catch (e) {
+        await disconnect(att).catch(() => {});
+        throw e;
+      }
+    }
     return att;
   } catch (e) {
     await release(net.name, id).catch(() => {});
@@ -210,5 +220,7 @@ export async function disconnect(att: Attachment, o: { explain?: (line: string) 
   if (att.containerId && att.network) {
     await release(att.network, att.containerId);
     removeEndpoint(att.containerId, att.network);
+    const net = records().find((r) => r.name === att.network);
+    if (net) await (await import('./dns/index.js')).syncDns(net, o);
   }
 }

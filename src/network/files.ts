@@ -137,6 +137,8 @@ export interface ResolvOptions {
   dnsOptions?: string[];
   /** --network host: the host's loopback resolvers are reachable, keep them. */
   keepLoopback?: boolean;
+  /** A user network's DNS server (network/dns/): the only nameserver; --dns are its forwarders then. */
+  resolver?: { address: string; note: string };
 }
 
 /** Docker's fallback when the host has no usable nameserver. minid itself never queries it. */
@@ -163,7 +165,12 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
   }
   const notes: string[] = [];
   let ns: string[];
-  if (o.dns?.length) {
+  if (o.resolver) {
+    ns = [o.resolver.address];
+    notes.push(o.resolver.note);
+    // docker's embedded DNS: a name without dots is asked as it is first.
+    if (!o.dnsOptions?.length && !options.some((x) => x.startsWith('ndots:'))) options = [...options, 'ndots:0'];
+  } else if (o.dns?.length) {
     ns = o.dns.map(validateDns);
     notes.push('nameservers from --dns');
   } else {
@@ -195,6 +202,12 @@ export interface NetFilesOptions extends ResolvOptions {
 export async function containerNetFiles(o: NetFilesOptions): Promise<Record<'hostname' | 'hosts' | 'resolv.conf', string>> {
   const p = probe();
   const hostMode = o.attachment?.mode === 'host';
+  const dns = o.attachment?.dns;
+  if (dns) {
+    const to = `${dns.server.address}:${dns.server.port}`;
+    const fwd = o.dns?.length ? `, which forwards other names to --dns ${o.dns.join(' ')}` : '';
+    o = { ...o, dns: undefined, resolver: { address: dns.resolver, note: `minid's DNS server of network ${o.attachment!.network} (DNAT to ${to})${fwd}` } };
+  }
   const hosts = hostMode ? await p.hostsFile() : renderHosts({ hostname: o.hostname, ip: o.attachment?.ip, addHosts: o.addHosts, gateway: o.attachment?.gateway, aliases: o.aliases });
   return {
     hostname: renderHostname(o.hostname),

@@ -109,7 +109,8 @@ export const realProbe: HostProbe = {
     return j.map((l) => ({ name: l.ifname, kind: l.linkinfo?.info_kind }));
   },
   async resolvConf() {
-    const text = readOr('/etc/resolv.conf', '');
+    // MINID_RESOLV_CONF: another file as the host's (tests point it at a resolver of their own).
+    const text = readOr(process.env.MINID_RESOLV_CONF || '/etc/resolv.conf', '');
     // systemd-resolved's stub (127.0.0.53) is useless inside a container: use its upstream list.
     if (/^\s*nameserver\s+127\.0\.0\.53\b/m.test(text)) {
       const upstream = readOr('/run/systemd/resolve/resolv.conf', '');

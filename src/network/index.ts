@@ -17,7 +17,8 @@ import { probe } from './host.js';
 import { allocate, release, reservations } from './ipam.js';
 import { listEndpoints, readEndpoint, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
 import { checkContainerId, macFor, netnsName, netnsPath, parseComment, short, vethHost } from './names.js';
-import { getNetwork, isUp, markUp, records } from './networks.js';
+import { DEFAULT_NETWORK, getNetwork, isUp, markUp, records } from './networks.js';
+import { hasDns } from './dns/records.js';
 import { parsePortSpec, resolvePorts, takenBy } from './ports.js';
 import { planAttach, planDetach, type HostState } from './plan.js';
 import { applyPlan, type Step } from './step.js';
@@ -168,8 +169,21 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
       ports,
       undo: own.map((s) => s.undo),
       undoNames: own.map((s) => s.name),
+      ...(req.aliases?.length ? { aliases: req.aliases } : {}),
     };
     if (!dry) writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
+    // Names on user networks (network/dns/): recorded and answered before the command starts.
+    if (dry && hasDns(net) && o.explain) await (await import('./dns/index.js')).dryRunDns(net, { containerId: id, containerName: req.containerName, ip }, o.explain);
+    if (!dry && hasDns(net)) {
+      try {
+        const { attachDns } = await import('./dns/index.js');
+        att.dns = await attachDns(net, { ...att, containerId: id, containerName: req.containerName, ip }, req, o);
+      } catch (e) {
+        await detach(att).catch(() => {});
+        throw e;
+      }
+      writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
+    }
     return att;
   } catch (e) {
     if (!dry) {
@@ -196,6 +210,11 @@ export async function detach(att: Attachment, o: { explain?: (line: string) => v
   if (att.containerId) {
     if (att.mode === 'bridge' && att.network) await release(att.network, att.containerId);
     removeEndpoint(att.containerId);
+  }
+  // Its names go from the network's DNS server (and its own server, for --dns, stops).
+  if (att.mode === 'bridge' && att.network && att.network !== DEFAULT_NETWORK) {
+    const net = records().find((r) => r.name === att.network);
+    if (net) await (await import('./dns/index.js')).detachDns(net, att, o);
   }
 }
 
@@ -267,6 +286,10 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
       for (const ip of await release(net, id)) removed.push(`address ${ip} on network ${net} (container ${short(id)})`);
     }
   }
+  // DNS servers of removed networks or gone containers; names of gone containers.
+  const { pruneDns } = await import('./dns/index.js');
+  const recs = records();
+  removed.push(...(await pruneDns({ record: (n) => recs.find((r) => r.name === n) ?? null, stray: (id12) => !owned(id12), explain: o.explain })));
   return removed;
 }
 

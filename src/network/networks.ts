@@ -229,6 +229,8 @@ export interface NetworkInspect {
   Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string; Ports: string[] }>;
   /** Whether the bridge and rules are set up right now. */
   Up: boolean;
+  /** User networks: the DNS server and the names it answers (network/dns/). */
+  DNS?: ReturnType<typeof import('./dns/index.js').inspectDns>;
 }
 
 export async function inspectNetwork(ref: string): Promise<{ record: NetworkRecord; endpoints: Endpoint[]; json: NetworkInspect }> {
@@ -253,6 +255,7 @@ export async function inspectNetwork(ref: string): Promise<{ record: NetworkReco
     Options: { 'minid.bridge.name': record.bridge },
     Containers: containers,
     Up: await isUp(record),
+    DNS: (await import('./dns/index.js')).inspectDns(record),
   };
   return { record, endpoints, json };
 }
@@ -281,6 +284,9 @@ export function markUp(name: string): void {
  */
 export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: string) => void } = {}): Promise<string[]> {
   return withLock('network-setup', async () => {
+    // Its DNS servers first (network/dns/): they listen on the bridge's address.
+    const { stopNetworkDns } = await import('./dns/index.js');
+    await stopNetworkDns(r.name, { explain: o.explain });
     const p = probe();
     const steps = planNetworkTeardown(r, await p.iptablesSave(), await p.linkExists(r.bridge));
     const res = await applyPlan(steps, { explain: o.explain, tolerant: true, title: steps.length ? `remove the kernel objects of network "${r.name}"` : undefined });

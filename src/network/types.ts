@@ -45,6 +45,10 @@ export interface AttachRequest {
   /** Image ExposedPorts keys like '80/tcp'. */
   exposedPorts?: string[];
   hostname?: string;
+  /** --network-alias: more names on a user network (network/dns/). */
+  aliases?: string[];
+  /** --dns: on a user network, the forwarders of the container's DNS server. */
+  dns?: string[];
 }
 
 export interface Attachment {
@@ -70,4 +74,8 @@ export interface Attachment {
   undo: Cmd[][];
   /** The names of those steps (same order), for `detach --explain`. */
   undoNames?: string[];
+  /** --network-alias names (user networks). */
+  aliases?: string[];
+  /** Where its DNS queries go on a user network (network/dns/index.ts: DnsAttachment). */
+  dns?: { resolver: string; server: { address: string; port: number }; instance: string };
 }

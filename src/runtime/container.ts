@@ -13,7 +13,7 @@ import * as spec from './spec.js';
 import * as sec from './security.js';
 import { resolveUser } from './users.js';
 import { readImageFile } from './rootfs.js';
-import { validateNetFileInput } from '../network/files.js';
+import { validateDnsOption, validateNetFileInput } from '../network/files.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import * as cgroup from './cgroup.js';
@@ -65,6 +65,7 @@ function parseRequest(r: RunRequest) {
   if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   // Checked here, not when the files are written: by then the network is set up.
   validateNetFileInput({ hostname: r.hostname, mode: r.net.mode, dns: r.net.dns, dnsSearch: r.net.dnsSearch, addHosts: r.net.addHosts });
+  (r.net.dnsOptions ?? []).forEach(validateDnsOption);
   const fileEnv = r.envFiles.flatMap((f) => {
     let text: string;
     try {
@@ -94,8 +95,25 @@ function parseRequest(r: RunRequest) {
   return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps };
 }
 
+/**
+ * Names on a user network (network/dns/): aliases must be DNS names, and only user networks
+ * have names; the container's name and aliases must not be another container's there.
+ */
+async function checkNetworkNames(r: RunRequest): Promise<void> {
+  const aliases = r.net.aliases ?? [];
+  const dns = await import('../network/dns/index.js');
+  aliases.forEach(dns.validateAlias);
+  const user = r.net.network && r.net.network !== 'bridge' && !r.net.mode.includes(':') ? r.net.network : undefined;
+  if (aliases.length && !user) fail('--network-alias is only for containers on a user-defined network: create one (`minid network create NET`) and run with --network NET');
+  if (!user) return;
+  const { getNetwork } = await import('../network/networks.js');
+  const net = await getNetwork(user);
+  if (dns.hasDns(net)) dns.checkNames(net.name, { containerId: '', containerName: r.name ?? '', aliases });
+}
+
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps } = parseRequest(r);
+  await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
   const cfg = img.config?.config ?? {};

@@ -19,6 +19,7 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
   const net = await import('../network/index.js');
   let mode: 'none' | 'host' | 'bridge' | { container: string } = n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
   let otherHosts: string | undefined;
+  let otherResolv: string | undefined;
   if (n.mode.startsWith('container:')) {
     const other = findContainer(n.mode.slice('container:'.length));
     if (other.status !== 'running' || !other.pid) fail(`cannot join the network of container ${other.config.name}: it is not running (start it first)`);
@@ -27,6 +28,15 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
       otherHosts = fs.readFileSync(`/proc/${other.pid}/root/etc/hosts`, 'utf8');
     } catch {
       /* ours then */
+    }
+    // Its namespace's 127.0.0.11 leads to its network's DNS server (network/dns/): its
+    // resolv.conf is right here too, as docker shares it.
+    if (other.config.attachment?.dns) {
+      try {
+        otherResolv = fs.readFileSync(`/proc/${other.pid}/root/etc/resolv.conf`, 'utf8');
+      } catch {
+        /* ours then */
+      }
     }
   }
   let attachment: any;
@@ -44,6 +54,8 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
         publishAll: n.publishAll,
         exposedPorts: c.exposedPorts,
         hostname: c.hostname,
+        aliases: n.aliases,
+        dns: n.dns,
       },
       { explain },
     );
@@ -57,6 +69,7 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
       aliases: [c.name],
       dns: n.dns.length ? n.dns : undefined,
       dnsSearch: n.dnsSearch.length ? n.dnsSearch : undefined,
+      dnsOptions: n.dnsOptions?.length ? n.dnsOptions : undefined,
     });
   } catch (e) {
     // The caller has not recorded the attachment yet, so its undo would find nothing: undo it
@@ -65,6 +78,7 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
     throw e;
   }
   if (otherHosts !== undefined) files.hosts = otherHosts;
+  if (otherResolv !== undefined) files['resolv.conf'] = otherResolv;
   const netnsPath: string | undefined = attachment.netnsPath;
   return { attachment, newNet: false, joinNetns: netnsPath, etcFiles: files };
 }

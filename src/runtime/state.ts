@@ -19,7 +19,11 @@ export interface NetworkSettings {
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
+  /** --dns-option (resolv.conf's options line). */
+  dnsOptions?: string[];
   addHosts: string[];
+  /** --network-alias (user networks only). */
+  aliases?: string[];
   cni?: { confDir?: string; path?: string };
 }
 

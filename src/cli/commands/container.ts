@@ -24,7 +24,9 @@ function netSettings(o: any): NetworkSettings {
     publishAll: !!o.publishAll,
     dns: o.dns,
     dnsSearch: o.dnsSearch,
+    dnsOptions: o.dnsOption ?? [],
     addHosts: o.addHost,
+    aliases: o.networkAlias ?? [],
     cni: o.cni ? { confDir: o.cniConfDir, path: o.cniPath } : undefined,
   };
 }

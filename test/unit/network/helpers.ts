@@ -127,6 +127,7 @@ export function tempRoots(): { root: string; run: string; cleanup: () => void } 
   process.env.MINID_RUN = run;
   delete process.env.MINID_BRIDGE_NAME;
   delete process.env.MINID_BRIDGE_SUBNET;
+  process.env.MINID_DNS = 'off'; // no DNS server behind the recording runner (test/unit/network/dns.test.ts covers names)
   return { root, run, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
 }
 

@@ -1,0 +1,158 @@
+// The DNS server processes: Debian's dnsmasq, one per user-defined network (plus one per
+// container that has run --dns: its own forwarders), owned by minid.
+//
+// Why dnsmasq (and not aardvark-dns, which Debian also packages, nor a server written here):
+// it is the server the course notes' chapter describes (a hosts file, everything else
+// forwarded), a person can read its whole configuration (`cat .../network.conf`), it answers
+// A, PTR, NODATA for AAAA and NXDOMAIN from one hosts file that minid rewrites and reloads
+// with SIGHUP, over UDP and TCP, in ~2 MB of memory, and it logs queries when asked (a later
+// `minid dns log`). aardvark-dns 1.4 (Debian 12) has no per-container forwarders for --dns.
+//
+// Where a server lives and how it is recorded (network must not import runtime, so it is all
+// here):
+//   MINID_RUN/dns/NETWORK/records        the names (hosts format; records.ts), shared by the
+//                                        network's servers
+//   MINID_RUN/dns/NETWORK/INSTANCE.conf  its configuration (INSTANCE: 'network' or 'c-<id12>')
+//   MINID_RUN/dns/NETWORK/INSTANCE.pid   written by dnsmasq itself once it runs
+//   MINID_RUN/dns/NETWORK/INSTANCE.json  minid's record: pid, the process's start time (field
+//                                        22 of /proc/PID/stat) and where it listens
+//   MINID_RUN/dns/NETWORK/INSTANCE.log   what dnsmasq says (start, reloads)
+// It is started through the one exec seam (run() in src/sys/exec.ts): dnsmasq forks into the
+// background once its sockets are bound, so run() returns when it answers, and fails with
+// dnsmasq's own message when it cannot. Before minid signals it (SIGHUP to reload, SIGTERM to
+// stop) it checks that the recorded PID is still that dnsmasq: /proc/PID/stat names dnsmasq and
+// shows the recorded start time (a PID reused by another process is left alone).
+import fs from 'node:fs';
+import path from 'node:path';
+import { runRoot } from '../../sys/paths.js';
+import { formatCommand, run } from '../../sys/exec.js';
+import { MinidError } from '../../errors.js';
+import { renderServerConf, type ServerSpec } from './records.js';
+
+export const dnsRoot = (): string => path.join(runRoot(), 'dns');
+export const networkDir = (network: string): string => path.join(dnsRoot(), network);
+export const recordsFile = (network: string): string => path.join(networkDir(network), 'records');
+
+export interface ServerRecord {
+  pid: number;
+  /** /proc/PID/stat field 22: when the process started, in clock ticks after boot. */
+  startTime: string;
+  address: string;
+  port: number;
+  forwarders: string[];
+  started: string;
+}
+
+const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
+
+export function spec(network: string, instance: string, address: string, port: number, forwarders: string[]): ServerSpec {
+  return {
+    network,
+    instance,
+    address,
+    port,
+    forwarders,
+    recordsFile: recordsFile(network),
+    pidFile: file(network, instance, 'pid'),
+    logFile: file(network, instance, 'log'),
+  };
+}
+
+export function readServer(network: string, instance: string): ServerRecord | null {
+  try {
+    return JSON.parse(fs.readFileSync(file(network, instance, 'json'), 'utf8')) as ServerRecord;
+  } catch {
+    return null;
+  }
+}
+
+/** The instances recorded for a network (a configuration file each). */
+export function instances(network: string): string[] {
+  try {
+    return fs
+      .readdirSync(networkDir(network))
+      .filter((f) => f.endsWith('.conf'))
+      .map((f) => f.slice(0, -5));
+  } catch {
+    return [];
+  }
+}
+
+/** Networks that have a DNS folder. */
+export function dnsNetworks(): string[] {
+  try {
+    return fs.readdirSync(dnsRoot());
+  } catch {
+    return [];
+  }
+}
+
+/** A process's command name and start time, or null when it is gone (or a zombie). */
+function procStat(pid: number): { comm: string; startTime: string } | null {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = s.lastIndexOf(')');
+    const rest = s.slice(close + 2).split(' ');
+    if (rest[0] === 'Z') return null;
+    return { comm: s.slice(s.indexOf('(') + 1, close), startTime: rest[19] };
+  } catch {
+    return null;
+  }
+}
+
+/** Is the recorded server still that dnsmasq (same PID, same start time)? */
+export function alive(r: ServerRecord | null): r is ServerRecord {
+  if (!r) return false;
+  const st = procStat(r.pid);
+  return !!st && st.comm === 'dnsmasq' && st.startTime === r.startTime;
+}
+
+/** Write the configuration and start the server; resolves once it answers. */
+export async function startServer(s: ServerSpec, explain?: (l: string) => void): Promise<ServerRecord> {
+  const conf = file(s.network, s.instance, 'conf');
+  const text = renderServerConf(s);
+  fs.mkdirSync(networkDir(s.network), { recursive: true });
+  fs.writeFileSync(conf, text);
+  fs.rmSync(s.pidFile, { force: true });
+  explain?.(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
+  const argv = ['dnsmasq', `--conf-file=${conf}`];
+  explain?.(formatCommand(argv));
+  const r = await run(argv, { allowFail: true });
+  if (r.exitCode !== 0) {
+    const why = (r.stderr || r.stdout).trim().split('\n').pop() || `exit code ${r.exitCode}`;
+    throw new MinidError(`cannot start the DNS server of network ${s.network} (dnsmasq on ${s.address}:${s.port}): ${why.replace(/^dnsmasq: /, '')}`);
+  }
+  // dnsmasq's parent exits once the daemon has bound its sockets and written its pid file.
+  const pid = parseInt(fs.readFileSync(s.pidFile, 'utf8'), 10);
+  const st = procStat(pid);
+  if (!st) throw new MinidError(`the DNS server of network ${s.network} (dnsmasq, pid ${pid}) exited right after it started: see ${s.logFile}`);
+  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString() };
+  fs.writeFileSync(file(s.network, s.instance, 'json'), JSON.stringify(rec, null, 2) + '\n');
+  return rec;
+}
+
+/** SIGHUP: dnsmasq clears its cache and rereads the records file. */
+export function reloadServer(network: string, instance: string, explain?: (l: string) => void): boolean {
+  const r = readServer(network, instance);
+  if (!alive(r)) return false;
+  explain?.(`kill -HUP ${r.pid}`);
+  process.kill(r.pid, 'SIGHUP');
+  return true;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stop a server (SIGTERM, then SIGKILL after a second) and remove its files. */
+export async function stopServer(network: string, instance: string, explain?: (l: string) => void): Promise<boolean> {
+  const r = readServer(network, instance);
+  let stopped = false;
+  if (alive(r)) {
+    explain?.(`kill ${r.pid}`);
+    process.kill(r.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(r); i++) await sleep(10);
+    if (alive(r)) process.kill(r.pid, 'SIGKILL');
+    stopped = true;
+  }
+  for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(network, instance, ext), { force: true });
+  return stopped;
+}
