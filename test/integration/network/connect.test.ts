@@ -41,8 +41,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The networks first: a minid run after cleanup() would make the store's folder again.
+  if (store) for (const net of [NET_A, NET_B]) await m(['network', 'rm', net]).catch(() => {});
   await store?.cleanup();
-  for (const net of [NET_A, NET_B]) await m(['network', 'rm', net]).catch(() => {});
   expect(hostState(mine)).toEqual(before);
 });
 
