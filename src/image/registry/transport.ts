@@ -180,6 +180,8 @@ export async function request(u: URL, config: MinidConfig, opts: RequestOptions 
   checkAllowed(u.host, config, opts.what);
   const proxy = proxyFor(u);
   if (proxy) checkAllowed(proxy.host, config, `the proxy for ${u.host}`);
+  if (proxy?.protocol === 'https:')
+    fail(`the proxy for ${u.host} is an https:// URL (TLS to the proxy itself), which minid does not speak: give it as http://${proxy.host} in HTTPS_PROXY or HTTP_PROXY`);
   const https_ = u.protocol === 'https:';
   const headers: Record<string, string> = { 'User-Agent': 'minid/0.1.0', ...opts.headers };
   let reqOpts: https.RequestOptions;

@@ -483,6 +483,15 @@ describe('proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY', () => {
     storeEmpty();
   });
 
+  it('a proxy given as https:// (TLS to the proxy, not supported): one line, nothing dialled', async () => {
+    proxyLog.length = 0;
+    const e = env('proxy-https', { 'allowed-registries': [NAMED] }, undefined, { HTTPS_PROXY: `https://puser:${PROXY_PASS}@127.0.0.1:${P.proxy}` });
+    const r = await guarded(['pull', `${NAMED}/library/busybox`], e, path.join(base, 'strace-https-proxy.out'));
+    expect(oneLineFailure(r)).toBe(`minid: the proxy for ${NAMED} is an https:// URL (TLS to the proxy itself), which minid does not speak: give it as http://127.0.0.1:${P.proxy} in HTTPS_PROXY or HTTP_PROXY`);
+    expect(proxyLog).toEqual([]);
+    expect(traced(path.join(base, 'strace-https-proxy.out')).inet).toEqual([]);
+  });
+
   it('NO_PROXY: a matching name goes direct (here: it cannot be resolved), the proxy sees nothing', async () => {
     freshStore();
     proxyLog.length = 0;
