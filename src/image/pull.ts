@@ -135,7 +135,7 @@ async function fetchManifest(c: RegistryClient, repository: string, ref: string,
     else if (!mediaType.includes('manifest') && !mediaType.includes('index')) mediaType = MT.ociManifest;
   } catch (e) {
     if ((e as Error).name === 'MinidError') throw e;
-    fail(`${what}: the registry sent a manifest that is not JSON`, 1);
+    fail(`${what}: the registry sent a manifest that is not JSON (${res.headers['content-type'] ?? 'no Content-Type'}): ${c.host} is not a working registry, or something between answers for it`, 1);
   }
   return { bytes, mediaType, digest };
 }

@@ -10,6 +10,8 @@ const osSignals = constants.signals as Record<string, number>;
 export interface RunOptions {
   /** Text written to the command's stdin. */
   input?: string;
+  /** The input is a secret (a password for a credential helper): traces say so instead of showing it. */
+  secretInput?: boolean;
   /** Extra environment; with `cleanEnv` it is the whole environment. */
   env?: Record<string, string>;
   cleanEnv?: boolean;
@@ -77,8 +79,9 @@ export class ExecError extends MinidError {
 
 /** A command that could not be started (Node's spawn or minid-spawner says why: e.code). */
 export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidError {
-  if (e.code === 'ENOENT') return new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`);
-  return new MinidError(`cannot run \`${argv[0]}\`: ${e.message}`);
+  // The code stays on the error, for a caller with a better line for its own command.
+  if (e.code === 'ENOENT') return Object.assign(new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`), { code: e.code });
+  return Object.assign(new MinidError(`cannot run \`${argv[0]}\`: ${e.message}`), { code: e.code });
 }
 
 // node:child_process rather than execa here: importing execa costs ~135 ms on this machine,
@@ -121,7 +124,7 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const tracer = traceTo();
   const t0 = tracer ? performance.now() : 0;
-  if (tracer) tracer(formatCommand(argv, opts.input));
+  if (tracer) tracer(formatCommand(argv, opts.secretInput ? '(a secret: not shown)' : opts.input));
   const result = await (override ?? realRunner)(argv, opts);
   if (tracer && process.env.MINID_DEBUG) tracer(`  ${argv[0]}: exit ${result.exitCode} after ${(performance.now() - t0).toFixed(1)} ms`);
   if (result.exitCode !== 0 && !opts.allowFail) throw new ExecError(argv, result);

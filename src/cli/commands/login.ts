@@ -50,7 +50,7 @@ export async function login(server: string | undefined, opts: { username?: strin
     const ep = endpointsFor(registry, config).filter((e) => !e.mirror)[0];
     const creds = { username: opts.username, password };
     await new RegistryClient(registry, ep, config, creds).checkLogin();
-    saveCredentials(config.authFile, registry, creds);
+    await saveCredentials(config.authFile, registry, creds);
     out('Login Succeeded');
   });
 }
@@ -60,7 +60,7 @@ export async function logout(server: string | undefined): Promise<void> {
     const registry = registryArg(server);
     const { loadConfig } = await import('../../image/registry/config.js');
     const { removeCredentials } = await import('../../image/registry/credentials.js');
-    if (removeCredentials(loadConfig().authFile, registry)) out(`Removing login credentials for ${registry}`);
+    if (await removeCredentials(loadConfig().authFile, registry)) out(`Removing login credentials for ${registry}`);
     else out(`Not logged in to ${registry}`);
   });
 }

@@ -139,7 +139,7 @@ export async function authorization(challenge: Challenge, scope: string, creds: 
   }
   if (res.status !== 200) fail(`the token server ${u.host} of ${registry} answered ${res.status}`, 1);
   const t = parseTokenResponse(body);
-  if (!t) fail(`the token server ${u.host} of ${registry} sent no token`, 1);
+  if (!t) fail(`the token server ${u.host} of ${registry} sent no token (a ${res.status} answer with ${String(res.headers['content-type'] ?? 'no Content-Type').split(';')[0]}, not JSON with "token"): check the realm ${registry} names in its WWW-Authenticate header`, 1);
   tokens.set(key, t);
   return `Bearer ${t.token}`;
 }

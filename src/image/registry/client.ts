@@ -73,6 +73,10 @@ export class RegistryClient {
       fail(`the registry at ${this.host} answered ${res.status} to /v2/: try again later`, 1);
     } else if (res.status !== 200) {
       fail(`${this.host} does not look like a container registry (/v2/ answered ${res.status})`, 1);
+    } else if (/^text\/html\b/i.test(String(res.headers['content-type'] ?? ''))) {
+      // A web server or a captive portal where a registry was expected (registries answer
+      // /v2/ with JSON, or with nothing).
+      fail(`${this.host} does not look like a container registry (/v2/ answered 200 with text/html, not the registry API): check the registry's name and port`, 1);
     }
   }
 

@@ -7,7 +7,9 @@
 //
 // minid reads its own file ("auth-file", /etc/minid/auth.json) first, then docker's
 // ($DOCKER_CONFIG/config.json or ~/.docker/config.json), so a machine where `docker login`
-// was done works as is. `minid login` writes only minid's own file, mode 0600.
+// was done works as is. `minid login` stores as docker does: through the credential helper
+// configured for the registry (credHelpers, credsStore) in either file, else in minid's own
+// file, mode 0600 (never in docker's).
 // Keys are compared by host, as docker does ("https://host/v1/", "http://host" and "host"
 // are one registry); Docker Hub is "https://index.docker.io/v1/".
 import fs from 'node:fs';
@@ -75,40 +77,89 @@ function readConfig(file: string): DockerConfig | null {
   }
 }
 
-/** Ask a docker credential helper (docker-credential-NAME get, server URL on stdin). */
-async function fromHelper(helper: string, registry: string): Promise<Credentials | null> {
+/** A credential helper a config file names for a registry: `credHelpers` entry or `credsStore`. */
+interface HelperRef {
+  helper: string;
+  file: string;
+  key: 'credHelpers' | 'credsStore';
+}
+
+/** Where one config file keeps `registry`'s credentials, as docker decides: credHelpers, else credsStore, else auths. */
+function helperIn(c: DockerConfig, file: string, registry: string): HelperRef | null {
+  const helper = Object.entries(c.credHelpers ?? {}).find(([k]) => sameRegistry(k, registry))?.[1];
+  if (helper) return { helper, file, key: 'credHelpers' };
+  if (c.credsStore) return { helper: c.credsStore, file, key: 'credsStore' };
+  return null;
+}
+
+/**
+ * Run `docker-credential-NAME VERB` with `input` on stdin (the server URL; for `store`, the
+ * JSON with the secret, which traces never show); returns its stdout, or null for "none"
+ * (exit 1 with "credentials not found", the helpers' way to say it). Any other failure is
+ * one line naming the helper and its config.
+ * The helper's own output is never passed on: a helper may echo what it was given.
+ */
+async function runHelper(h: HelperRef, verb: 'get' | 'store' | 'erase', input: string, registry: string): Promise<string | null> {
   const { run } = await import('../../sys/exec.js');
-  const server = authKey(registry);
-  const r = await run([`docker-credential-${helper}`, 'get'], { input: server, allowFail: true });
-  if (r.exitCode !== 0) {
-    if (/credentials not found/i.test(r.stdout + r.stderr)) return null;
-    fail(`the credential helper docker-credential-${helper} failed for ${registry} (exit ${r.exitCode}): check it, or remove it from the config`, 1);
-  }
+  const name = `docker-credential-${h.helper}`;
+  let r;
   try {
-    const j = JSON.parse(r.stdout) as { Username?: string; Secret?: string };
+    r = await run([name, verb], { input, allowFail: true, secretInput: verb === 'store' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(`the credential helper ${name} is not installed (not on PATH): install it, or remove "${h.key}" from ${h.file}`, 1);
+    throw e;
+  }
+  if (r.exitCode === 0) return r.stdout;
+  if (verb !== 'store' && /credentials not found/i.test(r.stdout + r.stderr)) return null;
+  const doing = verb === 'get' ? 'failed for' : verb === 'store' ? 'could not store the credentials for' : 'could not erase the credentials for';
+  fail(`the credential helper ${name} ${doing} ${registry} (exit ${r.exitCode}): check it, or remove "${h.key}" from ${h.file}`, 1);
+}
+
+/** Ask a docker credential helper (docker-credential-NAME get, server URL on stdin). */
+async function fromHelper(h: HelperRef, registry: string): Promise<Credentials | null> {
+  const out = await runHelper(h, 'get', authKey(registry), registry);
+  if (out === null) return null;
+  try {
+    const j = JSON.parse(out) as { Username?: string; Secret?: string };
     if (!j.Username || !j.Secret || j.Username === '<token>') return null; // identity tokens: not supported yet
     return { username: j.Username, password: j.Secret };
   } catch {
-    fail(`the credential helper docker-credential-${helper} answered something that is not JSON`, 1);
+    fail(`the credential helper docker-credential-${h.helper} answered something that is not JSON for ${registry}: check it, or remove "${h.key}" from ${h.file}`, 1);
   }
 }
 
-/** The credentials for `registry` ("docker.io", "host:port"), or null for anonymous. */
+const configFiles = (authFile: string) => [authFile, dockerConfigFile()];
+
+/**
+ * The credentials for `registry` ("docker.io", "host:port"), or null for anonymous. Each file
+ * (minid's, then docker's) as docker reads its config.json: a `credHelpers` entry for the
+ * registry, else the `credsStore` (whose answer replaces the file's `auths` entry), else `auths`.
+ */
 export async function credentialsFor(registry: string, authFile: string): Promise<Credentials | null> {
-  for (const file of [authFile, dockerConfigFile()]) {
+  for (const file of configFiles(authFile)) {
     const c = readConfig(file);
     if (!c) continue;
-    const helper = Object.entries(c.credHelpers ?? {}).find(([k]) => sameRegistry(k, registry))?.[1];
-    if (helper) return fromHelper(helper, registry);
+    const h = helperIn(c, file, registry);
+    if (h) {
+      const creds = await fromHelper(h, registry);
+      if (creds) return creds;
+      continue;
+    }
     const entry = Object.entries(c.auths ?? {}).find(([k]) => sameRegistry(k, registry))?.[1];
     if (entry) {
       const creds = decodeAuth(entry, file);
       if (creds) return creds;
     }
-    if (c.credsStore) {
-      const creds = await fromHelper(c.credsStore, registry);
-      if (creds) return creds;
-    }
+  }
+  return null;
+}
+
+/** The first helper minid's file, then docker's, configure for `registry` (where `minid login` stores). */
+function helperFor(registry: string, authFile: string): HelperRef | null {
+  for (const file of configFiles(authFile)) {
+    const c = readConfig(file);
+    const h = c && helperIn(c, file, registry);
+    if (h) return h;
   }
   return null;
 }
@@ -121,16 +172,8 @@ function writeSecure(file: string, c: DockerConfig): void {
   fs.renameSync(tmp, file);
 }
 
-/** Save credentials for `registry` in minid's own file (0600), keeping what else it holds. */
-export function saveCredentials(authFile: string, registry: string, creds: Credentials): void {
-  const c = readConfig(authFile) ?? {};
-  const auths = Object.fromEntries(Object.entries(c.auths ?? {}).filter(([k]) => !sameRegistry(k, registry)));
-  auths[authKey(registry)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
-  writeSecure(authFile, { ...c, auths });
-}
-
-/** Drop the credentials for `registry` from minid's own file; false when there were none. */
-export function removeCredentials(authFile: string, registry: string): boolean {
+/** Drop `registry`'s `auths` entries from minid's own file; false when there were none. */
+function dropPlain(authFile: string, registry: string): boolean {
   const c = readConfig(authFile);
   if (!c?.auths) return false;
   const keys = Object.keys(c.auths).filter((k) => sameRegistry(k, registry));
@@ -138,4 +181,30 @@ export function removeCredentials(authFile: string, registry: string): boolean {
   for (const k of keys) delete c.auths[k];
   writeSecure(authFile, c);
   return true;
+}
+
+/**
+ * Save credentials for `registry`, as `docker login` does: through the credential helper
+ * configured for it (`docker-credential-NAME store`, JSON on stdin), else in minid's own
+ * file (0600, base64 user:password), keeping what else it holds. A plaintext copy of an
+ * earlier login in minid's file is dropped when a helper takes over.
+ */
+export async function saveCredentials(authFile: string, registry: string, creds: Credentials): Promise<void> {
+  const h = helperFor(registry, authFile);
+  if (h) {
+    await runHelper(h, 'store', JSON.stringify({ ServerURL: authKey(registry), Username: creds.username, Secret: creds.password }), registry);
+    dropPlain(authFile, registry);
+    return;
+  }
+  const c = readConfig(authFile) ?? {};
+  const auths = Object.fromEntries(Object.entries(c.auths ?? {}).filter(([k]) => !sameRegistry(k, registry)));
+  auths[authKey(registry)] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+  writeSecure(authFile, { ...c, auths });
+}
+
+/** Drop the credentials for `registry` (the helper's `erase`, and minid's file); false when there were none. */
+export async function removeCredentials(authFile: string, registry: string): Promise<boolean> {
+  const h = helperFor(registry, authFile);
+  const erased = h ? (await runHelper(h, 'erase', authKey(registry), registry)) !== null : false;
+  return dropPlain(authFile, registry) || erased;
 }

@@ -126,11 +126,22 @@ const UNKNOWN_CA = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'EPROTO']);
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
+// TLS alerts a server sends about the client's certificate (a registry that wants mutual TLS):
+// Go's server sends "bad certificate" (TLS 1.2) or "certificate required" (TLS 1.3) when none
+// came, "bad certificate" or "unknown CA" when it does not trust the one that came.
+const CLIENT_CERT_ALERT = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+
 /** Turn a socket or TLS error into one line naming the problem and the fix. */
 export function connectionError(e: NodeJS.ErrnoException, u: URL, config: MinidConfig): MinidError {
   const code = e.code ?? '';
   const host = u.host;
-  const certsHint = `${path.join(config.certsDirs[config.certsDirs.length - 1] ?? '/etc/minid/certs.d', host)}/ca.crt`;
+  const certsDir = path.join(config.certsDirs[config.certsDirs.length - 1] ?? '/etc/minid/certs.d', host);
+  const certsHint = `${certsDir}/ca.crt`;
+  if (CLIENT_CERT_ALERT.test(code) && u.protocol === 'https:') {
+    const cert = tlsFor(host, config).files.find((f) => f.endsWith('.cert'));
+    if (!cert) return new MinidError(`${host} wants a client certificate (mutual TLS) and refused the connection without one: put it and its key in ${certsDir}/client.cert and client.key`);
+    return new MinidError(`${host} refused the client certificate ${cert}: use one signed by a CA the registry trusts`);
+  }
   if (UNKNOWN_CA.has(code))
     return new MinidError(`the TLS certificate of ${host} is signed by an unknown authority (${code}): put the registry's CA certificate in ${certsHint}`);
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
@@ -169,13 +180,22 @@ export async function request(u: URL, config: MinidConfig, opts: RequestOptions 
   checkAllowed(u.host, config, opts.what);
   const proxy = proxyFor(u);
   if (proxy) checkAllowed(proxy.host, config, `the proxy for ${u.host}`);
+  if (proxy?.protocol === 'https:')
+    fail(`the proxy for ${u.host} is an https:// URL (TLS to the proxy itself), which minid does not speak: give it as http://${proxy.host} in HTTPS_PROXY or HTTP_PROXY`);
   const https_ = u.protocol === 'https:';
   const headers: Record<string, string> = { 'User-Agent': 'minid/0.1.0', ...opts.headers };
   let reqOpts: https.RequestOptions;
   if (proxy && https_) {
+    // TLS with the registry inside the tunnel, handshake done before the request is written.
+    // No agent: an agent (even `agent: false`, a fresh one) would ignore createConnection and
+    // dial, and so resolve, the registry's name itself, around the proxy.
     const socket = await tunnel(proxy, u, config);
     const secured = tls.connect({ socket, ...tlsOptions(u, config, !!opts.skipVerify) });
-    reqOpts = { host: u.hostname, port: u.port || 443, path: u.pathname + u.search, createConnection: () => secured, agent: false };
+    await new Promise<void>((resolve, reject) => {
+      secured.once('secureConnect', resolve);
+      secured.once('error', (e) => reject(connectionError(e as NodeJS.ErrnoException, u, config)));
+    });
+    reqOpts = { host: u.hostname, port: u.port || 443, path: u.pathname + u.search, createConnection: () => secured };
   } else if (proxy) {
     // Plain HTTP through a proxy: the absolute URL as the request target.
     reqOpts = { host: proxy.hostname, port: proxy.port || 80, path: u.href, agent: false };

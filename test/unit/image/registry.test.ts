@@ -5,6 +5,7 @@ import { parseConfig, DEFAULT_CERTS_DIRS, type MinidConfig } from '../../../src/
 import { authKey, decodeAuth, keyHost } from '../../../src/image/registry/credentials.js';
 import { checkAllowed, endpointsFor, isLoopback } from '../../../src/image/registry/endpoint.js';
 import { noProxyMatches, proxyFor } from '../../../src/image/registry/proxy.js';
+import { connectionError } from '../../../src/image/registry/transport.js';
 import { registryArg } from '../../../src/cli/commands/login.js';
 
 const cfg = (o: object = {}): MinidConfig => parseConfig(JSON.stringify(o), '/etc/minid/config.json');
@@ -134,5 +135,18 @@ describe('HTTPS_PROXY / NO_PROXY as Go reads them', () => {
     expect(proxyFor(u('https://127.0.0.1:5000/v2/'), env)).toBeNull();
     expect(proxyFor(u('https://localhost/v2/'), env)).toBeNull();
     expect(proxyFor(u('https://x.example/'), {})).toBeNull();
+  });
+});
+
+describe('connection errors in one line', () => {
+  const err = (code: string, url = 'https://127.0.0.1:5000/v2/') => connectionError(Object.assign(new Error(code), { code }), new URL(url), cfg({ 'certs-dirs': ['/nonexistent/certs.d'] })).message;
+  it('a registry that wants a client certificate (mutual TLS) names the files to add', () => {
+    for (const code of ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'])
+      expect(err(code)).toBe('127.0.0.1:5000 wants a client certificate (mutual TLS) and refused the connection without one: put it and its key in /nonexistent/certs.d/127.0.0.1:5000/client.cert and client.key');
+  });
+  it('an unknown CA, a refused connection, a name that does not resolve', () => {
+    expect(err('UNABLE_TO_VERIFY_LEAF_SIGNATURE')).toMatch(/signed by an unknown authority .*: put the registry's CA certificate in \/nonexistent\/certs\.d\/127\.0\.0\.1:5000\/ca\.crt$/);
+    expect(err('ECONNREFUSED')).toBe('cannot reach the registry at 127.0.0.1:5000 (ECONNREFUSED): is it running?');
+    expect(err('ENOTFOUND', 'https://r.example/v2/')).toBe("cannot resolve r.example (ENOTFOUND): check the name and this machine's DNS");
   });
 });
