@@ -20,7 +20,7 @@ import { probe } from './host.js';
 import { allocate, release, reserveAddress } from './ipam.js';
 import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
 import { checkContainerId, macFor, short } from './names.js';
-import { checkBridgeOwner, getNetwork, isUp, markUp } from './networks.js';
+import { checkNetworkFree, getNetwork, isUp, markUp } from './networks.js';
 import { storeRef, type StoreRef } from '../sys/store.js';
 import { bridgeSteps, forwardingStep, globalSteps, localnetStep, networkRuleSteps, planDetach, type HostState } from './plan.js';
 import { applyPlan, cmd, type Step } from './step.js';
@@ -171,7 +171,7 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
       // The first user sets the network up; hold the lock so a concurrent run/connect waits.
       applied = await withLock('network-setup', async () => {
         if (await isUp(net, store)) return go({ networkUp: true, ipForward });
-        await checkBridgeOwner(net, store);
+        await checkNetworkFree(net, store);
         const steps = await go({ networkUp: false, bridgeExists: await p.linkExists(net.bridge), iptablesSave: await p.iptablesSave(), ipForward });
         markUp(net.name);
         return steps;

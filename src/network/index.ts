@@ -17,7 +17,7 @@ import { probe } from './host.js';
 import { allocate, release, reservations } from './ipam.js';
 import { listEndpoints, readEndpoint, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
 import { checkContainerId, macFor, netnsName, netnsPath, parseComment, short, vethHost } from './names.js';
-import { checkBridgeOwner, getNetwork, isUp, markUp, records } from './networks.js';
+import { checkNetworkFree, getNetwork, isUp, markUp, records } from './networks.js';
 import { storeRef } from '../sys/store.js';
 import { parsePortSpec, resolvePorts, takenBy } from './ports.js';
 import { planAttach, planDetach, type HostState } from './plan.js';
@@ -144,13 +144,13 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     let applied: Step[];
     if (await upEarly) applied = await go({ networkUp: true, ipForward });
     else if (dry) {
-      await checkBridgeOwner(net, store);
+      await checkNetworkFree(net, store);
       applied = await go(await stateWhenDown());
     } else {
       // The first container sets the network up; hold the lock so a second one waits for it.
       applied = await withLock('network-setup', async () => {
         if (await isUp(net, store)) return go({ networkUp: true, ipForward });
-        await checkBridgeOwner(net, store);
+        await checkNetworkFree(net, store);
         const steps = await go(await stateWhenDown());
         markUp(net.name);
         return steps;

@@ -293,6 +293,23 @@ export async function checkBridgeOwner(net: Pick<NetworkRecord, 'name' | 'bridge
   fail(`bridge ${net.bridge} belongs to ${whose}, not to network "${net.name}" of this store (${store.root}, store id ${store.id}): ${fix}`);
 }
 
+/**
+ * Before a network's first setup: is its bridge free for it (checkBridgeOwner), and is its
+ * subnet routed nowhere else? Each store picks subnets from its own records, so two stores
+ * can both choose 172.30.0.0/16 while neither is up; the second to come up would take the
+ * first one's traffic. Refused instead.
+ */
+export async function checkNetworkFree(net: NetworkRecord, store: StoreRef): Promise<void> {
+  await checkBridgeOwner(net, store);
+  const c = parseSubnet(net.subnet);
+  const clash = (await probe().routes()).find((r) => r.dev !== net.bridge && tryParseCidr(r.dst) && overlaps(c, tryParseCidr(r.dst)!));
+  if (!clash) return;
+  const fix = net.builtin
+    ? `its subnet was chosen when ${recordFile(net.name)} was made: remove that file while no container uses the network, and set MINID_BRIDGE_SUBNET`
+    : `remove network ${net.name} and create it again with another --subnet`;
+  fail(`subnet ${net.subnet} of network "${net.name}" overlaps the host's route ${clash.desc} (another store's network, or the host's): ${fix}`);
+}
+
 /** Is the bridge this store's to delete? It exists, and its alias names this store's network (or it has none). */
 async function bridgeIsOurs(net: NetworkRecord, store: StoreRef): Promise<boolean> {
   const alias = await probe().linkAlias(net.bridge);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attach, detach, pruneLeftovers } from '../../../src/network/index.js';
 import { listEndpoints } from '../../../src/network/endpoints.js';
 import { reservations } from '../../../src/network/ipam.js';
-import { upMarker } from '../../../src/network/networks.js';
+import { ensureDefaultNetwork, upMarker } from '../../../src/network/networks.js';
 import { MinidError } from '../../../src/errors.js';
 import { FakeProbe, ID1, ID2, ID3, Recorder, resetSeams, STORE_ID, tempRoots, wireLinks, wireSysctl } from './helpers.js';
 
@@ -134,6 +134,23 @@ describe('attach (bridge)', () => {
     expect(lines).toContain('ip netns add minid-3f2a1b4c5d6e');
     expect(lines).toContain(`ip link set minid0 alias minid:${STORE_ID}:bridge`);
     expect(storedNothing()).toEqual(['store-id']);
+  });
+
+  it("refuses another store's bridge, or a subnet routed elsewhere, before changing the host", async () => {
+    probe.linksSet.add('minid0');
+    probe.aliases.set('minid0', 'minid:0a0b0c0d:bridge');
+    // When the default network's record is made, and when a network recorded earlier is set up.
+    await expect(attach(web)).rejects.toThrow(/^bridge minid0 belongs to network "bridge" of another minid store \(store id 0a0b0c0d\)/);
+    probe.linksSet.delete('minid0');
+    await ensureDefaultNetwork();
+    probe.linksSet.add('minid0');
+    await expect(attach(web)).rejects.toThrow(/^bridge minid0 belongs to network "bridge" of another minid store \(store id 0a0b0c0d\)/);
+    probe.linksSet.delete('minid0');
+    probe.routeList.push({ dst: '172.30.0.0/16', dev: 'mbr-0a0b0c0d0e0', desc: '172.30.0.0/16 dev mbr-0a0b0c0d0e0' });
+    await expect(attach(web)).rejects.toThrow(/^subnet 172\.30\.0\.0\/16 of network "bridge" overlaps the host's route 172\.30\.0\.0\/16 dev mbr-0a0b0c0d0e0 \(another store's network, or the host's\)/);
+    expect(rec.calls).toEqual([]);
+    expect(reservations('bridge')).toEqual([]);
+    expect(listEndpoints()).toEqual([]);
   });
 
   it('refuses to attach the same container twice', async () => {
