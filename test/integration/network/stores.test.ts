@@ -57,7 +57,6 @@ const bridgeOf = async (s: Side, net: string): Promise<string> => JSON.parse(awa
 /** Network "front" and nginx on both networks, published; waits until both ports serve. */
 async function populate(s: Side): Promise<void> {
   await ok(s, ['network', 'create', '--subnet', freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`), 'front']);
-  s.id = storeId(s);
   s.bridges = [s.store.env.MINID_BRIDGE_NAME, await bridgeOf(s, 'front')];
   s.containers = [];
   s.ports = [];
@@ -66,6 +65,7 @@ async function populate(s: Side): Promise<void> {
     s.containers.push((await ok(s, ['run', '-d', '--name', name, '--network', net, '-p', `${port}:80`, 'nginx'])).trim());
     s.ports.push(port);
   }
+  s.id = storeId(s); // made by the first command that needed it
   await serves(s);
 }
 
@@ -132,7 +132,7 @@ async function exercise(actor: Side, witness: Side): Promise<void> {
 
   // network prune: a new (unused) "front" of the actor goes, the witness's "front" stays.
   await ok(actor, ['network', 'create', '--subnet', freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`), 'front']);
-  expect(await ok(actor, ['network', 'prune'])).toBe('Deleted Networks:\nfront\n\n');
+  expect((await ok(actor, ['network', 'prune'])).trim()).toBe('Deleted Networks:\nfront');
   was = await intact(witness, was, `${actor.label}: network prune`);
 
   // system prune: a stopped container and what it set up go; nothing of the witness's.
@@ -214,7 +214,7 @@ describe('two stores side by side, networks of the same names', () => {
       const was = snap(B);
       const r = await m(C, ['run', '--dry-run', '-p', `${await freePort()}:80`, 'nginx']);
       expect(r.exitCode).toBe(125);
-      expect(r.stderr.trim()).toBe(
+      expect(r.stderr.trim().split('\n').pop()).toBe(
         `minid: bridge ${B.bridges[0]} belongs to network "bridge" of another minid store (store id ${B.id}), not to network "bridge" of this store (${C.store.root}, store id ${storeId(C)}): give this store a bridge of its own: set MINID_BRIDGE_NAME (and MINID_BRIDGE_SUBNET) for it`,
       );
       await intact(B, was, 'a third store on its bridge name');
