@@ -184,14 +184,17 @@ describe('two stores side by side, networks of the same names', () => {
   it("a fresh store's dry run plans nothing of the other store's network of the same name", async () => {
     await populate(A);
     await ok(B, ['network', 'create', '--subnet', freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`), 'front']);
-    for (const net of ['bridge', 'front']) {
-      const r = await m(B, ['run', '--dry-run', '--network', net, '-p', `${await freePort()}:80`, 'nginx']);
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stderr).toContain('create the bridge');
-      expect(r.stderr).not.toContain('remove stale rules');
-      expect(r.stderr).not.toMatch(namesOf(A));
+    try {
+      for (const net of ['bridge', 'front']) {
+        const r = await m(B, ['run', '--dry-run', '--network', net, '-p', `${await freePort()}:80`, 'nginx']);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(r.stderr).toContain('create the bridge');
+        expect(r.stderr).not.toContain('remove stale rules');
+        expect(r.stderr).not.toMatch(namesOf(A));
+      }
+    } finally {
+      await ok(B, ['network', 'rm', 'front']);
     }
-    await ok(B, ['network', 'rm', 'front']);
   }, 120_000);
 
   it("B's network rm, network prune, system prune and system reset leave A's objects and ports alone", async () => {
