@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storeRef, STORE_ID_RE } from '../../../src/sys/store.js';
 import { comment, parseComment } from '../../../src/network/names.js';
+import { minidRules, ofNetwork, ofStore, parseSave } from '../../../src/network/iptables.js';
 
 let base: string;
 beforeEach(() => {
@@ -75,5 +76,36 @@ describe('rule comments', () => {
 
   it('fit the 256 characters iptables allows, at the longest names', () => {
     expect(comment('feedc0de', 'n'.repeat(64), 'c'.repeat(128), 'f'.repeat(64)).length).toBeLessThanOrEqual(256);
+  });
+});
+
+describe('which rules are a store\'s', () => {
+  const net = { id: 'b'.repeat(64), name: 'bridge', driver: 'bridge' as const, bridge: 'minid0', subnet: '172.30.0.0/16', gateway: '172.30.0.1', created: '' };
+  const rules = minidRules(
+    parseSave(
+      [
+        '*nat',
+        '-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment "minid:feedc0de:bridge" -j MASQUERADE',
+        '-A MINID-POSTROUTING -s 10.99.0.0/24 ! -o mst0ther0 -m comment --comment "minid:0a0b0c0d:bridge" -j MASQUERADE',
+        '-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment "minid:bridge" -j MASQUERADE',
+        '-A MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "minid:bridge:web:3f2a1b4c5d6e" -j DNAT --to-destination 172.30.0.2:80',
+        '-A MINID-DNAT -p tcp -m tcp --dport 9090 -m comment --comment "minid:bridge:db:9a8b7c6d5e4f" -j DNAT --to-destination 10.99.0.2:80',
+        '-A POSTROUTING -m comment --comment minid -j MINID-POSTROUTING',
+        'COMMIT',
+      ].join('\n'),
+    ),
+  );
+  const dports = (keep: (r: (typeof rules)[number]) => boolean): string[] => rules.filter(keep).map((r) => r.args.join(' ').match(/--dport (\d+)|-s (\S+) ! -o (\S+)/)![0]);
+  const store = { id: 'feedc0de', legacy: false, root: '/tmp/x' };
+  const dflt = { ...store, legacy: true, root: '/var/lib/minid' };
+
+  it('a store takes the rules with its id, never another store\'s nor the host-wide ones', () => {
+    expect(dports((r) => ofStore(store, r))).toEqual(['-s 172.30.0.0/16 ! -o minid0']);
+    expect(dports((r) => ofNetwork(store, net, r))).toEqual(['-s 172.30.0.0/16 ! -o minid0']);
+  });
+
+  it('the default store also takes an older minid\'s rules, by network only where they name its bridge or subnet', () => {
+    expect(dports((r) => ofStore(dflt, r))).toEqual(['-s 172.30.0.0/16 ! -o minid0', '-s 172.30.0.0/16 ! -o minid0', '--dport 8080', '--dport 9090']);
+    expect(dports((r) => ofNetwork(dflt, net, r))).toEqual(['-s 172.30.0.0/16 ! -o minid0', '-s 172.30.0.0/16 ! -o minid0', '--dport 8080']);
   });
 });
