@@ -20,7 +20,8 @@ import { probe } from './host.js';
 import { allocate, release, reserveAddress } from './ipam.js';
 import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
 import { checkContainerId, macFor, short } from './names.js';
-import { getNetwork, isUp, markUp, records } from './networks.js';
+import { checkNetworkFree, getNetwork, isUp, markUp, records } from './networks.js';
+import { storeRef, type StoreRef } from '../sys/store.js';
 import { bridgeSteps, forwardingStep, globalSteps, localnetStep, networkRuleSteps, planDetach, type HostState } from './plan.js';
 import { applyPlan, cmd, type Step } from './step.js';
 import type { Attachment, NetworkRecord } from './types.js';
@@ -34,6 +35,8 @@ export interface ConnectPlanInput {
   containerId: string;
   containerName: string;
   network: NetworkRecord;
+  /** The store the network belongs to (rule comments, the bridge's alias). */
+  store: StoreRef;
   /** The container's namespace (the primary attachment's netnsName). */
   netns: string;
   /** eth1, eth2, ... */
@@ -101,12 +104,12 @@ function connectVethSteps(o: ConnectPlanInput): Step[] {
 /** The steps that connect a running container to one more bridge network. Pure. */
 export function planConnect(o: ConnectPlanInput): Step[] {
   return [
-    ...bridgeSteps(o.network, o.mtu, o.state),
+    ...bridgeSteps(o.network, o.mtu, o.state, o.store),
     ...connectVethSteps(o),
     forwardingStep(o.state),
     localnetStep(o.network, o.state),
     ...globalSteps(o.state),
-    ...networkRuleSteps(o.network, o.state),
+    ...networkRuleSteps(o.network, o.state, o.store),
   ];
 }
 
@@ -135,6 +138,7 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
   checkContainerId(req.containerId);
   const id = req.containerId;
   const net = await getNetwork(req.network);
+  const store = await storeRef();
   if (!/^eth[1-9][0-9]*$/.test(req.ifName)) fail(`invalid interface name "${req.ifName}": connect adds eth1, eth2, ...`);
   if (!fs.existsSync(req.netnsPath)) fail(`the network namespace ${req.netnsPath} of container ${req.containerName} is gone: it cannot be connected`);
   const mine = listEndpoints().find((e) => e.containerId === id && e.network === net.name);
@@ -156,17 +160,18 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
     const title = `connect container ${req.containerName} (${short(id)}) to network "${net.name}": ${req.ifName} ${ip}/${prefixLength} on bridge ${net.bridge}`;
     const go = async (state: HostState): Promise<Step[]> => {
       const steps = planConnect({
-        containerId: id, containerName: req.containerName, network: net, netns: req.netnsName, ifName: req.ifName,
+        containerId: id, containerName: req.containerName, network: net, store, netns: req.netnsName, ifName: req.ifName,
         ip, prefixLength, mtu, state, primaryNetwork: req.primaryNetwork,
       });
       return (await applyPlan(steps, { explain: o.explain, title, what: 'network connect' })).applied;
     };
     let applied: Step[];
-    if (await isUp(net)) applied = await go({ networkUp: true, ipForward });
+    if (await isUp(net, store)) applied = await go({ networkUp: true, ipForward });
     else {
       // The first user sets the network up; hold the lock so a concurrent run/connect waits.
       applied = await withLock('network-setup', async () => {
-        if (await isUp(net)) return go({ networkUp: true, ipForward });
+        if (await isUp(net, store)) return go({ networkUp: true, ipForward });
+        await checkNetworkFree(net, store);
         const steps = await go({ networkUp: false, bridgeExists: await p.linkExists(net.bridge), iptablesSave: await p.iptablesSave(), ipForward });
         markUp(net.name);
         return steps;

@@ -22,6 +22,8 @@ export interface LinkInfo {
 
 export interface HostProbe {
   linkExists(name: string): Promise<boolean>;
+  /** A link's alias (`ip link set NAME alias ...`): '' when it has none, null when there is no such link. */
+  linkAlias(name: string): Promise<string | null>;
   /** null when the key does not exist. */
   readSysctl(key: string): Promise<string | null>;
   /** The interface of the default route and its MTU. */
@@ -43,6 +45,13 @@ const sysctlPath = (key: string): string => '/proc/sys/' + (key.includes('/') ? 
 export const realProbe: HostProbe = {
   async linkExists(name) {
     return fs.existsSync(`/sys/class/net/${name}`);
+  },
+  async linkAlias(name) {
+    try {
+      return fs.readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trim();
+    } catch {
+      return fs.existsSync(`/sys/class/net/${name}`) ? '' : null;
+    }
   },
   async readSysctl(key) {
     try {

@@ -17,12 +17,13 @@ import { probe } from './host.js';
 import { allocate, release, reservations } from './ipam.js';
 import { listEndpoints, readEndpoint, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
 import { checkContainerId, macFor, netnsName, netnsPath, parseComment, short, vethHost } from './names.js';
-import { DEFAULT_NETWORK, getNetwork, isUp, markUp, records } from './networks.js';
+import { checkNetworkFree, DEFAULT_NETWORK, getNetwork, isUp, markUp, records } from './networks.js';
 import { hasDns } from './dns/records.js';
+import { storeRef } from '../sys/store.js';
 import { parsePortSpec, resolvePorts, takenBy } from './ports.js';
 import { planAttach, planDetach, type HostState } from './plan.js';
 import { applyPlan, type Step } from './step.js';
-import { deleteCmd, minidRules, parseSave } from './iptables.js';
+import { deleteCmd, minidRules, ofStore, parseSave } from './iptables.js';
 import type { AttachRequest, Attachment, Cmd, NetworkRecord } from './types.js';
 
 export type { AttachRequest, Attachment, Cmd, NetworkRecord, PortBinding, Proto, AttachMode } from './types.js';
@@ -99,9 +100,10 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
   const specs = req.ports.map(parsePortSpec);
   debugMark('attach: start');
   const net = await getNetwork(req.network ?? 'bridge', { dryRun: dry });
+  const store = await storeRef();
   // Is the network set up already? Its one external command (iptables-save) runs while the
   // ports and the address are reserved below.
-  const upEarly = isUp(net);
+  const upEarly = isUp(net, store);
   upEarly.catch(() => {}); // awaited below, unless a reservation fails first
   const others = (): { name: string; id: string; ports: Endpoint['ports'] }[] =>
     listEndpoints()
@@ -129,7 +131,7 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     const ipForward = (await p.readSysctl('net.ipv4.ip_forward')) === '1';
     const title = `attach container ${req.containerName} (${short(id)}) to network "${net.name}": ${ip}/${prefixLength} on bridge ${net.bridge}`;
     const go = async (state: HostState): Promise<Step[]> => {
-      const steps = planAttach({ mode: 'bridge', containerId: id, containerName: req.containerName, network: net, ip, prefixLength, mtu, ports, state });
+      const steps = planAttach({ mode: 'bridge', containerId: id, containerName: req.containerName, network: net, store, ip, prefixLength, mtu, ports, state });
       const res = await applyPlan(steps, { explain: o.explain, dryRun: dry, title, concurrent: true });
       return dry ? steps.filter((s) => !s.skip) : res.applied;
     };
@@ -142,11 +144,14 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
 
     let applied: Step[];
     if (await upEarly) applied = await go({ networkUp: true, ipForward });
-    else if (dry) applied = await go(await stateWhenDown());
-    else {
+    else if (dry) {
+      await checkNetworkFree(net, store);
+      applied = await go(await stateWhenDown());
+    } else {
       // The first container sets the network up; hold the lock so a second one waits for it.
       applied = await withLock('network-setup', async () => {
-        if (await isUp(net)) return go({ networkUp: true, ipForward });
+        if (await isUp(net, store)) return go({ networkUp: true, ipForward });
+        await checkNetworkFree(net, store);
         const steps = await go(await stateWhenDown());
         markUp(net.name);
         return steps;
@@ -220,8 +225,9 @@ export async function detach(att: Attachment, o: { explain?: (line: string) => v
 
 export interface PruneOptions {
   /**
-   * Also remove minid-named objects this MINID_ROOT has no record of (another minid instance's,
-   * or from a wiped state directory). Off by default: hosts can be shared.
+   * Also remove namespaces and veths this MINID_ROOT has no record of (from a wiped state
+   * directory). Off by default: hosts can be shared. Rules are taken only when their comment
+   * names this store, even so.
    */
   hostWide?: boolean;
   /** Only consider objects whose container id (or its 8/12-character prefix) passes. */
@@ -230,8 +236,8 @@ export interface PruneOptions {
 }
 
 /**
- * Remove what no known container owns: minid-<id12> namespaces, mv/mc<id8> veths, iptables rules
- * whose comment names an unknown container, endpoint records and IPAM reservations. Returns
+ * Remove what no known container owns: minid-<id12> namespaces, mv/mc<id8> veths, this store's
+ * iptables rules whose comment names an unknown container, endpoint records and IPAM reservations. Returns
  * one line per object removed ("netns minid-3f2a1b4c5d6e", ...).
  *
  * By default only containers this MINID_ROOT has records of (endpoints, IPAM) are candidates:
@@ -245,6 +251,7 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
   for (const net of networksWithIpam()) for (const r of reservations(net)) if (r.containerId) recorded.add(r.containerId);
   const ours = (frag: string): boolean => o.hostWide || [...recorded].some((id) => id.startsWith(frag));
   const stray = (frag: string): boolean => !owned(frag) && ours(frag) && (o.only ? o.only(frag) : true);
+  const store = await storeRef();
   const p = probe();
   const removed: string[] = [];
   const ruleCmds: Cmd[] = [];
@@ -253,7 +260,8 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
 
   for (const r of minidRules(parseSave(await p.iptablesSave()))) {
     const id12 = r.owner.containerId12;
-    if (!id12 || !stray(id12)) continue;
+    // Rules carry their store: another store's, even of a container id this one has seen, stay.
+    if (!id12 || !ofStore(store, r) || !stray(id12)) continue;
     ruleCmds.push(deleteCmd(r));
     removed.push(`iptables rule (${r.table} ${r.chain}) of container ${r.owner.containerName || id12} (${id12})`);
   }

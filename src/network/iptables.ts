@@ -1,7 +1,9 @@
 // Reading `iptables-save` output: which of minid's chains and rules exist, so plans add only
 // what is missing and teardown deletes exactly the rules carrying minid's comments.
-import type { Cmd } from './types.js';
-import { parseComment } from './names.js';
+import type { Cmd, NetworkRecord } from './types.js';
+import type { StoreRef } from '../sys/store.js';
+import { contains, tryParseCidr } from './cidr.js';
+import { parseComment, type RuleOwner } from './names.js';
 
 export interface SavedRule {
   table: string;
@@ -83,13 +85,43 @@ export function toDelete(c: Cmd): Cmd {
   return { argv: [...a.slice(0, i), '-D', a[i + 1], ...rest] };
 }
 
-/** Rules whose comment says they belong to minid (any network/container). */
-export function minidRules(s: SavedState): (SavedRule & { owner: NonNullable<ReturnType<typeof parseComment>> })[] {
-  const out: (SavedRule & { owner: NonNullable<ReturnType<typeof parseComment>> })[] = [];
+export type OwnedRule = SavedRule & { owner: RuleOwner };
+
+/** Rules whose comment says they belong to minid (any store, network or container). */
+export function minidRules(s: SavedState): OwnedRule[] {
+  const out: OwnedRule[] = [];
   for (const r of s.rules) {
     if (!r.comment) continue;
     const owner = parseComment(r.comment);
     if (owner) out.push({ ...r, owner });
   }
   return out;
+}
+
+/**
+ * Is the rule this store's? Its comment names the store; or, for the default store only, it
+ * is an older minid's store-less comment (see sys/store.ts). Says nothing about which network:
+ * see ofNetwork().
+ */
+export function ofStore(store: StoreRef, r: OwnedRule): boolean {
+  if (r.owner.store) return r.owner.store === store.id;
+  return store.legacy && r.owner.network !== undefined;
+}
+
+/**
+ * Is the rule one of this store's rules of network `net`? A store-less (older minid's) rule
+ * must also name the network's bridge (-i/-o) or DNAT to an address of its subnet: two older
+ * stores could both have had a network "bridge", on different bridges.
+ */
+export function ofNetwork(store: StoreRef, net: NetworkRecord, r: OwnedRule): boolean {
+  if (r.owner.network !== net.name || !ofStore(store, r)) return false;
+  if (r.owner.store) return true;
+  const subnet = tryParseCidr(net.subnet);
+  return r.args.some((a, i) => {
+    const prev = r.args[i - 1];
+    if ((prev === '-i' || prev === '-o') && a === net.bridge) return true;
+    if (prev !== '--to-destination' || !subnet) return false;
+    const ip = tryParseCidr(a.split(':')[0]);
+    return !!ip && contains(subnet, ip.addr);
+  });
 }

@@ -43,29 +43,63 @@ export function defaultBridgeName(): string {
   return name;
 }
 
-/** User networks: `mbr-<name>` when the name fits, else `minid-<netid8>`. */
-export function userBridgeName(networkName: string, networkId: string): string {
-  return /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,10}$/.test(networkName) ? `mbr-${networkName}` : `minid-${networkId.slice(0, 8)}`;
+/**
+ * User networks: `mbr-` + the network id's first 11 characters (15 in all), like docker's
+ * `br-<id12>`: `minid network ls` shows the same id. Not the network's name: every store may
+ * have a network called "front", and link names are host-wide. The bridge's alias
+ * (`ip link show` prints it) carries the store and the name: minid:<store>:<network>.
+ */
+export function userBridgeName(networkId: string): string {
+  return `mbr-${networkId.slice(0, 11)}`;
 }
 
 export function checkLinkName(name: string, what: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,14}$/.test(name)) fail(`invalid ${what} "${name}": a link name has 1-15 letters, digits, '-' or '_'`);
 }
 
-/** iptables comments: `minid` (host-wide), `minid:<net>`, `minid:<net>:<name>:<id12>`. */
-export function comment(network?: string, containerName?: string, containerId?: string): string {
-  if (!network) return 'minid';
-  if (!containerId) return `minid:${network}`;
-  return `minid:${network}:${containerName ?? ''}:${short(containerId)}`;
+/** The comment of minid's shared chains and hooks: host-wide, used by every store. */
+export const HOST_COMMENT = 'minid';
+
+/**
+ * iptables comments (max 256 characters: 6 + 8 + 64 + 128 + 12 + 3 separators fit):
+ * `minid:<store>:<net>` on a network's rules, `minid:<store>:<net>:<name>:<id12>` on a
+ * container's. The bridge of a network carries the same `minid:<store>:<net>` as its alias.
+ */
+export function comment(store: string, network: string, containerName?: string, containerId?: string): string {
+  if (!containerId) return `minid:${store}:${network}`;
+  return `minid:${store}:${network}:${containerName ?? ''}:${short(containerId)}`;
 }
 
-/** Parse a comment back: which network and container a rule belongs to. */
-export function parseComment(c: string): { network?: string; containerName?: string; containerId12?: string } | null {
+export interface RuleOwner {
+  /** Absent on the comments older minids wrote (see sys/store.ts) and on HOST_COMMENT. */
+  store?: string;
+  network?: string;
+  containerName?: string;
+  containerId12?: string;
+}
+
+/**
+ * Parse a comment (or a bridge alias) back: which store, network and container it belongs to.
+ * Names never contain ':', so the number of fields tells the forms apart: 1 host-wide, 3 or 5
+ * with a store, 2 or 4 without (an older minid's).
+ */
+export function parseComment(c: string): RuleOwner | null {
   const parts = c.replace(/^"|"$/g, '').split(':');
   if (parts[0] !== 'minid') return null;
-  if (parts.length === 1) return {};
-  if (parts.length === 2) return { network: parts[1] };
-  return { network: parts[1], containerName: parts.slice(2, -1).join(':'), containerId12: parts[parts.length - 1] };
+  switch (parts.length) {
+    case 1:
+      return {};
+    case 2:
+      return { network: parts[1] };
+    case 3:
+      return { store: parts[1], network: parts[2] };
+    case 4:
+      return { network: parts[1], containerName: parts[2], containerId12: parts[3] };
+    case 5:
+      return { store: parts[1], network: parts[2], containerName: parts[3], containerId12: parts[4] };
+    default:
+      return null;
+  }
 }
 
 /** A stable locally-administered MAC derived from the IPv4 address (02:4d = 'M'). */

@@ -12,7 +12,9 @@ import { broadcast, contains, firstHost, intToIp, ipToInt, isIPv4, overlaps, par
 import { probe, type HostRoute } from './host.js';
 import { attachedIds, removeIpamDir, reservations } from './ipam.js';
 import { listEndpoints, type Endpoint } from './endpoints.js';
-import { defaultBridgeName, userBridgeName } from './names.js';
+import { CHAIN, comment, defaultBridgeName, parseComment, userBridgeName } from './names.js';
+import { hasChain, parseSave } from './iptables.js';
+import { storeRef, type StoreRef } from '../sys/store.js';
 import { planGlobalTeardown, planNetworkTeardown } from './plan.js';
 import { applyPlan } from './step.js';
 import type { NetworkRecord } from './types.js';
@@ -107,6 +109,7 @@ export async function ensureDefaultNetwork(o: { dryRun?: boolean } = {}): Promis
     const again = readRecord(DEFAULT_NETWORK);
     if (again) return again;
     const bridge = defaultBridgeName();
+    await checkBridgeOwner({ name: DEFAULT_NETWORK, bridge, builtin: true }, await storeRef());
     const others = records();
     const routes = (await probe().routes()).filter((r) => r.dev !== bridge);
     let c: Cidr;
@@ -172,7 +175,7 @@ export async function createNetwork(o: CreateNetworkOptions): Promise<NetworkRec
       c = given;
     } else c = pickSubnet(others, routes);
     const id = crypto.randomBytes(32).toString('hex');
-    const bridge = userBridgeName(o.name, id);
+    const bridge = userBridgeName(id);
     const clash = others.find((r) => r.bridge === bridge);
     if (clash) fail(`bridge ${bridge} is already used by network "${clash.name}"`);
     if (await probe().linkExists(bridge)) fail(`a link named ${bridge} already exists on the host: choose another network name`);
@@ -254,23 +257,66 @@ export async function inspectNetwork(ref: string): Promise<{ record: NetworkReco
     IPAM: { Driver: 'default', Config: [{ Subnet: record.subnet, Gateway: record.gateway }] },
     Options: { 'minid.bridge.name': record.bridge },
     Containers: containers,
-    Up: await isUp(record),
+    Up: await isUp(record, await storeRef()),
     DNS: (await import('./dns/index.js')).inspectDns(record),
   };
   return { record, endpoints, json };
 }
 
 /**
- * Are the network's kernel objects set up? The marker written by attach, the bridge, and the
- * network's MASQUERADE rule: a workshop that flushed the nat table gets its rules back on the
- * next run instead of a network that silently stopped working.
+ * Are the network's kernel objects set up? The marker written by attach, the bridge labelled
+ * as this store's, and the network's MASQUERADE rule with this store's comment: a workshop
+ * that flushed the nat table gets its rules back on the next run instead of a network that
+ * silently stopped working (and a network an older minid set up gets its rules relabelled).
  */
-export async function isUp(r: NetworkRecord): Promise<boolean> {
+export async function isUp(r: NetworkRecord, store: StoreRef): Promise<boolean> {
   if (!fs.existsSync(upMarker(r.name))) return false;
   const p = probe();
-  if (!(await p.linkExists(r.bridge))) return false;
-  const nat = await p.iptablesSave();
-  return nat.includes(`-s ${r.subnet} ! -o ${r.bridge} `) && nat.includes(':MINID-DNAT');
+  if ((await p.linkAlias(r.bridge)) !== comment(store.id, r.name)) return false;
+  const saved = parseSave(await p.iptablesSave());
+  const c = comment(store.id, r.name);
+  const masq = ['-s', r.subnet, '!', '-o', r.bridge].join(' ');
+  return hasChain(saved, 'nat', CHAIN.dnat) && saved.rules.some((x) => x.chain === CHAIN.postrouting && x.comment === c && x.args.join(' ').startsWith(masq));
+}
+
+/**
+ * Refuse a bridge that exists but is not this store's network's: its alias names another
+ * store (or is not minid's). A bridge without an alias (an older minid's, or one made by
+ * hand for minid) is taken over, as a repair. Two stores on one bridge would hand out the
+ * same addresses and remove each other's bridge.
+ */
+export async function checkBridgeOwner(net: Pick<NetworkRecord, 'name' | 'bridge' | 'builtin'>, store: StoreRef): Promise<void> {
+  const alias = await probe().linkAlias(net.bridge);
+  if (!alias || alias === comment(store.id, net.name)) return;
+  const o = parseComment(alias);
+  const whose = o?.store ? `network "${o.network}" of another minid store (store id ${o.store})` : `something else (its alias is "${alias}")`;
+  const fix = net.builtin
+    ? 'give this store a bridge of its own: set MINID_BRIDGE_NAME (and MINID_BRIDGE_SUBNET) for it'
+    : `remove network ${net.name} and create it again (it gets a new bridge name)`;
+  fail(`bridge ${net.bridge} belongs to ${whose}, not to network "${net.name}" of this store (${store.root}, store id ${store.id}): ${fix}`);
+}
+
+/**
+ * Before a network's first setup: is its bridge free for it (checkBridgeOwner), and is its
+ * subnet routed nowhere else? Each store picks subnets from its own records, so two stores
+ * can both choose 172.30.0.0/16 while neither is up; the second to come up would take the
+ * first one's traffic. Refused instead.
+ */
+export async function checkNetworkFree(net: NetworkRecord, store: StoreRef): Promise<void> {
+  await checkBridgeOwner(net, store);
+  const c = parseSubnet(net.subnet);
+  const clash = (await probe().routes()).find((r) => r.dev !== net.bridge && tryParseCidr(r.dst) && overlaps(c, tryParseCidr(r.dst)!));
+  if (!clash) return;
+  const fix = net.builtin
+    ? `its subnet was chosen when ${recordFile(net.name)} was made: remove that file while no container uses the network, and set MINID_BRIDGE_SUBNET`
+    : `remove network ${net.name} and create it again with another --subnet`;
+  fail(`subnet ${net.subnet} of network "${net.name}" overlaps the host's route ${clash.desc} (another store's network, or the host's): ${fix}`);
+}
+
+/** Is the bridge this store's to delete? It exists, and its alias names this store's network (or it has none). */
+async function bridgeIsOurs(net: NetworkRecord, store: StoreRef): Promise<boolean> {
+  const alias = await probe().linkAlias(net.bridge);
+  return alias === '' || alias === comment(store.id, net.name);
 }
 
 export function markUp(name: string): void {
@@ -279,16 +325,20 @@ export function markUp(name: string): void {
 }
 
 /**
- * Remove a network's kernel objects (rules found by their comment, the bridge) and, when no
- * minid network is left on the host, minid's chains. Tolerant: missing pieces are fine.
+ * Remove a network's kernel objects (this store's rules, found by their comment; its bridge)
+ * and, when no network of any store is left on the host, minid's chains. Tolerant: missing
+ * pieces are fine. Another store's bridge of the same name is left alone.
  */
 export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: string) => void } = {}): Promise<string[]> {
+  const store = await storeRef();
   return withLock('network-setup', async () => {
     // Its DNS servers first (network/dns/): they listen on the bridge's address.
     const { stopNetworkDns } = await import('./dns/index.js');
     await stopNetworkDns(r.name, { explain: o.explain });
     const p = probe();
-    const steps = planNetworkTeardown(r, await p.iptablesSave(), await p.linkExists(r.bridge));
+    const ours = await bridgeIsOurs(r, store);
+    if (!ours && (await p.linkExists(r.bridge))) o.explain?.(`# bridge ${r.bridge} is labelled "${await p.linkAlias(r.bridge)}": not this store's (${store.id}), left alone`);
+    const steps = planNetworkTeardown(r, await p.iptablesSave(), ours, store);
     const res = await applyPlan(steps, { explain: o.explain, tolerant: true, title: steps.length ? `remove the kernel objects of network "${r.name}"` : undefined });
     const global = planGlobalTeardown(await p.iptablesSave());
     const res2 = await applyPlan(global, { explain: o.explain, tolerant: true, title: global.length ? "no minid network is left: remove minid's chains" : undefined });

@@ -16,8 +16,9 @@
 //                              comes back through the host; hairpin mode on the bridge port
 //   network A -> network B     MINID-ISOLATION-1/2: dropped (unless it was DNATed: a published port)
 import { cmd, type Step } from './step.js';
-import { CHAIN, CONTAINER_IF, FILTER_CHAINS, NAT_CHAINS, comment, macFor, netnsName, vethHost } from './names.js';
-import { deleteCmd, hasChain, hasRule, minidRules, parseSave, toDelete } from './iptables.js';
+import { CHAIN, CONTAINER_IF, FILTER_CHAINS, HOST_COMMENT, NAT_CHAINS, comment, macFor, netnsName, vethHost } from './names.js';
+import { deleteCmd, hasChain, hasRule, minidRules, ofNetwork, parseSave, toDelete } from './iptables.js';
+import type { StoreRef } from '../sys/store.js';
 import type { Attachment, Cmd, NetworkRecord, PortBinding } from './types.js';
 
 const ipt = (table: 'nat' | 'filter', ...args: string[]): Cmd => cmd('iptables', '-t', table, ...args);
@@ -46,6 +47,8 @@ export interface BridgePlanInput {
   containerId: string;
   containerName: string;
   network: NetworkRecord;
+  /** The store the network belongs to: its id goes into every rule comment and the bridge's alias. */
+  store: StoreRef;
   ip: string;
   prefixLength: number;
   /** MTU of the host's uplink (the default-route interface); 1500 when there is none. */
@@ -69,11 +72,12 @@ function netnsStep(id: string): Step {
   };
 }
 
-/** The network's kernel objects: the bridge with the gateway address. */
-export function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState): Step[] {
+/** The network's kernel objects: the bridge, labelled with its owner, with the gateway address. */
+export function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState, store: StoreRef): Step[] {
   const upReason = `network "${net.name}" is already set up (bridge ${net.bridge} exists)`;
   const skip = st.networkUp ? upReason : undefined;
   const addr = `${net.gateway}/${prefixOf(net.subnet)}`;
+  const alias = comment(store.id, net.name);
   return [
     {
       name: 'create the bridge',
@@ -82,6 +86,16 @@ export function bridgeSteps(net: NetworkRecord, mtu: number, st: HostState): Ste
       undo: [cmd('ip', 'link', 'del', net.bridge)],
       owner: 'network',
       skip: skip ?? (st.bridgeExists ? `bridge ${net.bridge} already exists` : undefined),
+    },
+    {
+      name: 'label the bridge with its owner',
+      why:
+        `link names are host-wide and several minid stores can share a host: the alias ${alias} (store ${store.id}, ` +
+        `network "${net.name}"; \`ip link show ${net.bridge}\` prints it) tells every store whose bridge this is`,
+      apply: [cmd('ip', 'link', 'set', net.bridge, 'alias', alias)],
+      undo: [],
+      owner: 'network',
+      skip,
     },
     {
       name: 'give the bridge the gateway address',
@@ -201,7 +215,7 @@ function undoGlobal(apply: Cmd[]): Cmd[] {
 }
 
 function globalStepDefs(): Step[] {
-  const g = comment();
+  const g = HOST_COMMENT;
   const chains: Cmd[] = [
     ...NAT_CHAINS.map((c) => ipt('nat', '-N', c)),
     ...FILTER_CHAINS.map((c) => ipt('filter', '-N', c)),
@@ -244,20 +258,23 @@ function globalStepDefs(): Step[] {
 }
 
 /** The network's iptables rules: MASQUERADE, forwarding, isolation. */
-export function networkRuleSteps(net: NetworkRecord, st: HostState): Step[] {
-  const c = comment(net.name);
+export function networkRuleSteps(net: NetworkRecord, st: HostState, store: StoreRef): Step[] {
+  const c = comment(store.id, net.name);
   const br = net.bridge;
   const skip = st.networkUp ? `network "${net.name}" is already set up` : undefined;
   const steps: Step[] = [];
   if (!st.networkUp && st.iptablesSave) {
     // A crash or a reboot-less re-create can leave the network's rules behind: delete them first
     // instead of adding duplicates.
-    // Network-level rules only: a container's own rules belong to it (detach / pruneLeftovers).
-    const stale = minidRules(parseSave(st.iptablesSave)).filter((r) => r.owner.network === net.name && !r.owner.containerId12);
+    // Network-level rules of this store only: a container's own rules belong to it (detach /
+    // pruneLeftovers), another store's network of the same name is not this one.
+    const stale = minidRules(parseSave(st.iptablesSave)).filter((r) => ofNetwork(store, net, r) && !r.owner.containerId12);
     if (stale.length) {
       steps.push({
         name: `remove stale rules of network "${net.name}"`,
-        why: 'left behind by an earlier run that did not finish; they are re-added below',
+        why: stale.some((r) => !r.owner.store)
+          ? 'left behind by an earlier run that did not finish, or by an older minid (no store id in their comment); they are re-added below'
+          : 'left behind by an earlier run that did not finish; they are re-added below',
         apply: stale.map(deleteCmd),
         undo: [],
         owner: 'network',
@@ -340,15 +357,15 @@ export function planAttach(o: AttachPlanInput): Step[] {
     ];
   }
   const net = o.network;
-  const cmt = comment(net.name, o.containerName, o.containerId);
+  const cmt = comment(o.store.id, net.name, o.containerName, o.containerId);
   return [
     netnsStep(o.containerId),
-    ...bridgeSteps(net, o.mtu, o.state),
+    ...bridgeSteps(net, o.mtu, o.state, o.store),
     ...vethSteps(o.containerId, net, o.ip, o.prefixLength, o.mtu),
     forwardingStep(o.state),
     localnetStep(net, o.state),
     ...globalSteps(o.state),
-    ...networkRuleSteps(net, o.state),
+    ...networkRuleSteps(net, o.state, o.store),
     ...o.ports.map((b) => portStep(b, o.ip, net, cmt)),
   ];
 }
@@ -364,20 +381,24 @@ export function planDetach(att: Attachment): Step[] {
   return steps;
 }
 
-/** Remove a network's kernel objects: its rules (found by comment) and its bridge. */
-export function planNetworkTeardown(net: NetworkRecord, iptablesSave: string, bridgeExists: boolean): Step[] {
-  const rules = minidRules(parseSave(iptablesSave)).filter((r) => r.owner.network === net.name);
+/**
+ * Remove a network's kernel objects: its rules (found by comment: this store's only) and its
+ * bridge (`bridgeOurs`: it exists and its alias names this store, or it has none).
+ */
+export function planNetworkTeardown(net: NetworkRecord, iptablesSave: string, bridgeOurs: boolean, store: StoreRef): Step[] {
+  const rules = minidRules(parseSave(iptablesSave)).filter((r) => ofNetwork(store, net, r));
   const steps: Step[] = [];
   if (rules.length) {
+    const legacy = rules.some((r) => !r.owner.store) ? `, and an older minid's minid:${net.name} on ${net.bridge} or its subnet` : '';
     steps.push({
       name: `remove the iptables rules of network "${net.name}"`,
-      why: `every rule whose comment starts with ${comment(net.name)}`,
+      why: `every rule whose comment starts with ${comment(store.id, net.name)}${legacy}`,
       apply: rules.map(deleteCmd),
       undo: [],
       owner: 'network',
     });
   }
-  if (bridgeExists) {
+  if (bridgeOurs) {
     steps.push({
       name: 'delete the bridge',
       why: 'its address, its route and its route_localnet setting go with it',
@@ -389,7 +410,7 @@ export function planNetworkTeardown(net: NetworkRecord, iptablesSave: string, br
   return steps;
 }
 
-/** Remove minid's chains and hooks, but only when no minid network or container rule is left. */
+/** Remove minid's chains and hooks, but only when no network or container rule of any store is left. */
 export function planGlobalTeardown(iptablesSave: string): Step[] {
   const saved = parseSave(iptablesSave);
   if (minidRules(saved).some((r) => r.owner.network)) return [];

@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const root = (): string => process.env.MINID_ROOT || '/var/lib/minid';
+/** The default store: the one an ordinary install uses (and the only one older minids knew). */
+export const DEFAULT_ROOT = '/var/lib/minid';
+export const root = (): string => process.env.MINID_ROOT || DEFAULT_ROOT;
 export const runRoot = (): string => process.env.MINID_RUN || '/run/minid';
 
 export const paths = {

@@ -376,13 +376,19 @@ export async function networkCheck(ref: string) {
 }
 
 /**
- * `minid system reset`: put the host back as it was before minid: remove every container, then
- * the kernel objects of every network (bridges, rules, and minid's chains once none is left).
+ * `minid system reset`: put the host back as it was before this store: remove its every
+ * container, then the kernel objects of its every network (bridges, rules, and minid's chains
+ * once no store has a rule left).
  * Then the parent cgroup "minid" where it is empty. Images and network definitions stay. For
  * workshops and tests.
  */
 export async function systemReset(o: { explain?: boolean }) {
   const explain = explainer(o.explain);
+  // Only this store's objects: others on the host (other MINID_ROOTs) keep theirs.
+  const { storeRef } = await import('../../sys/store.js');
+  const store = await storeRef();
+  const legacy = store.legacy ? ', and the rules older minids left on its bridges without a store id' : '';
+  process.stdout.write(`Resetting store ${store.root} (store id ${store.id}): its containers, bridges and rules${legacy}; other stores' stay\n`);
   for (const s of listStates()) {
     await rt.removeContainer(s.config.id, true, explain);
     process.stdout.write(`Deleted container ${s.config.name}\n`);

@@ -32,6 +32,7 @@ let baseline: HostState; // with the LAN, before each test
 
 const attachments: Attachment[] = [];
 const userNetworks: string[] = [];
+const userBridges: string[] = [];
 const myIds = new Set<string>();
 const newId = (): string => {
   const id = crypto.randomBytes(32).toString('hex');
@@ -40,7 +41,8 @@ const newId = (): string => {
 };
 /** Does a link/namespace name or an iptables line belong to this run? */
 function mine(text: string): boolean {
-  const tokens = [`mdt${R}0`, `mdtl${R}`, `mdt-lan-${R}`, `mbr-a${R}`, `mbr-b${R}`, `minid:a${R}`, `minid:b${R}`];
+  // Comments name the store first (minid:<store>:a<R>); user bridges are mbr-<network id11>.
+  const tokens = [`mdt${R}0`, `mdtl${R}`, `mdt-lan-${R}`, `:a${R}`, `:b${R}`, ...userBridges];
   for (const id of myIds) tokens.push(`mv${id.slice(0, 8)}`, `mc${id.slice(0, 8)}`, `minid-${id.slice(0, 12)}`, `:${id.slice(0, 12)}`);
   return tokens.some((t) => text.includes(t));
 }
@@ -180,14 +182,15 @@ describe('bridge networking on a real host', () => {
   it('two user networks are isolated; containers of one network talk; published ports stay reachable', async () => {
     const na = `a${R}`;
     const nb = `b${R}`;
-    await createNetwork({ name: na, subnet: freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`) });
-    await createNetwork({ name: nb, subnet: freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`) });
+    const ra = await createNetwork({ name: na, subnet: freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`) });
+    const rb = await createNetwork({ name: nb, subnet: freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`) });
     userNetworks.push(na, nb);
+    userBridges.push(ra.bridge, rb.bridge);
     const port = await freePort();
     const a1 = await connect('a1', { network: na, ports: [`${port}:80`] });
     const a2 = await connect('a2', { network: na });
     const b1 = await connect('b1', { network: nb });
-    expect(a1.bridge).toBe(`mbr-${na}`);
+    expect(a1.bridge).toBe(`mbr-${ra.id.slice(0, 11)}`);
     // The second network found minid's chains and hooks in place (read back from iptables-save).
     const save = sh(['iptables-save']);
     for (const hook of ['-A PREROUTING .*-j MINID-DNAT', '-A OUTPUT .*-j MINID-DNAT', '-A POSTROUTING .*-j MINID-POSTROUTING', '-A FORWARD .*-j MINID-FORWARD', '-A INPUT .*-j MINID-INPUT']) {

@@ -15,7 +15,9 @@ let store: Store;
 let before: HostState;
 /** id8 prefixes of the containers this file started (their netns and veths are named after them). */
 const ids: string[] = [];
-const mine = (t: string): boolean => t.includes(R) || ids.some((id) => t.includes(id.slice(0, 8)));
+/** The bridges of its networks (mbr-<network id11>: the name is not in them). */
+const bridges: string[] = [];
+const mine = (t: string): boolean => t.includes(R) || ids.some((id) => t.includes(id.slice(0, 8))) || bridges.some((b) => t.includes(b));
 const m = (args: string[]) => minid(store, args);
 
 async function start(name: string, args: string[]): Promise<string> {
@@ -53,6 +55,7 @@ describe('network connect / disconnect with real containers', () => {
     const sb = freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`);
     expect((await m(['network', 'create', '--subnet', sa, NET_A])).exitCode).toBe(0);
     expect((await m(['network', 'create', '--subnet', sb, NET_B])).exitCode).toBe(0);
+    for (const n of [NET_A, NET_B]) bridges.push(JSON.parse((await m(['network', 'inspect', n])).stdout)[0].Options['minid.bridge.name']);
     const id1 = await start('c1', ['--network', NET_A, ...server('c1')]);
     const id2 = await start('c2', ['--network', NET_B, ...server('c2')]);
     const ip1 = (await inspect('c1')).NetworkSettings.ip as string;

@@ -9,7 +9,7 @@ import { freePort, freeSubnet, hostState, rand } from '../network/helpers.js';
 
 const R = rand();
 let store: Store;
-const mine = (t: string) => t.includes(`mdt${R}`) || /minid-[0-9a-f]{12}/.test(t) || /^mv[0-9a-f]{8}$/.test(t) || t.includes('minid:bridge');
+const mine = (t: string) => t.includes(`mdt${R}`) || /minid-[0-9a-f]{12}/.test(t) || /^mv[0-9a-f]{8}$/.test(t) || /minid:([0-9a-f]{8}:)?bridge/.test(t);
 
 beforeAll(async () => {
   requireRoot();

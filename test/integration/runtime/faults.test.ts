@@ -14,7 +14,7 @@ let store: Store;
 let nextPort = 19400 + Math.floor(Math.random() * 50);
 const port = () => nextPort++;
 const run = (args: string[], opts = {}) => minid(store, args, opts);
-const mine = (t: string) => t.includes(`flt${R}`) || /minid-[0-9a-f]{12}/.test(t) || t.includes('minid:bridge');
+const mine = (t: string) => t.includes(`flt${R}`) || /minid-[0-9a-f]{12}/.test(t) || /minid:([0-9a-f]{8}:)?bridge/.test(t);
 
 /** What a container published on `p` left in the host's rules. */
 const rulesFor = (p: number) => hostState(mine).iptables.filter((l) => l.includes(`--dport ${p}`));

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attach, detach, pruneLeftovers } from '../../../src/network/index.js';
 import { listEndpoints } from '../../../src/network/endpoints.js';
 import { reservations } from '../../../src/network/ipam.js';
-import { upMarker } from '../../../src/network/networks.js';
+import { ensureDefaultNetwork, upMarker } from '../../../src/network/networks.js';
 import { MinidError } from '../../../src/errors.js';
-import { FakeProbe, ID1, ID2, ID3, Recorder, resetSeams, tempRoots, wireSysctl } from './helpers.js';
+import { FakeProbe, ID1, ID2, ID3, Recorder, resetSeams, STORE_ID, tempRoots, wireLinks, wireSysctl } from './helpers.js';
 
 let roots: ReturnType<typeof tempRoots>;
 let probe: FakeProbe;
@@ -17,12 +17,12 @@ beforeEach(() => {
   probe = new FakeProbe().install();
   rec = new Recorder().install();
   wireSysctl(rec, probe);
-  // `ip link add minid0 ... type bridge` makes the bridge exist, as far as the probe knows.
-  rec.responders.push((argv, o) => {
-    if (argv[0] === 'ip' && argv.includes('-batch')) for (const m of (o.input ?? '').matchAll(/^link add (\S+)/gm)) probe.linksSet.add(m[1]);
-    return undefined;
-  });
+  // `ip link add minid0 ... type bridge` makes the bridge exist, `ip link set minid0 alias A` labels it.
+  wireLinks(rec, probe);
 });
+
+/** Nothing but the store's identity was written (the store directory holds store-id only). */
+const storedNothing = (): string[] => fs.readdirSync(roots.root);
 afterEach(() => {
   resetSeams();
   roots.cleanup();
@@ -57,17 +57,18 @@ describe('attach (bridge)', () => {
     expect(rec.calls.map((c) => c.argv[0])).toEqual(['ip', 'ip', 'sysctl', 'iptables-restore']);
     expect(lines[0]).toBe(`# attach container web (${ID1.slice(0, 12)}) to network "bridge": 172.30.0.2/16 on bridge minid0`);
     expect(lines).toContain(
-      "# [5/19] create the veth pair: a virtual cable: what enters mv3f2a1b4c leaves eth0 and back (MTU 1400 from the host's uplink); eth0 is made inside minid-3f2a1b4c5d6e (no clash with a host eth0), which spares the ~20 ms that moving it in later (`ip link set PEER netns minid-3f2a1b4c5d6e`) costs",
+      "# [6/20] create the veth pair: a virtual cable: what enters mv3f2a1b4c leaves eth0 and back (MTU 1400 from the host's uplink); eth0 is made inside minid-3f2a1b4c5d6e (no clash with a host eth0), which spares the ~20 ms that moving it in later (`ip link set PEER netns minid-3f2a1b4c5d6e`) costs",
     );
     expect(listEndpoints()).toMatchObject([{ containerId: ID1, state: 'attached', ip: '172.30.0.2' }]);
     expect(reservations('bridge')).toEqual([{ ip: '172.30.0.2', containerId: ID1 }]);
     expect(fs.existsSync(upMarker('bridge'))).toBe(true);
+    expect(probe.aliases.get('minid0')).toBe(`minid:${STORE_ID}:bridge`);
   });
 
   it('the second container only runs its own steps', async () => {
     await attach(web);
     // What the first attach put in the kernel, as iptables-save would now show it.
-    probe.iptables = ':MINID-DNAT - [0:0]\n-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment minid:bridge -j MASQUERADE\n';
+    probe.iptables = `*nat\n:MINID-DNAT - [0:0]\n-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment "minid:${STORE_ID}:bridge" -j MASQUERADE\nCOMMIT\n`;
     rec.clear();
     const att = await attach({ containerId: ID2, containerName: 'db', mode: 'bridge', ports: [] });
     expect(att.ip).toBe('172.30.0.3');
@@ -108,14 +109,14 @@ describe('attach (bridge)', () => {
 
   it('refuses a malformed port spec before anything else', async () => {
     await expect(attach({ ...web, ports: ['80:70000'] })).rejects.toThrow('invalid port spec "80:70000": port 70000 is out of range 1-65535');
-    expect(fs.existsSync(roots.root)).toBe(false);
+    expect(storedNothing()).toEqual(['store-id']);
   });
 
   it('on a failing step rolls back, frees the address and the endpoint, and names the step', async () => {
     rec.failWhen((a) => a.join(' ') === `ip -n minid-${ID1.slice(0, 12)} -batch -`, { stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:4\n' });
     const err = await attach(web).catch((e) => e);
     expect(err.message).toBe(
-      'network setup failed at step 10/19 "add the default route": ip -n minid-3f2a1b4c5d6e route add default via 172.30.0.1: Error: Nexthop has invalid gateway.; undid the steps already applied',
+      'network setup failed at step 11/20 "add the default route": ip -n minid-3f2a1b4c5d6e route add default via 172.30.0.1: Error: Nexthop has invalid gateway.; undid the steps already applied',
     );
     const undo = rec.calls[rec.calls.length - 1];
     expect(undo).toEqual({ argv: ['ip', '-force', '-batch', '-'], input: 'link del mv3f2a1b4c\nlink del minid0\nnetns del minid-3f2a1b4c5d6e\n' });
@@ -131,7 +132,25 @@ describe('attach (bridge)', () => {
     expect(att.ip).toBe('172.30.0.2');
     expect(lines[0]).toMatch(/\(dry run: nothing is changed\)$/);
     expect(lines).toContain('ip netns add minid-3f2a1b4c5d6e');
-    expect(fs.existsSync(roots.root)).toBe(false);
+    expect(lines).toContain(`ip link set minid0 alias minid:${STORE_ID}:bridge`);
+    expect(storedNothing()).toEqual(['store-id']);
+  });
+
+  it("refuses another store's bridge, or a subnet routed elsewhere, before changing the host", async () => {
+    probe.linksSet.add('minid0');
+    probe.aliases.set('minid0', 'minid:0a0b0c0d:bridge');
+    // When the default network's record is made, and when a network recorded earlier is set up.
+    await expect(attach(web)).rejects.toThrow(/^bridge minid0 belongs to network "bridge" of another minid store \(store id 0a0b0c0d\)/);
+    probe.linksSet.delete('minid0');
+    await ensureDefaultNetwork();
+    probe.linksSet.add('minid0');
+    await expect(attach(web)).rejects.toThrow(/^bridge minid0 belongs to network "bridge" of another minid store \(store id 0a0b0c0d\)/);
+    probe.linksSet.delete('minid0');
+    probe.routeList.push({ dst: '172.30.0.0/16', dev: 'mbr-0a0b0c0d0e0', desc: '172.30.0.0/16 dev mbr-0a0b0c0d0e0' });
+    await expect(attach(web)).rejects.toThrow(/^subnet 172\.30\.0\.0\/16 of network "bridge" overlaps the host's route 172\.30\.0\.0\/16 dev mbr-0a0b0c0d0e0 \(another store's network, or the host's\)/);
+    expect(rec.calls).toEqual([]);
+    expect(reservations('bridge')).toEqual([]);
+    expect(listEndpoints()).toEqual([]);
   });
 
   it('refuses to attach the same container twice', async () => {
@@ -203,9 +222,12 @@ describe('pruneLeftovers', () => {
     probe.iptables = [
       '*nat',
       ':MINID-DNAT - [0:0]',
-      `-A MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "minid:bridge:web:${ID1.slice(0, 12)}" -j DNAT --to-destination 172.30.0.2:80`,
-      `-A MINID-DNAT -p tcp -m tcp --dport 9090 -m comment --comment "minid:bridge:gone:${ID2.slice(0, 12)}" -j DNAT --to-destination 172.30.0.3:90`,
-      '-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment "minid:bridge" -j MASQUERADE',
+      `-A MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "minid:${STORE_ID}:bridge:web:${ID1.slice(0, 12)}" -j DNAT --to-destination 172.30.0.2:80`,
+      `-A MINID-DNAT -p tcp -m tcp --dport 9090 -m comment --comment "minid:${STORE_ID}:bridge:gone:${ID2.slice(0, 12)}" -j DNAT --to-destination 172.30.0.3:90`,
+      // Another store's rule naming the same container id, and an older minid's: neither is this store's.
+      `-A MINID-DNAT -p tcp -m tcp --dport 9091 -m comment --comment "minid:0a0b0c0d:bridge:gone:${ID2.slice(0, 12)}" -j DNAT --to-destination 10.99.0.3:90`,
+      `-A MINID-DNAT -p tcp -m tcp --dport 9092 -m comment --comment "minid:bridge:gone:${ID2.slice(0, 12)}" -j DNAT --to-destination 172.30.0.3:90`,
+      `-A MINID-POSTROUTING -s 172.30.0.0/16 ! -o minid0 -m comment --comment "minid:${STORE_ID}:bridge" -j MASQUERADE`,
       'COMMIT',
       '',
     ].join('\n');
@@ -219,7 +241,7 @@ describe('pruneLeftovers', () => {
       `address 172.30.0.3 on network bridge (container ${ID2.slice(0, 12)})`,
     ]);
     expect(rec.calls.map((c) => c.argv.join(' '))).toEqual([
-      `iptables -t nat -D MINID-DNAT -p tcp -m tcp --dport 9090 -m comment --comment minid:bridge:gone:${ID2.slice(0, 12)} -j DNAT --to-destination 172.30.0.3:90`,
+      `iptables -t nat -D MINID-DNAT -p tcp -m tcp --dport 9090 -m comment --comment minid:${STORE_ID}:bridge:gone:${ID2.slice(0, 12)} -j DNAT --to-destination 172.30.0.3:90`,
       'ip -force -batch -',
     ]);
     expect(rec.calls[1].input).toBe(`link del mv${ID2.slice(0, 8)}\nnetns del minid-${ID2.slice(0, 12)}\n`);

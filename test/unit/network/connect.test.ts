@@ -13,13 +13,13 @@ import { upMarker } from '../../../src/network/networks.js';
 import { applyPlan, formatPlan } from '../../../src/network/step.js';
 import { MinidError } from '../../../src/errors.js';
 import type { NetworkRecord } from '../../../src/network/types.js';
-import { FakeProbe, ID1, ID2, Recorder, resetSeams, tempRoots, wireSysctl } from './helpers.js';
+import { FakeProbe, ID1, ID2, Recorder, resetSeams, STORE, tempRoots, wireLinks, wireSysctl } from './helpers.js';
 
 const frontNet: NetworkRecord = {
   id: 'f0f0f0f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c',
   name: 'front',
   driver: 'bridge',
-  bridge: 'mbr-front',
+  bridge: 'mbr-f0f0f0f0a1b',
   subnet: '10.88.0.0/24',
   gateway: '10.88.0.1',
   created: '2026-01-01T00:00:00.000Z',
@@ -30,6 +30,7 @@ const planInput = (over: Partial<ConnectPlanInput> = {}): ConnectPlanInput => ({
   containerId: ID1,
   containerName: 'web',
   network: frontNet,
+  store: STORE,
   netns: NS1,
   ifName: 'eth1',
   ip: '10.88.0.2',
@@ -95,10 +96,7 @@ describe('connect / disconnect', () => {
     probe = new FakeProbe().install();
     rec = new Recorder().install();
     wireSysctl(rec, probe);
-    rec.responders.push((argv, o) => {
-      if (argv[0] === 'ip' && argv.includes('-batch')) for (const m of (o.input ?? '').matchAll(/^link add (\S+)/gm)) probe.linksSet.add(m[1]);
-      return undefined;
-    });
+    wireLinks(rec, probe);
     await createNetwork({ name: 'front', subnet: '10.88.0.0/24' });
     // The container's namespace, as far as connect() can tell (it checks the path exists).
     nsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'minid-ns-')), NS1);
@@ -127,12 +125,13 @@ describe('connect / disconnect', () => {
     const lines: string[] = [];
     const att = await connect(req(), { explain: (l) => lines.push(l) });
     const frontId = JSON.parse(fs.readFileSync(path.join(roots.root, 'networks', 'front.json'), 'utf8')).id as string;
+    const bridge = `mbr-${frontId.slice(0, 11)}`;
     expect(att).toMatchObject({
       mode: 'bridge',
       connected: true,
       ifName: 'eth1',
       network: 'front',
-      bridge: 'mbr-front',
+      bridge,
       netnsName: NS1,
       veth: `mv${ID1.slice(0, 8)}-${frontId.slice(0, 4)}`,
       ip: '10.88.0.2',
@@ -142,7 +141,7 @@ describe('connect / disconnect', () => {
       undoNames: ['create the veth pair'],
     });
     expect(att.undo).toEqual([[{ argv: ['ip', 'link', 'del', att.veth] }]]);
-    expect(lines[0]).toBe(`# connect container web (${ID1.slice(0, 12)}) to network "front": eth1 10.88.0.2/24 on bridge mbr-front`);
+    expect(lines[0]).toBe(`# connect container web (${ID1.slice(0, 12)}) to network "front": eth1 10.88.0.2/24 on bridge ${bridge}`);
     expect(rec.calls.map((c) => c.argv[0])).toEqual(['ip', 'ip', 'sysctl', 'iptables-restore']); // bridge+veth, inside, route_localnet, rules
     expect(rec.text()).not.toMatch(/route add default|netns add/);
     expect(fs.readdirSync(endpointsDir()).sort()).toEqual([`${ID1}.json`, `${ID1}@front.json`]);
@@ -198,7 +197,7 @@ describe('connect / disconnect', () => {
     rec.failWhen((a) => a.join(' ') === `ip -n ${NS1} -batch -`, { stderr: 'RTNETLINK answers: File exists\nCommand failed -:2\n' });
     const err = await connect(req()).catch((e) => e);
     expect(err.message).toMatch(/^network connect failed at step \d+\/\d+ "assign the address": ip -n minid-3f2a1b4c5d6e addr add 10\.88\.0\.2\/24 dev eth1: RTNETLINK answers: File exists; undid the steps already applied$/);
-    expect(rec.calls[rec.calls.length - 1].input).toMatch(/^link del mv3f2a1b4c-[0-9a-f]{4}\nlink del mbr-front\n$/);
+    expect(rec.calls[rec.calls.length - 1].input).toMatch(/^link del mv3f2a1b4c-[0-9a-f]{4}\nlink del mbr-[0-9a-f]{11}\n$/);
     expect(reservations('front')).toEqual([]);
     expect(listEndpoints()).toEqual([]);
   });

@@ -51,6 +51,8 @@ export class Recorder {
 export class FakeProbe implements HostProbe {
   linksSet = new Set<string>(['lo', 'eth0']);
   linkKinds = new Map<string, string>();
+  /** Link aliases (a bridge's owner label); set by `ip link set NAME alias A` when wired (see wireLinks()). */
+  aliases = new Map<string, string>();
   sysctls = new Map<string, string>([['net.ipv4.ip_forward', '0']]);
   /** Applied when a `sysctl -w` runs through the recorder (see wire()). */
   up: { dev: string; mtu: number } | null = { dev: 'eth0', mtu: 1400 };
@@ -68,6 +70,9 @@ export class FakeProbe implements HostProbe {
 
   async linkExists(name: string) {
     return this.linksSet.has(name);
+  }
+  async linkAlias(name: string) {
+    return this.linksSet.has(name) ? (this.aliases.get(name) ?? '') : null;
   }
   async readSysctl(key: string) {
     return this.sysctls.get(key) ?? null;
@@ -118,11 +123,36 @@ export function wireSysctl(rec: Recorder, probe: FakeProbe): void {
   });
 }
 
-/** A private MINID_ROOT / MINID_RUN for one test. */
+/** The store id tempRoots() gives its store (a real store makes a random one). */
+export const STORE_ID = 'feedc0de';
+/** A StoreRef for the pure planners. */
+export const STORE = { id: STORE_ID, legacy: false, root: '/var/lib/minid-test' };
+
+/** Let `ip link add/del` and `ip link set NAME alias A` run through `rec` change the probe's links. */
+export function wireLinks(rec: Recorder, probe: FakeProbe): void {
+  const apply = (line: string[]): void => {
+    if (line[0] === 'link' && line[1] === 'add') probe.linksSet.add(line[2]);
+    if (line[0] === 'link' && line[1] === 'del') probe.linksSet.delete(line[2]);
+    const a = line.indexOf('alias');
+    if (line[0] === 'link' && line[1] === 'set' && a > 0) probe.aliases.set(line[2], line[a + 1]);
+  };
+  rec.responders.push((argv, opts) => {
+    if (argv[0] !== 'ip') return undefined;
+    if (argv.includes('-batch')) {
+      if (!argv.includes('-n')) for (const l of (opts.input ?? '').split('\n')) apply(l.split(' '));
+    } else if (argv[1] !== '-n') apply(argv.slice(1));
+    return undefined;
+  });
+}
+
+/** A private MINID_ROOT / MINID_RUN for one test, with the store id STORE_ID. */
 export function tempRoots(): { root: string; run: string; cleanup: () => void } {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-net-unit-'));
   const root = path.join(base, 'lib');
   const run = path.join(base, 'run');
+  // A store made by minid has its identity from its first command on (sys/store.ts).
+  fs.mkdirSync(root, { recursive: true });
+  fs.writeFileSync(path.join(root, 'store-id'), STORE_ID + '\n');
   process.env.MINID_ROOT = root;
   process.env.MINID_RUN = run;
   delete process.env.MINID_BRIDGE_NAME;

@@ -13,7 +13,7 @@ import {
 } from '../../../src/network/networks.js';
 import { allocate } from '../../../src/network/ipam.js';
 import { paths } from '../../../src/sys/paths.js';
-import { FakeProbe, ID1, Recorder, resetSeams, tempRoots } from './helpers.js';
+import { FakeProbe, ID1, Recorder, resetSeams, STORE_ID, tempRoots } from './helpers.js';
 
 let roots: ReturnType<typeof tempRoots>;
 let probe: FakeProbe;
@@ -52,6 +52,20 @@ describe('the default network', () => {
     await expect(ensureDefaultNetwork()).rejects.toThrow('MINID_BRIDGE_SUBNET 192.0.2.0/25 overlaps the host\'s route 192.0.2.0/24 dev eth0');
   });
 
+  it("refuses a bridge another store's default network uses (the same MINID_BRIDGE_NAME)", async () => {
+    probe.linksSet.add('minid0');
+    probe.aliases.set('minid0', 'minid:0a0b0c0d:bridge');
+    await expect(ensureDefaultNetwork()).rejects.toThrow(
+      `bridge minid0 belongs to network "bridge" of another minid store (store id 0a0b0c0d), not to network "bridge" of this store (${roots.root}, store id ${STORE_ID}): give this store a bridge of its own: set MINID_BRIDGE_NAME (and MINID_BRIDGE_SUBNET) for it`,
+    );
+    expect(records()).toEqual([]);
+    // Its own (an earlier record wiped), or one without a label (an older minid's): taken.
+    for (const alias of [`minid:${STORE_ID}:bridge`, '']) {
+      probe.aliases.set('minid0', alias);
+      expect((await ensureDefaultNetwork({ dryRun: true })).bridge).toBe('minid0');
+    }
+  });
+
   it('cannot be removed', async () => {
     await expect(removeNetwork('bridge')).rejects.toThrow('bridge is a pre-defined network and cannot be removed');
     await expect(removeNetwork('host')).rejects.toThrow('host is a pre-defined network and cannot be removed');
@@ -59,18 +73,20 @@ describe('the default network', () => {
 });
 
 describe('createNetwork', () => {
-  it('records a user network with an automatic subnet and bridge mbr-<name>', async () => {
+  it('records a user network with an automatic subnet and bridge mbr-<id11>', async () => {
     await ensureDefaultNetwork();
     const r = await createNetwork({ name: 'front' });
-    expect(r).toMatchObject({ name: 'front', bridge: 'mbr-front', subnet: '172.31.0.0/16', gateway: '172.31.0.1' });
+    expect(r).toMatchObject({ name: 'front', bridge: `mbr-${r.id.slice(0, 11)}`, subnet: '172.31.0.0/16', gateway: '172.31.0.1' });
     expect(r.id).toMatch(/^[0-9a-f]{64}$/);
     expect(await getNetwork(r.id.slice(0, 12))).toEqual(r);
     expect(rec.calls).toEqual([]);
   });
 
-  it('uses minid-<id8> when the name does not fit a link name', async () => {
+  it('names the bridge after the network id, not its name: another store may have a network of that name', async () => {
     const r = await createNetwork({ name: 'a-very-long-network-name', subnet: '10.1.0.0/24' });
-    expect(r.bridge).toBe(`minid-${r.id.slice(0, 8)}`);
+    expect(r.bridge).toBe(`mbr-${r.id.slice(0, 11)}`);
+    const again = await createNetwork({ name: 'front', subnet: '10.2.0.0/24' });
+    expect(again.bridge).not.toBe('mbr-front');
   });
 
   it('takes --subnet and --gateway', async () => {
@@ -104,8 +120,8 @@ describe('createNetwork', () => {
   });
 
   it('refuses a bridge name that already exists on the host', async () => {
-    probe.linksSet.add('mbr-taken');
-    await expect(createNetwork({ name: 'taken' })).rejects.toThrow('a link named mbr-taken already exists on the host');
+    probe.linkExists = async (name) => name.startsWith('mbr-');
+    await expect(createNetwork({ name: 'taken' })).rejects.toThrow(/^a link named mbr-[0-9a-f]{11} already exists on the host/);
   });
 });
 
@@ -132,13 +148,35 @@ describe('list, inspect, rm, prune', () => {
     expect(fs.existsSync(path.join(paths.ipam(), 'front'))).toBe(false);
   });
 
-  it('rm deletes the bridge and the rules that carry the network comment', async () => {
-    await createNetwork({ name: 'front', subnet: '10.74.0.0/24' });
-    probe.linksSet.add('mbr-front');
-    probe.iptables = '*nat\n:MINID-POSTROUTING - [0:0]\n-A MINID-POSTROUTING -s 10.74.0.0/24 ! -o mbr-front -m comment --comment "minid:front" -j MASQUERADE\nCOMMIT\n';
+  it("rm deletes the bridge and the rules that carry the network's comment, not another store's", async () => {
+    const r = await createNetwork({ name: 'front', subnet: '10.74.0.0/24' });
+    probe.linksSet.add(r.bridge).add('mbr-0a0b0c0d0e0');
+    probe.aliases.set(r.bridge, `minid:${STORE_ID}:front`).set('mbr-0a0b0c0d0e0', 'minid:0a0b0c0d:front');
+    probe.iptables = [
+      '*nat',
+      ':MINID-POSTROUTING - [0:0]',
+      `-A MINID-POSTROUTING -s 10.74.0.0/24 ! -o ${r.bridge} -m comment --comment "minid:${STORE_ID}:front" -j MASQUERADE`,
+      // Another store's network "front" (and an older minid's): not this store's.
+      '-A MINID-POSTROUTING -s 10.99.0.0/24 ! -o mbr-0a0b0c0d0e0 -m comment --comment "minid:0a0b0c0d:front" -j MASQUERADE',
+      '-A MINID-POSTROUTING -s 10.98.0.0/24 ! -o mbr-front -m comment --comment "minid:front" -j MASQUERADE',
+      'COMMIT',
+      '',
+    ].join('\n');
     await removeNetwork('front');
-    expect(rec.calls.map((c) => c.argv.join(' '))).toContain('iptables -t nat -D MINID-POSTROUTING -s 10.74.0.0/24 ! -o mbr-front -m comment --comment minid:front -j MASQUERADE');
-    expect(rec.text()).toContain('ip link del mbr-front');
+    const argv = rec.calls.map((c) => c.argv.join(' '));
+    expect(argv).toContain(`iptables -t nat -D MINID-POSTROUTING -s 10.74.0.0/24 ! -o ${r.bridge} -m comment --comment minid:${STORE_ID}:front -j MASQUERADE`);
+    expect(rec.text()).toContain(`ip link del ${r.bridge}`);
+    expect(rec.text()).not.toMatch(/0a0b0c0d|mbr-front/);
+  });
+
+  it("rm leaves a bridge of the same name alone when another store's label is on it", async () => {
+    const r = await createNetwork({ name: 'front', subnet: '10.77.0.0/24' });
+    probe.linksSet.add(r.bridge);
+    probe.aliases.set(r.bridge, 'minid:0a0b0c0d:front');
+    const lines: string[] = [];
+    await removeNetwork('front', { explain: (l) => lines.push(l) });
+    expect(rec.text()).not.toContain('link del');
+    expect(lines[0]).toBe(`# bridge ${r.bridge} is labelled "minid:0a0b0c0d:front": not this store's (${STORE_ID}), left alone`);
   });
 
   it('prune removes only unused user networks', async () => {

@@ -1,30 +1,32 @@
 # minid network connect front web (first container on "front")
-# [1/18] create the bridge: a virtual switch on the host: every container of network "front" plugs into mbr-front
-ip link add mbr-front address 02:4d:0a:58:00:01 mtu 1400 type bridge
-# [2/18] give the bridge the gateway address: the bridge is also the host's interface on 10.88.0.0/24: containers reach the host, and beyond it, through 10.88.0.1
-ip addr add 10.88.0.1/24 dev mbr-front
-# [3/18] bring the bridge up: links are created down
-ip link set mbr-front up
-# [4/18] create the veth pair: a second virtual cable for network "front": mv3f2a1b4c-f0f0 on the host, mc3f2a1b4c-f0f0 for the container (named after the container and the network, so it never clashes with its eth0 pair)
+# [1/19] create the bridge: a virtual switch on the host: every container of network "front" plugs into mbr-f0f0f0f0a1b
+ip link add mbr-f0f0f0f0a1b address 02:4d:0a:58:00:01 mtu 1400 type bridge
+# [2/19] label the bridge with its owner: link names are host-wide and several minid stores can share a host: the alias minid:feedc0de:front (store feedc0de, network "front"; `ip link show mbr-f0f0f0f0a1b` prints it) tells every store whose bridge this is
+ip link set mbr-f0f0f0f0a1b alias minid:feedc0de:front
+# [3/19] give the bridge the gateway address: the bridge is also the host's interface on 10.88.0.0/24: containers reach the host, and beyond it, through 10.88.0.1
+ip addr add 10.88.0.1/24 dev mbr-f0f0f0f0a1b
+# [4/19] bring the bridge up: links are created down
+ip link set mbr-f0f0f0f0a1b up
+# [5/19] create the veth pair: a second virtual cable for network "front": mv3f2a1b4c-f0f0 on the host, mc3f2a1b4c-f0f0 for the container (named after the container and the network, so it never clashes with its eth0 pair)
 ip link add mv3f2a1b4c-f0f0 mtu 1400 type veth peer name mc3f2a1b4c-f0f0 mtu 1400 address 02:4d:0a:58:00:02
-# [5/18] move one end into the container's namespace: the running container's namespace minid-3f2a1b4c5d6e, the one its eth0 is in: no restart, the processes see a new interface appear
+# [6/19] move one end into the container's namespace: the running container's namespace minid-3f2a1b4c5d6e, the one its eth0 is in: no restart, the processes see a new interface appear
 ip link set mc3f2a1b4c-f0f0 netns minid-3f2a1b4c5d6e
-# [6/18] attach the other end to the bridge: plug the cable into mbr-front, the switch of network "front" (hairpin mode as for eth0)
-ip link set mv3f2a1b4c-f0f0 master mbr-front
+# [7/19] attach the other end to the bridge: plug the cable into mbr-f0f0f0f0a1b, the switch of network "front" (hairpin mode as for eth0)
+ip link set mv3f2a1b4c-f0f0 master mbr-f0f0f0f0a1b
 ip link set mv3f2a1b4c-f0f0 type bridge_slave hairpin on
-# [7/18] bring the host end up: links are created down
+# [8/19] bring the host end up: links are created down
 ip link set mv3f2a1b4c-f0f0 up
-# [8/18] name it eth1 inside the namespace: eth0 is taken by the first network; the next free ethN, as docker does
+# [9/19] name it eth1 inside the namespace: eth0 is taken by the first network; the next free ethN, as docker does
 ip -n minid-3f2a1b4c5d6e link set mc3f2a1b4c-f0f0 name eth1
-# [9/18] assign the address: 10.88.0.2 was reserved in network "front"; /24 adds the route to 10.88.0.0/24 through eth1. No default route: network "bridge" (eth0) keeps it
+# [10/19] assign the address: 10.88.0.2 was reserved in network "front"; /24 adds the route to 10.88.0.0/24 through eth1. No default route: network "bridge" (eth0) keeps it
 ip -n minid-3f2a1b4c5d6e addr add 10.88.0.2/24 dev eth1
-# [10/18] bring eth1 up: links are created down (loopback is already up)
+# [11/19] bring eth1 up: links are created down (loopback is already up)
 ip -n minid-3f2a1b4c5d6e link set eth1 up
-# [11/18] enable IPv4 forwarding: the host must route packets between the bridge and its other interfaces (it is left on, as docker does)
+# [12/19] enable IPv4 forwarding: the host must route packets between the bridge and its other interfaces (it is left on, as docker does)
 sysctl -w net.ipv4.ip_forward=1
-# [12/18] let the bridge carry 127.0.0.1 traffic: route_localnet lets the kernel DNAT `curl 127.0.0.1:PORT` into the bridge, so published ports need no proxy process; it is set on this bridge only, and MINID-INPUT blocks its abuse (CVE-2020-8558)
-sysctl -w net.ipv4.conf.mbr-front.route_localnet=1
-# [13/18] create minid's own iptables chains: minid only ever adds to, and deletes from, chains it created: the host's own rules are left alone
+# [13/19] let the bridge carry 127.0.0.1 traffic: route_localnet lets the kernel DNAT `curl 127.0.0.1:PORT` into the bridge, so published ports need no proxy process; it is set on this bridge only, and MINID-INPUT blocks its abuse (CVE-2020-8558)
+sysctl -w net.ipv4.conf.mbr-f0f0f0f0a1b.route_localnet=1
+# [14/19] create minid's own iptables chains: minid only ever adds to, and deletes from, chains it created: the host's own rules are left alone
 iptables -t nat -N MINID-DNAT
 iptables -t nat -N MINID-POSTROUTING
 iptables -t filter -N MINID-FORWARD
@@ -32,33 +34,34 @@ iptables -t filter -N MINID-ISOLATION-1
 iptables -t filter -N MINID-ISOLATION-2
 iptables -t filter -N MINID-INPUT
 iptables -t filter -I MINID-FORWARD -m comment --comment minid -j MINID-ISOLATION-1
-# [14/18] hook minid's chains into the built-in ones: DNAT for packets to any local address (from outside: PREROUTING; from the host itself: OUTPUT), MASQUERADE on the way out, filtering of forwarded packets
+# [15/19] hook minid's chains into the built-in ones: DNAT for packets to any local address (from outside: PREROUTING; from the host itself: OUTPUT), MASQUERADE on the way out, filtering of forwarded packets
 iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
 iptables -t nat -A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
 iptables -t nat -A POSTROUTING -m comment --comment minid -j MINID-POSTROUTING
 iptables -t filter -I FORWARD -m comment --comment minid -j MINID-FORWARD
 iptables -t filter -I INPUT -m comment --comment minid -j MINID-INPUT
-# [15/18] block outside access to 127.0.0.0/8 (CVE-2020-8558): with route_localnet on, a neighbour could reach services bound to 127.0.0.1; drop such packets unless they belong to a published port (DNAT)
+# [16/19] block outside access to 127.0.0.0/8 (CVE-2020-8558): with route_localnet on, a neighbour could reach services bound to 127.0.0.1; drop such packets unless they belong to a published port (DNAT)
 iptables -t filter -A MINID-INPUT -d 127.0.0.0/8 '!' -i lo -m conntrack '!' --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment minid -j DROP
-# [16/18] masquerade traffic leaving the network: packets from 10.88.0.0/24 that leave by another interface get the host's address as source, so replies find their way back
-iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 '!' -o mbr-front -m comment --comment minid:front -j MASQUERADE
-# [17/18] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 10.88.0.1)
-iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-front -m conntrack --ctstate DNAT -m comment --comment minid:front -j MASQUERADE
-iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-front -m comment --comment minid:front -j MASQUERADE
-# [18/18] allow forwarding for the network, isolate it from other networks: mbr-front may talk to itself and to the outside, replies may come back in; packets from another minid network are dropped unless they target a published port
-iptables -t filter -A MINID-FORWARD -o mbr-front -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment minid:front -j ACCEPT
-iptables -t filter -A MINID-FORWARD -i mbr-front -m comment --comment minid:front -j ACCEPT
-iptables -t filter -A MINID-ISOLATION-1 -i mbr-front '!' -o mbr-front -m comment --comment minid:front -j MINID-ISOLATION-2
-iptables -t filter -A MINID-ISOLATION-2 -o mbr-front -m conntrack '!' --ctstate DNAT -m comment --comment minid:front -j DROP
+# [17/19] masquerade traffic leaving the network: packets from 10.88.0.0/24 that leave by another interface get the host's address as source, so replies find their way back
+iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 '!' -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
+# [18/19] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 10.88.0.1)
+iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-f0f0f0f0a1b -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:front -j MASQUERADE
+iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
+# [19/19] allow forwarding for the network, isolate it from other networks: mbr-f0f0f0f0a1b may talk to itself and to the outside, replies may come back in; packets from another minid network are dropped unless they target a published port
+iptables -t filter -A MINID-FORWARD -o mbr-f0f0f0f0a1b -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment minid:feedc0de:front -j ACCEPT
+iptables -t filter -A MINID-FORWARD -i mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j ACCEPT
+iptables -t filter -A MINID-ISOLATION-1 -i mbr-f0f0f0f0a1b '!' -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MINID-ISOLATION-2
+iptables -t filter -A MINID-ISOLATION-2 -o mbr-f0f0f0f0a1b -m conntrack '!' --ctstate DNAT -m comment --comment minid:feedc0de:front -j DROP
 
 # ---- processes started (batched) ----
 ip -batch - <<'EOF'
-link add mbr-front address 02:4d:0a:58:00:01 mtu 1400 type bridge
-addr add 10.88.0.1/24 dev mbr-front
-link set mbr-front up
+link add mbr-f0f0f0f0a1b address 02:4d:0a:58:00:01 mtu 1400 type bridge
+link set mbr-f0f0f0f0a1b alias minid:feedc0de:front
+addr add 10.88.0.1/24 dev mbr-f0f0f0f0a1b
+link set mbr-f0f0f0f0a1b up
 link add mv3f2a1b4c-f0f0 mtu 1400 type veth peer name mc3f2a1b4c-f0f0 mtu 1400 address 02:4d:0a:58:00:02
 link set mc3f2a1b4c-f0f0 netns minid-3f2a1b4c5d6e
-link set mv3f2a1b4c-f0f0 master mbr-front
+link set mv3f2a1b4c-f0f0 master mbr-f0f0f0f0a1b
 link set mv3f2a1b4c-f0f0 type bridge_slave hairpin on
 link set mv3f2a1b4c-f0f0 up
 EOF
@@ -67,7 +70,7 @@ link set mc3f2a1b4c-f0f0 name eth1
 addr add 10.88.0.2/24 dev eth1
 link set eth1 up
 EOF
-sysctl -w net.ipv4.ip_forward=1 net.ipv4.conf.mbr-front.route_localnet=1
+sysctl -w net.ipv4.ip_forward=1 net.ipv4.conf.mbr-f0f0f0f0a1b.route_localnet=1
 iptables-restore --noflush <<'EOF'
 *nat
 -N MINID-DNAT
@@ -91,14 +94,14 @@ COMMIT
 -A MINID-INPUT -d 127.0.0.0/8 ! -i lo -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment minid -j DROP
 COMMIT
 *nat
--A MINID-POSTROUTING -s 10.88.0.0/24 ! -o mbr-front -m comment --comment minid:front -j MASQUERADE
--A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-front -m conntrack --ctstate DNAT -m comment --comment minid:front -j MASQUERADE
--A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-front -m comment --comment minid:front -j MASQUERADE
+-A MINID-POSTROUTING -s 10.88.0.0/24 ! -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
+-A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-f0f0f0f0a1b -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:front -j MASQUERADE
+-A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
 COMMIT
 *filter
--A MINID-FORWARD -o mbr-front -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment minid:front -j ACCEPT
--A MINID-FORWARD -i mbr-front -m comment --comment minid:front -j ACCEPT
--A MINID-ISOLATION-1 -i mbr-front ! -o mbr-front -m comment --comment minid:front -j MINID-ISOLATION-2
--A MINID-ISOLATION-2 -o mbr-front -m conntrack ! --ctstate DNAT -m comment --comment minid:front -j DROP
+-A MINID-FORWARD -o mbr-f0f0f0f0a1b -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment minid:feedc0de:front -j ACCEPT
+-A MINID-FORWARD -i mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j ACCEPT
+-A MINID-ISOLATION-1 -i mbr-f0f0f0f0a1b ! -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MINID-ISOLATION-2
+-A MINID-ISOLATION-2 -o mbr-f0f0f0f0a1b -m conntrack ! --ctstate DNAT -m comment --comment minid:feedc0de:front -j DROP
 COMMIT
 EOF

@@ -1,7 +1,7 @@
 # minid rm web
 # [1/3] undo "publish 8080 -> 80/tcp": teardown
-iptables -t nat -D MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment minid:bridge:web:3f2a1b4c5d6e -j DNAT --to-destination 172.30.0.2:80
-iptables -t filter -D MINID-FORWARD -d 172.30.0.2/32 '!' -i minid0 -o minid0 -p tcp -m tcp --dport 80 -m comment --comment minid:bridge:web:3f2a1b4c5d6e -j ACCEPT
+iptables -t nat -D MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment minid:feedc0de:bridge:web:3f2a1b4c5d6e -j DNAT --to-destination 172.30.0.2:80
+iptables -t filter -D MINID-FORWARD -d 172.30.0.2/32 '!' -i minid0 -o minid0 -p tcp -m tcp --dport 80 -m comment --comment minid:feedc0de:bridge:web:3f2a1b4c5d6e -j ACCEPT
 # [2/3] undo "create the veth pair": teardown
 ip link del mv3f2a1b4c
 # [3/3] undo "create the network namespace": teardown
@@ -10,10 +10,10 @@ ip netns del minid-3f2a1b4c5d6e
 # ---- processes started (batched) ----
 iptables-restore --noflush <<'EOF'
 *nat
--D MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment minid:bridge:web:3f2a1b4c5d6e -j DNAT --to-destination 172.30.0.2:80
+-D MINID-DNAT -p tcp -m tcp --dport 8080 -m comment --comment minid:feedc0de:bridge:web:3f2a1b4c5d6e -j DNAT --to-destination 172.30.0.2:80
 COMMIT
 *filter
--D MINID-FORWARD -d 172.30.0.2/32 ! -i minid0 -o minid0 -p tcp -m tcp --dport 80 -m comment --comment minid:bridge:web:3f2a1b4c5d6e -j ACCEPT
+-D MINID-FORWARD -d 172.30.0.2/32 ! -i minid0 -o minid0 -p tcp -m tcp --dport 80 -m comment --comment minid:feedc0de:bridge:web:3f2a1b4c5d6e -j ACCEPT
 COMMIT
 EOF
 ip -force -batch - <<'EOF'
