@@ -1,12 +1,11 @@
 // Container commands: parse what the user typed into plain requests, call the runtime, print.
-import fs from 'node:fs';
 import { fail, isMinidError } from '../../errors.js';
-import { debugMark, spawnProcess } from '../../sys/exec.js';
+import { debugMark } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
 import { findContainer, listStates, logFile, statusText, ago, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
-import { parseUserFlag, parseEnvFlag, mergeEnv } from '../../runtime/spec.js';
-import { resolveUser } from '../../runtime/users.js';
-import { hostLayout, oomKilled, removeEmptyParents } from '../../runtime/cgroup.js';
+import { execInContainer } from '../../runtime/exec.js';
+import { readLogs } from '../../runtime/logs.js';
+import { hostLayout, oomKilled } from '../../runtime/cgroup.js';
 import { NO_LIMITS } from '../../runtime/limits.js';
 import { securityOptList } from '../../runtime/security.js';
 
@@ -226,76 +225,21 @@ export async function rm(refs: string[], o: { force?: boolean; explain?: boolean
 }
 
 export async function logs(ref: string, o: { follow?: boolean }) {
-  const s = findContainer(ref);
-  const file = logFile(s.config.id);
-  let pos = 0;
-  const pump = () => {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch {
-      return;
-    }
-    const buf = Buffer.alloc(65536);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n <= 0) break;
-      process.stdout.write(buf.subarray(0, n));
-      pos += n;
-    }
-    fs.closeSync(fd);
-  };
-  pump();
-  if (!o.follow) return;
-  while (findContainer(s.config.id).status === 'running') {
-    await new Promise((r) => setTimeout(r, 100));
-    pump();
-  }
-  pump();
+  await readLogs(ref, { follow: o.follow }, (chunk) => process.stdout.write(chunk));
 }
 
 export async function exec(ref: string, command: string[], o: any): Promise<number> {
-  const s = findContainer(ref);
-  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start a new one with \`minid run\``);
-  let uid = s.config.uid;
-  let gid = s.config.gid;
-  if (o.user) {
-    parseUserFlag(o.user);
-    // Inside the container's root: a symlink there must not lead to a host file.
-    const { readContainerFile } = await import('../../runtime/rootfs.js');
-    const read = (f: string) => readContainerFile(s.pid!, `/etc/${f}`);
-    ({ uid, gid } = resolveUser(o.user, read('passwd'), read('group')));
-  }
-  if (o.workdir !== undefined && !o.workdir.startsWith('/')) fail(`invalid working directory "${o.workdir}": it must be absolute`);
-  const env = mergeEnv(s.config.env, o.tty ? ['TERM=xterm'] : [], o.env.map((e: string) => parseEnvFlag(e)).filter(Boolean));
-  // minid-init --exec joins the container's namespaces (the mount namespace brings its root),
-  // enters the working directory, becomes its user with the container's capabilities, and
-  // runs the command inside its PID namespace (nsenter -t PID -i -u -n -p -m, plus the
-  // capability drop nsenter does not do). The command is looked up in the container's PATH.
-  // The container's cgroups (--cgroup-procs: its limits count the exec'd process too), then
-  // its own capabilities, seccomp filter and no-new-privileges (--privileged: all capabilities).
-  const { initBinary, execSecurityArgs } = await import('../../runtime/container.js');
-  const cgroups = (s.config.cgroup?.procs ?? []).flatMap((f) => ['--cgroup-procs', f]);
-  const argv = [initBinary(), ...cgroups, '--exec', ...execSecurityArgs(s.config, !!o.privileged), String(s.pid), String(uid), String(gid), o.workdir || s.config.cwd, ...command];
-  const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  if (o.tty) {
-    const { ptySession } = await import('../../runtime/attach.js');
-    return ptySession(argv, { env: envObj, interactive: !!o.interactive });
-  }
-  // Our terminal is relayed, never handed to the container (src/sys/terminal.ts).
-  const { isTerminal, relayTerminal } = await import('../../sys/terminal.js');
-  const pass = (fd: 0 | 1 | 2) => (isTerminal(fd) ? 'pipe' : 'inherit');
-  const child = await spawnProcess(argv, { env: envObj, cleanEnv: true, stdio: [o.interactive ? pass(0) : 'ignore', pass(1), pass(2)] });
-  const stop = relayTerminal({ to: child.stdin, out: child.stdout, err: child.stderr });
-  return new Promise<number>((res) =>
-    child.on('close', (code, sig) => {
-      stop();
-      res(code ?? 128 + (sig ? (osSignals as any)[sig] ?? 0 : 0));
-    }),
-  );
+  return execInContainer({
+    ref,
+    command,
+    user: o.user,
+    workdir: o.workdir,
+    env: o.env ?? [],
+    tty: !!o.tty,
+    interactive: !!o.interactive,
+    privileged: !!o.privileged,
+  });
 }
-import { constants } from 'node:os';
-const osSignals = constants.signals;
 
 export async function inspect(refs: string[]) {
   await rt.releaseOrphans(listStates());
@@ -340,20 +284,8 @@ export async function exited(id: string) {
 }
 
 export async function systemPrune(o: { explain?: boolean }) {
-  const explain = explainer(o.explain);
-  const removed: string[] = [];
-  // Stopped containers (and containers whose start was cut short) go, with what they set up.
-  for (const s of listStates()) {
-    if (s.status === 'running') continue;
-    await rt.releaseContainer(s.config.id, { remove: true, explain });
-    removed.push(`container ${s.config.name}`);
-  }
-  // Then kernel objects and reservations that no container record owns any more.
-  const known = new Set(listStates().map((s) => s.config.id));
-  const net = await import('../../network/index.js');
-  removed.push(...(await net.pruneLeftovers(known, { explain })));
-  // What interrupted or failed pulls kept in the store's downloads/ for the next pull.
-  for (const f of (await import('../../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
+  const { pruneSystem } = await import('../../runtime/prune.js');
+  const removed = await pruneSystem({ explain: explainer(o.explain) });
   for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
   if (!removed.length) process.stdout.write('Nothing to remove\n');
 }
@@ -375,31 +307,16 @@ export async function networkCheck(ref: string) {
   process.stdout.write(`${s.config.name}: CNI CHECK of "${att.cni.name}" passed\n`);
 }
 
-/**
- * `minid system reset`: put the host back as it was before this store: remove its every
- * container, then the kernel objects of its every network (bridges, rules, and minid's chains
- * once no store has a rule left).
- * Then the parent cgroup "minid" where it is empty. Images and network definitions stay. For
- * workshops and tests.
- */
+/** `minid system reset`: this store's containers, bridges and rules gone (src/runtime/prune.ts). */
 export async function systemReset(o: { explain?: boolean }) {
-  const explain = explainer(o.explain);
-  // Only this store's objects: others on the host (other MINID_ROOTs) keep theirs.
-  const { storeRef } = await import('../../sys/store.js');
-  const store = await storeRef();
-  const legacy = store.legacy ? ', and the rules older minids left on its bridges without a store id' : '';
-  process.stdout.write(`Resetting store ${store.root} (store id ${store.id}): its containers, bridges and rules${legacy}; other stores' stay\n`);
-  for (const s of listStates()) {
-    await rt.removeContainer(s.config.id, true, explain);
-    process.stdout.write(`Deleted container ${s.config.name}\n`);
-  }
-  const net = await import('../../network/index.js');
-  for (const n of await net.listNetworks()) {
-    if (!n.bridge) continue;
-    const errors = await net.teardownNetwork(await net.getNetwork(n.name), { explain });
-    process.stdout.write(`Removed the kernel objects of network ${n.name} (bridge ${n.bridge})\n`);
-    for (const e of errors) process.stderr.write(`minid: warning: ${e}\n`);
-  }
-  // The shared parent cgroup, where no container of any store is left in it.
-  if (removeEmptyParents(hostLayout(), explain).length) process.stdout.write(`Removed the parent cgroup minid\n`);
+  const { resetSystem } = await import('../../runtime/prune.js');
+  await resetSystem({ explain: explainer(o.explain) }, (e) => {
+    if (e.kind === 'store') {
+      const legacy = e.store.legacy ? ', and the rules older minids left on its bridges without a store id' : '';
+      process.stdout.write(`Resetting store ${e.store.root} (store id ${e.store.id}): its containers, bridges and rules${legacy}; other stores' stay\n`);
+    } else if (e.kind === 'container') process.stdout.write(`Deleted container ${e.name}\n`);
+    else if (e.kind === 'network') process.stdout.write(`Removed the kernel objects of network ${e.name} (bridge ${e.bridge})\n`);
+    else if (e.kind === 'warning') process.stderr.write(`minid: warning: ${e.text}\n`);
+    else process.stdout.write(`Removed the parent cgroup minid\n`);
+  });
 }
