@@ -274,20 +274,3 @@ export class NoSuchContainerError extends MinidError {
     super(`no such container: ${ref} (see \`minid ps -a\`)`);
   }
 }
-
-export function statusText(s: ContainerState, now = Date.now()): string {
-  if (s.status === 'created') return 'Created';
-  if (s.status === 'running') return `Up ${ago(s.config.startedAt!, now)}`;
-  const when = s.exit?.finishedAt ? ` ${ago(s.exit.finishedAt, now)} ago` : '';
-  return `Exited (${s.exit?.exitCode ?? 255})${when}`;
-}
-
-export function ago(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return s <= 1 ? 'Less than a second' : `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m < 60) return m === 1 ? 'About a minute' : `${m} minutes`;
-  const h = Math.round(m / 60);
-  if (h < 48) return h === 1 ? 'About an hour' : `${h} hours`;
-  return `${Math.round(h / 24)} days`;
-}

@@ -165,10 +165,3 @@ export function statsRow(c: { id: string; name: string }, prev: Sample, now: Sam
     String(now.pids),
   ];
 }
-
-/** Columns padded as docker's table (three spaces between them). */
-export function statsTable(rows: string[][]): string {
-  const all = [HEADER, ...rows];
-  const widths = HEADER.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i] + 3))).join('')).join('\n') + '\n';
-}

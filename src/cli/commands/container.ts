@@ -2,12 +2,13 @@
 import { fail, isMinidError } from '../../errors.js';
 import { debugMark } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
-import { findContainer, listStates, logFile, statusText, ago, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
+import { findContainer, listStates, logFile, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
 import { execInContainer } from '../../runtime/exec.js';
 import { readLogs } from '../../runtime/logs.js';
 import { hostLayout, oomKilled } from '../../runtime/cgroup.js';
 import { NO_LIMITS } from '../../runtime/limits.js';
 import { securityOptList } from '../../runtime/security.js';
+import { since, statusText, table } from '../format.js';
 
 const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
 
@@ -102,23 +103,18 @@ function portsText(s: ContainerState): string {
   return ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('')).join('\n') + '\n';
-}
-
 export async function ps(o: { all?: boolean; quiet?: boolean; json?: boolean }) {
   const states = (await rt.releaseOrphans(listStates())).filter((s) => o.all || s.status === 'running');
   if (o.quiet) return void process.stdout.write(states.map((s) => s.config.id.slice(0, 12) + '\n').join(''));
   if (o.json) return void process.stdout.write(JSON.stringify(states.map(summary), null, 2) + '\n');
   const now = Date.now();
-  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+  const rows: string[][] = [];
   for (const s of states) {
     let cmd = s.config.argv.join(' ');
     if (cmd.length > 20) cmd = cmd.slice(0, 19) + '…';
-    rows.push([s.config.id.slice(0, 12), s.config.image, `"${cmd}"`, `${ago(s.config.created, now)} ago`, statusText(s, now), portsText(s), s.config.name]);
+    rows.push([s.config.id.slice(0, 12), s.config.image, `"${cmd}"`, since(s.config.created, now), statusText(s, now), portsText(s), s.config.name]);
   }
-  process.stdout.write(table(rows));
+  process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
 }
 
 function summary(s: ContainerState) {

@@ -36,33 +36,13 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? n : Number(n.toPrecision(3))}${units[i]}`;
 }
 
-/** "3 days ago", like docker's CREATED column. */
-export function humanAge(iso: string | undefined, now = Date.now()): string {
-  const t = iso ? Date.parse(iso) : NaN;
-  if (Number.isNaN(t)) return 'N/A';
-  const s = Math.max(0, (now - t) / 1000);
-  const plural = (n: number, u: string) => `${n} ${u}${n === 1 ? '' : 's'} ago`;
-  if (s < 1) return 'Less than a second ago';
-  if (s < 60) return plural(Math.floor(s), 'second');
-  if (s < 3600) return Math.floor(s / 60) === 1 ? 'About a minute ago' : plural(Math.floor(s / 60), 'minute');
-  if (s < 86400) return Math.floor(s / 3600) === 1 ? 'About an hour ago' : plural(Math.floor(s / 3600), 'hour');
-  if (s < 86400 * 14) return plural(Math.floor(s / 86400), 'day');
-  if (s < 86400 * 60) return plural(Math.floor(s / 86400 / 7), 'week');
-  if (s < 86400 * 365 * 2) return plural(Math.floor(s / 86400 / 30), 'month');
-  return plural(Math.floor(s / 86400 / 365), 'year');
-}
-
-export function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd()).join('\n') + '\n';
-}
-
 export async function imageRows(images: ImageRecord[]): Promise<string[][]> {
   const { splitFamiliar } = await import('../../image/ref.js');
+  const { since } = await import('../format.js');
   const rows: string[][] = [];
   for (const img of images) {
     const id = img.id.replace(/^sha256:/, '').slice(0, 12);
-    const rest = [id, humanAge(img.created), humanSize(img.size)];
+    const rest = [id, since(img.created), humanSize(img.size)];
     if (img.names.length === 0) rows.push(['<none>', '<none>', ...rest]);
     for (const n of img.names) {
       const { repository, tag } = splitFamiliar(n);
@@ -84,7 +64,8 @@ export async function images(opts: { quiet?: boolean; json?: boolean } = {}): Pr
     if (rows.length) out(rows.map((r) => r[2]).join('\n'));
     return;
   }
-  process.stdout.write(table([['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...rows]));
+  const { table } = await import('../format.js');
+  process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
 }
 
 /** `minid rmi REF...`: every ref is tried; the first error is raised at the end (others printed). */

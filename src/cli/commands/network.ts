@@ -10,19 +10,13 @@ import {
   renderDiagram,
 } from '../../network/index.js';
 import { probe } from '../../network/host.js';
+import { table } from '../format.js';
 
 export interface Out {
   out: (text: string) => void;
   err: (text: string) => void;
 }
 const stdio: Out = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
-
-/** Left-aligned columns separated by 3 spaces, like docker's tabwriter. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
-}
 
 export async function networkCreate(name: string, opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean } = {}, io: Out = stdio): Promise<void> {
   const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver });

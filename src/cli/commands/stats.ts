@@ -3,7 +3,8 @@
 import { fail } from '../../errors.js';
 import { hostLayout } from '../../runtime/cgroup.js';
 import { findContainer, listStates, type ContainerState } from '../../runtime/state.js';
-import { sample, statsRow, statsTable, type Sample } from '../../runtime/stats.js';
+import { HEADER, sample, statsRow, type Sample } from '../../runtime/stats.js';
+import { table } from '../format.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +30,7 @@ export async function stats(refs: string[], o: { stream?: boolean; trunc?: boole
       rows.push(statsRow({ id: s.config.id, name: s.config.name }, prev.get(s.config.id) ?? now, now, o.trunc === false));
       prev.set(s.config.id, now);
     }
-    const text = statsTable(rows);
+    const text = table(HEADER, rows);
     if (o.stream === false) return void process.stdout.write(text);
     process.stdout.write('\x1b[2J\x1b[H' + text); // clear and redraw, as docker does
   }

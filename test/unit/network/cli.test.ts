@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { networkCreate, networkInspect, networkLs, networkPrune, networkRm, table } from '../../../src/cli/commands/network.js';
+import { networkCreate, networkInspect, networkLs, networkPrune, networkRm } from '../../../src/cli/commands/network.js';
+import { table } from '../../../src/cli/format.js';
 import { allocate } from '../../../src/network/ipam.js';
 import { FakeProbe, ID1, Recorder, resetSeams, tempRoots } from './helpers.js';
 

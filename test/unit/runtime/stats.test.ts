@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bytesSize, cpuPercent, humanSize, parseBlkio, parseNetDev, statsRow, statsTable, systemCpuNs, type Sample } from '../../../src/runtime/stats.js';
+import { HEADER, bytesSize, cpuPercent, humanSize, parseBlkio, parseNetDev, statsRow, systemCpuNs, type Sample } from '../../../src/runtime/stats.js';
+import { table } from '../../../src/cli/format.js';
 
 const base: Sample = { cpuNs: 0, systemNs: 0, onlineCpus: 2, memUsage: 0, memLimit: 0, netRx: 0, netTx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
 
@@ -42,6 +43,6 @@ describe('a row', () => {
     const row = statsRow({ id: 'd22da27c6aaa222cf8cd', name: 'web' }, base, now);
     expect(row).toEqual(['d22da27c6aaa', 'web', '50.00%', '2.145MiB / 32MiB', '6.70%', '1.05kB / 0B', '0B / 0B', '3']);
     expect(statsRow({ id: 'd22da27c6aaa222cf8cd', name: 'web' }, base, now, true)[0]).toBe('d22da27c6aaa222cf8cd');
-    expect(statsTable([row]).split('\n')[0]).toBe('CONTAINER ID   NAME   CPU %    MEM USAGE / LIMIT   MEM %   NET I/O       BLOCK I/O   PIDS');
+    expect(table(HEADER, [row]).split('\n')[0]).toBe('CONTAINER ID   NAME   CPU %    MEM USAGE / LIMIT   MEM %   NET I/O       BLOCK I/O   PIDS');
   });
 });
