@@ -16,6 +16,7 @@ import { readImageFile } from './rootfs.js';
 import { validateDnsOption, validateNetFileInput } from '../network/files.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
+import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
@@ -174,10 +175,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   return config;
 }
 
-/** The fd on which minid-init waits for minid's go (`--wait-fd`): the supervisor's stdio[4]. */
-export const GO_FD = 4;
-/** The fd on which minid-init says how the start went (`--report-fd`): the supervisor's stdio[5]. */
-export const REPORT_FD = 5;
+// The start handshake's fds (src/runtime/protocol.ts), as the supervisor's callers need them.
+export { GO_FD, REPORT_FD };
 
 /** The supervisor's stdio, but for its stdin, stdout and stderr: fd 3 unused, the go, the report. */
 export const SUPERVISOR_FDS = ['null', 'read', 'write'] as const;
@@ -355,12 +354,9 @@ export function execSecurityArgs(c: ContainerConfig, privileged: boolean): strin
   return ['--caps', caps, ...(s.seccomp ? ['--seccomp', s.seccomp] : []), ...(s.noNewPrivs ? ['--no-new-privs'] : [])];
 }
 
-/** The go: one byte on GO_FD, then closed. */
+/** The go on GO_FD (src/runtime/protocol.ts). EPIPE there: minid-init failed; the supervisor records 125. */
 function go(child: Started): Promise<void> {
-  const pipe = child.stdio[GO_FD] as import('node:net').Socket;
-  // EPIPE: minid-init has already failed (it said why on stderr; the supervisor records 125).
-  pipe.on('error', () => {});
-  return new Promise((resolve) => pipe.end('g', () => resolve()));
+  return sendGo(child.stdio[GO_FD] as import('node:net').Socket);
 }
 
 /** No go: GO_FD closed, minid-init exits (125) before the command starts; wait for the supervisor. */
@@ -402,20 +398,13 @@ export async function spawnDetached(c: ContainerConfig, started?: Started): Prom
   (child.stdio[GO_FD] as import('node:net').Socket).destroy(); // the go was said (or there is none)
   const pipe = child.stdio[REPORT_FD] as import('node:net').Socket;
   pipe.ref(); // spawnDetachedSupervisor unref'd it: minid waits for this
-  const line = await new Promise<string | null>((resolve) => {
-    let text = '';
-    pipe.setEncoding('utf8');
-    pipe.on('data', (d: string) => {
-      text += d;
-      if (text.includes('\n')) resolve(text.slice(0, text.indexOf('\n')));
-    });
-    pipe.on('end', () => resolve(null));
-    pipe.on('error', () => resolve(null));
-  });
+  const line = await readReportLine(pipe);
   pipe.destroy();
-  if (line === '0') return;
-  const m = /^(\d+) (.*)$/.exec(line ?? '');
-  if (m) fail(m[2], Number(m[1]));
+  if (line !== null) {
+    const report = decodeReport(line);
+    if (report.started) return;
+    fail(report.message, report.code);
+  }
   // No report: minid-init did not get that far (its supervisor ended first).
   fail(`container ${c.name} could not start${c.autoRemove ? '' : `: see \`minid logs ${c.id.slice(0, 12)}\``}`);
 }

@@ -114,6 +114,10 @@
 
 extern char **environ;
 
+/* The start handshake (--wait-fd, --report-fd) is minid's protocol of src/runtime/protocol.ts:
+ * these bytes must stay as that module names them ("0\n"; "CODE MESSAGE\n"; any one byte for
+ * the go). */
+
 /* --report-fd: where the outcome of the start goes (-1: nowhere). */
 static int report_fd = -1;
 
@@ -431,6 +435,7 @@ static void loopback_up(void) {
 /* Not passed on to the command. */
 static void keep_from_command(int fd) { fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC); }
 
+/* --wait-fd: the go (protocol.ts's GO; any byte will do), or end-of-file: minid gave up. */
 static void wait_go(int fd) {
   char c;
   ssize_t n;
@@ -708,7 +713,7 @@ static int exec_command(char **argv) {
   /* Nothing of ours (nor of whoever started us) goes to the command: see main. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) give_up(125, "container setup failed: close_range: %s", strerror(errno));
   confine();
-  report("0\n");
+  report("0\n"); /* protocol.ts's STARTED */
   execv(file, argv);
   if (errno == ENOEXEC) { /* no #! line: a shell script, run as execvp(3) runs it */
     int n = 0;
