@@ -12,6 +12,7 @@ import { formatCommand, run, type RunResult } from '../sys/exec.js';
 import { MinidError } from '../errors.js';
 import { probe } from './host.js';
 import type { Cmd } from './types.js';
+import { crashPoint } from '../sys/testhooks.js';
 
 // Milliseconds from a monotonic clock (process.hrtime: `performance` would load perf_hooks).
 const clock = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -257,15 +258,7 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
 
 // --- the executor -----------------------------------------------------------------------
 
-/**
- * Crash injection for the recovery tests: MINID_CRASH_AT=NAME makes minid die with SIGKILL at
- * that point, as a power cut or `kill -9` would, so `minid system prune` can be shown to clean up.
- */
-export function crashPoint(name: string): void {
-  // MINID_CRASH_SIGNAL=SIGINT: a Ctrl-C at that point instead (see holdSignals).
-  if (process.env.MINID_CRASH_AT === name) process.kill(process.pid, (process.env.MINID_CRASH_SIGNAL as NodeJS.Signals) || 'SIGKILL');
-}
-
+/** Run the steps (see the top of this file). Its phases are the functions after it. */
 export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<PlanResult> {
   const t0 = clock();
   const say = opts.explain ?? (opts.dryRun ? (l: string) => process.stdout.write(l + '\n') : null);
@@ -279,100 +272,132 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
     return result;
   }
 
+  const { batches, commands, lastUnitOf } = batchSteps(steps);
+  result.commands = commands;
+  const run: PlanRun = { steps, opts, say, result, lastUnitOf, printThrough: stepPrinter(steps, say) };
+  const lanes = splitLanes(batches, !!opts.concurrent && !say);
+  const startedPerLane = lanes.map(() => new Set<number>());
+  const failures = await Promise.all(lanes.map((l, i) => runLane(run, l, startedPerLane[i])));
+  if (failures.some((f) => f !== null)) await rollBack(run, failures, startedPerLane);
+  run.printThrough(total - 1);
+  result.applied = steps.filter((s) => !s.skip);
+  result.ms = clock() - t0;
+  say?.(`# done: ${result.applied.length} of ${total} steps, ${result.commands} commands in ${result.execs} processes, ${result.ms.toFixed(0)} ms`);
+  return result;
+}
+
+type Batch = { kind: Kind; units: Unit[] };
+
+/** A plan being applied: what the phases below share. */
+interface PlanRun {
+  steps: Step[];
+  opts: PlanOptions;
+  say: ((line: string) => void) | null;
+  result: PlanResult;
+  /** The last command of each step: a step is complete once the batch holding it has run. */
+  lastUnitOf: Map<number, Unit>;
+  /** Print the steps not printed yet, up to this one (index). */
+  printThrough: (stepIdx: number) => void;
+}
+
+/** Where a lane stopped: the step (index) and what went wrong. */
+interface Failure {
+  step: number;
+  detail: string;
+}
+
+/** Phase 1: the commands of the steps not skipped; consecutive commands of one kind form a batch. */
+function batchSteps(steps: Step[]): { batches: Batch[]; commands: number; lastUnitOf: Map<number, Unit> } {
   const units: Unit[] = [];
   steps.forEach((s, i) => {
     if (!s.skip) for (const c of s.apply) units.push({ step: i, cmd: c });
   });
-  result.commands = units.length;
   const lastUnitOf = new Map<number, Unit>();
   for (const u of units) lastUnitOf.set(u.step, u);
-
-  // Consecutive commands of one kind form a batch.
-  const batches: { kind: Kind; units: Unit[] }[] = [];
+  const batches: Batch[] = [];
   for (const u of units) {
     const kind = classify(u.cmd);
     const last = batches[batches.length - 1];
     if (last && last.kind.key === kind.key && kind.type !== 'single') last.units.push(u);
     else batches.push({ kind, units: [u] });
   }
+  return { batches, commands: units.length, lastUnitOf };
+}
 
+/** Steps are printed as their commands are about to run, each once, in plan order. */
+function stepPrinter(steps: Step[], say: ((line: string) => void) | null): (stepIdx: number) => void {
   let printed = 0; // steps printed so far
-  const printThrough = (stepIdx: number): void => {
-    for (; printed <= stepIdx && printed < total; printed++) {
-      if (say) formatStep(steps[printed], printed + 1, total).forEach((l) => say(l));
+  return (stepIdx) => {
+    for (; printed <= stepIdx && printed < steps.length; printed++) {
+      if (say) formatStep(steps[printed], printed + 1, steps.length).forEach((l) => say(l));
     }
   };
+}
 
-  // Lanes: iptables commands never depend on links, addresses or sysctls (a rule names an
-  // interface, it does not need it to exist), and nothing else depends on a rule. So with
-  // `concurrent`, the iptables batches run in one lane while the ip/sysctl batches run in the
-  // other, each lane in plan order. When explaining, one lane: the output reads top to bottom.
-  const lanes: (typeof batches)[] = [];
-  if (opts.concurrent && !say) {
-    const rules = batches.filter((b) => b.kind.type === 'iptables');
-    const rest = batches.filter((b) => b.kind.type !== 'iptables');
-    // the lane whose first batch comes first in the plan starts first
-    for (const l of batches[0]?.kind.type === 'iptables' ? [rules, rest] : [rest, rules]) if (l.length) lanes.push(l);
-  } else lanes.push(batches);
+/**
+ * Phase 2: lanes. iptables commands never depend on links, addresses or sysctls (a rule names
+ * an interface, it does not need it to exist), and nothing else depends on a rule. So with
+ * `concurrent`, the iptables batches run in one lane while the ip/sysctl batches run in the
+ * other, each lane in plan order. When explaining, one lane: the output reads top to bottom.
+ */
+function splitLanes(batches: Batch[], concurrent: boolean): Batch[][] {
+  if (!concurrent) return [batches];
+  const rules = batches.filter((b) => b.kind.type === 'iptables');
+  const rest = batches.filter((b) => b.kind.type !== 'iptables');
+  // the lane whose first batch comes first in the plan starts first
+  return (batches[0]?.kind.type === 'iptables' ? [rules, rest] : [rest, rules]).filter((l) => l.length > 0);
+}
 
-  interface Failure {
-    step: number;
-    detail: string;
-  }
-  // Per lane: the steps it started, and (not tolerant) where it stopped.
-  const runLane = async (lane: typeof batches, started: Set<number>): Promise<Failure | null> => {
-    for (const b of lane) {
-      const lastStep = b.units[b.units.length - 1].step;
-      printThrough(lastStep);
-      b.units.forEach((u) => started.add(u.step));
-      const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
-      result.execs += r.execs;
-      crashPoint('network-batch');
-      if (opts.tolerant) {
-        for (const e of r.errors) {
-          result.errors.push(e);
-          say?.(`#   (ignored: ${e})`);
-        }
-        continue;
+/** Phase 3: run a lane's batches in order, noting the steps it started; not tolerant, stop at the first failure. */
+async function runLane(run: PlanRun, lane: Batch[], started: Set<number>): Promise<Failure | null> {
+  const { steps, opts, say, result } = run;
+  for (const b of lane) {
+    run.printThrough(b.units[b.units.length - 1].step);
+    b.units.forEach((u) => started.add(u.step));
+    const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
+    result.execs += r.execs;
+    crashPoint('network-batch');
+    if (opts.tolerant) {
+      for (const e of r.errors) {
+        result.errors.push(e);
+        say?.(`#   (ignored: ${e})`);
       }
-      if (r.failed >= 0) {
-        const u = b.units[Math.min(r.failed, b.units.length - 1)]; // a line number past the batch: its last
-        return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
-      }
-      // "Set and check": read back the sysctls of the steps this batch completed.
-      for (const stepIdx of new Set(b.units.map((u) => u.step))) {
-        if (lastUnitOf.get(stepIdx) !== b.units.filter((u) => u.step === stepIdx).pop()) continue; // continues in a later batch
-        for (const c of steps[stepIdx].check ?? []) {
-          const got = await probe().readSysctl(c.sysctl);
-          if (got !== c.value) return { step: stepIdx, detail: `${c.sysctl} is ${got ?? 'missing'} after setting it to ${c.value}` };
-        }
+      continue;
+    }
+    if (r.failed >= 0) {
+      const u = b.units[Math.min(r.failed, b.units.length - 1)]; // a line number past the batch: its last
+      return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
+    }
+    // "Set and check": read back the sysctls of the steps this batch completed.
+    for (const stepIdx of new Set(b.units.map((u) => u.step))) {
+      if (run.lastUnitOf.get(stepIdx) !== b.units.filter((u) => u.step === stepIdx).pop()) continue; // continues in a later batch
+      for (const c of steps[stepIdx].check ?? []) {
+        const got = await probe().readSysctl(c.sysctl);
+        if (got !== c.value) return { step: stepIdx, detail: `${c.sysctl} is ${got ?? 'missing'} after setting it to ${c.value}` };
       }
     }
-    return null;
-  };
-
-  const startedPerLane = lanes.map(() => new Set<number>());
-  const failures = await Promise.all(lanes.map((l, i) => runLane(l, startedPerLane[i])));
-  const failed = failures.filter((f): f is Failure => f !== null).sort((a, b) => a.step - b.step);
-  if (failed.length) {
-    const failure = failed[0];
-    const s = steps[failure.step];
-    // What to roll back: in a lane that failed, the steps up to the failing one (a batch stops
-    // at its first error); in a lane that did not, everything it started.
-    const toUndo = startedPerLane
-      .flatMap((set, i) => [...set].filter((j) => !failures[i] || j <= failures[i]!.step))
-      .sort((a, b) => a - b);
-    say?.(`# step ${failure.step + 1}/${total} failed: ${failure.detail}`);
-    const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
-    const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
-    const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
-    throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
   }
-  printThrough(total - 1);
-  result.applied = steps.filter((s) => !s.skip);
-  result.ms = clock() - t0;
-  say?.(`# done: ${result.applied.length} of ${total} steps, ${result.commands} commands in ${result.execs} processes, ${result.ms.toFixed(0)} ms`);
-  return result;
+  return null;
+}
+
+/**
+ * Phase 4, on failure: undo what was applied, then throw one error naming the first failed step.
+ * What to roll back: in a lane that failed, the steps up to the failing one (a batch stops at
+ * its first error); in a lane that did not, everything it started.
+ */
+async function rollBack(run: PlanRun, failures: (Failure | null)[], startedPerLane: Set<number>[]): Promise<never> {
+  const { steps, opts, say } = run;
+  const total = steps.length;
+  const failure = failures.filter((f): f is Failure => f !== null).sort((a, b) => a.step - b.step)[0];
+  const s = steps[failure.step];
+  const toUndo = startedPerLane
+    .flatMap((set, i) => [...set].filter((j) => !failures[i] || j <= failures[i]!.step))
+    .sort((a, b) => a - b);
+  say?.(`# step ${failure.step + 1}/${total} failed: ${failure.detail}`);
+  const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
+  const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
+  const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
+  throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
 }
 
 /** Undo steps (given in apply order): their undo commands in reverse, ignoring failures. */

@@ -249,7 +249,7 @@ export async function startContainer(
     const net = await attachNetwork(c, io.explain);
     c.attachment = net.attachment;
     saveConfig(c);
-    (await import('../network/step.js')).crashPoint('after-network');
+    (await import('../sys/testhooks.js')).crashPoint('after-network');
     if (early && net.joinNetns !== netns) throw new Error(`network namespace ${net.joinNetns} is not the one planned (${netns})`);
     init.netns = net.joinNetns;
 

@@ -69,7 +69,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
   const held = holdSignals();
   const c = await rt.createContainer(req);
   debugMark(`run: created ${c.id.slice(0, 12)}`);
-  (await import('../../network/step.js')).crashPoint('created');
+  (await import('../../sys/testhooks.js')).crashPoint('created');
   // Who starts the supervisor (early, while the network is set up; not for a terminal).
   const fg = c.detach ? undefined : new ForegroundSupervisor(c);
   const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
