@@ -185,7 +185,7 @@ export function buildProgram(): Command {
     .option('--platform <os/arch[/variant]>', "the image for this platform from a multi-platform index (default: this machine's linux/ARCH)")
     .action(action(async () => (await import('./commands/image.js')).pull));
 
-  // The way back out (#14): tag, push, save (src/cli/commands/push.ts). The `image` forms are below.
+  // The way back out: tag, push, save (src/cli/commands/push.ts). The `image` forms are below.
   const tagCmd = (c: Command) =>
     c
       .description('Give an image another name (SOURCE: name, ID or digest; TARGET: NAME[:TAG])')

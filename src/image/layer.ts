@@ -5,11 +5,12 @@
 //   unpack.ts writes exactly that entry into an empty directory under the store's tmp/.
 //
 // One parser decides both what is checked and what is written: an entry cannot look
-// harmless to the check and be something else to the extraction (issue 13 escape #3 used
-// node-tar against GNU tar). At the end the OCI whiteout markers become overlayfs whiteouts
-// (`mknod NAME c 0 0`, `setfattr -n trusted.overlay.opaque -v y DIR`), every directory on
-// the way checked not to be a symlink. The caller checks digest and diff_id, then renames
-// the finished directory into layers/<diff_id hex>/; on any error it removes it.
+// harmless to the check and be something else to the extraction (two parsers that read one
+// header differently are how a layer escapes). At the end the OCI whiteout markers become
+// overlayfs whiteouts (`mknod NAME c 0 0`, `setfattr -n trusted.overlay.opaque -v y DIR`),
+// every directory on the way checked not to be a symlink. The caller checks digest and
+// diff_id, then renames the finished directory into layers/<diff_id hex>/; on any error it
+// removes it.
 
 import fs from 'node:fs';
 import path from 'node:path';

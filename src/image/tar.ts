@@ -1,7 +1,7 @@
 // A strict tar reader: the ONE parser that decides what a layer contains. The checker
 // (safety.ts) and the writer (unpack.ts) both get their entries from here, so no entry can
-// look one way to the check and another way to the extraction (the PAX-against-GNU-long-name
-// differential of issue 13 hid a symlink that way).
+// look one way to the check and another way to the extraction (a PAX path and a GNU long name
+// that disagree can hide a symlink from a checker that reads the other one).
 //
 // It reads POSIX ustar headers, GNU headers, GNU 'L'/'K' long names, PAX 'x' and 'g'
 // records (with SCHILY.xattr.* kept as raw bytes) and base-256 numbers. It refuses what
@@ -251,7 +251,7 @@ const SPARSE = /^(GNU\.sparse\.|SCHILY\.realsize$)/;
 
 /**
  * The name of an entry when several headers give one. A PAX record and a GNU long name that
- * disagree are the differential of issue 13 (node-tar took one, GNU tar the other): refuse.
+ * disagree are a parser differential (one reader takes one, another the other): refuse.
  */
 function oneName(header: string, fromPax: Buffer | undefined, gnu: string | null, what: string): string {
   const pax = fromPax === undefined ? undefined : decodeName(fromPax, what);

@@ -1,5 +1,5 @@
 // `minid cni add|del|check NAME NETNS-PATH` (like the CNI project's cnitool) and
-// `minid network gc|status`. The lead wires these into commander; each returns what it printed.
+// `minid network gc|status`. main.ts wires these into commander; each returns what it printed.
 //
 // Defaults follow cnitool: NETCONFPATH (else /etc/cni/net.d), CNI_PATH (else /opt/cni/bin and
 // /usr/lib/cni), CNI_IFNAME (else eth0), CNI_ARGS, CAP_ARGS (JSON capability arguments), and a

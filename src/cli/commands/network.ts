@@ -1,4 +1,4 @@
-// `minid network create|ls|inspect|rm|prune`, printing like docker. The lead wires commander;
+// `minid network create|ls|inspect|rm|prune`, printing like docker. main.ts wires commander;
 // each function takes already-parsed options and an optional output sink (tests capture it).
 import { MinidError } from '../../errors.js';
 import {
