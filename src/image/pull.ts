@@ -37,7 +37,7 @@ import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
-import { downloadsDir, type ImageRecord } from './store.js';
+import { downloadsDir, storedImage, type ImageRecord } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
 
@@ -271,16 +271,46 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
   }
 }
 
-/** The first endpoint that serves the manifest: a docker.io mirror, else the registry itself. */
-async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent) => void): Promise<{ client: RegistryClient; manifest: Awaited<ReturnType<typeof fetchManifest>> }> {
+/** What a reference names, as the registry's answer to a HEAD of the manifest tells it. */
+interface Named {
+  digest: string;
+  mediaType: string;
+}
+
+const MANIFEST_TYPES = new Set<string>([MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest]);
+const isIndex = (mediaType: string) => mediaType === MT.ociIndex || mediaType === MT.dockerList;
+
+/**
+ * HEAD /v2/<repo>/manifests/<ref>: the digest (Docker-Content-Digest) and type of what REF
+ * names, without its body, so that a pull of an image the store has costs one small request
+ * (and none of Docker Hub's pull quota). Null when the registry does not say both clearly: the
+ * caller GETs the manifest then.
+ */
+async function headManifest(c: RegistryClient, repository: string, ref: string, what: string): Promise<Named | null> {
+  const res = await c.head(repository, `manifests/${ref}`, { Accept: ACCEPT }, what);
+  const digest = String(res?.headers['docker-content-digest'] ?? '');
+  const mediaType = String(res?.headers['content-type'] ?? '').split(';')[0].trim();
+  if (!res || !SHA256.test(digest) || !MANIFEST_TYPES.has(mediaType) || (ref.startsWith('sha256:') && digest !== ref)) return null;
+  return { digest, mediaType };
+}
+
+type Manifest = Awaited<ReturnType<typeof fetchManifest>>;
+
+/**
+ * The first endpoint that serves the manifest (a docker.io mirror, else the registry itself),
+ * with what the HEAD told of it, or the manifest itself when the HEAD did not tell.
+ */
+async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent) => void): Promise<{ client: RegistryClient; named: Named | null; manifest: Manifest | null }> {
   const config = loadConfig();
   const eps = endpointsFor(r.registry, config);
+  const ref = r.digest ?? r.tag!;
   for (const [i, ep] of eps.entries()) {
     const client = new RegistryClient(r.registry, ep, config);
     try {
       await client.ping();
       emit({ kind: 'info', line: `Pulling ${r.full} over ${client.base}` });
-      return { client, manifest: await fetchManifest(client, r.repository, r.digest ?? r.tag!, what) };
+      const named = await headManifest(client, r.repository, ref, what);
+      return { client, named, manifest: named ? null : await fetchManifest(client, r.repository, ref, what) };
     } catch (e) {
       // A mirror that fails (down, refusing, without the image) is skipped, as docker does.
       if (!ep.mirror || i === eps.length - 1 || !(e instanceof MinidError)) throw e;
@@ -328,9 +358,14 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
 
   const opened = await openRegistry(r, what, emit);
   const c = opened.client;
-  let m = opened.manifest;
-  const fromIndex = m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList;
-  if (m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList) {
+  // The image manifest's digest: what REF names, or the entry of its index for `want`.
+  let m: Manifest | null = opened.manifest;
+  let digest = m?.digest ?? opened.named!.digest;
+  let mwhat = what;
+  let size: number | undefined;
+  const fromIndex = isIndex(m?.mediaType ?? opened.named!.mediaType);
+  if (fromIndex) {
+    m ??= await fetchManifest(c, r.repository, digest, what);
     const index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
     const list = Array.isArray(index.manifests) ? index.manifests : [];
     const pick = selectManifest(list, want);
@@ -339,9 +374,28 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
       fail(`${what} has no image for ${platformText(want)} (it has ${has.length ? has.join(', ') : 'no platform listed'}): choose one with --platform`, 1);
     }
     emit({ kind: 'info', line: `${what} is a multi-platform index: using ${platformText(pick.platform ?? want)} ${pick.digest}` });
-    m = await fetchManifest(c, r.repository, pick.digest, `${what} (${platformText(pick.platform ?? want)})`);
-    if (typeof pick.size === 'number' && m.bytes.length !== pick.size) fail(`${what}: the manifest ${pick.digest} has ${m.bytes.length} bytes, the index says ${pick.size}`, 1);
+    [m, digest, mwhat, size] = [null, pick.digest, `${what} (${platformText(pick.platform ?? want)})`, pick.size];
   }
+  /** --platform for an image that is not an index: its config says which platform it is for. */
+  const checkPlatform = (config: ImageConfig) => {
+    if (opts.platform && !fromIndex && config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture))
+      fail(`${what} is for ${platformText(config)}, not ${platformText(want)}: choose its platform with --platform ${platformText(config)}`, 1);
+  };
+  const name = r.tag ? `${r.registry}/${r.repository}:${r.tag}` : null;
+
+  // The store has all of it: nothing to fetch, nothing to write (but a new name).
+  const stored = storedImage(digest);
+  if (stored) {
+    checkPlatform(stored.config);
+    emit({ kind: 'layers', layers: stored.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
+    for (const l of stored.layers) emit({ kind: 'layer', id: layerId(l.digest), status: 'Already exists' });
+    if (!name || stored.names.includes(parseReference(name).familiar)) return stored;
+    const { tagImage } = await import('./store.js');
+    return tagImage(stored.id, name);
+  }
+
+  m ??= await fetchManifest(c, r.repository, digest, mwhat);
+  if (size !== undefined && m.bytes.length !== size) fail(`${what}: the manifest ${digest} has ${m.bytes.length} bytes, the index says ${size}`, 1);
   if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) fail(`${what}: unsupported manifest type ${m.mediaType}`, 1);
   const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
   if (!manifest.config || !Array.isArray(manifest.layers)) fail(`${what}: the manifest has no config or layers`, 1);
@@ -361,8 +415,7 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
   }
   const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
-  if (opts.platform && !fromIndex && config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture))
-    fail(`${what} is for ${platformText(config)}, not ${platformText(want)}: choose its platform with --platform ${platformText(config)}`, 1);
+  checkPlatform(config);
 
   // The layers: the store's, already downloaded ones, or downloads (some at a time).
   emit({ kind: 'layers', layers: manifest.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
@@ -408,7 +461,6 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
         }
       }
     }
-    const name = r.tag ? `${r.registry}/${r.repository}:${r.tag}` : null;
     fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     fs.writeFileSync(
       path.join(dir, 'index.json'),

@@ -163,6 +163,17 @@ export async function findLocalImage(ref: string): Promise<ImageRecord | null> {
   }
 }
 
+/**
+ * The image whose manifest has this digest, when the store holds all of it (its blobs and
+ * unpacked layers); null otherwise. A pull that finds it has nothing to fetch.
+ */
+export function storedImage(manifestDigest: string): ImageRecord | null {
+  const img = readIndex().images.find((i) => i.manifestDigest === manifestDigest);
+  if (!img) return null;
+  const blobs = [img.id, img.manifestDigest, ...img.layers.map((l) => l.digest)].map((d) => path.join(paths.blobs(), hex(d)));
+  return [...blobs, ...layerPaths(img)].every((f) => fs.existsSync(f)) ? img : null;
+}
+
 export async function resolveImage(ref: string): Promise<ImageRecord> {
   return findImage(readIndex().images, ref) ?? notFound(ref);
 }
