@@ -37,7 +37,7 @@ import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
-import { downloadsDir, storedImage, type ImageRecord } from './store.js';
+import { downloadsDir, NoSpaceLeftError, prepareLayer, storedImage, type ImageRecord, type PreparedLayer } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
 
@@ -260,11 +260,12 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
       if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
       fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
     }
-    const fd = fs.openSync(part, 'r');
+    // On disk before it is called verified (in the thread pool: other layers go on meanwhile).
+    const fh = await fs.promises.open(part, 'r');
     try {
-      fs.fsyncSync(fd);
+      await fh.sync();
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
     fs.renameSync(part, done);
     return done;
@@ -320,25 +321,57 @@ async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent
   throw new Error('unreachable: no endpoint');
 }
 
-/** Run `fn` over `items`, `limit` at a time; after a failure start no more, let the running ones end, rethrow. */
-async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { e: unknown } | null = null;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= { e };
-      }
+/** Thrown by a Gate's run() once the gate is closed: the work was never started. */
+class Cancelled extends Error {}
+
+/** At most `limit` of the functions given to run() at a time, in the order given; none starts once closed. */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((wake) => this.waiting.push(wake));
+    if (this.closed) {
+      this.waiting.shift()?.();
+      throw new Cancelled();
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw (failed as { e: unknown }).e;
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
 }
 
-const isNoSpace = (e: unknown) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+/**
+ * Wait for every job, even after one failed (nothing may still write into a directory about
+ * to be removed); `onFailure` runs at the first failure (to start no more), which is rethrown.
+ */
+async function allOrFirstError(jobs: Promise<void>[], onFailure: () => void): Promise<void> {
+  let first: { e: unknown } | null = null;
+  await Promise.all(
+    jobs.map((j) =>
+      j.catch((e: unknown) => {
+        if (!first && !(e instanceof Cancelled)) {
+          first = { e };
+          onFailure();
+        }
+      }),
+    ),
+  );
+  if (first) throw (first as { e: unknown }).e;
+}
+
+const isNoSpace = (e: unknown) => e instanceof NoSpaceLeftError || ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 
 /** Pull REF (e.g. 127.0.0.1:5000/library/busybox:latest) into the store. Failures exit 1. */
 export async function pullImage(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
@@ -417,32 +450,51 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
   const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
   checkPlatform(config);
 
-  // The layers: the store's, already downloaded ones, or downloads (some at a time).
+  // The layers: the store's, already downloaded ones, or downloads (some at a time). Each
+  // layer is checked and unpacked as soon as its blob is verified, while the others are still
+  // downloading; it counts only once loadImages has compared it with the config (its diff_id)
+  // and moved it into the store. Each is unpacked into a directory of its own (overlayfs
+  // stacks them at run time), so the order in which they finish does not matter.
   emit({ kind: 'layers', layers: manifest.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
   const files = new Map<string, string>(); // digest -> file to link into the layout
-  const todo: Descriptor[] = [];
+  const todo: { l: Descriptor; diffId?: string }[] = [];
+  const hasLayer = (diffId?: string) => !!diffId && SHA256.test(diffId) && fs.existsSync(path.join(paths.layers(), hex(diffId)));
   for (const [i, l] of manifest.layers.entries()) {
-    if (files.has(l.digest) || todo.some((t) => t.digest === l.digest)) continue; // a layer used twice
+    if (files.has(l.digest) || todo.some((t) => t.l.digest === l.digest)) continue; // a layer used twice
     const stored = SHA256.test(l.digest) ? inStore(l.digest) : '';
-    if (stored && fs.existsSync(stored) && diffIds[i] && SHA256.test(diffIds[i]) && fs.existsSync(path.join(paths.layers(), hex(diffIds[i])))) {
+    if (stored && fs.existsSync(stored) && hasLayer(diffIds[i])) {
       files.set(l.digest, stored);
       emit({ kind: 'layer', id: layerId(l.digest), status: 'Already exists' });
     } else {
-      todo.push(l);
+      todo.push({ l, diffId: diffIds[i] });
       emit({ kind: 'layer', id: layerId(l.digest), status: 'Waiting' });
     }
   }
-  await parallel(todo, downloadLimit(c.config), async (l) => {
-    const file = await fetchBlob(c, r.repository, l, `layer ${layerId(l.digest)} of ${what}`, emit);
-    files.set(l.digest, file);
-    if (file.startsWith(downloads())) fetched.push(file);
-    emit({ kind: 'layer', id: layerId(l.digest), status: 'Download complete' });
-  });
 
-  // An OCI layout of hard links (same file system), handed to the store's load.
+  // The work directory: the layers being unpacked (layers/), then an OCI layout of hard links
+  // to the verified blobs (same file system), handed to the store's load.
   fs.mkdirSync(paths.tmp(), { recursive: true });
   const dir = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-pull-`));
   try {
+    const unpacked = path.join(dir, 'layers');
+    fs.mkdirSync(unpacked);
+    const prepared = new Map<string, PreparedLayer>();
+    const downloading = new Gate(downloadLimit(c.config));
+    await allOrFirstError(
+      todo.map(async ({ l, diffId }) => {
+        const id = layerId(l.digest);
+        const file = await downloading.run(() => fetchBlob(c, r.repository, l, `layer ${id} of ${what}`, emit));
+        files.set(l.digest, file);
+        if (file.startsWith(downloads())) fetched.push(file);
+        emit({ kind: 'layer', id, status: 'Download complete' });
+        if (hasLayer(diffId)) return; // another pull has just unpacked it into the store
+        emit({ kind: 'layer', id, status: 'Extracting' });
+        prepared.set(l.digest, await prepareLayer(file, l.digest, unpacked, `layer ${id} of ${what}`));
+        emit({ kind: 'layer', id, status: 'Pull complete' });
+      }),
+      () => downloading.close(),
+    );
+
     const blobs = path.join(dir, 'blobs', 'sha256');
     fs.mkdirSync(blobs, { recursive: true });
     fs.writeFileSync(path.join(blobs, hex(m.digest)), m.bytes);
@@ -475,11 +527,12 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
     try {
       [img] = await loadImages(dir, {
         consumeSource: true,
+        prepared,
         onLayer: (digest, status) => emit({ kind: 'layer', id: layerId(digest), status }),
       });
     } catch (e) {
       // The store's messages say "<dir> is not a valid image": name the image instead.
-      if (e instanceof MinidError) throw new MinidError(e.message.split(JSON.stringify(dir)).join(what), 1);
+      if (e instanceof MinidError && !(e instanceof NoSpaceLeftError)) throw new MinidError(e.message.split(JSON.stringify(dir)).join(what), 1);
       throw e;
     }
     // In the store now (same inodes): the downloads are done with.

@@ -26,6 +26,7 @@ import { withLock } from '../sys/lock.js';
 import { parseReference, tryParseReference } from './ref.js';
 import { UnsafeEntryError } from './safety.js';
 import type { ImageConfig, SourceImage } from './source.js';
+import type { Compression } from './layer.js';
 
 export type { ImageConfig } from './source.js';
 
@@ -269,8 +270,11 @@ function collectGarbage(idx: IndexFile): string[] {
 // ---------------------------------------------------------------------------------------
 // Load
 
+/** The disk filled up (a load says it so; a pull in its own words, see pull.ts). */
+export class NoSpaceLeftError extends MinidError {}
+
 function noSpace(what: string): MinidError {
-  return new MinidError(`no space left on device while ${what}: free space under ${root()} and retry`);
+  return new NoSpaceLeftError(`no space left on device while ${what}: free space under ${root()} and retry`);
 }
 
 /** Run jobs, `limit` at a time. On the first failure start no more, wait for the running ones, rethrow. */
@@ -302,6 +306,69 @@ interface LayerJob {
   scanned?: { digest: string; size: number; compression: 'gzip' | 'zstd' | 'none'; unpackedSize: number };
 }
 
+/** A new, empty directory for a layer's files: its root is "/" of the container. */
+function newLayerDir(parent: string, diffId: string): string {
+  const dest = path.join(parent, hex(diffId));
+  fs.mkdirSync(dest, 0o755);
+  fs.chmodSync(dest, 0o755); // 0755 unless the tar says otherwise (mkdir applies the umask)
+  return dest;
+}
+
+/**
+ * Check a layer blob and (with `dest`) unpack it: the one pass of layer.ts's scanLayer.
+ * The caller compares digest, size and diff_id, and removes `dest` on any error. Refusals
+ * become one line about `ctx` ("layer sha256:abc of image busybox:latest").
+ */
+async function checkLayer(
+  file: string,
+  dest: string | undefined,
+  ctx: string,
+  what: string,
+  verifiedDigest?: string,
+): Promise<{ digest: string; diffId: string; size: number; compression: Compression; unpackedSize: number }> {
+  const layer = await import('./layer.js');
+  try {
+    const compression = await layer.sniffCompression(file);
+    const scan = await layer.scanLayer(file, compression, undefined, { dest, verifiedDigest });
+    return { digest: scan.digest, diffId: scan.diffId, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
+  } catch (e) {
+    if (e instanceof MinidError) throw e;
+    if (e instanceof UnsafeEntryError) fail(`${ctx} is unsafe: ${e.message}`);
+    if (e instanceof layer.CorruptLayerError) fail(`${ctx} ${e.message}`);
+    if (layer.isNoSpace(e)) throw noSpace(`unpacking layer ${what}`);
+    throw e;
+  }
+}
+
+/** A layer a pull has checked and unpacked (prepareLayer) into `dir` under tmp/, for loadImages. */
+export interface PreparedLayer {
+  dir: string;
+  digest: string;
+  diffId: string;
+  size: number;
+  compression: Compression;
+  unpackedSize: number;
+}
+
+/**
+ * For pull: check and unpack a downloaded layer blob, whose digest was verified as it came
+ * in (it is not hashed again), into a new directory under `parent` (in tmp/), while other
+ * blobs are still downloading. It counts only once loadImages has compared its diff_id with
+ * the image config and moved it into the store; on any error the directory is removed.
+ */
+export async function prepareLayer(file: string, digest: string, parent: string, label: string): Promise<PreparedLayer> {
+  const dir = path.join(parent, hex(digest));
+  fs.mkdirSync(dir, 0o755);
+  fs.chmodSync(dir, 0o755);
+  try {
+    return { dir, ...(await checkLayer(file, dir, label, shortId(digest), digest)) };
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (e instanceof MinidError) throw e;
+    throw new MinidError(`${label} could not be unpacked: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Import every image of an OCI image layout or docker-save archive (directory or tar,
  * maybe gzipped). All or nothing: on any error the store is left as it was.
@@ -310,7 +377,13 @@ interface LayerJob {
  */
 export async function loadImages(
   file: string,
-  opts: { consumeSource?: boolean; /** Told when a layer starts and ends unpacking (pull's progress). */ onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void } = {},
+  opts: {
+    consumeSource?: boolean;
+    /** Told when a layer starts and ends unpacking (pull's progress). */
+    onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void;
+    /** Layers already checked and unpacked (by pull, with prepareLayer), by blob digest. */
+    prepared?: Map<string, PreparedLayer>;
+  } = {},
 ): Promise<ImageRecord[]> {
   const abs = path.resolve(file);
   let st: fs.Stats;
@@ -387,42 +460,44 @@ export async function loadImages(
           job.scanned = { digest: job.digest, size, compression, unpackedSize: idx.layerSizes[hex(job.diffId)] ?? 0 };
           return;
         }
+        // A layer the pull checked and unpacked while the other blobs were downloading.
+        const ready = job.digest ? opts.prepared?.get(job.digest) : undefined;
+        let dir: string | undefined; // where to unpack: none when the store (or another job) has it
+        let scanned: NonNullable<LayerJob['scanned']> & { diffId: string };
         try {
-          const compression = await layer.sniffCompression(job.file);
-          // Unpacked in the same pass as the check (one parser for both); a mismatch below
-          // discards it with the rest of the work directory.
-          let dest: string | undefined;
-          if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
-          if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
-            unpacking.add(job.diffId);
-            dest = path.join(layersDir, hex(job.diffId));
-            fs.mkdirSync(dest, 0o755);
-            fs.chmodSync(dest, 0o755); // the layer root is "/" of the container: 0755 unless the tar says otherwise
-          }
-          const scan = await layer.scanLayer(job.file, compression, undefined, { dest });
-          if (job.digest && scan.digest !== job.digest) {
-            fail(`${ctx} is corrupt: its content does not match its digest (got ${scan.digest})`);
-          }
-          if (job.size !== undefined && scan.size !== job.size) {
-            fail(`${ctx} is corrupt: it has ${scan.size} bytes, the manifest says ${job.size}`);
-          }
-          if (scan.diffId !== job.diffId) {
-            fail(`${ctx} is corrupt: its uncompressed content ${shortId(scan.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
-          }
-          job.scanned = { digest: scan.digest, size: scan.size, compression, unpackedSize: scan.plan.unpackedSize };
-          if (job.digest) opts.onLayer?.(job.digest, 'Pull complete');
-          // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
-          const staged = path.join(blobsDir, hex(scan.digest));
-          if (!inStore(scan.digest) && !fs.existsSync(staged)) {
-            if (job.file.startsWith(work + path.sep) || opts.consumeSource) fs.renameSync(job.file, staged);
-            else fs.copyFileSync(job.file, staged, fs.constants.COPYFILE_FICLONE);
+          if (ready) {
+            scanned = ready;
+          } else {
+            // Unpacked in the same pass as the check (one parser for both); a mismatch below
+            // discards it with the rest of the work directory.
+            if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
+            if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
+              unpacking.add(job.diffId);
+              dir = newLayerDir(layersDir, job.diffId);
+            }
+            scanned = await checkLayer(job.file, dir, ctx, what);
           }
         } catch (e) {
           if (e instanceof MinidError) throw e;
-          if (e instanceof UnsafeEntryError) fail(`${ctx} is unsafe: ${e.message}`);
-          if (e instanceof layer.CorruptLayerError) fail(`${ctx} ${e.message}`);
-          if (layer.isNoSpace(e)) throw noSpace(`unpacking layer ${what}`);
           throw new MinidError(`${ctx} could not be unpacked: ${(e as Error).message}`);
+        }
+        if (job.digest && scanned.digest !== job.digest) fail(`${ctx} is corrupt: its content does not match its digest (got ${scanned.digest})`);
+        if (job.size !== undefined && scanned.size !== job.size) fail(`${ctx} is corrupt: it has ${scanned.size} bytes, the manifest says ${job.size}`);
+        if (scanned.diffId !== job.diffId) {
+          fail(`${ctx} is corrupt: its uncompressed content ${shortId(scanned.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
+        }
+        job.scanned = { digest: scanned.digest, size: scanned.size, compression: scanned.compression, unpackedSize: scanned.unpackedSize };
+        if (!ready && job.digest) opts.onLayer?.(job.digest, 'Pull complete');
+        // A prepared layer joins the others (same file system: tmp/), unless one is there already.
+        if (ready && !layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
+          unpacking.add(job.diffId);
+          fs.renameSync(ready.dir, path.join(layersDir, hex(job.diffId)));
+        }
+        // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
+        const staged = path.join(blobsDir, hex(scanned.digest));
+        if (!inStore(scanned.digest) && !fs.existsSync(staged)) {
+          if (job.file.startsWith(work + path.sep) || opts.consumeSource) fs.renameSync(job.file, staged);
+          else fs.copyFileSync(job.file, staged, fs.constants.COPYFILE_FICLONE);
         }
       });
 
