@@ -37,7 +37,7 @@ import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
-import { downloadsDir, NoSpaceLeftError, prepareLayer, storedImage, type ImageRecord, type PreparedLayer } from './store.js';
+import { downloadsDir, ensureWorkDir, NoSpaceLeftError, prepareLayer, storedImage, type ImageRecord, type PreparedLayer } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
 
@@ -473,7 +473,7 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
 
   // The work directory: the layers being unpacked (layers/), then an OCI layout of hard links
   // to the verified blobs (same file system), handed to the store's load.
-  fs.mkdirSync(paths.tmp(), { recursive: true });
+  await ensureWorkDir();
   const dir = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-pull-`));
   try {
     const unpacked = path.join(dir, 'layers');
