@@ -2,8 +2,10 @@
 // conversation with the registry (endpoints and mirrors, TLS, login, redirects, retries) is
 // src/image/registry/; this file is the order of the requests:
 //
-//   GET /v2/<repo>/manifests/<tag>   Accept: OCI index + manifest, Docker list + manifest v2
-//     -> an index? pick os/arch[/variant] (attestations skipped), GET /v2/<repo>/manifests/<digest>
+//   HEAD /v2/<repo>/manifests/<tag>  Accept: OCI index + manifest, Docker list + manifest v2
+//     -> Docker-Content-Digest: the store has that image (blobs and layers)? Done: one request.
+//   GET /v2/<repo>/manifests/<digest>   (an index? pick os/arch[/variant], attestations
+//                                        skipped; the store has that one? done; else GET it)
 //   GET /v2/<repo>/blobs/<config digest>
 //   GET /v2/<repo>/blobs/<layer digest>   three at a time; skipped when the store has the layer
 //
@@ -12,9 +14,13 @@
 //
 //   $MINID_ROOT/downloads/sha256/<hex>.partial   a download in progress (resumed with Range)
 //   $MINID_ROOT/downloads/sha256/<hex>           downloaded AND verified (digest and size)
-//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/         an OCI layout of hard links to those files,
-//                                                handed to loadImages(): a pulled image goes
-//                                                through exactly the same checks as a loaded one
+//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/layers/  each verified layer, checked and unpacked at
+//                                                once (store.ts prepareLayer: the one pass of
+//                                                layer.ts), while the other blobs download
+//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/         then an OCI layout of hard links to the blobs,
+//                                                handed to loadImages() with those layers: the
+//                                                same checks as a loaded image (diff_ids against
+//                                                the config), then the move into the store
 //
 // Once the image is in the store, its downloads are removed (the store holds the same inodes).
 // Each blob's download happens under a lock of its own, so two pulls of one image at once
