@@ -11,8 +11,9 @@
 // times last of all, since creating their contents changes them.
 //
 // The calls that create a name (open with O_CREAT, mkdir, symlink, link) go to libuv's
-// thread pool: on ext4 each takes ~0.2-0.3 ms here, mostly waiting, so several layers
-// unpacked at once overlap them instead of queueing on the main thread. A layer's own entries
+// thread pool: they are the kernel's costliest part of an unpack (up to ~0.3 ms each on this
+// machine's ext4, see ensureWorkDir in store.ts), so several layers unpacked at once spread
+// them over the cores instead of queueing them on the main thread. A layer's own entries
 // are still written one after the other, in archive order: every check below sees the disk
 // as the entries before it left it. The quick calls on an open file stay synchronous.
 
