@@ -93,6 +93,11 @@ export interface ScanOptions {
   archive?: boolean;
   /** Stop reading at the end-of-archive blocks instead of hashing what follows (no diff_id needed). */
   stopAtEnd?: boolean;
+  /**
+   * The blob's digest, already verified as it was downloaded (pull.ts): the blob is not hashed
+   * a second time, and this is the digest returned.
+   */
+  verifiedDigest?: string;
 }
 
 /** Free bytes under `dir`: a layer whose files add up to more is refused before it fills the disk. */
@@ -109,7 +114,7 @@ function freeBytes(dir: string): number {
  * or NoSpaceError; the caller removes `dest` on any error (and on a digest mismatch).
  */
 export async function scanLayer(blob: string, compression: Compression, plainTar?: string, opts: ScanOptions = {}): Promise<ScanResult> {
-  const blobHash = createHash('sha256');
+  const blobHash = opts.verifiedDigest ? null : createHash('sha256');
   const diffHash = createHash('sha256');
   let size = 0;
   let sawData = false;
@@ -151,14 +156,14 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
   try {
     const blobStream = fs.createReadStream(blob, { highWaterMark: 1 << 20 });
     if (plainTar) {
-      const hashBlob = pipeline(blobStream, new Writable({ write(c: Buffer, _e, cb) { blobHash.update(c); size += c.length; cb(); } }));
+      const hashBlob = pipeline(blobStream, new Writable({ write(c: Buffer, _e, cb) { blobHash?.update(c); size += c.length; cb(); } }));
       await Promise.all([hashBlob, pipeline(fs.createReadStream(plainTar, { highWaterMark: 1 << 20 }), consume)]);
     } else if (compression === 'zstd') {
       // Node 20's zlib has no zstd: the zstd program decompresses, as a stream between the
       // blob (hashed on its way in) and the tar reader.
       const tap = new Transform({
         transform(c: Buffer, _e, cb) {
-          blobHash.update(c);
+          blobHash?.update(c);
           size += c.length;
           cb(null, c);
         },
@@ -167,7 +172,7 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
     } else {
       const tap = new Transform({
         transform(c: Buffer, _e, cb) {
-          blobHash.update(c);
+          blobHash?.update(c);
           size += c.length;
           cb(null, c);
         },
@@ -189,7 +194,7 @@ export async function scanLayer(blob: string, compression: Compression, plainTar
     throw e;
   }
   return {
-    digest: `sha256:${blobHash.digest('hex')}`,
+    digest: blobHash ? `sha256:${blobHash.digest('hex')}` : opts.verifiedDigest!,
     diffId: `sha256:${diffHash.digest('hex')}`,
     size,
     compression,

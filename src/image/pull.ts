@@ -2,8 +2,10 @@
 // conversation with the registry (endpoints and mirrors, TLS, login, redirects, retries) is
 // src/image/registry/; this file is the order of the requests:
 //
-//   GET /v2/<repo>/manifests/<tag>   Accept: OCI index + manifest, Docker list + manifest v2
-//     -> an index? pick os/arch[/variant] (attestations skipped), GET /v2/<repo>/manifests/<digest>
+//   HEAD /v2/<repo>/manifests/<tag>  Accept: OCI index + manifest, Docker list + manifest v2
+//     -> Docker-Content-Digest: the store has that image (blobs and layers)? Done: one request.
+//   GET /v2/<repo>/manifests/<digest>   (an index? pick os/arch[/variant], attestations
+//                                        skipped; the store has that one? done; else GET it)
 //   GET /v2/<repo>/blobs/<config digest>
 //   GET /v2/<repo>/blobs/<layer digest>   three at a time; skipped when the store has the layer
 //
@@ -12,9 +14,13 @@
 //
 //   $MINID_ROOT/downloads/sha256/<hex>.partial   a download in progress (resumed with Range)
 //   $MINID_ROOT/downloads/sha256/<hex>           downloaded AND verified (digest and size)
-//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/         an OCI layout of hard links to those files,
-//                                                handed to loadImages(): a pulled image goes
-//                                                through exactly the same checks as a loaded one
+//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/layers/  each verified layer, checked and unpacked at
+//                                                once (store.ts prepareLayer: the one pass of
+//                                                layer.ts), while the other blobs download
+//   $MINID_ROOT/tmp/img-<pid>-pull-XXXX/         then an OCI layout of hard links to the blobs,
+//                                                handed to loadImages() with those layers: the
+//                                                same checks as a loaded image (diff_ids against
+//                                                the config), then the move into the store
 //
 // Once the image is in the store, its downloads are removed (the store holds the same inodes).
 // Each blob's download happens under a lock of its own, so two pulls of one image at once
@@ -37,7 +43,7 @@ import { loadConfig, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
-import { downloadsDir, type ImageRecord } from './store.js';
+import { downloadsDir, ensureWorkDir, NoSpaceLeftError, prepareLayer, storedImage, type ImageRecord, type PreparedLayer } from './store.js';
 
 const ACCEPT = [MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest].join(', ');
 
@@ -260,27 +266,58 @@ async function download(c: RegistryClient, repository: string, desc: Descriptor,
       if (size !== desc.size) fail(`${what} has ${size} bytes, the manifest says ${desc.size}: the registry sent a truncated blob, try again`, 1);
       fail(`${what} is corrupt: its content does not match its digest ${desc.digest} (got ${got}); the registry's copy is damaged: push the image again`, 1);
     }
-    const fd = fs.openSync(part, 'r');
+    // On disk before it is called verified (in the thread pool: other layers go on meanwhile).
+    const fh = await fs.promises.open(part, 'r');
     try {
-      fs.fsyncSync(fd);
+      await fh.sync();
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
     fs.renameSync(part, done);
     return done;
   }
 }
 
-/** The first endpoint that serves the manifest: a docker.io mirror, else the registry itself. */
-async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent) => void): Promise<{ client: RegistryClient; manifest: Awaited<ReturnType<typeof fetchManifest>> }> {
+/** What a reference names, as the registry's answer to a HEAD of the manifest tells it. */
+interface Named {
+  digest: string;
+  mediaType: string;
+}
+
+const MANIFEST_TYPES = new Set<string>([MT.ociIndex, MT.ociManifest, MT.dockerList, MT.dockerManifest]);
+const isIndex = (mediaType: string) => mediaType === MT.ociIndex || mediaType === MT.dockerList;
+
+/**
+ * HEAD /v2/<repo>/manifests/<ref>: the digest (Docker-Content-Digest) and type of what REF
+ * names, without its body, so that a pull of an image the store has costs one small request
+ * (and none of Docker Hub's pull quota). Null when the registry does not say both clearly: the
+ * caller GETs the manifest then.
+ */
+async function headManifest(c: RegistryClient, repository: string, ref: string, what: string): Promise<Named | null> {
+  const res = await c.head(repository, `manifests/${ref}`, { Accept: ACCEPT }, what);
+  const digest = String(res?.headers['docker-content-digest'] ?? '');
+  const mediaType = String(res?.headers['content-type'] ?? '').split(';')[0].trim();
+  if (!res || !SHA256.test(digest) || !MANIFEST_TYPES.has(mediaType) || (ref.startsWith('sha256:') && digest !== ref)) return null;
+  return { digest, mediaType };
+}
+
+type Manifest = Awaited<ReturnType<typeof fetchManifest>>;
+
+/**
+ * The first endpoint that serves the manifest (a docker.io mirror, else the registry itself),
+ * with what the HEAD told of it, or the manifest itself when the HEAD did not tell.
+ */
+async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent) => void): Promise<{ client: RegistryClient; named: Named | null; manifest: Manifest | null }> {
   const config = loadConfig();
   const eps = endpointsFor(r.registry, config);
+  const ref = r.digest ?? r.tag!;
   for (const [i, ep] of eps.entries()) {
     const client = new RegistryClient(r.registry, ep, config);
     try {
       await client.ping();
       emit({ kind: 'info', line: `Pulling ${r.full} over ${client.base}` });
-      return { client, manifest: await fetchManifest(client, r.repository, r.digest ?? r.tag!, what) };
+      const named = await headManifest(client, r.repository, ref, what);
+      return { client, named, manifest: named ? null : await fetchManifest(client, r.repository, ref, what) };
     } catch (e) {
       // A mirror that fails (down, refusing, without the image) is skipped, as docker does.
       if (!ep.mirror || i === eps.length - 1 || !(e instanceof MinidError)) throw e;
@@ -290,25 +327,57 @@ async function openRegistry(r: ImageReference, what: string, emit: (e: PullEvent
   throw new Error('unreachable: no endpoint');
 }
 
-/** Run `fn` over `items`, `limit` at a time; after a failure start no more, let the running ones end, rethrow. */
-async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { e: unknown } | null = null;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failed ??= { e };
-      }
+/** Thrown by a Gate's run() once the gate is closed: the work was never started. */
+class Cancelled extends Error {}
+
+/** At most `limit` of the functions given to run() at a time, in the order given; none starts once closed. */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((wake) => this.waiting.push(wake));
+    if (this.closed) {
+      this.waiting.shift()?.();
+      throw new Cancelled();
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw (failed as { e: unknown }).e;
+    this.running++;
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
 }
 
-const isNoSpace = (e: unknown) => ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+/**
+ * Wait for every job, even after one failed (nothing may still write into a directory about
+ * to be removed); `onFailure` runs at the first failure (to start no more), which is rethrown.
+ */
+async function allOrFirstError(jobs: Promise<void>[], onFailure: () => void): Promise<void> {
+  let first: { e: unknown } | null = null;
+  await Promise.all(
+    jobs.map((j) =>
+      j.catch((e: unknown) => {
+        if (!first && !(e instanceof Cancelled)) {
+          first = { e };
+          onFailure();
+        }
+      }),
+    ),
+  );
+  if (first) throw (first as { e: unknown }).e;
+}
+
+const isNoSpace = (e: unknown) => e instanceof NoSpaceLeftError || ['ENOSPC', 'EDQUOT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 
 /** Pull REF (e.g. 127.0.0.1:5000/library/busybox:latest) into the store. Failures exit 1. */
 export async function pullImage(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
@@ -328,9 +397,14 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
 
   const opened = await openRegistry(r, what, emit);
   const c = opened.client;
-  let m = opened.manifest;
-  const fromIndex = m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList;
-  if (m.mediaType === MT.ociIndex || m.mediaType === MT.dockerList) {
+  // The image manifest's digest: what REF names, or the entry of its index for `want`.
+  let m: Manifest | null = opened.manifest;
+  let digest = m?.digest ?? opened.named!.digest;
+  let mwhat = what;
+  let size: number | undefined;
+  const fromIndex = isIndex(m?.mediaType ?? opened.named!.mediaType);
+  if (fromIndex) {
+    m ??= await fetchManifest(c, r.repository, digest, what);
     const index = JSON.parse(m.bytes.toString('utf8')) as { manifests?: Descriptor[] };
     const list = Array.isArray(index.manifests) ? index.manifests : [];
     const pick = selectManifest(list, want);
@@ -339,9 +413,28 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
       fail(`${what} has no image for ${platformText(want)} (it has ${has.length ? has.join(', ') : 'no platform listed'}): choose one with --platform`, 1);
     }
     emit({ kind: 'info', line: `${what} is a multi-platform index: using ${platformText(pick.platform ?? want)} ${pick.digest}` });
-    m = await fetchManifest(c, r.repository, pick.digest, `${what} (${platformText(pick.platform ?? want)})`);
-    if (typeof pick.size === 'number' && m.bytes.length !== pick.size) fail(`${what}: the manifest ${pick.digest} has ${m.bytes.length} bytes, the index says ${pick.size}`, 1);
+    [m, digest, mwhat, size] = [null, pick.digest, `${what} (${platformText(pick.platform ?? want)})`, pick.size];
   }
+  /** --platform for an image that is not an index: its config says which platform it is for. */
+  const checkPlatform = (config: ImageConfig) => {
+    if (opts.platform && !fromIndex && config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture))
+      fail(`${what} is for ${platformText(config)}, not ${platformText(want)}: choose its platform with --platform ${platformText(config)}`, 1);
+  };
+  const name = r.tag ? `${r.registry}/${r.repository}:${r.tag}` : null;
+
+  // The store has all of it: nothing to fetch, nothing to write (but a new name).
+  const stored = storedImage(digest);
+  if (stored) {
+    checkPlatform(stored.config);
+    emit({ kind: 'layers', layers: stored.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
+    for (const l of stored.layers) emit({ kind: 'layer', id: layerId(l.digest), status: 'Already exists' });
+    if (!name || stored.names.includes(parseReference(name).familiar)) return stored;
+    const { tagImage } = await import('./store.js');
+    return tagImage(stored.id, name);
+  }
+
+  m ??= await fetchManifest(c, r.repository, digest, mwhat);
+  if (size !== undefined && m.bytes.length !== size) fail(`${what}: the manifest ${digest} has ${m.bytes.length} bytes, the index says ${size}`, 1);
   if (m.mediaType !== MT.ociManifest && m.mediaType !== MT.dockerManifest) fail(`${what}: unsupported manifest type ${m.mediaType}`, 1);
   const manifest = JSON.parse(m.bytes.toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
   if (!manifest.config || !Array.isArray(manifest.layers)) fail(`${what}: the manifest has no config or layers`, 1);
@@ -361,35 +454,53 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
   }
   const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
   const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs.diff_ids : [];
-  if (opts.platform && !fromIndex && config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture))
-    fail(`${what} is for ${platformText(config)}, not ${platformText(want)}: choose its platform with --platform ${platformText(config)}`, 1);
+  checkPlatform(config);
 
-  // The layers: the store's, already downloaded ones, or downloads (some at a time).
+  // The layers: the store's, already downloaded ones, or downloads (some at a time). Each
+  // layer is checked and unpacked as soon as its blob is verified, while the others are still
+  // downloading; it counts only once loadImages has compared it with the config (its diff_id)
+  // and moved it into the store. Each is unpacked into a directory of its own (overlayfs
+  // stacks them at run time), so the order in which they finish does not matter.
   emit({ kind: 'layers', layers: manifest.layers.map((l) => ({ id: layerId(l.digest), size: l.size })) });
   const files = new Map<string, string>(); // digest -> file to link into the layout
-  const todo: Descriptor[] = [];
+  const todo: { l: Descriptor; diffId?: string }[] = [];
+  const hasLayer = (diffId?: string) => !!diffId && SHA256.test(diffId) && fs.existsSync(path.join(paths.layers(), hex(diffId)));
   for (const [i, l] of manifest.layers.entries()) {
-    if (files.has(l.digest) || todo.some((t) => t.digest === l.digest)) continue; // a layer used twice
+    if (files.has(l.digest) || todo.some((t) => t.l.digest === l.digest)) continue; // a layer used twice
     const stored = SHA256.test(l.digest) ? inStore(l.digest) : '';
-    if (stored && fs.existsSync(stored) && diffIds[i] && SHA256.test(diffIds[i]) && fs.existsSync(path.join(paths.layers(), hex(diffIds[i])))) {
+    if (stored && fs.existsSync(stored) && hasLayer(diffIds[i])) {
       files.set(l.digest, stored);
       emit({ kind: 'layer', id: layerId(l.digest), status: 'Already exists' });
     } else {
-      todo.push(l);
+      todo.push({ l, diffId: diffIds[i] });
       emit({ kind: 'layer', id: layerId(l.digest), status: 'Waiting' });
     }
   }
-  await parallel(todo, downloadLimit(c.config), async (l) => {
-    const file = await fetchBlob(c, r.repository, l, `layer ${layerId(l.digest)} of ${what}`, emit);
-    files.set(l.digest, file);
-    if (file.startsWith(downloads())) fetched.push(file);
-    emit({ kind: 'layer', id: layerId(l.digest), status: 'Download complete' });
-  });
 
-  // An OCI layout of hard links (same file system), handed to the store's load.
-  fs.mkdirSync(paths.tmp(), { recursive: true });
+  // The work directory: the layers being unpacked (layers/), then an OCI layout of hard links
+  // to the verified blobs (same file system), handed to the store's load.
+  await ensureWorkDir();
   const dir = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-pull-`));
   try {
+    const unpacked = path.join(dir, 'layers');
+    fs.mkdirSync(unpacked);
+    const prepared = new Map<string, PreparedLayer>();
+    const downloading = new Gate(downloadLimit(c.config));
+    await allOrFirstError(
+      todo.map(async ({ l, diffId }) => {
+        const id = layerId(l.digest);
+        const file = await downloading.run(() => fetchBlob(c, r.repository, l, `layer ${id} of ${what}`, emit));
+        files.set(l.digest, file);
+        if (file.startsWith(downloads())) fetched.push(file);
+        emit({ kind: 'layer', id, status: 'Download complete' });
+        if (hasLayer(diffId)) return; // another pull has just unpacked it into the store
+        emit({ kind: 'layer', id, status: 'Extracting' });
+        prepared.set(l.digest, await prepareLayer(file, l.digest, unpacked, `layer ${id} of ${what}`));
+        emit({ kind: 'layer', id, status: 'Pull complete' });
+      }),
+      () => downloading.close(),
+    );
+
     const blobs = path.join(dir, 'blobs', 'sha256');
     fs.mkdirSync(blobs, { recursive: true });
     fs.writeFileSync(path.join(blobs, hex(m.digest)), m.bytes);
@@ -408,7 +519,6 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
         }
       }
     }
-    const name = r.tag ? `${r.registry}/${r.repository}:${r.tag}` : null;
     fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     fs.writeFileSync(
       path.join(dir, 'index.json'),
@@ -423,11 +533,12 @@ async function pull(ref: string, opts: PullOptions): Promise<ImageRecord> {
     try {
       [img] = await loadImages(dir, {
         consumeSource: true,
+        prepared,
         onLayer: (digest, status) => emit({ kind: 'layer', id: layerId(digest), status }),
       });
     } catch (e) {
       // The store's messages say "<dir> is not a valid image": name the image instead.
-      if (e instanceof MinidError) throw new MinidError(e.message.split(JSON.stringify(dir)).join(what), 1);
+      if (e instanceof MinidError && !(e instanceof NoSpaceLeftError)) throw new MinidError(e.message.split(JSON.stringify(dir)).join(what), 1);
       throw e;
     }
     // In the store now (same inodes): the downloads are done with.

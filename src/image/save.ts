@@ -28,7 +28,7 @@ import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
 import { tryParseReference } from './ref.js';
 import { MT } from './source.js';
-import { blobPath, resolveImage, type ImageRecord } from './store.js';
+import { blobPath, ensureWorkDir, resolveImage, type ImageRecord } from './store.js';
 
 export type SaveFormat = 'docker-archive' | 'oci-archive';
 
@@ -238,7 +238,7 @@ async function writeOciArchive(tar: TarWriter, chosen: Chosen[]): Promise<void> 
 export async function saveImages(refs: string[], format: SaveFormat, out: Writable): Promise<void> {
   await withLock('images', async () => {
     const chosen = await choose(refs);
-    fs.mkdirSync(paths.tmp(), { recursive: true });
+    await ensureWorkDir();
     // Named like the store's other work directories: a crashed save is cleaned up by the next load.
     const work = fs.mkdtempSync(path.join(paths.tmp(), `img-${process.pid}-save-`));
     // `minid save busybox | head -c 100`: the reader goes away; clean up, then stop as `yes | head` does.

@@ -11,7 +11,7 @@ import { authorization, basic, parseChallenges, type Challenge, type Credentials
 import type { MinidConfig } from './config.js';
 import { credentialsFor } from './credentials.js';
 import type { Endpoint } from './endpoint.js';
-import { drain, NotTlsError, readBody, request, TransientError, type Response } from './transport.js';
+import { drain, NotTlsError, readBody, request, speaksTls, TransientError, type Response } from './transport.js';
 
 /** Retries after the first attempt, and their delays (ms) unless Retry-After says otherwise. */
 export const RETRY_DELAYS = [500, 1000, 2000];
@@ -57,6 +57,7 @@ export class RegistryClient {
   /** GET /v2/: find the scheme (TLS or, where allowed, plain HTTP) and the auth challenge. */
   async ping(): Promise<void> {
     let res: Response;
+    if (this.endpoint.httpFallback && this.base.startsWith('https:') && !(await speaksTls(new URL(this.base), this.config))) this.base = this.base.replace(/^https:/, 'http:');
     try {
       res = await this.send(new URL(`${this.base}/v2/`), {});
     } catch (e) {
@@ -80,8 +81,8 @@ export class RegistryClient {
     }
   }
 
-  private send(u: URL, headers: Record<string, string>): Promise<Response> {
-    return request(u, this.config, { headers, skipVerify: this.endpoint.skipVerify && u.host === this.host, what: u.host === this.host ? 'the registry' : `a redirect of ${this.host}` });
+  private send(u: URL, headers: Record<string, string>, method = 'GET'): Promise<Response> {
+    return request(u, this.config, { method, headers, skipVerify: this.endpoint.skipVerify && u.host === this.host, what: u.host === this.host ? 'the registry' : `a redirect of ${this.host}` });
   }
 
   /** Check credentials against the registry (for `minid login`): throws on a refusal. */
@@ -110,12 +111,12 @@ export class RegistryClient {
    * GET `path` (below /v2/) for `repository`, with retries; returns a 2xx response whose body
    * the caller reads. `what` names the object in messages.
    */
-  async get(repository: string, path: string, headers: Record<string, string>, what: string): Promise<Response> {
+  async get(repository: string, path: string, headers: Record<string, string>, what: string, method = 'GET'): Promise<Response> {
     const scope = `repository:${repository}:pull`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.once(new URL(`${this.base}/v2/${repository}/${path}`), headers, scope, what);
+        res = await this.once(new URL(`${this.base}/v2/${repository}/${path}`), headers, scope, what, method);
       } catch (e) {
         if (!(e instanceof TransientError) || attempt >= RETRY_DELAYS.length) throw e instanceof TransientError ? new MinidError(`${e.message} for ${what}, ${attempt + 1} times: try again later`, 1) : e;
         await sleep(RETRY_DELAYS[attempt]);
@@ -130,6 +131,17 @@ export class RegistryClient {
       }
       return res;
     }
+  }
+
+  /**
+   * HEAD `path` (below /v2/) for `repository`, retried as a GET is: the headers of a 2xx
+   * answer (a manifest's Docker-Content-Digest and Content-Type), or null for any other answer
+   * (404, a refusal: there is no body to explain it with; the caller GETs, which says why).
+   */
+  async head(repository: string, path: string, headers: Record<string, string>, what: string): Promise<Response | null> {
+    const res = await this.get(repository, path, headers, what, 'HEAD');
+    drain(res);
+    return res.status >= 200 && res.status < 300 ? res : null;
   }
 
   /**
@@ -164,15 +176,15 @@ export class RegistryClient {
     }
   }
 
-  /** One GET with its redirects. */
-  private async once(u: URL, headers: Record<string, string>, scope: string, what: string): Promise<Response> {
+  /** One GET (or HEAD) with its redirects. */
+  private async once(u: URL, headers: Record<string, string>, scope: string, what: string, method = 'GET'): Promise<Response> {
     const origin = new URL(this.base).origin;
     const auth = await this.authHeader(scope);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       // The registry's Authorization goes to the registry only: a redirect target (a CDN)
       // gets a pre-signed URL and must never see the token or the password.
       const h = { ...headers, ...(auth && u.origin === origin ? { Authorization: auth } : {}) };
-      const res = await this.send(u, h);
+      const res = await this.send(u, h, method);
       const location = res.headers.location;
       if (res.status >= 300 && res.status < 400 && location) {
         drain(res);
@@ -180,6 +192,7 @@ export class RegistryClient {
         if (u.protocol !== 'https:' && u.protocol !== 'http:') fail(`${res.url.host} redirects ${what} to a ${u.protocol} URL`, 1);
         continue;
       }
+      if (method === 'HEAD') return res; // no body to explain a refusal with: head() leaves that to a GET
       if (res.status === 401 || res.status === 403) {
         drain(res);
         const creds = await this.credentials();

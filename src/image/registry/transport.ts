@@ -101,15 +101,43 @@ function tlsFor(hostPort: string, config: MinidConfig): HostTls {
   return t;
 }
 
+// One secure context per host: its CA list is parsed once (the system bundle alone takes
+// ~20-30 ms to parse here), not again for every connection the agent opens.
+const contexts = new Map<string, tls.SecureContext>();
+
 function tlsOptions(u: URL, config: MinidConfig, skipVerify: boolean): tls.ConnectionOptions {
-  const t = tlsFor(u.host, config);
-  return {
-    ca: [...systemCAs(), ...t.ca],
-    cert: t.cert,
-    key: t.key,
-    rejectUnauthorized: !skipVerify,
-    servername: /^[\d.]+$|^\[/.test(u.hostname) ? undefined : u.hostname,
-  };
+  let secureContext = contexts.get(u.host);
+  if (!secureContext) {
+    const t = tlsFor(u.host, config);
+    contexts.set(u.host, (secureContext = tls.createSecureContext({ ca: [...systemCAs(), ...t.ca], cert: t.cert, key: t.key })));
+  }
+  return { secureContext, rejectUnauthorized: !skipVerify, servername: /^[\d.]+$|^\[/.test(u.hostname) ? undefined : u.hostname };
+}
+
+/**
+ * Does HOST:PORT answer a TLS handshake at all? For a registry that may be plain HTTP
+ * (loopback, insecure-registries): asked first with a handshake that trusts no CA and sends
+ * nothing, so that a plain-HTTP registry never costs the parsing of the CA bundle. True when
+ * it speaks TLS, and when the answer is anything else (refused, a proxy in the way): the real
+ * request then says what is wrong, verified as usual.
+ */
+export function speaksTls(u: URL, config: MinidConfig): Promise<boolean> {
+  checkAllowed(u.host, config);
+  if (proxyFor(u)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: u.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(u.port || 443),
+      servername: /^[\d.]+$|^\[/.test(u.hostname) ? undefined : u.hostname,
+      secureContext: tls.createSecureContext({ ca: [] }),
+      rejectUnauthorized: false, // a probe: the real connection verifies
+    });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(!(connectionError(e, u, config) instanceof NotTlsError)));
+  });
 }
 
 function agentFor(u: URL, config: MinidConfig, skipVerify: boolean): http.Agent {

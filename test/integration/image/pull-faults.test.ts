@@ -2,7 +2,8 @@
 // docker-registry) behind a front proxy this test controls, which records every request
 // (Range headers, how many blob downloads run at once) and can slow or cut them:
 //   - run pulls a missing docker.io image through a mirror, and --pull always|missing|never;
-//   - layers download three at a time, and a second pull asks for no blob at all;
+//   - layers download three at a time, and a second pull asks for no blob at all (a HEAD of
+//     the manifest, nothing rewritten); a hostile layer is refused as it is unpacked;
 //   - a connection cut mid-blob is resumed with a Range request, then verified;
 //   - a blob corrupted in the registry's storage, an index without this machine's platform,
 //     a full disk mid-pull: one line, exit 1, nothing half-written in the store;
@@ -238,9 +239,14 @@ describe('layers', () => {
     expect([s.downloads, s.tmp]).toEqual([[], []]);
 
     resetFront('ok');
+    const index = path.join(store.root, 'images.json');
+    const written = fs.statSync(index).mtimeMs;
     const again = await minid(store, ['pull', `${REG}/library/busybox`], { env: plain() });
     expect(again.exitCode).toBe(0);
     expect(fp.seen.filter((x) => x.path.includes('/blobs/'))).toEqual([]);
+    // Everything present: the ping and one HEAD of the manifest, and the store left as it was.
+    expect(fp.seen.map((x) => x.path)).toEqual(['/v2/', '/v2/library/busybox/manifests/latest']);
+    expect(fs.statSync(index).mtimeMs).toBe(written);
     expect(String(again.stdout)).toContain('Status: Image is up to date for');
     for (const l of images.busybox.layers) expect(String(again.stdout)).toContain(`${l.digest.slice(7, 19)}: Already exists`);
 
@@ -329,6 +335,21 @@ describe('layers', () => {
     expect(s.layers).toEqual([]);
     expect(s.tmp).toEqual([]);
     expect(s.downloads.filter((d) => d.startsWith(layer.digest.slice(7)))).toEqual([]);
+  });
+
+  it('a hostile layer (a write through its own symlink) is refused as it is unpacked beside the downloads: one line, nothing in the store, the target untouched', async () => {
+    freshStore();
+    resetFront('ok');
+    const victim = path.join(base, 'victim');
+    fs.mkdirSync(victim, { recursive: true });
+    fs.writeFileSync(path.join(victim, 'passwd'), 'untouched\n');
+    // Two good layers that download and unpack while the bad one is refused.
+    const bad = await pushImage('hostile', [busyboxLayer(['sh']), [noise('pad', 300_000)], [{ path: 'a', type: 'symlink', linkpath: victim }, { path: 'a/passwd', data: 'pwned' }]]);
+    const r = await minid(store, ['pull', `${REG}/library/hostile`], { env: plain() });
+    expect(oneLine(r)).toBe(`minid: layer ${bad.layers[2].digest.slice(7, 19)} of ${REG}/library/hostile:latest is unsafe: entry "a/passwd" goes through the symlink "a"`);
+    expect(fs.readFileSync(path.join(victim, 'passwd'), 'utf8')).toBe('untouched\n');
+    const s = storeState();
+    expect([s.images, s.blobs, s.layers, s.tmp]).toEqual([[], [], [], []]);
   });
 });
 
