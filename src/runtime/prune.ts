@@ -10,12 +10,15 @@ type Explain = ((line: string) => void) | undefined;
 
 /**
  * After a crash or kill -9: remove stopped containers (and those whose start was cut short)
- * with what they set up, then kernel objects and reservations no container record owns, then
- * what interrupted or failed pulls kept in downloads/. Returns what went, one phrase each
+ * with what they set up, then kernel objects and reservations no container record owns; what
+ * interrupted or failed pulls kept in downloads/ goes first. Returns what went, one phrase each
  * ("container web", "download 0123456789ab (partial)").
  */
 export async function pruneSystem(o: { explain?: Explain } = {}): Promise<string[]> {
   const removed: string[] = [];
+  // Downloads first: after a pull that filled the disk they are what frees it, and the steps
+  // below may need to write (the store's identity, records).
+  for (const f of (await import('../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
   for (const s of listStates()) {
     if (s.status === 'running') continue;
     await releaseContainer(s.config.id, { remove: true, explain: o.explain });
@@ -24,7 +27,6 @@ export async function pruneSystem(o: { explain?: Explain } = {}): Promise<string
   const known = new Set(listStates().map((s) => s.config.id));
   const net = await import('../network/index.js');
   removed.push(...(await net.pruneLeftovers(known, { explain: o.explain })));
-  for (const f of (await import('../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
   return removed;
 }
 

@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fail } from '../errors.js';
 import { withLock } from './lock.js';
 import { DEFAULT_ROOT, root, ROOT_MODE, secureDir } from './paths.js';
 
@@ -53,8 +54,13 @@ export async function storeRef(): Promise<StoreRef> {
       const made = crypto.randomBytes(4).toString('hex');
       secureDir(r, ROOT_MODE);
       const tmp = `${idFile()}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, made + '\n', { mode: 0o644 });
-      fs.renameSync(tmp, idFile());
+      try {
+        fs.writeFileSync(tmp, made + '\n', { mode: 0o644 });
+        fs.renameSync(tmp, idFile());
+      } catch (e) {
+        fs.rmSync(tmp, { force: true });
+        fail(`cannot write the store's identity ${idFile()} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): free space under ${r} or make it writable, then try again`);
+      }
       return made;
     });
   }

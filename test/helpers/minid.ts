@@ -25,6 +25,16 @@ export interface Store {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Empty a store's image side (images, blobs, layers, downloads) for a test that starts from
+ * nothing. Its identity (store-id) stays: the kernel objects its networks made are labelled
+ * with it, and a store that lost it would find them another store's.
+ */
+export function emptyStore(store: Store): void {
+  if (!fs.existsSync(store.root)) return;
+  for (const e of fs.readdirSync(store.root)) if (e !== 'store-id') fs.rmSync(path.join(store.root, e), { recursive: true, force: true });
+}
+
 /** A fresh MINID_ROOT / MINID_RUN for one test file. */
 export function makeStore(tag: string): Store {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `minid-test-${tag}-`));

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, emptyStore, makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { writeOciLayout, type BuiltImage, type FEntry } from '../../fixtures/image/builder.js';
 import { blobFile, httpAddr, skopeoPush, startRegistry, stopAll } from '../../fixtures/registry/servers.js';
 
@@ -124,9 +124,7 @@ function config(name: string, extra: Record<string, unknown> = {}): Record<strin
 }
 const plain = () => config('plain');
 
-function freshStore(): void {
-  fs.rmSync(store.root, { recursive: true, force: true });
-}
+const freshStore = (): void => emptyStore(store);
 
 /** What the store holds: image records, blobs, layers, downloads, work directories. */
 function storeState(root = store.root) {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, emptyStore, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
 import { httpAddr, skopeoPush, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
 
@@ -49,9 +49,7 @@ function config(name: string, extra: Record<string, unknown> = {}): Record<strin
   return { ...store.env, MINID_CONFIG: file };
 }
 
-function freshStore(): void {
-  fs.rmSync(store.root, { recursive: true, force: true });
-}
+const freshStore = (): void => emptyStore(store);
 
 // --- the token server: distribution's token spec, JWT signed RS256 with the cert in x5c -----
 let signKey = '';
