@@ -21,7 +21,7 @@ build: native
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-native: build/minid-init build/minid-spawner build/minid-devices
+native: build/minid-init build/minid-spawner build/minid-devices build/minid-logger
 
 build/minid-spawner: src/sys/spawner.c
 	@mkdir -p build
@@ -32,6 +32,11 @@ build/minid-spawner: src/sys/spawner.c
 build/minid-init: src/runtime/init.c
 	@mkdir -p build
 	cc -O2 -Wall -Wextra -o $@ $< -Wl,-Bstatic -lseccomp -Wl,-Bdynamic
+
+# The host-side writer of container logs (one small process per container, no Node).
+build/minid-logger: src/runtime/logger.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -o $@ $<
 
 build/minid-devices: src/runtime/devices.c
 	@mkdir -p build

@@ -78,6 +78,7 @@ export function buildProgram(): Command {
           '(/dev stays minid\'s own) and the same namespaces; root in it can still take the host, as in docker: trusted images only',
       )
       .option('--security-opt <opt>', 'seccomp=PROFILE.json | seccomp=unconfined | no-new-privileges[=true|false] (repeatable)', collect, [])
+      .option('--log-opt <opt>', 'max-size=SIZE (default 10m; -1: no cap) | max-file=N (default 3): the log files kept (repeatable)', collect, [])
       .option('--explain', 'print every step as the command a person would type while doing it')
       .option('--dry-run', 'print the network steps without changing the host')
       .option('--pull <policy>', 'pull the image: always | missing (when not in the store) | never', 'missing')
@@ -136,6 +137,10 @@ export function buildProgram(): Command {
     .description("Print a container's output")
     .argument('<container>')
     .option('-f, --follow', 'keep printing until the container exits')
+    .option('-n, --tail <lines>', 'the last N lines only ("all": every line)', 'all')
+    .option('-t, --timestamps', 'start each line with its time (RFC 3339, nanoseconds, UTC)')
+    .option('--since <time>', 'lines from this time on: a duration before now (10m, 1h30m), Unix seconds, or an RFC 3339 date/time')
+    .option('--until <time>', 'lines before this time (same forms as --since)')
     .action(action(async () => (await import('./commands/container.js')).logs));
 
   program

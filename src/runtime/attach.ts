@@ -8,8 +8,9 @@ import { MinidError } from '../errors.js';
 import { debugMark, startProcess, type Started } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
-import { exitFile, leftFile, logFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
+import { exitFile, leftFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
 import { REPORT_FD, SUPERVISOR_FDS, releaseContainer, waitStarted } from './container.js';
+import { startLogger, type LogSink } from './logwriter.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -78,7 +79,7 @@ export function holdSignals(): HeldSignals {
  */
 export class ForegroundSupervisor {
   child?: Started;
-  log?: fs.WriteStream;
+  log?: LogSink;
   closed?: Promise<unknown>;
   unwatch = (): void => {};
   /** Resolves when minid must leave the container to its supervisor (see runForeground). */
@@ -90,7 +91,8 @@ export class ForegroundSupervisor {
 
   spawn = async (argv: string[]): Promise<Started> => {
     this.unwatch = onOutputGone(this.outputGone);
-    const log = (this.log = fs.createWriteStream(logFile(this.c.id), { flags: 'a' }));
+    // The log: a writer of its own (minid-logger), fed what the terminal is shown, stream by stream.
+    const log = (this.log = await startLogger(this.c.id, this.c.logOpts));
     // -i: our stdin, but our terminal only through a pipe (src/sys/terminal.ts).
     const { isTerminal, relayTerminal } = await import('../sys/terminal.js');
     const relay = this.c.interactive && isTerminal(0);
@@ -103,7 +105,7 @@ export class ForegroundSupervisor {
     for (const name of ['stdout', 'stderr'] as const) {
       child[name]!.on('data', (d) => {
         if (!process[name].destroyed) process[name].write(d);
-        log.write(d);
+        log[name].write(d);
       });
     }
     // minid-init's start report (--report-fd): a foreground run needs none (an error is on
@@ -127,14 +129,15 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   const shim = path.join(paths.containerRun(c.id), 'shim.sh');
   let done: Promise<unknown>;
   let unforward = () => {};
-  let log: fs.WriteStream;
+  let log: LogSink;
   let unwatch: () => void;
   if (c.tty) {
     // A terminal has no end to close: a container whose output has no reader any more is
     // killed (what SIGPIPE does to a program; the container's PID 1 would ignore it).
     unwatch = onOutputGone(() => signalContainer(c.id, 'SIGKILL'));
-    log = fs.createWriteStream(logFile(c.id), { flags: 'a' });
-    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.write(d) });
+    // A terminal has one stream: everything is recorded as stdout, as docker does with -t.
+    log = await startLogger(c.id, c.logOpts);
+    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.stdout.write(d) });
     await waitStarted(c.id).catch(() => {});
   } else {
     if (!sup.child) await sup.spawn(['/bin/sh', shim]);
@@ -155,7 +158,7 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
   // Until the container is released, a Ctrl-C still goes to the container (which has ended:
   // nothing happens) rather than killing minid half-way through the release.
   if (c.tty) unforward = forwardSignals(c.id);
-  await new Promise((res) => log.end(res));
+  await log.end();
   const exit = readExitRecord(c.id);
   await releaseContainer(c.id);
   unforward();
@@ -173,9 +176,9 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
  * ends, releases it and honours --rm (the hook in shim.sh runs when leftFile exists). Exit 1,
  * as docker's CLI does when its output is gone or after three SIGTERM/SIGINTs.
  */
-async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', log: fs.WriteStream, unforward: () => void): Promise<never> {
+async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', log: LogSink, unforward: () => void): Promise<never> {
   fs.writeFileSync(leftFile(c.id), '');
-  await new Promise((res) => log.end(res));
+  await log.end();
   // The supervisor looks for the mark after it recorded the exit: if the record is there
   // already, it may have looked too early, and the release is ours.
   if (fs.statSync(exitFile(c.id), { throwIfNoEntry: false })?.size || supervisorAlive(c.id) === false) {

@@ -18,6 +18,7 @@ import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, 
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
+import { loggerArgv, parseLogOpts } from './logwriter.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
   leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
@@ -45,6 +46,8 @@ export interface RunRequest {
   capDrop: string[];
   privileged: boolean;
   securityOpt: string[];
+  /** --log-opt KEY=VALUE as typed (runtime/logwriter.ts). */
+  logOpts?: string[];
   explain?: (line: string) => void;
 }
 
@@ -93,7 +96,8 @@ function parseRequest(r: RunRequest) {
   const security = sec.parseSecurityOpts(r.securityOpt, (f) => fs.readFileSync(f, 'utf8'));
   const caps = sec.computeCaps({ add: r.capAdd, drop: r.capDrop, privileged: r.privileged, base: sec.defaultCaps({ devicePolicy: cgroup.devicePolicyHolds(layout) }) });
   sec.seccompRules(security, { caps, privileged: r.privileged, host: sec.thisHost(process.arch, os.release()) });
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps };
+  const logOpts = parseLogOpts(r.logOpts ?? []);
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts };
 }
 
 /**
@@ -113,7 +117,7 @@ async function checkNetworkNames(r: RunRequest): Promise<void> {
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps, logOpts } = parseRequest(r);
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -155,6 +159,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     privileged: r.privileged,
     security,
     caps,
+    logOpts,
   };
   await withLock('containers', async () => {
     if (r.name) {
@@ -232,7 +237,7 @@ export async function startContainer(
       path.join(runDir, 'shim.sh'),
       shimScript({
         id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
-        init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), log: c.detach ? logFile(c.id) : undefined,
+        init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach ? loggerArgv(c.id, c.logOpts) : undefined,
         keepStdin: c.detach && (c.interactive || c.tty),
       }),
     );

@@ -179,8 +179,8 @@ export interface ShimInput {
   hook?: string[];
   /** Run the hook only if this file exists: a foreground minid that has left (see attach.ts). */
   hookIf?: string;
-  /** -d: the log file, appended to by a relay (`cat`) that reads the container's output from a pipe. */
-  log?: string;
+  /** -d: the log writer's command (minid-logger ... LOGFILE), which reads the container's stdout and stderr from two pipes. */
+  logger?: string[];
   /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
   keepStdin?: boolean;
 }
@@ -211,14 +211,17 @@ export function shimScript(s: ShimInput): string {
     // holds open for reading and writing, so it never sees end-of-file.
     L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);
   }
-  if (s.log) {
-    // The container's stdout and stderr are a pipe (a FIFO) that a host-side `cat` appends to
-    // the log: PID 1 never holds the log file, so it cannot truncate or rewrite it through
-    // /proc/1/fd/1. (A background job of a script ignores SIGINT: Ctrl-C leaves the relay.)
-    const fifo = `${q(s.runDir)}/log.fifo`;
-    L.push(`mkfifo ${fifo} || exit 125`);
-    L.push(`cat ${fifo} >> ${q(s.log)} & relay=$!`);
-    L.push(`exec > ${fifo} 2>&1`);
+  if (s.logger) {
+    // The container's stdout and stderr are two pipes (FIFOs) that a host-side writer,
+    // minid-logger, reads and records line by line with their stream and time: PID 1 never
+    // holds the log file, so it cannot truncate or rewrite it through /proc/1/fd/1. (A
+    // background job of a script ignores SIGINT: Ctrl-C leaves the relay.) Each open of a FIFO
+    // waits for the other end: the writer opens stdout then stderr, in the order `exec` does.
+    const out = `${q(s.runDir)}/stdout.fifo`;
+    const err = `${q(s.runDir)}/stderr.fifo`;
+    L.push(`mkfifo ${out} ${err} || exit 125`);
+    L.push(`${s.logger.map(q).join(' ')} < ${out} 3< ${err} & relay=$!`);
+    L.push(`exec > ${out} 2> ${err}`);
   }
   const err = `${q(s.runDir)}/unshare.err`;
   L.push(`${[...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
@@ -227,7 +230,7 @@ export function shimScript(s: ShimInput): string {
   // exits 1 instead: report what really happened, 128+9, like any shell would.
   L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
   // The log is complete once the relay has read the last byte (no writer is left but us).
-  if (s.log) L.push(`exec >/dev/null 2>&1; wait $relay`);
+  if (s.logger) L.push(`exec >/dev/null 2>&1; wait $relay`);
   // The exit record, in one write(2) of a few bytes (readers take an empty file for "not yet";
   // a rename would cost an `mv` process); when it was written is its mtime.
   L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}`);

@@ -65,6 +65,8 @@ export interface ContainerConfig {
   security?: SecurityOpts;
   /** The capabilities the container's root keeps (CAP_ names), computed from the above. */
   caps?: string[];
+  /** --log-opt max-size/max-file, parsed (runtime/logwriter.ts); absent: the defaults. */
+  logOpts?: import('./logwriter.js').LogOpts;
 }
 
 export interface ExitRecord {

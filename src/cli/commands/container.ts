@@ -4,7 +4,7 @@ import { debugMark } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
 import { findContainer, listStates, logFile, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
 import { execInContainer } from '../../runtime/exec.js';
-import { readLogs } from '../../runtime/logs.js';
+import { parseLogTime, readLogs } from '../../runtime/logs.js';
 import { hostLayout, oomKilled } from '../../runtime/cgroup.js';
 import { NO_LIMITS } from '../../runtime/limits.js';
 import { securityOptList } from '../../runtime/security.js';
@@ -53,6 +53,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
     capDrop: o.capDrop ?? [],
     privileged: !!o.privileged,
     securityOpt: o.securityOpt ?? [],
+    logOpts: o.logOpt ?? [],
   };
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {
@@ -220,8 +221,18 @@ export async function rm(refs: string[], o: { force?: boolean; explain?: boolean
   return code;
 }
 
-export async function logs(ref: string, o: { follow?: boolean }) {
-  await readLogs(ref, { follow: o.follow }, (chunk) => process.stdout.write(chunk));
+export async function logs(ref: string, o: { follow?: boolean; tail?: string; timestamps?: boolean; since?: string; until?: string }) {
+  // docker's forms: "all" or a number (a negative one: all too).
+  if (o.tail !== undefined && o.tail !== 'all' && !/^-?\d+$/.test(o.tail)) fail(`--tail ${o.tail}: not a number of lines; use a number or "all"`, 1);
+  const tail = o.tail === undefined || o.tail === 'all' || Number(o.tail) < 0 ? undefined : Number(o.tail);
+  const time = (flag: string, v?: string) => {
+    if (v === undefined || v === '') return undefined;
+    const t = parseLogTime(v);
+    if (t === undefined) fail(`--${flag} ${v}: not a time; use a duration before now (10m, 1h30m), Unix seconds, or an RFC 3339 time (2026-12-06T03:52:27Z)`, 1);
+    return t;
+  };
+  const opts = { follow: o.follow, tail, timestamps: o.timestamps, since: time('since', o.since), until: time('until', o.until) };
+  await readLogs(ref, opts, { stdout: process.stdout, stderr: process.stderr });
 }
 
 export async function exec(ref: string, command: string[], o: any): Promise<number> {

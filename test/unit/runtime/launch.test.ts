@@ -89,13 +89,14 @@ describe('the supervisor', () => {
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
     expect(s).toContain('minid _exited a');
   });
-  it('-d: gives the container a pipe that a relay appends to the log, and records the exit once the log is complete', () => {
-    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], log: '/c/container.log' });
+  it('-d: gives the container two pipes that a log writer reads, and records the exit once the log is complete', () => {
+    const logger = ['/b/minid-logger', '--max-size', '100', '--max-file', '2', '/c/container.log'];
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], logger });
     const lines = s.split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-    expect(lines).toContain('cat /r/log.fifo >> /c/container.log & relay=$!');
-    expect(at(/^exec > \/r\/log.fifo 2>&1$/)).toBeGreaterThan(at(/^cat /));
-    expect(at(/^exec > \/r\/log.fifo/)).toBeLessThan(at(/^unshare /));
+    expect(lines).toContain('/b/minid-logger --max-size 100 --max-file 2 /c/container.log < /r/stdout.fifo 3< /r/stderr.fifo & relay=$!');
+    expect(at(/^exec > \/r\/stdout.fifo 2> \/r\/stderr.fifo$/)).toBeGreaterThan(at(/^\/b\/minid-logger /));
+    expect(at(/^exec > \/r\/stdout.fifo/)).toBeLessThan(at(/^unshare /));
     expect(at(/wait \$relay/)).toBeLessThan(at(/^printf /));
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
@@ -104,7 +105,7 @@ describe('the supervisor', () => {
     const lines = s.split('\n');
     expect(lines).toContain('[ -e /r/left ] && minid _exited a </dev/null >/dev/null 2>&1');
     expect(lines.findIndex((l) => l.startsWith('[ -e /r/left ]'))).toBeGreaterThan(lines.findIndex((l) => l.startsWith('printf ')));
-    expect(s).not.toContain('log.fifo');
+    expect(s).not.toContain('.fifo');
   });
   it('keeps stdin open for -d with -i/-t (a FIFO it holds both ends of)', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], keepStdin: true });
