@@ -520,7 +520,13 @@ export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRe
   for (let delay = 5; Date.now() < end; delay = Math.min(delay * 2, 100)) {
     const s = loadState(id);
     if (!s) return undefined;
-    if (s.status !== 'running') return s.exit;
+    if (s.status !== 'running') {
+      // Its PID 1 has ended; the supervisor records the exit once the log writer has written
+      // the last lines: a moment to wait, not an unknown exit (255).
+      if (fs.statSync(exitFile(id), { throwIfNoEntry: false })?.size) return s.exit;
+      await waitExitRecord(id);
+      return loadState(id)?.exit;
+    }
     await sleep(delay);
   }
   return undefined;

@@ -220,7 +220,7 @@ export function shimScript(s: ShimInput): string {
     const out = `${q(s.runDir)}/stdout.fifo`;
     const err = `${q(s.runDir)}/stderr.fifo`;
     L.push(`mkfifo ${out} ${err} || exit 125`);
-    L.push(`${s.logger.map(q).join(' ')} < ${out} 3< ${err} & relay=$!`);
+    L.push(`${s.logger.map(q).join(' ')} < ${out} 3< ${err} >/dev/null 2>&1 & relay=$!`);
     L.push(`exec > ${out} 2> ${err}`);
   }
   const err = `${q(s.runDir)}/unshare.err`;

@@ -147,6 +147,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   logfile = argv[i];
+  /* Nothing else its starter had open (the supervisor's pipes to minid, its own log file). */
+  for (int fd = 4; fd < 1024; fd++) close(fd);
   open_log();
 
   static struct stream streams[2] = {{.fd = 0, .name = "stdout"}, {.fd = 3, .name = "stderr"}};

@@ -76,10 +76,11 @@ class Cursor {
     }
   }
 
-  /** Every whole line up to the file's current end. */
-  read(each: (r: LogRecord) => void): void {
+  /** Every whole line up to the file's current end; `between` is awaited after each chunk (the output's pace). */
+  async read(each: (r: LogRecord) => void, between?: () => Promise<void>): Promise<void> {
     const buf = Buffer.alloc(CHUNK);
     for (;;) {
+      await between?.();
       const n = fs.readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n <= 0) return;
       this.pos += n;
@@ -100,8 +101,8 @@ class Cursor {
   }
 
   /** The file is complete: a last line without a newline is handed on too. */
-  finish(each: (r: LogRecord) => void): void {
-    this.read(each);
+  async finish(each: (r: LogRecord) => void, between?: () => Promise<void>): Promise<void> {
+    await this.read(each, between);
     if (this.rest.length) each(parseRecord(this.rest, true));
     this.rest = Buffer.alloc(0);
     this.close();
@@ -162,36 +163,31 @@ export async function readLogs(ref: string, o: LogOptions, out: Record<Stream, N
   let skip = 0;
   if (o.tail !== undefined) {
     const counter = new LineCounter();
-    for (const f of logFiles(id)) Cursor.open(f)?.finish((r) => wanted(r, o) && counter.line(r));
+    for (const f of logFiles(id)) await Cursor.open(f)?.finish((r) => wanted(r, o) && counter.line(r));
     skip = Math.max(0, counter.count - o.tail);
   }
 
   const lines = new LineCounter();
-  let pending: Promise<unknown> | undefined; // a stream that is full: wait before reading on
+  // A stream whose buffer is full: read on once it has drained (memory stays bounded).
+  const full = new Set<NodeJS.WritableStream>();
   const emit = (r: LogRecord) => {
     if (!wanted(r, o)) return;
     const head = o.timestamps && lines.startsLine(r) && r.time ? `${r.time} ` : '';
     if (lines.line(r) <= skip) return;
     const w = out[r.stream];
     const data = Buffer.concat([Buffer.from(head), r.text, r.partial ? Buffer.alloc(0) : Buffer.from('\n')]);
-    if (!w.write(data)) pending = new Promise((res) => w.once('drain', res));
+    if (!w.write(data)) full.add(w);
   };
   const drained = async () => {
-    while (pending) {
-      const p = pending;
-      pending = undefined;
-      await p;
-    }
+    for (const w of full) await new Promise((res) => w.once('drain', res));
+    full.clear();
   };
 
   const files = logFiles(id);
   const current = logFile(id);
-  for (const f of files.slice(0, -1)) {
-    Cursor.open(f)?.finish(emit);
-    await drained();
-  }
+  for (const f of files.slice(0, -1)) await Cursor.open(f)?.finish(emit, drained);
   if (!o.follow) {
-    if (files.length) Cursor.open(files[files.length - 1])?.finish(emit);
+    if (files.length) await Cursor.open(files[files.length - 1])?.finish(emit, drained);
     return drained();
   }
 
@@ -199,28 +195,27 @@ export async function readLogs(ref: string, o: LogOptions, out: Record<Stream, N
   // old one to its end, then the new one from its start.
   let cur = Cursor.open(current);
   const untilPassed = () => o.until !== undefined && recordTime(Date.now()) >= o.until;
-  const pump = () => {
+  const pump = async () => {
     if (!cur) {
       cur = Cursor.open(current);
       if (!cur) return;
     }
-    cur.read(emit);
+    await cur.read(emit, drained);
     const now = fs.statSync(current, { throwIfNoEntry: false });
     if (now && now.ino !== cur.ino) {
-      cur.finish(emit);
+      await cur.finish(emit, drained);
       cur = Cursor.open(current);
-      cur?.read(emit);
+      await cur?.read(emit, drained);
     }
   };
   while (findContainer(id).status === 'running' && !untilPassed()) {
-    pump();
-    await drained();
+    await pump();
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   // Its last lines: the supervisor exits once its writer has written them all.
   for (let i = 0; i < 50 && supervisorAlive(id); i++) await new Promise((r) => setTimeout(r, POLL_MS));
-  pump();
-  (cur as Cursor | undefined)?.finish(emit);
+  await pump();
+  await (cur as Cursor | undefined)?.finish(emit, drained);
   await drained();
 }
 

@@ -94,7 +94,7 @@ describe('the supervisor', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init'], logger });
     const lines = s.split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-    expect(lines).toContain('/b/minid-logger --max-size 100 --max-file 2 /c/container.log < /r/stdout.fifo 3< /r/stderr.fifo & relay=$!');
+    expect(lines).toContain('/b/minid-logger --max-size 100 --max-file 2 /c/container.log < /r/stdout.fifo 3< /r/stderr.fifo >/dev/null 2>&1 & relay=$!');
     expect(at(/^exec > \/r\/stdout.fifo 2> \/r\/stderr.fifo$/)).toBeGreaterThan(at(/^\/b\/minid-logger /));
     expect(at(/^exec > \/r\/stdout.fifo/)).toBeLessThan(at(/^unshare /));
     expect(at(/wait \$relay/)).toBeLessThan(at(/^printf /));
