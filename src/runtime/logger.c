@@ -52,6 +52,7 @@ static long long size;
 static char stamp[64];
 
 static void open_log(void) {
+  if (out >= 0) close(out);
   out = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   struct stat st;
   size = (out >= 0 && fstat(out, &st) == 0) ? st.st_size : 0;
@@ -60,7 +61,6 @@ static void open_log(void) {
 /* LOGFILE.(N-1) is removed, LOGFILE.i becomes LOGFILE.(i+1), LOGFILE becomes LOGFILE.1. */
 static void rotate(void) {
   char from[PATH_MAX], to[PATH_MAX];
-  close(out);
   if (max_file <= 1) {
     unlink(logfile); /* one file only: start it again */
   } else {
@@ -87,41 +87,62 @@ static void take_stamp(void) {
   snprintf(stamp + n, sizeof stamp - n, ".%09ldZ", ts.tv_nsec);
 }
 
-/* Write it all; a full disk loses the record, never blocks the container. */
-static void write_all(const char *p, size_t n) {
-  while (n > 0) {
+/*
+ * Records are gathered in `pending` and written together once per chunk read (or when it is
+ * full): one write(2) for many short lines. Only whole records are written.
+ */
+static char pending[4 * LINE_MAX_BYTES];
+static size_t npending;
+
+/* Write what is pending; a full disk loses it, never blocks the container. */
+static void flush(void) {
+  const char *p = pending;
+  size_t n = npending;
+  npending = 0;
+  if (out < 0) open_log();
+  while (out >= 0 && n > 0) {
     ssize_t w = write(out, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     p += w;
     n -= (size_t)w;
-    size += w;
   }
 }
 
 static void record(struct stream *s, char tag) {
   char head[128];
   int h = snprintf(head, sizeof head, "%s %s %c ", stamp, s->name, tag);
-  if (max_size > 0 && size > 0 && size + h + (long long)s->len + 1 > max_size) rotate();
-  if (out < 0) open_log();
-  if (out < 0) return;
-  /* one write(2) per record: a reader never sees half of one */
-  char buf[sizeof head + LINE_MAX_BYTES + 1];
-  memcpy(buf, head, (size_t)h);
-  memcpy(buf + h, s->line, s->len);
-  buf[h + s->len] = '\n';
-  write_all(buf, (size_t)h + s->len + 1);
+  size_t n = (size_t)h + s->len + 1;
+  if (max_size > 0 && size > 0 && size + (long long)n > max_size) {
+    flush();
+    rotate();
+  }
+  if (npending + n > sizeof pending) flush();
+  memcpy(pending + npending, head, (size_t)h);
+  memcpy(pending + npending + h, s->line, s->len);
+  pending[npending + n - 1] = '\n';
+  npending += n;
+  size += (long long)n;
   s->len = 0;
 }
 
+/* A chunk of a stream: each newline ends a record; a line reaching 16 KiB is flushed as a P record. */
 static void take(struct stream *s, const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '\n') {
+  while (n > 0) {
+    size_t room = LINE_MAX_BYTES - s->len;
+    const char *nl = memchr(p, '\n', n < room ? n : room);
+    size_t k = nl ? (size_t)(nl - p) : (n < room ? n : room);
+    memcpy(s->line + s->len, p, k);
+    s->len += k;
+    p += k;
+    n -= k;
+    if (nl) {
       record(s, 'F');
-      continue;
+      p++;
+      n--;
+    } else if (s->len == LINE_MAX_BYTES) {
+      record(s, 'P');
     }
-    s->line[s->len++] = p[i];
-    if (s->len == LINE_MAX_BYTES) record(s, 'P');
   }
 }
 
@@ -167,10 +188,12 @@ int main(int argc, char **argv) {
       take_stamp();
       if (n > 0) {
         take(&streams[k], chunk, (size_t)n);
+        flush();
         continue;
       }
       /* end of this stream: what is left of its last line is a partial record */
       if (streams[k].len) record(&streams[k], 'P');
+      flush();
       if (pfd[k].fd >= 0) close(pfd[k].fd);
       pfd[k].fd = -1; /* poll ignores it from now on */
       open_streams--;
