@@ -166,9 +166,10 @@ export function buildProgram(): Command {
 
   program
     .command('port')
-    .description("List a container's published ports")
+    .description("List a container's published ports (or where one private port is published)")
     .argument('<container>')
-    .action(action(async () => (await import('./commands/container.js')).port));
+    .argument('[private_port]', 'PRIVATE_PORT[/PROTO], e.g. 80 or 53/udp')
+    .action(action(async () => (await import('./commands/port.js')).port));
 
   program
     .command('load')

@@ -269,12 +269,6 @@ export async function wait(refs: string[]) {
   }
 }
 
-export async function port(ref: string) {
-  const s = findContainer(ref);
-  const ports: any[] = s.config.attachment?.ports ?? [];
-  for (const p of ports) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
-}
-
 export async function exited(id: string) {
   await rt.releaseContainer(id);
 }
