@@ -172,6 +172,15 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/port.js')).port));
 
   program
+    .command('cp')
+    .description("Copy files between a container and the host (NAME:PATH; \"-\": a tar stream on stdin or stdout), inside the container's root")
+    .argument('<src>', 'NAME:PATH, a host path, or - (a tar stream on stdin)')
+    .argument('<dest>', 'NAME:PATH, a host path, or - (a tar stream on stdout)')
+    .option('-a, --archive', "keep the files' owners (default: the receiving side's root)")
+    .option('-L, --follow-link', 'copy what a symlink SRC points to')
+    .action(action(async () => (await import('./commands/cp.js')).cp));
+
+  program
     .command('load')
     .description('Load images from an OCI layout (directory or tar) or a `docker save` tarball')
     .requiredOption('-i, --input <file>', 'the image file or directory')

@@ -60,6 +60,16 @@
  *   only) and run the command; exit with its status. This is `nsenter -t PID -i -u -n -p -m`
  *   plus what nsenter does not do: the capability drop.
  *
+ * in-root mode:  minid-init --in-root DIR PROGRAM ARG0 [ARG...]   (`minid cp`, src/runtime/cp.ts)
+ *   Run the host's PROGRAM (a static busybox: it needs no file of the container's) with DIR as
+ *   its root: PROGRAM is opened on the host first, then chroot(DIR), chdir("/") and
+ *   fexecve(2). DIR is /proc/PID/root of a running container (the kernel's link to its root,
+ *   its mounts included), or its overlay mounted in a private mount namespace for a stopped
+ *   one. Every path the program opens is then resolved by the kernel inside the container's
+ *   root, whatever the container does meanwhile: an absolute symlink of the container's
+ *   (/x -> /etc) leads to the container's /etc, never the host's, and ".." stops at its root.
+ *   No fd but stdin, stdout and stderr goes with it (none of them a directory of the host's).
+ *
  * Capabilities: root in a container must not be root of the host. Every capability outside
  * the container's set (--caps; by default docker's set, computed in security.ts) is dropped
  * from the bounding set (so nothing, not even a setuid binary, gets it back), and root keeps
@@ -828,6 +838,21 @@ static void run_from_sealed_copy(char **argv) {
   give_up(125, "cannot run minid-init from a sealed copy: fexecve: %s", strerror(errno));
 }
 
+static int in_root_mode(int argc, char **argv) {
+  if (argc < 5) {
+    fprintf(stderr, "usage: minid-init --in-root DIR PROGRAM ARG0 [ARG...]\n");
+    return 125;
+  }
+  int prog = open(argv[3], O_RDONLY | O_CLOEXEC);
+  if (prog < 0) die(125, "open", argv[3]);
+  if (chroot(argv[2]) < 0) die(125, "chroot", argv[2]);
+  if (chdir("/") < 0) die(125, "chdir", "/");
+  char *env[] = {"PATH=/bin:/usr/bin", "LC_ALL=C", NULL};
+  fexecve(prog, argv + 4, env);
+  die(125, "fexecve", argv[3]);
+  return 125;
+}
+
 int main(int argc, char **argv) {
   run_from_sealed_copy(argv);
   /* Not dumpable: a container process (root without CAP_SYS_PTRACE) can then open none of
@@ -842,7 +867,9 @@ int main(int argc, char **argv) {
    * a way out of the container's root for the command. Exec mode needs none of them: closed
    * before we join anything. Run mode's setup options name some (stderr, go, report): closed
    * on exec, they work until the command starts. */
-  if (close_range(3, ~0U, exec ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
+  int in_root = argc > 1 && strcmp(argv[1], "--in-root") == 0;
+  if (close_range(3, ~0U, exec || in_root ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
+  if (in_root) return in_root_mode(argc, argv);
   if (exec) {
     for (int i = 1; i < lead; i += 2) join_cgroup(argv[i + 1]);
     argv[lead - 1] = argv[0];

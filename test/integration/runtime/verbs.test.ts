@@ -49,3 +49,75 @@ describe('port', () => {
     expect([none.exitCode, none.stderr.split('\n').length]).toEqual([1, 1]);
   });
 });
+
+describe('cp', () => {
+  // The container's /evil is a symlink to /etc, /up one that climbs out with "..": both must
+  // stay inside the container's root, whichever way the copy goes.
+  const setup = 'echo hi > /hi; mkdir -p /d/e; echo x > /d/e/f; ln -s /etc /evil; ln -s ../../../../etc /up; hostname > /etc/marker; sleep 300';
+
+  it('copies files and folders both ways, by docker\'s rules, inside the container\'s root', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', '-h', 'cpbox', 'busybox', 'sh', '-c', setup])).stdout.trim();
+    ids.push(id);
+    const out = path.join(tmp, 'out');
+    fs.mkdirSync(out);
+    expect((await run(['exec', id, 'test', '-e', '/etc/marker'])).exitCode).toBe(0);
+    // A file into a folder, a folder onto a new name, a folder's content ("/.").
+    expect((await run(['cp', `${id}:/hi`, out])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'hi'), 'utf8')).toBe('hi\n');
+    expect((await run(['cp', `${id}:/d`, path.join(out, 'dd')])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'dd/e/f'), 'utf8')).toBe('x\n');
+    expect((await run(['cp', `${id}:/d/.`, path.join(out, 'content')])).exitCode).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'content'))).toEqual(['e']);
+    // Through the container's symlinks: its own /etc, never the host's.
+    expect((await run(['cp', `${id}:/evil/marker`, path.join(out, 'm1')])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'm1'), 'utf8')).toBe('cpbox\n');
+    expect((await run(['cp', `${id}:/up/hostname`, path.join(out, 'm2')])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'm2'), 'utf8')).toBe('cpbox\n');
+    // Into the container: a file through /evil lands in the container's /etc.
+    const host = path.join(tmp, 'host.txt');
+    fs.writeFileSync(host, 'from host\n');
+    const name = `minid-cp-test-${process.pid}`;
+    expect((await run(['cp', host, `${id}:/evil/${name}`])).exitCode).toBe(0);
+    expect(fs.existsSync(`/etc/${name}`)).toBe(false);
+    expect((await run(['exec', id, 'cat', `/etc/${name}`])).stdout).toBe('from host');
+    expect((await run(['cp', path.join(out, 'dd'), `${id}:/up/newdir`])).exitCode).toBe(0);
+    expect(fs.existsSync('/etc/newdir')).toBe(false);
+    expect((await run(['exec', id, 'cat', '/etc/newdir/e/f'])).stdout).toBe('x');
+    // Tar streams: "-" out to stdout, "-" in from stdin.
+    const tarOut = await run(['cp', `${id}:/hi`, '-'], { encoding: 'buffer' });
+    expect(tarOut.exitCode).toBe(0);
+    expect(Buffer.from(tarOut.stdout as unknown as Uint8Array).subarray(0, 2).toString()).toBe('hi');
+    const tarIn = await run(['cp', '-', `${id}:/d`], { input: Buffer.from(tarOut.stdout as unknown as Uint8Array) });
+    expect(tarIn.exitCode).toBe(0);
+    expect((await run(['exec', id, 'cat', '/d/hi'])).stdout).toBe('hi');
+  });
+
+  it('copies from and into a stopped container (its overlay, mounted for the copy only)', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', '-h', 'cpbox', 'busybox', 'sh', '-c', setup.replace('sleep 300', 'true')])).stdout.trim();
+    ids.push(id);
+    expect((await run(['wait', id])).stdout).toBe('0');
+    const dest = path.join(tmp, 'stopped-hi');
+    expect((await run(['cp', `${id}:/hi`, dest])).exitCode).toBe(0);
+    expect(fs.readFileSync(dest, 'utf8')).toBe('hi\n');
+    expect((await run(['cp', dest, `${id}:/evil/copied`])).exitCode).toBe(0);
+    expect(fs.existsSync('/etc/copied')).toBe(false);
+    expect((await run(['cp', `${id}:/etc/copied`, path.join(tmp, 'back')])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, 'back'), 'utf8')).toBe('hi\n');
+    expect(mountsUnder(store.root)).toEqual([]);
+  });
+
+  it('refuses bad input with one line and exit 1', async () => {
+    const id = await sleeper();
+    for (const args of [
+      ['cp', `${id}:/nosuch`, tmp],
+      ['cp', 'nosuch:/etc/hosts', tmp],
+      ['cp', path.join(tmp, 'nosuch'), `${id}:/tmp`],
+      ['cp', tmp, path.join(tmp, 'x')],
+      ['cp', `${id}:/etc`, `${id}:/tmp`],
+      ['cp', path.join(tmp, 'host.txt'), `${id}:/nosuchdir/x`],
+    ]) {
+      const r = await run(args);
+      expect([args, r.exitCode, r.stderr.split('\n').length]).toEqual([args, 1, 1]);
+    }
+  });
+});

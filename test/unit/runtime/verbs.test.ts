@@ -1,0 +1,48 @@
+// docker cp's reading of its arguments and where a source lands (src/runtime/cp.ts).
+import { describe, expect, it } from 'vitest';
+import { parseCpArg, placement, splitSource } from '../../../src/runtime/cp.js';
+import { parsePrivatePort, portLines } from '../../../src/runtime/port.js';
+
+describe('cp arguments', () => {
+  it('reads NAME:PATH, host paths and "-" as docker does', () => {
+    expect(parseCpArg('web:/etc/hosts')).toEqual({ kind: 'container', ref: 'web', path: '/etc/hosts' });
+    expect(parseCpArg('web:etc')).toEqual({ kind: 'container', ref: 'web', path: '/etc' });
+    expect(parseCpArg('./a:b')).toEqual({ kind: 'host', path: './a:b' });
+    expect(parseCpArg('/tmp/x')).toEqual({ kind: 'host', path: '/tmp/x' });
+    expect(parseCpArg('file')).toEqual({ kind: 'host', path: 'file' });
+    expect(parseCpArg('-')).toEqual({ kind: 'stream' });
+  });
+
+  it('splits a source into folder, name and "/." (content only)', () => {
+    expect(splitSource('/d/e/')).toEqual({ parent: '/d', base: 'e', contentOnly: false });
+    expect(splitSource('/d/.')).toEqual({ parent: '/', base: 'd', contentOnly: true });
+    expect(splitSource('f')).toEqual({ parent: '.', base: 'f', contentOnly: false });
+  });
+
+  it('places a source by docker\'s SRC_PATH/DEST_PATH rules', () => {
+    const file = { kind: 'file' as const, base: 'f', contentOnly: false };
+    const dir = { kind: 'directory' as const, base: 'd', contentOnly: false };
+    expect(placement(file, '/x', 'directory', 'directory')).toEqual({ dir: '/x' });
+    expect(placement(file, '/x', 'file', 'directory')).toEqual({ dir: '/', rename: 'x' });
+    expect(placement(file, '/x', undefined, 'directory')).toEqual({ dir: '/', rename: 'x' });
+    expect(placement(dir, '/y/z', undefined, 'directory')).toEqual({ dir: '/y', rename: 'z' });
+    expect(placement({ ...dir, contentOnly: true }, '/y/z', undefined, 'directory')).toEqual({ dir: '/y/z', mkdir: true });
+    expect(() => placement(dir, '/x', 'file', 'directory')).toThrow(/cannot copy a directory onto the file/);
+    expect(() => placement(file, '/x/', undefined, 'directory')).toThrow(/does not exist/);
+    expect(() => placement(file, '/no/x', undefined, undefined)).toThrow(/does not exist/);
+  });
+});
+
+describe('port', () => {
+  const ports = [
+    { protocol: 'tcp' as const, hostIp: '', hostPort: 8080, containerPort: 80 },
+    { protocol: 'udp' as const, hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53 },
+  ];
+  it('prints docker\'s lines', () => {
+    expect(portLines('web', ports)).toEqual(['80/tcp -> 0.0.0.0:8080', '53/udp -> 127.0.0.1:5353']);
+    expect(portLines('web', ports, '80')).toEqual(['0.0.0.0:8080']);
+    expect(portLines('web', ports, '53/udp')).toEqual(['127.0.0.1:5353']);
+    expect(() => portLines('web', ports, '53')).toThrow(/no public port '53\/tcp' published for web/);
+    expect(() => parsePrivatePort('70000')).toThrow(/invalid port/);
+  });
+});
