@@ -181,6 +181,34 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/cp.js')).cp));
 
   program
+    .command('rename')
+    .description('Rename a container')
+    .argument('<container>')
+    .argument('<new_name>')
+    .action(action(async () => (await import('./commands/verbs.js')).rename));
+
+  program
+    .command('pause')
+    .description("Pause every process of containers (the cgroup freezer)")
+    .argument('<containers...>')
+    .action(action(async () => (await import('./commands/verbs.js')).pause));
+
+  program
+    .command('unpause')
+    .description('Let paused containers go on')
+    .argument('<containers...>')
+    .action(action(async () => (await import('./commands/verbs.js')).unpause));
+
+  program
+    .command('top')
+    .description("Show a container's processes (the host's ps, default -ef, filtered to the container's)")
+    .argument('<container>')
+    .argument('[ps_options...]', 'options for ps, e.g. -o pid,comm')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action(action(async () => (await import('./commands/verbs.js')).top));
+
+  program
     .command('load')
     .description('Load images from an OCI layout (directory or tar) or a `docker save` tarball')
     .requiredOption('-i, --input <file>', 'the image file or directory')

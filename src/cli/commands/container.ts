@@ -126,8 +126,9 @@ function summary(s: ContainerState) {
     Command: s.config.argv,
     Created: s.config.created,
     State: {
-      Status: s.status,
+      Status: s.paused ? 'paused' : s.status,
       Running: s.status === 'running',
+      Paused: !!s.paused,
       Pid: s.pid ?? 0,
       ExitCode: s.exit?.exitCode ?? 0,
       // Read from the container's cgroup, which stays until rm.

@@ -121,3 +121,66 @@ describe('cp', () => {
     }
   });
 });
+
+describe('rename, pause, unpause, top', () => {
+  it('renames a container; refuses a taken or invalid name', async () => {
+    const id = await sleeper(['--network', 'none', '--name', 'before']);
+    const other = await sleeper(['--network', 'none', '--name', 'taken']);
+    expect((await run(['rename', 'before', 'after'])).exitCode).toBe(0);
+    expect(JSON.parse((await run(['inspect', id])).stdout)[0].Name).toBe('after');
+    expect((await run(['inspect', 'before'])).exitCode).not.toBe(0);
+    // The old name is free again; the new one is taken.
+    const again = await sleeper(['--network', 'none', '--name', 'before']);
+    for (const [args, text] of [
+      [['rename', 'after', 'taken'], /already in use by container/],
+      [['rename', 'after', 'bad name'], /invalid container name/],
+      [['rename', 'after', 'after'], /already called/],
+      [['rename', 'nosuch', 'x2'], /no such container/],
+    ] as [string[], RegExp][]) {
+      const r = await run(args);
+      expect([args, r.exitCode, r.stderr.split('\n').length]).toEqual([args, 1, 1]);
+      expect(r.stderr).toMatch(text);
+    }
+    expect((await run(['rm', '-f', id, other, again])).exitCode).toBe(0);
+  });
+
+  it('pauses with the cgroup freezer (Paused in ps and inspect), unpauses, and a paused container still stops', async () => {
+    const id = await sleeper(['--network', 'none', '--name', 'frozen']);
+    expect((await run(['pause', 'frozen'])).stdout).toBe('frozen');
+    const freezer = `/sys/fs/cgroup/freezer/minid/${id}/freezer.state`;
+    expect(fs.readFileSync(freezer, 'utf8').trim()).toBe('FROZEN');
+    const state = JSON.parse((await run(['inspect', 'frozen'])).stdout)[0].State;
+    expect([state.Status, state.Paused, state.Running]).toEqual(['paused', true, true]);
+    expect((await run(['ps'])).stdout).toMatch(/Up .* \(Paused\)/);
+    const twice = await run(['pause', 'frozen']);
+    expect([twice.exitCode, twice.stderr]).toEqual([1, 'minid: container frozen is already paused: `minid unpause frozen` lets it go on']);
+    expect((await run(['unpause', 'frozen'])).exitCode).toBe(0);
+    expect(fs.readFileSync(freezer, 'utf8').trim()).toBe('THAWED');
+    expect((await run(['exec', 'frozen', 'echo', 'alive'])).stdout).toBe('alive');
+    const not = await run(['unpause', 'frozen']);
+    expect([not.exitCode, not.stderr]).toEqual([1, 'minid: container frozen is not paused']);
+    // Paused, then stopped: the signal is delivered (thawed after it is sent).
+    expect((await run(['pause', 'frozen'])).exitCode).toBe(0);
+    const stop = await run(['stop', '-t', '1', 'frozen']);
+    expect(stop.exitCode).toBe(0);
+    expect(JSON.parse((await run(['inspect', 'frozen'])).stdout)[0].State.Status).toBe('exited');
+    const stopped = await run(['pause', 'frozen']);
+    expect([stopped.exitCode, stopped.stderr.split('\n').length]).toEqual([1, 1]);
+    expect((await run(['pause', 'nosuch'])).exitCode).toBe(1);
+  });
+
+  it("lists a container's processes as docker top does", async () => {
+    const id = await sleeper();
+    const r = await run(['top', id]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^UID {17}PID {17}PPID {16}C {19}STIME {15}TTY {17}TIME {16}CMD$/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^root .* sleep 300$/);
+    const own = await run(['top', id, '-o', 'pid,comm']);
+    expect(own.stdout.split('\n')[1]).toMatch(/^\d+ +sleep$/);
+    const noPid = await run(['top', id, '-o', 'comm']);
+    expect([noPid.exitCode, noPid.stderr.split('\n').length]).toEqual([1, 1]);
+    expect((await run(['top', 'nosuch'])).exitCode).toBe(1);
+  });
+});

@@ -46,3 +46,14 @@ describe('port', () => {
     expect(() => parsePrivatePort('70000')).toThrow(/invalid port/);
   });
 });
+
+describe('top', () => {
+  it('keeps the container\'s rows, CMD with its spaces, in docker\'s columns', async () => {
+    const { parsePs, topTable } = await import('../../../src/runtime/top.js');
+    const ps = 'UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 42 7 0 10:01 ? 00:00:00 sleep 300\n';
+    const { titles, rows } = parsePs(ps, new Set([42]));
+    expect(rows).toEqual([['root', '42', '7', '0', '10:01', '?', '00:00:00', 'sleep 300']]);
+    expect(topTable(titles.slice(0, 2), [['root', '42']])).toBe('UID                 PID\nroot                42\n');
+    expect(() => parsePs('COMMAND\nsh\n', new Set())).toThrow(/no PID column/);
+  });
+});
