@@ -93,6 +93,29 @@ export function buildProgram(): Command {
       .passThroughOptions(),
   ).action(action(async () => (await import('./commands/container.js')).run));
 
+  runLike(
+    program
+      .command('create')
+      .description('Create a container without starting it (status Created; `minid start` runs it)')
+      .argument('<image>', 'image name or id')
+      .argument('[command...]', 'command and arguments (default: the image Cmd)')
+      .passThroughOptions(),
+  ).action(action(async () => (await import('./commands/start.js')).create));
+
+  program
+    .command('start')
+    .description('Start created or stopped containers')
+    .argument('<containers...>')
+    .option('-a, --attach', "attach to the container's output and wait for it to exit (its exit code)")
+    .action(action(async () => (await import('./commands/start.js')).start));
+
+  program
+    .command('restart')
+    .description('Restart containers: stop (stop signal, SIGKILL after the timeout), then start')
+    .argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(action(async () => (await import('./commands/start.js')).restart));
+
   program
     .command('stats')
     .description('Show containers\' resource use: CPU, memory, network and block I/O, processes')

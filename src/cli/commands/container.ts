@@ -31,8 +31,9 @@ function netSettings(o: any): NetworkSettings {
   };
 }
 
-export async function run(image: string, command: string[], o: any): Promise<number> {
-  const req: rt.RunRequest = {
+/** What `run` and `create` were asked for, from their flags. */
+export function runRequest(image: string, command: string[], o: any): rt.RunRequest {
+  return {
     image,
     args: command,
     detach: !!o.detach,
@@ -54,6 +55,10 @@ export async function run(image: string, command: string[], o: any): Promise<num
     privileged: !!o.privileged,
     securityOpt: o.securityOpt ?? [],
   };
+}
+
+export async function run(image: string, command: string[], o: any): Promise<number> {
+  const req = runRequest(image, command, o);
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {
     const { dryRun } = await import('../../runtime/netglue.js');

@@ -184,3 +184,56 @@ describe('rename, pause, unpause, top', () => {
     expect((await run(['top', 'nosuch'])).exitCode).toBe(1);
   });
 });
+
+describe('create, start, restart', () => {
+  it('creates a container that runs nothing, then starts, restarts and starts it again', async () => {
+    const c = await run(['create', '--name', 'later', '--network', 'none', 'busybox', 'sh', '-c', 'date +%s%N >> /runs; sleep 300']);
+    expect([c.exitCode, c.stderr]).toEqual([0, '']);
+    const id = c.stdout.trim();
+    ids.push(id);
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect((await run(['ps', '-a'])).stdout).toMatch(/Created +later/);
+    const created = JSON.parse((await run(['inspect', 'later'])).stdout)[0].State;
+    expect([created.Status, created.Pid]).toEqual(['created', 0]);
+    expect((await run(['start', 'later'])).stdout).toBe('later');
+    expect(JSON.parse((await run(['inspect', 'later'])).stdout)[0].State.Status).toBe('running');
+    expect((await run(['start', 'later'])).exitCode).toBe(0); // running already: nothing to do
+    const pid1 = JSON.parse((await run(['inspect', 'later'])).stdout)[0].State.Pid;
+    expect((await run(['restart', '-t', '1', 'later'])).stdout).toBe('later');
+    const after = JSON.parse((await run(['inspect', 'later'])).stdout)[0].State;
+    expect(after.Status).toBe('running');
+    expect(after.Pid).not.toBe(pid1);
+    expect((await run(['stop', '-t', '1', 'later'])).exitCode).toBe(0);
+    expect((await run(['start', 'later'])).exitCode).toBe(0);
+    // The same writable layer each time: three runs recorded.
+    expect((await run(['exec', 'later', 'wc', '-l', '/runs'])).stdout).toMatch(/^3 /);
+    expect((await run(['rm', '-f', 'later'])).exitCode).toBe(0);
+    expect(fs.existsSync(`/sys/fs/cgroup/memory/minid/${id}`)).toBe(false);
+  });
+
+  it('start -a attaches and exits with the container\'s code; a created bridge container gets its network at start', async () => {
+    const id = (await run(['create', '--network', 'none', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3'])).stdout.trim();
+    ids.push(id);
+    const a = await run(['start', '-a', id]);
+    expect([a.exitCode, a.stdout, a.stderr]).toEqual([3, 'out', 'err']);
+    const again = await run(['start', '-a', id]);
+    expect([again.exitCode, again.stdout]).toEqual([3, 'out']);
+    const web = (await run(['create', '-p', '127.0.0.1:18933:80', 'busybox', 'sleep', '300'])).stdout.trim();
+    ids.push(web);
+    expect((await run(['port', web])).stdout).toBe('');
+    expect((await run(['start', web])).exitCode).toBe(0);
+    expect((await run(['port', web, '80'])).stdout).toBe('127.0.0.1:18933');
+  });
+
+  it('refuses bad input with one line and exit 1 (create: as run, 125)', async () => {
+    for (const args of [['start', 'nosuch'], ['restart', 'nosuch'], ['restart', '-t', 'x', 'nosuch'], ['start', '-a', 'a1', 'b1']]) {
+      const r = await run(args);
+      expect([args, r.exitCode, r.stderr.split('\n').length]).toEqual([args, 1, 1]);
+    }
+    // As docker: "Unable to find image ... locally", then the pull's error; no container made.
+    const before = (await run(['ps', '-aq'])).stdout;
+    const bad = await run(['create', '--network', 'none', 'nosuchimage-verbs']);
+    expect([bad.exitCode, bad.stderr.split('\n').length]).toEqual([125, 2]);
+    expect((await run(['ps', '-aq'])).stdout).toBe(before);
+  });
+});
