@@ -232,6 +232,26 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/verbs.js')).top));
 
   program
+    .command('diff')
+    .description("What a container changed in its image's files: A added, C changed, D deleted")
+    .argument('<container>')
+    .action(action(async () => (await import('./commands/housekeeping.js')).diff));
+
+  program
+    .command('export')
+    .description("Write a container's file system (image + its changes; no mounts) as a tar archive")
+    .argument('<container>')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .action(action(async () => (await import('./commands/housekeeping.js')).exportCmd));
+
+  const containerCmd = program.command('container').description('Manage containers');
+  containerCmd
+    .command('prune')
+    .description('Remove every container that is not running')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(action(async () => (await import('./commands/housekeeping.js')).containerPrune));
+
+  program
     .command('load')
     .description('Load images from an OCI layout (directory or tar) or a `docker save` tarball')
     .requiredOption('-i, --input <file>', 'the image file or directory')
@@ -304,6 +324,12 @@ export function buildProgram(): Command {
     .command('inspect')
     .argument('<images...>')
     .action(action(async () => (await import('./commands/image.js')).inspectImage));
+  image
+    .command('prune')
+    .description('Remove dangling images (no name, no container); -a: every image no container uses')
+    .option('-a, --all', 'every image without a container, not only dangling ones')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(action(async () => (await import('./commands/housekeeping.js')).imagePrune));
   image.command('ls').option('-q, --quiet').option('--json').action(action(async () => (await import('./commands/image.js')).images));
   image
     .command('rm')
@@ -362,6 +388,7 @@ export function buildProgram(): Command {
   network
     .command('prune')
     .description('Remove networks no container uses')
+    .option('-f, --force', 'do not ask for confirmation (minid does not ask: accepted for docker scripts)')
     .action(action(async () => { const m = await import('./commands/network.js'); return () => m.networkPrune(); }));
   network
     .command('check')
@@ -408,6 +435,11 @@ export function buildProgram(): Command {
     .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
     .option('--explain', 'print what is removed')
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
+
+  system
+    .command('df')
+    .description('Show the space images and containers take, and what a prune would give back')
+    .action(action(async () => (await import('./commands/housekeeping.js')).systemDf));
 
   system
     .command('reset')

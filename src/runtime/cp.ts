@@ -72,10 +72,12 @@ interface Root {
 }
 
 /** The container's root, for busybox: its live root, or its overlay mounted for the copy. */
-export async function containerRoot(s: ContainerState, write: boolean): Promise<Root> {
+export async function containerRoot(s: ContainerState, write: boolean, o: { layersOnly?: boolean } = {}): Promise<Root> {
   const { initBinary } = await import('./container.js');
   const init = initBinary();
-  if (s.status === 'running' && s.pid) return { argv: (a) => [init, '--in-root', `/proc/${s.pid}/root`, BUSYBOX, ...a] };
+  // layersOnly (`export`): the image and what the container wrote, without the mounts a
+  // running container has (/proc, /sys, /dev, volumes): its overlay, mounted read-only again.
+  if (s.status === 'running' && s.pid && !o.layersOnly) return { argv: (a) => [init, '--in-root', `/proc/${s.pid}/root`, BUSYBOX, ...a] };
   const dir = paths.container(s.config.id);
   const layers = [...s.config.layers].reverse(); // overlayfs lists the top-most first
   const upper = path.join(dir, 'upper');

@@ -1,6 +1,6 @@
 // `minid top CONTAINER [ps OPTIONS]`, as docker does it: the host's `ps` (default `-ef`: UID
 // PID PPID C STIME TTY TIME CMD), the rows kept whose PID is one of the container's processes
-// (its cgroup's, see pause.ts), laid out as docker's CLI lays them out.
+// (its cgroup's, see pause.ts); the CLI lays them out as docker's does (tabwriter, minimum 20).
 import { MinidError } from '../errors.js';
 import { run } from '../sys/exec.js';
 import { containerPids } from './pause.js';
@@ -21,17 +21,10 @@ export function parsePs(text: string, pids: Set<number>): { titles: string[]; ro
   return { titles, rows };
 }
 
-/** docker's tabwriter for top: columns at least 20 wide, 3 spaces of padding, the last one not padded. */
-export function topTable(titles: string[], rows: string[][]): string {
-  const all = [titles, ...rows];
-  const width = titles.map((_, i) => Math.max(20, ...all.map((r) => (r[i] ?? '').length + 3)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]))).join('') + '\n').join('');
-}
-
-export async function top(s: ContainerState, psArgs: string[]): Promise<string> {
+/** The host's ps, the container's rows: titles and rows (the CLI lays them out). */
+export async function top(s: ContainerState, psArgs: string[]): Promise<{ titles: string[]; rows: string[][] }> {
   if (s.status !== 'running' || !s.pid) throw new MinidError(`container ${s.config.name} is not running`, 1);
   const r = await run(['ps', ...(psArgs.length ? psArgs : ['-ef'])], { allowFail: true });
   if (r.exitCode !== 0) throw new MinidError(`ps ${psArgs.join(' ')} failed: ${r.stderr.trim().split('\n')[0]}`, 1);
-  const { titles, rows } = parsePs(r.stdout, new Set(containerPids(s)));
-  return topTable(titles, rows);
+  return parsePs(r.stdout, new Set(containerPids(s)));
 }

@@ -36,5 +36,7 @@ export async function unpause(refs: string[]) {
 
 export async function top(ref: string, psArgs: string[]) {
   const { top } = await import('../../runtime/top.js');
-  process.stdout.write(await top(findContainerOr1(ref), psArgs));
+  const { tabwrite } = await import('../tabwrite.js');
+  const { titles, rows } = await top(findContainerOr1(ref), psArgs);
+  process.stdout.write(tabwrite([titles, ...rows], 20));
 }

@@ -237,3 +237,64 @@ describe('create, start, restart', () => {
     expect((await run(['ps', '-aq'])).stdout).toBe(before);
   });
 });
+
+describe('diff, export, prunes, system df', () => {
+  const changes = 'touch /new; mkdir -p /nd/x; rm /bin/ls; echo z >> /etc/passwd';
+
+  it("diff lists the container's changes as docker does (A, C, D; minid's mount stubs not shown)", async () => {
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', `${changes}; sleep 300`])).stdout.trim();
+    ids.push(id);
+    const want = ['C /bin', 'D /bin/ls', 'C /etc', 'C /etc/passwd', 'A /nd', 'A /nd/x', 'A /new'];
+    // The container runs its changes right after it starts.
+    let got = '';
+    for (let i = 0; i < 50 && got !== want.join('\n'); i++) {
+      got = (await run(['diff', id])).stdout;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(got.split('\n')).toEqual(want);
+    expect((await run(['diff', 'nosuch'])).exitCode).toBe(1);
+  });
+
+  it('export writes the merged file system (no /proc of the running container), running or stopped', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', `${changes}; sleep 300`])).stdout.trim();
+    ids.push(id);
+    await new Promise((r) => setTimeout(r, 500));
+    const file = path.join(tmp, 'export.tar');
+    expect((await run(['export', '-o', file, id])).exitCode).toBe(0);
+    const { execa } = await import('execa');
+    const names = (await execa('tar', ['-tf', file])).stdout.split('\n');
+    expect(names).toContain('./new');
+    expect(names).toContain('./bin/sh');
+    expect(names).not.toContain('./bin/ls');
+    expect(names.some((n) => n.startsWith('./proc/1'))).toBe(false);
+    expect((await execa('tar', ['-xOf', file, './etc/passwd'])).stdout).toMatch(/\nz$/);
+    expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
+    const piped = await run(['export', id], { encoding: 'buffer' });
+    expect(piped.exitCode).toBe(0);
+    expect(Buffer.from(piped.stdout as unknown as Uint8Array).length).toBe(fs.statSync(file).size);
+    expect(mountsUnder(store.root)).toEqual([]);
+    expect((await run(['export', 'nosuch'])).exitCode).toBe(1);
+  });
+
+  it('container prune removes stopped containers (asks first), image prune dangling or unused images, system df counts them', async () => {
+    const keep = await sleeper();
+    const gone = (await run(['create', '--network', 'none', 'busybox', 'true'])).stdout.trim();
+    const asked = await run(['container', 'prune'], { input: 'n\n' });
+    expect(asked.stdout).toBe('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
+    expect((await run(['ps', '-aq'])).stdout).toContain(gone.slice(0, 12));
+    const df = (await run(['system', 'df'])).stdout.split('\n');
+    expect(df[0]).toBe('TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE');
+    expect(df[1]).toMatch(/^Images {10}1 {9}1 {9}\S+ +0B \(0%\)$/);
+    expect(df[3]).toBe('Local Volumes   0         0         0B        0B');
+    const pruned = await run(['container', 'prune', '-f']);
+    expect(pruned.stdout).toContain(`Deleted Containers:\n`);
+    expect(pruned.stdout).toContain(gone);
+    expect(pruned.stdout).not.toContain(keep);
+    expect(pruned.stdout).toMatch(/\n\nTotal reclaimed space: \S+B$/);
+    // busybox is used by a running container: neither prune removes it; network prune -f is accepted.
+    expect((await run(['image', 'prune', '-f'])).stdout).toBe('Total reclaimed space: 0B');
+    expect((await run(['image', 'prune', '-a', '-f'])).stdout).toBe('Total reclaimed space: 0B');
+    expect((await run(['network', 'prune', '-f'])).exitCode).toBe(0);
+    expect((await run(['images', '-q'])).stdout).not.toBe('');
+  });
+});

@@ -49,11 +49,39 @@ describe('port', () => {
 
 describe('top', () => {
   it('keeps the container\'s rows, CMD with its spaces, in docker\'s columns', async () => {
-    const { parsePs, topTable } = await import('../../../src/runtime/top.js');
+    const { parsePs } = await import('../../../src/runtime/top.js');
+    const { tabwrite: topTable0, humanSize } = await import('../../../src/cli/tabwrite.js');
+    const topTable = (t: string[], r: string[][]) => topTable0([t, ...r], 20);
+    expect([humanSize(0), humanSize(999), humanSize(1234567), humanSize(4_400_000)]).toEqual(['0B', '999B', '1.235MB', '4.4MB']);
     const ps = 'UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 42 7 0 10:01 ? 00:00:00 sleep 300\n';
     const { titles, rows } = parsePs(ps, new Set([42]));
     expect(rows).toEqual([['root', '42', '7', '0', '10:01', '?', '00:00:00', 'sleep 300']]);
     expect(topTable(titles.slice(0, 2), [['root', '42']])).toBe('UID                 PID\nroot                42\n');
     expect(() => parsePs('COMMAND\nsh\n', new Set())).toThrow(/no PID column/);
+  });
+});
+
+describe('diff', () => {
+  it('says A for what the image lacks, C for what it has, and hides mount stubs', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { diffLines } = await import('../../../src/runtime/diff.js');
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-diff-'));
+    try {
+      const layer = path.join(base, 'layer');
+      const upper = path.join(base, 'upper');
+      for (const d of [`${layer}/etc`, `${layer}/usr/bin`, `${upper}/etc`, `${upper}/usr/new/sub`, `${upper}/run`]) fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(`${layer}/etc/passwd`, 'root\n');
+      fs.writeFileSync(`${upper}/etc/hosts`, ''); // a stub for the bind mount
+      fs.writeFileSync(`${upper}/usr/new/sub/f`, 'x');
+      fs.symlinkSync('/etc', `${layer}/link`);
+      fs.mkdirSync(`${upper}/link`); // a name the image has (C); its symlink to /etc is never followed
+      expect(diffLines(upper, [layer])).toEqual(['C /link', 'A /run', 'C /usr', 'A /usr/new', 'A /usr/new/sub', 'A /usr/new/sub/f']);
+      fs.writeFileSync(`${upper}/etc/passwd`, 'root\nz\n');
+      expect(diffLines(upper, [layer]).slice(0, 2)).toEqual(['C /etc', 'C /etc/passwd']);
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });
