@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImages, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
+import { freeSubnet } from '../../helpers/subnet.js';
 
 let store: Store;
 let tmp: string;
@@ -144,6 +145,26 @@ describe('rename, pause, unpause, top', () => {
     expect((await run(['rm', '-f', id, other, again])).exitCode).toBe(0);
   });
 
+  it('renames its DNS name on a user network too', async () => {
+    const net = `vrb${Math.random().toString(16).slice(2, 8)}`;
+    const subnet = freeSubnet((a, b) => `10.${150 + a}.${b}.0/24`);
+    expect((await run(['network', 'create', '--subnet', subnet, net])).exitCode).toBe(0);
+    try {
+      const a = await sleeper(['--network', net, '--name', 'dns-old']);
+      const b = await sleeper(['--network', net, '--name', 'asker']);
+      const ip = JSON.parse((await run(['inspect', a])).stdout)[0].NetworkSettings.ip;
+      expect((await run(['rename', 'dns-old', 'dns-new'])).exitCode).toBe(0);
+      expect((await run(['exec', b, 'nslookup', 'dns-new'])).stdout).toContain(`Address: ${ip}`);
+      expect((await run(['exec', b, 'nslookup', 'dns-old'])).stdout).not.toContain(`Address: ${ip}`);
+      // Another container's name on the network is refused, as on run.
+      const taken = await run(['rename', 'dns-new', 'asker']);
+      expect([taken.exitCode, taken.stderr.split('\n').length]).toEqual([1, 1]);
+      expect((await run(['rm', '-f', a, b])).exitCode).toBe(0);
+    } finally {
+      await run(['network', 'rm', net]);
+    }
+  });
+
   it('pauses with the cgroup freezer (Paused in ps and inspect), unpauses, and a paused container still stops', async () => {
     const id = await sleeper(['--network', 'none', '--name', 'frozen']);
     expect((await run(['pause', 'frozen'])).stdout).toBe('frozen');
@@ -152,6 +173,8 @@ describe('rename, pause, unpause, top', () => {
     const state = JSON.parse((await run(['inspect', 'frozen'])).stdout)[0].State;
     expect([state.Status, state.Paused, state.Running]).toEqual(['paused', true, true]);
     expect((await run(['ps'])).stdout).toMatch(/Up .* \(Paused\)/);
+    const ex = await run(['exec', 'frozen', 'true']);
+    expect([ex.exitCode, ex.stderr]).toEqual([1, 'minid: container frozen is paused: unpause it first (`minid unpause frozen`)']);
     const twice = await run(['pause', 'frozen']);
     expect([twice.exitCode, twice.stderr]).toEqual([1, 'minid: container frozen is already paused: `minid unpause frozen` lets it go on']);
     expect((await run(['unpause', 'frozen'])).exitCode).toBe(0);
