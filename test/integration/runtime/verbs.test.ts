@@ -192,6 +192,21 @@ describe('rename, pause, unpause, top', () => {
     expect((await run(['pause', 'nosuch'])).exitCode).toBe(1);
   });
 
+  it('pauses a container without cgroups by stopping every process of its PID namespace', async () => {
+    const env = { ...store.env, MINID_CGROUPS: 'off' };
+    const r = await run(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 300 & wait'], { env });
+    const id = r.stdout.trim();
+    ids.push(id);
+    const pid = JSON.parse((await run(['inspect', id], { env })).stdout)[0].State.Pid;
+    const state = (p: number) => /State:\s+(\S)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1];
+    expect((await run(['pause', id], { env })).exitCode).toBe(0);
+    expect(state(pid)).toBe('T');
+    expect(JSON.parse((await run(['inspect', id], { env })).stdout)[0].State.Paused).toBe(true);
+    expect((await run(['unpause', id], { env })).exitCode).toBe(0);
+    expect(state(pid)).not.toBe('T');
+    expect((await run(['rm', '-f', id], { env })).exitCode).toBe(0);
+  });
+
   it("lists a container's processes as docker top does", async () => {
     const id = await sleeper();
     const r = await run(['top', id]);
@@ -205,6 +220,9 @@ describe('rename, pause, unpause, top', () => {
     const noPid = await run(['top', id, '-o', 'comm']);
     expect([noPid.exitCode, noPid.stderr.split('\n').length]).toEqual([1, 1]);
     expect((await run(['top', 'nosuch'])).exitCode).toBe(1);
+    expect((await run(['kill', id])).exitCode).toBe(0);
+    const stopped = await run(['top', id]);
+    expect([stopped.exitCode, stopped.stderr.split('\n').length]).toEqual([1, 1]);
   });
 });
 
