@@ -220,7 +220,7 @@ describe('rename, pause, unpause, top', () => {
     const noPid = await run(['top', id, '-o', 'comm']);
     expect([noPid.exitCode, noPid.stderr.split('\n').length]).toEqual([1, 1]);
     expect((await run(['top', 'nosuch'])).exitCode).toBe(1);
-    expect((await run(['kill', id])).exitCode).toBe(0);
+    expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
     const stopped = await run(['top', id]);
     expect([stopped.exitCode, stopped.stderr.split('\n').length]).toEqual([1, 1]);
   });
