@@ -107,6 +107,7 @@ export function buildProgram(): Command {
     .description('Start created or stopped containers')
     .argument('<containers...>')
     .option('-a, --attach', "attach to the container's output and wait for it to exit (its exit code)")
+    .option('-i, --interactive', "attach the container's stdin too (it must have been created with -i)")
     .action(action(async () => (await import('./commands/start.js')).start));
 
   program

@@ -1,7 +1,7 @@
 // `minid create`, `start`, `restart`. `create` is the first half of `run`: the container's
 // record, its name, its folder and writable layer, nothing that runs or touches the kernel
 // (docker's "Created" status). `start` does the rest, as `run -d` would (`start -a`: as a
-// foreground `run`, attached to its output). A container that ran before is started again
+// foreground `run`, attached to its output; `-i`: and to its stdin). A container that ran before is started again
 // from the same record and writable layer: what its last run left (exit record, run folder,
 // cgroup) is cleared first, under its lock. `restart` is stop, then start.
 import fs from 'node:fs';
@@ -39,7 +39,7 @@ async function clearLastRun(id: string): Promise<ContainerConfig> {
  * command runs; attached (`-a`) with the container's exit code. A running one is left as it
  * is (docker's `start` of a running container succeeds).
  */
-export async function startExisting(s: ContainerState, o: { attach?: boolean }): Promise<number> {
+export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean }): Promise<number> {
   if (s.status === 'running') return 0;
   const c = await clearLastRun(s.config.id);
   const rt = await import('./container.js');
@@ -47,7 +47,8 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean }):
   c.detach = !o.attach;
   saveConfig(c);
   const held = holdSignals();
-  const fg = c.detach ? undefined : new ForegroundSupervisor(c);
+  // Attached, the container reads our stdin only with -i (and only if it was created with -i), as docker's start -ai.
+  const fg = c.detach ? undefined : new ForegroundSupervisor({ ...c, interactive: c.interactive && !!o.interactive });
   const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
   let started;
   try {
@@ -57,7 +58,7 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean }):
     held.release();
     throw e;
   }
-  if (!c.detach) return runForeground(c, fg, held);
+  if (!c.detach) return runForeground({ ...c, interactive: c.interactive && !!o.interactive }, fg, held);
   try {
     await rt.spawnDetached(c, started);
   } finally {

@@ -30,11 +30,11 @@ async function each(refs: string[], fn: (ref: string) => Promise<void>): Promise
   return code;
 }
 
-export async function start(refs: string[], o: { attach?: boolean }): Promise<number> {
+export async function start(refs: string[], o: { attach?: boolean; interactive?: boolean }): Promise<number> {
   const { startExisting } = await import('../../runtime/start.js');
-  if (o.attach) {
+  if (o.attach || o.interactive) {
     if (refs.length > 1) fail('you cannot start and attach multiple containers at once: give one with -a', 1);
-    return startExisting(findContainerOr1(refs[0]), { attach: true });
+    return startExisting(findContainerOr1(refs[0]), { attach: true, interactive: o.interactive });
   }
   return each(refs, async (ref) => void (await startExisting(findContainerOr1(ref), {})));
 }

@@ -259,6 +259,10 @@ describe('create, start, restart', () => {
     expect([a.exitCode, a.stdout, a.stderr]).toEqual([3, 'out', 'err']);
     const again = await run(['start', '-a', id]);
     expect([again.exitCode, again.stdout]).toEqual([3, 'out']);
+    const cat = (await run(['create', '-i', '--network', 'none', 'busybox', 'cat'])).stdout.trim();
+    ids.push(cat);
+    const ai = await run(['start', '-ai', cat], { input: 'through stdin\n' });
+    expect([ai.exitCode, ai.stdout]).toEqual([0, 'through stdin']);
     const web = (await run(['create', '-p', '127.0.0.1:18933:80', 'busybox', 'sleep', '300'])).stdout.trim();
     ids.push(web);
     expect((await run(['port', web])).stdout).toBe('');
