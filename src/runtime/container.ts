@@ -435,7 +435,8 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
     await releaseExtraAttachments(s.config, opts.explain);
     saveConfig(s.config);
   }
-  const remove = opts.remove ?? s.config.autoRemove;
+  // --rm is for an exit, not for `minid restart`'s stop (runtime/start.ts: restartingFile).
+  const remove = opts.remove ?? (s.config.autoRemove && !fs.existsSync(path.join(paths.containerRun(id), 'restarting')));
   // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
   // go while the kernel takes its network down; its record (config.json, the exit record)
   // goes last, when nothing is left that `minid system prune` would need it for. The

@@ -5,11 +5,15 @@
 // from the same record and writable layer: what its last run left (exit record, run folder,
 // cgroup) is cleared first, under its lock. `restart` is stop, then start.
 import fs from 'node:fs';
+import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { withLock } from '../sys/lock.js';
 import { paths } from '../sys/paths.js';
 import { removeCgroups } from './cgroup.js';
 import { exitFile, loadState, saveConfig, supervisorAlive, type ContainerConfig, type ContainerState } from './state.js';
+
+/** While `restart` stops a container: its release keeps a --rm container (container.ts). */
+export const restartingFile = (id: string) => path.join(paths.containerRun(id), 'restarting');
 
 /** What the last run left, gone: the container is as `create` left it, but for its files. */
 async function clearLastRun(id: string): Promise<ContainerConfig> {
@@ -70,7 +74,12 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean; in
 /** `restart`: stop (stop signal, SIGKILL after `timeoutSec`), then start detached. */
 export async function restartContainer(s: ContainerState, timeoutSec: number): Promise<void> {
   const rt = await import('./container.js');
-  if (s.status === 'running') await rt.stopContainer(s.config.id, timeoutSec);
+  if (s.status === 'running') {
+    // A --rm container is restarted, not removed (docker's rule): the release after this stop
+    // sees the marker and keeps it; the start clears the run folder, marker and all.
+    fs.writeFileSync(restartingFile(s.config.id), '');
+    await rt.stopContainer(s.config.id, timeoutSec);
+  }
   const now = loadState(s.config.id);
   if (!now) throw new MinidError(`no such container: ${s.config.name}`, 1);
   await startExisting(now, {});

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImages, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
+import { eventually, loadImages, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 
 let store: Store;
@@ -250,6 +250,14 @@ describe('create, start, restart', () => {
     expect((await run(['exec', 'later', 'wc', '-l', '/runs'])).stdout).toMatch(/^3 /);
     expect((await run(['rm', '-f', 'later'])).exitCode).toBe(0);
     expect(fs.existsSync(`/sys/fs/cgroup/memory/minid/${id}`)).toBe(false);
+  });
+
+  it('restarts a --rm container instead of removing it, and removes it when it exits', async () => {
+    const id = await sleeper(['--network', 'none', '--rm']);
+    expect((await run(['restart', '-t', '1', id])).exitCode).toBe(0);
+    expect(JSON.parse((await run(['inspect', id])).stdout)[0].State.Status).toBe('running');
+    expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
+    await eventually(async () => expect((await run(['inspect', id])).exitCode).not.toBe(0)); // removed
   });
 
   it('start -a attaches and exits with the container\'s code; a created bridge container gets its network at start', async () => {
