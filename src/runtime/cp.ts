@@ -28,7 +28,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fail, MinidError } from '../errors.js';
 import { spawnProcess } from '../sys/exec.js';
 import { paths } from '../sys/paths.js';
-import type { ContainerState } from './state.js';
+import { readPid, type ContainerState } from './state.js';
 
 /** The host's statically linked busybox (Debian's busybox-static): it needs no file of the container's. */
 export const BUSYBOX = '/bin/busybox';
@@ -77,7 +77,9 @@ export async function containerRoot(s: ContainerState, write: boolean, o: { laye
   const init = initBinary();
   // layersOnly (`export`): the image and what the container wrote, without the mounts a
   // running container has (/proc, /sys, /dev, volumes): its overlay, mounted read-only again.
-  if (s.status === 'running' && s.pid && !o.layersOnly) return { argv: (a) => [init, '--in-root', `/proc/${s.pid}/root`, BUSYBOX, ...a] };
+  const p = s.status === 'running' && !o.layersOnly ? readPid(s.config.id) : undefined;
+  // Its pid with its start time: minid-init refuses a pid recycled since (another process's root).
+  if (p) return { argv: (a) => [init, '--in-root', '--pid', String(p.pid), p.start, BUSYBOX, ...a] };
   const dir = paths.container(s.config.id);
   const layers = [...s.config.layers].reverse(); // overlayfs lists the top-most first
   const upper = path.join(dir, 'upper');
@@ -126,7 +128,7 @@ function hostKind(p: string, follow: boolean): Kind {
  */
 export function placement(src: { kind: 'directory' | 'file'; base: string; contentOnly: boolean }, destPath: string, dest: Kind, destParent: Kind): { dir: string; rename?: string; mkdir?: boolean } {
   const trailing = destPath.endsWith('/') || /(^|\/)\.$/.test(destPath);
-  if (dest === 'directory') return src.contentOnly ? { dir: destPath } : { dir: destPath };
+  if (dest === 'directory') return { dir: destPath }; // in it (its content, for "/.")
   if (dest === 'file') {
     if (src.kind === 'directory') fail(`cannot copy a directory onto the file ${destPath}: give a folder or a new name`, 1);
     if (trailing) fail(`destination ${destPath} is not a directory: drop the trailing slash to overwrite the file`, 1);
