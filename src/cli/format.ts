@@ -33,7 +33,7 @@ export function since(iso: string | undefined, now = Date.now(), unknown = 'N/A'
 /** docker ps's STATUS: "Created", "Up 3 seconds", "Exited (0) 5 minutes ago" (255: the code is unknown). */
 export function statusText(s: ContainerState, now = Date.now()): string {
   if (s.status === 'created') return 'Created';
-  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.config.startedAt!))}`;
+  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.config.startedAt!))}${s.paused ? ' (Paused)' : ''}`;
   const when = s.exit?.finishedAt ? ` ${since(s.exit.finishedAt, now)}` : '';
   return `Exited (${s.exit?.exitCode ?? 255})${when}`;
 }

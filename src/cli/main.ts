@@ -94,6 +94,30 @@ export function buildProgram(): Command {
       .passThroughOptions(),
   ).action(action(async () => (await import('./commands/container.js')).run));
 
+  runLike(
+    program
+      .command('create')
+      .description('Create a container without starting it (status Created; `minid start` runs it)')
+      .argument('<image>', 'image name or id')
+      .argument('[command...]', 'command and arguments (default: the image Cmd)')
+      .passThroughOptions(),
+  ).action(action(async () => (await import('./commands/start.js')).create));
+
+  program
+    .command('start')
+    .description('Start created or stopped containers')
+    .argument('<containers...>')
+    .option('-a, --attach', "attach to the container's output and wait for it to exit (its exit code)")
+    .option('-i, --interactive', "attach the container's stdin too (it must have been created with -i)")
+    .action(action(async () => (await import('./commands/start.js')).start));
+
+  program
+    .command('restart')
+    .description('Restart containers: stop (stop signal, SIGKILL after the timeout), then start')
+    .argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action(action(async () => (await import('./commands/start.js')).restart));
+
   program
     .command('stats')
     .description('Show containers\' resource use: CPU, memory, network and block I/O, processes')
@@ -171,9 +195,67 @@ export function buildProgram(): Command {
 
   program
     .command('port')
-    .description("List a container's published ports")
+    .description("List a container's published ports (or where one private port is published)")
     .argument('<container>')
-    .action(action(async () => (await import('./commands/container.js')).port));
+    .argument('[private_port]', 'PRIVATE_PORT[/PROTO], e.g. 80 or 53/udp')
+    .action(action(async () => (await import('./commands/port.js')).port));
+
+  program
+    .command('cp')
+    .description("Copy files between a container and the host (NAME:PATH; \"-\": a tar stream on stdin or stdout), inside the container's root")
+    .argument('<src>', 'NAME:PATH, a host path, or - (a tar stream on stdin)')
+    .argument('<dest>', 'NAME:PATH, a host path, or - (a tar stream on stdout)')
+    .option('-a, --archive', "keep the files' owners (default: the receiving side's root)")
+    .option('-L, --follow-link', 'copy what a symlink SRC points to')
+    .action(action(async () => (await import('./commands/cp.js')).cp));
+
+  program
+    .command('rename')
+    .description('Rename a container')
+    .argument('<container>')
+    .argument('<new_name>')
+    .action(action(async () => (await import('./commands/verbs.js')).rename));
+
+  program
+    .command('pause')
+    .description("Pause every process of containers (the cgroup freezer)")
+    .argument('<containers...>')
+    .action(action(async () => (await import('./commands/verbs.js')).pause));
+
+  program
+    .command('unpause')
+    .description('Let paused containers go on')
+    .argument('<containers...>')
+    .action(action(async () => (await import('./commands/verbs.js')).unpause));
+
+  program
+    .command('top')
+    .description("Show a container's processes (the host's ps, default -ef, filtered to the container's)")
+    .argument('<container>')
+    .argument('[ps_options...]', 'options for ps, e.g. -o pid,comm')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action(action(async () => (await import('./commands/verbs.js')).top));
+
+  program
+    .command('diff')
+    .description("What a container changed in its image's files: A added, C changed, D deleted")
+    .argument('<container>')
+    .action(action(async () => (await import('./commands/housekeeping.js')).diff));
+
+  program
+    .command('export')
+    .description("Write a container's file system (image + its changes; no mounts) as a tar archive")
+    .argument('<container>')
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .action(action(async () => (await import('./commands/housekeeping.js')).exportCmd));
+
+  const containerCmd = program.command('container').description('Manage containers');
+  containerCmd
+    .command('prune')
+    .description('Remove every container that is not running')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(action(async () => (await import('./commands/housekeeping.js')).containerPrune));
 
   program
     .command('load')
@@ -248,6 +330,12 @@ export function buildProgram(): Command {
     .command('inspect')
     .argument('<images...>')
     .action(action(async () => (await import('./commands/image.js')).inspectImage));
+  image
+    .command('prune')
+    .description('Remove dangling images (no name, no container); -a: every image no container uses')
+    .option('-a, --all', 'every image without a container, not only dangling ones')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(action(async () => (await import('./commands/housekeeping.js')).imagePrune));
   image.command('ls').option('-q, --quiet').option('--json').action(action(async () => (await import('./commands/image.js')).images));
   image
     .command('rm')
@@ -306,6 +394,7 @@ export function buildProgram(): Command {
   network
     .command('prune')
     .description('Remove networks no container uses')
+    .option('-f, --force', 'do not ask for confirmation (minid does not ask: accepted for docker scripts)')
     .action(action(async () => { const m = await import('./commands/network.js'); return () => m.networkPrune(); }));
   network
     .command('check')
@@ -352,6 +441,11 @@ export function buildProgram(): Command {
     .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
     .option('--explain', 'print what is removed')
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
+
+  system
+    .command('df')
+    .description('Show the space images and containers take, and what a prune would give back')
+    .action(action(async () => (await import('./commands/housekeeping.js')).systemDf));
 
   system
     .command('reset')

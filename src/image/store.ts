@@ -140,6 +140,11 @@ export async function ensureWorkDir(): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // Queries
 
+/** Unpacked bytes of every stored layer, by diff_id hex (`system df` counts a shared layer once). */
+export function layerSizes(): Record<string, number> {
+  return readIndex().layerSizes;
+}
+
 /** All images, newest first. */
 export async function listImages(): Promise<ImageRecord[]> {
   return readIndex().images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));

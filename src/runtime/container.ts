@@ -440,7 +440,8 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
     await releaseExtraAttachments(s.config, opts.explain);
     saveConfig(s.config);
   }
-  const remove = opts.remove ?? s.config.autoRemove;
+  // --rm is for an exit, not for `minid restart`'s stop (runtime/start.ts: restartingFile).
+  const remove = opts.remove ?? (s.config.autoRemove && !fs.existsSync(path.join(paths.containerRun(id), 'restarting')));
   // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
   // go while the kernel takes its network down; its record (config.json, the exit record)
   // goes last, when nothing is left that `minid system prune` would need it for. The
@@ -562,6 +563,7 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
     throw new MinidError(`cannot signal container ${s.config.name}: ${(e as Error).message}`);
   }
   if (!alive) fail(`container ${s.config.name} is not running`);
+  if (s.paused) await (await import('./pause.js')).thawAfterSignal(s); // a frozen process takes a signal once thawed
   return s;
 }
 
@@ -569,6 +571,7 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
   const s = findContainer(ref);
   if (s.status === 'running' && s.pid) {
     signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
+    if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
     let exit = await waitExit(s.config.id, timeoutSec * 1000);
     if (!exit) {
       const p = readPid(s.config.id);
@@ -596,6 +599,7 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
       if (!force)
         fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
       if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
+      if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
       await waitExit(id, 10_000);
     }
     return (await releaseLocked(id, { remove: true, explain })) ? s : undefined;

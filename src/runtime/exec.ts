@@ -31,6 +31,8 @@ export interface ExecRequest {
 export async function execInContainer(r: ExecRequest): Promise<number> {
   const s = findContainer(r.ref);
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start a new one with \`minid run\``);
+  // Its processes are frozen (`minid pause`): a command joining them would hang, as docker refuses.
+  if (s.paused) fail(`container ${s.config.name} is paused: unpause it first (\`minid unpause ${s.config.name}\`)`, 1);
   let uid = s.config.uid;
   let gid = s.config.gid;
   if (r.user) {

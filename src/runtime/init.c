@@ -60,6 +60,18 @@
  *   only) and run the command; exit with its status. This is `nsenter -t PID -i -u -n -p -m`
  *   plus what nsenter does not do: the capability drop.
  *
+ * in-root mode:  minid-init --in-root DIR|--pid PID START PROGRAM ARG0 [ARG...]   (`minid cp`, src/runtime/cp.ts)
+ *   Run the host's PROGRAM (a static busybox: it needs no file of the container's) with DIR as
+ *   its root: PROGRAM is opened on the host first, then chroot(DIR), chdir("/") and
+ *   fexecve(2). DIR is /proc/PID/root of a running container (the kernel's link to its root,
+ *   its mounts included; --pid PID START checks, after opening it, that PID is still the
+ *   container's process that started at START, not a recycled pid), or its overlay mounted in
+ *   a private mount namespace for a stopped one. Every path the program opens is then
+ *   resolved by the kernel inside the container's root, whatever the container does
+ *   meanwhile: an absolute symlink of the container's (/x -> /etc) leads to the container's
+ *   /etc, never the host's, and ".." stops at its root.
+ *   No fd but stdin, stdout and stderr goes with it (none of them a directory of the host's).
+ *
  * Capabilities: root in a container must not be root of the host. Every capability outside
  * the container's set (--caps; by default docker's set, computed in security.ts) is dropped
  * from the bounding set (so nothing, not even a setuid binary, gets it back), and root keeps
@@ -828,6 +840,57 @@ static void run_from_sealed_copy(char **argv) {
   give_up(125, "cannot run minid-init from a sealed copy: fexecve: %s", strerror(errno));
 }
 
+/* Field 22 of /proc/PID/stat (the start time), or "" (the comm field may hold spaces). */
+static void start_time(const char *pid, char *out, size_t size) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid);
+  out[0] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  for (int field = 2; p && field < 22; field++) p = strchr(p + 1, ' ');
+  if (!p) return;
+  snprintf(out, size, "%.*s", (int)strcspn(p + 1, " "), p + 1);
+}
+
+static int in_root_mode(int argc, char **argv) {
+  /* --pid PID START: the root of process PID, if it is still the one that started at START
+   * (not a recycled pid): the root is opened first, then the process checked. */
+  char dir[64];
+  const char *root_dir = argc > 2 ? argv[2] : NULL, *pid = NULL, *start = NULL;
+  if (argc > 4 && strcmp(argv[2], "--pid") == 0) {
+    pid = argv[3];
+    start = argv[4];
+    snprintf(dir, sizeof dir, "/proc/%s/root", pid);
+    root_dir = dir;
+    argv += 2;
+    argc -= 2;
+  }
+  if (argc < 5) {
+    fprintf(stderr, "usage: minid-init --in-root DIR|--pid PID START PROGRAM ARG0 [ARG...]\n");
+    return 125;
+  }
+  int prog = open(argv[3], O_RDONLY | O_CLOEXEC);
+  if (prog < 0) die(125, "open", argv[3]);
+  int root = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) give_up(1, "the container is not running any more (%s: %s)", root_dir, strerror(errno));
+  if (pid) {
+    char now[32];
+    start_time(pid, now, sizeof now);
+    if (strcmp(now, start) != 0) give_up(1, "the container is not running any more (process %s is another one now)", pid);
+  }
+  if (fchdir(root) < 0 || chroot(".") < 0) die(125, "chroot", root_dir);
+  if (chdir("/") < 0) die(125, "chdir", "/");
+  char *env[] = {"PATH=/bin:/usr/bin", "LC_ALL=C", NULL};
+  fexecve(prog, argv + 4, env);
+  die(125, "fexecve", argv[3]);
+  return 125;
+}
+
 int main(int argc, char **argv) {
   run_from_sealed_copy(argv);
   /* Not dumpable: a container process (root without CAP_SYS_PTRACE) can then open none of
@@ -842,7 +905,9 @@ int main(int argc, char **argv) {
    * a way out of the container's root for the command. Exec mode needs none of them: closed
    * before we join anything. Run mode's setup options name some (stderr, go, report): closed
    * on exec, they work until the command starts. */
-  if (close_range(3, ~0U, exec ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
+  int in_root = argc > 1 && strcmp(argv[1], "--in-root") == 0;
+  if (close_range(3, ~0U, exec || in_root ? 0 : CLOSE_RANGE_CLOEXEC) < 0) die(125, "close_range", NULL);
+  if (in_root) return in_root_mode(argc, argv);
   if (exec) {
     for (int i = 1; i < lead; i += 2) join_cgroup(argv[i + 1]);
     argv[lead - 1] = argv[0];

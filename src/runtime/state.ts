@@ -11,6 +11,7 @@ import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
 import type { SecurityOpts } from './security.js';
 import type { Attachment } from '../network/types.js';
+import { pausedNow } from './pause.js';
 
 export interface NetworkSettings {
   mode: string; // none | host | bridge | container:<name> | <user network> | cni:<name>
@@ -81,6 +82,8 @@ export interface ContainerState {
   status: Status;
   pid?: number;
   exit?: ExitRecord;
+  /** Running, but frozen by `minid pause` (runtime/pause.ts). */
+  paused?: boolean;
 }
 
 export const configFile = (id: string) => path.join(paths.container(id), 'config.json');
@@ -197,7 +200,7 @@ export function loadState(id: string): ContainerState | undefined {
     // unknown, and said so with 255, the code containerd reports for an exit it could not learn.
     exit = { exitCode: 255, finishedAt: '' };
   }
-  return { config, status, pid: alive ? p!.pid : undefined, exit };
+  return { config, status, pid: alive ? p!.pid : undefined, exit, paused: pausedNow(config, status === 'running') };
 }
 
 export function listStates(): ContainerState[] {

@@ -31,8 +31,9 @@ function netSettings(o: any): NetworkSettings {
   };
 }
 
-export async function run(image: string, command: string[], o: any): Promise<number> {
-  const req: rt.RunRequest = {
+/** What `run` and `create` were asked for, from their flags. */
+export function runRequest(image: string, command: string[], o: any): rt.RunRequest {
+  return {
     image,
     args: command,
     detach: !!o.detach,
@@ -55,6 +56,10 @@ export async function run(image: string, command: string[], o: any): Promise<num
     securityOpt: o.securityOpt ?? [],
     logOpts: o.logOpt ?? [],
   };
+}
+
+export async function run(image: string, command: string[], o: any): Promise<number> {
+  const req = runRequest(image, command, o);
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {
     const { dryRun } = await import('../../runtime/netglue.js');
@@ -127,8 +132,9 @@ function summary(s: ContainerState) {
     Command: s.config.argv,
     Created: s.config.created,
     State: {
-      Status: s.status,
+      Status: s.paused ? 'paused' : s.status,
       Running: s.status === 'running',
+      Paused: !!s.paused,
       Pid: s.pid ?? 0,
       ExitCode: s.exit?.exitCode ?? 0,
       // Read from the container's cgroup, which stays until rm.
@@ -278,12 +284,6 @@ export async function wait(refs: string[]) {
     last = exit?.exitCode ?? 255;
     process.stdout.write(`${last}\n`);
   }
-}
-
-export async function port(ref: string) {
-  const s = findContainer(ref);
-  const ports: any[] = s.config.attachment?.ports ?? [];
-  for (const p of ports) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp || '0.0.0.0'}:${p.hostPort}\n`);
 }
 
 export async function exited(id: string) {

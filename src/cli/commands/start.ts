@@ -1,0 +1,47 @@
+// `minid create`, `start`, `restart` (src/runtime/start.ts).
+import { fail, isMinidError } from '../../errors.js';
+import { findContainerOr1 } from '../../runtime/lookup.js';
+
+/** `create`: run's flags, the image pulled as run would, the record made; prints the id. */
+export async function create(image: string, command: string[], o: any): Promise<number> {
+  if (o.dryRun) fail('--dry-run is for `minid run`: `create` changes nothing on the host anyway');
+  const { runRequest } = await import('./container.js');
+  const req = runRequest(image, command, o);
+  if (o.pull !== 'missing' || o.platform || !(await (await import('../../image/store.js')).findLocalImage(image))) await (await import('./image.js')).pullForRun(image, o.pull, o.platform);
+  const { createContainer } = await import('../../runtime/container.js');
+  const c = await createContainer(req);
+  process.stdout.write(c.id + '\n');
+  return 0;
+}
+
+/** Each container in turn; one failing does not stop the others (exit 1 then, as docker). */
+async function each(refs: string[], fn: (ref: string) => Promise<void>): Promise<number> {
+  let code = 0;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+      process.stdout.write(ref + '\n');
+    } catch (e) {
+      if (!isMinidError(e)) throw e;
+      process.stderr.write(`minid: ${e.message}\n`);
+      code = 1;
+    }
+  }
+  return code;
+}
+
+export async function start(refs: string[], o: { attach?: boolean; interactive?: boolean }): Promise<number> {
+  const { startExisting } = await import('../../runtime/start.js');
+  if (o.attach || o.interactive) {
+    if (refs.length > 1) fail('you cannot start and attach multiple containers at once: give one with -a', 1);
+    return startExisting(findContainerOr1(refs[0]), { attach: true, interactive: o.interactive });
+  }
+  return each(refs, async (ref) => void (await startExisting(findContainerOr1(ref), {})));
+}
+
+export async function restart(refs: string[], o: { time: string }): Promise<number> {
+  const t = Number(o.time);
+  if (!Number.isInteger(t) || t < 0) fail(`invalid --time "${o.time}": give whole seconds`, 1);
+  const { restartContainer } = await import('../../runtime/start.js');
+  return each(refs, async (ref) => restartContainer(findContainerOr1(ref), t));
+}
