@@ -3,7 +3,7 @@
 // but commander). Errors: a MinidError prints one line and exits with its code; anything else
 // is a bug and says so.
 import { Command, CommanderError, Option } from 'commander';
-import { isMinidError } from '../errors.js';
+import { isMinidError, MinidError } from '../errors.js';
 import { watchOutput } from '../sys/output.js';
 import { secureStore } from '../sys/paths.js';
 
@@ -16,6 +16,13 @@ function requireRoot(): void {
   }
 }
 
+/**
+ * docker's CLI exits 125 for minid's own failures only where docker gives 125: `run` (and
+ * `create`) failing before the container starts, and flags it cannot parse. Every other
+ * command's error is what the daemon would report: exit 1.
+ */
+const KEEPS_125 = new Set(['run', 'create']);
+
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
   return async (...args: T) => {
@@ -25,8 +32,14 @@ function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<nu
       secureStore();
     }
     const fn = await load();
-    const code = await fn(...args);
-    if (typeof code === 'number') process.exitCode = code;
+    try {
+      const code = await fn(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (e) {
+      const cmd = args[args.length - 1] as Command | undefined;
+      if (isMinidError(e) && e.exitCode === 125 && !KEEPS_125.has(cmd?.name?.() ?? '')) throw new MinidError(e.message, 1);
+      throw e;
+    }
   };
 }
 
@@ -36,6 +49,9 @@ export function buildProgram(): Command {
     .version('minid 0.1.0', '-v, --version')
     .enablePositionalOptions()
     .showHelpAfterError('(see `minid --help`)')
+    // commander's "Did you mean" comes from edit distance alone: `top` would be offered `stop`,
+    // `--init` offered `--cni`. A wrong hint misleads more than none.
+    .showSuggestionAfterError(false)
     .configureOutput({ outputError: (s, write) => write(`minid: ${s.replace(/^error: /, '')}`) })
     .exitOverride();
 
@@ -107,7 +123,13 @@ export function buildProgram(): Command {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'machine-readable output')
-    .action(action(async () => (await import('./commands/container.js')).ps));
+    .option('-f, --filter <key=value>', 'status, name, id, label, ancestor, network, exited, before, since (repeatable)', collect, [])
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .option('--no-trunc', 'full ids and commands')
+    .option('-n, --last <n>', 'the n containers created last (all states)')
+    .option('-l, --latest', 'the container created last (all states)')
+    .option('-s, --size', 'the size of each container\'s writable layer')
+    .action(action(async () => (await import('./commands/ps.js')).ps));
 
   program
     .command('stop')
@@ -154,9 +176,11 @@ export function buildProgram(): Command {
 
   program
     .command('inspect')
-    .description('Show containers (or images) as JSON')
+    .description('Show containers, images or networks as JSON, docker-shaped')
     .argument('<names...>')
-    .action(action(async () => (await import('./commands/container.js')).inspect));
+    .option('-f, --format <template>', 'Go template (docs/format.md), e.g. {{.State.Status}}')
+    .option('--type <type>', 'container | image | network')
+    .action(action(async () => (await import('./commands/inspect.js')).inspect));
 
   program
     .command('wait')
@@ -168,6 +192,7 @@ export function buildProgram(): Command {
     .command('port')
     .description("List a container's published ports")
     .argument('<container>')
+    .option('--format <template>', 'Go template over the port mappings (docs/format.md)')
     .action(action(async () => (await import('./commands/container.js')).port));
 
   program
@@ -227,8 +252,13 @@ export function buildProgram(): Command {
   program
     .command('images')
     .description('List images')
+    .argument('[repository]', 'only this repository (REPOSITORY[:TAG])')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'machine-readable output')
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .option('--digests', 'show digests')
+    .option('--no-trunc', 'full image ids')
+    .option('-a, --all', 'all images (minid keeps no intermediate images)')
     .action(action(async () => (await import('./commands/image.js')).images));
 
   program
@@ -242,8 +272,18 @@ export function buildProgram(): Command {
   image
     .command('inspect')
     .argument('<images...>')
-    .action(action(async () => (await import('./commands/image.js')).inspectImage));
-  image.command('ls').option('-q, --quiet').option('--json').action(action(async () => (await import('./commands/image.js')).images));
+    .option('-f, --format <template>', 'Go template (docs/format.md)')
+    .action(action(async () => (await import('./commands/inspect.js')).inspectImages));
+  image
+    .command('ls')
+    .argument('[repository]')
+    .option('-q, --quiet')
+    .option('--json')
+    .option('--format <template>')
+    .option('--digests')
+    .option('--no-trunc')
+    .option('-a, --all')
+    .action(action(async () => (await import('./commands/image.js')).images));
   image
     .command('rm')
     .argument('<images...>')
@@ -269,12 +309,14 @@ export function buildProgram(): Command {
     .description('List networks')
     .option('-q, --quiet', 'only names')
     .option('--no-trunc', 'full ids')
-    .action(action(async () => { const m = await import('./commands/network.js'); return (o: any) => m.networkLs({ quiet: o.quiet, noTrunc: o.trunc === false }); }));
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (o: any) => m.networkLs({ quiet: o.quiet, noTrunc: o.trunc === false, format: o.format }); }));
   network
     .command('inspect')
     .description('Show networks as JSON, or draw one with --diagram')
     .argument('<names...>')
     .option('--diagram', 'draw the topology: host, bridge, veth pairs, namespaces, addresses, ports, NAT rules')
+    .option('-f, --format <template>', 'Go template (docs/format.md)')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkInspect(n, o); }));
   network
     .command('rm')
@@ -379,6 +421,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = prebuilt ?? buildProgram();
   prebuilt = undefined;
   try {
+    // `minid` alone: the help, and success (docker's).
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return void process.exit(0);
+    }
     await program.parseAsync(argv);
     debugExit();
     // The command is done: exit now rather than when Node has closed every handle (a
@@ -389,8 +436,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exit();
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end here with code 0; usage errors get docker's 125.
-      process.exit(e.exitCode === 0 ? 0 : 125);
+      // --help and --version end here with code 0. docker's CLI: a flag it cannot parse is 125;
+      // an unknown command or a missing argument is 1.
+      if (e.exitCode === 0) process.exit(0);
+      process.exit(['commander.unknownCommand', 'commander.missingArgument', 'commander.excessArguments'].includes(e.code) ? 1 : 125);
     }
     if (isMinidError(e)) {
       process.stderr.write(`minid: ${e.message}\n`);
