@@ -58,9 +58,9 @@ describe('network connect / disconnect with real containers', () => {
     for (const n of [NET_A, NET_B]) bridges.push(JSON.parse((await m(['network', 'inspect', n])).stdout)[0].Options['minid.bridge.name']);
     const id1 = await start('c1', ['--network', NET_A, ...server('c1')]);
     const id2 = await start('c2', ['--network', NET_B, ...server('c2')]);
-    const ip1 = (await inspect('c1')).NetworkSettings.ip as string;
-    const ip2 = (await inspect('c2')).NetworkSettings.ip as string;
-    const gwA = (await inspect('c1')).NetworkSettings.gateway as string;
+    const ip1 = (Object.values((await inspect('c1')).NetworkSettings.Networks)[0] as any).IPAddress as string;
+    const ip2 = (Object.values((await inspect('c2')).NetworkSettings.Networks)[0] as any).IPAddress as string;
+    const gwA = (Object.values((await inspect('c1')).NetworkSettings.Networks)[0] as any).Gateway as string;
     await new Promise((res) => setTimeout(res, 300));
     // Isolated: A's container cannot reach B's (MINID-ISOLATION drops it at the host).
     expect(await ask('c1', ip2)).not.toContain('hello-from-c2');

@@ -58,8 +58,8 @@ describe('tables', () => {
   // "CONTAINER ID   IMAGE     COMMAND       CREATED ..." (IMAGE padded to 10 for "busybox").
   it('pad columns to at least ten characters, three spaces after the longest cell, the last one not', () => {
     expect(table(['A', 'BB'], [['ccc', 'd']])).toBe('A         BB\nccc       d\n');
-    expect(table(['A', 'BB'], [['longer-than-7', 'y']])).toBe('A                BB\nlonger-than-7   y\n');
-    expect(table(['A', 'PORTS', 'NAMES'], [['a', '', 'web']])).toBe('A         PORTS     NAMES\na                   web\n');
+    expect(table(['A', 'BB'], [['longer-than-7', 'y']])).toBe('A               BB\nlonger-than-7   y\n');
+    expect(table(['A', 'PORTS', 'NAMES'], [['a', '', 'web']])).toBe(`A${' '.repeat(9)}PORTS${' '.repeat(5)}NAMES\na${' '.repeat(19)}web\n`);
     expect(table(['A', 'B'], [])).toBe('A         B\n');
   });
 });

@@ -64,7 +64,7 @@ describe('minid network', () => {
     expect(out).toBe('Deleted Networks:\nold\n\n');
   });
 
-  it('table pads columns with three spaces', () => {
-    expect(table(['A', 'BB'], [['xxxx', 'y']])).toBe('A      BB\nxxxx   y\n');
+  it("table pads columns as docker's tabwriter: at least ten, three spaces after the longest", () => {
+    expect(table(['A', 'BB'], [['xxxx', 'y']])).toBe('A         BB\nxxxx      y\n');
   });
 });
