@@ -98,6 +98,8 @@ export function buildProgram(): Command {
       .option('--dry-run', 'print the network steps without changing the host')
       .option('--pull <policy>', 'pull the image: always | missing (when not in the store) | never', 'missing')
       .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
+      .option('-l, --label <key=value>', 'set a label on the container (repeatable)', collect, [])
+      .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
       .helpOption('--help', 'display help for command');
 
   runLike(

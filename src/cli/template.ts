@@ -15,6 +15,15 @@ export function goMap<T extends object>(o: T): T {
 }
 export const isGoMap = (o: unknown): boolean => typeof o === 'object' && o !== null && MAPS.has(o);
 
+const asNull = { value: () => null, enumerable: false };
+/**
+ * Go's nil slice: empty in templates (printed [], false, len 0), null in JSON, as docker's
+ * `"Entrypoint": null` is. (A bare JSON null is a nil pointer: printed <nil>.)
+ */
+export const nilSlice = <T = string>(): T[] => Object.defineProperty([] as T[], 'toJSON', asNull);
+/** Go's nil map: empty in templates (printed map[]), null in JSON. */
+export const nilMap = <T = string>(): Record<string, T> => goMap(Object.defineProperty({} as Record<string, T>, 'toJSON', asNull));
+
 export class TemplateError extends Error {}
 
 // ----------------------------------------------------------------------------- lexer
@@ -333,6 +342,7 @@ export function goJson(v: unknown): string {
   return JSON.stringify(v === undefined ? null : sortMaps(v));
 }
 function sortMaps(v: unknown): unknown {
+  if (v && typeof (v as any).toJSON === 'function') v = (v as any).toJSON();
   if (Array.isArray(v)) return v.map(sortMaps);
   if (v && typeof v === 'object') {
     const keys = MAPS.has(v) ? Object.keys(v).sort() : Object.keys(v);

@@ -45,6 +45,8 @@ export interface RunRequest {
   capDrop: string[];
   privileged: boolean;
   securityOpt: string[];
+  /** --label / --label-file, parsed (cli). */
+  labels?: Record<string, string>;
   explain?: (line: string) => void;
 }
 
@@ -155,6 +157,9 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     privileged: r.privileged,
     security,
     caps,
+    labels: { ...((cfg as spec.ImageRuntimeConfig).Labels ?? {}), ...(r.labels ?? {}) },
+    entrypoint: r.entrypoint !== undefined ? (r.entrypoint ? [r.entrypoint] : []) : cfg.Entrypoint ?? [],
+    cmd: r.args.length ? r.args : r.entrypoint !== undefined ? [] : cfg.Cmd ?? [],
   };
   await withLock('containers', async () => {
     if (r.name) {

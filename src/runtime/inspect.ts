@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
-import { goMap } from '../cli/template.js';
+import { goMap, nilMap, nilSlice } from '../cli/template.js';
 import { logFile, type ContainerState } from './state.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
@@ -54,8 +54,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
 
   const endpoint = (name: string, a: any | undefined) => ({
     IPAMConfig: null,
-    Links: null,
-    Aliases: a?.aliases?.length ? [...a.aliases] : null,
+    Links: nilSlice(),
+    Aliases: a?.aliases?.length ? [...a.aliases] : nilSlice(),
     NetworkID: networkId(name),
     EndpointID: a ? derivedId('endpoint', c.id, name) : '',
     Gateway: a?.gateway ?? '',
@@ -77,9 +77,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
   }
   // Top-level addresses: the default bridge network's only, as docker fills them.
   const top = att && (att.network ?? att.mode) === 'bridge' && att.mode === 'bridge' ? att : undefined;
-  const cmd: string[] | null = (c as any).cmd ?? c.argv;
-  const entrypoint: string[] | null = (c as any).entrypoint ?? null;
-  const labels = goMap({ ...((c as any).labels ?? {}) } as Record<string, string>);
+  const cmd: string[] | null = c.cmd ?? c.argv;
+  const entrypoint: string[] | null = c.entrypoint ?? null;
+  const labels = goMap({ ...(c.labels ?? {}) });
 
   return {
     Id: c.id,
@@ -112,9 +112,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
+    ExecIDs: nilSlice(),
     HostConfig: {
-      Binds: c.volumes.length ? c.volumes.map((v) => `${v.host}:${v.container}${v.readonly ? ':ro' : ''}`) : null,
+      Binds: c.volumes.length ? c.volumes.map((v) => `${v.host}:${v.container}${v.readonly ? ':ro' : ''}`) : nilSlice(),
       ContainerIDFile: '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
       NetworkMode: c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode,
@@ -122,17 +122,17 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       RestartPolicy: (c as any).restartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.autoRemove,
       VolumeDriver: '',
-      VolumesFrom: null,
-      CapAdd: c.capAdd?.length ? c.capAdd : null,
-      CapDrop: c.capDrop?.length ? c.capDrop : null,
+      VolumesFrom: nilSlice(),
+      CapAdd: c.capAdd?.length ? c.capAdd : nilSlice(),
+      CapDrop: c.capDrop?.length ? c.capDrop : nilSlice(),
       Dns: c.net.dns ?? [],
       DnsOptions: c.net.dnsOptions ?? [],
       DnsSearch: c.net.dnsSearch ?? [],
-      ExtraHosts: c.net.addHosts?.length ? c.net.addHosts : null,
+      ExtraHosts: c.net.addHosts?.length ? c.net.addHosts : nilSlice(),
       Privileged: !!c.privileged,
       PublishAllPorts: !!c.net.publishAll,
       ReadonlyRootfs: false,
-      SecurityOpt: c.security ? securityOptList(c.security) : null,
+      SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
     },
     GraphDriver: { Data: { LowerDir: c.layers.join(':'), MergedDir: path.join(dir, 'rootfs'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') }, Name: 'overlay2' },
@@ -149,12 +149,12 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       OpenStdin: c.interactive,
       StdinOnce: c.interactive && !c.detach,
       Env: c.env,
-      Cmd: cmd?.length ? cmd : null,
+      Cmd: cmd?.length ? cmd : nilSlice(),
       Image: c.image,
-      Volumes: null,
+      Volumes: nilMap(),
       WorkingDir: c.cwd,
-      Entrypoint: entrypoint?.length ? entrypoint : null,
-      OnBuild: null,
+      Entrypoint: entrypoint?.length ? entrypoint : nilSlice(),
+      OnBuild: nilSlice(),
       Labels: labels,
       StopSignal: c.stopSignal,
     },
@@ -166,8 +166,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       LinkLocalIPv6PrefixLen: 0,
       Ports: ports,
       SandboxKey: att?.netnsPath ?? '',
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
+      SecondaryIPAddresses: nilSlice(),
+      SecondaryIPv6Addresses: nilSlice(),
       EndpointID: top ? derivedId('endpoint', c.id, 'bridge') : '',
       Gateway: top?.gateway ?? '',
       GlobalIPv6Address: '',
@@ -206,14 +206,14 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
     Tty: false,
     OpenStdin: false,
     StdinOnce: false,
-    Env: cc.Env ?? null,
-    Cmd: cc.Cmd ?? null,
+    Env: cc.Env ?? nilSlice(),
+    Cmd: cc.Cmd ?? nilSlice(),
     Image: '',
-    Volumes: cc.Volumes ? goMap({ ...cc.Volumes }) : null,
+    Volumes: cc.Volumes ? goMap({ ...cc.Volumes }) : nilMap(),
     WorkingDir: cc.WorkingDir ?? '',
-    Entrypoint: cc.Entrypoint ?? null,
-    OnBuild: null,
-    Labels: cc.Labels ? goMap({ ...cc.Labels }) : null,
+    Entrypoint: cc.Entrypoint ?? nilSlice(),
+    OnBuild: nilSlice(),
+    Labels: cc.Labels ? goMap({ ...cc.Labels }) : nilMap(),
     ...(cc.StopSignal ? { StopSignal: cc.StopSignal } : {}),
   };
   return {
@@ -224,7 +224,7 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
     Comment: '',
     Created: cfg.created ?? img.created ?? ZERO_TIME,
     Container: '',
-    ContainerConfig: { ...config, Cmd: null, Entrypoint: null },
+    ContainerConfig: { ...config, Cmd: nilSlice(), Entrypoint: nilSlice() },
     DockerVersion: '',
     Author: cfg.author ?? '',
     Config: config,

@@ -65,6 +65,11 @@ export interface ContainerConfig {
   security?: SecurityOpts;
   /** The capabilities the container's root keeps (CAP_ names), computed from the above. */
   caps?: string[];
+  /** The image's labels with --label/--label-file over them (docker's Config.Labels). */
+  labels?: Record<string, string>;
+  /** Config.Entrypoint and Config.Cmd as docker records them (argv is the two joined). */
+  entrypoint?: string[];
+  cmd?: string[];
 }
 
 export interface ExitRecord {

@@ -34,7 +34,7 @@ export function portsText(s: ContainerState): string {
   return ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
 }
 
-const labelsOf = (s: ContainerState): Record<string, string> => (s.config as any).labels ?? {};
+const labelsOf = (s: ContainerState): Record<string, string> => s.config.labels ?? {};
 const networksOf = (s: ContainerState): string[] => {
   const c = s.config;
   const primary = c.net.network ?? (c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode);
