@@ -23,10 +23,14 @@ export interface PsOptions {
 /** docker's ellipsis cut (stringutils.Ellipsis): n characters, the last one "…". */
 export const ellipsis = (s: string, n: number): string => ([...s].length <= n ? s : [...s].slice(0, n - 1).join('') + '…');
 
-/** The COMMAND column: the argv joined (docker quotes no argument), cut to 20, in double quotes. */
+/**
+ * The COMMAND column as docker's daemon and CLI make it: the path, then the arguments, those
+ * with a space in single quotes; cut to 20 characters; then Go-quoted (strconv.Quote).
+ */
 export function commandText(argv: string[], trunc = true): string {
-  const cmd = argv.join(' ');
-  return `"${trunc ? ellipsis(cmd, 20) : cmd}"`;
+  const [p = '', ...args] = argv;
+  const cmd = [p, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
+  return JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd);
 }
 
 export function portsText(s: ContainerState): string {
