@@ -385,6 +385,18 @@ export function buildProgram(): Command {
       );
   }
 
+  program
+    .command('version')
+    .description("Show minid's version (docker's shape)")
+    .option('-f, --format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/sysinfo.js')).version, { root: false }));
+
+  program
+    .command('info')
+    .description('Show what minid and this host offer (docker\'s shape)')
+    .option('-f, --format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/sysinfo.js')).info));
+
   const system = program.command('system').description('Manage minid itself');
   system
     .command('prune')

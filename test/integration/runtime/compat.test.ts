@@ -202,6 +202,19 @@ describe('ps and images as docker lays them out', () => {
   });
 });
 
+describe('version and info', () => {
+  it("docker's keys, with --format", async () => {
+    const keys = (o: object) => Object.keys(o);
+    const v = JSON.parse((await run(['version', '--format', '{{json .}}'])).stdout);
+    expect(keys(v)).toEqual(keys(JSON.parse(fs.readFileSync(path.join(repo, 'test/fixtures/docker/version.json'), 'utf8'))));
+    expect((await run(['version', '-f', '{{.Server.Version}}'])).stdout).toMatch(/^\d+\.\d+\.\d+$/);
+    const docker = JSON.parse(fs.readFileSync(path.join(repo, 'test/fixtures/docker/info.json'), 'utf8'));
+    const i = JSON.parse((await run(['info', '--format', 'json'])).stdout);
+    expect(sameShape(docker, i, 'info', ['ID', 'Containers', 'ContainersRunning', 'ContainersPaused', 'ContainersStopped', 'Images', 'Driver', 'CgroupDriver', 'CgroupVersion', 'KernelVersion', 'OperatingSystem', 'OSType', 'Architecture', 'NCPU', 'MemTotal', 'DockerRootDir', 'Name', 'ServerVersion', 'SecurityOptions'])).toEqual([]);
+    expect((await run(['info', '-f', '{{.Containers}} {{.ContainersRunning}} {{.DockerRootDir}}'])).stdout).toBe(`4 2 ${store.root}`);
+  });
+});
+
 describe("docker's exit codes", () => {
   it('1 for what the daemon would refuse; 125 for run; 0 for minid alone and rm -f of nothing', async () => {
     expect((await run(['stop', 'nosuch'])).exitCode).toBe(1);
