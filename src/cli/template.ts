@@ -457,11 +457,21 @@ function indexOf(item: unknown, ...keys: unknown[]): unknown {
       if (k < 0 || k >= v.length) throw new TemplateError(`error calling index: index out of range: ${k}`);
       v = typeof v === 'string' ? Buffer.from(v)[k] : v[k];
     } else if (typeof v === 'object' && MAPS.has(v)) {
-      // A missing key gives the element type's zero value; ours is untyped: nil.
-      v = Object.prototype.hasOwnProperty.call(v, String(k)) ? (v as any)[String(k)] : null;
+      // A missing key gives the element type's zero value, guessed from the other values:
+      // "" in a map of strings, a nil slice in a map of slices, else nil.
+      v = Object.prototype.hasOwnProperty.call(v, String(k)) ? (v as any)[String(k)] : zeroOf(Object.values(v));
     } else throw new TemplateError(`error calling index: can't index item of type ${typeOf(v)}`);
   }
   return v;
+}
+
+function zeroOf(values: unknown[]): unknown {
+  const some = values.find((x) => x !== null && x !== undefined);
+  if (typeof some === 'string' || (!values.length && some === undefined)) return '';
+  if (Array.isArray(some) || values.some(Array.isArray) || (values.length && some === undefined)) return nilSlice();
+  if (typeof some === 'number') return 0;
+  if (typeof some === 'boolean') return false;
+  return null;
 }
 
 function cmp(name: string, a: unknown, b: unknown): number {

@@ -45,9 +45,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
   const netName = c.net.network ?? (c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode);
 
   // Ports: every exposed or published container port; null where none is published (docker's map).
-  const ports = goMap({} as Record<string, { HostIp: string; HostPort: string }[] | null>);
+  const ports = goMap({} as Record<string, { HostIp: string; HostPort: string }[]>);
   if (att && c.net.mode !== 'host' && c.net.mode !== 'none') {
-    for (const p of c.exposedPorts) ports[p.includes('/') ? p : `${p}/tcp`] = null;
+    for (const p of c.exposedPorts) ports[p.includes('/') ? p : `${p}/tcp`] = nilSlice();
     for (const b of att.ports ?? []) (ports[`${b.containerPort}/${b.protocol}`] ??= []).push({ HostIp: b.hostIp || '0.0.0.0', HostPort: String(b.hostPort) });
   }
   const exposed = new Set([...c.exposedPorts.map((p) => (p.includes('/') ? p : `${p}/tcp`)), ...Object.keys(portBindings(c.net.ports))]);

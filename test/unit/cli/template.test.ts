@@ -1,7 +1,7 @@
 // The Go template engine behind --format (src/cli/template.ts): what CI scripts write, and Go's
 // printing, truthiness and error rules.
 import { describe, expect, it } from 'vitest';
-import { formatRows, goMap, parseTemplate, sprintf, tabwrite } from '../../../src/cli/template.js';
+import { formatRows, goMap, nilSlice, parseTemplate, sprintf, tabwrite } from '../../../src/cli/template.js';
 
 // A container as `inspect` shapes it (the parts these lines use); maps marked as Go maps.
 const ctr = () => ({
@@ -24,7 +24,7 @@ const ctr = () => ({
   Mounts: [{ Type: 'bind', Source: '/srv/www', Destination: '/usr/share/nginx/html', RW: false }],
   NetworkSettings: {
     IPAddress: '10.88.0.5',
-    Ports: goMap({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null }),
+    Ports: goMap({ '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': nilSlice() }),
     Networks: goMap({ bridge: { IPAddress: '10.88.0.5', Gateway: '10.88.0.1', MacAddress: '02:42:0a:58:00:05' } }),
   },
 });
@@ -66,7 +66,10 @@ describe("Go's printing", () => {
     expect(run('{{.Args}}')).toBe('[-g daemon off;]');
     expect(run('{{.HostConfig.RestartPolicy}}')).toBe('{no 0}');
     expect(run('{{.Config.Labels.nosuch}}')).toBe('<no value>');
-    expect(run('{{index .NetworkSettings.Ports "443/tcp"}}')).toBe('<nil>');
+    expect(run('{{index .NetworkSettings.Ports "443/tcp"}}')).toBe('[]'); // a nil slice: null in JSON
+    expect(run('{{index .NetworkSettings.Ports "8/udp"}} {{len (index .NetworkSettings.Ports "8/udp")}}')).toBe('[] 0');
+    expect(run('[{{index .Config.Labels "nosuch"}}]')).toBe('[]'); // a map of strings: ""
+    expect(run('{{.Nil}} {{.Ptr}}', { Nil: nilSlice(), Ptr: null })).toBe('[] <nil>');
     expect(run('{{.State.FinishedAt}}')).toBe('0001-01-01T00:00:00Z');
     expect(run('{{1.5}} {{0.000001}} {{true}}', {})).toBe('1.5 1e-06 true');
   });
