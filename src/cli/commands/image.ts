@@ -36,22 +36,6 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? n : Number(n.toPrecision(3))}${units[i]}`;
 }
 
-export async function imageRows(images: ImageRecord[]): Promise<string[][]> {
-  const { splitFamiliar } = await import('../../image/ref.js');
-  const { since } = await import('../format.js');
-  const rows: string[][] = [];
-  for (const img of images) {
-    const id = img.id.replace(/^sha256:/, '').slice(0, 12);
-    const rest = [id, since(img.created), humanSize(img.size)];
-    if (img.names.length === 0) rows.push(['<none>', '<none>', ...rest]);
-    for (const n of img.names) {
-      const { repository, tag } = splitFamiliar(n);
-      rows.push([repository, tag, ...rest]);
-    }
-  }
-  return rows;
-}
-
 export interface ImagesOptions {
   quiet?: boolean;
   json?: boolean;
@@ -131,15 +115,12 @@ export async function rmi(refs: string[], opts: { force?: boolean } = {}): Promi
   throw errors[errors.length - 1];
 }
 
-/** `minid image inspect REF...`: the records as a JSON array, plus where the layers are unpacked. */
-export async function inspectImage(refs: string[]): Promise<void> {
-  const { resolveImage, layerPaths } = await import('../../image/store.js');
+/** The images as `image inspect` shows them (docker's shape, src/runtime/inspect.ts); a missing one is the store's error. */
+export async function inspectImage(refs: string[], o: { format?: string } = {}): Promise<void> {
+  const { imageObject, printInspected } = await import('./inspect.js');
   const list: unknown[] = [];
-  for (const ref of refs) {
-    const img = await resolveImage(ref);
-    list.push({ ...img, layerDirs: layerPaths(img) });
-  }
-  out(JSON.stringify(list, null, 2));
+  for (const ref of refs) list.push(await imageObject(ref));
+  await printInspected(list, o.format);
 }
 
 /**
