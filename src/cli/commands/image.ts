@@ -83,8 +83,8 @@ export async function images(repoOrOpts?: string | ImagesOptions, maybe: ImagesO
     }));
   });
   if (opts.quiet) {
-    const ids = [...new Set(rows.map((r) => r.ID()))];
-    if (ids.length) out(ids.join('\n'));
+    // One id per row, as docker's (an image with two names twice).
+    if (rows.length) out(rows.map((r) => r.ID()).join('\n'));
     return;
   }
   if (opts.format) {
