@@ -492,6 +492,7 @@ export async function preload(): Promise<void> {
   prebuild();
   await Promise.all([
     import('./commands/container.js'),
+    import('./commands/ps.js'),
     import('../runtime/container.js'),
     import('../runtime/attach.js'),
     import('../runtime/netglue.js'),
