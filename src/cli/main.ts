@@ -304,6 +304,8 @@ export function buildProgram(): Command {
     .option('--subnet <cidr>', 'subnet (default: a free /24 that overlaps nothing on the host)')
     .option('--gateway <ip>', "the bridge's address (default: the subnet's first address)")
     .option('-d, --driver <driver>', 'only "bridge"', 'bridge')
+    .option('--label <key=value>', 'set a label on the network (repeatable)', collect, [])
+    .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
     .option('--explain', 'print every step as a command while doing it')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string, o: any) => m.networkCreate(n, o); }));
   network

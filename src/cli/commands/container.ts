@@ -27,29 +27,6 @@ function netSettings(o: any): NetworkSettings {
   };
 }
 
-/** --label KEY[=VALUE] and --label-file FILE (a label per line, # comments), docker's syntax. */
-export async function parseLabels(flags: string[], files: string[]): Promise<Record<string, string>> {
-  const fs = await import('node:fs');
-  const lines: string[] = [];
-  for (const f of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      fail(`cannot read label file ${f}: check the path`);
-    }
-    lines.push(...text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
-  }
-  const out: Record<string, string> = {};
-  for (const l of [...lines, ...flags]) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (!k) fail(`invalid label "${l}": give KEY=VALUE (or KEY)`);
-    out[k] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return out;
-}
-
 export async function run(image: string, command: string[], o: any): Promise<number> {
   const req: rt.RunRequest = {
     image,
@@ -72,7 +49,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
     capDrop: o.capDrop ?? [],
     privileged: !!o.privileged,
     securityOpt: o.securityOpt ?? [],
-    labels: await parseLabels(o.label ?? [], o.labelFile ?? []),
+    labels: (await import('../labels.js')).parseLabels(o.label ?? [], o.labelFile ?? []),
   };
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {

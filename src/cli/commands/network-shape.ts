@@ -31,7 +31,7 @@ export function dockerNetwork(j: NetworkInspect): Record<string, unknown> {
     ConfigOnly: false,
     Containers: containers,
     Options: goMap({ ...j.Options }),
-    Labels: goMap({ ...((j as any).Labels ?? {}) }),
+    Labels: goMap({ ...(j.Labels ?? {}) }),
     Minid: { Up: j.Up, ...(j.DNS ? { DNS: j.DNS } : {}) },
   };
 }

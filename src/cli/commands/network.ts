@@ -18,8 +18,14 @@ export interface Out {
 }
 const stdio: Out = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
-export async function networkCreate(name: string, opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean } = {}, io: Out = stdio): Promise<void> {
-  const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver });
+export async function networkCreate(
+  name: string,
+  opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean; label?: string[]; labelFile?: string[] } = {},
+  io: Out = stdio,
+): Promise<void> {
+  const { parseLabels } = await import('../labels.js');
+  const labels = parseLabels(opts.label ?? [], opts.labelFile ?? []);
+  const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver, labels });
   if (opts.explain)
     io.err(`# network "${r.name}": ${r.subnet} via ${r.gateway} on bridge ${r.bridge} (recorded only: its bridge and rules are made by the first container that joins it)\n`);
   io.out(`${r.id}\n`);

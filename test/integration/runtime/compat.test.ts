@@ -145,6 +145,27 @@ describe("inspect has docker 20.10's keys and types", () => {
     expect(sameShape(Object.values(docker.Containers)[0], ours.Containers[id], 'Containers[web]')).toEqual([]);
     expect((await run(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', 'bridge'])).stdout).toBe(store.env.MINID_BRIDGE_SUBNET);
   });
+  it('labels: --label-file on run, --label on network create', async () => {
+    const file = path.join(vol, '..', `${path.basename(vol)}.labels`);
+    fs.writeFileSync(file, '# team labels\nowner=ops\nflag\n');
+    try {
+      const r = await run(['run', '--name', 'lf', '--network', 'none', '--label-file', file, '-l', 'owner=dev', 'busybox', 'true']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await f('{{.Config.Labels.owner}} [{{.Config.Labels.flag}}]', 'lf')).toBe('dev []');
+      expect((await run(['rm', 'lf'])).exitCode).toBe(0);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    const bad = await run(['run', '--rm', '--network', 'none', '--label-file', '/nonexistent/labels', 'busybox', 'true']);
+    expect([bad.exitCode, bad.stderr]).toEqual([125, 'minid: cannot read label file /nonexistent/labels: check the path']);
+    const net = `cmp${Math.random().toString(16).slice(2, 8)}`;
+    expect((await run(['network', 'create', '--label', 'team=web', net])).exitCode).toBe(0);
+    try {
+      expect((await run(['network', 'inspect', '-f', '{{.Labels.team}} {{json .Labels}}', net])).stdout).toBe('web {"team":"web"}');
+    } finally {
+      expect((await run(['network', 'rm', net])).exitCode).toBe(0);
+    }
+  });
   it('missing objects: [] and exit 1, the found ones still printed', async () => {
     const r = await run(['inspect', 'nosuch']);
     expect([r.exitCode, r.stdout, r.stderr]).toEqual([1, '[]', 'minid: no such object: nosuch']);
