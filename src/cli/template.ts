@@ -345,9 +345,16 @@ function sortMaps(v: unknown): unknown {
   if (v && typeof (v as any).toJSON === 'function') v = (v as any).toJSON();
   if (Array.isArray(v)) return v.map(sortMaps);
   if (v && typeof v === 'object') {
-    const keys = MAPS.has(v) ? Object.keys(v).sort() : Object.keys(v);
+    // A list row (ps, images...) is docker's formatter context: its methods without
+    // arguments are its fields, marshalled as a map (keys sorted), as docker's MarshalJSON does.
+    const context = Object.values(v).some((x) => typeof x === 'function');
+    const keys = MAPS.has(v) || context ? Object.keys(v).sort() : Object.keys(v);
     const o: Record<string, unknown> = {};
-    for (const k of keys) if (typeof (v as any)[k] !== 'function') o[k] = sortMaps((v as any)[k]);
+    for (const k of keys) {
+      const x = (v as any)[k];
+      if (typeof x !== 'function') o[k] = sortMaps(x);
+      else if (x.length === 0) o[k] = sortMaps(x());
+    }
     return o;
   }
   return v;

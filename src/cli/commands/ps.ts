@@ -158,7 +158,7 @@ export async function ps(o: PsOptions = {}): Promise<void> {
     const rw = duBytes(path.join(paths.container(s.config.id), 'upper'));
     return `${humanSize(rw)} (virtual ${humanSize(rw + imageSize(s))})`;
   };
-  const imageSizes = o.size || o.format?.includes('.Size') ? await imageSizeMap() : new Map<string, number>();
+  const imageSizes = o.size || /\.Size|json/.test(o.format ?? '') ? await imageSizeMap() : new Map<string, number>();
   const imageSize = (s: ContainerState) => imageSizes.get(s.config.imageId) ?? 0;
   const rows = states.map((s) => row(s, o, now, sizeOf(s)));
   if (o.quiet) return void process.stdout.write(rows.map((r) => r.ID() + '\n').join(''));

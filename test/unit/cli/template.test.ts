@@ -134,6 +134,10 @@ describe("tables as docker's tabwriter lays them out", () => {
     const rows = [{ ID: () => 'abc', Names: () => 'web' }];
     expect(formatRows('table {{.ID}}\\t{{.Names}}', rows, { headers: { ID: 'CONTAINER ID', Names: 'NAMES' } })).toBe('CONTAINER ID   NAMES\nabc            web\n');
     expect(formatRows('{{.ID}}: {{.Names}}', rows)).toBe('abc: web\n');
+    // A row's JSON: its fields (methods without arguments), keys sorted, as docker's.
+    const row = { Names: () => 'web', ID: () => 'abc', Label: (k: string) => k };
+    expect(formatRows('{{json .}}', [row])).toBe('{"ID":"abc","Names":"web"}\n');
+    expect(formatRows('json', [row])).toBe('{"ID":"abc","Names":"web"}\n');
     expect(formatRows('table {{upper .Names}}', rows, { headers: { Names: 'NAMES' } })).toBe('NAMES\nWEB\n');
   });
 });
