@@ -87,7 +87,7 @@ export async function images(repoOrOpts?: string | ImagesOptions, maybe: ImagesO
     if (rows.length) out(rows.map((r) => r.ID()).join('\n'));
     return;
   }
-  if (opts.format) {
+  if (opts.format && opts.format.trim() !== 'table') {
     const { formatRows } = await import('../template.js');
     const headers = { ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };
     process.stdout.write(formatRows(opts.format, rows, { headers }));

@@ -166,8 +166,8 @@ export async function ps(o: PsOptions = {}): Promise<void> {
     const { inspectContainer } = await import('../../runtime/inspect.js');
     return void process.stdout.write(JSON.stringify(states.map((s) => inspectContainer(s, () => '')), null, 2) + '\n');
   }
-  if (!o.format) {
-    // The default table without the template engine (start-up time): the same layout.
+  if (!o.format || o.format.trim() === 'table') {
+    // The default table (also what "table" alone asks for) without the template engine (start-up time): the same layout.
     const cols: (keyof typeof HEADERS)[] = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(o.size ? (['Size'] as const) : [])];
     return void process.stdout.write(table(cols.map((k) => HEADERS[k]), rows.map((r) => cols.map((k) => (r[k] as () => string)()))));
   }

@@ -210,6 +210,11 @@ describe('ps and images as docker lays them out', () => {
     expect(await names('-n', '2')).toEqual(['bad3', 'box']);
     const t = await run(['ps', '--filter', 'name=web', '--format', 'table {{.Names}}\\t{{.Label "tier"}}\\t{{.State}}']);
     expect(t.stdout).toBe('NAMES     LABEL     STATE\nweb       front     running');
+    // "table" alone is the default table (its times may tick between the two calls: compare the header and the rows' names).
+    const shape = (out: string) => out.split('\n').map((l, i) => (i === 0 ? l : l.split(/\s+/).pop()));
+    expect(shape((await run(['ps', '--format', 'table'])).stdout)).toEqual(shape((await run(['ps'])).stdout));
+    const sized = await run(['ps', '-s', '--filter', 'name=web']);
+    expect(sized.stdout).toMatch(/ +SIZE\n.* \d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)$/);
     const bad = await run(['ps', '--filter', 'colour=red']);
     expect([bad.exitCode, bad.stderr.split('\n').length]).toEqual([1, 1]);
   });
