@@ -39,6 +39,8 @@ function portBindings(specs: string[]): Record<string, { HostIp: string; HostPor
 export function inspectContainer(s: ContainerState, networkId: NetworkIds): Record<string, unknown> {
   const c = s.config;
   const running = s.status === 'running';
+  // Paused (the cgroup freezer), where this minid knows it: still running, as docker says it.
+  const paused = !!(s as { paused?: boolean }).paused;
   const dir = paths.container(c.id);
   const att: any = c.attachment;
   const atts: any[] = [att, ...(c.extraAttachments ?? [])].filter(Boolean);
@@ -87,9 +89,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     Path: c.argv[0] ?? '',
     Args: c.argv.slice(1),
     State: {
-      Status: s.status,
+      Status: paused ? 'paused' : s.status,
       Running: running,
-      Paused: false,
+      Paused: paused,
       Restarting: false,
       // Read from the container's cgroup, which stays until rm.
       OOMKilled: s.status === 'exited' && !!c.cgroup && oomKilled(hostLayout(), c.id),

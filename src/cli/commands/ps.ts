@@ -74,7 +74,7 @@ export function matches(s: ContainerState, f: Map<string, string[]>, all: Contai
     return x.config.created;
   };
   return (
-    any('status', (v) => s.status === v) &&
+    any('status', (v) => ((s as { paused?: boolean }).paused ? 'paused' : s.status) === v) &&
     any('name', (v) => new RegExp(v).test(c.name)) &&
     any('id', (v) => c.id.startsWith(v)) &&
     any('label', (v) => {
@@ -126,7 +126,7 @@ function row(s: ContainerState, o: PsOptions, now: number, sizeText: () => strin
     CreatedAt: () => new Date(c.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     RunningFor: () => since(c.created, now),
     Ports: () => portsText(s),
-    State: () => s.status,
+    State: () => ((s as { paused?: boolean }).paused ? 'paused' : s.status),
     Status: () => statusText(s, now),
     Size: sizeText,
     Labels: () => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
