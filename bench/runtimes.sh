@@ -90,7 +90,7 @@ rt_names() { # RUNTIME PREFIX -> names of the bench's containers with that prefi
 
 dk() { "$DOCKER_BIN" -H "unix://$BENCH_TMP/docker/docker.sock" "$@"; }
 
-# minid inspect prints a docker-style array; NetworkSettings is minid's network attachment.
-MINID_IP_JQ='.[0].NetworkSettings | (.IPAddress // .ip // empty)'
+# minid inspect prints docker's shape: the address is in NetworkSettings.Networks.NAME.IPAddress.
+MINID_IP_JQ='[.[0].NetworkSettings.Networks[] | .IPAddress | select(. != "")] | first // empty'
 MINID_PID_JQ='.[0].State.Pid'
 minid_inspect() { "$MINID" inspect "$1"; }

@@ -39,11 +39,11 @@ export function statusText(s: ContainerState, now = Date.now()): string {
 }
 
 /**
- * Left-aligned columns, three spaces between them, as docker's tabwriter lays them out: the
- * last column is not padded, and no line ends in spaces.
+ * Left-aligned columns as docker's tabwriter lays them out (minimum width 10, padding 3): the
+ * last column is not padded.
  */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  const widths = header.map((h, i) => Math.max(10, h.length + 3, ...rows.map((r) => [...(r[i] ?? '')].length + 3)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('');
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }

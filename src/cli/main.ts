@@ -3,7 +3,7 @@
 // but commander). Errors: a MinidError prints one line and exits with its code; anything else
 // is a bug and says so.
 import { Command, CommanderError, Option } from 'commander';
-import { isMinidError } from '../errors.js';
+import { isMinidError, MinidError } from '../errors.js';
 import { watchOutput } from '../sys/output.js';
 import { secureStore } from '../sys/paths.js';
 
@@ -16,6 +16,13 @@ function requireRoot(): void {
   }
 }
 
+/**
+ * docker's CLI exits 125 for minid's own failures only where docker gives 125: `run` (and
+ * `create`) failing before the container starts, and flags it cannot parse. Every other
+ * command's error is what the daemon would report: exit 1.
+ */
+const KEEPS_125 = new Set(['run', 'create']);
+
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
   return async (...args: T) => {
@@ -25,8 +32,14 @@ function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<nu
       secureStore();
     }
     const fn = await load();
-    const code = await fn(...args);
-    if (typeof code === 'number') process.exitCode = code;
+    try {
+      const code = await fn(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (e) {
+      const cmd = args[args.length - 1] as Command | undefined;
+      if (isMinidError(e) && e.exitCode === 125 && !KEEPS_125.has(cmd?.name?.() ?? '')) throw new MinidError(e.message, 1);
+      throw e;
+    }
   };
 }
 
@@ -36,6 +49,9 @@ export function buildProgram(): Command {
     .version('minid 0.1.0', '-v, --version')
     .enablePositionalOptions()
     .showHelpAfterError('(see `minid --help`)')
+    // commander's "Did you mean" comes from edit distance alone: `top` would be offered `stop`,
+    // `--init` offered `--cni`. A wrong hint misleads more than none.
+    .showSuggestionAfterError(false)
     .configureOutput({ outputError: (s, write) => write(`minid: ${s.replace(/^error: /, '')}`) })
     .exitOverride();
 
@@ -83,6 +99,8 @@ export function buildProgram(): Command {
       .option('--dry-run', 'print the network steps without changing the host')
       .option('--pull <policy>', 'pull the image: always | missing (when not in the store) | never', 'missing')
       .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
+      .option('-l, --label <key=value>', 'set a label on the container (repeatable)', collect, [])
+      .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
       .helpOption('--help', 'display help for command');
 
   runLike(
@@ -132,7 +150,13 @@ export function buildProgram(): Command {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'machine-readable output')
-    .action(action(async () => (await import('./commands/container.js')).ps));
+    .option('-f, --filter <key=value>', 'status, name, id, label, ancestor, network, exited, before, since (repeatable)', collect, [])
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .option('--no-trunc', 'full ids and commands')
+    .option('-n, --last <n>', 'the n containers created last (all states)')
+    .option('-l, --latest', 'the container created last (all states)')
+    .option('-s, --size', 'the size of each container\'s writable layer')
+    .action(action(async () => (await import('./commands/ps.js')).ps));
 
   program
     .command('stop')
@@ -183,9 +207,11 @@ export function buildProgram(): Command {
 
   program
     .command('inspect')
-    .description('Show containers (or images) as JSON')
+    .description('Show containers, images or networks as JSON, docker-shaped')
     .argument('<names...>')
-    .action(action(async () => (await import('./commands/container.js')).inspect));
+    .option('-f, --format <template>', 'Go template (docs/format.md), e.g. {{.State.Status}}')
+    .option('--type <type>', 'container | image | network')
+    .action(action(async () => (await import('./commands/inspect.js')).inspect));
 
   program
     .command('wait')
@@ -198,6 +224,7 @@ export function buildProgram(): Command {
     .description("List a container's published ports (or where one private port is published)")
     .argument('<container>')
     .argument('[private_port]', 'PRIVATE_PORT[/PROTO], e.g. 80 or 53/udp')
+    .option('--format <template>', 'Go template over the port mappings (docs/format.md)')
     .action(action(async () => (await import('./commands/port.js')).port));
 
   program
@@ -314,8 +341,13 @@ export function buildProgram(): Command {
   program
     .command('images')
     .description('List images')
+    .argument('[repository]', 'only this repository (REPOSITORY[:TAG])')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'machine-readable output')
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .option('--digests', 'show digests')
+    .option('--no-trunc', 'full image ids')
+    .option('-a, --all', 'all images (minid keeps no intermediate images)')
     .action(action(async () => (await import('./commands/image.js')).images));
 
   program
@@ -329,14 +361,24 @@ export function buildProgram(): Command {
   image
     .command('inspect')
     .argument('<images...>')
-    .action(action(async () => (await import('./commands/image.js')).inspectImage));
+    .option('-f, --format <template>', 'Go template (docs/format.md)')
+    .action(action(async () => (await import('./commands/inspect.js')).inspectImages));
   image
     .command('prune')
     .description('Remove dangling images (no name, no container); -a: every image no container uses')
     .option('-a, --all', 'every image without a container, not only dangling ones')
     .option('-f, --force', 'do not ask for confirmation')
     .action(action(async () => (await import('./commands/housekeeping.js')).imagePrune));
-  image.command('ls').option('-q, --quiet').option('--json').action(action(async () => (await import('./commands/image.js')).images));
+  image
+    .command('ls')
+    .argument('[repository]')
+    .option('-q, --quiet')
+    .option('--json')
+    .option('--format <template>')
+    .option('--digests')
+    .option('--no-trunc')
+    .option('-a, --all')
+    .action(action(async () => (await import('./commands/image.js')).images));
   image
     .command('rm')
     .argument('<images...>')
@@ -355,6 +397,8 @@ export function buildProgram(): Command {
     .option('--subnet <cidr>', 'subnet (default: a free /24 that overlaps nothing on the host)')
     .option('--gateway <ip>', "the bridge's address (default: the subnet's first address)")
     .option('-d, --driver <driver>', 'only "bridge"', 'bridge')
+    .option('--label <key=value>', 'set a label on the network (repeatable)', collect, [])
+    .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
     .option('--explain', 'print every step as a command while doing it')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string, o: any) => m.networkCreate(n, o); }));
   network
@@ -362,12 +406,14 @@ export function buildProgram(): Command {
     .description('List networks')
     .option('-q, --quiet', 'only names')
     .option('--no-trunc', 'full ids')
-    .action(action(async () => { const m = await import('./commands/network.js'); return (o: any) => m.networkLs({ quiet: o.quiet, noTrunc: o.trunc === false }); }));
+    .option('--format <template>', 'Go template (docs/format.md), "table ..." or "json"')
+    .action(action(async () => { const m = await import('./commands/network.js'); return (o: any) => m.networkLs({ quiet: o.quiet, noTrunc: o.trunc === false, format: o.format }); }));
   network
     .command('inspect')
     .description('Show networks as JSON, or draw one with --diagram')
     .argument('<names...>')
     .option('--diagram', 'draw the topology: host, bridge, veth pairs, namespaces, addresses, ports, NAT rules')
+    .option('-f, --format <template>', 'Go template (docs/format.md)')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkInspect(n, o); }));
   network
     .command('rm')
@@ -435,6 +481,18 @@ export function buildProgram(): Command {
       );
   }
 
+  program
+    .command('version')
+    .description("Show minid's version (docker's shape)")
+    .option('-f, --format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/sysinfo.js')).version, { root: false }));
+
+  program
+    .command('info')
+    .description('Show what minid and this host offer (docker\'s shape)')
+    .option('-f, --format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/sysinfo.js')).info));
+
   const system = program.command('system').description('Manage minid itself');
   system
     .command('prune')
@@ -478,6 +536,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = prebuilt ?? buildProgram();
   prebuilt = undefined;
   try {
+    // `minid` alone: the help, and success (docker's).
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return void process.exit(0);
+    }
     await program.parseAsync(argv);
     debugExit();
     // The command is done: exit now rather than when Node has closed every handle (a
@@ -488,8 +551,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exit();
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end here with code 0; usage errors get docker's 125.
-      process.exit(e.exitCode === 0 ? 0 : 125);
+      // --help and --version end here with code 0. docker's CLI: a flag it cannot parse is 125;
+      // an unknown command or a missing argument is 1.
+      if (e.exitCode === 0) process.exit(0);
+      process.exit(['commander.unknownCommand', 'commander.missingArgument', 'commander.excessArguments'].includes(e.code) ? 1 : 125);
     }
     if (isMinidError(e)) {
       process.stderr.write(`minid: ${e.message}\n`);
@@ -528,6 +593,7 @@ export async function preload(): Promise<void> {
   prebuild();
   await Promise.all([
     import('./commands/container.js'),
+    import('./commands/ps.js'),
     import('../runtime/container.js'),
     import('../runtime/attach.js'),
     import('../runtime/netglue.js'),

@@ -154,6 +154,8 @@ export interface CreateNetworkOptions {
   subnet?: string;
   gateway?: string;
   driver?: string;
+  /** --label / --label-file, parsed. */
+  labels?: Record<string, string>;
 }
 
 /** Validate and record a user-defined bridge network. Nothing on the host changes yet. */
@@ -187,6 +189,7 @@ export async function createNetwork(o: CreateNetworkOptions): Promise<NetworkRec
       subnet: c.text,
       gateway: gateway ?? firstHost(c),
       created: new Date().toISOString(),
+      ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}),
     };
     writeRecord(rec);
     return rec;
@@ -229,6 +232,7 @@ export interface NetworkInspect {
   Driver: string;
   IPAM: { Driver: 'default'; Config: { Subnet: string; Gateway: string }[] };
   Options: Record<string, string>;
+  Labels: Record<string, string>;
   Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string; Ports: string[] }>;
   /** Whether the bridge and rules are set up right now. */
   Up: boolean;
@@ -256,6 +260,7 @@ export async function inspectNetwork(ref: string): Promise<{ record: NetworkReco
     Driver: record.driver,
     IPAM: { Driver: 'default', Config: [{ Subnet: record.subnet, Gateway: record.gateway }] },
     Options: { 'minid.bridge.name': record.bridge },
+    Labels: record.labels ?? {},
     Containers: containers,
     Up: await isUp(record, await storeRef()),
     DNS: (await import('./dns/index.js')).inspectDns(record),

@@ -29,6 +29,8 @@ export interface NetworkRecord {
   created: string;
   /** The default network 'bridge' (cannot be removed). */
   builtin?: boolean;
+  /** --label at create. */
+  labels?: Record<string, string>;
 }
 
 export type AttachMode = 'none' | 'host' | 'bridge' | { container: string /* netns path to join */ };

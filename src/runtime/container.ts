@@ -48,6 +48,8 @@ export interface RunRequest {
   securityOpt: string[];
   /** --log-opt KEY=VALUE as typed (runtime/logwriter.ts). */
   logOpts?: string[];
+  /** --label / --label-file, parsed (cli). */
+  labels?: Record<string, string>;
   explain?: (line: string) => void;
 }
 
@@ -160,6 +162,9 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     security,
     caps,
     logOpts,
+    labels: { ...((cfg as spec.ImageRuntimeConfig).Labels ?? {}), ...(r.labels ?? {}) },
+    entrypoint: r.entrypoint !== undefined ? (r.entrypoint ? [r.entrypoint] : []) : cfg.Entrypoint ?? [],
+    cmd: r.args.length ? r.args : r.entrypoint !== undefined ? [] : cfg.Cmd ?? [],
   };
   await withLock('containers', async () => {
     if (r.name) {

@@ -17,6 +17,7 @@ export interface ImageRuntimeConfig {
   User?: string;
   ExposedPorts?: Record<string, unknown>;
   StopSignal?: string;
+  Labels?: Record<string, string>;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

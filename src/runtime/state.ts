@@ -68,6 +68,11 @@ export interface ContainerConfig {
   caps?: string[];
   /** --log-opt max-size/max-file, parsed (runtime/logwriter.ts); absent: the defaults. */
   logOpts?: import('./logwriter.js').LogOpts;
+  /** The image's labels with --label/--label-file over them (docker's Config.Labels). */
+  labels?: Record<string, string>;
+  /** Config.Entrypoint and Config.Cmd as docker records them (argv is the two joined). */
+  entrypoint?: string[];
+  cmd?: string[];
 }
 
 export interface ExitRecord {

@@ -2,13 +2,9 @@
 import { fail, isMinidError } from '../../errors.js';
 import { debugMark } from '../../sys/exec.js';
 import * as rt from '../../runtime/container.js';
-import { findContainer, listStates, logFile, NoSuchContainerError, type ContainerState, type NetworkSettings } from '../../runtime/state.js';
+import { findContainer, NoSuchContainerError, type NetworkSettings } from '../../runtime/state.js';
 import { execInContainer } from '../../runtime/exec.js';
 import { parseLogTime, readLogs } from '../../runtime/logs.js';
-import { hostLayout, oomKilled } from '../../runtime/cgroup.js';
-import { NO_LIMITS } from '../../runtime/limits.js';
-import { securityOptList } from '../../runtime/security.js';
-import { since, statusText, table } from '../format.js';
 
 const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
 
@@ -55,6 +51,7 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     privileged: !!o.privileged,
     securityOpt: o.securityOpt ?? [],
     logOpts: o.logOpt ?? [],
+    labels: (await import('../labels.js')).parseLabels(o.label ?? [], o.labelFile ?? []),
   };
 }
 
@@ -104,86 +101,6 @@ export async function run(image: string, command: string[], o: any): Promise<num
   return runForeground(c, fg, held);
 }
 
-function portsText(s: ContainerState): string {
-  const ports: any[] = s.config.attachment?.ports ?? [];
-  return ports.map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
-}
-
-export async function ps(o: { all?: boolean; quiet?: boolean; json?: boolean }) {
-  const states = (await rt.releaseOrphans(listStates())).filter((s) => o.all || s.status === 'running');
-  if (o.quiet) return void process.stdout.write(states.map((s) => s.config.id.slice(0, 12) + '\n').join(''));
-  if (o.json) return void process.stdout.write(JSON.stringify(states.map(summary), null, 2) + '\n');
-  const now = Date.now();
-  const rows: string[][] = [];
-  for (const s of states) {
-    let cmd = s.config.argv.join(' ');
-    if (cmd.length > 20) cmd = cmd.slice(0, 19) + '…';
-    rows.push([s.config.id.slice(0, 12), s.config.image, `"${cmd}"`, since(s.config.created, now), statusText(s, now), portsText(s), s.config.name]);
-  }
-  process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
-}
-
-function summary(s: ContainerState) {
-  return {
-    Id: s.config.id,
-    Name: s.config.name,
-    Image: s.config.image,
-    ImageId: s.config.imageId,
-    Command: s.config.argv,
-    Created: s.config.created,
-    State: {
-      Status: s.paused ? 'paused' : s.status,
-      Running: s.status === 'running',
-      Paused: !!s.paused,
-      Pid: s.pid ?? 0,
-      ExitCode: s.exit?.exitCode ?? 0,
-      // Read from the container's cgroup, which stays until rm.
-      OOMKilled: s.status === 'exited' && !!s.config.cgroup && oomKilled(hostLayout(), s.config.id),
-      StartedAt: s.config.startedAt ?? '',
-      FinishedAt: s.exit?.finishedAt ?? '',
-    },
-    Config: {
-      Hostname: s.config.hostname,
-      User: s.config.user,
-      Env: s.config.env,
-      WorkingDir: s.config.cwd,
-      Tty: s.config.tty,
-      StopSignal: s.config.stopSignal,
-      ExposedPorts: s.config.exposedPorts,
-    },
-    HostConfig: {
-      AutoRemove: s.config.autoRemove,
-      Binds: s.config.volumes,
-      NetworkMode: s.config.net.mode,
-      CapAdd: s.config.capAdd ?? null,
-      CapDrop: s.config.capDrop ?? null,
-      Privileged: !!s.config.privileged,
-      SecurityOpt: s.config.security ? securityOptList(s.config.security) : null,
-      ...(s.config.limits ?? NO_LIMITS),
-    },
-    NetworkSettings: s.config.attachment ? { ...s.config.attachment, Networks: networksOf(s) } : null,
-    LogPath: logFile(s.config.id),
-  };
-}
-
-/** Every network of the container, docker-style: the one it was run with, then those added by `network connect`. */
-function networksOf(s: ContainerState): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const atts = [s.config.attachment, ...(s.config.extraAttachments ?? [])].filter(Boolean);
-  for (const a of atts) {
-    out[a.network ?? a.mode] = {
-      InterfaceName: a.ifName ?? (a.mode === 'bridge' || a.mode === 'cni' ? 'eth0' : ''),
-      IPAddress: a.ip ?? '',
-      IPPrefixLen: a.prefixLength ?? 0,
-      Gateway: a.gateway ?? '',
-      MacAddress: a.mac ?? '',
-      HostVeth: a.veth ?? '',
-      Connected: !!a.connected,
-    };
-  }
-  return out;
-}
-
 export async function stop(refs: string[], o: { time: string }) {
   const t = Number(o.time);
   if (!Number.isInteger(t) || t < 0) fail(`invalid --time "${o.time}": give whole seconds`);
@@ -195,7 +112,7 @@ export async function stop(refs: string[], o: { time: string }) {
         process.stdout.write(ref + '\n');
       } catch (e: any) {
         process.stderr.write(`minid: ${e.message}\n`);
-        code = 125;
+        code = 1;
       }
     }),
   );
@@ -221,7 +138,7 @@ export async function rm(refs: string[], o: { force?: boolean; explain?: boolean
       process.stderr.write(isMinidError(e) ? `minid: ${e.message}\n` : `minid: internal error: ${e?.message ?? e} (please report it; MINID_DEBUG=1 shows the stack)\n`);
       if (!isMinidError(e) && process.env.MINID_DEBUG) process.stderr.write(`${e?.stack}\n`);
       // `rm -f` wants the container gone: one that is not there is said, not failed (docker's rule).
-      if (!(o.force && e instanceof NoSuchContainerError)) code = 125;
+      if (!(o.force && e instanceof NoSuchContainerError)) code = 1;
     }
   }
   return code;
@@ -252,28 +169,6 @@ export async function exec(ref: string, command: string[], o: any): Promise<numb
     interactive: !!o.interactive,
     privileged: !!o.privileged,
   });
-}
-
-export async function inspect(refs: string[]) {
-  await rt.releaseOrphans(listStates());
-  const out: unknown[] = [];
-  for (const ref of refs) {
-    let s: ContainerState | undefined;
-    try {
-      s = findContainer(ref);
-    } catch (e) {
-      const store = await import('../../image/store.js').catch(() => undefined);
-      if (!store) throw e;
-      try {
-        out.push(await store.resolveImage(ref));
-        continue;
-      } catch {
-        throw e;
-      }
-    }
-    out.push(summary(s));
-  }
-  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 
 export async function wait(refs: string[]) {

@@ -36,36 +36,67 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? n : Number(n.toPrecision(3))}${units[i]}`;
 }
 
-export async function imageRows(images: ImageRecord[]): Promise<string[][]> {
-  const { splitFamiliar } = await import('../../image/ref.js');
-  const { since } = await import('../format.js');
-  const rows: string[][] = [];
-  for (const img of images) {
-    const id = img.id.replace(/^sha256:/, '').slice(0, 12);
-    const rest = [id, since(img.created), humanSize(img.size)];
-    if (img.names.length === 0) rows.push(['<none>', '<none>', ...rest]);
-    for (const n of img.names) {
-      const { repository, tag } = splitFamiliar(n);
-      rows.push([repository, tag, ...rest]);
-    }
-  }
-  return rows;
+export interface ImagesOptions {
+  quiet?: boolean;
+  json?: boolean;
+  format?: string;
+  digests?: boolean;
+  trunc?: boolean; // --no-trunc sets it false
+  all?: boolean;
 }
 
-export async function images(opts: { quiet?: boolean; json?: boolean } = {}): Promise<void> {
+/** `minid images [REPOSITORY[:TAG]]`: docker's columns (a DIGEST column with --digests), or a template per row. */
+export async function images(repoOrOpts?: string | ImagesOptions, maybe: ImagesOptions = {}): Promise<void> {
+  const opts = typeof repoOrOpts === 'object' ? repoOrOpts : maybe;
+  const repo = typeof repoOrOpts === 'string' ? repoOrOpts : undefined;
   const { listImages } = await import('../../image/store.js');
-  const list = await listImages();
+  const { splitFamiliar } = await import('../../image/ref.js');
+  let list = await listImages();
+  if (repo) {
+    // docker's reference filter: the repository (and tag, if given) of a name.
+    const [r, t] = repo.includes(':') && !repo.slice(repo.lastIndexOf(':')).includes('/') ? [repo.slice(0, repo.lastIndexOf(':')), repo.slice(repo.lastIndexOf(':') + 1)] : [repo, undefined];
+    list = list
+      .map((img) => ({ ...img, names: img.names.filter((n) => { const f = splitFamiliar(n); return f.repository === r && (t === undefined || f.tag === t); }) }))
+      .filter((img) => img.names.length);
+  }
   if (opts.json) {
     out(JSON.stringify(list, null, 2));
     return;
   }
-  const rows = await imageRows(list);
+  const { since } = await import('../format.js');
+  const full = opts.trunc === false;
+  const rows = list.flatMap((img) => {
+    const id = full ? img.id : img.id.replace(/^sha256:/, '').slice(0, 12);
+    const names = img.names.length ? img.names.map((n) => splitFamiliar(n)) : [{ repository: '<none>', tag: '<none>' }];
+    return names.map((n) => ({
+      ID: () => id,
+      Repository: () => n.repository,
+      Tag: () => n.tag,
+      Digest: () => img.manifestDigest || '<none>',
+      CreatedSince: () => since(img.created),
+      CreatedAt: () => (img.created ? new Date(img.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC') : ''),
+      Size: () => humanSize(img.size),
+      VirtualSize: () => humanSize(img.size),
+      SharedSize: () => 'N/A',
+      UniqueSize: () => 'N/A',
+      Containers: () => 'N/A',
+    }));
+  });
   if (opts.quiet) {
-    if (rows.length) out(rows.map((r) => r[2]).join('\n'));
+    // One id per row, as docker's (an image with two names twice).
+    if (rows.length) out(rows.map((r) => r.ID()).join('\n'));
+    return;
+  }
+  if (opts.format && opts.format.trim() !== 'table') {
+    const { formatRows } = await import('../template.js');
+    const headers = { ID: 'IMAGE ID', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };
+    process.stdout.write(formatRows(opts.format, rows, { headers }));
     return;
   }
   const { table } = await import('../format.js');
-  process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+  const cols = ['Repository', 'Tag', ...(opts.digests ? ['Digest'] : []), 'ID', 'CreatedSince', 'Size'] as const;
+  const names: Record<string, string> = { Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE' };
+  process.stdout.write(table(cols.map((c) => names[c]), rows.map((r) => cols.map((c) => (r as any)[c]()))));
 }
 
 /** `minid rmi REF...`: every ref is tried; the first error is raised at the end (others printed). */
@@ -84,15 +115,12 @@ export async function rmi(refs: string[], opts: { force?: boolean } = {}): Promi
   throw errors[errors.length - 1];
 }
 
-/** `minid image inspect REF...`: the records as a JSON array, plus where the layers are unpacked. */
-export async function inspectImage(refs: string[]): Promise<void> {
-  const { resolveImage, layerPaths } = await import('../../image/store.js');
+/** The images as `image inspect` shows them (docker's shape, src/runtime/inspect.ts); a missing one is the store's error. */
+export async function inspectImage(refs: string[], o: { format?: string } = {}): Promise<void> {
+  const { imageObject, printInspected } = await import('./inspect.js');
   const list: unknown[] = [];
-  for (const ref of refs) {
-    const img = await resolveImage(ref);
-    list.push({ ...img, layerDirs: layerPaths(img) });
-  }
-  out(JSON.stringify(list, null, 2));
+  for (const ref of refs) list.push(await imageObject(ref));
+  await printInspected(list, o.format);
 }
 
 /**

@@ -18,8 +18,14 @@ export interface Out {
 }
 const stdio: Out = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
-export async function networkCreate(name: string, opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean } = {}, io: Out = stdio): Promise<void> {
-  const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver });
+export async function networkCreate(
+  name: string,
+  opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean; label?: string[]; labelFile?: string[] } = {},
+  io: Out = stdio,
+): Promise<void> {
+  const { parseLabels } = await import('../labels.js');
+  const labels = parseLabels(opts.label ?? [], opts.labelFile ?? []);
+  const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver, labels });
   if (opts.explain)
     io.err(`# network "${r.name}": ${r.subnet} via ${r.gateway} on bridge ${r.bridge} (recorded only: its bridge and rules are made by the first container that joins it)\n`);
   io.out(`${r.id}\n`);
@@ -36,10 +42,20 @@ export async function networkLs(opts: { quiet?: boolean; noTrunc?: boolean; form
     for (const n of nets) io.out(JSON.stringify({ ID: id(n.id), Name: n.name, Driver: n.driver, Scope: n.scope, Subnet: n.subnet ?? '', Bridge: n.bridge ?? '' }) + '\n');
     return;
   }
+  if (opts.format) {
+    // docker's network context (cli/command/formatter): the fields a template may name.
+    const { formatRows } = await import('../template.js');
+    const rows = nets.map((n) => ({
+      ID: () => id(n.id), Name: () => n.name, Driver: () => n.driver, Scope: () => n.scope,
+      IPv6: () => 'false', Internal: () => 'false', Labels: () => '', Label: () => '', CreatedAt: () => '',
+    }));
+    io.out(formatRows(opts.format, rows, { headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' } }));
+    return;
+  }
   io.out(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], nets.map((n) => [id(n.id), n.name, n.driver, n.scope])));
 }
 
-export async function networkInspect(names: string[], opts: { diagram?: boolean } = {}, io: Out = stdio): Promise<void> {
+export async function networkInspect(names: string[], opts: { diagram?: boolean; format?: string } = {}, io: Out = stdio): Promise<void> {
   const results = [];
   for (const name of names) results.push(await inspectNetwork(name));
   if (opts.diagram) {
@@ -49,7 +65,9 @@ export async function networkInspect(names: string[], opts: { diagram?: boolean 
     io.out(results.map((r) => renderDiagram(r.record, r.endpoints, { uplink: uplink && { ...uplink, addresses }, up: r.json.Up })).join('\n'));
     return;
   }
-  io.out(JSON.stringify(results.map((r) => r.json), null, 4) + '\n');
+  const { dockerNetwork } = await import('./network-shape.js');
+  const { printInspected } = await import('./inspect.js');
+  await printInspected(results.map((r) => dockerNetwork(r.json)), opts.format, io.out);
 }
 
 export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean } = {}): Promise<void> {

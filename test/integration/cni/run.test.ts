@@ -56,7 +56,7 @@ describe.each([
     const r = await minid(store, ['run', '-d', '--name', name, ...cni, '-p', `${port}:80`, 'nginx']);
     expect(r.exitCode, r.stderr).toBe(0);
     const ins = JSON.parse((await minid(store, ['inspect', name])).stdout)[0];
-    expect(ins.NetworkSettings.ip.startsWith(net.base)).toBe(true);
+    expect(ins.NetworkSettings.Networks[name].IPAddress.startsWith(net.base)).toBe(true);
     let page = '';
     for (let i = 0; i < 50 && !/Welcome to nginx/.test(page); i++) {
       const c = await fetch(`http://127.0.0.1:${port}/`).then((x) => x.text()).catch(() => '');

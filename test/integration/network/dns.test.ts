@@ -41,7 +41,7 @@ async function start(name: string, args: string[]): Promise<string> {
   ids.push(id);
   return id;
 }
-const ipOf = async (name: string): Promise<string> => JSON.parse((await m(['inspect', name])).stdout)[0].NetworkSettings.ip;
+const ipOf = async (name: string): Promise<string> => (Object.values(JSON.parse((await m(['inspect', name])).stdout)[0].NetworkSettings.Networks)[0] as any).IPAddress;
 /** busybox nslookup in a container: the addresses it printed for the name (after the "Name:" line), or its error. */
 async function lookup(from: string, name: string): Promise<string[] | string> {
   const r = await m(['exec', from, 'nslookup', name]);
@@ -168,7 +168,7 @@ describe('names on user networks', () => {
     expect(await ask(ids[0], 'web2', 'AAAA')).toEqual({ rcode: 0, answers: [] });
     expect(await ask(ids[0], `nothing.${NET_A}`)).toMatchObject({ rcode: 3 });
     // network inspect lists the server and every name.
-    const dns = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].DNS;
+    const dns = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS;
     expect(dns.Server).toMatchObject({ Running: true, Forwarders: [upIp(2)], Pid: serverRecord(NET_A).pid });
     expect(dns.Records).toMatchObject({ web1: [ip1], [`web2.${NET_A}`]: [ip2], [ids[1].slice(0, 12)]: [ip2], shared: [ip1, ip2].sort() });
   });

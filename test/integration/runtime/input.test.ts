@@ -112,7 +112,7 @@ describe('-u NAME reads the image\'s /etc/passwd inside the image (escape #6)', 
       for (const target of [secret, `../../../../../../..${secret}`]) {
         expect((await run(['exec', id, 'sh', '-c', `rm -f /etc/passwd && ln -s ${target} /etc/passwd`])).exitCode).toBe(0);
         const r = await run(['exec', '-u', 'intruder', id, 'id', '-u']);
-        expect([r.exitCode, r.stderr], target).toEqual([125, "minid: unable to find user intruder: no matching entries in the image's /etc/passwd; use a numeric UID"]);
+        expect([r.exitCode, r.stderr], target).toEqual([1, "minid: unable to find user intruder: no matching entries in the image's /etc/passwd; use a numeric UID"]);
       }
     } finally {
       await run(['rm', '-f', id]);
@@ -218,14 +218,14 @@ describe('concurrent rm -f of one container', () => {
     expect(fs.existsSync(path.join(store.run, 'containers', id))).toBe(false);
   });
 
-  it('rm without -f of a missing container fails with 125; kill of one that ended says it is not running', async () => {
+  it('rm without -f of a missing container fails with 1 (docker\'s); kill of one that ended says it is not running', async () => {
     const r = await run(['rm', 'nosuch']);
-    expect(r.exitCode).toBe(125);
+    expect(r.exitCode).toBe(1);
     expect(r.stderr).toBe('minid: no such container: nosuch (see `minid ps -a`)');
     const id = (await run(['run', '-d', '--network', 'none', 'busybox', 'true'])).stdout.trim();
     await run(['wait', id]);
     const k = await run(['kill', id]);
-    expect(k.exitCode).toBe(125);
+    expect(k.exitCode).toBe(1);
     expect(k.stderr).toMatch(/^minid: container \S+ is not running$/);
     expect((await run(['rm', id])).exitCode).toBe(0);
   });

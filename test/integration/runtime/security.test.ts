@@ -224,7 +224,7 @@ describe('exec', () => {
       const priv = await run(['exec', '--privileged', 'sec-x', 'grep', '^CapEff:', '/proc/self/status']);
       expect(priv.stdout).toMatch(/^CapEff:\t0*1fffeffffff$/);
       const insp = JSON.parse((await run(['inspect', 'sec-x'])).stdout)[0].HostConfig;
-      expect(insp).toMatchObject({ CapAdd: [], CapDrop: ['CHOWN'], Privileged: false, SecurityOpt: ['no-new-privileges'] });
+      expect(insp).toMatchObject({ CapAdd: null, CapDrop: ['CHOWN'], Privileged: false, SecurityOpt: ['no-new-privileges'] });
     } finally {
       await run(['rm', '-f', 'sec-x']);
     }

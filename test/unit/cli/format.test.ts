@@ -54,11 +54,12 @@ describe("docker ps's STATUS", () => {
 });
 
 describe('tables', () => {
-  it('pad columns with three spaces, the last one not, and no line ends in spaces', () => {
-    expect(table(['A', 'BB'], [['ccc', 'd']])).toBe('A     BB\nccc   d\n');
-    expect(table(['A', 'BB'], [['xxxx', 'y']])).toBe('A      BB\nxxxx   y\n');
-    expect(table(['A', 'PORTS', 'NAMES'], [['a', '', 'web']])).toBe('A   PORTS   NAMES\na           web\n');
-    expect(table(['A', 'B'], [['a', '']])).toBe('A   B\na\n');
-    expect(table(['A', 'B'], [])).toBe('A   B\n');
+  // docker's tabwriter (minwidth 10, padding 3), as `docker ps` printed it on this machine:
+  // "CONTAINER ID   IMAGE     COMMAND       CREATED ..." (IMAGE padded to 10 for "busybox").
+  it('pad columns to at least ten characters, three spaces after the longest cell, the last one not', () => {
+    expect(table(['A', 'BB'], [['ccc', 'd']])).toBe('A         BB\nccc       d\n');
+    expect(table(['A', 'BB'], [['longer-than-7', 'y']])).toBe('A               BB\nlonger-than-7   y\n');
+    expect(table(['A', 'PORTS', 'NAMES'], [['a', '', 'web']])).toBe(`A${' '.repeat(9)}PORTS${' '.repeat(5)}NAMES\na${' '.repeat(19)}web\n`);
+    expect(table(['A', 'B'], [])).toBe('A         B\n');
   });
 });

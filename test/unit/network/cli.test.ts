@@ -28,7 +28,7 @@ describe('minid network', () => {
     out = '';
     await networkLs({}, io);
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NETWORK ID {5}NAME {5}DRIVER {3}SCOPE$/);
+    expect(lines[0]).toMatch(/^NETWORK ID {5}NAME {6}DRIVER {4}SCOPE$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(1).join(' '))).toEqual(['bridge bridge local', 'front bridge local', 'host host local', 'none null local']);
     expect(lines[2].startsWith(id.slice(0, 12) + '   ')).toBe(true);
     out = '';
@@ -64,7 +64,7 @@ describe('minid network', () => {
     expect(out).toBe('Deleted Networks:\nold\n\n');
   });
 
-  it('table pads columns with three spaces', () => {
-    expect(table(['A', 'BB'], [['xxxx', 'y']])).toBe('A      BB\nxxxx   y\n');
+  it("table pads columns as docker's tabwriter: at least ten, three spaces after the longest", () => {
+    expect(table(['A', 'BB'], [['xxxx', 'y']])).toBe('A         BB\nxxxx      y\n');
   });
 });

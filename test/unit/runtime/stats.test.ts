@@ -43,6 +43,7 @@ describe('a row', () => {
     const row = statsRow({ id: 'd22da27c6aaa222cf8cd', name: 'web' }, base, now);
     expect(row).toEqual(['d22da27c6aaa', 'web', '50.00%', '2.145MiB / 32MiB', '6.70%', '1.05kB / 0B', '0B / 0B', '3']);
     expect(statsRow({ id: 'd22da27c6aaa222cf8cd', name: 'web' }, base, now, true)[0]).toBe('d22da27c6aaa222cf8cd');
-    expect(table(HEADER, [row]).split('\n')[0]).toBe('CONTAINER ID   NAME   CPU %    MEM USAGE / LIMIT   MEM %   NET I/O       BLOCK I/O   PIDS');
+    // docker's tabwriter: columns at least ten wide ("NAME      CPU %     MEM USAGE / LIMIT ...").
+    expect(table(HEADER, [row]).split('\n')[0]).toBe('CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O       BLOCK I/O   PIDS');
   });
 });

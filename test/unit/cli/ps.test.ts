@@ -1,0 +1,63 @@
+// `minid ps`: docker's COMMAND column and --filter rules (src/cli/commands/ps.ts).
+import { describe, expect, it } from 'vitest';
+import { commandText, ellipsis, matches, parseFilters } from '../../../src/cli/commands/ps.js';
+import type { ContainerState } from '../../../src/runtime/state.js';
+
+const ctr = (name: string, o: Partial<{ status: 'running' | 'exited'; code: number; created: string; labels: Record<string, string>; image: string; mode: string }> = {}): ContainerState =>
+  ({
+    config: {
+      id: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'),
+      name,
+      created: o.created ?? '2026-12-06T03:00:00.000Z',
+      image: o.image ?? 'busybox',
+      imageId: 'sha256:' + 'ab'.repeat(32),
+      argv: ['sleep', '1'],
+      labels: o.labels ?? {},
+      net: { mode: o.mode ?? 'none', network: undefined },
+      volumes: [],
+    },
+    status: o.status ?? 'running',
+    exit: o.status === 'exited' ? { exitCode: o.code ?? 0, finishedAt: '' } : undefined,
+  }) as unknown as ContainerState;
+
+describe('COMMAND as docker prints it', () => {
+  it('arguments with spaces in single quotes, cut at 20 with …, in double quotes', () => {
+    expect(commandText(['nginx', '-g', 'daemon off;'])).toBe(`"nginx -g 'daemon of…"`);
+    expect(commandText(['nginx', '-g', 'daemon off;'], false)).toBe(`"nginx -g 'daemon off;'"`);
+    expect(commandText(['sleep', '300'])).toBe('"sleep 300"');
+    expect(commandText(['echo', 'a"b'])).toBe('"echo a\\"b"');
+    expect(ellipsis('12345678901234567890', 20)).toBe('12345678901234567890');
+    expect(ellipsis('123456789012345678901', 20)).toBe('1234567890123456789…');
+  });
+});
+
+describe('--filter', () => {
+  const all = [
+    ctr('web', { labels: { tier: 'front' }, mode: 'bridge', created: '2026-12-06T03:00:03.000Z' }),
+    ctr('db', { status: 'exited', code: 3, labels: { tier: 'back', backup: '' }, created: '2026-12-06T03:00:02.000Z' }),
+    ctr('job', { status: 'exited', code: 0, image: 'nginx:latest', created: '2026-12-06T03:00:01.000Z' }),
+  ];
+  const pick = (...f: string[]) => all.filter((s) => matches(s, parseFilters(f), all)).map((s) => s.config.name);
+  it('each key; values of one key are alternatives, keys must all hold', () => {
+    expect(pick('status=exited')).toEqual(['db', 'job']);
+    expect(pick('exited=3')).toEqual(['db']);
+    expect(pick('label=tier')).toEqual(['web', 'db']);
+    expect(pick('label=tier=back')).toEqual(['db']);
+    expect(pick('label=backup=')).toEqual(['db']);
+    expect(pick('name=^w', 'name=^j')).toEqual(['web', 'job']);
+    expect(pick('ancestor=nginx')).toEqual(['job']);
+    expect(pick('network=none', 'status=exited')).toEqual(['db', 'job']);
+    expect(pick('since=job')).toEqual(['web', 'db']);
+    expect(pick('before=web', 'since=job')).toEqual(['db']);
+  });
+  it('bad filters: one line, exit 1 (the daemon refuses them)', () => {
+    expect(() => parseFilters(['colour=red'])).toThrow(/invalid filter 'colour'/);
+    expect(() => parseFilters(['status=sleeping'])).toThrow(/invalid filter 'status=sleeping'/);
+    expect(() => parseFilters(['nokey'])).toThrow(/expected name=value/);
+    try {
+      parseFilters(['exited=x']);
+    } catch (e: any) {
+      expect(e.exitCode).toBe(1);
+    }
+  });
+});
