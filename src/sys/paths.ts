@@ -4,6 +4,7 @@
 // MINID_ROOT and MINID_RUN move both, which the tests use to get a private store.
 import fs from 'node:fs';
 import path from 'node:path';
+import { MinidError } from '../errors.js';
 
 /** The default store: the one an ordinary install uses (and the only one older minids knew). */
 export const DEFAULT_ROOT = '/var/lib/minid';
@@ -55,11 +56,35 @@ export function secureDir(dir: string, mode: number): void {
   secured.add(dir);
 }
 
+/** What minid keeps at the top of its store and of its runtime root (nothing else is there). */
+export const ROOT_ENTRIES = ['store-id', 'images.json', 'blobs', 'layers', 'tmp', 'downloads', 'containers', 'names', 'networks', 'ipam', 'cni'];
+export const RUN_ENTRIES = ['containers', 'locks', 'dns', 'networks'];
+
+/**
+ * A store root that already exists must hold nothing but minid's own entries (its temporary
+ * files "NAME.*" included): minid narrows its root's permissions and writes its folders there,
+ * which would break a system folder (`MINID_ROOT=$T/lib` with an empty $T is /lib).
+ */
+function checkStoreRoot(variable: string, dir: string, known: string[]): void {
+  if (secured.has(dir)) return;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return; // not there yet: minid makes it
+  }
+  const foreign = entries.find((e) => !known.some((k) => e === k || e.startsWith(`${k}.`)));
+  if (foreign !== undefined) {
+    throw new MinidError(`${variable}=${dir} holds ${JSON.stringify(foreign)}, which is not minid's: it is not a minid store; point ${variable} at a new or empty folder`, 125);
+  }
+}
+
 /**
  * The store's roots and shared folders with their modes, before anything is written under
  * them (whoever writes first: `load`, `run`, a lock). Cheap after the first call.
  */
 export function secureStore(): void {
+  checkStoreRoot('MINID_ROOT', root(), ROOT_ENTRIES);
   secureDir(root(), ROOT_MODE);
   secureDir(paths.containers(), SHARED_DIR_MODE);
   secureDir(paths.layers(), SHARED_DIR_MODE);
@@ -68,6 +93,7 @@ export function secureStore(): void {
 
 /** The runtime root alone (locks, pids, scripts, environments). */
 export function secureRunRoot(): void {
+  checkStoreRoot('MINID_RUN', runRoot(), RUN_ENTRIES);
   secureDir(runRoot(), RUN_MODE);
   secureDir(path.join(runRoot(), 'containers'), SHARED_DIR_MODE);
 }

@@ -5,6 +5,7 @@ import * as rt from '../../runtime/container.js';
 import { findContainer, NoSuchContainerError, type NetworkSettings } from '../../runtime/state.js';
 import { execInContainer } from '../../runtime/exec.js';
 import { parseLogTime, readLogs } from '../../runtime/logs.js';
+import { parseLabels } from '../labels.js';
 
 const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
 
@@ -51,7 +52,7 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     privileged: !!o.privileged,
     securityOpt: o.securityOpt ?? [],
     logOpts: o.logOpt ?? [],
-    labels: (await import('../labels.js')).parseLabels(o.label ?? [], o.labelFile ?? []),
+    labels: parseLabels(o.label ?? [], o.labelFile ?? []),
   };
 }
 
