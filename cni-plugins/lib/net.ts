@@ -1,6 +1,6 @@
 // Host and namespace plumbing for the plugins: `ip -batch` (on the host or inside CNI_NETNS via
 // nsenter), sysfs/procfs reads and writes, and delegation to IPAM plugins found in CNI_PATH.
-// Every command goes through src/sys/exec.ts (with skel's lean runner installed).
+// Every command goes through src/sys/exec.ts (without minid-spawner: see skel.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../src/sys/exec.js';

@@ -4,12 +4,11 @@
 // result {cniVersion, code, msg, details} on stdout with exit status 1. Logs go to stderr.
 //
 // Start-up matters (a plugin runs for every container, and delegates to IPAM plugins): only
-// node: built-ins and small minid modules are imported, and external commands run through
-// src/sys/exec.ts with a lean node:child_process runner instead of execa (~300 ms to load).
+// node: built-ins and small minid modules are imported. External commands run through
+// minid's one runner (src/sys/exec.ts: traced with MINID_DEBUG=1, a signal-killed command
+// ends with 128+N) with "no helper": a plugin lives too short a time for minid-spawner.
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
-import { setRunner, type RunOptions, type RunResult } from '../../src/sys/exec.js';
-import { MinidError } from '../../src/errors.js';
+import { withoutHelper } from '../../src/sys/exec.js';
 import {
   SUPPORTED_VERSIONS,
   compareVersions,
@@ -56,41 +55,6 @@ export interface PluginInfo {
   name: string;
   about: string;
   versions?: string[];
-}
-
-/** A runner on node:child_process for src/sys/exec.ts: same contract, no execa start-up cost. */
-export function leanRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(argv[0], argv.slice(1), {
-        env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
-        cwd: opts.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        timeout: opts.timeoutMs,
-      });
-    } catch (e) {
-      reject(e);
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.stdin!.on('error', () => {});
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new MinidError(`\`${argv[0]}\` is not installed`));
-      else reject(e);
-    });
-    child.on('close', (code, signal) =>
-      resolve({
-        exitCode: code ?? 1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + (signal ? `killed by ${signal}` : ''),
-      }),
-    );
-    child.stdin!.end(opts.input ?? '');
-  });
 }
 
 let currentVersion = '1.1.0';
@@ -217,7 +181,7 @@ export async function dispatch(
 
 /** Run a plugin: the whole process. */
 export async function pluginMain(funcs: PluginFuncs, info: PluginInfo): Promise<void> {
-  setRunner(leanRunner);
+  withoutHelper();
   let out: string | null;
   try {
     out = await dispatch(funcs, info, process.env);

@@ -41,6 +41,15 @@ export function debugMark(what: string): void {
   if (process.env.MINID_DEBUG) debugTracer(`-- ${what}`);
 }
 
+// Whether commands may go through minid-spawner. A CNI plugin runs few commands and lives a few
+// milliseconds: starting the helper would cost it more than it saves (cni-plugins/lib/skel.ts).
+let helperAllowed = true;
+
+/** "No helper": every command of this process is started from Node (the CNI plugins). */
+export function withoutHelper(): void {
+  helperAllowed = false;
+}
+
 /** Replace the runner (unit tests install a recorder; nothing touches the host). */
 export function setRunner(r: Runner | null): void {
   override = r;
@@ -85,8 +94,9 @@ export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidErro
 // more than Node's own start-up, and every minid command runs through this function.
 // The plain cases (no environment, directory or time limit of their own) go through
 // minid-spawner (src/sys/spawner.ts): a fork of Node costs more than the command it starts.
+// Either way a command killed by signal N ends with 128+N, as in a shell.
 async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
-  if (!opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
+  if (helperAllowed && !opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
     const r = await (await import('./spawner.js')).spawnVia(argv, opts.input);
     if (r) return r;
   }
@@ -156,7 +166,7 @@ export type StartStdio = 'inherit' | import('./spawner.js').StartFd;
  */
 export async function startProcess(argv: string[], opts: { stdio: StartStdio[]; detached?: boolean }): Promise<Started> {
   traceTo()?.(formatCommand(argv));
-  if (!opts.stdio.includes('inherit')) {
+  if (helperAllowed && !opts.stdio.includes('inherit')) {
     const p = await (await import('./spawner.js')).startVia(argv, opts.stdio as import('./spawner.js').StartFd[], !!opts.detached);
     if (p) return p;
   }

@@ -12,7 +12,8 @@ import { DiskStore, MemoryStore } from '../../../cni-plugins/host-local/store.js
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, removalLines } from '../../../cni-plugins/lib/iptables.js';
 import { CniError, dispatch, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
 import { lockFile } from '../../../cni-plugins/lib/flock.js';
-import { configureIfaceLines } from '../../../cni-plugins/lib/net.js';
+import { configureIfaceLines, delegate } from '../../../cni-plugins/lib/net.js';
+import { run, withoutHelper } from '../../../src/sys/exec.js';
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6', () => {
@@ -203,6 +204,27 @@ describe('flock', () => {
       expect(spawnSync('flock', ['-n', f, 'true']).status).toBe(1);
       release();
       expect(spawnSync('flock', ['-n', f, 'true']).status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the plugins' runner (minid's runner without minid-spawner)", () => {
+  // What pluginMain sets up for the whole plugin process.
+  withoutHelper();
+
+  it('gives a command killed by signal N the exit code 128+N, as a shell does', async () => {
+    expect((await run(['sh', '-c', 'kill -TERM $$'], { allowFail: true })).exitCode).toBe(143);
+    expect((await run(['sh', '-c', 'kill -KILL $$'], { allowFail: true, input: 'x' })).exitCode).toBe(137);
+  });
+
+  it('names 128+N when a delegated plugin is killed by a signal', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-kill-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'killed-ipam'), '#!/bin/sh\ncat >/dev/null\nkill -INT $$\n', { mode: 0o755 });
+      const a = { command: 'ADD', containerId: 'c', netns: '/x', ifName: 'eth0', args: '', path: dir, stdinData: '{}', conf: {}, cniVersion: '1.0.0' };
+      await expect(delegate('killed-ipam', 'ADD', a)).rejects.toThrow('killed-ipam ADD failed: exit 130');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
