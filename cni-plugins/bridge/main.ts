@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniInterface, CniResult } from '../../src/cni/spec.js';
-import { CniError, cniArgsRecord, log, netnsExists, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
+import { CniError, cniArgsRecord, log, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
 import { formatIP, networkOf, networkString, next, parseCidr } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
@@ -276,7 +276,8 @@ async function cmdStatus(a: CmdArgs): Promise<void> {
   if (c.ipamType) await delegate(c.ipamType, 'STATUS', a);
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
-  { name: NAME, about: 'minid-bridge: Linux bridge + veth (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
+  info: { name: NAME, about: 'minid-bridge: Linux bridge + veth (minid, CNI)' },
+};

@@ -3,9 +3,9 @@
 // Every command goes through src/sys/exec.ts (without minid-spawner: see skel.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { run } from '../../src/sys/exec.js';
+import { run, type RunResult } from '../../src/sys/exec.js';
 import { convertResult, type CniResult } from '../../src/cni/spec.js';
-import { CniError, type CmdArgs } from './skel.js';
+import { CniError, dispatch, errorJson, log, siblingAt, toCniError, type CmdArgs, type Plugin } from './skel.js';
 
 /** argv prefix that runs a command inside the namespace at path p. */
 export const inNetns = (p: string, argv: string[]): string[] => ['nsenter', `--net=${p}`, ...argv];
@@ -85,7 +85,8 @@ export function findInPath(type: string, cniPath: string): string {
 
 export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS', a: CmdArgs): Promise<CniResult | null> {
   const p = findInPath(type, a.path);
-  const r = await run([p], { input: a.stdinData, env: { CNI_COMMAND: command }, allowFail: true });
+  const sibling = siblingAt(type, p);
+  const r = sibling ? await inProcess(sibling, command, a) : await run([p], { input: a.stdinData, env: { CNI_COMMAND: command }, allowFail: true });
   if (r.stderr) process.stderr.write(r.stderr);
   const out = r.stdout.trim();
   if (r.exitCode !== 0) {
@@ -104,6 +105,18 @@ export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 
     return convertResult({ cniVersion: a.cniVersion, ...j }, '1.0.0');
   } catch (e) {
     throw new CniError(6, `${type} returned an undecodable result: ${(e as Error).message}`);
+  }
+}
+
+/** One of minid's own plugins, run here as its process would run (skel.ts, siblings). */
+async function inProcess(sibling: Plugin, command: string, a: CmdArgs): Promise<RunResult> {
+  try {
+    const out = await dispatch(sibling.funcs, sibling.info, { ...process.env, CNI_COMMAND: command }, () => a.stdinData);
+    return { exitCode: 0, stdout: out ?? '', stderr: '' };
+  } catch (e) {
+    const ce = toCniError(e);
+    log(sibling.info.name, `${command} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
+    return { exitCode: 1, stdout: errorJson(ce), stderr: '' };
   }
 }
 

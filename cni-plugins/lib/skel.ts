@@ -57,6 +57,35 @@ export interface PluginInfo {
   versions?: string[];
 }
 
+/** One of minid's plugins: what cni-plugins/main.ts runs by name. */
+export interface Plugin {
+  funcs: PluginFuncs;
+  info: PluginInfo;
+}
+
+// minid's plugins are one program (cni-plugins/main.ts), each launcher naming the one to run.
+// When a plugin delegates to another of them (minid-bridge to minid-host-local) and CNI_PATH
+// leads to that very launcher, the delegated plugin runs in this process: the same call as
+// a process of its own would get (its CNI_COMMAND, the same stdin and environment), without
+// a second Node start.
+let siblings: { plugins: Record<string, Plugin>; dir: string } | undefined;
+
+/** The plugins that can run in this process, and the folder of their launchers. */
+export function setSiblings(plugins: Record<string, Plugin>, launcherDir: string): void {
+  siblings = { plugins, dir: launcherDir };
+}
+
+/** The plugin whose launcher `file` (found in CNI_PATH) is, if it is one of this program's. */
+export function siblingAt(type: string, file: string): Plugin | undefined {
+  const p = siblings?.plugins[type];
+  if (!p) return undefined;
+  try {
+    return fs.realpathSync(file) === fs.realpathSync(`${siblings!.dir}/${type}`) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let currentVersion = '1.1.0';
 
 export function log(name: string, msg: string): void {
@@ -180,7 +209,7 @@ export async function dispatch(
 }
 
 /** Run a plugin: the whole process. */
-export async function pluginMain(funcs: PluginFuncs, info: PluginInfo): Promise<void> {
+export async function pluginMain({ funcs, info }: Plugin): Promise<void> {
   withoutHelper();
   let out: string | null;
   try {

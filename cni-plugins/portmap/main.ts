@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniResult, PortMapping } from '../../src/cni/spec.js';
-import { CniError, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
+import { CniError, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { ipJson, setSysctl } from '../lib/net.js';
 import { parseCidr, parseIP, formatIP } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
@@ -126,10 +126,8 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   const ips = containerIPs(prev);
   if (!ips.v4 && !ips.v6) throw new CniError(7, 'prevResult has no container IP address to forward ports to');
   try {
-    if (ips.v4) {
-      await restore('nat', ruleLines(c, a, ips.v4, false));
-      if (c.snat) await enableLocalnet(ips.v4);
-    }
+    // The rules and the route lookup for route_localnet side by side (two processes at once).
+    if (ips.v4) await Promise.all([restore('nat', ruleLines(c, a, ips.v4, false)), c.snat && enableLocalnet(ips.v4)]);
     if (ips.v6 && hasV6()) await restore('nat', ruleLines(c, a, ips.v6, true), true);
   } catch (e) {
     await teardown(c, a, false).catch(() => {});
@@ -201,7 +199,8 @@ async function cmdGC(a: CmdArgs): Promise<void> {
   if (errors.length) throw new CniError(999, `GC: ${errors.join('; ')}`);
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: async () => {} },
-  { name: NAME, about: 'minid-portmap: publish ports with iptables DNAT (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: async () => {} },
+  info: { name: NAME, about: 'minid-portmap: publish ports with iptables DNAT (minid, CNI)' },
+};

@@ -10,7 +10,7 @@ import { loadIpamConf } from '../../../cni-plugins/host-local/config.js';
 import { allocate, hasFree } from '../../../cni-plugins/host-local/allocator.js';
 import { DiskStore, MemoryStore } from '../../../cni-plugins/host-local/store.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, removalLines } from '../../../cni-plugins/lib/iptables.js';
-import { CniError, dispatch, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
+import { CniError, dispatch, setSiblings, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
 import { lockFile } from '../../../cni-plugins/lib/flock.js';
 import { configureIfaceLines, delegate } from '../../../cni-plugins/lib/net.js';
 import { run, withoutHelper } from '../../../src/sys/exec.js';
@@ -227,6 +227,40 @@ describe("the plugins' runner (minid's runner without minid-spawner)", () => {
       await expect(delegate('killed-ipam', 'ADD', a)).rejects.toThrow('killed-ipam ADD failed: exit 130');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('delegation to one of minid\'s own plugins', () => {
+  it("runs in this process when CNI_PATH leads to this program's own launcher, else as a process", async () => {
+    const ours = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-ours-'));
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-other-'));
+    try {
+      // The same name in both folders: a launcher of ours, and someone else's plugin.
+      fs.writeFileSync(path.join(ours, 'minid-host-local'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(other, 'minid-host-local'), '#!/bin/sh\necho \'{"cniVersion":"1.0.0","ips":[{"address":"10.9.9.9/24"}]}\'\n', { mode: 0o755 });
+      const seen: string[] = [];
+      const ipam: PluginFuncs = {
+        add: async (a) => (seen.push(`${a.command} ${a.containerId}`), { cniVersion: a.cniVersion, ips: [{ address: '10.0.0.7/24' }] }),
+        del: async (a) => void seen.push(`${a.command} ${a.containerId}`),
+      };
+      setSiblings({ 'minid-host-local': { funcs: ipam, info: { name: 'minid-host-local', about: '' } } }, ours);
+      const env = { CNI_CONTAINERID: 'c1', CNI_NETNS: '/nonexistent', CNI_IFNAME: 'eth0', CNI_PATH: ours };
+      Object.assign(process.env, env);
+      try {
+        const a = { command: 'ADD', containerId: 'c1', netns: '/nonexistent', ifName: 'eth0', args: '', path: ours, stdinData: '{"cniVersion":"1.0.0","name":"n"}', conf: {}, cniVersion: '1.0.0' };
+        expect((await delegate('minid-host-local', 'ADD', a))!.ips).toEqual([{ address: '10.0.0.7/24' }]);
+        await delegate('minid-host-local', 'DEL', a);
+        expect(seen).toEqual(['ADD c1', 'DEL c1']);
+        // Another plugin of that name first in CNI_PATH: it is run, as any plugin.
+        expect((await delegate('minid-host-local', 'ADD', { ...a, path: `${other}:${ours}` }))!.ips).toEqual([{ address: '10.9.9.9/24' }]);
+        expect(seen).toHaveLength(2);
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    } finally {
+      fs.rmSync(ours, { recursive: true, force: true });
+      fs.rmSync(other, { recursive: true, force: true });
     }
   });
 });

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/cni.sh — minid's CNI plugins against Debian's reference plugins (/usr/lib/cni), driven
+# by one runtime: the reference libcni (bench/cni/chain.go, built here offline from Debian's
+# golang-github-appc-cni-dev). The same chain for both sets: bridge (isGateway, ipMasq) +
+# host-local, portmap (one published port), loopback; ADD then DEL, the two sets alternating.
+#
+#   bash bench/cni.sh [ROUNDS]      (default 20, after 2 warm-up rounds each)
+#
+# Prints median (min–max) ms of ADD and DEL of the whole chain, and minid's ratio to the
+# reference. Needs root, golang-go, golang-github-appc-cni-dev, containernetworking-plugins and
+# jq. Creates only its own objects — namespace mb-cni-*, bridges mbcni*, subnets
+# 10.231.251.0/24 and 10.231.252.0/24, host port 28556, a temp dir — and removes them at exit
+# (and the reference portmap's shared CNI-HOSTPORT-* chains, if it made them).
+set -euo pipefail
+export LC_ALL=C
+# NODE_EXTRA_CA_CERTS is left as it is: libcni passes the runtime's environment to the plugins,
+# and minid's plugin launcher drops it (cni-plugins/launch.sh) as bin/minid does.
+ROUNDS=${1:-20} WARMUP=${WARMUP:-2}
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+[[ $(id -u) == 0 ]] || { echo "bench/cni.sh must run as root (namespaces, iptables)" >&2; exit 1; }
+for t in go jq ip iptables-save; do command -v $t >/dev/null || { echo "bench/cni.sh: missing $t (apt-get install golang-go golang-github-appc-cni-dev jq)" >&2; exit 1; }; done
+[[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ]] || { echo "bench/cni.sh: apt-get install golang-github-appc-cni-dev" >&2; exit 1; }
+[[ -x /usr/lib/cni/bridge ]] || { echo "bench/cni.sh: apt-get install containernetworking-plugins" >&2; exit 1; }
+for s in 251 252; do
+  if ip route show table all | grep -q "^10\.231\.$s\."; then echo "bench/cni.sh: 10.231.$s.0/24 is in use here" >&2; exit 1; fi
+done
+
+tag=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ns=mb-cni-$tag tmp=$(mktemp -d "${TMPDIR:-/tmp}/mbcni.XXXXXX")
+had_hostport=$(iptables-save -t nat | grep -c '^:CNI-HOSTPORT-DNAT' || true)
+cleanup() {
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "mbcnir$tag" 2>/dev/null || true
+  ip link del "mbcnim$tag" 2>/dev/null || true
+  # The reference portmap leaves its shared chains: remove them if we made them and no one
+  # else's rules are in them.
+  if [[ $had_hostport == 0 ]] && ! iptables-save -t nat | grep -q '^-A CNI-HOSTPORT-DNAT'; then
+    iptables-restore --noflush <<'RULES' 2>/dev/null || true
+*nat
+-D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ
+-F CNI-HOSTPORT-DNAT
+-F CNI-HOSTPORT-MASQ
+-F CNI-HOSTPORT-SETMARK
+-X CNI-HOSTPORT-DNAT
+-X CNI-HOSTPORT-MASQ
+-X CNI-HOSTPORT-SETMARK
+COMMIT
+RULES
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$tmp/go-cache go build -o "$tmp/chain" "$here/cni/chain.go"
+ip netns add "$ns"
+
+# conflist SET BRIDGE-TYPE IPAM-TYPE PORTMAP-TYPE LOOPBACK-TYPE BRIDGE SUBNET
+conflist() {
+  jq -n --arg b "$2" --arg i "$3" --arg p "$4" --arg l "$5" --arg br "$6" --arg sn "$7" --arg d "$tmp/ipam-$1" '
+    {cniVersion: "1.0.0", name: "mb-cni-bench", plugins: [
+      {type: $b, bridge: $br, isGateway: true, ipMasq: true, ipam: {type: $i, subnet: $sn, dataDir: $d}},
+      {type: $p, capabilities: {portMappings: true}},
+      {type: $l}]}' >"$tmp/$1.conflist"
+}
+conflist reference bridge host-local portmap loopback "mbcnir$tag" 10.231.251.0/24
+conflist minid minid-bridge minid-host-local minid-portmap minid-loopback "mbcnim$tag" 10.231.252.0/24
+
+# One round of one set: "ADD_MS DEL_MS" appended to $tmp/SET.times.
+round() { "$tmp/chain" "$tmp/$1.conflist" "/run/netns/$ns" "$2" "$tmp/cache" 1 28556 >>"$tmp/$1.times"; }
+for ((i = 0; i < WARMUP; i++)); do round reference /usr/lib/cni; round minid "$repo/cni-plugins/bin"; done
+: >"$tmp/reference.times"; : >"$tmp/minid.times"
+for ((i = 0; i < ROUNDS; i++)); do round reference /usr/lib/cni; round minid "$repo/cni-plugins/bin"; done
+
+# median (min–max) of column $2 of file $1
+stat() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f (%.0f–%.0f)", m, a[1], a[NR]}'; }
+med() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "bridge + host-local, portmap, loopback: chain ADD and DEL through libcni, ms, median (min–max) of $ROUNDS rounds after $WARMUP warm-up"
+echo "| plugins | ADD | DEL |"
+echo "|---|---|---|"
+echo "| reference (/usr/lib/cni) | $(stat "$tmp/reference.times" 1) | $(stat "$tmp/reference.times" 2) |"
+echo "| minid (cni-plugins/bin) | $(stat "$tmp/minid.times" 1) | $(stat "$tmp/minid.times" 2) |"
+echo "| minid / reference | $(awk -v a="$(med "$tmp/minid.times" 1)" -v b="$(med "$tmp/reference.times" 1)" 'BEGIN {printf "%.2f×", a/b}') | $(awk -v a="$(med "$tmp/minid.times" 2)" -v b="$(med "$tmp/reference.times" 2)" 'BEGIN {printf "%.2f×", a/b}') |"
