@@ -30,6 +30,14 @@ tag=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ns=mb-cni-$tag tmp=$(mktemp -d "${TMPDIR:-/tmp}/mbcni.XXXXXX")
 had_hostport=$(iptables-save -t nat | grep -c '^:CNI-HOSTPORT-DNAT' || true)
 cleanup() {
+  # An interrupted round may leave an attachment: its rules carry the network's name (minid's
+  # and the reference plugins' comments alike); they go with the chains they jump to.
+  local left
+  left=$(iptables-save -t nat | awk '/^-A .*mb-cni-bench/ {
+      sub(/^-A/, "-D"); print
+      if (match($0, /-j (MINID-)?CNI-[A-Za-z0-9-]+/)) { c = substr($0, RSTART + 3, RLENGTH - 3); if (c !~ /^CNI-HOSTPORT-/) chains[c] = 1 }
+    } END { for (c in chains) print "-F " c; for (c in chains) print "-X " c }')
+  [[ -z $left ]] || printf '*nat\n%s\nCOMMIT\n' "$left" | iptables-restore --noflush 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   ip link del "mbcnir$tag" 2>/dev/null || true
   ip link del "mbcnim$tag" 2>/dev/null || true
@@ -53,7 +61,7 @@ RULES
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$tmp/go-cache go build -o "$tmp/chain" "$here/cni/chain.go"
 ip netns add "$ns"

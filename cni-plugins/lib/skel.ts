@@ -8,7 +8,7 @@
 // minid's one runner (src/sys/exec.ts: traced with MINID_DEBUG=1, a signal-killed command
 // ends with 128+N) with "no helper": a plugin lives too short a time for minid-spawner.
 import fs from 'node:fs';
-import { withoutHelper } from '../../src/sys/exec.js';
+import { debugMark, withoutHelper } from '../../src/sys/exec.js';
 import {
   SUPPORTED_VERSIONS,
   compareVersions,
@@ -211,18 +211,23 @@ export async function dispatch(
 /** Run a plugin: the whole process. */
 export async function pluginMain({ funcs, info }: Plugin): Promise<void> {
   withoutHelper();
-  let out: string | null;
+  const cmd = process.env.CNI_COMMAND ?? '';
+  debugMark(`${info.name} ${cmd}`);
+  let code = 0;
   try {
-    out = await dispatch(funcs, info, process.env);
+    const out = await dispatch(funcs, info, process.env);
+    if (out !== null) process.stdout.write(out + '\n');
   } catch (e) {
     const ce = toCniError(e);
     if (!(e instanceof CniError) && process.env.MINID_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-    log(info.name, `${process.env.CNI_COMMAND ?? ''} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
+    log(info.name, `${cmd} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
     process.stdout.write(errorJson(ce) + '\n');
-    process.exitCode = 1;
-    return;
+    code = 1;
   }
-  if (out !== null) process.stdout.write(out + '\n');
+  debugMark(`${info.name} ${cmd}: done`);
+  // End now rather than once Node has torn its heap down: the answer is out (stdout and stderr
+  // are written synchronously when they are pipes or files, as a runtime gives them).
+  process.exit(code);
 }
 
 /** Parse CNI_ARGS into a record (IgnoreUnknown etc. kept as given). */
