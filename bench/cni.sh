@@ -7,7 +7,7 @@
 #   bash bench/cni.sh [ROUNDS]      (default 20, after 2 warm-up rounds each)
 #
 # Prints median (min–max) ms of ADD and DEL of the whole chain, and minid's ratio to the
-# reference. Needs root, golang-go, golang-github-appc-cni-dev, containernetworking-plugins and
+# reference: of the medians, and the median of each round's ratio (in pairs). Also the load. Needs root, golang-go, golang-github-appc-cni-dev, containernetworking-plugins and
 # jq. Creates only its own objects — namespace mb-cni-*, bridges mbcni*, subnets
 # 10.231.251.0/24 and 10.231.252.0/24, host port 28556, a temp dir — and removes them at exit
 # (and the reference portmap's shared CNI-HOSTPORT-* chains, if it made them).
@@ -86,9 +86,13 @@ for ((i = 0; i < ROUNDS; i++)); do round reference /usr/lib/cni; round minid "$r
 # median (min–max) of column $2 of file $1
 stat() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f (%.0f–%.0f)", m, a[1], a[NR]}'; }
 med() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "load (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
 echo "bridge + host-local, portmap, loopback: chain ADD and DEL through libcni, ms, median (min–max) of $ROUNDS rounds after $WARMUP warm-up"
 echo "| plugins | ADD | DEL |"
 echo "|---|---|---|"
 echo "| reference (/usr/lib/cni) | $(stat "$tmp/reference.times" 1) | $(stat "$tmp/reference.times" 2) |"
 echo "| minid (cni-plugins/bin) | $(stat "$tmp/minid.times" 1) | $(stat "$tmp/minid.times" 2) |"
-echo "| minid / reference | $(awk -v a="$(med "$tmp/minid.times" 1)" -v b="$(med "$tmp/reference.times" 1)" 'BEGIN {printf "%.2f×", a/b}') | $(awk -v a="$(med "$tmp/minid.times" 2)" -v b="$(med "$tmp/reference.times" 2)" 'BEGIN {printf "%.2f×", a/b}') |"
+# Each round's minid / reference (the two ran one after the other): less moved by the host's load.
+pairs() { paste -d' ' "$tmp/minid.times" "$tmp/reference.times" | awk -v c="$1" '{print $c / $(c + 2)}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f×", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "| minid / reference, in pairs | $(pairs 1) | $(pairs 2) |"
+echo "| minid / reference, medians | $(awk -v a="$(med "$tmp/minid.times" 1)" -v b="$(med "$tmp/reference.times" 1)" 'BEGIN {printf "%.2f×", a/b}') | $(awk -v a="$(med "$tmp/minid.times" 2)" -v b="$(med "$tmp/reference.times" 2)" 'BEGIN {printf "%.2f×", a/b}') |"
