@@ -7,10 +7,12 @@
 #   bash bench/cni.sh [ROUNDS]      (default 20, after 2 warm-up rounds each)
 #
 # Prints median (min–max) ms of ADD and DEL of the whole chain, and minid's ratio to the
-# reference: of the medians, and the median of each round's ratio (in pairs). Also the load. Needs root, golang-go, golang-github-appc-cni-dev, containernetworking-plugins and
-# jq. Creates only its own objects — namespace mb-cni-*, bridges mbcni*, subnets
-# 10.231.251.0/24 and 10.231.252.0/24, host port 28556, a temp dir — and removes them at exit
-# (and the reference portmap's shared CNI-HOSTPORT-* chains, if it made them).
+# reference: of the medians, and the median of each round's ratio (in pairs); the load.
+# Needs root, containernetworking-plugins and jq; installs golang-go and
+# golang-github-appc-cni-dev when missing. Creates only its own objects — namespace mb-cni-*,
+# bridges mbcni*, subnets 10.231.251.0/24 and 10.231.252.0/24, host port 28556, a temp dir —
+# and removes them at exit (and the reference portmap's shared CNI-HOSTPORT-* chains, if it
+# made them; and the rules of a round cut short).
 set -euo pipefail
 export LC_ALL=C
 # NODE_EXTRA_CA_CERTS is left as it is: libcni passes the runtime's environment to the plugins,
@@ -19,8 +21,12 @@ ROUNDS=${1:-20} WARMUP=${WARMUP:-2}
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 [[ $(id -u) == 0 ]] || { echo "bench/cni.sh must run as root (namespaces, iptables)" >&2; exit 1; }
-for t in go jq ip iptables-save; do command -v $t >/dev/null || { echo "bench/cni.sh: missing $t (apt-get install golang-go golang-github-appc-cni-dev jq)" >&2; exit 1; }; done
-[[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ]] || { echo "bench/cni.sh: apt-get install golang-github-appc-cni-dev" >&2; exit 1; }
+# The Go toolchain and libcni's sources (Debian packages, offline): installed when missing.
+if ! command -v go >/dev/null || [[ ! -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ]]; then
+  echo "bench/cni.sh: installing golang-go and golang-github-appc-cni-dev (to build the libcni driver)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go golang-github-appc-cni-dev >/dev/null
+fi
+for t in jq ip iptables-save; do command -v $t >/dev/null || { echo "bench/cni.sh: missing $t (apt-get install jq iproute2 iptables)" >&2; exit 1; }; done
 [[ -x /usr/lib/cni/bridge ]] || { echo "bench/cni.sh: apt-get install containernetworking-plugins" >&2; exit 1; }
 for s in 251 252; do
   if ip route show table all | grep -q "^10\.231\.$s\."; then echo "bench/cni.sh: 10.231.$s.0/24 is in use here" >&2; exit 1; fi
