@@ -83,6 +83,15 @@ export function findInPath(type: string, cniPath: string): string {
   throw new CniError(7, `failed to find plugin "${type}" in path [${cniPath.split(':').join(' ')}]`);
 }
 
+/** Does `type` in CNI_PATH lead to one of this program's own plugins (run in this process)? */
+export function isSibling(type: string, cniPath: string): boolean {
+  try {
+    return !!siblingAt(type, findInPath(type, cniPath));
+  } catch {
+    return false;
+  }
+}
+
 export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS', a: CmdArgs): Promise<CniResult | null> {
   const p = findInPath(type, a.path);
   const sibling = siblingAt(type, p);

@@ -14,6 +14,7 @@ import { CniError, dispatch, setSiblings, type PluginFuncs } from '../../../cni-
 import { lockFile } from '../../../cni-plugins/lib/flock.js';
 import { configureIfaceLines, delegate } from '../../../cni-plugins/lib/net.js';
 import { run, withoutHelper } from '../../../src/sys/exec.js';
+import { routeDev } from '../../../cni-plugins/portmap/main.js';
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6', () => {
@@ -262,5 +263,22 @@ describe('delegation to one of minid\'s own plugins', () => {
       fs.rmSync(ours, { recursive: true, force: true });
       fs.rmSync(other, { recursive: true, force: true });
     }
+  });
+});
+
+describe("portmap's route lookup (/proc/net/route, for route_localnet)", () => {
+  const table = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+    'cni0\t0000E70A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0', // 10.231.0.0/16
+    'br1\t0001E70A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0', // 10.231.1.0/24
+    'br2\t0001E70A\t00000000\t0001\t0\t0\t5\t00FFFFFF\t0\t0\t0', // the same, a higher metric
+    'down\t0501E70A\t00000000\t0000\t0\t0\t0\tFFFFFFFF\t0\t0\t0', // 10.231.1.5/32, not up
+  ].join('\n');
+  it('takes the longest prefix, then the lowest metric, of the routes that are up', () => {
+    expect(routeDev('10.231.1.5', table)).toBe('br1');
+    expect(routeDev('10.231.7.1', table)).toBe('cni0');
+    expect(routeDev('192.0.2.1', table)).toBe('eth0');
+    expect(routeDev('fd00::1', table)).toBeUndefined();
   });
 });
