@@ -83,7 +83,7 @@ conflist() {
 conflist reference bridge host-local portmap loopback "mbcnir$tag" 10.231.251.0/24
 conflist minid minid-bridge minid-host-local minid-portmap minid-loopback "mbcnim$tag" 10.231.252.0/24
 
-# One round of one set: "ADD_MS DEL_MS" appended to $tmp/SET.times.
+# One round of one set: "ADD_MS DEL_MS ADD_CPU_MS DEL_CPU_MS" appended to $tmp/SET.times.
 round() { "$tmp/chain" "$tmp/$1.conflist" "/run/netns/$ns" "$2" "$tmp/cache" 1 28556 >>"$tmp/$1.times"; }
 for ((i = 0; i < WARMUP; i++)); do round reference /usr/lib/cni; round minid "$repo/cni-plugins/bin"; done
 : >"$tmp/reference.times"; : >"$tmp/minid.times"
@@ -93,12 +93,15 @@ for ((i = 0; i < ROUNDS; i++)); do round reference /usr/lib/cni; round minid "$r
 stat() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f (%.0f–%.0f)", m, a[1], a[NR]}'; }
 med() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {print NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo "load (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'); $(date -u +%FT%TZ)"
-echo "bridge + host-local, portmap, loopback: chain ADD and DEL through libcni, ms, median (min–max) of $ROUNDS rounds after $WARMUP warm-up"
-echo "| plugins | ADD | DEL |"
-echo "|---|---|---|"
-echo "| reference (/usr/lib/cni) | $(stat "$tmp/reference.times" 1) | $(stat "$tmp/reference.times" 2) |"
-echo "| minid (cni-plugins/bin) | $(stat "$tmp/minid.times" 1) | $(stat "$tmp/minid.times" 2) |"
+echo "bridge + host-local, portmap, loopback: chain ADD and DEL through libcni, ms, median (min–max) of $ROUNDS rounds after $WARMUP warm-up; CPU time: the plugins' and their commands' user + system"
+echo "| plugins | ADD | DEL | ADD, CPU time | DEL, CPU time |"
+echo "|---|---|---|---|---|"
+for set in reference minid; do
+  [[ $set == reference ]] && label='reference (/usr/lib/cni)' || label='minid (cni-plugins/bin)'
+  echo "| $label | $(stat "$tmp/$set.times" 1) | $(stat "$tmp/$set.times" 2) | $(stat "$tmp/$set.times" 3) | $(stat "$tmp/$set.times" 4) |"
+done
 # Each round's minid / reference (the two ran one after the other): less moved by the host's load.
-pairs() { paste -d' ' "$tmp/minid.times" "$tmp/reference.times" | awk -v c="$1" '{print $c / $(c + 2)}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f×", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-echo "| minid / reference, in pairs | $(pairs 1) | $(pairs 2) |"
-echo "| minid / reference, medians | $(awk -v a="$(med "$tmp/minid.times" 1)" -v b="$(med "$tmp/reference.times" 1)" 'BEGIN {printf "%.2f×", a/b}') | $(awk -v a="$(med "$tmp/minid.times" 2)" -v b="$(med "$tmp/reference.times" 2)" 'BEGIN {printf "%.2f×", a/b}') |"
+pairs() { paste -d' ' "$tmp/minid.times" "$tmp/reference.times" | awk -v c="$1" '{print $c / $(c + 4)}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f×", NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$(med "$tmp/minid.times" "$1")" -v b="$(med "$tmp/reference.times" "$1")" 'BEGIN {printf "%.2f×", a/b}'; }
+echo "| minid / reference, in pairs | $(pairs 1) | $(pairs 2) | $(pairs 3) | $(pairs 4) |"
+echo "| minid / reference, medians | $(ratio 1) | $(ratio 2) | $(ratio 3) | $(ratio 4) |"
