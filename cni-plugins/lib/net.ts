@@ -7,8 +7,16 @@ import { run, type RunResult } from '../../src/sys/exec.js';
 import { convertResult, type CniResult } from '../../src/cni/spec.js';
 import { CniError, dispatch, errorJson, log, siblingAt, toCniError, type CmdArgs, type Plugin } from './skel.js';
 
-/** argv prefix that runs a command inside the namespace at path p. */
-export const inNetns = (p: string, argv: string[]): string[] => ['nsenter', `--net=${p}`, ...argv];
+/**
+ * argv that runs `ip ...` inside the network namespace at path p: `ip -n NAME` for a namespace
+ * named in /run/netns (one process, not nsenter's exec of ip: ~1 ms less per call), else
+ * through nsenter.
+ */
+export function inNetns(p: string, argv: string[]): string[] {
+  const name = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(p)?.[1];
+  if (argv[0] === 'ip' && name && !name.startsWith('.') && fs.existsSync(p)) return ['ip', '-n', name, ...argv.slice(1)];
+  return ['nsenter', `--net=${p}`, ...argv];
+}
 
 /** Run `ip -batch -` with one command per line; on the host, or inside netns. */
 export async function ipBatch(lines: string[], netns?: string, opts: { force?: boolean; allowFail?: boolean } = {}) {
