@@ -5,6 +5,8 @@
 # host-local, portmap (one published port), loopback; ADD then DEL, the two sets alternating.
 #
 #   bash bench/cni.sh [ROUNDS]      (default 20, after 2 warm-up rounds each)
+#   MINID_CNI_BIN=DIR bash bench/cni.sh    minid's plugins from DIR (another build, e.g. an
+#                                           older commit's), instead of this tree's cni-plugins/bin
 #
 # Prints median (min–max) ms of ADD and DEL of the whole chain, and minid's ratio to the
 # reference: of the medians, and the median of each round's ratio (in pairs); the load.
@@ -20,6 +22,7 @@ export LC_ALL=C
 ROUNDS=${1:-20} WARMUP=${WARMUP:-2}
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+MINID_CNI_BIN=${MINID_CNI_BIN:-$repo/cni-plugins/bin}
 [[ $(id -u) == 0 ]] || { echo "bench/cni.sh must run as root (namespaces, iptables)" >&2; exit 1; }
 # The Go toolchain and libcni's sources (Debian packages, offline): installed when missing.
 if ! command -v go >/dev/null || [[ ! -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ]]; then
@@ -85,9 +88,9 @@ conflist minid minid-bridge minid-host-local minid-portmap minid-loopback "mbcni
 
 # One round of one set: "ADD_MS DEL_MS ADD_CPU_MS DEL_CPU_MS" appended to $tmp/SET.times.
 round() { "$tmp/chain" "$tmp/$1.conflist" "/run/netns/$ns" "$2" "$tmp/cache" 1 28556 >>"$tmp/$1.times"; }
-for ((i = 0; i < WARMUP; i++)); do round reference /usr/lib/cni; round minid "$repo/cni-plugins/bin"; done
+for ((i = 0; i < WARMUP; i++)); do round reference /usr/lib/cni; round minid "$MINID_CNI_BIN"; done
 : >"$tmp/reference.times"; : >"$tmp/minid.times"
-for ((i = 0; i < ROUNDS; i++)); do round reference /usr/lib/cni; round minid "$repo/cni-plugins/bin"; done
+for ((i = 0; i < ROUNDS; i++)); do round reference /usr/lib/cni; round minid "$MINID_CNI_BIN"; done
 
 # median (min–max) of column $2 of file $1
 stat() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {m = NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.0f (%.0f–%.0f)", m, a[1], a[NR]}'; }
@@ -97,7 +100,7 @@ echo "bridge + host-local, portmap, loopback: chain ADD and DEL through libcni, 
 echo "| plugins | ADD | DEL | ADD, CPU time | DEL, CPU time |"
 echo "|---|---|---|---|---|"
 for set in reference minid; do
-  [[ $set == reference ]] && label='reference (/usr/lib/cni)' || label='minid (cni-plugins/bin)'
+  [[ $set == reference ]] && label='reference (/usr/lib/cni)' || label="minid ($MINID_CNI_BIN)"
   echo "| $label | $(stat "$tmp/$set.times" 1) | $(stat "$tmp/$set.times" 2) | $(stat "$tmp/$set.times" 3) | $(stat "$tmp/$set.times" 4) |"
 done
 # Each round's minid / reference (the two ran one after the other): less moved by the host's load.

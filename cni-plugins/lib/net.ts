@@ -1,6 +1,7 @@
 // Host and namespace plumbing for the plugins: `ip -batch` (on the host or inside CNI_NETNS via
 // nsenter), sysfs/procfs reads and writes, and delegation to IPAM plugins found in CNI_PATH.
 // Every command goes through src/sys/exec.ts (without minid-spawner: see skel.ts).
+import { randomBytes } from 'node:crypto'; // (the global crypto loads all of WebCrypto at first use)
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, type RunResult } from '../../src/sys/exec.js';
@@ -61,16 +62,13 @@ export const macOf = (name: string): string => readSys(`/sys/class/net/${name}/a
 
 /** A random, locally administered unicast MAC. */
 export function randomMac(): string {
-  const b = new Uint8Array(6);
-  crypto.getRandomValues(b);
+  const b = randomBytes(6);
   b[0] = (b[0] & 0xfe) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 export function randomHex(bytes: number): string {
-  const b = new Uint8Array(bytes);
-  crypto.getRandomValues(b);
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return [...randomBytes(bytes)].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 // ---------------------------------------------------------------------------------------------
