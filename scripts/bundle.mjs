@@ -139,6 +139,16 @@ ${plugins}
 })((id) => (__require === require && /child_process$/.test(id) ? __later(id) : __require(id)), __plugins, __plugins.exports);
 for (const m of ['crypto', 'net', 'stream', 'os', 'util', 'events', 'string_decoder']) require('node:' + m);
 require('fs').existsSync(__filename + '.none');
+// Each plugin's ADD and DEL once, through a recorder (cni-plugins/main.ts, rehearse): the
+// snapshot keeps the code V8 compiled for them.
+let rehearsed = false;
+__plugins.exports.rehearse(require('path').resolve('cni-plugins/bin')).then(() => (rehearsed = true), (e) => { console.error('plugins rehearsal failed:', e); process.exitCode = 1; });
+require('v8').startupSnapshot.addSerializeCallback(() => {
+  if (!rehearsed) {
+    console.error('bundle.mjs: the plugins rehearsal did not finish before the snapshot was taken');
+    process.exit(1);
+  }
+});
 require('v8').startupSnapshot.setDeserializeMainFunction(() => {
   // argv: [node, cni-plugins/run.mjs, plugin name, launchers' folder] (cni-plugins/launch.sh)
   process.argv[1] = require('path').resolve(process.argv[1]);

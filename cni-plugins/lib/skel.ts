@@ -75,6 +75,12 @@ export function setSiblings(plugins: Record<string, Plugin>, launcherDir: string
   siblings = { plugins, dir: launcherDir };
 }
 
+/** Back to the state of a process that has run no plugin (after the snapshot's rehearsal). */
+export function resetState(): void {
+  siblings = undefined;
+  currentVersion = '1.1.0';
+}
+
 /** The plugin whose launcher `file` (found in CNI_PATH) is, if it is one of this program's. */
 export function siblingAt(type: string, file: string): Plugin | undefined {
   const p = siblings?.plugins[type];
