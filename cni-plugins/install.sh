@@ -3,7 +3,7 @@
 #   cni-plugins/bin/minid-*          -> $CNI_BIN      (default /opt/cni/bin)
 #   cni-plugins/conf/10-minid.conflist -> $CNI_CONF_DIR (default /etc/cni/net.d)
 # Idempotent; `install.sh --uninstall` removes exactly the links it made.
-# Needs `make build` first (the launchers import dist/cni-plugins/...).
+# Needs `make build` first (the launchers run dist/cni-plugins.blob or dist/cni-plugins.mjs).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CNI_BIN="${CNI_BIN:-/opt/cni/bin}"
@@ -16,7 +16,7 @@ links+=("$here/conf/10-minid.conflist|$CNI_CONF_DIR/10-minid.conflist")
 
 case "$mode" in
   install)
-    [ -f "$here/../dist/cni-plugins/bridge/main.js" ] || { echo "minid: build first (make build)" >&2; exit 1; }
+    [ -f "$here/../dist/cni-plugins.mjs" ] || { echo "minid: build first (make build)" >&2; exit 1; }
     mkdir -p "$CNI_BIN" "$CNI_CONF_DIR"
     for l in "${links[@]}"; do
       src="${l%%|*}" dst="${l##*|}"

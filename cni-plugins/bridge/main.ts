@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniInterface, CniResult } from '../../src/cni/spec.js';
-import { CniError, cniArgsRecord, log, netnsExists, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
-import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
+import { CniError, cniArgsRecord, log, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, isSibling, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
 import { formatIP, networkOf, networkString, next, parseCidr } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
 
@@ -96,6 +96,27 @@ async function teardownMasq(c: BridgeConf, a: CmdArgs, six: boolean): Promise<vo
   await restore('nat', removalLines(t, [chain], masqComment(c, a)), six);
 }
 
+/** The container's addresses and routes from the IPAM result, and the gateways the bridge gets. */
+function addressing(c: BridgeConf, ipam: CniResult) {
+  if (!ipam.ips?.length) throw new CniError(999, `IPAM plugin ${c.ipamType} returned no IP configuration`);
+  const ips = ipam.ips.map((ip) => ({ ...ip, interface: 2 }));
+  const routes = [...(ipam.routes ?? [])];
+  const gws: { cidr: string; six: boolean }[] = [];
+  for (const ip of ips) {
+    const cidr = parseCidr(ip.address);
+    if (!cidr) throw new CniError(999, `IPAM plugin ${c.ipamType} returned an invalid address ${ip.address}`);
+    const six = cidr.addr.family === 6;
+    if (!ip.gateway && c.isGateway) ip.gateway = formatIP(next(networkOf(cidr)));
+    if (c.isDefaultGateway && ip.gateway) {
+      const def = six ? '::/0' : '0.0.0.0/0';
+      if (!routes.some((r) => r.dst === def)) routes.push({ dst: def, gw: ip.gateway });
+    }
+    if (c.isGateway && ip.gateway && !gws.some((g) => g.cidr === `${ip.gateway}/${cidr.prefix}`)) gws.push({ cidr: `${ip.gateway}/${cidr.prefix}`, six });
+  }
+  const gwLines = gws.map((g) => `addr replace ${g.cidr} dev ${c.bridge}${g.six ? ' nodad' : ''}`);
+  return { ips, routes, gws, gwLines };
+}
+
 async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   const c = loadConf(a);
   await ensureBridge(c);
@@ -108,11 +129,28 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
     `link set ${hostVeth} master ${c.bridge}`,
     `link set ${hostVeth} up`,
   ];
-  // The IPAM plugin (a process start) and the host links (an ip process) in parallel.
-  const [ipamOutcome, hostOutcome] = await Promise.allSettled([
-    c.ipamType ? delegate(c.ipamType, 'ADD', a) : Promise.resolve(null),
-    ipBatch(hostLines),
-  ]);
+  // Every process a plugin starts is a fork of Node (~3 ms of CPU here), so: minid-host-local
+  // in this process (skel.ts: siblings) answers at once, and the bridge's gateway addresses
+  // then join the host links in one `ip -batch`. Another IPAM plugin, a process of its own,
+  // runs beside the host links instead, and the gateways follow in a batch of their own.
+  let ipamOutcome: PromiseSettledResult<CniResult | null>;
+  let hostOutcome: PromiseSettledResult<unknown>;
+  let gwsDone = false;
+  if (c.ipamType && isSibling(c.ipamType, a.path)) {
+    [ipamOutcome] = await Promise.allSettled([delegate(c.ipamType, 'ADD', a)]);
+    let gwLines: string[] = [];
+    if (ipamOutcome.status === 'fulfilled' && ipamOutcome.value) {
+      try {
+        gwLines = addressing(c, ipamOutcome.value).gwLines;
+        gwsDone = true;
+      } catch {
+        /* reported below, after the undo is set up */
+      }
+    }
+    [hostOutcome] = await Promise.allSettled([ipBatch([...hostLines, ...gwLines])]);
+  } else {
+    [ipamOutcome, hostOutcome] = await Promise.allSettled([c.ipamType ? delegate(c.ipamType, 'ADD', a) : Promise.resolve(null), ipBatch(hostLines)]);
+  }
   let success = false;
   const undo = async () => {
     if (success) return;
@@ -140,26 +178,14 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
     const ipam = ipamOutcome.value;
     const work: Promise<unknown>[] = [];
     if (ipam) {
-      if (!ipam.ips?.length) throw new CniError(999, `IPAM plugin ${c.ipamType} returned no IP configuration`);
-      result.ips = ipam.ips.map((ip) => ({ ...ip, interface: 2 }));
-      result.routes = [...(ipam.routes ?? [])];
-      const gws: { cidr: string; six: boolean }[] = [];
-      for (const ip of result.ips) {
-        const cidr = parseCidr(ip.address);
-        if (!cidr) throw new CniError(999, `IPAM plugin ${c.ipamType} returned an invalid address ${ip.address}`);
-        const six = cidr.addr.family === 6;
-        if (!ip.gateway && c.isGateway) ip.gateway = formatIP(next(networkOf(cidr)));
-        if (c.isDefaultGateway && ip.gateway) {
-          const def = six ? '::/0' : '0.0.0.0/0';
-          if (!result.routes.some((r) => r.dst === def)) result.routes.push({ dst: def, gw: ip.gateway });
-        }
-        if (c.isGateway && ip.gateway && !gws.some((g) => g.cidr === `${ip.gateway}/${cidr.prefix}`)) gws.push({ cidr: `${ip.gateway}/${cidr.prefix}`, six });
-      }
+      const { ips, routes, gws, gwLines } = addressing(c, ipam);
+      result.ips = ips;
+      result.routes = routes;
       // Container side: addresses, link up, routes.
       work.push(ipBatch(configureIfaceLines(a.ifName, 2, result), a.netns));
-      // Host side: gateway addresses on the bridge, forwarding.
+      // Host side: gateway addresses on the bridge (unless they went with the links), forwarding.
       if (gws.length) {
-        work.push(ipBatch(gws.map((g) => `addr replace ${g.cidr} dev ${c.bridge}${g.six ? ' nodad' : ''}`)));
+        if (!gwsDone) work.push(ipBatch(gwLines));
         if (gws.some((g) => !g.six)) setSysctl('net.ipv4.ip_forward', '1');
         if (gws.some((g) => g.six)) setSysctl('net.ipv6.conf.all.forwarding', '1');
       }
@@ -276,7 +302,8 @@ async function cmdStatus(a: CmdArgs): Promise<void> {
   if (c.ipamType) await delegate(c.ipamType, 'STATUS', a);
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
-  { name: NAME, about: 'minid-bridge: Linux bridge + veth (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
+  info: { name: NAME, about: 'minid-bridge: Linux bridge + veth (minid, CNI)' },
+};

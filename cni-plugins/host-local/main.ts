@@ -5,7 +5,7 @@
 //   CHECK  the container still holds its addresses
 //   GC     release every reservation not in cni.dev/valid-attachments
 //   STATUS fail (code 50) when a range set has no free address
-import { CniError, cniArgsRecord, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
+import { CniError, cniArgsRecord, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { withFileLock } from '../lib/flock.js';
 import { formatIP, parseIP, type Addr } from '../lib/ip.js';
 import type { CniResult } from '../../src/cni/spec.js';
@@ -93,7 +93,8 @@ async function cmdStatus(a: CmdArgs): Promise<void> {
   });
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
-  { name: 'minid-host-local', about: 'minid-host-local: host-local IPAM (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: cmdStatus },
+  info: { name: 'minid-host-local', about: 'minid-host-local: host-local IPAM (minid, CNI)' },
+};

@@ -1,14 +1,23 @@
 // Host and namespace plumbing for the plugins: `ip -batch` (on the host or inside CNI_NETNS via
 // nsenter), sysfs/procfs reads and writes, and delegation to IPAM plugins found in CNI_PATH.
-// Every command goes through src/sys/exec.ts (with skel's lean runner installed).
+// Every command goes through src/sys/exec.ts (without minid-spawner: see skel.ts).
+import { randomBytes } from 'node:crypto'; // (the global crypto loads all of WebCrypto at first use)
 import fs from 'node:fs';
 import path from 'node:path';
-import { run } from '../../src/sys/exec.js';
+import { run, type RunResult } from '../../src/sys/exec.js';
 import { convertResult, type CniResult } from '../../src/cni/spec.js';
-import { CniError, type CmdArgs } from './skel.js';
+import { CniError, dispatch, errorJson, log, siblingAt, toCniError, type CmdArgs, type Plugin } from './skel.js';
 
-/** argv prefix that runs a command inside the namespace at path p. */
-export const inNetns = (p: string, argv: string[]): string[] => ['nsenter', `--net=${p}`, ...argv];
+/**
+ * argv that runs `ip ...` inside the network namespace at path p: `ip -n NAME` for a namespace
+ * named in /run/netns (one process, not nsenter's exec of ip: ~1 ms less per call), else
+ * through nsenter.
+ */
+export function inNetns(p: string, argv: string[]): string[] {
+  const name = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(p)?.[1];
+  if (argv[0] === 'ip' && name && !name.startsWith('.') && fs.existsSync(p)) return ['ip', '-n', name, ...argv.slice(1)];
+  return ['nsenter', `--net=${p}`, ...argv];
+}
 
 /** Run `ip -batch -` with one command per line; on the host, or inside netns. */
 export async function ipBatch(lines: string[], netns?: string, opts: { force?: boolean; allowFail?: boolean } = {}) {
@@ -53,16 +62,13 @@ export const macOf = (name: string): string => readSys(`/sys/class/net/${name}/a
 
 /** A random, locally administered unicast MAC. */
 export function randomMac(): string {
-  const b = new Uint8Array(6);
-  crypto.getRandomValues(b);
+  const b = randomBytes(6);
   b[0] = (b[0] & 0xfe) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 export function randomHex(bytes: number): string {
-  const b = new Uint8Array(bytes);
-  crypto.getRandomValues(b);
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return [...randomBytes(bytes)].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,9 +89,19 @@ export function findInPath(type: string, cniPath: string): string {
   throw new CniError(7, `failed to find plugin "${type}" in path [${cniPath.split(':').join(' ')}]`);
 }
 
+/** Does `type` in CNI_PATH lead to one of this program's own plugins (run in this process)? */
+export function isSibling(type: string, cniPath: string): boolean {
+  try {
+    return !!siblingAt(type, findInPath(type, cniPath));
+  } catch {
+    return false;
+  }
+}
+
 export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS', a: CmdArgs): Promise<CniResult | null> {
   const p = findInPath(type, a.path);
-  const r = await run([p], { input: a.stdinData, env: { CNI_COMMAND: command }, allowFail: true });
+  const sibling = siblingAt(type, p);
+  const r = sibling ? await inProcess(sibling, command, a) : await run([p], { input: a.stdinData, env: { CNI_COMMAND: command }, allowFail: true });
   if (r.stderr) process.stderr.write(r.stderr);
   const out = r.stdout.trim();
   if (r.exitCode !== 0) {
@@ -104,6 +120,18 @@ export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 
     return convertResult({ cniVersion: a.cniVersion, ...j }, '1.0.0');
   } catch (e) {
     throw new CniError(6, `${type} returned an undecodable result: ${(e as Error).message}`);
+  }
+}
+
+/** One of minid's own plugins, run here as its process would run (skel.ts, siblings). */
+async function inProcess(sibling: Plugin, command: string, a: CmdArgs): Promise<RunResult> {
+  try {
+    const out = await dispatch(sibling.funcs, sibling.info, { ...process.env, CNI_COMMAND: command }, () => a.stdinData);
+    return { exitCode: 0, stdout: out ?? '', stderr: '' };
+  } catch (e) {
+    const ce = toCniError(e);
+    log(sibling.info.name, `${command} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
+    return { exitCode: 1, stdout: errorJson(ce), stderr: '' };
   }
 }
 

@@ -4,12 +4,11 @@
 // result {cniVersion, code, msg, details} on stdout with exit status 1. Logs go to stderr.
 //
 // Start-up matters (a plugin runs for every container, and delegates to IPAM plugins): only
-// node: built-ins and small minid modules are imported, and external commands run through
-// src/sys/exec.ts with a lean node:child_process runner instead of execa (~300 ms to load).
+// node: built-ins and small minid modules are imported. External commands run through
+// minid's one runner (src/sys/exec.ts: traced with MINID_DEBUG=1, a signal-killed command
+// ends with 128+N) with "no helper": a plugin lives too short a time for minid-spawner.
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
-import { setRunner, type RunOptions, type RunResult } from '../../src/sys/exec.js';
-import { MinidError } from '../../src/errors.js';
+import { debugMark, withoutHelper } from '../../src/sys/exec.js';
 import {
   SUPPORTED_VERSIONS,
   compareVersions,
@@ -58,39 +57,39 @@ export interface PluginInfo {
   versions?: string[];
 }
 
-/** A runner on node:child_process for src/sys/exec.ts: same contract, no execa start-up cost. */
-export function leanRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    let child;
-    try {
-      child = spawn(argv[0], argv.slice(1), {
-        env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
-        cwd: opts.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        timeout: opts.timeoutMs,
-      });
-    } catch (e) {
-      reject(e);
-      return;
-    }
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.stdin!.on('error', () => {});
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new MinidError(`\`${argv[0]}\` is not installed`));
-      else reject(e);
-    });
-    child.on('close', (code, signal) =>
-      resolve({
-        exitCode: code ?? 1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + (signal ? `killed by ${signal}` : ''),
-      }),
-    );
-    child.stdin!.end(opts.input ?? '');
-  });
+/** One of minid's plugins: what cni-plugins/main.ts runs by name. */
+export interface Plugin {
+  funcs: PluginFuncs;
+  info: PluginInfo;
+}
+
+// minid's plugins are one program (cni-plugins/main.ts), each launcher naming the one to run.
+// When a plugin delegates to another of them (minid-bridge to minid-host-local) and CNI_PATH
+// leads to that very launcher, the delegated plugin runs in this process: the same call as
+// a process of its own would get (its CNI_COMMAND, the same stdin and environment), without
+// a second Node start.
+let siblings: { plugins: Record<string, Plugin>; dir: string } | undefined;
+
+/** The plugins that can run in this process, and the folder of their launchers. */
+export function setSiblings(plugins: Record<string, Plugin>, launcherDir: string): void {
+  siblings = { plugins, dir: launcherDir };
+}
+
+/** Back to the state of a process that has run no plugin (after the snapshot's rehearsal). */
+export function resetState(): void {
+  siblings = undefined;
+  currentVersion = '1.1.0';
+}
+
+/** The plugin whose launcher `file` (found in CNI_PATH) is, if it is one of this program's. */
+export function siblingAt(type: string, file: string): Plugin | undefined {
+  const p = siblings?.plugins[type];
+  if (!p) return undefined;
+  try {
+    return fs.realpathSync(file) === fs.realpathSync(`${siblings!.dir}/${type}`) ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 let currentVersion = '1.1.0';
@@ -216,20 +215,25 @@ export async function dispatch(
 }
 
 /** Run a plugin: the whole process. */
-export async function pluginMain(funcs: PluginFuncs, info: PluginInfo): Promise<void> {
-  setRunner(leanRunner);
-  let out: string | null;
+export async function pluginMain({ funcs, info }: Plugin): Promise<void> {
+  withoutHelper();
+  const cmd = process.env.CNI_COMMAND ?? '';
+  debugMark(`${info.name} ${cmd}`);
+  let code = 0;
   try {
-    out = await dispatch(funcs, info, process.env);
+    const out = await dispatch(funcs, info, process.env);
+    if (out !== null) process.stdout.write(out + '\n');
   } catch (e) {
     const ce = toCniError(e);
     if (!(e instanceof CniError) && process.env.MINID_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-    log(info.name, `${process.env.CNI_COMMAND ?? ''} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
+    log(info.name, `${cmd} failed: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`);
     process.stdout.write(errorJson(ce) + '\n');
-    process.exitCode = 1;
-    return;
+    code = 1;
   }
-  if (out !== null) process.stdout.write(out + '\n');
+  debugMark(`${info.name} ${cmd}: done`);
+  // End now rather than once Node has torn its heap down: the answer is out (stdout and stderr
+  // are written synchronously when they are pipes or files, as a runtime gives them).
+  process.exit(code);
 }
 
 /** Parse CNI_ARGS into a record (IgnoreUnknown etc. kept as given). */

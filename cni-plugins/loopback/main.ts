@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniResult } from '../../src/cni/spec.js';
-import { CniError, netnsExists, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
+import { CniError, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { inNetns, ipJson } from '../lib/net.js';
 
 async function cmdAdd(a: CmdArgs): Promise<CniResult> {
@@ -32,7 +32,8 @@ async function cmdCheck(a: CmdArgs): Promise<void> {
   if (!(links[0].flags ?? []).includes('UP')) throw new CniError(999, `lo is down in ${a.netns}`);
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: async () => {}, status: async () => {} },
-  { name: 'minid-loopback', about: 'minid-loopback: bring up lo (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: async () => {}, status: async () => {} },
+  info: { name: 'minid-loopback', about: 'minid-loopback: bring up lo (minid, CNI)' },
+};

@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniResult, PortMapping } from '../../src/cni/spec.js';
-import { CniError, pluginMain, prevResultOf, type CmdArgs } from '../lib/skel.js';
-import { ipJson, setSysctl } from '../lib/net.js';
+import { CniError, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { setSysctl } from '../lib/net.js';
 import { parseCidr, parseIP, formatIP } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
 
@@ -103,11 +103,34 @@ function ruleLines(c: PortmapConf, a: CmdArgs, cip: string, six: boolean): strin
 }
 
 /** route_localnet on the host interface that leads to the container, so 127.0.0.1 can be DNATed there. */
-async function enableLocalnet(cip: string): Promise<void> {
-  const r = await ipJson(['route', 'get', cip]);
-  const dev = r[0]?.dev;
+function enableLocalnet(cip: string): void {
+  const dev = routeDev(cip);
   if (!dev || dev === 'lo') return;
   setSysctl(`net.ipv4.conf.${dev}.route_localnet`, '1');
+}
+
+/**
+ * The interface the main routing table sends an IPv4 address out of: the longest matching
+ * prefix in /proc/net/route (then the lowest metric), as `ip route get` would say without
+ * policy rules. Read, not asked of a process: a process start costs a plugin more (a fork of
+ * Node) than the whole table does. Addresses and masks are in the host's byte order there.
+ */
+export function routeDev(ip: string, table = fs.readFileSync('/proc/net/route', 'utf8')): string | undefined {
+  const a = parseIP(ip);
+  if (!a || a.family !== 4) return undefined;
+  const target = Number(a.value);
+  let best: { dev: string; bits: number; metric: number } | undefined;
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || !(parseInt(f[3], 16) & 1)) continue; // RTF_UP
+    const dst = Buffer.from(f[1], 'hex').readUInt32LE(0);
+    const mask = Buffer.from(f[7], 'hex').readUInt32LE(0);
+    if ((target & mask) >>> 0 !== dst) continue;
+    const bits = mask.toString(2).replace(/0/g, '').length;
+    const metric = Number(f[6]);
+    if (!best || bits > best.bits || (bits === best.bits && metric < best.metric)) best = { dev: f[0], bits, metric };
+  }
+  return best?.dev;
 }
 
 const hasV6 = () => fs.existsSync('/proc/net/if_inet6');
@@ -128,7 +151,7 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   try {
     if (ips.v4) {
       await restore('nat', ruleLines(c, a, ips.v4, false));
-      if (c.snat) await enableLocalnet(ips.v4);
+      if (c.snat) enableLocalnet(ips.v4);
     }
     if (ips.v6 && hasV6()) await restore('nat', ruleLines(c, a, ips.v6, true), true);
   } catch (e) {
@@ -201,7 +224,8 @@ async function cmdGC(a: CmdArgs): Promise<void> {
   if (errors.length) throw new CniError(999, `GC: ${errors.join('; ')}`);
 }
 
-await pluginMain(
-  { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: async () => {} },
-  { name: NAME, about: 'minid-portmap: publish ports with iptables DNAT (minid, CNI)' },
-);
+/** The plugin, run by cni-plugins/main.ts. */
+export const plugin: Plugin = {
+  funcs: { add: cmdAdd, del: cmdDel, check: cmdCheck, gc: cmdGC, status: async () => {} },
+  info: { name: NAME, about: 'minid-portmap: publish ports with iptables DNAT (minid, CNI)' },
+};

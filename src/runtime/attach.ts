@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
-import { debugMark, startProcess, type Started } from '../sys/exec.js';
+import { debugMark, startProcess, startTerminal, type Started } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
 import { exitFile, leftFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
@@ -192,14 +192,13 @@ async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', 
 }
 
 /**
- * Run argv on a new terminal (node-pty) wired to ours: raw keys in (Ctrl-C reaches the
+ * Run argv on a new terminal (sys's startTerminal: node-pty) wired to ours: raw keys in (Ctrl-C reaches the
  * process through the terminal's line discipline), output out (and to `tee`), window size
  * followed. Returns the exit code.
  */
 export async function ptySession(argv: string[], o: { env: Record<string, string>; interactive: boolean; tee?: (d: string) => void }): Promise<number> {
-  const pty = await import('node-pty');
   const out = process.stdout;
-  const term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: o.env });
+  const term = await startTerminal(argv, { cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: o.env });
   term.onData((d) => {
     if (!out.destroyed) out.write(d);
     o.tee?.(d);
@@ -211,7 +210,7 @@ export async function ptySession(argv: string[], o: { env: Record<string, string
   if (o.interactive) stdin.on('data', onInput).resume();
   const onResize = () => term.resize(out.columns || 80, out.rows || 24);
   out.on('resize', onResize);
-  const code = await new Promise<number>((res) => term.onExit((e) => res(e.exitCode)));
+  const code = await term.exited;
   out.off('resize', onResize);
   if (o.interactive) stdin.off('data', onInput).pause();
   if (raw) stdin.setRawMode(false);

@@ -19,6 +19,8 @@ export interface RunOptions {
   allowFail?: boolean;
   cwd?: string;
   timeoutMs?: number;
+  /** startTerminal's call, as a recorder sees it: the command runs on a terminal of its own. */
+  terminal?: true;
 }
 
 export interface RunResult {
@@ -41,6 +43,15 @@ const traceTo = (): ((line: string) => void) | null => (tracerSet !== undefined 
 /** MINID_DEBUG=1: a line marking where a command is (between the commands it runs). */
 export function debugMark(what: string): void {
   if (process.env.MINID_DEBUG) debugTracer(`-- ${what}`);
+}
+
+// Whether commands may go through minid-spawner. A CNI plugin runs few commands and lives a few
+// milliseconds: starting the helper would cost it more than it saves (cni-plugins/lib/skel.ts).
+let helperAllowed = true;
+
+/** "No helper": every command of this process is started from Node (the CNI plugins). */
+export function withoutHelper(): void {
+  helperAllowed = false;
 }
 
 /** Replace the runner (unit tests install a recorder; nothing touches the host). */
@@ -88,8 +99,9 @@ export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidErro
 // more than Node's own start-up, and every minid command runs through this function.
 // The plain cases (no environment, directory or time limit of their own) go through
 // minid-spawner (src/sys/spawner.ts): a fork of Node costs more than the command it starts.
+// Either way a command killed by signal N ends with 128+N, as in a shell.
 async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
-  if (!opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
+  if (helperAllowed && !opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
     const r = await (await import('./spawner.js')).spawnVia(argv, opts.input);
     if (r) return r;
   }
@@ -159,7 +171,7 @@ export type StartStdio = 'inherit' | import('./spawner.js').StartFd;
  */
 export async function startProcess(argv: string[], opts: { stdio: StartStdio[]; detached?: boolean }): Promise<Started> {
   traceTo()?.(formatCommand(argv));
-  if (!opts.stdio.includes('inherit')) {
+  if (helperAllowed && !opts.stdio.includes('inherit')) {
     const p = await (await import('./spawner.js')).startVia(argv, opts.stdio as import('./spawner.js').StartFd[], !!opts.detached);
     if (p) return p;
   }
@@ -192,4 +204,65 @@ export async function spawnProcess(
     detached: opts.detached,
     cwd: opts.cwd,
   });
+}
+
+/** A process on a terminal of its own (startTerminal): minid holds the terminal's other side. */
+export interface TerminalProcess {
+  readonly pid: number;
+  /** What the process writes to its terminal (its stdout and stderr, echoed input). */
+  onData(listener: (d: string) => void): void;
+  /** Keys typed at the terminal (Ctrl-C is "\x03": the terminal turns it into SIGINT). */
+  write(d: string): void;
+  resize(cols: number, rows: number): void;
+  /** Its exit code, 128+N if killed by signal N (as run() reports it). */
+  readonly exited: Promise<number>;
+}
+
+/**
+ * Start argv on a new pseudo-terminal (node-pty). Traced like every command (MINID_DEBUG=1:
+ * the command, then its exit code and time), and a recorder installed with setRunner gets
+ * it as a call with `terminal: true` instead of a real terminal being opened: the recorder's
+ * stdout comes out as the terminal's output, its exit code as the process's.
+ */
+export async function startTerminal(argv: string[], opts: { env: Record<string, string>; cwd?: string; cols: number; rows: number }): Promise<TerminalProcess> {
+  const tracer = traceTo();
+  const t0 = tracer ? performance.now() : 0;
+  tracer?.(formatCommand(argv));
+  const term = override ? await recorded(override, argv, opts) : await onPty(argv, opts);
+  if (tracer && process.env.MINID_DEBUG) {
+    void term.exited.then((code) => tracer(`  ${argv[0]}: exit ${code} after ${(performance.now() - t0).toFixed(1)} ms`));
+  }
+  return term;
+}
+
+async function onPty(argv: string[], opts: { env: Record<string, string>; cwd?: string; cols: number; rows: number }): Promise<TerminalProcess> {
+  const pty = await import('node-pty');
+  let term: import('node-pty').IPty;
+  try {
+    term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: opts.cols, rows: opts.rows, cwd: opts.cwd ?? '/', env: opts.env });
+  } catch (e) {
+    throw cannotStart(argv, e as NodeJS.ErrnoException);
+  }
+  return {
+    pid: term.pid,
+    onData: (l) => void term.onData(l),
+    write: (d) => term.write(d),
+    resize: (c, r) => term.resize(c, r),
+    exited: new Promise((res) => term.onExit((e) => res(e.signal ? 128 + e.signal : e.exitCode))),
+  };
+}
+
+/** The recorder's answer, played back as a terminal session. */
+async function recorded(r: Runner, argv: string[], opts: { env: Record<string, string>; cwd?: string }): Promise<TerminalProcess> {
+  const result = await r(argv, { env: opts.env, cleanEnv: true, cwd: opts.cwd, terminal: true });
+  // The output goes to the first listener, once it is there; the exit follows it.
+  let listen!: (l: (d: string) => void) => void;
+  const heard = new Promise<(d: string) => void>((res) => (listen = res));
+  return {
+    pid: 0,
+    onData: listen,
+    write: () => {},
+    resize: () => {},
+    exited: result.stdout ? heard.then((l) => (l(result.stdout), result.exitCode)) : Promise.resolve(result.exitCode),
+  };
 }

@@ -18,9 +18,8 @@ export const FIXTURES = path.join(__dirname, 'fixtures');
 /** Privileged suites fail loudly (never skip) when they cannot run. */
 export function requireRootAndBuild(): void {
   if (process.getuid?.() !== 0) throw new Error('the CNI integration suites need root (CI runs them as root): run them with sudo');
-  for (const p of ['bridge', 'host-local', 'loopback', 'portmap'])
-    if (!fs.existsSync(path.join(repo, 'dist', 'cni-plugins', p, 'main.js')))
-      throw new Error(`minid's CNI plugins are not built (dist/cni-plugins/${p}/main.js is missing): run \`make build\``);
+  if (!fs.existsSync(path.join(repo, 'dist', 'cni-plugins.mjs')))
+    throw new Error("minid's CNI plugins are not built (dist/cni-plugins.mjs is missing): run `make build`");
   if (!fs.existsSync(path.join(REF_BIN, 'bridge'))) throw new Error('the reference CNI plugins are missing: apt-get install containernetworking-plugins');
 }
 

@@ -13,8 +13,8 @@ beforeAll(async () => {
 });
 afterAll(async () => store?.cleanup());
 
-function terminal(args: string[]) {
-  const t = pty.spawn(cli, args, { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...store.env } as Record<string, string> });
+function terminal(args: string[], env: Record<string, string> = {}) {
+  const t = pty.spawn(cli, args, { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...store.env, ...env } as Record<string, string> });
   let out = '';
   t.onData((d) => (out += d));
   const exited = new Promise<number>((res) => t.onExit((e) => res(e.exitCode)));
@@ -49,6 +49,13 @@ it('run -it: prompt, window size, Ctrl-C, exit code', async () => {
   await wait(/\^C[\s\S]*# /, 3000);
   t.write('exit 3\r');
   expect(await exited).toBe(3);
+});
+
+it('run -t: the process on the terminal is started through sys like every other (MINID_DEBUG traces it)', async () => {
+  const { wait, exited } = terminal(['run', '-t', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo on-a-tty; exit 5'], { MINID_DEBUG: '1' });
+  // The supervisor's start on the terminal, then its end, as for every command minid runs.
+  await wait(/\[minid +[\d.]+\] \/bin\/sh \S+\/shim\.sh\r?\n[\s\S]*on-a-tty[\s\S]*\/bin\/sh: exit 5 after [\d.]+ ms/);
+  expect(await exited).toBe(5);
 });
 
 it('exec -it into a running container', async () => {

@@ -10,9 +10,11 @@ import { loadIpamConf } from '../../../cni-plugins/host-local/config.js';
 import { allocate, hasFree } from '../../../cni-plugins/host-local/allocator.js';
 import { DiskStore, MemoryStore } from '../../../cni-plugins/host-local/store.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, removalLines } from '../../../cni-plugins/lib/iptables.js';
-import { CniError, dispatch, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
+import { CniError, dispatch, setSiblings, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
 import { lockFile } from '../../../cni-plugins/lib/flock.js';
-import { configureIfaceLines } from '../../../cni-plugins/lib/net.js';
+import { configureIfaceLines, delegate } from '../../../cni-plugins/lib/net.js';
+import { run, withoutHelper } from '../../../src/sys/exec.js';
+import { routeDev } from '../../../cni-plugins/portmap/main.js';
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6', () => {
@@ -206,5 +208,77 @@ describe('flock', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the plugins' runner (minid's runner without minid-spawner)", () => {
+  // What pluginMain sets up for the whole plugin process.
+  withoutHelper();
+
+  it('gives a command killed by signal N the exit code 128+N, as a shell does', async () => {
+    expect((await run(['sh', '-c', 'kill -TERM $$'], { allowFail: true })).exitCode).toBe(143);
+    expect((await run(['sh', '-c', 'kill -KILL $$'], { allowFail: true, input: 'x' })).exitCode).toBe(137);
+  });
+
+  it('names 128+N when a delegated plugin is killed by a signal', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-kill-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'killed-ipam'), '#!/bin/sh\ncat >/dev/null\nkill -INT $$\n', { mode: 0o755 });
+      const a = { command: 'ADD', containerId: 'c', netns: '/x', ifName: 'eth0', args: '', path: dir, stdinData: '{}', conf: {}, cniVersion: '1.0.0' };
+      await expect(delegate('killed-ipam', 'ADD', a)).rejects.toThrow('killed-ipam ADD failed: exit 130');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('delegation to one of minid\'s own plugins', () => {
+  it("runs in this process when CNI_PATH leads to this program's own launcher, else as a process", async () => {
+    const ours = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-ours-'));
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-other-'));
+    try {
+      // The same name in both folders: a launcher of ours, and someone else's plugin.
+      fs.writeFileSync(path.join(ours, 'minid-host-local'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(other, 'minid-host-local'), '#!/bin/sh\necho \'{"cniVersion":"1.0.0","ips":[{"address":"10.9.9.9/24"}]}\'\n', { mode: 0o755 });
+      const seen: string[] = [];
+      const ipam: PluginFuncs = {
+        add: async (a) => (seen.push(`${a.command} ${a.containerId}`), { cniVersion: a.cniVersion, ips: [{ address: '10.0.0.7/24' }] }),
+        del: async (a) => void seen.push(`${a.command} ${a.containerId}`),
+      };
+      setSiblings({ 'minid-host-local': { funcs: ipam, info: { name: 'minid-host-local', about: '' } } }, ours);
+      const env = { CNI_CONTAINERID: 'c1', CNI_NETNS: '/nonexistent', CNI_IFNAME: 'eth0', CNI_PATH: ours };
+      Object.assign(process.env, env);
+      try {
+        const a = { command: 'ADD', containerId: 'c1', netns: '/nonexistent', ifName: 'eth0', args: '', path: ours, stdinData: '{"cniVersion":"1.0.0","name":"n"}', conf: {}, cniVersion: '1.0.0' };
+        expect((await delegate('minid-host-local', 'ADD', a))!.ips).toEqual([{ address: '10.0.0.7/24' }]);
+        await delegate('minid-host-local', 'DEL', a);
+        expect(seen).toEqual(['ADD c1', 'DEL c1']);
+        // Another plugin of that name first in CNI_PATH: it is run, as any plugin.
+        expect((await delegate('minid-host-local', 'ADD', { ...a, path: `${other}:${ours}` }))!.ips).toEqual([{ address: '10.9.9.9/24' }]);
+        expect(seen).toHaveLength(2);
+      } finally {
+        for (const k of Object.keys(env)) delete process.env[k];
+      }
+    } finally {
+      fs.rmSync(ours, { recursive: true, force: true });
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("portmap's route lookup (/proc/net/route, for route_localnet)", () => {
+  const table = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+    'cni0\t0000E70A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0', // 10.231.0.0/16
+    'br1\t0001E70A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0', // 10.231.1.0/24
+    'br2\t0001E70A\t00000000\t0001\t0\t0\t5\t00FFFFFF\t0\t0\t0', // the same, a higher metric
+    'down\t0501E70A\t00000000\t0000\t0\t0\t0\tFFFFFFFF\t0\t0\t0', // 10.231.1.5/32, not up
+  ].join('\n');
+  it('takes the longest prefix, then the lowest metric, of the routes that are up', () => {
+    expect(routeDev('10.231.1.5', table)).toBe('br1');
+    expect(routeDev('10.231.7.1', table)).toBe('cni0');
+    expect(routeDev('192.0.2.1', table)).toBe('eth0');
+    expect(routeDev('fd00::1', table)).toBeUndefined();
   });
 });
