@@ -103,13 +103,34 @@ export async function rmi(refs: string[], opts: { force?: boolean } = {}): Promi
   throw errors[errors.length - 1];
 }
 
-/** `minid image inspect REF...`: the records as a JSON array, plus where the layers are unpacked. */
+/**
+ * `minid image inspect REF...`: docker's JSON shape (Id, RepoTags, RepoDigests, Config,
+ * RootFS.Layers, ...); where the layers are unpacked is GraphDriver.Data.LowerDir, top first,
+ * as docker's overlay2 says it.
+ */
 export async function inspectImage(refs: string[]): Promise<void> {
   const { resolveImage, layerPaths } = await import('../../image/store.js');
+  const { splitFamiliar } = await import('../../image/ref.js');
   const list: unknown[] = [];
   for (const ref of refs) {
     const img = await resolveImage(ref);
-    list.push({ ...img, layerDirs: layerPaths(img) });
+    const repos = [...new Set(img.names.map((n) => splitFamiliar(n).repository))];
+    list.push({
+      Id: img.id,
+      RepoTags: img.names,
+      RepoDigests: repos.map((r) => `${r}@${img.manifestDigest}`),
+      Parent: '',
+      Comment: '',
+      Created: img.created ?? img.config.created ?? '',
+      Author: img.config.author ?? '',
+      Config: img.config.config ?? {},
+      Architecture: img.config.architecture ?? '',
+      ...(img.config.variant ? { Variant: img.config.variant } : {}),
+      Os: img.config.os ?? '',
+      Size: img.size,
+      GraphDriver: { Name: 'overlay', Data: { LowerDir: [...layerPaths(img)].reverse().join(':') } },
+      RootFS: { Type: img.config.rootfs?.type ?? 'layers', Layers: img.layers.map((l) => l.diffId) },
+    });
   }
   out(JSON.stringify(list, null, 2));
 }

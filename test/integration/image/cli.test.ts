@@ -53,10 +53,10 @@ describe('commands', () => {
     expect(json[0].names).toEqual(['web:1', 'web:latest']);
   });
 
-  it('image inspect prints a JSON array with the layer directories', async () => {
+  it("image inspect prints docker's JSON array, with the layer directories", async () => {
     const [rec] = JSON.parse(await capture(() => inspectImage(['web:1'])));
-    expect(rec.names).toEqual(['web:1', 'web:latest']);
-    expect(rec.layerDirs[0]).toBe(path.join(t.root, 'layers', rec.layers[0].diffId.slice(7)));
+    expect(rec.RepoTags).toEqual(['web:1', 'web:latest']);
+    expect(rec.GraphDriver.Data.LowerDir.split(':').at(-1)).toBe(path.join(t.root, 'layers', rec.RootFS.Layers[0].slice(7)));
     expect((await errorOf(() => inspectImage(['nope']))).message).toMatch(/^image "nope:latest" not found/);
   });
 
