@@ -199,11 +199,16 @@ export function loadState(id: string): ContainerState | undefined {
   let exit = readExitRecord(id);
   const p = readPid(id);
   const alive = !!p && processAlive(p);
-  const status = deriveStatus(config, exit, alive);
+  let status = deriveStatus(config, exit, alive);
   if (status === 'exited' && !exit && config.startedAt) {
+    // PID 1 has just ended and its supervisor records the code a moment later (once the log
+    // relay has drained): until then it is still running, as docker says until containerd
+    // reports the exit (`wait` would otherwise print 255 for a container that exits 42).
+    exit = readExitRecord(id);
+    if (!exit && supervisorAlive(id)) status = 'running';
     // Died without its supervisor recording it (supervisor killed, or a reboot): the code is
     // unknown, and said so with 255, the code containerd reports for an exit it could not learn.
-    exit = { exitCode: 255, finishedAt: '' };
+    else if (!exit) exit = { exitCode: 255, finishedAt: '' };
   }
   return { config, status, pid: alive ? p!.pid : undefined, exit, paused: pausedNow(config, status === 'running') };
 }

@@ -32,7 +32,8 @@ export async function networkCreate(
 }
 
 export async function networkLs(opts: { quiet?: boolean; noTrunc?: boolean; format?: string } = {}, io: Out = stdio): Promise<void> {
-  const nets = await listNetworks();
+  // By name, as docker lists them (the built-in host and none among the others).
+  const nets = (await listNetworks()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const id = (s: string): string => (opts.noTrunc ? s : s.slice(0, 12));
   if (opts.quiet) {
     io.out(nets.map((n) => id(n.id)).join('\n') + (nets.length ? '\n' : ''));

@@ -234,12 +234,39 @@ describe('bridge networking on a real host', () => {
     }
   });
 
-  it('detach is idempotent and tolerates a namespace removed by hand', async () => {
-    const port = await freePort();
-    const c1 = await attach({ containerId: newId(), containerName: 'c1', mode: 'bridge', ports: [`${port}:80`] });
-    sh(['ip', 'netns', 'del', ns(c1)]);
+  // Asserted right after detach, with the network still up: the afterEach teardown would hide a
+  // detach that leaks (deleting the bridge takes its ports, and its rules go by comment).
+  it('detach removes what attach added at once, and a second detach is a no-op', async () => {
+    await connect('kept'); // the network stays up, with another container on it
+    const upHost = hostState(mine);
+    const upMinid = minidState(base.root, base.run);
+    const c1 = await attach({ containerId: newId(), containerName: 'c1', mode: 'bridge', ports: [`${await freePort()}:80`] });
+    const id12 = c1.containerId!.slice(0, 12);
+    const ofC1 = (h: HostState): string[] => [...h.links, ...h.netns, ...h.iptables].filter((l) => l.includes(c1.veth!) || l.includes(id12));
+    // What attach added: its veth, its namespace, its DNAT and FORWARD rules, its address.
+    expect(ofC1(hostState(mine))).toHaveLength(4);
+    expect(minidState(base.root, base.run).filter((f) => f.endsWith(`/${c1.ip}`))).toHaveLength(1);
+
     await detach(c1);
+    expect(ofC1(hostState(mine))).toEqual([]);
+    expect(hostState(mine)).toEqual(upHost);
+    expect(minidState(base.root, base.run)).toEqual(upMinid); // the address is free again, the endpoint record gone
     await detach(c1);
+    expect(hostState(mine)).toEqual(upHost);
+    expect(minidState(base.root, base.run)).toEqual(upMinid);
+  });
+
+  it('detach tolerates a namespace removed by hand, and still removes the rest', async () => {
+    await connect('kept');
+    const upHost = hostState(mine);
+    const upMinid = minidState(base.root, base.run);
+    const c1 = await attach({ containerId: newId(), containerName: 'c1', mode: 'bridge', ports: [`${await freePort()}:80`] });
+    sh(['ip', 'netns', 'del', ns(c1)]); // the veth goes with it (its peer was in there)
+    await detach(c1);
+    expect(hostState(mine)).toEqual(upHost);
+    expect(minidState(base.root, base.run)).toEqual(upMinid);
+    await detach(c1);
+    expect(hostState(mine)).toEqual(upHost);
   });
 
   it('--network none: a namespace with loopback only', async () => {
@@ -268,25 +295,22 @@ describe('bridge networking on a real host', () => {
     expect(fs.existsSync(`/run/netns/${kept.netnsName}`)).toBe(true);
   });
 
-  it('is fast: attach with a published port and detach, measured', async () => {
-    const first = performance.now();
-    const warm = await connect('warm', { ports: [`${await freePort()}:80`] }); // sets the network up
-    const firstMs = performance.now() - first;
-    const times: { attach: number; detach: number }[] = [];
+  // How long attach and detach take is bench/'s business (bench/README.md, "network attach and
+  // detach"): here, that they can be repeated and leave nothing each time.
+  it('attach with a published port and detach, again and again: each cycle leaves nothing', async () => {
+    await connect('warm', { ports: [`${await freePort()}:80`] }); // sets the network up
+    const upHost = hostState(mine);
+    const upMinid = minidState(base.root, base.run);
+    const ips = new Set<string>();
     for (let i = 0; i < 5; i++) {
       const port = await freePort();
-      const t0 = performance.now();
       const a = await attach({ containerId: newId(), containerName: `t${i}`, mode: 'bridge', ports: [`${port}:80`] });
-      const t1 = performance.now();
+      ips.add(a.ip!);
+      expect(sh(['iptables-save', '-t', 'nat'])).toContain(`--dport ${port} `);
       await detach(a);
-      times.push({ attach: t1 - t0, detach: performance.now() - t1 });
+      expect(hostState(mine)).toEqual(upHost);
+      expect(minidState(base.root, base.run)).toEqual(upMinid);
     }
-    const med = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const attachMs = med(times.map((t) => t.attach));
-    const detachMs = med(times.map((t) => t.detach));
-    process.stdout.write(`[timing] first attach (sets up bridge, chains, rules): ${firstMs.toFixed(0)} ms; attach -p: median ${attachMs.toFixed(0)} ms; detach: median ${detachMs.toFixed(0)} ms\n`);
-    expect(warm.ip).toBeTruthy();
-    expect(attachMs).toBeLessThan(150);
-    expect(firstMs).toBeLessThan(300);
+    expect(ips.size).toBe(5); // round-robin: a freed address is not handed out again at once
   });
 });

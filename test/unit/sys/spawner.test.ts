@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bindProbe, spawnerPath, spawnVia, startVia, type StartedProcess } from '../../../src/sys/spawner.js';
@@ -38,10 +39,16 @@ describe('minid-spawner', () => {
   });
 
   it('runs commands side by side, each result to its caller', async () => {
-    const t0 = Date.now();
-    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => spawnVia(['sh', '-c', `sleep 0.3; echo ${i}`])));
-    expect(rs.map((r) => r!.stdout)).toEqual(Array.from({ length: 10 }, (_, i) => `${i}\n`));
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // A barrier instead of a stopwatch: each command marks that it started, then waits until all
+    // ten have. Run one after the other, the first would wait alone and say so.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-spawner-'));
+    try {
+      const wait = 'touch "$0/$1"; i=0; while [ "$(ls "$0" | wc -l)" -lt 10 ]; do i=$((i+1)); [ $i -gt 300 ] && { echo alone; exit 1; }; sleep 0.05; done; echo $1';
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => spawnVia(['sh', '-c', wait, dir, String(i)])));
+      expect(rs.map((r) => r!.stdout)).toEqual(Array.from({ length: 10 }, (_, i) => `${i}\n`));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('carries large outputs and inputs whole', async () => {
