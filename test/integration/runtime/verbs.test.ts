@@ -128,7 +128,7 @@ describe('rename, pause, unpause, top', () => {
     const id = await sleeper(['--network', 'none', '--name', 'before']);
     const other = await sleeper(['--network', 'none', '--name', 'taken']);
     expect((await run(['rename', 'before', 'after'])).exitCode).toBe(0);
-    expect(JSON.parse((await run(['inspect', id])).stdout)[0].Name).toBe('after');
+    expect(JSON.parse((await run(['inspect', id])).stdout)[0].Name).toBe('/after'); // docker's leading slash
     expect((await run(['inspect', 'before'])).exitCode).not.toBe(0);
     // The old name is free again; the new one is taken.
     const again = await sleeper(['--network', 'none', '--name', 'before']);
@@ -152,7 +152,7 @@ describe('rename, pause, unpause, top', () => {
     try {
       const a = await sleeper(['--network', net, '--name', 'dns-old']);
       const b = await sleeper(['--network', net, '--name', 'asker']);
-      const ip = JSON.parse((await run(['inspect', a])).stdout)[0].NetworkSettings.ip;
+      const ip = JSON.parse((await run(['inspect', a])).stdout)[0].NetworkSettings.Networks[net].IPAddress;
       expect((await run(['rename', 'dns-old', 'dns-new'])).exitCode).toBe(0);
       expect((await run(['exec', b, 'nslookup', 'dns-new'])).stdout).toContain(`Address: ${ip}`);
       expect((await run(['exec', b, 'nslookup', 'dns-old'])).stdout).not.toContain(`Address: ${ip}`);

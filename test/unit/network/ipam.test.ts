@@ -70,7 +70,7 @@ describe('ipam', () => {
       banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
     });
     fs.mkdirSync(roots.run, { recursive: true });
-    const go = path.join(roots.run, 'go');
+    const go = path.join(path.dirname(roots.run), 'go'); // beside the store: nothing foreign in it
     const children = Array.from({ length: 20 }, (_, i) => {
       const p = spawn(process.execPath, [out, 'race', '10.77.0.0/27', '10.77.0.1', id(100 + i), go], { env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
