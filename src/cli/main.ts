@@ -288,6 +288,7 @@ export function buildProgram(): Command {
     .argument('<network>')
     .argument('<container>')
     .option('--ip <address>', "IPv4 address on the network (default: the next free one)")
+    .option('--alias <name>', 'one more name for the container on this network (repeatable)', (v: string, p: string[] = []) => [...p, v])
     .option('--explain', 'print every step as a command while doing it')
     .action(action(async () => (await import('./commands/netconnect.js')).networkConnect));
   network

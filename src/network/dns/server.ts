@@ -41,20 +41,44 @@ export interface ServerRecord {
   port: number;
   forwarders: string[];
   started: string;
+  /** What it was started with: enough to start it again (or to see that it must change). */
+  spec?: ServerSpec;
 }
 
 const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
 
-export function spec(network: string, instance: string, address: string, port: number, forwarders: string[]): ServerSpec {
+/** A network's server: on the host, at the gateway, answering queries that arrive by its bridge. */
+export function spec(network: string, instance: string, address: string, port: number, forwarders: string[], bridge: string): ServerSpec {
   return {
     network,
     instance,
     address,
     port,
+    bridge,
     forwarders,
-    recordsFile: recordsFile(network),
+    records: [{ network, file: recordsFile(network) }],
     pidFile: file(network, instance, 'pid'),
     logFile: file(network, instance, 'log'),
+  };
+}
+
+/**
+ * A container's server, recorded in the folder of its first network: in its network namespace,
+ * at 127.0.0.11:53, with the names of every network it is on.
+ */
+export function containerSpec(o: { networks: string[]; id12: string; netns: string; address: string; forwarders: string[]; dns?: string[] }): ServerSpec {
+  const instance = `c-${o.id12}`;
+  return {
+    network: o.networks[0],
+    instance,
+    address: o.address,
+    port: 53,
+    netns: o.netns,
+    forwarders: o.forwarders,
+    ...(o.dns?.length ? { dns: o.dns } : {}),
+    records: o.networks.map((n) => ({ network: n, file: recordsFile(n) })),
+    pidFile: file(o.networks[0], instance, 'pid'),
+    logFile: file(o.networks[0], instance, 'log'),
   };
 }
 
@@ -115,7 +139,9 @@ export async function startServer(s: ServerSpec, explain?: (l: string) => void):
   fs.writeFileSync(conf, text);
   fs.rmSync(s.pidFile, { force: true });
   explain?.(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
-  const argv = ['dnsmasq', `--conf-file=${conf}`];
+  // A container's server starts in the container's network namespace (only that: it reads
+  // its files from the host's file system).
+  const argv = [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`];
   explain?.(formatCommand(argv));
   const r = await run(argv, { allowFail: true });
   if (r.exitCode !== 0) {
@@ -126,7 +152,7 @@ export async function startServer(s: ServerSpec, explain?: (l: string) => void):
   const pid = parseInt(fs.readFileSync(s.pidFile, 'utf8'), 10);
   const st = procStat(pid);
   if (!st) throw new MinidError(`the DNS server of network ${s.network} (dnsmasq, pid ${pid}) exited right after it started: see ${s.logFile}`);
-  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString() };
+  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString(), spec: s };
   fs.writeFileSync(file(s.network, s.instance, 'json'), JSON.stringify(rec, null, 2) + '\n');
   return rec;
 }

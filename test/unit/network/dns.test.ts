@@ -42,12 +42,12 @@ describe('dns records', () => {
 
   it('the server listens on the gateway, answers the network\'s names, forwards the rest', () => {
     const conf = renderServerConf({
-      network: 'net1', instance: 'network', address: '10.1.0.1', port: 53, forwarders: ['192.0.2.53'],
-      recordsFile: '/run/minid/dns/net1/records', pidFile: '/run/minid/dns/net1/network.pid', logFile: '/run/minid/dns/net1/network.log',
+      network: 'net1', instance: 'network', address: '10.1.0.1', port: 53, bridge: 'mbr-net1', forwarders: ['192.0.2.53'],
+      records: [{ network: 'net1', file: '/run/minid/dns/net1/records' }], pidFile: '/run/minid/dns/net1/network.pid', logFile: '/run/minid/dns/net1/network.log',
     });
     const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toEqual([
-      'listen-address=10.1.0.1', 'bind-interfaces', 'port=53', 'no-hosts', 'addn-hosts=/run/minid/dns/net1/records', 'local=/net1/',
+      'interface=mbr-net1', 'except-interface=lo', 'bind-dynamic', 'port=53', 'no-hosts', 'addn-hosts=/run/minid/dns/net1/records', 'local=/net1/',
       'domain-needed', 'bogus-priv', 'no-resolv', 'no-poll', 'server=192.0.2.53', 'user=root',
       'pid-file=/run/minid/dns/net1/network.pid', 'log-facility=/run/minid/dns/net1/network.log',
     ]);
