@@ -254,6 +254,14 @@ export function buildProgram(): Command {
   pushCmd(image.command('push'));
   saveCmd(image.command('save'));
 
+  const dns = program.command('dns').description("Watch user networks' DNS servers");
+  dns
+    .command('log')
+    .description("Show the queries a network's DNS servers answered: who asked what, the answer, forwarded or not")
+    .argument('<network>')
+    .option('-f, --follow', 'keep printing new queries as they come')
+    .action(action(async () => (await import('./commands/dns.js')).dnsLog));
+
   const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');
   network
     .command('create')

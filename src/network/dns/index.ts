@@ -1,6 +1,7 @@
 // Names on user-defined networks, as the rest of the network layer sees them:
 //   attachDns()     (run: after the container's endpoint is recorded, before its command starts)
 //   syncDns()       (the network's records changed: connect, disconnect, detach)
+//   refreshResolver() (connect/disconnect: which server answers the container's 127.0.0.11)
 //   detachDns()     (the container left: its own server, if any, stops; its names go)
 //   stopNetworkDns()(network rm, system reset: every server of the network stops, its files go)
 //   pruneDns()      (system prune: servers of networks or containers that are gone)
@@ -13,11 +14,16 @@
 //   3. inside the container's namespace, 127.0.0.11:53 (what its /etc/resolv.conf names, as
 //      docker's) is DNAT'd to GW:53, and the source of those packets (127.0.0.1, which may
 //      not leave by eth0 without route_localnet) SNAT'd to the container's address. The rules
-//      live in the container's namespace and go with it: nothing on the host to clean up.
-// Why 127.0.0.11 rather than the gateway (aardvark's way): the DNAT chooses the server, so a
-// container with --dns gets a server of its own (its forwarders) at another port, and the
-// host's port 53 may be taken by a resolver of its own; a container's /etc/resolv.conf reads
-// as it does under docker.
+//      live in the container's namespace and go with it. On the host: two MINID-INPUT rules
+//      per network accept queries by its bridge (allowQueries), removed with the network.
+//   4. a container on several networks (network connect), or with --dns, gets a server of
+//      its own in its namespace, at 127.0.0.11:53 itself (no DNAT then), that reads the
+//      records of all its networks and forwards to its --dns or its first network's server.
+// Isolation: each network's server answers only queries that arrive by its bridge (records.ts:
+// interface= + bind-dynamic); a container's own server is reachable from its namespace only.
+// Why 127.0.0.11 rather than the gateway (aardvark's way): the DNAT chooses the server, the
+// host's port 53 may be taken by a resolver of its own, and a container's /etc/resolv.conf
+// reads as it does under docker.
 // The default network 'bridge' has no names, as in docker (/etc/hosts only).
 import { fail } from '../../errors.js';
 import { withLock } from '../../sys/lock.js';
@@ -106,19 +112,6 @@ function header(explain: Explain, n: number, total: number, name: string, why: s
   explain?.(`# [${n}/${total}] ${name}: ${why}`);
 }
 
-/** Every recorded server that answers this network's names: its own, and containers' servers that include it. */
-function readersOf(network: string): { network: string; instance: string }[] {
-  const out: { network: string; instance: string }[] = [];
-  for (const dir of srv.dnsNetworks()) {
-    for (const inst of srv.instances(dir)) {
-      if (inst === 'network') {
-        if (dir === network) out.push({ network: dir, instance: inst });
-      } else if (srv.readServer(dir, inst)?.spec?.records.some((r) => r.network === network)) out.push({ network: dir, instance: inst });
-    }
-  }
-  return out;
-}
-
 /**
  * Under the network's DNS lock: rewrite the records, then reload every live server that reads
  * them; with `start`, start (again) the network's server, and containers' servers that died
@@ -137,7 +130,8 @@ async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Exp
   ex?.(`cat > ${file} <<'EOF'\n${text}EOF`);
 
   const ids = new Set(list.map((e) => short(e.containerId)));
-  const readers = readersOf(net.name);
+  const readers = srv.readersOf(net.name);
+  for (const r of readers) srv.trimLog(r.network, r.instance);
   if (o.start && !readers.some((r) => r.network === net.name && r.instance === 'network')) readers.unshift({ network: net.name, instance: 'network' });
   for (const { network, instance: inst } of readers) {
     const what = inst === 'network' ? `the DNS server of network "${net.name}"` : `the DNS server of container ${inst.slice(2)}`;

@@ -162,6 +162,8 @@ export function renderServerConf(s: ServerSpec): string {
     'no-resolv',
     'no-poll',
     ...(s.forwarders.length ? s.forwarders.map((f) => `server=${f}`) : ['# (none: the host has no nameserver, outside names are refused)']),
+    '# Every query is logged (who asked, what, the answer, forwarded or not): `minid dns log`.',
+    'log-queries=extra',
     '# As root: the records file is under minid\'s runtime root, which only root may enter.',
     'user=root',
     `pid-file=${s.pidFile}`,

@@ -45,7 +45,7 @@ export interface ServerRecord {
   spec?: ServerSpec;
 }
 
-const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
+export const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
 
 /** A network's server: on the host, at the gateway, answering queries that arrive by its bridge. */
 export function spec(network: string, instance: string, address: string, port: number, forwarders: string[], bridge: string): ServerSpec {
@@ -111,6 +111,19 @@ export function dnsNetworks(): string[] {
   }
 }
 
+/** Every recorded server that answers this network's names: its own, and containers' servers that include it. */
+export function readersOf(network: string): { network: string; instance: string }[] {
+  const out: { network: string; instance: string }[] = [];
+  for (const dir of dnsNetworks()) {
+    for (const inst of instances(dir)) {
+      if (inst === 'network') {
+        if (dir === network) out.push({ network: dir, instance: inst });
+      } else if (readServer(dir, inst)?.spec?.records.some((r) => r.network === network)) out.push({ network: dir, instance: inst });
+    }
+  }
+  return out;
+}
+
 /** A process's command name and start time, or null when it is gone (or a zombie). */
 function procStat(pid: number): { comm: string; startTime: string } | null {
   try {
@@ -155,6 +168,17 @@ export async function startServer(s: ServerSpec, explain?: (l: string) => void):
   const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString(), spec: s };
   fs.writeFileSync(file(s.network, s.instance, 'json'), JSON.stringify(rec, null, 2) + '\n');
   return rec;
+}
+
+/** A server's log grows with every query: past 8 MB, minid empties it (dnsmasq appends, O_APPEND). */
+export const LOG_MAX = 8 << 20;
+export function trimLog(network: string, instance: string): void {
+  const f = file(network, instance, 'log');
+  try {
+    if (fs.statSync(f).size > LOG_MAX) fs.truncateSync(f, 0);
+  } catch {
+    /* no log yet */
+  }
 }
 
 /** SIGHUP: dnsmasq clears its cache and rereads the records file. */
