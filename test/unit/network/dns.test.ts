@@ -91,6 +91,16 @@ describe('dns records', () => {
     expect(renderResolvConf('options ndots:2\n', { resolver: { address: '127.0.0.11', note: 'n' } })).toContain('options ndots:2\n');
   });
 
+  it('--cni: the result\'s dns section is the resolv.conf (domain first in the search list); --dns-* still win', () => {
+    const cniDns = { nameservers: ['10.88.0.1'], domain: 'dns.minid', search: ['corp.example', 'dns.minid'], options: ['ndots:1'] };
+    expect(renderResolvConf('nameserver 192.0.2.1\nsearch host.example\n', { cniDns }).split('\n').slice(1)).toEqual([
+      'nameserver 10.88.0.1', 'search dns.minid corp.example', 'options ndots:1', '',
+    ]);
+    const mine = renderResolvConf('nameserver 192.0.2.1\n', { cniDns, dns: ['192.0.2.9'], dnsSearch: ['.'], dnsOptions: ['edns0'] });
+    expect(mine.split('\n').slice(1)).toEqual(['nameserver 192.0.2.9', 'options edns0', '']);
+    expect(renderResolvConf('nameserver 192.0.2.1\n', { cniDns: {} })).toContain('nameserver 192.0.2.1');
+  });
+
   it('the default bridge network has no names', () => {
     const saved = process.env.MINID_DNS;
     delete process.env.MINID_DNS;
