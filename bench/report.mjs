@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 
 const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'floor-bare', 'minid', 'docker', 'podman', 'skopeo+umoci'];
-const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'pull', 'startup'];
+const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'pull', 'startup', 'dns'];
 
 function load(args) {
   if (args[0] === '--md') {
@@ -159,6 +159,13 @@ function targets(L) {
   const mem = recs(L, 'memory').filter((r) => r.runtime === 'minid' && /^idle container/.test(r.case));
   for (const r of mem) add(`memory-${r.case}`, `host-side memory per idle container ≤ 5 MB (at ${r.case.replace(/\D/g, '')} container${r.case.replace(/\D/g, '') === '1' ? '' : 's'})`, ok(r) ? r.median : null, ok(r) ? `${num(r.median, 'MB')} MB PSS` : r.status, ok(r) ? r.median <= 5 : null, 'memory', r.status);
   if (!mem.length) add('memory', 'host-side memory per idle container ≤ 5 MB', null, '–', null, 'memory', 'pending');
+  // #16: DNS query latency within 1.2× of aardvark-dns's
+  for (const c of ['query latency: local name', 'query latency: forwarded name']) {
+    const dm = find(L, 'dns', c, 'minid');
+    const dp = find(L, 'dns', c, 'podman');
+    v = ratio(dm, dp);
+    add(`dns-${c}`, `DNS ${c.replace('query latency: ', '')} query latency ≤ 1.2× aardvark-dns's (median)`, v, v === null ? (ok(dm) ? `${num(dm.median)} µs` : '–') : `${x(v)} (${num(dm.median)} vs ${num(dp.median)} µs)`, v === null ? null : v <= 1.2, 'dns', !ok(dm) ? missing(dm, 'not measured') : dp ? dp.status : 'not measured (PEERS=1)');
+  }
   // #14: cold pull to runnable at or below the fastest peer; warm pull under 150 ms
   for (const img of pullImages(L)) {
     const c = find(L, 'pull', `${img} cold`, 'minid');
@@ -278,6 +285,16 @@ function render(L) {
       out.push(table(['case', ...cols, 'fastest peer', 'minid ÷ fastest peer'], rows));
       out.push('');
       out.push("cold: the puller's side empty (a new minid store; docker and podman after `rmi -f` of every image and a prune; an empty OCI layout and bundle), until the command exits with the layers unpacked (runnable: checked after each round's pulls with `nginx -v` / `python3 -c 'print(1)'`). warm: the same pull again (skopeo+umoci: the `skopeo copy` only). The runtimes take turns going first from round to round; \"minid ÷ fastest peer\" is the median over rounds of minid's figure ÷ that peer's in the same round.");
+    } else if (s === 'dns') {
+      out.push(`### Names on a user network (DNS): asked from inside a container's namespace — ${sec.date}`);
+      out.push('');
+      const unit = (c) => (/^query/.test(c) ? 'µs' : /^server RSS/.test(c) ? 'MB' : 'ms');
+      const shown = (r, c) => (ok(r) && typeof r.p99 === 'number' ? `${num(r.median)} (p99 ${num(r.p99)})` : cell(r, unit(c)));
+      const peer = rts.includes('podman');
+      const rows = cases.map((c) => [`${c} (${unit(c)})`, ...rts.map((rt) => shown(find(L, s, c, rt), c)), ...(peer ? [x(ratio(find(L, s, c, 'minid'), find(L, s, c, 'podman')))] : [])]);
+      out.push(table(['case', ...rts, ...(peer ? ['minid ÷ podman'] : [])], rows));
+      out.push('');
+      out.push("minid: its network's dnsmasq at 127.0.0.11 (DNAT'd in the container's namespace); podman: netavark + aardvark-dns at the network's gateway. Queries: one after the other over UDP (bench/tools/dnsq), a forwarded name fresh each time (never cached), answered by a dnsmasq in a namespace of the bench's own.");
     } else if (s === 'startup') {
       out.push(`### CLI start-up (ms, median (min–max) of ${o.runs * 2} runs) — ${sec.date}`);
       out.push('');

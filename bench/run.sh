@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — minid's benchmarks against a plain-shell floor and (PEERS=1) docker and podman.
 #
-#   bash bench/run.sh [all|startup|latency|throughput|memory|scale|pull]...   (default: all)
+#   bash bench/run.sh [all|startup|latency|throughput|memory|scale|pull|dns]...   (default: all)
 #
 # Prints a markdown table; writes bench/results/latest.json (and latest.md). Sections not run
 # this time keep their previous figures in latest.json (each section carries its own date).
@@ -15,6 +15,8 @@
 #                               paired floor-batch / minid `bridge -p` measurement
 #   PULL_ROUNDS, PULL_WARM      rounds of cold pulls (5; QUICK: 2) and warm pulls after each
 #                               cold one (3; QUICK: 2) in the pull section
+#   DNS_QUERIES, DNS_SCALE_N   queries per latency case (3000; QUICK: 1000) and containers for
+#                               the DNS server's RSS (100; QUICK: 20) in the dns section
 #   MINID=path      the minid CLI (default ./bin/minid; run `make build` first)
 #   KEEP_TMP=1      keep the temp dir (logs) after the run
 # Needs root. Creates only its own objects (bridge mbbr0, chains MBENCH-*, namespaces mb-*,
@@ -45,12 +47,12 @@ for f in "$BENCH_DIR"/sections/*.sh; do
   . "$f"
 done
 
-ALL_SECTIONS=(startup latency throughput memory scale pull)
+ALL_SECTIONS=(startup latency throughput memory scale pull dns)
 WANT=()
 for a in "$@"; do
   case $a in
     all) WANT+=("${ALL_SECTIONS[@]}") ;;
-    startup | latency | throughput | memory | scale | pull) WANT+=("$a") ;;
+    startup | latency | throughput | memory | scale | pull | dns) WANT+=("$a") ;;
     -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown section '$a' (have: all ${ALL_SECTIONS[*]})" >&2; exit 2 ;;
   esac
@@ -295,5 +297,6 @@ elif { want memory || want startup; } && minid_supports bridge; then
   rt_rm minid $(rt_names minid mbs-) || warn "removing the fleet failed"
   FLEET_RT="" FLEET_NAMES=()
 fi
+want dns && run_section dns
 # last: it empties the peers' image stores (their cold pulls)
 if want pull; then run_section pull; fi

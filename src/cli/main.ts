@@ -389,6 +389,14 @@ export function buildProgram(): Command {
   pushCmd(image.command('push'));
   saveCmd(image.command('save'));
 
+  const dns = program.command('dns').description("Watch user networks' DNS servers");
+  dns
+    .command('log')
+    .description("Show the queries a network's DNS servers answered: who asked what, the answer, forwarded or not")
+    .argument('<network>')
+    .option('-f, --follow', 'keep printing new queries as they come')
+    .action(action(async () => (await import('./commands/dns.js')).dnsLog));
+
   const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');
   network
     .command('create')
@@ -427,6 +435,7 @@ export function buildProgram(): Command {
     .argument('<network>')
     .argument('<container>')
     .option('--ip <address>', "IPv4 address on the network (default: the next free one)")
+    .option('--alias <name>', 'one more name for the container on this network (repeatable)', (v: string, p: string[] = []) => [...p, v])
     .option('--explain', 'print every step as a command while doing it')
     .action(action(async () => (await import('./commands/netconnect.js')).networkConnect));
   network

@@ -125,6 +125,8 @@ export interface ConnectRequest {
   /** --ip: this address instead of the next free one. */
   ip?: string;
   primaryNetwork?: string;
+  /** --alias: more names on the network (network/dns/). */
+  aliases?: string[];
 }
 
 const ownSteps = (steps: Step[]): Step[] => steps.filter((s) => (s.owner ?? 'container') === 'container' && !s.skip && s.undo.length > 0);
@@ -147,7 +149,16 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
   const host = extraVethHost(id, net.id);
   if (await p.linkExists(host)) fail(`a link named ${host} already exists on the host: remove it (\`ip link del ${host}\`) or run \`minid system prune\``);
 
-  const base = { mode: 'bridge', containerId: id, containerName: req.containerName, network: net.name, connected: true, ifName: req.ifName } as const;
+  const dnsMod = await import('./dns/index.js');
+  if (req.aliases?.length) {
+    if (!dnsMod.hasDns(net)) fail(`--alias is only for user-defined networks: network ${net.name} has no names (docker's default bridge neither)`);
+    req.aliases.forEach(dnsMod.validateAlias);
+    dnsMod.checkNames(net.name, { containerId: id, containerName: req.containerName, aliases: req.aliases });
+  }
+  const base = {
+    mode: 'bridge', containerId: id, containerName: req.containerName, network: net.name, connected: true, ifName: req.ifName,
+    ...(req.aliases?.length ? { aliases: req.aliases } : {}),
+  } as const;
   const owner = (cid: string): string => listEndpoints().find((e) => e.containerId === cid)?.containerName || cid.slice(0, 12);
   const { ip, prefixLength } = req.ip
     ? await reserveAddress(net.name, net.subnet, net.gateway, req.ip, id, { ifName: req.ifName, owner })
@@ -193,11 +204,13 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
       undoNames: own.map((s) => s.name),
     };
     writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
-    // Its names on the network's DNS server (network/dns/), for the network's other containers.
-    const dns = await import('./dns/index.js');
+    // Its names on the network's DNS server (network/dns/), for the network's other containers;
+    // and the network's names for it (its 127.0.0.11 now answers those of every network).
+    const dns = dnsMod;
     if (dns.hasDns(net)) {
       try {
-        await dns.withNames(net, { containerId: id, containerName: req.containerName }, o);
+        await dns.withNames(net, { containerId: id, containerName: req.containerName, aliases: req.aliases }, o);
+        await dns.refreshResolver(id, o);
       } catch (e) {
         await disconnect(att).catch(() => {});
         throw e;
@@ -226,6 +239,10 @@ export async function disconnect(att: Attachment, o: { explain?: (line: string) 
     await release(att.network, att.containerId);
     removeEndpoint(att.containerId, att.network);
     const net = records().find((r) => r.name === att.network);
-    if (net) await (await import('./dns/index.js')).syncDns(net, o);
+    if (net) {
+      const dns = await import('./dns/index.js');
+      await dns.syncDns(net, o);
+      await dns.refreshResolver(att.containerId, o);
+    }
   }
 }

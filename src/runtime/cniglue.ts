@@ -3,6 +3,18 @@
 // list NAME are called with ADD, exactly as the CNI spec says, and with DEL on the way out.
 import type { ContainerConfig } from './state.js';
 
+/**
+ * CNI_ARGS: the container's name as K8S_POD_NAME (what podman passes, and what the dnsname
+ * plugin records as the container's DNS name); IgnoreUnknown=1 so plugins that know no such
+ * key accept it, as the spec's convention says.
+ */
+const cniArgs = (c: ContainerConfig): [string, string][] => [
+  ['IgnoreUnknown', '1'],
+  ['K8S_POD_NAMESPACE', c.name],
+  ['K8S_POD_NAME', c.name],
+  ['K8S_POD_INFRA_CONTAINER_ID', c.id],
+];
+
 export async function cniAttach(c: ContainerConfig, explain?: (l: string) => void): Promise<any> {
   const net = await import('../network/index.js');
   const cni = await import('../cni/index.js');
@@ -15,6 +27,8 @@ export async function cniAttach(c: ContainerConfig, explain?: (l: string) => voi
       netns: base.netnsPath!,
       ifName: 'eth0',
       capabilityArgs: portMappings.length ? { portMappings } : {},
+      // The container's name, as podman passes it: DNS plugins (dnsname) record it.
+      args: cniArgs(c),
       confDir: c.net.cni?.confDir,
       cniPath: c.net.cni?.path,
       explain,
@@ -38,6 +52,7 @@ export async function cniDetach(c: ContainerConfig, explain?: (l: string) => voi
     netns: att.netnsPath,
     ifName: 'eth0',
     capabilityArgs: att.cni.portMappings.length ? { portMappings: att.cni.portMappings } : {},
+    args: cniArgs(c),
     confDir: c.net.cni?.confDir,
     cniPath: c.net.cni?.path,
     explain,

@@ -74,7 +74,7 @@ function editHosts(c: ContainerConfig, ip: string, add: boolean): void {
 
 // --- connect / disconnect -----------------------------------------------------------------
 
-export async function connectContainer(networkRef: string, containerRef: string, o: { ip?: string; explain?: Explain } = {}): Promise<Attachment> {
+export async function connectContainer(networkRef: string, containerRef: string, o: { ip?: string; aliases?: string[]; explain?: Explain } = {}): Promise<Attachment> {
   const found = findContainer(containerRef);
   if (PSEUDO.has(networkRef))
     fail(`cannot connect container ${found.config.name} to network ${networkRef}: only bridge networks can be connected (${networkRef} is chosen with \`minid run --network ${networkRef === 'null' ? 'none' : networkRef}\`)`);
@@ -100,6 +100,7 @@ export async function connectContainer(networkRef: string, containerRef: string,
         ifName: nextIfName(extras),
         ip: o.ip,
         primaryNetwork: c.attachment.network,
+        aliases: o.aliases,
       },
       { explain: o.explain },
     );

@@ -5,8 +5,8 @@ import { connectContainer, disconnectContainer } from '../../runtime/connect.js'
 
 const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
 
-export async function networkConnect(network: string, container: string, o: { ip?: string; explain?: boolean } = {}): Promise<void> {
-  await connectContainer(network, container, { ip: o.ip, explain: explainer(o.explain) });
+export async function networkConnect(network: string, container: string, o: { ip?: string; alias?: string[]; explain?: boolean } = {}): Promise<void> {
+  await connectContainer(network, container, { ip: o.ip, aliases: o.alias, explain: explainer(o.explain) });
 }
 
 export async function networkDisconnect(network: string, container: string, o: { force?: boolean; explain?: boolean } = {}): Promise<void> {

@@ -1,6 +1,7 @@
 // Names on user-defined networks, as the rest of the network layer sees them:
 //   attachDns()     (run: after the container's endpoint is recorded, before its command starts)
 //   syncDns()       (the network's records changed: connect, disconnect, detach)
+//   refreshResolver() (connect/disconnect: which server answers the container's 127.0.0.11)
 //   detachDns()     (the container left: its own server, if any, stops; its names go)
 //   stopNetworkDns()(network rm, system reset: every server of the network stops, its files go)
 //   pruneDns()      (system prune: servers of networks or containers that are gone)
@@ -13,20 +14,26 @@
 //   3. inside the container's namespace, 127.0.0.11:53 (what its /etc/resolv.conf names, as
 //      docker's) is DNAT'd to GW:53, and the source of those packets (127.0.0.1, which may
 //      not leave by eth0 without route_localnet) SNAT'd to the container's address. The rules
-//      live in the container's namespace and go with it: nothing on the host to clean up.
-// Why 127.0.0.11 rather than the gateway (aardvark's way): the DNAT chooses the server, so a
-// container with --dns gets a server of its own (its forwarders) at another port, and the
-// host's port 53 may be taken by a resolver of its own; a container's /etc/resolv.conf reads
-// as it does under docker.
+//      live in the container's namespace and go with it. On the host: two MINID-INPUT rules
+//      per network accept queries by its bridge (allowQueries), removed with the network.
+//   4. a container on several networks (network connect), or with --dns, gets a server of
+//      its own in its namespace, at 127.0.0.11:53 itself (no DNAT then), that reads the
+//      records of all its networks and forwards to its --dns or its first network's server.
+// Isolation: each network's server answers only queries that arrive by its bridge (records.ts:
+// interface= + bind-dynamic); a container's own server is reachable from its namespace only.
+// Why 127.0.0.11 rather than the gateway (aardvark's way): the DNAT chooses the server, the
+// host's port 53 may be taken by a resolver of its own, and a container's /etc/resolv.conf
+// reads as it does under docker.
 // The default network 'bridge' has no names, as in docker (/etc/hosts only).
 import { fail } from '../../errors.js';
 import { withLock } from '../../sys/lock.js';
-import { netnsPath, short } from '../names.js';
+import { CHAIN, comment, netnsPath, short } from '../names.js';
+import { hasRule, parseSave } from '../iptables.js';
 import { probe } from '../host.js';
-import { listEndpoints, type Endpoint } from '../endpoints.js';
+import { listEndpoints, writeEndpoint, type Endpoint } from '../endpoints.js';
 import { applyPlan, cmd, type Step } from '../step.js';
 import type { Attachment, NetworkRecord } from '../types.js';
-import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, resolverRules, type DnsEntry } from './records.js';
+import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, renderServerConf, resolverRules, type DnsEntry } from './records.js';
 import * as srv from './server.js';
 import { alive } from './server.js';
 import fs from 'node:fs';
@@ -76,16 +83,41 @@ async function networkForwarders(): Promise<string[]> {
   return hostForwarders(await probe().resolvConf());
 }
 
+/**
+ * The server listens on the host, so a host whose INPUT policy is DROP (a common firewall
+ * setup) would silently eat the containers' queries; docker needs nothing here because its
+ * resolver lives in the container's namespace. So MINID-INPUT (jumped to first from INPUT)
+ * accepts queries that arrive by the network's bridge for its gateway's DNS port. The rules
+ * carry the network's comment: `network rm` deletes them with the network's other rules.
+ * Added once, when the network's server first starts (present already after a restart).
+ */
+async function allowQueries(net: NetworkRecord, port: number, explain: Explain): Promise<void> {
+  const rules = (['udp', 'tcp'] as const).map((p) =>
+    cmd('iptables', '-t', 'filter', '-A', CHAIN.input, '-d', `${net.gateway}/32`, '-i', net.bridge, '-p', p, '-m', p, '--dport', String(port), '-m', 'comment', '--comment', comment(net.name), '-j', 'ACCEPT'),
+  );
+  const saved = parseSave(await probe().iptablesSave());
+  const missing = rules.filter((r) => !hasRule(saved, r));
+  const step: Step = {
+    name: `accept DNS queries from network "${net.name}"`,
+    why: `the server runs on the host: even if the host's INPUT policy drops packets, queries arriving by ${net.bridge} for ${net.gateway}:${port} get in`,
+    apply: missing,
+    undo: [],
+    owner: 'network',
+    ...(missing.length ? {} : { skip: 'the rules are in place already' }),
+  };
+  await applyPlan([step], { explain, what: 'DNS setup' });
+}
+
 function header(explain: Explain, n: number, total: number, name: string, why: string): void {
   explain?.(`# [${n}/${total}] ${name}: ${why}`);
 }
 
 /**
- * Under the network's DNS lock: rewrite the records, then reload every live server of the
- * network; with `start`, start (again) the network's server and any container server whose
- * container is still on the network.
+ * Under the network's DNS lock: rewrite the records, then reload every live server that reads
+ * them; with `start`, start (again) the network's server, and containers' servers that died
+ * while their container is still on the network.
  */
-async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Explain; own?: { id12: string; forwarders: string[] } }): Promise<void> {
+async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Explain }): Promise<void> {
   const list = entries(net.name);
   const text = renderRecords(net.name, list);
   const file = srv.recordsFile(net.name);
@@ -94,32 +126,35 @@ async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Exp
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
-  const total = o.own ? 3 : 2;
-  header(ex, 1, total, `write the names of network "${net.name}"`, `every container of the network, one line per address (${list.length} now); dnsmasq reads it`);
+  header(ex, 1, 2, `write the names of network "${net.name}"`, `every container of the network, one line per address (${list.length} now); dnsmasq reads it`);
   ex?.(`cat > ${file} <<'EOF'\n${text}EOF`);
 
   const ids = new Set(list.map((e) => short(e.containerId)));
-  const wanted = new Set(o.start ? ['network', ...srv.instances(net.name).filter((i) => i.startsWith('c-') && ids.has(i.slice(2)))] : []);
-  let n = 2;
-  for (const inst of new Set([...srv.instances(net.name), ...wanted])) {
-    const what = inst === 'network' ? `the DNS server of network "${net.name}"` : `the DNS server of container ${inst.slice(2)} (its --dns)`;
-    if (srv.reloadServer(net.name, inst)) {
-      header(ex, n, total, `reload ${what}`, 'SIGHUP: dnsmasq clears its cache and rereads the names');
-      ex?.(`kill -HUP ${srv.readServer(net.name, inst)!.pid}`);
+  const readers = srv.readersOf(net.name);
+  for (const r of readers) srv.trimLog(r.network, r.instance);
+  if (o.start && !readers.some((r) => r.network === net.name && r.instance === 'network')) readers.unshift({ network: net.name, instance: 'network' });
+  for (const { network, instance: inst } of readers) {
+    const what = inst === 'network' ? `the DNS server of network "${net.name}"` : `the DNS server of container ${inst.slice(2)}`;
+    if (srv.reloadServer(network, inst)) {
+      header(ex, 2, 2, `reload ${what}`, 'SIGHUP: dnsmasq clears its cache and rereads the names');
+      ex?.(`kill -HUP ${srv.readServer(network, inst)!.pid}`);
       continue;
     }
-    if (!wanted.has(inst)) continue;
-    const old = srv.readServer(net.name, inst);
+    if (!o.start) continue;
+    const old = srv.readServer(network, inst);
+    if (inst !== 'network') {
+      // A container's server that died: started again while its container is on the network.
+      if (old?.spec?.netns && ids.has(inst.slice(2)) && fs.existsSync(old.spec.netns)) {
+        header(ex, 2, 2, `start ${what} again`, 'it is not running any more (it died or was killed): started again, with every name');
+        await srv.startServer(old.spec, ex);
+      }
+      continue;
+    }
     const forwarders = old?.forwarders ?? (await networkForwarders());
     const port = old?.port ?? (await freePort(net.gateway, 53));
-    header(ex, n, total, `start ${what}`, old ? 'it is not running any more (it died or was killed): started again, with every name' : `the network's first container: dnsmasq on ${net.gateway}:${port}, forwarding other names to ${forwarders.join(', ') || 'nobody'}`);
-    await srv.startServer(srv.spec(net.name, inst, net.gateway, port, forwarders), ex);
-  }
-  if (o.own) {
-    const inst = `c-${o.own.id12}`;
-    const port = await freePort(net.gateway);
-    header(ex, 3, total, `start the DNS server of container ${o.own.id12}`, `--dns ${o.own.forwarders.join(' ')}: the same names, other names forwarded to those servers; at ${net.gateway}:${port}`);
-    await srv.startServer(srv.spec(net.name, inst, net.gateway, port, o.own.forwarders), ex);
+    header(ex, 2, 2, `start ${what}`, old ? 'it is not running any more (it died or was killed): started again, with every name' : `the network's first container: dnsmasq on ${net.gateway}:${port}, forwarding other names to ${forwarders.join(', ') || 'nobody'}`);
+    await srv.startServer(srv.spec(net.name, inst, net.gateway, port, forwarders, net.bridge), ex);
+    await allowQueries(net, port, ex);
   }
 }
 
@@ -133,7 +168,8 @@ export async function syncDns(net: NetworkRecord, o: { start?: boolean; explain?
 /**
  * A container joined a user network (its endpoint is recorded as attached): its names go into
  * the records, the network's server is started or reloaded, and 127.0.0.11 in its namespace
- * leads there. Returns what goes into Attachment.dns.
+ * leads there (with --dns: to a server of its own, in its namespace). Returns what goes into
+ * Attachment.dns.
  */
 export async function attachDns(
   net: NetworkRecord,
@@ -143,18 +179,82 @@ export async function attachDns(
 ): Promise<DnsAttachment> {
   const ex = o.explain;
   const id12 = short(att.containerId);
-  const own = req.dns?.length ? { id12, forwarders: req.dns } : undefined;
   ex?.(`# names on network "${net.name}" for container ${att.containerName} (${id12}): minid's DNS server (dnsmasq) on the gateway ${net.gateway}`);
   await withLock(`dns-${net.name}`, async () => {
     checkNames(net.name, { containerId: att.containerId, containerName: att.containerName, aliases: req.aliases });
-    await syncLocked(net, { start: true, explain: ex, own });
+    await syncLocked(net, { start: true, explain: ex });
   });
-  const inst = own ? `c-${id12}` : 'network';
-  const rec = srv.readServer(net.name, inst);
+  if (req.dns?.length) {
+    // Its own forwarders: a server of its own, in its own namespace, at 127.0.0.11 itself.
+    const s = srv.containerSpec({ networks: [net.name], id12, netns: netnsPath(att.containerId), address: RESOLVER, forwarders: req.dns, dns: req.dns });
+    ex?.(`# the DNS server of container ${id12}: --dns ${req.dns.join(' ')}: the same names, other names forwarded to those servers; in its namespace at ${RESOLVER}:53`);
+    await withLock(`dns-${net.name}`, () => srv.startServer(s, ex));
+    return { resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: s.instance };
+  }
+  const rec = srv.readServer(net.name, 'network');
   if (!rec) fail(`the DNS server of network ${net.name} is not recorded`);
   const server = { address: rec.address, port: rec.port };
   await applyPlan(resolverSteps(att, server), { explain: ex, title: resolverTitle(att), what: 'DNS setup' });
-  return { resolver: RESOLVER, server, instance: inst };
+  return { resolver: RESOLVER, server, instance: 'network' };
+}
+
+/**
+ * The container's networks changed (`network connect/disconnect`): which server answers its
+ * 127.0.0.11? On one network, that network's (DNAT in its namespace); on several, one of its
+ * own in its namespace that reads the names of all of them (docker answers every network's
+ * names through 127.0.0.11), forwarding the rest to its first network's server (or its --dns).
+ */
+export async function refreshResolver(containerId: string, o: { explain?: Explain } = {}): Promise<void> {
+  const mine = listEndpoints().filter((e) => e.containerId === containerId && e.state === 'attached');
+  const primary = mine.find((e) => !e.connected);
+  // Not named on its first network (the default bridge, none): its resolv.conf names no 127.0.0.11.
+  if (!primary?.dns || !primary.network || !primary.ip) return;
+  const { dns: pdns, ip } = primary;
+  const { records } = await import('../networks.js');
+  const recs = records();
+  const nets = [primary, ...mine.filter((e) => e.connected)]
+    .map((e) => recs.find((r) => r.name === e.network))
+    .filter((n): n is NetworkRecord => !!n && hasDns(n));
+  if (!nets.length || nets[0].name !== primary.network) return;
+  const first = nets[0];
+  const ex = o.explain;
+  const id12 = short(containerId);
+  const inst = `c-${id12}`;
+  const ns = netnsPath(containerId);
+  const who = `container ${primary.containerName} (${id12})`;
+  await withLock(`dns-${first.name}`, async () => {
+    const cur = srv.readServer(first.name, inst);
+    const dns = cur?.spec?.dns;
+    const save = (d: DnsAttachment) => writeEndpoint({ ...primary, dns: d });
+    if (nets.length > 1 || dns?.length) {
+      const net = srv.readServer(first.name, 'network');
+      const forwarders = dns?.length ? dns : net ? [`${net.address}#${net.port}`] : [];
+      const want = srv.containerSpec({ networks: nets.map((n) => n.name), id12, netns: ns, address: RESOLVER, forwarders, dns });
+      if (!alive(cur) || !cur.spec || renderServerConf(cur.spec) !== renderServerConf(want)) {
+        ex?.(`# names for ${who} on networks ${nets.map((n) => `"${n.name}"`).join(', ')}: a DNS server of its own in its namespace at ${RESOLVER}:53, reading the names of every one`);
+        await srv.stopServer(first.name, inst, ex);
+        await srv.startServer(want, ex);
+      }
+      if (pdns.instance === 'network') {
+        const step: Step = {
+          name: `answer ${RESOLVER} in the namespace itself`,
+          why: `the container's own server listens there now: the DNAT to network "${first.name}"'s server goes`,
+          apply: [{ argv: ['nsenter', `--net=${ns}`, 'iptables-restore', '--noflush'], input: resolverRules(ip, pdns.server, '-D') }],
+          undo: [],
+        };
+        await applyPlan([step], { explain: ex, title: `resolver of ${who}`, what: 'DNS setup' });
+        save({ resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: inst });
+      }
+    } else if (cur) {
+      // Back on one network: its server again, through the DNAT; the container's own server stops.
+      const net = srv.readServer(first.name, 'network');
+      if (!net) return;
+      const server = { address: net.address, port: net.port };
+      await applyPlan(resolverSteps({ containerId, ip }, server), { explain: ex, title: resolverTitle({ containerName: primary.containerName, containerId }), what: 'DNS setup' });
+      await srv.stopServer(first.name, inst, ex);
+      save({ resolver: RESOLVER, server, instance: 'network' });
+    }
+  });
 }
 
 const resolverTitle = (att: { containerName: string; containerId: string }): string =>
@@ -196,11 +296,11 @@ export async function withNames(net: NetworkRecord, who: { containerId: string; 
   });
 }
 
-/** The container left the network: its own server stops, its names go from the records. */
+/** The container left the network: its own server (recorded with its first network) stops, its names go. */
 export async function detachDns(net: NetworkRecord, att: Attachment, o: { explain?: Explain } = {}): Promise<void> {
   if (!hasDns(net)) return;
-  const dns = (att as { dns?: DnsAttachment }).dns;
-  if (dns && dns.instance !== 'network') await withLock(`dns-${net.name}`, () => srv.stopServer(net.name, dns.instance, o.explain));
+  const inst = att.containerId ? `c-${short(att.containerId)}` : (att as { dns?: DnsAttachment }).dns?.instance;
+  if (inst && inst !== 'network' && srv.instances(net.name).includes(inst)) await withLock(`dns-${net.name}`, () => srv.stopServer(net.name, inst, o.explain));
   await syncDns(net, { explain: o.explain });
 }
 

@@ -93,44 +93,77 @@ export function renderRecords(network: string, entries: DnsEntry[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** One dnsmasq of a network: the network's own, or a container's (run --dns: its own forwarders). */
+/**
+ * One dnsmasq: a network's own (on the host, at the network's gateway), or a container's (in
+ * the container's own network namespace, at 127.0.0.11:53, docker's way) when its questions
+ * need other answers than its network's: it is on several networks (`network connect`: the
+ * names of all of them), or it has its own forwarders (`run --dns`).
+ */
 export interface ServerSpec {
+  /** The network whose folder records it (a container's server: its first network). */
   network: string;
   /** 'network', or 'c-<id12>' for a container's. */
   instance: string;
-  /** Listen address (the network's gateway) and port. */
+  /** Listen address and port: the network's gateway, or 127.0.0.11:53 in the container's namespace. */
   address: string;
   port: number;
-  /** Upstream servers for every name that is not the network's. */
+  /** A network's server: its bridge, the only interface whose queries are answered. */
+  bridge?: string;
+  /** A container's server: the network namespace it runs in (/run/netns/minid-<id12>). */
+  netns?: string;
+  /** Every network whose names it answers, with its records file (a network's server: its own). */
+  records: { network: string; file: string }[];
+  /** Upstream servers for every other name (ADDRESS or ADDRESS#PORT). */
   forwarders: string[];
-  recordsFile: string;
+  /** A container's server: the container's --dns, if it gave any. */
+  dns?: string[];
   pidFile: string;
   logFile: string;
 }
 
 /** The server's configuration file, commented line by line for a workshop's `cat`. */
 export function renderServerConf(s: ServerSpec): string {
-  const whose = s.instance === 'network' ? `network "${s.network}"` : `container ${s.instance.slice(2)} on network "${s.network}" (its --dns forwarders)`;
+  const nets = s.records.map((r) => `"${r.network}"`).join(', ');
+  const listen = s.bridge
+    ? [
+        `# minid: DNS server of network "${s.network}" (dnsmasq). Started and stopped by minid (src/network/dns/).`,
+        `# Listen on the network's bridge only (its address ${s.address}); containers send to`,
+        `# ${RESOLVER}:53, which a DNAT rule in their own network namespace turns into ${s.address}:${s.port}.`,
+        `# bind-dynamic (not bind-interfaces) makes dnsmasq check the interface each query arrived`,
+        `# on: a container of another network sending to ${s.address} arrives by its own bridge and`,
+        `# is ignored, so each network's names are answered to that network only.`,
+        `interface=${s.bridge}`,
+        'except-interface=lo',
+        'bind-dynamic',
+        `port=${s.port}`,
+      ]
+    : [
+        `# minid: DNS server of container ${s.instance.slice(2)} (dnsmasq): the names of network${s.records.length > 1 ? 's' : ''} ${nets}${s.dns?.length ? ', its --dns forwarders' : ''}.`,
+        `# It runs in the container's own network namespace (${s.netns}), as docker's resolver`,
+        `# does, at the address its /etc/resolv.conf names: only this container can ask it.`,
+        `listen-address=${s.address}`,
+        'bind-interfaces',
+        `port=${s.port}`,
+      ];
   const L = [
-    `# minid: DNS server of ${whose} (dnsmasq). Started and stopped by minid (src/network/dns/).`,
-    `# Listen on the network's gateway address only; containers send to ${RESOLVER}:53, which`,
-    `# a DNAT rule in their own network namespace turns into ${s.address}:${s.port}.`,
-    `listen-address=${s.address}`,
-    'bind-interfaces',
-    `port=${s.port}`,
-    `# The names: the network's containers, from the records file minid rewrites; not the host's /etc/hosts.`,
+    ...listen,
+    `# The names: ${s.bridge ? "the network's containers" : 'the containers of every network it is on'}, from the records file${s.records.length > 1 ? 's' : ''} minid rewrites; not the host's /etc/hosts.`,
     'no-hosts',
-    `addn-hosts=${s.recordsFile}`,
-    `# NAME.${s.network} is this network's: answered from the records or NXDOMAIN, never forwarded.`,
-    `local=/${s.network}/`,
+    ...s.records.map((r) => `addn-hosts=${r.file}`),
+    `# NAME.NETWORK is the network's: answered from the records or NXDOMAIN, never forwarded.`,
+    ...s.records.map((r) => `local=/${r.network}/`),
     '# A bare name that is not a container here is NXDOMAIN, never sent outside.',
     'domain-needed',
     '# Reverse lookups of private addresses that are not in the records: NXDOMAIN, not forwarded.',
     'bogus-priv',
-    "# Everything else goes to these servers (minid chose them; /etc/resolv.conf is not read).",
+    s.bridge || s.dns?.length
+      ? "# Everything else goes to these servers (minid chose them; /etc/resolv.conf is not read)."
+      : "# Everything else goes to the server of the container's first network (it forwards to the host's resolvers).",
     'no-resolv',
     'no-poll',
     ...(s.forwarders.length ? s.forwarders.map((f) => `server=${f}`) : ['# (none: the host has no nameserver, outside names are refused)']),
+    '# Every query is logged (who asked, what, the answer, forwarded or not): `minid dns log`.',
+    'log-queries=extra',
     '# As root: the records file is under minid\'s runtime root, which only root may enter.',
     'user=root',
     `pid-file=${s.pidFile}`,
@@ -155,12 +188,12 @@ export function hostForwarders(hostResolv: string): string[] {
 }
 
 /** The lines that make 127.0.0.11 inside a container's namespace reach its network's server. */
-export function resolverRules(containerIp: string, server: { address: string; port: number }): string {
+export function resolverRules(containerIp: string, server: { address: string; port: number }, op: '-A' | '-D' = '-A'): string {
   const to = `${server.address}:${server.port}`;
   const lines = ['*nat'];
-  for (const p of ['udp', 'tcp']) lines.push(`-A OUTPUT -d ${RESOLVER}/32 -p ${p} -m ${p} --dport 53 -j DNAT --to-destination ${to}`);
+  for (const p of ['udp', 'tcp']) lines.push(`${op} OUTPUT -d ${RESOLVER}/32 -p ${p} -m ${p} --dport 53 -j DNAT --to-destination ${to}`);
   for (const p of ['udp', 'tcp'])
-    lines.push(`-A POSTROUTING -s 127.0.0.0/8 -d ${server.address}/32 -p ${p} -m ${p} --dport ${server.port} -j SNAT --to-source ${containerIp}`);
+    lines.push(`${op} POSTROUTING -s 127.0.0.0/8 -d ${server.address}/32 -p ${p} -m ${p} --dport ${server.port} -j SNAT --to-source ${containerIp}`);
   lines.push('COMMIT');
   return lines.join('\n') + '\n';
 }

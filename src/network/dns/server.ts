@@ -41,20 +41,44 @@ export interface ServerRecord {
   port: number;
   forwarders: string[];
   started: string;
+  /** What it was started with: enough to start it again (or to see that it must change). */
+  spec?: ServerSpec;
 }
 
-const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
+export const file = (network: string, instance: string, ext: string): string => path.join(networkDir(network), `${instance}.${ext}`);
 
-export function spec(network: string, instance: string, address: string, port: number, forwarders: string[]): ServerSpec {
+/** A network's server: on the host, at the gateway, answering queries that arrive by its bridge. */
+export function spec(network: string, instance: string, address: string, port: number, forwarders: string[], bridge: string): ServerSpec {
   return {
     network,
     instance,
     address,
     port,
+    bridge,
     forwarders,
-    recordsFile: recordsFile(network),
+    records: [{ network, file: recordsFile(network) }],
     pidFile: file(network, instance, 'pid'),
     logFile: file(network, instance, 'log'),
+  };
+}
+
+/**
+ * A container's server, recorded in the folder of its first network: in its network namespace,
+ * at 127.0.0.11:53, with the names of every network it is on.
+ */
+export function containerSpec(o: { networks: string[]; id12: string; netns: string; address: string; forwarders: string[]; dns?: string[] }): ServerSpec {
+  const instance = `c-${o.id12}`;
+  return {
+    network: o.networks[0],
+    instance,
+    address: o.address,
+    port: 53,
+    netns: o.netns,
+    forwarders: o.forwarders,
+    ...(o.dns?.length ? { dns: o.dns } : {}),
+    records: o.networks.map((n) => ({ network: n, file: recordsFile(n) })),
+    pidFile: file(o.networks[0], instance, 'pid'),
+    logFile: file(o.networks[0], instance, 'log'),
   };
 }
 
@@ -87,6 +111,19 @@ export function dnsNetworks(): string[] {
   }
 }
 
+/** Every recorded server that answers this network's names: its own, and containers' servers that include it. */
+export function readersOf(network: string): { network: string; instance: string }[] {
+  const out: { network: string; instance: string }[] = [];
+  for (const dir of dnsNetworks()) {
+    for (const inst of instances(dir)) {
+      if (inst === 'network') {
+        if (dir === network) out.push({ network: dir, instance: inst });
+      } else if (readServer(dir, inst)?.spec?.records.some((r) => r.network === network)) out.push({ network: dir, instance: inst });
+    }
+  }
+  return out;
+}
+
 /** A process's command name and start time, or null when it is gone (or a zombie). */
 function procStat(pid: number): { comm: string; startTime: string } | null {
   try {
@@ -115,7 +152,9 @@ export async function startServer(s: ServerSpec, explain?: (l: string) => void):
   fs.writeFileSync(conf, text);
   fs.rmSync(s.pidFile, { force: true });
   explain?.(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
-  const argv = ['dnsmasq', `--conf-file=${conf}`];
+  // A container's server starts in the container's network namespace (only that: it reads
+  // its files from the host's file system).
+  const argv = [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`];
   explain?.(formatCommand(argv));
   const r = await run(argv, { allowFail: true });
   if (r.exitCode !== 0) {
@@ -126,9 +165,20 @@ export async function startServer(s: ServerSpec, explain?: (l: string) => void):
   const pid = parseInt(fs.readFileSync(s.pidFile, 'utf8'), 10);
   const st = procStat(pid);
   if (!st) throw new MinidError(`the DNS server of network ${s.network} (dnsmasq, pid ${pid}) exited right after it started: see ${s.logFile}`);
-  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString() };
+  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString(), spec: s };
   fs.writeFileSync(file(s.network, s.instance, 'json'), JSON.stringify(rec, null, 2) + '\n');
   return rec;
+}
+
+/** A server's log grows with every query: past 8 MB, minid empties it (dnsmasq appends, O_APPEND). */
+export const LOG_MAX = 8 << 20;
+export function trimLog(network: string, instance: string): void {
+  const f = file(network, instance, 'log');
+  try {
+    if (fs.statSync(f).size > LOG_MAX) fs.truncateSync(f, 0);
+  } catch {
+    /* no log yet */
+  }
 }
 
 /** SIGHUP: dnsmasq clears its cache and rereads the records file. */

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, eventually, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { freeSubnet, hostState, rand, run, sh, type HostState } from './helpers.js';
 
 const ASK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/network/dns-ask.mjs');
@@ -187,6 +187,26 @@ describe('names on user networks', () => {
     expect(await lookup('other', 'other')).toEqual([await ipOf('other')]);
   });
 
+  it('network A\'s server answers nobody on network B, not even asked at A\'s gateway directly', async () => {
+    const gwA = JSON.parse(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'network.json'), 'utf8')).address as string;
+    const other = ids[ids.length - 1];
+    // busybox nslookup with A's gateway as the server: no answer (dnsmasq ignores queries that
+    // did not arrive by A's bridge).
+    const r = await m(['exec', 'other', 'timeout', '4', 'nslookup', 'web1', gwA]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout).not.toContain(await ipOf('web1'));
+    const tries = await Promise.all(['udp', 'tcp'].map((proto) => run(['ip', 'netns', 'exec', `minid-${other.slice(0, 12)}`, process.execPath, ASK, gwA, 'web1', 'A', proto])));
+    for (const q of tries) expect(q.code, q.out).toBe(2); // "no answer
+    // From A, the same question at the same address is answered.
+    expect(await lookup('web1', 'web2')).toEqual([await ipOf('web2')]);
+    const q = await run(['ip', 'netns', 'exec', `minid-${ids[0].slice(0, 12)}`, process.execPath, ASK, gwA, 'web2', 'A', 'udp']);
+    expect(JSON.parse(q.out)).toEqual({ rcode: 0, answers: [await ipOf('web2')] });
+    // The host's INPUT chain (policy DROP on some hosts) lets A's queries in, by A's bridge only.
+    const rules = sh(['iptables-save', '-t', 'filter']).split('\n').filter((l) => l.startsWith('-A MINID-INPUT') && l.includes(`${gwA}/32`));
+    expect(rules).toHaveLength(2);
+    for (const l of rules) expect(l).toMatch(new RegExp(`-i \\S+ -p (udp|tcp) -m (udp|tcp) --dport 53 -m comment --comment "?minid[^ ]*${NET_A}"? -j ACCEPT`));
+  });
+
   it('outside names are forwarded over UDP and TCP to the host\'s resolver; --dns forwards to its own', async () => {
     expect(await lookup('web1', 'outside.test')).toEqual(['10.9.8.7']);
     expect(await ask(ids[0], 'outside.test', 'A', 'udp')).toEqual({ rcode: 0, answers: ['10.9.8.7'] });
@@ -206,6 +226,34 @@ describe('names on user networks', () => {
     expect(fs.readdirSync(path.join(store.run, 'dns', NET_A)).filter((f) => f.startsWith('c-'))).toEqual([]);
   });
 
+  it('dns log shows who asked what and the answer, forwarded or not; -f follows new queries', async () => {
+    const [ip1, ip2] = [await ipOf('web1'), await ipOf('web2')];
+    await lookup('web1', 'web2');
+    await lookup('web1', 'outside.test');
+    await ask(ids[0], `nothing.${NET_A}`);
+    const r = await m(['dns', 'log', NET_A]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`web1 \\(${ip1}\\)  A web2  ->  ${ip2}   \\(the network's names\\)`));
+    expect(r.stdout).toMatch(new RegExp(`web1 \\(${ip1}\\)  A outside\\.test  ->  10\\.9\\.8\\.7   \\(forwarded to ${upIp(2)}`));
+    expect(r.stdout).toContain(`A nothing.${NET_A}  ->  NXDOMAIN`);
+    const bad = await m(['dns', 'log', 'bridge']);
+    expect(bad.exitCode).toBe(125);
+    expect(bad.stderr).toMatch(/network bridge has no DNS server/);
+    // -f: a query made after it started shows up.
+    const f = spawn(cli, ['dns', 'log', '-f', NET_A], { env: { ...process.env, ...store.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      f.stdout!.on('data', (d) => (out += d));
+      await eventually(() => expect(out).toContain('A web2'), 5000, 50);
+      await ask(ids[1], 'web1');
+      await eventually(() => expect(out).toMatch(new RegExp(`web2 \\(${ip2}\\)  A web1  ->  ${ip1}`)), 5000, 50);
+    } finally {
+      const gone = new Promise((res) => f.once('exit', res));
+      if (f.exitCode === null) process.kill(f.pid!, 'SIGTERM');
+      await gone;
+    }
+  });
+
   it('a removed container\'s name is gone within a second', async () => {
     const ip2 = await ipOf('web2');
     expect((await m(['rm', '-f', 'web2'])).exitCode).toBe(0);
@@ -216,13 +264,38 @@ describe('names on user networks', () => {
     expect(await lookup('web1', ip2)).not.toContain('web2');
   });
 
-  it('network connect adds the names, disconnect removes them', async () => {
-    const c = await m(['network', 'connect', NET_A, 'other']);
+  it('network connect adds the names (and --alias), and the connected container resolves both networks\' names; disconnect undoes it', async () => {
+    const bad = await m(['network', 'connect', '--alias', 'web1', NET_A, 'other']);
+    expect(bad.exitCode).toBe(125);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/the alias web1 is the name of container web1/);
+    const c = await m(['network', 'connect', '--alias', 'elsewhere', NET_A, 'other']);
     expect(c.exitCode, c.stderr).toBe(0);
-    const onA = JSON.parse((await m(['inspect', 'other'])).stdout)[0].NetworkSettings.Networks[NET_A].IPAddress;
+    const info = JSON.parse((await m(['inspect', 'other'])).stdout)[0];
+    const onA = info.NetworkSettings.Networks[NET_A].IPAddress;
+    const otherId = info.Id as string;
     expect(await lookup('web1', 'other')).toEqual([onA]);
+    expect(await lookup('web1', 'elsewhere')).toEqual([onA]);
+    // 'other' (first network B) now answers A's names too, through the same 127.0.0.11 ...
+    expect(await lookup('other', 'web1')).toEqual([await ipOf('web1')]);
+    expect(await lookup('other', `web1.${NET_A}`)).toEqual([await ipOf('web1')]);
+    expect(await lookup('other', 'outside.test')).toEqual(['10.9.8.7']);
+    expect(await ask(otherId, 'outside.test', 'A', 'tcp')).toEqual({ rcode: 0, answers: ['10.9.8.7'] });
+    // ... from a server of its own, in its namespace, that only it can ask.
+    const other = otherId.slice(0, 12);
+    expect(fs.existsSync(path.join(store.run, 'dns', NET_B, `c-${other}.json`))).toBe(true);
+    // B's containers still do not see A's names.
+    const onB = await start('onb', ['--network', NET_B]);
+    expect(await ask(onB, 'web1')).toMatchObject({ rcode: 3, answers: [] });
+    expect(await lookup('onb', 'other')).toEqual([await ipOf('other')]);
     expect((await m(['network', 'disconnect', NET_A, 'other'])).exitCode).toBe(0);
     expect(await ask(ids[0], 'other')).toMatchObject({ rcode: 3 });
+    expect(await ask(ids[0], 'elsewhere')).toMatchObject({ rcode: 3 });
+    // Back on B alone: B's server again, A's names gone for it.
+    expect(await ask(otherId, 'web1')).toMatchObject({ rcode: 3, answers: [] });
+    expect(await lookup('other', 'onb')).toEqual([await ipOf('onb')]);
+    expect(fs.existsSync(path.join(store.run, 'dns', NET_B, `c-${other}.json`))).toBe(false);
+    expect((await m(['rm', '-f', 'onb'])).exitCode).toBe(0);
   });
 
   it('a killed DNS server comes back, with every name, when the next container starts', async () => {

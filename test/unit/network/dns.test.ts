@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   collision, hasDns, hostForwarders, isDnsName, ownNames, renderRecords, renderServerConf, resolverRules, validateAlias,
 } from '../../../src/network/dns/records.js';
+import { Collector, formatQuery, parseLine } from '../../../src/network/dns/log.js';
 import { renderResolvConf } from '../../../src/network/files.js';
 
 const A = { containerId: 'aaaaaaaaaaaa1111', containerName: 'web', ip: '10.1.0.2', aliases: ['api', 'shared'] };
@@ -42,15 +43,30 @@ describe('dns records', () => {
 
   it('the server listens on the gateway, answers the network\'s names, forwards the rest', () => {
     const conf = renderServerConf({
-      network: 'net1', instance: 'network', address: '10.1.0.1', port: 53, forwarders: ['192.0.2.53'],
-      recordsFile: '/run/minid/dns/net1/records', pidFile: '/run/minid/dns/net1/network.pid', logFile: '/run/minid/dns/net1/network.log',
+      network: 'net1', instance: 'network', address: '10.1.0.1', port: 53, bridge: 'mbr-net1', forwarders: ['192.0.2.53'],
+      records: [{ network: 'net1', file: '/run/minid/dns/net1/records' }], pidFile: '/run/minid/dns/net1/network.pid', logFile: '/run/minid/dns/net1/network.log',
     });
     const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toEqual([
-      'listen-address=10.1.0.1', 'bind-interfaces', 'port=53', 'no-hosts', 'addn-hosts=/run/minid/dns/net1/records', 'local=/net1/',
-      'domain-needed', 'bogus-priv', 'no-resolv', 'no-poll', 'server=192.0.2.53', 'user=root',
+      'interface=mbr-net1', 'except-interface=lo', 'bind-dynamic', 'port=53', 'no-hosts', 'addn-hosts=/run/minid/dns/net1/records', 'local=/net1/',
+      'domain-needed', 'bogus-priv', 'no-resolv', 'no-poll', 'server=192.0.2.53', 'log-queries=extra', 'user=root',
       'pid-file=/run/minid/dns/net1/network.pid', 'log-facility=/run/minid/dns/net1/network.log',
     ]);
+  });
+
+  it('a container on two networks: its own server in its namespace at 127.0.0.11, both networks\' names', () => {
+    const conf = renderServerConf({
+      network: 'net1', instance: 'c-aaaaaaaaaaaa', address: '127.0.0.11', port: 53, netns: '/run/netns/minid-aaaaaaaaaaaa',
+      forwarders: ['10.1.0.1#53'], records: [{ network: 'net1', file: '/r/net1/records' }, { network: 'net2', file: '/r/net2/records' }],
+      pidFile: '/r/net1/c.pid', logFile: '/r/net1/c.log',
+    });
+    const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines).toEqual([
+      'listen-address=127.0.0.11', 'bind-interfaces', 'port=53', 'no-hosts', 'addn-hosts=/r/net1/records', 'addn-hosts=/r/net2/records',
+      'local=/net1/', 'local=/net2/', 'domain-needed', 'bogus-priv', 'no-resolv', 'no-poll', 'server=10.1.0.1#53', 'log-queries=extra', 'user=root',
+      'pid-file=/r/net1/c.pid', 'log-facility=/r/net1/c.log',
+    ]);
+    expect(conf).toContain('networks "net1", "net2"');
   });
 
   it('forwarders are the host\'s nameservers, in order, once each', () => {
@@ -75,6 +91,16 @@ describe('dns records', () => {
     expect(renderResolvConf('options ndots:2\n', { resolver: { address: '127.0.0.11', note: 'n' } })).toContain('options ndots:2\n');
   });
 
+  it('--cni: the result\'s dns section is the resolv.conf (domain first in the search list); --dns-* still win', () => {
+    const cniDns = { nameservers: ['10.88.0.1'], domain: 'dns.minid', search: ['corp.example', 'dns.minid'], options: ['ndots:1'] };
+    expect(renderResolvConf('nameserver 192.0.2.1\nsearch host.example\n', { cniDns }).split('\n').slice(1)).toEqual([
+      'nameserver 10.88.0.1', 'search dns.minid corp.example', 'options ndots:1', '',
+    ]);
+    const mine = renderResolvConf('nameserver 192.0.2.1\n', { cniDns, dns: ['192.0.2.9'], dnsSearch: ['.'], dnsOptions: ['edns0'] });
+    expect(mine.split('\n').slice(1)).toEqual(['nameserver 192.0.2.9', 'options edns0', '']);
+    expect(renderResolvConf('nameserver 192.0.2.1\n', { cniDns: {} })).toContain('nameserver 192.0.2.1');
+  });
+
   it('the default bridge network has no names', () => {
     const saved = process.env.MINID_DNS;
     delete process.env.MINID_DNS;
@@ -84,5 +110,49 @@ describe('dns records', () => {
     } finally {
       if (saved !== undefined) process.env.MINID_DNS = saved;
     }
+  });
+});
+
+describe('dns log: dnsmasq\'s query log, readable', () => {
+  const lines = [
+    'Dec  6 03:33:26 dnsmasq[9145]: started, version 2.90 cachesize 150',
+    'Dec  6 03:33:26 dnsmasq[9145]: 3 10.1.0.2/32822 query[A] web from 10.1.0.2',
+    'Dec  6 03:33:26 dnsmasq[9145]: 3 10.1.0.2/32822 /run/minid/dns/net1/records web is 10.1.0.3',
+    'Dec  6 03:33:26 dnsmasq[9145]: 4 10.1.0.2/32823 query[AAAA] web from 10.1.0.2',
+    'Dec  6 03:33:26 dnsmasq[9145]: 4 10.1.0.2/32823 config web is NODATA-IPv6',
+    'Dec  6 03:33:27 dnsmasq[9145]: 5 10.1.0.2/40111 query[A] example.org from 10.1.0.2',
+    'Dec  6 03:33:27 dnsmasq[9145]: 5 10.1.0.2/40111 forwarded example.org to 192.0.2.53',
+    'Dec  6 03:33:27 dnsmasq[9145]: 5 10.1.0.2/40111 reply example.org is 192.0.2.80',
+    'Dec  6 03:33:28 dnsmasq[9145]: 6 10.1.0.9/5000 query[A] nobody from 10.1.0.9',
+    'Dec  6 03:33:28 dnsmasq[9145]: 6 10.1.0.9/5000 config nobody is NXDOMAIN',
+    'Dec  6 03:33:29 dnsmasq[9145]: 7 127.0.0.1/5001 query[A] shared from 127.0.0.1',
+    'Dec  6 03:33:29 dnsmasq[9145]: 7 127.0.0.1/5001 /run/minid/dns/net1/records shared is 10.1.0.2',
+    'Dec  6 03:33:29 dnsmasq[9145]: 7 127.0.0.1/5001 /run/minid/dns/net1/records shared is 10.1.0.3',
+  ];
+
+  it('parses query, forward and answer lines; ignores the rest', () => {
+    expect(parseLine(lines[0])).toBeNull();
+    expect(parseLine(lines[1])).toEqual({ kind: 'query', time: '03:33:26', serial: 3, client: '10.1.0.2', type: 'A', name: 'web' });
+    expect(parseLine(lines[2])).toEqual({ kind: 'answer', serial: 3, how: 'names', answer: '10.1.0.3' });
+    expect(parseLine(lines[6])).toEqual({ kind: 'forwarded', serial: 5, to: '192.0.2.53' });
+    expect(parseLine(lines[7])).toEqual({ kind: 'answer', serial: 5, how: 'forwarded', answer: '192.0.2.80' });
+  });
+
+  it('one line per query: who asked what, the answer, where it came from', () => {
+    const col = new Collector();
+    for (const l of lines) {
+      const ev = parseLine(l);
+      if (ev) col.add(l.includes('127.0.0.1') ? 'c-cccccccccccc' : 'network', ev);
+    }
+    const names: Record<string, string> = { '10.1.0.2': 'web1', 'c-cccccccccccc': 'api' };
+    const who = (client: string, source: string) => (client === '127.0.0.1' ? names[source] : names[client]);
+    expect(col.take(true).map((q) => formatQuery(q, who))).toEqual([
+      "03:33:26  web1 (10.1.0.2)  A web  ->  10.1.0.3   (the network's names)",
+      '03:33:26  web1 (10.1.0.2)  AAAA web  ->  no data (NOERROR)   (no record of that type)',
+      '03:33:27  web1 (10.1.0.2)  A example.org  ->  192.0.2.80   (forwarded to 192.0.2.53)',
+      '03:33:28  10.1.0.9  A nobody  ->  NXDOMAIN   (not a name here, not forwarded)',
+      "03:33:29  api (127.0.0.1)  A shared  ->  10.1.0.2, 10.1.0.3   (the network's names)",
+    ]);
+    expect(col.take(true)).toEqual([]);
   });
 });

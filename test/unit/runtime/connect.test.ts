@@ -178,12 +178,12 @@ describe('network connect / disconnect', () => {
 });
 
 describe('CLI wiring', () => {
-  it('network connect [--ip] NETWORK CONTAINER and network disconnect [-f] NETWORK CONTAINER, both with --explain', () => {
+  it('network connect [--ip] [--alias] NETWORK CONTAINER and network disconnect [-f] NETWORK CONTAINER, both with --explain', () => {
     const network = buildProgram().commands.find((c) => c.name() === 'network')!;
     const connect = network.commands.find((c) => c.name() === 'connect')!;
     const disconnect = network.commands.find((c) => c.name() === 'disconnect')!;
     expect(connect.registeredArguments.map((a) => a.name())).toEqual(['network', 'container']);
-    expect(connect.options.map((o) => o.long)).toEqual(['--ip', '--explain']);
+    expect(connect.options.map((o) => o.long)).toEqual(['--ip', '--alias', '--explain']);
     expect(disconnect.registeredArguments.map((a) => a.name())).toEqual(['network', 'container']);
     expect(disconnect.options.map((o) => o.long)).toEqual(['--force', '--explain']);
   });
