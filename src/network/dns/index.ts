@@ -92,8 +92,10 @@ async function networkForwarders(): Promise<string[]> {
  * Added once, when the network's server first starts (present already after a restart).
  */
 async function allowQueries(net: NetworkRecord, port: number, explain: Explain): Promise<void> {
+  const { storeRef } = await import('../../sys/store.js');
+  const owner = comment((await storeRef()).id, net.name);
   const rules = (['udp', 'tcp'] as const).map((p) =>
-    cmd('iptables', '-t', 'filter', '-A', CHAIN.input, '-d', `${net.gateway}/32`, '-i', net.bridge, '-p', p, '-m', p, '--dport', String(port), '-m', 'comment', '--comment', comment(net.name), '-j', 'ACCEPT'),
+    cmd('iptables', '-t', 'filter', '-A', CHAIN.input, '-d', `${net.gateway}/32`, '-i', net.bridge, '-p', p, '-m', p, '--dport', String(port), '-m', 'comment', '--comment', owner, '-j', 'ACCEPT'),
   );
   const saved = parseSave(await probe().iptablesSave());
   const missing = rules.filter((r) => !hasRule(saved, r));
