@@ -21,7 +21,14 @@ function requireRoot(): void {
  * `create`) failing before the container starts, and flags it cannot parse. Every other
  * command's error is what the daemon would report: exit 1.
  */
-const KEEPS_125 = new Set(['run', 'create']);
+const KEEPS_125 = new Set(['run', 'create', 'container run', 'container create']);
+
+/** A command's path below `minid` ("network create", "run"). */
+function commandPath(cmd: Command | undefined): string {
+  const names: string[] = [];
+  for (let c = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
 
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
@@ -37,7 +44,7 @@ function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<nu
       if (typeof code === 'number') process.exitCode = code;
     } catch (e) {
       const cmd = args[args.length - 1] as Command | undefined;
-      if (isMinidError(e) && e.exitCode === 125 && !KEEPS_125.has(cmd?.name?.() ?? '')) throw new MinidError(e.message, 1);
+      if (isMinidError(e) && e.exitCode === 125 && !KEEPS_125.has(commandPath(cmd))) throw new MinidError(e.message, 1);
       throw e;
     }
   };

@@ -82,7 +82,7 @@ it('a chain ending in dnsname: the result\'s dns section goes into resolv.conf, 
   const resolv = (await minid(store, ['exec', `alpha-${name}`, 'cat', '/etc/resolv.conf'])).stdout;
   expect(resolv).toMatch(new RegExp(`^nameserver ${net.gw.replace(/\./g, '\\.')}$`, 'm'));
   expect(resolv).toContain("nameservers from the CNI result's dns section");
-  const ipOf = async (c: string) => JSON.parse((await minid(store, ['inspect', `${c}-${name}`])).stdout)[0].NetworkSettings.ip as string;
+  const ipOf = async (c: string) => JSON.parse((await minid(store, ['inspect', `${c}-${name}`])).stdout)[0].NetworkSettings.IPAddress as string;
   const ask = await minid(store, ['exec', `alpha-${name}`, 'nslookup', `beta-${name}`]);
   expect(ask.exitCode, ask.stdout + ask.stderr).toBe(0);
   expect(ask.stdout).toContain(`Address: ${await ipOf('beta')}`);
