@@ -1,5 +1,6 @@
 // `minid create`, `start`, `restart` (src/runtime/start.ts).
-import { fail, isMinidError } from '../../errors.js';
+import { fail } from '../../errors.js';
+import { each } from '../each.js';
 import { findContainerOr1 } from '../../runtime/lookup.js';
 
 /** `create`: run's flags, the image pulled as run would, the record made; prints the id. */
@@ -14,21 +15,6 @@ export async function create(image: string, command: string[], o: any): Promise<
   return 0;
 }
 
-/** Each container in turn; one failing does not stop the others (exit 1 then, as docker). */
-async function each(refs: string[], fn: (ref: string) => Promise<void>): Promise<number> {
-  let code = 0;
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-      process.stdout.write(ref + '\n');
-    } catch (e) {
-      if (!isMinidError(e)) throw e;
-      process.stderr.write(`minid: ${e.message}\n`);
-      code = 1;
-    }
-  }
-  return code;
-}
 
 export async function start(refs: string[], o: { attach?: boolean; interactive?: boolean }): Promise<number> {
   const { startExisting } = await import('../../runtime/start.js');
