@@ -117,7 +117,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     ExecIDs: nilSlice(),
     HostConfig: {
       Binds: c.volumes.length ? c.volumes.map((v) => `${v.host}:${v.container}${v.readonly ? ':ro' : ''}`) : nilSlice(),
-      ContainerIDFile: '',
+      ContainerIDFile: c.cidfile ?? '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
       NetworkMode: c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode,
       PortBindings: portBindings(c.net.ports),
@@ -159,6 +159,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       OnBuild: nilSlice(),
       Labels: labels,
       StopSignal: c.stopSignal,
+      ...(c.stopTimeout !== undefined ? { StopTimeout: c.stopTimeout } : {}),
     },
     NetworkSettings: {
       Bridge: '',

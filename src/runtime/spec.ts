@@ -104,3 +104,24 @@ export function randomName(rand: () => number = Math.random): string {
   const pick = (a: string[]) => a[Math.floor(rand() * a.length)];
   return `${pick(ADJ)}_${pick(NOUN)}_${Math.floor(rand() * 1000)}`;
 }
+
+/**
+ * `--expose PORT[/PROTO]` or a range `START-END[/PROTO]`: the keys docker adds to
+ * Config.ExposedPorts ("80/tcp"), one per port; -P publishes them.
+ */
+export function parseExpose(s: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(s);
+  const bad = () => fail(`invalid --expose "${s}": use PORT[/tcp|udp] or START-END[/tcp|udp], ports 1-65535`);
+  if (!m) bad();
+  const [lo, hi] = [Number(m![1]), Number(m![2] ?? m![1])];
+  if (lo < 1 || hi > 65535 || hi < lo) bad();
+  const proto = m![3] ?? 'tcp';
+  return Array.from({ length: hi - lo + 1 }, (_, i) => `${lo + i}/${proto}`);
+}
+
+/** `--stop-timeout N`: whole seconds before `stop` sends SIGKILL; -1 waits for ever (docker's). */
+export function parseStopTimeout(s: string): number {
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < -1) fail(`invalid --stop-timeout "${s}": give whole seconds (-1: wait for ever)`);
+  return n;
+}

@@ -48,6 +48,10 @@ export interface ContainerConfig {
   autoRemove: boolean;
   volumes: Volume[];
   stopSignal: string;
+  /** --stop-timeout: seconds `stop` waits before SIGKILL (absent: 10). */
+  stopTimeout?: number;
+  /** --cidfile, as typed (HostConfig.ContainerIDFile). */
+  cidfile?: string;
   exposedPorts: string[];
   net: NetworkSettings;
   /** What the network layer set up (its undo list included): present while attached. */
