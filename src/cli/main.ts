@@ -86,6 +86,8 @@ export function buildProgram(): Command {
       .option('--stop-signal <sig>', "the signal `stop` sends first (default: the image's StopSignal, else SIGTERM)")
       .option('--stop-timeout <seconds>', 'seconds `stop` waits before SIGKILL (default 10; -1: for ever)')
       .option('--cidfile <file>', "write the container's id to FILE (which must not exist)")
+      .option('--read-only', "mount the container's root read-only (/dev, /dev/shm, volumes and --tmpfs stay writable)")
+      .option('--tmpfs <path[:opts]>', 'mount a tmpfs at PATH (default noexec,nosuid,nodev; opts: size=64m, mode=1777, uid=, gid=, exec, ro...; repeatable)', collect, [])
       .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
       .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
       .option('--dns-option <opt>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect, [])

@@ -57,6 +57,10 @@ export interface RunRequest {
   stopTimeout?: string;
   /** --cidfile: where the new container's id is written (it must not exist yet). */
   cidfile?: string;
+  /** --read-only: the container's root is mounted read-only. */
+  readOnly?: boolean;
+  /** --tmpfs /path[:opts] as typed. */
+  tmpfs?: string[];
   explain?: (line: string) => void;
 }
 
@@ -110,7 +114,14 @@ function parseRequest(r: RunRequest) {
   if (r.stopSignal !== undefined) signalNumber(r.stopSignal);
   const stopTimeout = r.stopTimeout !== undefined ? spec.parseStopTimeout(r.stopTimeout) : undefined;
   if (r.cidfile !== undefined) checkCidfile(r.cidfile);
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout };
+  const tmpfs = (r.tmpfs ?? []).map(spec.parseTmpfs);
+  // One mount a path (docker: "Duplicate mount point").
+  const seen = new Set<string>();
+  for (const p of [...volumes.map((v) => v.container), ...tmpfs.map((t) => t.container)]) {
+    if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v or --tmpfs`);
+    seen.add(p);
+  }
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs };
 }
 
 /** docker's rule: --cidfile refuses a file that exists (another container's id, maybe). */
@@ -147,7 +158,7 @@ async function checkNetworkNames(r: RunRequest): Promise<void> {
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -183,6 +194,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     stopSignal: r.stopSignal || cfg.StopSignal || 'SIGTERM',
     ...(stopTimeout !== undefined ? { stopTimeout } : {}),
     ...(r.cidfile ? { cidfile: r.cidfile } : {}),
+    ...(r.readOnly ? { readOnly: true } : {}),
+    ...(tmpfs.length ? { tmpfs } : {}),
     exposedPorts: [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...expose])],
     net: r.net,
     limits,
@@ -253,7 +266,7 @@ export async function startContainer(
   const init = {
     id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
     upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
-    volumes: c.volumes, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
+    volumes: c.volumes, tmpfs: c.tmpfs, readOnly: c.readOnly, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
     cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
     // The supervisor has GO_FD and REPORT_FD unless it runs on a terminal (node-pty passes no extra fd).
     reportFd: c.tty && !c.detach ? undefined : REPORT_FD,

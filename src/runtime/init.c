@@ -214,7 +214,7 @@ static void unescape(char *s) {
 static const struct { const char *name; unsigned long flag; } mount_flags[] = {
   {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
   {"strictatime", MS_STRICTATIME}, {"relatime", MS_RELATIME}, {"noatime", MS_NOATIME},
-  {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC},
+  {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC}, {"remount", MS_REMOUNT},
 };
 
 /* --- paths inside the container's root -------------------------------------------------- */
@@ -357,9 +357,10 @@ static void mount_line(char *line) {
     make_target(src, dst, flags);
   }
   if (flags & MS_BIND) {
-    /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them). */
-    if (mount(source, target, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
-    unsigned long extra = flags & ~(MS_BIND | MS_REC);
+    /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them).
+     * "bind,remount,ro" changes a mount that is there already (--read-only: the root). */
+    if (!(flags & MS_REMOUNT) && mount(source, target, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
+    unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (extra) {
       /* The fd is of the directory under the new mount: find the mount itself, the same way. */
       if (tfd >= 0) { close(tfd); target = fd_path(tbuf, tfd = open_target(dst, 0)); }

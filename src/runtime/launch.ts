@@ -12,7 +12,7 @@
 // Inside the new namespaces, minid-init mounts the fstabs, makes /dev, sets the hostname, then
 // does pivot_root, the user switch and the exec of the command as PID 1 (see initArgs).
 import { quote } from '../sys/exec.js';
-import type { Volume } from './spec.js';
+import type { Tmpfs, Volume } from './spec.js';
 
 export interface InitScriptInput {
   id: string;
@@ -24,6 +24,10 @@ export interface InitScriptInput {
   workdir: string;
   hostname: string;
   volumes: Volume[];
+  /** --tmpfs mounts (options already merged with docker's defaults: see spec.parseTmpfs). */
+  tmpfs?: Tmpfs[];
+  /** --read-only: the root is remounted read-only once every mount point in it is made. */
+  readOnly?: boolean;
   etcFiles: { name: string; source: string }[];
   initBin: string;
   envFile: string;
@@ -105,12 +109,28 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
   const rest = [
     line('sysfs', `${R}/sys`, 'sysfs', `${i.security.privileged ? 'rw' : 'ro'},nosuid,nodev,noexec,X-mount.mkdir`),
     ...(i.hostSysFirmware && !i.security.privileged ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
-    // nodev: a device node in a host directory given with -v opens nothing in the container.
-    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`)),
+    // Volumes and tmpfs mounts, a parent before what is mounted in it (docker sorts them so).
+    ...mountsByDepth(i).map((m) => m.line),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
+    // --read-only (as runc): last, once every mount point in the root is made, the root's own
+    // mount turns read-only; the mounts on it (/dev, /dev/shm, volumes, tmpfs, /etc files) keep
+    // their own flags.
+    ...(i.readOnly ? [line('none', R, 'none', 'bind,remount,ro')] : []),
   ];
   const text = (l: string[]) => l.join('\n') + '\n';
   return { root: text(root), devproc: text(devproc), rest: text(rest) };
+}
+
+/** The -v and --tmpfs lines of fstab.rest, fewest path components first (stable: as typed otherwise). */
+function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
+  const R = i.rootfs;
+  const line = (src: string, dst: string, type: string, opts: string) => `${fsField(src)} ${fsField(dst)} ${type} ${opts} 0 0`;
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  return [
+    // nodev: a device node in a host directory given with -v opens nothing in the container.
+    ...i.volumes.map((v) => ({ depth: depth(v.container), line: line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`) })),
+    ...(i.tmpfs ?? []).map((t) => ({ depth: depth(t.container), line: line('tmpfs', `${R}${t.container}`, 'tmpfs', `${t.options ? `${t.options},` : ''}X-mount.mkdir`) })),
+  ].sort((a, b) => a.depth - b.depth);
 }
 
 /**

@@ -50,6 +50,9 @@ export interface ContainerConfig {
   stopSignal: string;
   /** --stop-timeout: seconds `stop` waits before SIGKILL (absent: 10). */
   stopTimeout?: number;
+  /** --read-only and --tmpfs (runtime/spec.ts parseTmpfs). */
+  readOnly?: boolean;
+  tmpfs?: import('./spec.js').Tmpfs[];
   /** --cidfile, as typed (HostConfig.ContainerIDFile). */
   cidfile?: string;
   exposedPorts: string[];

@@ -62,6 +62,8 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     stopSignal: o.stopSignal,
     stopTimeout: o.stopTimeout,
     cidfile: o.cidfile,
+    readOnly: !!o.readOnly,
+    tmpfs: o.tmpfs ?? [],
   };
 }
 

@@ -1,4 +1,4 @@
-// `run` flags as docker has them: --stop-signal, --stop-timeout, --cidfile, --expose, -p with
+// `run` flags as docker has them: --read-only, --tmpfs, --stop-signal, --stop-timeout, --cidfile, --expose, -p with
 // --network host (root; CI runs it).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +23,44 @@ afterAll(async () => {
   await store?.cleanup();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   expect(mountsUnder(store.root)).toEqual([]);
+});
+
+describe('--read-only and --tmpfs', () => {
+  it('--read-only: the root refuses writes; /dev, /dev/shm, /proc and the /etc files do not', async () => {
+    const script = [
+      'touch /x 2>/dev/null || echo root-ro', 'touch /tmp/x 2>/dev/null || echo tmp-ro',
+      'echo hi > /dev/shm/x && echo shm-rw', 'echo hi > /dev/null && mkdir /dev/d && echo dev-rw',
+      'echo "1.2.3.4 extra" >> /etc/hosts && echo hosts-rw', 'grep -q " / overlay ro," /proc/mounts && echo mounted-ro',
+    ].join('; ');
+    const r = await run(['run', '--rm', '--network', 'none', '--read-only', 'busybox', 'sh', '-c', script]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['root-ro', 'tmp-ro', 'shm-rw', 'dev-rw', 'hosts-rw', 'mounted-ro']);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('--tmpfs: a writable tmpfs, noexec,nosuid,nodev unless told, with its size and mode; ReadonlyRootfs and Tmpfs in inspect', async () => {
+    const script = 'grep " /tmp " /proc/mounts; grep " /run/a " /proc/mounts; stat -c %a /run/a; echo hi > /tmp/f && echo tmp-rw; ' +
+      'cp /bin/busybox /tmp/bb && (/tmp/bb true 2>/dev/null || echo noexec); touch /etc/x 2>/dev/null || echo etc-ro';
+    const id = (await run(['create', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '--tmpfs', '/run/a:size=1m,mode=700,exec', 'busybox', 'sh', '-c', script])).stdout.trim();
+    const i = await inspect(id);
+    expect(i.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(i.HostConfig.Tmpfs).toEqual({ '/tmp': '', '/run/a': 'size=1m,mode=700,exec' });
+    const r = await run(['start', '-a', id]);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^tmpfs \/tmp tmpfs rw,nosuid,nodev,noexec,/);
+    expect(lines[1]).toMatch(/^tmpfs \/run\/a tmpfs rw,nosuid,nodev,relatime,size=1024k,mode=700/);
+    expect(lines.slice(2)).toEqual(['700', 'tmp-rw', 'noexec', 'etc-ro']);
+    expect((await run(['rm', id])).exitCode).toBe(0);
+  });
+
+  it('--tmpfs without --read-only: the rest of the root stays writable; the mount point is not in diff', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', '--tmpfs', '/newdir/t:ro', 'busybox', 'sh', '-c', 'touch /newdir/t/x 2>/dev/null || echo t-ro; touch /y && echo root-rw'])).stdout.trim();
+    expect((await run(['wait', id])).stdout).toBe('0');
+    expect((await run(['logs', id])).stdout).toBe('t-ro\nroot-rw');
+    expect((await run(['diff', id])).stdout.split('\n')).not.toContain('A /newdir/t');
+    expect((await run(['rm', id])).exitCode).toBe(0);
+  });
 });
 
 describe('--stop-signal and --stop-timeout', () => {
@@ -96,6 +134,10 @@ describe('bad input', () => {
     ['--expose', ['--expose', '80/sctp']],
     ['--expose range', ['--expose', '90-80']],
     ['--cidfile dir', ['--cidfile', '/nonexistent-minid/cid']],
+    ['--tmpfs path', ['--tmpfs', 'tmp']],
+    ['--tmpfs option', ['--tmpfs', '/tmp:size=lots']],
+    ['--tmpfs on /proc', ['--tmpfs', '/proc/sys']],
+    ['--tmpfs twice', ['--tmpfs', '/tmp', '--tmpfs', '/tmp/']],
   ];
   for (const [what, flags] of cases)
     it(`${what}: one line, exit 125, nothing left`, async () => {

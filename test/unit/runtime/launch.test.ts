@@ -48,6 +48,17 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,nodev,ro 0 0`);
     expect(t.rest).toContain(`/var/lib/minid/containers/x/hosts ${input.rootfs}/etc/hosts none bind 0 0`);
   });
+  it('mounts --tmpfs with its options, volumes and tmpfs a parent first', () => {
+    const rest = fstabs({ ...input, volumes: [{ host: '/a', container: '/run/x', readonly: false }], tmpfs: [{ container: '/run', typed: 'size=1m', options: 'noexec,nosuid,nodev,size=1m' }] }).rest.split('\n');
+    const tmpfs = rest.indexOf(`tmpfs ${input.rootfs}/run tmpfs noexec,nosuid,nodev,size=1m,X-mount.mkdir 0 0`);
+    expect(tmpfs).toBeGreaterThan(-1);
+    expect(rest.indexOf(`/a ${input.rootfs}/run/x none bind,nodev 0 0`)).toBeGreaterThan(tmpfs);
+  });
+  it('--read-only: remounts the root read-only last, once every mount point is made', () => {
+    const rest = fstabs({ ...input, readOnly: true }).rest.trim().split('\n');
+    expect(rest.at(-1)).toBe(`none ${input.rootfs} none bind,remount,ro 0 0`);
+    expect(t.rest).not.toContain('remount');
+  });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
   it('sets up in order: stderr, pid file, the root, /dev, devpts & /proc masks, the rest, hostname, loopback; then the command', () => {
