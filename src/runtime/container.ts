@@ -280,6 +280,7 @@ export async function startContainer(
     const t = fstabs(init);
     fs.writeFileSync(path.join(runDir, 'fstab.root'), t.root);
     fs.writeFileSync(path.join(runDir, 'fstab.devproc'), t.devproc);
+    if (t.ro) fs.writeFileSync(path.join(runDir, 'fstab.ro'), t.ro);
     // A foreground minid releases the container itself, unless it has left (leftFile).
     const hook = [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id];
     fs.writeFileSync(

@@ -15,6 +15,8 @@
  *                       resolved inside it (see "Paths inside the container's root")
  *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
  *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
+ *     --make-dir DIR    `mkdir -p DIR`, DIR under ROOTFS resolved inside it: the working
+ *                       directory, made before a read-only root (--read-only) would refuse it
  *     --cgroup-procs FILE  `echo 0 > FILE`: move minid-init into the cgroup whose cgroup.procs
  *                       FILE is (the command and its children then start in it); once per
  *                       hierarchy
@@ -503,6 +505,10 @@ static int setup(int argc, char **argv) {
     } else if (strcmp(opt, "--pidfile") == 0) write_pidfile(val);
     else if (strcmp(opt, "--mount-all") == 0) mount_all(val);
     else if (strcmp(opt, "--make-dev") == 0) make_dev(val);
+    else if (strcmp(opt, "--make-dir") == 0) {
+      if (!in_rootfs(val)) { errno = EINVAL; setup_fail("make a directory (not under the root)", val); }
+      close(open_target(val, 'd'));
+    }
     else if (strcmp(opt, "--wait-fd") == 0) wait_go(atoi(val));
     else if (strcmp(opt, "--report-fd") == 0) keep_from_command(report_fd = atoi(val));
     else if (strcmp(opt, "--netns") == 0) join_netns(val);

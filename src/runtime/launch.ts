@@ -83,7 +83,7 @@ function fsField(s: string): string {
  * (an image's symlinks never lead to the host: see init.c).
  * The first two are mounted while minid sets the network up (see initArgs).
  */
-export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string } {
+export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string; ro: string } {
   const R = i.rootfs;
   // --privileged: the kernel's knobs and secrets in /proc and /sys are left as they are.
   const hostProc = i.security.privileged ? [] : i.hostProc;
@@ -112,13 +112,13 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
     // Volumes and tmpfs mounts, a parent before what is mounted in it (docker sorts them so).
     ...mountsByDepth(i).map((m) => m.line),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
-    // --read-only (as runc): last, once every mount point in the root is made, the root's own
-    // mount turns read-only; the mounts on it (/dev, /dev/shm, volumes, tmpfs, /etc files) keep
-    // their own flags.
-    ...(i.readOnly ? [line('none', R, 'none', 'bind,remount,ro')] : []),
   ];
+  // --read-only (as runc): last, once every mount point in the root and the working directory
+  // are made, the root's own mount turns read-only; the mounts on it (/dev, /dev/shm, volumes,
+  // tmpfs, /etc files) keep their own flags.
+  const ro = i.readOnly ? [line('none', R, 'none', 'bind,remount,ro')] : [];
   const text = (l: string[]) => l.join('\n') + '\n';
-  return { root: text(root), devproc: text(devproc), rest: text(rest) };
+  return { root: text(root), devproc: text(devproc), rest: text(rest), ro: ro.length ? text(ro) : '' };
 }
 
 /** The -v and --tmpfs lines of fstab.rest, fewest path components first (stable: as typed otherwise). */
@@ -155,6 +155,9 @@ function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
  *   --netns PATH           nsenter --net=PATH   (the namespace the network steps prepared,
  *                                                as the supervisor sees it: netnsAsSeenByInit)
  *   --mount-all fstab.rest mount -a -T fstab.rest   (/sys, volumes, /etc files)
+ *   --make-dir ROOT/CWD    mkdir -p ROOT/CWD   (--read-only: the working directory, made
+ *                                              while the root can still be written)
+ *   --mount-all fstab.ro   mount -o bind,remount,ro ROOT   (--read-only)
  *   --hostname NAME        hostname NAME
  *   --loopback-up          ip link set lo up   (a new, empty network namespace only)
  *   --caps 0,1,3,...       (no command) the capabilities root keeps (capsh --caps=...)
@@ -176,6 +179,8 @@ export function initArgs(i: InitScriptInput): string[] {
     ...(i.waitFd !== undefined ? ['--wait-fd', String(i.waitFd)] : []),
     ...(i.netns ? ['--netns', netnsAsSeenByInit(i.netns)] : []),
     '--mount-all', `${i.runDir}/fstab.rest`,
+    ...(i.readOnly && i.cwd !== '/' ? ['--make-dir', `${i.rootfs}${i.cwd}`] : []),
+    ...(i.readOnly ? ['--mount-all', `${i.runDir}/fstab.ro`] : []),
     '--hostname', i.hostname,
     ...(i.loopbackUp ? ['--loopback-up'] : []),
     '--caps', i.security.caps,

@@ -38,6 +38,12 @@ describe('--read-only and --tmpfs', () => {
     expect(r.exitCode).toBe(0);
   });
 
+  it('--read-only: a working directory the image lacks is still made (before the root turns read-only)', async () => {
+    const r = await run(['run', '--rm', '--network', 'none', '--read-only', '-w', '/new/wd', 'busybox', 'sh', '-c', 'pwd; touch x 2>/dev/null || echo ro']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/new/wd\nro');
+  });
+
   it('--tmpfs: a writable tmpfs, noexec,nosuid,nodev unless told, with its size and mode; ReadonlyRootfs and Tmpfs in inspect', async () => {
     const script = 'grep " /tmp " /proc/mounts; grep " /run/a " /proc/mounts; stat -c %a /run/a; echo hi > /tmp/f && echo tmp-rw; ' +
       'cp /bin/busybox /tmp/bb && (/tmp/bb true 2>/dev/null || echo noexec); touch /etc/x 2>/dev/null || echo etc-ro';

@@ -54,10 +54,15 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(tmpfs).toBeGreaterThan(-1);
     expect(rest.indexOf(`/a ${input.rootfs}/run/x none bind,nodev 0 0`)).toBeGreaterThan(tmpfs);
   });
-  it('--read-only: remounts the root read-only last, once every mount point is made', () => {
-    const rest = fstabs({ ...input, readOnly: true }).rest.trim().split('\n');
-    expect(rest.at(-1)).toBe(`none ${input.rootfs} none bind,remount,ro 0 0`);
-    expect(t.rest).not.toContain('remount');
+  it('--read-only: remounts the root read-only last, once every mount point and the working directory are made', () => {
+    const ro = { ...input, readOnly: true, cwd: '/srv/app' };
+    expect(fstabs(ro).ro).toBe(`none ${input.rootfs} none bind,remount,ro 0 0\n`);
+    expect(t.ro).toBe('');
+    const args = initArgs(ro);
+    const rest = args.indexOf(`${input.runDir}/fstab.rest`);
+    expect(args.slice(rest + 1, rest + 5)).toEqual(['--make-dir', `${input.rootfs}/srv/app`, '--mount-all', `${input.runDir}/fstab.ro`]);
+    expect(a).not.toContain('--make-dir');
+    expect(initArgs({ ...ro, cwd: '/' })).not.toContain('--make-dir');
   });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
