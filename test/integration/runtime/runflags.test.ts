@@ -16,7 +16,7 @@ beforeAll(async () => {
   requireRoot();
   store = makeStore('runflags');
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-runflags-'));
-  await loadImages(store, ['busybox']);
+  await loadImages(store, ['busybox', 'nginx']);
 });
 
 afterAll(async () => {
@@ -98,6 +98,14 @@ describe('--stop-signal and --stop-timeout', () => {
     expect((await run(['stop', '-t', '0', id])).exitCode).toBe(0);
     expect(Date.now() - t0).toBeLessThan(900);
     expect((await run(['rm', id])).exitCode).toBe(0);
+  });
+
+  it("the image's StopSignal is the default (nginx: SIGQUIT); --stop-signal wins", async () => {
+    const a = (await run(['create', '--network', 'none', 'nginx'])).stdout.trim();
+    const b = (await run(['create', '--network', 'none', '--stop-signal', 'SIGTERM', 'nginx'])).stdout.trim();
+    expect((await inspect(a)).Config.StopSignal).toBe('SIGQUIT');
+    expect((await inspect(b)).Config.StopSignal).toBe('SIGTERM');
+    expect((await run(['rm', a, b])).exitCode).toBe(0);
   });
 });
 
