@@ -60,6 +60,18 @@ describe('--read-only and --tmpfs', () => {
     expect((await run(['rm', id])).exitCode).toBe(0);
   });
 
+  it('cp refuses the read-only root (1), not a writable --tmpfs of a running container', async () => {
+    const f = path.join(tmp, 'cp-src');
+    fs.writeFileSync(f, 'copied\n');
+    const id = (await run(['run', '-d', '--network', 'none', '--read-only', '--tmpfs', '/scratch', 'busybox', 'sleep', '60'])).stdout.trim();
+    const refused = await run(['cp', f, `${id}:/etc/`]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^minid: container \S+'s root is read-only \(--read-only\)/)]);
+    expect((await run(['cp', f, `${id}:/scratch/`])).exitCode).toBe(0);
+    expect((await run(['exec', id, 'cat', '/scratch/cp-src'])).stdout).toBe('copied');
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+  });
+
   it('--tmpfs without --read-only: the rest of the root stays writable; the mount point is not in diff', async () => {
     const id = (await run(['run', '-d', '--network', 'none', '--tmpfs', '/newdir/t:ro', 'busybox', 'sh', '-c', 'touch /newdir/t/x 2>/dev/null || echo t-ro; touch /y && echo root-rw'])).stdout.trim();
     expect((await run(['wait', id])).stdout).toBe('0');
