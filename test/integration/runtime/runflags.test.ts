@@ -69,6 +69,10 @@ describe('--read-only and --tmpfs', () => {
     expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^minid: container \S+'s root is read-only \(--read-only\)/)]);
     expect((await run(['cp', f, `${id}:/scratch/`])).exitCode).toBe(0);
     expect((await run(['exec', id, 'cat', '/scratch/cp-src'])).stdout).toBe('copied');
+    // Started again, it is read-only again, with a fresh tmpfs.
+    expect((await run(['restart', '-t', '0', id])).exitCode).toBe(0);
+    const again = await run(['exec', id, 'sh', '-c', 'ls /scratch | wc -l; touch /x 2>/dev/null || echo root-ro']);
+    expect(again.stdout).toBe('0\nroot-ro');
     expect((await run(['rm', '-f', id])).exitCode).toBe(0);
   });
 
