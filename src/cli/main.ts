@@ -82,6 +82,12 @@ export function buildProgram(): Command {
       .option('--cni-path <dirs>', 'where CNI plugins are (colon-separated)', undefined)
       .option('-p, --publish <[ip:]host:ctr[/proto]>', 'publish a container port (repeatable)', collect, [])
       .option('-P, --publish-all', 'publish every exposed port to a random host port')
+      .option('--expose <port[/proto]>', 'expose a port or a range (START-END) without publishing it; -P publishes it (repeatable)', collect, [])
+      .option('--stop-signal <sig>', "the signal `stop` sends first (default: the image's StopSignal, else SIGTERM)")
+      .option('--stop-timeout <seconds>', 'seconds `stop` waits before SIGKILL (default 10; -1: for ever)')
+      .option('--cidfile <file>', "write the container's id to FILE (which must not exist)")
+      .option('--read-only', "mount the container's root read-only (/dev, /dev/shm, volumes and --tmpfs stay writable)")
+      .option('--tmpfs <path[:opts]>', 'mount a tmpfs at PATH (default noexec,nosuid,nodev; opts: size=64m, mode=1777, uid=, gid=, exec, ro...; repeatable)', collect, [])
       .option('--dns <ip>', 'DNS server for the container (repeatable)', collect, [])
       .option('--dns-search <domain>', 'DNS search domain (repeatable)', collect, [])
       .option('--dns-option <opt>', 'resolv.conf option, e.g. ndots:2 (repeatable)', collect, [])
@@ -140,7 +146,7 @@ export function buildProgram(): Command {
     .command('restart')
     .description('Restart containers: stop (stop signal, SIGKILL after the timeout), then start')
     .argument('<containers...>')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
     .action(action(async () => (await import('./commands/start.js')).restart));
 
   program
@@ -169,7 +175,7 @@ export function buildProgram(): Command {
     .command('stop')
     .description('Stop running containers (stop signal, then SIGKILL after the timeout)')
     .argument('<containers...>')
-    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
     .action(action(async () => (await import('./commands/container.js')).stop));
 
   program

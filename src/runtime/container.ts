@@ -50,6 +50,17 @@ export interface RunRequest {
   logOpts?: string[];
   /** --label / --label-file, parsed (cli). */
   labels?: Record<string, string>;
+  /** --expose PORT[/proto] as typed (added to the image's exposed ports; -P publishes them). */
+  expose?: string[];
+  /** --stop-signal (default: the image's StopSignal, else SIGTERM) and --stop-timeout as typed. */
+  stopSignal?: string;
+  stopTimeout?: string;
+  /** --cidfile: where the new container's id is written (it must not exist yet). */
+  cidfile?: string;
+  /** --read-only: the container's root is mounted read-only. */
+  readOnly?: boolean;
+  /** --tmpfs /path[:opts] as typed. */
+  tmpfs?: string[];
   explain?: (line: string) => void;
 }
 
@@ -99,7 +110,35 @@ function parseRequest(r: RunRequest) {
   const caps = sec.computeCaps({ add: r.capAdd, drop: r.capDrop, privileged: r.privileged, base: sec.defaultCaps({ devicePolicy: cgroup.devicePolicyHolds(layout) }) });
   sec.seccompRules(security, { caps, privileged: r.privileged, host: sec.thisHost(process.arch, os.release()) });
   const logOpts = parseLogOpts(r.logOpts ?? []);
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts };
+  const expose = (r.expose ?? []).flatMap(spec.parseExpose);
+  if (r.stopSignal !== undefined) signalNumber(r.stopSignal);
+  const stopTimeout = r.stopTimeout !== undefined ? spec.parseStopTimeout(r.stopTimeout) : undefined;
+  if (r.cidfile !== undefined) checkCidfile(r.cidfile);
+  const tmpfs = (r.tmpfs ?? []).map(spec.parseTmpfs);
+  // One mount a path (docker: "Duplicate mount point").
+  const seen = new Set<string>();
+  for (const p of [...volumes.map((v) => v.container), ...tmpfs.map((t) => t.container)]) {
+    if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v or --tmpfs`);
+    seen.add(p);
+  }
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs };
+}
+
+/** docker's rule: --cidfile refuses a file that exists (another container's id, maybe). */
+function checkCidfile(f: string): void {
+  if (!f) fail('invalid --cidfile "": give a file path');
+  if (fs.existsSync(f)) fail(`container ID file found, make sure the other container isn't running or delete ${f}`);
+  if (!fs.statSync(path.dirname(path.resolve(f)), { throwIfNoEntry: false })?.isDirectory())
+    fail(`cannot create the container ID file ${f}: its directory does not exist: create it first`);
+}
+
+/** Write --cidfile (O_EXCL: a file made meanwhile is not overwritten). */
+export function writeCidfile(f: string, id: string): void {
+  try {
+    fs.writeFileSync(f, id, { flag: 'wx' });
+  } catch (e) {
+    fail(`cannot create the container ID file ${f}: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists now: delete it' : (e as Error).message}`);
+  }
 }
 
 /**
@@ -119,7 +158,7 @@ async function checkNetworkNames(r: RunRequest): Promise<void> {
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -152,8 +191,12 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     detach: r.detach,
     autoRemove: r.rm,
     volumes,
-    stopSignal: cfg.StopSignal || 'SIGTERM',
-    exposedPorts: Object.keys(cfg.ExposedPorts ?? {}),
+    stopSignal: r.stopSignal || cfg.StopSignal || 'SIGTERM',
+    ...(stopTimeout !== undefined ? { stopTimeout } : {}),
+    ...(r.cidfile ? { cidfile: r.cidfile } : {}),
+    ...(r.readOnly ? { readOnly: true } : {}),
+    ...(tmpfs.length ? { tmpfs } : {}),
+    exposedPorts: [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...expose])],
     net: r.net,
     limits,
     capAdd: r.capAdd,
@@ -175,6 +218,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
       do config.name = spec.randomName();
       while (nameHolder(config.name));
     }
+    if (r.cidfile) writeCidfile(r.cidfile, id);
     const dir = paths.container(id);
     secureStore();
     fs.mkdirSync(dir, { mode: PRIVATE_DIR_MODE }); // its config and log: root's only
@@ -222,7 +266,7 @@ export async function startContainer(
   const init = {
     id: c.id, name: c.name, runDir, rootfs: path.join(dir, 'rootfs'), lowerdirs: c.layers,
     upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
-    volumes: c.volumes, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
+    volumes: c.volumes, tmpfs: c.tmpfs, readOnly: c.readOnly, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
     cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
     // The supervisor has GO_FD and REPORT_FD unless it runs on a terminal (node-pty passes no extra fd).
     reportFd: c.tty && !c.detach ? undefined : REPORT_FD,
@@ -236,6 +280,7 @@ export async function startContainer(
     const t = fstabs(init);
     fs.writeFileSync(path.join(runDir, 'fstab.root'), t.root);
     fs.writeFileSync(path.join(runDir, 'fstab.devproc'), t.devproc);
+    if (t.ro) fs.writeFileSync(path.join(runDir, 'fstab.ro'), t.ro);
     // A foreground minid releases the container itself, unless it has left (leftFile).
     const hook = [path.join(packageRoot(), 'bin', 'minid'), '_exited', c.id];
     fs.writeFileSync(
@@ -572,12 +617,17 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
   return s;
 }
 
-export async function stopContainer(ref: string, timeoutSec = 10): Promise<ContainerState> {
+/**
+ * `stop`: the stop signal, then SIGKILL after the timeout: `-t` if given, else the container's
+ * --stop-timeout, else 10 s (docker's); a negative timeout waits for ever.
+ */
+export async function stopContainer(ref: string, timeoutSec?: number): Promise<ContainerState> {
   const s = findContainer(ref);
   if (s.status === 'running' && s.pid) {
     signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
     if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
-    let exit = await waitExit(s.config.id, timeoutSec * 1000);
+    const t = timeoutSec ?? s.config.stopTimeout ?? 10;
+    let exit = await waitExit(s.config.id, t < 0 ? Infinity : t * 1000);
     if (!exit) {
       const p = readPid(s.config.id);
       if (p && processAlive(p)) signalIfAlive(p.pid, 'SIGKILL');

@@ -181,7 +181,23 @@ export async function copyFromContainer(s: ContainerState, srcPath: string, dest
 }
 
 /** Copy into a container: a host path, or a tar stream from `input` (src "-") unpacked in a folder. */
+/**
+ * docker's rule for --read-only: nothing is copied onto the root, only into a writable volume
+ * (or, while the container runs, a writable --tmpfs). Judged by the path as given.
+ */
+function refuseReadOnlyRoot(s: ContainerState, destPath: string): void {
+  if (!s.config.readOnly) return;
+  const p = path.posix.normalize(path.posix.join('/', destPath));
+  const under = (m: string) => p === m || p.startsWith(m.endsWith('/') ? m : `${m}/`);
+  const writable = [
+    ...s.config.volumes.filter((v) => !v.readonly).map((v) => v.container),
+    ...(s.status === 'running' ? (s.config.tmpfs ?? []).filter((t) => !t.options.split(',').includes('ro')).map((t) => t.container) : []),
+  ];
+  if (!writable.some(under)) fail(`container ${s.config.name}'s root is read-only (--read-only): copy into one of its writable volumes or tmpfs mounts instead`, 1);
+}
+
 export async function copyToContainer(s: ContainerState, src: { host: string } | { stream: NodeJS.ReadableStream }, destPath: string, o: CpOptions): Promise<void> {
+  refuseReadOnlyRoot(s, destPath);
   const root = await containerRoot(s, true);
   const destKind = await kindIn(root, destPath, true);
   let dir: string;

@@ -72,6 +72,6 @@ export function diffLines(upper: string, layers: string[], stubs: string[] = MOU
 }
 
 export function containerDiff(s: ContainerState): string[] {
-  const stubs = [...MOUNT_STUBS, ...s.config.volumes.map((v) => v.container.replace(/\/+$/, ''))];
+  const stubs = [...MOUNT_STUBS, ...[...s.config.volumes, ...(s.config.tmpfs ?? [])].map((v) => v.container.replace(/\/+$/, ''))];
   return diffLines(path.join(paths.container(s.config.id), 'upper'), s.config.layers, stubs);
 }

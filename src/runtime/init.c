@@ -15,6 +15,8 @@
  *                       resolved inside it (see "Paths inside the container's root")
  *     --make-dev DIR    a minimal /dev in DIR: null zero full random urandom tty (mknod),
  *                       fd stdin stdout stderr ptmx (symlinks), pts and shm (directories)
+ *     --make-dir DIR    `mkdir -p DIR`, DIR under ROOTFS resolved inside it: the working
+ *                       directory, made before a read-only root (--read-only) would refuse it
  *     --cgroup-procs FILE  `echo 0 > FILE`: move minid-init into the cgroup whose cgroup.procs
  *                       FILE is (the command and its children then start in it); once per
  *                       hierarchy
@@ -214,7 +216,7 @@ static void unescape(char *s) {
 static const struct { const char *name; unsigned long flag; } mount_flags[] = {
   {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC},
   {"strictatime", MS_STRICTATIME}, {"relatime", MS_RELATIME}, {"noatime", MS_NOATIME},
-  {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC},
+  {"bind", MS_BIND}, {"rbind", MS_BIND | MS_REC}, {"remount", MS_REMOUNT},
 };
 
 /* --- paths inside the container's root -------------------------------------------------- */
@@ -357,9 +359,10 @@ static void mount_line(char *line) {
     make_target(src, dst, flags);
   }
   if (flags & MS_BIND) {
-    /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them). */
-    if (mount(source, target, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
-    unsigned long extra = flags & ~(MS_BIND | MS_REC);
+    /* As mount(8): bind first, then a remount for ro/nosuid/... (a bind ignores them).
+     * "bind,remount,ro" changes a mount that is there already (--read-only: the root). */
+    if (!(flags & MS_REMOUNT) && mount(source, target, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) setup_fail("mount", dst);
+    unsigned long extra = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if (extra) {
       /* The fd is of the directory under the new mount: find the mount itself, the same way. */
       if (tfd >= 0) { close(tfd); target = fd_path(tbuf, tfd = open_target(dst, 0)); }
@@ -502,6 +505,10 @@ static int setup(int argc, char **argv) {
     } else if (strcmp(opt, "--pidfile") == 0) write_pidfile(val);
     else if (strcmp(opt, "--mount-all") == 0) mount_all(val);
     else if (strcmp(opt, "--make-dev") == 0) make_dev(val);
+    else if (strcmp(opt, "--make-dir") == 0) {
+      if (!in_rootfs(val)) { errno = EINVAL; setup_fail("make a directory (not under the root)", val); }
+      close(open_target(val, 'd'));
+    }
     else if (strcmp(opt, "--wait-fd") == 0) wait_go(atoi(val));
     else if (strcmp(opt, "--report-fd") == 0) keep_from_command(report_fd = atoi(val));
     else if (strcmp(opt, "--netns") == 0) join_netns(val);

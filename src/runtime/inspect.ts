@@ -117,7 +117,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     ExecIDs: nilSlice(),
     HostConfig: {
       Binds: c.volumes.length ? c.volumes.map((v) => `${v.host}:${v.container}${v.readonly ? ':ro' : ''}`) : nilSlice(),
-      ContainerIDFile: '',
+      ContainerIDFile: c.cidfile ?? '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
       NetworkMode: c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode,
       PortBindings: portBindings(c.net.ports),
@@ -133,7 +133,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ExtraHosts: c.net.addHosts?.length ? c.net.addHosts : nilSlice(),
       Privileged: !!c.privileged,
       PublishAllPorts: !!c.net.publishAll,
-      ReadonlyRootfs: false,
+      ReadonlyRootfs: !!c.readOnly,
+      ...(c.tmpfs?.length ? { Tmpfs: Object.fromEntries(c.tmpfs.map((t) => [t.container, t.typed])) } : {}),
       SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
     },
@@ -159,6 +160,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       OnBuild: nilSlice(),
       Labels: labels,
       StopSignal: c.stopSignal,
+      ...(c.stopTimeout !== undefined ? { StopTimeout: c.stopTimeout } : {}),
     },
     NetworkSettings: {
       Bridge: '',

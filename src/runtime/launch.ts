@@ -12,7 +12,7 @@
 // Inside the new namespaces, minid-init mounts the fstabs, makes /dev, sets the hostname, then
 // does pivot_root, the user switch and the exec of the command as PID 1 (see initArgs).
 import { quote } from '../sys/exec.js';
-import type { Volume } from './spec.js';
+import type { Tmpfs, Volume } from './spec.js';
 
 export interface InitScriptInput {
   id: string;
@@ -24,6 +24,10 @@ export interface InitScriptInput {
   workdir: string;
   hostname: string;
   volumes: Volume[];
+  /** --tmpfs mounts (options already merged with docker's defaults: see spec.parseTmpfs). */
+  tmpfs?: Tmpfs[];
+  /** --read-only: the root is remounted read-only once every mount point in it is made. */
+  readOnly?: boolean;
   etcFiles: { name: string; source: string }[];
   initBin: string;
   envFile: string;
@@ -79,7 +83,7 @@ function fsField(s: string): string {
  * (an image's symlinks never lead to the host: see init.c).
  * The first two are mounted while minid sets the network up (see initArgs).
  */
-export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string } {
+export function fstabs(i: InitScriptInput): { root: string; devproc: string; rest: string; ro: string } {
   const R = i.rootfs;
   // --privileged: the kernel's knobs and secrets in /proc and /sys are left as they are.
   const hostProc = i.security.privileged ? [] : i.hostProc;
@@ -105,12 +109,28 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
   const rest = [
     line('sysfs', `${R}/sys`, 'sysfs', `${i.security.privileged ? 'rw' : 'ro'},nosuid,nodev,noexec,X-mount.mkdir`),
     ...(i.hostSysFirmware && !i.security.privileged ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
-    // nodev: a device node in a host directory given with -v opens nothing in the container.
-    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`)),
+    // Volumes and tmpfs mounts, a parent before what is mounted in it (docker sorts them so).
+    ...mountsByDepth(i).map((m) => m.line),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
   ];
+  // --read-only (as runc): last, once every mount point in the root and the working directory
+  // are made, the root's own mount turns read-only; the mounts on it (/dev, /dev/shm, volumes,
+  // tmpfs, /etc files) keep their own flags.
+  const ro = i.readOnly ? [line('none', R, 'none', 'bind,remount,ro')] : [];
   const text = (l: string[]) => l.join('\n') + '\n';
-  return { root: text(root), devproc: text(devproc), rest: text(rest) };
+  return { root: text(root), devproc: text(devproc), rest: text(rest), ro: ro.length ? text(ro) : '' };
+}
+
+/** The -v and --tmpfs lines of fstab.rest, fewest path components first (stable: as typed otherwise). */
+function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
+  const R = i.rootfs;
+  const line = (src: string, dst: string, type: string, opts: string) => `${fsField(src)} ${fsField(dst)} ${type} ${opts} 0 0`;
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  return [
+    // nodev: a device node in a host directory given with -v opens nothing in the container.
+    ...i.volumes.map((v) => ({ depth: depth(v.container), line: line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`) })),
+    ...(i.tmpfs ?? []).map((t) => ({ depth: depth(t.container), line: line('tmpfs', `${R}${t.container}`, 'tmpfs', `${t.options ? `${t.options},` : ''}X-mount.mkdir`) })),
+  ].sort((a, b) => a.depth - b.depth);
 }
 
 /**
@@ -135,6 +155,9 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
  *   --netns PATH           nsenter --net=PATH   (the namespace the network steps prepared,
  *                                                as the supervisor sees it: netnsAsSeenByInit)
  *   --mount-all fstab.rest mount -a -T fstab.rest   (/sys, volumes, /etc files)
+ *   --make-dir ROOT/CWD    mkdir -p ROOT/CWD   (--read-only: the working directory, made
+ *                                              while the root can still be written)
+ *   --mount-all fstab.ro   mount -o bind,remount,ro ROOT   (--read-only)
  *   --hostname NAME        hostname NAME
  *   --loopback-up          ip link set lo up   (a new, empty network namespace only)
  *   --caps 0,1,3,...       (no command) the capabilities root keeps (capsh --caps=...)
@@ -156,6 +179,8 @@ export function initArgs(i: InitScriptInput): string[] {
     ...(i.waitFd !== undefined ? ['--wait-fd', String(i.waitFd)] : []),
     ...(i.netns ? ['--netns', netnsAsSeenByInit(i.netns)] : []),
     '--mount-all', `${i.runDir}/fstab.rest`,
+    ...(i.readOnly && i.cwd !== '/' ? ['--make-dir', `${i.rootfs}${i.cwd}`] : []),
+    ...(i.readOnly ? ['--mount-all', `${i.runDir}/fstab.ro`] : []),
     '--hostname', i.hostname,
     ...(i.loopbackUp ? ['--loopback-up'] : []),
     '--caps', i.security.caps,

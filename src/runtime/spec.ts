@@ -104,3 +104,73 @@ export function randomName(rand: () => number = Math.random): string {
   const pick = (a: string[]) => a[Math.floor(rand() * a.length)];
   return `${pick(ADJ)}_${pick(NOUN)}_${Math.floor(rand() * 1000)}`;
 }
+
+/**
+ * `--expose PORT[/PROTO]` or a range `START-END[/PROTO]`: the keys docker adds to
+ * Config.ExposedPorts ("80/tcp"), one per port; -P publishes them.
+ */
+export function parseExpose(s: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(s);
+  const bad = () => fail(`invalid --expose "${s}": use PORT[/tcp|udp] or START-END[/tcp|udp], ports 1-65535`);
+  if (!m) bad();
+  const [lo, hi] = [Number(m![1]), Number(m![2] ?? m![1])];
+  if (lo < 1 || hi > 65535 || hi < lo) bad();
+  const proto = m![3] ?? 'tcp';
+  return Array.from({ length: hi - lo + 1 }, (_, i) => `${lo + i}/${proto}`);
+}
+
+/** `--stop-timeout N`: whole seconds before `stop` sends SIGKILL; -1 waits for ever (docker's). */
+export function parseStopTimeout(s: string): number {
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < -1) fail(`invalid --stop-timeout "${s}": give whole seconds (-1: wait for ever)`);
+  return n;
+}
+
+/** A --tmpfs mount: where, and the tmpfs options mount(2) gets (docker's defaults merged in). */
+export interface Tmpfs {
+  container: string;
+  /** As typed after the ":" (HostConfig.Tmpfs shows it). */
+  typed: string;
+  /** The options written to the fstab: flags (ro, nosuid, ...) and tmpfs data (size=, mode=). */
+  options: string;
+}
+
+// docker's --tmpfs defaults: noexec,nosuid,nodev; "exec", "suid", "dev" lift one.
+const TMPFS_FLAGS: Record<string, string | null> = {
+  ro: 'ro', rw: null, exec: null, noexec: 'noexec', suid: null, nosuid: 'nosuid', dev: null, nodev: 'nodev',
+  noatime: 'noatime', relatime: 'relatime', strictatime: 'strictatime',
+};
+const TMPFS_DATA: Record<string, RegExp> = {
+  size: /^\d+[kmg%]?$/i, mode: /^[0-7]{3,4}$/, uid: /^\d+$/, gid: /^\d+$/, nr_inodes: /^\d+[kmg]?$/i,
+};
+
+/** `--tmpfs /path[:opt,opt...]`: options as mount(8) has them for tmpfs (size=64m, mode=1777, uid=, exec, ro...). */
+export function parseTmpfs(s: string): Tmpfs {
+  const colon = s.indexOf(':');
+  const dst = colon < 0 ? s : s.slice(0, colon);
+  const typed = colon < 0 ? '' : s.slice(colon + 1);
+  const use = 'use --tmpfs /path[:size=64m,mode=1777,exec,ro,...]';
+  if (!path.isAbsolute(dst)) fail(`invalid --tmpfs "${s}": the path must be absolute: ${use}`);
+  const c = path.posix.normalize(dst).replace(/(.)\/+$/, '$1');
+  if (c === '/') fail(`invalid --tmpfs "${s}": cannot mount over the container's root`);
+  if (c === '/proc' || c.startsWith('/proc/')) fail(`invalid --tmpfs "${s}": cannot mount over /proc or anything in it`);
+  const flags = new Set(['noexec', 'nosuid', 'nodev']);
+  const data = new Map<string, string>();
+  for (const o of typed ? typed.split(',') : []) {
+    const [k, v] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : [o, undefined];
+    if (v === undefined && k in TMPFS_FLAGS) {
+      // The last word on a flag wins: "exec" lifts the default noexec, "ro" adds itself.
+      const on = TMPFS_FLAGS[k];
+      const opposite = k.startsWith('no') ? k.slice(2) : `no${k}`;
+      flags.delete(opposite);
+      if (k === 'rw') flags.delete('ro');
+      if (on) flags.add(on);
+      continue;
+    }
+    if (v === undefined || !(k in TMPFS_DATA) || !TMPFS_DATA[k].test(v))
+      fail(`invalid --tmpfs option "${o}" in "${s}": ${use} (size=N[k|m|g|%], mode=OCTAL, uid=, gid=, nr_inodes=)`);
+    data.set(k, v);
+  }
+  const options = [...flags, ...[...data].map(([k, v]) => `${k}=${v}`)].join(',');
+  return { container: c, typed, options };
+}

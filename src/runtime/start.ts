@@ -72,7 +72,7 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean; in
 }
 
 /** `restart`: stop (stop signal, SIGKILL after `timeoutSec`), then start detached. */
-export async function restartContainer(s: ContainerState, timeoutSec: number): Promise<void> {
+export async function restartContainer(s: ContainerState, timeoutSec?: number): Promise<void> {
   const rt = await import('./container.js');
   if (s.status === 'running') {
     // A --rm container is restarted, not removed (docker's rule): the release after this stop

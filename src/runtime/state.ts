@@ -48,6 +48,13 @@ export interface ContainerConfig {
   autoRemove: boolean;
   volumes: Volume[];
   stopSignal: string;
+  /** --stop-timeout: seconds `stop` waits before SIGKILL (absent: 10). */
+  stopTimeout?: number;
+  /** --read-only and --tmpfs (runtime/spec.ts parseTmpfs). */
+  readOnly?: boolean;
+  tmpfs?: import('./spec.js').Tmpfs[];
+  /** --cidfile, as typed (HostConfig.ContainerIDFile). */
+  cidfile?: string;
   exposedPorts: string[];
   net: NetworkSettings;
   /** What the network layer set up (its undo list included): present while attached. */

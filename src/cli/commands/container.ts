@@ -12,7 +12,12 @@ const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write
 function netSettings(o: any): NetworkSettings {
   let mode: string = o.network ?? 'bridge';
   if (o.cni) mode = `cni:${o.cni}`;
-  if ((mode === 'host' || mode === 'none' || mode.startsWith('container:')) && (o.publish.length || o.publishAll))
+  // docker runs on, without the ports: the host's own ports are the container's.
+  if (mode === 'host' && (o.publish.length || o.publishAll)) {
+    process.stderr.write('WARNING: Published ports are discarded when using host network mode\n');
+    o = { ...o, publish: [], publishAll: false };
+  }
+  if ((mode === 'none' || mode.startsWith('container:')) && (o.publish.length || o.publishAll))
     fail(`ports cannot be published with --network ${mode}: use the bridge network or a user-defined one`);
   return {
     mode,
@@ -53,6 +58,12 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     securityOpt: o.securityOpt ?? [],
     logOpts: o.logOpt ?? [],
     labels: parseLabels(o.label ?? [], o.labelFile ?? []),
+    expose: o.expose ?? [],
+    stopSignal: o.stopSignal,
+    stopTimeout: o.stopTimeout,
+    cidfile: o.cidfile,
+    readOnly: !!o.readOnly,
+    tmpfs: o.tmpfs ?? [],
   };
 }
 
@@ -84,6 +95,8 @@ export async function run(image: string, command: string[], o: any): Promise<num
     debugMark('run: network attached, scripts written, go');
   } catch (e) {
     await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
+    // The container is gone: so is the id file that named it.
+    if (c.cidfile) (await import('node:fs')).rmSync(c.cidfile, { force: true });
     held.release();
     throw e;
   }
@@ -102,9 +115,9 @@ export async function run(image: string, command: string[], o: any): Promise<num
   return runForeground(c, fg, held);
 }
 
-export async function stop(refs: string[], o: { time: string }) {
-  const t = Number(o.time);
-  if (!Number.isInteger(t) || t < 0) fail(`invalid --time "${o.time}": give whole seconds`);
+export async function stop(refs: string[], o: { time?: string }) {
+  const t = o.time === undefined ? undefined : Number(o.time);
+  if (t !== undefined && (!Number.isInteger(t) || t < -1)) fail(`invalid --time "${o.time}": give whole seconds (-1: wait for ever)`);
   let code = 0;
   await Promise.all(
     refs.map(async (ref) => {

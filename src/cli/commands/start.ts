@@ -25,9 +25,9 @@ export async function start(refs: string[], o: { attach?: boolean; interactive?:
   return each(refs, async (ref) => void (await startExisting(findContainerOr1(ref), {})));
 }
 
-export async function restart(refs: string[], o: { time: string }): Promise<number> {
-  const t = Number(o.time);
-  if (!Number.isInteger(t) || t < 0) fail(`invalid --time "${o.time}": give whole seconds`, 1);
+export async function restart(refs: string[], o: { time?: string }): Promise<number> {
+  const t = o.time === undefined ? undefined : Number(o.time);
+  if (t !== undefined && (!Number.isInteger(t) || t < -1)) fail(`invalid --time "${o.time}": give whole seconds (-1: wait for ever)`, 1);
   const { restartContainer } = await import('../../runtime/start.js');
   return each(refs, async (ref) => restartContainer(findContainerOr1(ref), t));
 }

@@ -48,6 +48,22 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
     expect(t.rest).toContain(`/srv/data ${input.rootfs}/data none bind,nodev,ro 0 0`);
     expect(t.rest).toContain(`/var/lib/minid/containers/x/hosts ${input.rootfs}/etc/hosts none bind 0 0`);
   });
+  it('mounts --tmpfs with its options, volumes and tmpfs a parent first', () => {
+    const rest = fstabs({ ...input, volumes: [{ host: '/a', container: '/run/x', readonly: false }], tmpfs: [{ container: '/run', typed: 'size=1m', options: 'noexec,nosuid,nodev,size=1m' }] }).rest.split('\n');
+    const tmpfs = rest.indexOf(`tmpfs ${input.rootfs}/run tmpfs noexec,nosuid,nodev,size=1m,X-mount.mkdir 0 0`);
+    expect(tmpfs).toBeGreaterThan(-1);
+    expect(rest.indexOf(`/a ${input.rootfs}/run/x none bind,nodev 0 0`)).toBeGreaterThan(tmpfs);
+  });
+  it('--read-only: remounts the root read-only last, once every mount point and the working directory are made', () => {
+    const ro = { ...input, readOnly: true, cwd: '/srv/app' };
+    expect(fstabs(ro).ro).toBe(`none ${input.rootfs} none bind,remount,ro 0 0\n`);
+    expect(t.ro).toBe('');
+    const args = initArgs(ro);
+    const rest = args.indexOf(`${input.runDir}/fstab.rest`);
+    expect(args.slice(rest + 1, rest + 5)).toEqual(['--make-dir', `${input.rootfs}/srv/app`, '--mount-all', `${input.runDir}/fstab.ro`]);
+    expect(a).not.toContain('--make-dir');
+    expect(initArgs({ ...ro, cwd: '/' })).not.toContain('--make-dir');
+  });
   it('escapes spaces in fstab fields', () =>
     expect(fstabs({ ...input, volumes: [{ host: '/my dir', container: '/in here', readonly: false }] }).rest).toContain('/my\\040dir'));
   it('sets up in order: stderr, pid file, the root, /dev, devpts & /proc masks, the rest, hostname, loopback; then the command', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  mergeEnv, parseEnvFile, parseEnvFlag, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
+  mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
 } from '../../../src/runtime/spec.js';
 import { MinidError } from '../../../src/errors.js';
 
@@ -77,4 +77,35 @@ describe('names', () => {
     expect(err(() => validateName('a/b'))).toMatch(/invalid container name/);
   });
   it('makes readable random names', () => expect(randomName(() => 0)).toBe('brave_bridge_0'));
+});
+
+describe('--expose and --stop-timeout', () => {
+  it('expands a port or a range into ExposedPorts keys, tcp by default', () => {
+    expect(parseExpose('80')).toEqual(['80/tcp']);
+    expect(parseExpose('53/udp')).toEqual(['53/udp']);
+    expect(parseExpose('8000-8002/tcp')).toEqual(['8000/tcp', '8001/tcp', '8002/tcp']);
+  });
+  it('refuses what is not a port', () => {
+    for (const bad of ['', 'http', '0', '65536', '80/sctp', '90-80', '80/', '-1', '1-70000'])
+      expect(() => parseExpose(bad), bad).toThrow(/invalid --expose/);
+  });
+  it('takes whole seconds, -1 for ever', () => {
+    expect(parseStopTimeout('3')).toBe(3);
+    expect(parseStopTimeout('-1')).toBe(-1);
+    for (const bad of ['', 'x', '1.5', '-2', '1e3']) expect(() => parseStopTimeout(bad), bad).toThrow(/invalid --stop-timeout/);
+  });
+});
+
+describe('--tmpfs', () => {
+  it("mounts with docker's defaults, noexec,nosuid,nodev, and the options given", () => {
+    expect(parseTmpfs('/run')).toEqual({ container: '/run', typed: '', options: 'noexec,nosuid,nodev' });
+    expect(parseTmpfs('/tmp/:size=64m,mode=1770').options).toBe('noexec,nosuid,nodev,size=64m,mode=1770');
+    expect(parseTmpfs('/tmp/').container).toBe('/tmp');
+    expect(parseTmpfs('/x:exec,ro,uid=1000').options).toBe('nosuid,nodev,ro,uid=1000');
+    expect(parseTmpfs('/x:ro,rw,suid,dev').options).toBe('noexec');
+  });
+  it('refuses a relative path, the root, /proc, and unknown or malformed options', () => {
+    for (const bad of ['tmp', '/', '/proc/x', '/x:size=big', '/x:mode=999', '/x:bogus', '/x:uid=me', '/x:size'])
+      expect(() => parseTmpfs(bad), bad).toThrow(/invalid --tmpfs/);
+  });
 });
