@@ -106,7 +106,12 @@ export function fstabs(i: InitScriptInput): { root: string; devproc: string; res
     line('sysfs', `${R}/sys`, 'sysfs', `${i.security.privileged ? 'rw' : 'ro'},nosuid,nodev,noexec,X-mount.mkdir`),
     ...(i.hostSysFirmware && !i.security.privileged ? [line('tmpfs', `${R}/sys/firmware`, 'tmpfs', 'ro')] : []),
     // nodev: a device node in a host directory given with -v opens nothing in the container.
-    ...i.volumes.map((v) => line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`)),
+    // A --mount type=tmpfs: the container's own memory, as docker's (nosuid, nodev, noexec).
+    ...i.volumes.map((v) =>
+      v.type === 'tmpfs'
+        ? line('tmpfs', `${R}${v.container}`, 'tmpfs', ['nosuid,nodev,noexec,X-mount.mkdir', v.readonly ? 'ro' : '', v.tmpfsOptions ?? ''].filter(Boolean).join(','))
+        : line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`),
+    ),
     ...i.etcFiles.map((f) => line(f.source, `${R}/etc/${f.name}`, 'none', 'bind')),
   ];
   const text = (l: string[]) => l.join('\n') + '\n';
