@@ -133,13 +133,16 @@ async function checkNetworkNames(r: RunRequest): Promise<void> {
 async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise<void> {
   if (!volumes.some((v) => v.type !== 'tmpfs')) return;
   const vols = await import('./volumes.js');
-  for (const v of volumes) {
-    if (v.type === 'volume' && v.name) {
-      vols.createVolume(v.name);
-      v.host = vols.dataDir(v.name);
-      if (!v.noCopy) await vols.populateFromImage(v.name, layers, v.container);
-    } else if (v.type !== 'tmpfs' && !fs.existsSync(v.host)) fs.mkdirSync(v.host, { recursive: true, mode: 0o755 });
-  }
+  for (const v of volumes) if (v.type !== 'tmpfs' && v.type !== 'volume' && !fs.existsSync(v.host)) fs.mkdirSync(v.host, { recursive: true, mode: 0o755 });
+  const named = volumes.filter((v) => v.type === 'volume' && v.name);
+  if (!named.length) return;
+  await vols.withVolumesLock(async () => {
+    for (const v of named) {
+      vols.createVolume(v.name!);
+      v.host = vols.dataDir(v.name!);
+      if (!v.noCopy) await vols.populateFromImage(v.name!, layers, v.container);
+    }
+  });
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {

@@ -90,7 +90,7 @@ function checkTarget(s: string, container: string, flag: string): string {
 }
 
 /** docker's rule for a named volume: a folder name (see volumes.ts, kept in step). */
-const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,254}$/;
 
 /**
  * `-v HOST:CTR[:ro|rw]` or `-v NAME:CTR[:ro|rw]`. An absolute host side is a bind mount (a

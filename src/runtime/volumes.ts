@@ -7,6 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail, MinidError } from '../errors.js';
 import { root } from '../sys/paths.js';
+import { withLock } from '../sys/lock.js';
+
+/**
+ * One volume change at a time across minid processes: two runs that name a new volume make
+ * it and copy the image's files once; rm and prune see the containers of runs that made theirs.
+ */
+export const withVolumesLock = <T>(fn: () => Promise<T>): Promise<T> => withLock('volumes', fn);
 
 export interface VolumeInfo {
   CreatedAt: string;
@@ -23,12 +30,12 @@ export const volumeDir = (name: string): string => path.join(volumesDir(), name)
 export const dataDir = (name: string): string => path.join(volumeDir(name), '_data');
 
 /** docker's rule for a local volume's name: a folder name, never a path (no `/`, no `..`). */
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,254}$/; // 255 at most: a folder name
 export const isVolumeName = (s: string): boolean => NAME.test(s);
 
 export function validateVolumeName(name: string): void {
   if (!isVolumeName(name))
-    fail(`invalid volume name "${name}": use letters, digits and _ . - (starting with a letter or digit, 2 characters or more); a host directory must be an absolute path`);
+    fail(`invalid volume name "${name}": use letters, digits and _ . - (starting with a letter or digit, 2 to 255 characters); a host directory must be an absolute path`);
 }
 
 export class NoSuchVolumeError extends MinidError {
@@ -59,9 +66,10 @@ export function createVolume(name: string, labels: Record<string, string> = {}):
   validateVolumeName(name);
   if (read(name)) return false;
   fs.mkdirSync(volumesDir(), { recursive: true, mode: 0o700 });
-  fs.mkdirSync(volumeDir(name), { mode: 0o700 });
+  // (A folder left half-made by a crash is taken over.)
+  fs.mkdirSync(volumeDir(name), { recursive: true, mode: 0o700 });
   // _data is what the container sees as the mount's root: docker's 0755.
-  fs.mkdirSync(dataDir(name), { mode: 0o755 });
+  fs.mkdirSync(dataDir(name), { recursive: true, mode: 0o755 });
   const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels };
   fs.writeFileSync(path.join(volumeDir(name), 'volume.json'), JSON.stringify(meta) + '\n', { mode: 0o600 });
   return true;
@@ -86,7 +94,11 @@ export async function volumeUsers(name: string): Promise<string[]> {
 }
 
 /** Remove a volume no container uses (docker refuses one in use, even by a stopped container). */
-export async function removeVolume(name: string, force = false): Promise<void> {
+export function removeVolume(name: string, force = false): Promise<void> {
+  return withVolumesLock(() => removeLocked(name, force));
+}
+
+async function removeLocked(name: string, force: boolean): Promise<void> {
   if (!read(name)) {
     if (force) return;
     throw new NoSuchVolumeError(name);
@@ -108,7 +120,11 @@ function diskBytes(dir: string): number {
 }
 
 /** Remove every volume no container uses: the names removed and the bytes given back. */
-export async function pruneVolumes(): Promise<{ names: string[]; reclaimed: number }> {
+export function pruneVolumes(): Promise<{ names: string[]; reclaimed: number }> {
+  return withVolumesLock(pruneLocked);
+}
+
+async function pruneLocked(): Promise<{ names: string[]; reclaimed: number }> {
   const names: string[] = [];
   let reclaimed = 0;
   for (const v of listVolumes()) {

@@ -9,7 +9,8 @@ export async function volumeCreate(name: string | undefined, o: { label?: string
   const { parseLabels } = await import('../labels.js');
   // No name: docker's anonymous volume, named by 32 random bytes in hex.
   const n = name ?? crypto.randomBytes(32).toString('hex');
-  vols.createVolume(n, parseLabels(o.label ?? [], []));
+  const labels = parseLabels(o.label ?? [], []);
+  await vols.withVolumesLock(async () => void vols.createVolume(n, labels));
   process.stdout.write(`${n}\n`);
 }
 

@@ -73,12 +73,19 @@ describe('-v NAME:/path', () => {
       expect(code).toBe(125);
       expect(line).toContain('is not a volume name');
     }
-    for (const n of ['..', 'a/b', '../up']) {
+    for (const n of ['..', 'a/b', '../up', 'x'.repeat(256)]) {
       const [code, line] = oneLine(await run(['volume', 'create', n]));
       expect(code).toBe(1);
       expect(line).toContain('invalid volume name');
     }
     expect(fs.readdirSync(path.join(store.root, 'volumes')).sort()).not.toContain('up');
+  });
+
+  it('makes a new volume once when two runs name it at the same time', async () => {
+    const both = await Promise.all([1, 2].map((n) => box(['-v', 'racev:/var', 'busybox', 'sh', '-c', `echo ${n} > /var/lib/n${n}`])));
+    expect(both.map((r) => [r.exitCode, r.stderr])).toEqual([[0, ''], [0, '']]);
+    expect(fs.readdirSync(path.join(store.root, 'volumes', 'racev', '_data', 'lib')).sort()).toEqual(['n1', 'n2']);
+    expect((await run(['volume', 'rm', 'racev'])).exitCode).toBe(0);
   });
 
   it('makes a missing host folder of -v /host/dir, as docker does', async () => {
