@@ -169,3 +169,17 @@ export async function populateFromImage(name: string, layers: string[], target: 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+/** `system df`'s Local Volumes row: volumes a container (any state) names are active; the others' bytes reclaimable. */
+export function volumeUsage(containers: { config: { volumes?: { type?: string; name?: string }[] } }[]): { total: number; active: number; size: number; reclaimable: number } {
+  const used = new Set(containers.flatMap((c) => (c.config.volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.name)));
+  const row = { total: 0, active: 0, size: 0, reclaimable: 0 };
+  for (const v of listVolumes()) {
+    const bytes = diskBytes(v.Mountpoint);
+    row.total++;
+    row.size += bytes;
+    if (used.has(v.Name)) row.active++;
+    else row.reclaimable += bytes;
+  }
+  return row;
+}

@@ -134,6 +134,11 @@ describe('volume create, ls, inspect, rm, prune', () => {
     expect(prune.stdout).toMatch(/Total reclaimed space: \S+$/);
     const left = (await run(['volume', 'ls', '-q'])).stdout.split('\n');
     expect(left).toEqual(['busy']);
+    await run(['volume', 'create', 'idle']);
+    fs.writeFileSync(path.join(store.root, 'volumes', 'idle', '_data', 'f'), 'x'.repeat(2000));
+    const df = (await run(['system', 'df'])).stdout.split('\n');
+    expect(df[3]).toBe('Local Volumes   2         1         2kB       2kB (100%)');
+    expect((await run(['volume', 'rm', 'idle'])).exitCode).toBe(0);
     await run(['rm', id]);
     expect((await run(['volume', 'rm', 'busy'])).stdout).toBe('busy');
     expect(fs.readdirSync(path.join(store.root, 'volumes'))).toEqual([]);
