@@ -136,6 +136,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ReadonlyRootfs: false,
       SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
+      // The --mount flags as docker records them (omitted when none, as docker's omitempty).
+      ...(c.volumes.some((v) => v.viaMount) ? { Mounts: c.volumes.filter((v) => v.viaMount).map(mountFlag) } : {}),
     },
     GraphDriver: { Data: { LowerDir: c.layers.join(':'), MergedDir: path.join(dir, 'rootfs'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') }, Name: 'overlay2' },
     Mounts: c.volumes.map(mountShape),
@@ -254,4 +256,15 @@ function mountShape(v: ContainerConfig['volumes'][number]) {
   if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: v.readonly ? 'ro' : 'z', RW: !v.readonly, Propagation: '' };
   if (v.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: v.container, Mode: '', RW: !v.readonly, Propagation: '' };
   return { Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
+}
+
+/** One HostConfig.Mounts entry: a --mount flag in the Engine API's shape (empty fields left out). */
+function mountFlag(v: ContainerConfig['volumes'][number]) {
+  return {
+    Type: v.type ?? 'bind',
+    ...(v.type === 'tmpfs' ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
+    Target: v.container,
+    ...(v.readonly ? { ReadOnly: true } : {}),
+    ...(v.noCopy ? { VolumeOptions: { NoCopy: true } } : {}),
+  };
 }

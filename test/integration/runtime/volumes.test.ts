@@ -38,6 +38,13 @@ describe('-v NAME:/path', () => {
   it('keeps what one container wrote for the next, under the store', async () => {
     const w = await box(['-v', 'notes:/notes', 'busybox', 'sh', '-c', 'echo kept > /notes/a']);
     expect([w.exitCode, w.stderr]).toEqual([0, '']);
+    const id = (await run(['create', '--network', 'none', '-v', 'notes:/n:ro', 'busybox'])).stdout.trim();
+    ids.push(id);
+    const [c] = JSON.parse((await run(['inspect', id])).stdout);
+    expect([c.HostConfig.Binds, c.HostConfig.Mounts]).toEqual([['notes:/n:ro'], undefined]);
+    expect(c.Mounts[0]).toMatchObject({ Type: 'volume', Name: 'notes', Destination: '/n', Mode: 'ro', RW: false });
+    expect((await run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Mounts}}'])).stdout).toBe('notes');
+    await run(['rm', id]);
     const r = await box(['-v', 'notes:/elsewhere:ro', 'busybox', 'cat', '/elsewhere/a']);
     expect([r.exitCode, r.stdout]).toEqual([0, 'kept']);
     expect(fs.readFileSync(path.join(store.root, 'volumes', 'notes', '_data', 'a'), 'utf8')).toBe('kept\n');
@@ -125,6 +132,8 @@ describe('volume create, ls, inspect, rm, prune', () => {
     expect(code).toBe(1);
     expect(line).toContain(`volume is in use - [${id}]`);
     const inspect = JSON.parse((await run(['inspect', id])).stdout)[0];
+    expect(inspect.HostConfig.Binds).toBeNull();
+    expect(inspect.HostConfig.Mounts).toEqual([{ Type: 'volume', Source: 'busy', Target: '/b' }]);
     expect(inspect.Mounts).toEqual([{ Type: 'volume', Name: 'busy', Source: path.join(store.root, 'volumes', 'busy', '_data'), Destination: '/b', Driver: 'local', Mode: 'z', RW: true, Propagation: '' }]);
     await run(['stop', '-t', '0', id]);
     expect((await run(['volume', 'rm', 'busy'])).exitCode).toBe(1);
