@@ -43,7 +43,8 @@ describe('-v NAME:/path', () => {
     const [c] = JSON.parse((await run(['inspect', id])).stdout);
     expect([c.HostConfig.Binds, c.HostConfig.Mounts]).toEqual([['notes:/n:ro'], undefined]);
     expect(c.Mounts[0]).toMatchObject({ Type: 'volume', Name: 'notes', Destination: '/n', Mode: 'ro', RW: false });
-    expect((await run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Mounts}}'])).stdout).toBe('notes');
+    expect((await run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Mounts}} {{.LocalVolumes}}'])).stdout).toBe('notes 1');
+    expect((await run(['volume', 'ls', '--format', '{{.Name}}:{{.Driver}}'])).stdout).toBe('notes:local');
     await run(['rm', id]);
     const r = await box(['-v', 'notes:/elsewhere:ro', 'busybox', 'cat', '/elsewhere/a']);
     expect([r.exitCode, r.stdout]).toEqual([0, 'kept']);
