@@ -72,7 +72,8 @@ export function buildProgram(): Command {
       .option('-w, --workdir <dir>', 'working directory inside the container')
       .option('-u, --user <uid[:gid]>', 'user (name or number) and group to run as')
       .option('-h, --hostname <name>', 'container hostname')
-      .option('-v, --volume <host:ctr[:ro]>', 'bind mount a host path (repeatable)', collect, [])
+      .option('-v, --volume <host:ctr[:ro]>', 'bind mount a host path, or a named volume NAME:/path (repeatable)', collect, [])
+      .option('--mount <type=...,source=...,target=...>', 'bind, volume or tmpfs mount, docker\'s key=value syntax (repeatable)', collect, [])
       .option('-i, --interactive', 'keep stdin open')
       .option('-t, --tty', 'allocate a terminal')
       .option('--entrypoint <cmd>', "override the image's entrypoint")
@@ -409,6 +410,40 @@ export function buildProgram(): Command {
     .argument('<network>')
     .option('-f, --follow', 'keep printing new queries as they come')
     .action(action(async () => (await import('./commands/dns.js')).dnsLog));
+
+  const volume = program.command('volume').description('Manage named volumes (folders under the store, mounted with -v NAME:/path)');
+  volume
+    .command('create')
+    .description('Create a volume (a random name when none is given); an existing one is kept')
+    .argument('[name]')
+    .option('-d, --driver <driver>', 'volume driver (local only)', 'local')
+    .option('--label <key=value>', 'set a label on the volume (repeatable)', collect, [])
+    .action(action(async () => (await import('./commands/volume.js')).volumeCreate));
+  volume
+    .command('ls')
+    .alias('list')
+    .description('List volumes')
+    .option('-q, --quiet', 'only the names')
+    .option('--format <template>', 'Go template per volume (Name, Driver, Scope, Mountpoint, Labels, CreatedAt)')
+    .action(action(async () => (await import('./commands/volume.js')).volumeLs));
+  volume
+    .command('inspect')
+    .description('Show volumes as JSON, docker-shaped')
+    .argument('<name...>')
+    .option('-f, --format <template>', 'Go template')
+    .action(action(async () => (await import('./commands/volume.js')).volumeInspect));
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('Remove volumes (refused while a container, even a stopped one, uses them)')
+    .argument('<name...>')
+    .option('-f, --force', 'no error for a volume that does not exist')
+    .action(action(async () => (await import('./commands/volume.js')).volumeRm));
+  volume
+    .command('prune')
+    .description('Remove every volume no container uses')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(action(async () => (await import('./commands/volume.js')).volumePrune));
 
   const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');
   network

@@ -36,6 +36,8 @@ export interface RunRequest {
   user?: string;
   hostname?: string;
   volumes: string[];
+  /** --mount type=bind|volume|tmpfs,... (spec.parseMount). */
+  mounts?: string[];
   tty: boolean;
   interactive: boolean;
   entrypoint?: string;
@@ -75,9 +77,11 @@ export function initBinary(): string {
 /** Validate everything the user typed before touching anything. */
 function parseRequest(r: RunRequest) {
   if (r.name !== undefined) spec.validateName(r.name);
-  const volumes = r.volumes.map(spec.parseVolume);
-  for (const v of volumes)
-    if (!fs.existsSync(v.host)) fail(`invalid volume: host path ${v.host} does not exist: create it first`);
+  const volumes = [...r.volumes.map(spec.parseVolume), ...(r.mounts ?? []).map(spec.parseMount)];
+  for (const v of volumes) {
+    // -v makes a missing host folder (docker does); --mount type=bind does not.
+    if (v.mustExist && !fs.existsSync(v.host)) fail(`invalid mount config for type "bind": bind source path does not exist: ${v.host}`);
+  }
   if (r.user) spec.parseUserFlag(r.user);
   if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   // Checked here, not when the files are written: by then the network is set up.
@@ -118,7 +122,7 @@ function parseRequest(r: RunRequest) {
   // One mount a path (docker: "Duplicate mount point").
   const seen = new Set<string>();
   for (const p of [...volumes.map((v) => v.container), ...tmpfs.map((t) => t.container)]) {
-    if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v or --tmpfs`);
+    if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v, --mount or --tmpfs`);
     seen.add(p);
   }
   return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs };
@@ -157,6 +161,26 @@ async function checkNetworkNames(r: RunRequest): Promise<void> {
   if (dns.hasDns(net)) dns.checkNames(net.name, { containerId: '', containerName: r.name ?? '', aliases });
 }
 
+/**
+ * What the mounts need on the host before the container exists: a missing host folder of
+ * `-v` made (0755, as docker does), a named volume made on first use and, while it is empty,
+ * given the image's files at its mount point (docker's copy-up).
+ */
+async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise<void> {
+  if (!volumes.some((v) => v.type !== 'tmpfs')) return;
+  const vols = await import('./volumes.js');
+  for (const v of volumes) if (v.type !== 'tmpfs' && v.type !== 'volume' && !fs.existsSync(v.host)) fs.mkdirSync(v.host, { recursive: true, mode: 0o755 });
+  const named = volumes.filter((v) => v.type === 'volume' && v.name);
+  if (!named.length) return;
+  await vols.withVolumesLock(async () => {
+    for (const v of named) {
+      vols.createVolume(v.name!);
+      v.host = vols.dataDir(v.name!);
+      if (!v.noCopy) await vols.populateFromImage(v.name!, layers, v.container);
+    }
+  });
+}
+
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
   await checkNetworkNames(r);
@@ -164,6 +188,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const img = await store.resolveImage(r.image);
   const cfg = img.config?.config ?? {};
   const layers = store.layerPaths(img);
+  await prepareVolumes(volumes, layers);
   const argv = spec.resolveCommand(cfg, r.args, r.entrypoint);
   const userSpec = r.user ?? cfg.User ?? '';
   const user = resolveUser(userSpec || undefined, readImageFile(layers, '/etc/passwd'), readImageFile(layers, '/etc/group'));

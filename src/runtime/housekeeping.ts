@@ -98,8 +98,8 @@ export async function diskUsage(): Promise<DfRow[]> {
   return [
     { type: 'Images', total: images.length, active: active.length, size: imageSize, reclaimable: imageSize - sum(layersOf(active)) },
     { type: 'Containers', total: containers.length, active: containers.filter((c) => c.running).length, size: cSize, reclaimable: containers.filter((c) => !c.running).reduce((n, c) => n + c.size, 0) },
-    // minid has no volumes and builds nothing: docker's rows, empty.
-    { type: 'Local Volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
+    { type: 'Local Volumes', ...(await import('./volumes.js')).volumeUsage(states) },
+    // minid builds nothing: docker's row, empty.
     { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
   ];
 }

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
 import { goMap, nilMap, nilSlice } from '../cli/template.js';
-import { logFile, type ContainerState } from './state.js';
+import { logFile, type ContainerConfig, type ContainerState } from './state.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
 import { hostLayout, oomKilled } from './cgroup.js';
@@ -116,7 +116,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     AppArmorProfile: '',
     ExecIDs: nilSlice(),
     HostConfig: {
-      Binds: c.volumes.length ? c.volumes.map((v) => `${v.host}:${v.container}${v.readonly ? ':ro' : ''}`) : nilSlice(),
+      Binds: binds(c.volumes).length ? binds(c.volumes) : nilSlice(),
       ContainerIDFile: c.cidfile ?? '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
       NetworkMode: c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode,
@@ -137,9 +137,11 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ...(c.tmpfs?.length ? { Tmpfs: Object.fromEntries(c.tmpfs.map((t) => [t.container, t.typed])) } : {}),
       SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
+      // The --mount flags as docker records them (omitted when none, as docker's omitempty).
+      ...(c.volumes.some((v) => v.viaMount) ? { Mounts: c.volumes.filter((v) => v.viaMount).map(mountFlag) } : {}),
     },
     GraphDriver: { Data: { LowerDir: c.layers.join(':'), MergedDir: path.join(dir, 'rootfs'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') }, Name: 'overlay2' },
-    Mounts: c.volumes.map((v) => ({ Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' })),
+    Mounts: c.volumes.map(mountShape),
     Config: {
       Hostname: c.hostname,
       Domainname: '',
@@ -241,5 +243,30 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
     RootFS: { Type: 'layers', Layers: img.layers.map((l: any) => l.diffId ?? l.diff_id ?? l.digest) },
     Metadata: { LastTagTime: ZERO_TIME },
     Minid: { ManifestDigest: img.manifestDigest, LayerDirs: layerDirs },
+  };
+}
+
+/** HostConfig.Binds: the -v flags as docker records them (HOST or NAME, then the path); --mount and tmpfs are not binds. */
+function binds(volumes: ContainerConfig['volumes']): string[] {
+  return volumes
+    .filter((v) => v.type !== 'tmpfs' && !v.viaMount)
+    .map((v) => `${v.type === 'volume' ? v.name : v.host}:${v.container}${v.readonly ? ':ro' : ''}`);
+}
+
+/** One of docker's Mounts entries: a bind, a named volume (local driver) or a tmpfs. */
+function mountShape(v: ContainerConfig['volumes'][number]) {
+  if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: v.readonly ? 'ro' : 'z', RW: !v.readonly, Propagation: '' };
+  if (v.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: v.container, Mode: '', RW: !v.readonly, Propagation: '' };
+  return { Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
+}
+
+/** One HostConfig.Mounts entry: a --mount flag in the Engine API's shape (empty fields left out). */
+function mountFlag(v: ContainerConfig['volumes'][number]) {
+  return {
+    Type: v.type ?? 'bind',
+    ...(v.type === 'tmpfs' ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
+    Target: v.container,
+    ...(v.readonly ? { ReadOnly: true } : {}),
+    ...(v.noCopy ? { VolumeOptions: { NoCopy: true } } : {}),
   };
 }

@@ -128,7 +128,14 @@ function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
   const depth = (p: string) => p.split('/').filter(Boolean).length;
   return [
     // nodev: a device node in a host directory given with -v opens nothing in the container.
-    ...i.volumes.map((v) => ({ depth: depth(v.container), line: line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`) })),
+    // A --mount type=tmpfs: the container's own memory, as docker's (nosuid, nodev, noexec).
+    ...i.volumes.map((v) => ({
+      depth: depth(v.container),
+      line:
+        v.type === 'tmpfs'
+          ? line('tmpfs', `${R}${v.container}`, 'tmpfs', ['nosuid,nodev,noexec,X-mount.mkdir', v.readonly ? 'ro' : '', v.tmpfsOptions ?? ''].filter(Boolean).join(','))
+          : line(v.host, `${R}${v.container}`, 'none', `bind,nodev${v.readonly ? ',ro' : ''}`),
+    })),
     ...(i.tmpfs ?? []).map((t) => ({ depth: depth(t.container), line: line('tmpfs', `${R}${t.container}`, 'tmpfs', `${t.options ? `${t.options},` : ''}X-mount.mkdir`) })),
   ].sort((a, b) => a.depth - b.depth);
 }

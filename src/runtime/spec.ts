@@ -4,9 +4,22 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 
 export interface Volume {
+  /** The host folder bound (a named volume's _data; '' for a tmpfs). */
   host: string;
   container: string;
   readonly: boolean;
+  /** bind (the default, as in records written before volumes), a named volume, or a tmpfs. */
+  type?: 'bind' | 'volume' | 'tmpfs';
+  /** A named volume's name. */
+  name?: string;
+  /** --mount type=bind: the source must exist (docker creates it for -v only). */
+  mustExist?: boolean;
+  /** --mount type=volume,volume-nocopy: no copy of the image's files into a new volume. */
+  noCopy?: boolean;
+  /** Given with --mount (docker lists those in HostConfig.Mounts, not Binds). */
+  viaMount?: boolean;
+  /** A tmpfs's size= and mode= options. */
+  tmpfsOptions?: string;
 }
 
 export interface ImageRuntimeConfig {
@@ -65,21 +78,101 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...map.values()];
 }
 
-/** `-v HOST:CTR[:ro|rw]`. Both sides absolute; the host side must exist (docker would create it, we refuse typos). */
+/** The container side of a mount: absolute, not the root, nothing in /proc. */
+function checkTarget(s: string, container: string, flag: string): string {
+  if (!path.isAbsolute(container)) fail(`invalid ${flag} "${s}": the container path must be absolute`);
+  const c = path.posix.normalize(container);
+  if (c === '/') fail(`invalid ${flag} "${s}": cannot mount over the container's root`);
+  // As runc: /proc is the kernel's view of the container's processes; a volume there would
+  // replace it or the masks over its host secrets.
+  if (c === '/proc' || c.startsWith('/proc/')) fail(`invalid ${flag} "${s}": cannot mount over /proc or anything in it`);
+  return c.replace(/\/+$/, '');
+}
+
+/** docker's rule for a named volume: a folder name (see volumes.ts, kept in step). */
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,254}$/;
+
+/**
+ * `-v HOST:CTR[:ro|rw]` or `-v NAME:CTR[:ro|rw]`. An absolute host side is a bind mount (a
+ * missing host folder is made, as docker does); anything else must be a volume name, never a
+ * relative path (docker's rule: a typo must not bind a folder of the current directory).
+ */
 export function parseVolume(s: string): Volume {
   const parts = s.split(':');
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
-    fail(`invalid volume "${s}": use -v /host/path:/container/path[:ro]`);
+    fail(`invalid volume "${s}": use -v /host/path:/container/path[:ro] or -v NAME:/container/path[:ro]`);
   const [host, container, mode = 'rw'] = parts;
   if (mode !== 'ro' && mode !== 'rw') fail(`invalid volume mode "${mode}" in "${s}": use ro or rw`);
-  if (!path.isAbsolute(host)) fail(`invalid volume "${s}": the host path must be absolute (named volumes are not supported)`);
-  if (!path.isAbsolute(container)) fail(`invalid volume "${s}": the container path must be absolute`);
-  const c = path.posix.normalize(container);
-  if (c === '/') fail(`invalid volume "${s}": cannot mount over the container's root`);
-  // As runc: /proc is the kernel's view of the container's processes; a volume there would
-  // replace it or the masks over its host secrets.
-  if (c === '/proc' || c.startsWith('/proc/')) fail(`invalid volume "${s}": cannot mount over /proc or anything in it`);
-  return { host: path.resolve(host), container: c, readonly: mode === 'ro' };
+  const c = checkTarget(s, container, 'volume');
+  if (path.isAbsolute(host)) return { host: path.resolve(host), container: c, readonly: mode === 'ro' };
+  if (!VOLUME_NAME.test(host))
+    fail(`invalid volume "${s}": "${host}" is not a volume name (letters, digits and _ . -, no / or ..): a host directory must be an absolute path`);
+  return { host: '', container: c, readonly: mode === 'ro', type: 'volume', name: host };
+}
+
+/** A --mount boolean: the key alone is true (`readonly`), else true/false/1/0 as Go's ParseBool. */
+function mountBool(s: string, key: string, value: string | undefined): boolean {
+  if (value === undefined) return true;
+  const v = value.toLowerCase();
+  if (['1', 't', 'true'].includes(v)) return true;
+  if (['0', 'f', 'false'].includes(v)) return false;
+  fail(`invalid argument "${s}" for "--mount" flag: invalid value for ${key}: ${value} (use true or false)`);
+}
+
+/**
+ * `--mount type=bind|volume|tmpfs,source=...,target=...[,readonly]`: docker's key=value list
+ * (src/source, dst/destination/target, ro/readonly, volume-nocopy, tmpfs-size, tmpfs-mode).
+ */
+export function parseMount(s: string): Volume {
+  let type = 'volume';
+  let source = '';
+  let target = '';
+  let readonly = false;
+  let noCopy = false;
+  const tmpfs: string[] = [];
+  for (const field of s.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
+    const value = eq < 0 ? undefined : field.slice(eq + 1);
+    if (key === 'readonly' || key === 'ro') {
+      readonly = mountBool(s, key, value);
+      continue;
+    }
+    if (key === 'volume-nocopy') {
+      noCopy = mountBool(s, key, value);
+      continue;
+    }
+    if (value === undefined) fail(`invalid argument "${s}" for "--mount" flag: invalid field '${field}' must be a key=value pair`);
+    if (key === 'type') type = value;
+    else if (key === 'source' || key === 'src') source = value;
+    else if (key === 'target' || key === 'dst' || key === 'destination') target = value;
+    else if (key === 'tmpfs-size') {
+      if (!/^\d+[kmgKMG]?$/.test(value)) fail(`invalid argument "${s}" for "--mount" flag: invalid tmpfs-size "${value}" (use bytes, or a number with k, m or g)`);
+      tmpfs.push(`size=${value}`);
+    } else if (key === 'tmpfs-mode') {
+      if (!/^[0-7]{1,4}$/.test(value)) fail(`invalid argument "${s}" for "--mount" flag: invalid tmpfs-mode "${value}" (use octal, e.g. 1777)`);
+      tmpfs.push(`mode=${value}`);
+    } else if (key === 'bind-propagation' || key === 'consistency') continue; // minid's mounts are private
+    else fail(`invalid argument "${s}" for "--mount" flag: unexpected key '${key}' in '${field}'`);
+  }
+  if (!['bind', 'volume', 'tmpfs'].includes(type)) fail(`invalid argument "${s}" for "--mount" flag: invalid type "${type}" (use bind, volume or tmpfs)`);
+  if (!target) fail(`invalid argument "${s}" for "--mount" flag: target is required (add target=/path/in/container)`);
+  const c = checkTarget(s, target, 'mount');
+  if (type === 'tmpfs') {
+    if (source) fail(`invalid mount config for type "tmpfs": source must be empty (drop source=${source})`);
+    return { host: '', container: c, readonly, type: 'tmpfs', tmpfsOptions: tmpfs.join(','), viaMount: true };
+  }
+  if (tmpfs.length) fail(`invalid mount config for type "${type}": tmpfs-size and tmpfs-mode are for type=tmpfs only`);
+  if (type === 'bind') {
+    if (!source) fail(`invalid mount config for type "bind": field Source must not be empty (add source=/host/path)`);
+    if (!path.isAbsolute(source)) fail(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
+    return { host: path.resolve(source), container: c, readonly, type: 'bind', mustExist: true, viaMount: true };
+  }
+  // docker makes an anonymous volume for an empty source; minid keeps volumes named.
+  if (!source) fail(`invalid mount config for type "volume": source is required by minid (add source=NAME; anonymous volumes are not supported)`);
+  if (!VOLUME_NAME.test(source))
+    fail(`invalid mount config for type "volume": "${source}" is not a volume name (letters, digits and _ . -, no / or ..)`);
+  return { host: '', container: c, readonly, type: 'volume', name: source, noCopy, viaMount: true };
 }
 
 /** `-u` syntax check: user[:group] where each is a name or a number. */

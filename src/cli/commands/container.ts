@@ -47,6 +47,7 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     user: o.user,
     hostname: o.hostname,
     volumes: o.volume,
+    mounts: o.mount ?? [],
     tty: !!o.tty,
     interactive: !!o.interactive,
     entrypoint: o.entrypoint,

@@ -5,7 +5,7 @@ import { findContainerOr1 } from '../../runtime/lookup.js';
 import { humanSize, tabwrite } from '../tabwrite.js';
 
 /** docker's prompt, on stdout; one line read from stdin (end of input: no). */
-async function confirm(warning: string): Promise<boolean> {
+export async function confirm(warning: string): Promise<boolean> {
   process.stdout.write(`WARNING! ${warning}\nAre you sure you want to continue? [y/N] `);
   const line = await new Promise<string>((resolve) => {
     let got = '';

@@ -131,9 +131,9 @@ function row(s: ContainerState, o: PsOptions, now: number, sizeText: () => strin
     Size: sizeText,
     Labels: () => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
     Label: (k: string) => labels[k] ?? '',
-    Mounts: () => c.volumes.map((v) => (trunc ? ellipsis(v.host, 15) : v.host)).join(','),
+    Mounts: () => c.volumes.filter((v) => v.type !== 'tmpfs').map((v) => (v.type === 'volume' && v.name ? v.name : v.host)).map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
     Networks: () => networksOf(s).join(','),
-    LocalVolumes: () => '0',
+    LocalVolumes: () => String(c.volumes.filter((v) => v.type === 'volume').length),
   };
 }
 

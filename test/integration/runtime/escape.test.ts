@@ -298,6 +298,18 @@ describe("an image's symlinks never lead minid to the host", () => {
     expect(listing(v)).toEqual(['keep']);
   });
 
+  it("/data -> a host directory with -v NAME:/data: the volume's copy of the image's files is read inside the root, the mount lands inside", async () => {
+    const v = victim('victim-named');
+    await loadImage('namedlink', [{ path: 'data', type: 'symlink', linkpath: v }]);
+    const r = await minid(['run', '--rm', '--network', 'none', '-v', 'escvol:/data', 'namedlink:1', 'sh', '-c', 'echo in > /data/f; ls /data']);
+    expect(r.stderr).toBe('');
+    expect([r.exitCode, r.stdout]).toEqual([0, 'f']);
+    // Not the host's /…/victim-named/keep copied into the store, nothing written beside it.
+    expect(fs.readdirSync(path.join(store.root, 'volumes', 'escvol', '_data'))).toEqual(['f']);
+    expect(listing(v)).toEqual(['keep']);
+    await minid(['volume', 'rm', 'escvol']);
+  });
+
   it.each(['dev', 'proc', 'sys'])('/%s -> a host directory: refused, nothing made on the host', async (dir) => {
     const v = victim(`victim-${dir}`);
     await loadImage(`${dir}link`, [{ path: dir, type: 'symlink', linkpath: v }]);
@@ -353,6 +365,14 @@ describe('device nodes of images and volumes open nothing (nodev)', () => {
     // minid's own /dev still works.
     const ok = await minid(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'cat /dev/null && echo ok']);
     expect(ok.stdout).toBe('ok');
+  });
+
+  it("a device node the image ships, copied into a new named volume, opens nothing there either", async () => {
+    await loadImage('devvol', [{ path: 'disk/', type: 'dir' }, { path: 'disk/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 }]);
+    const r = await minid(['run', '--rm', '--network', 'none', '-v', 'devvol:/disk', 'devvol:1', 'cat', '/disk/null']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/'\/disk\/null': Permission denied/);
+    await minid(['volume', 'rm', 'devvol']);
   });
 
   it("a node the container makes itself (CAP_MKNOD, as docker's) of a host disk, kvm, fuse, tun or loop-control opens nothing: the devices cgroup", async () => {

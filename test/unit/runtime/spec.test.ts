@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
+  mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseMount, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
 } from '../../../src/runtime/spec.js';
 import { MinidError } from '../../../src/errors.js';
 
@@ -42,7 +42,10 @@ describe('-v', () => {
   });
   it.each([
     ['/tmp', /use -v \/host\/path:\/container\/path/],
-    ['rel:/data', /host path must be absolute/],
+    ['./rel:/data', /"\.\/rel" is not a volume name .*a host directory must be an absolute path$/],
+    ['a/b:/data', /"a\/b" is not a volume name/],
+    ['..:/data', /"\.\." is not a volume name/],
+    ['x:/data', /"x" is not a volume name/],
     ['/tmp:data', /container path must be absolute/],
     ['/tmp:/data:rx', /invalid volume mode "rx"/],
     ['/tmp:/', /cannot mount over the container's root/],
@@ -50,6 +53,40 @@ describe('-v', () => {
     ['/tmp:/proc/sys/kernel:ro', /cannot mount over \/proc or anything in it/],
     ['/tmp:/x/../proc/', /cannot mount over \/proc/],
   ])('refuses %s', (v, re) => expect(err(() => parseVolume(v))).toMatch(re));
+});
+
+describe('-v NAME:/path', () => {
+  it('reads a name that is not a path as a named volume', () => {
+    expect(parseVolume('data:/var/lib/db:ro')).toEqual({ host: '', container: '/var/lib/db', readonly: true, type: 'volume', name: 'data' });
+    expect(parseVolume('my_vol.1-x:/d/').container).toBe('/d');
+  });
+});
+
+describe('--mount', () => {
+  it('parses docker\'s key=value forms', () => {
+    expect(parseMount('type=bind,source=/tmp,target=/data,readonly')).toEqual({ host: '/tmp', container: '/data', readonly: true, type: 'bind', mustExist: true, viaMount: true });
+    expect(parseMount('type=volume,src=db,dst=/var/db,volume-nocopy')).toMatchObject({ type: 'volume', name: 'db', container: '/var/db', readonly: false, noCopy: true });
+    expect(parseMount('src=db,destination=/x,ro=false')).toMatchObject({ type: 'volume', name: 'db', readonly: false });
+    expect(parseMount('type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1777')).toMatchObject({ type: 'tmpfs', container: '/t', tmpfsOptions: 'size=64m,mode=1777' });
+  });
+  it.each([
+    ['bogus', /invalid field 'bogus' must be a key=value pair/],
+    ['type=nfs,target=/x', /invalid type "nfs"/],
+    ['type=bind,source=/tmp', /target is required/],
+    ['type=bind,target=/x', /field Source must not be empty/],
+    ['type=bind,source=rel,target=/x', /must be absolute/],
+    ['type=volume,source=../etc,target=/x', /"\.\.\/etc" is not a volume name/],
+    ['type=volume,source=a/b,target=/x', /is not a volume name/],
+    ['type=tmpfs,source=/tmp,target=/x', /source must be empty/],
+    ['type=tmpfs,target=/x,tmpfs-size=lots', /invalid tmpfs-size/],
+    ['type=bind,source=/tmp,target=/x,readonly=maybe', /invalid value for readonly/],
+    ['type=bind,source=/tmp,target=/x,colour=red', /unexpected key 'colour'/],
+    ['type=bind,source=/tmp,target=/proc/sys', /cannot mount over \/proc/],
+  ])('refuses %s', (m, re) => {
+    const e = err(() => parseMount(m));
+    expect(e).toMatch(re);
+    expect(e.split('\n')).toHaveLength(1);
+  });
 });
 
 describe('-u', () => {

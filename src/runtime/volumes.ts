@@ -1,0 +1,185 @@
+// Named volumes, as docker's "local" driver keeps them: a folder under the store,
+// MINID_ROOT/volumes/NAME/_data, bind-mounted (nodev) into the containers that name it.
+// Beside _data, volume.json holds what `volume inspect` shows (creation time, labels).
+// A volume is made on first use (`-v NAME:/path`) or by `volume create`; a new, empty volume
+// mounted where the image has files gets a copy of them first, as docker does.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail, MinidError } from '../errors.js';
+import { root } from '../sys/paths.js';
+import { withLock } from '../sys/lock.js';
+
+/**
+ * One volume change at a time across minid processes: two runs that name a new volume make
+ * it and copy the image's files once; rm and prune see the containers of runs that made theirs.
+ */
+export const withVolumesLock = <T>(fn: () => Promise<T>): Promise<T> => withLock('volumes', fn);
+
+export interface VolumeInfo {
+  CreatedAt: string;
+  Driver: 'local';
+  Labels: Record<string, string>;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string>;
+  Scope: 'local';
+}
+
+export const volumesDir = (): string => path.join(root(), 'volumes');
+export const volumeDir = (name: string): string => path.join(volumesDir(), name);
+export const dataDir = (name: string): string => path.join(volumeDir(name), '_data');
+
+/** docker's rule for a local volume's name: a folder name, never a path (no `/`, no `..`). */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,254}$/; // 255 at most: a folder name
+export const isVolumeName = (s: string): boolean => NAME.test(s);
+
+export function validateVolumeName(name: string): void {
+  if (!isVolumeName(name))
+    fail(`invalid volume name "${name}": use letters, digits and _ . - (starting with a letter or digit, 2 to 255 characters); a host directory must be an absolute path`);
+}
+
+export class NoSuchVolumeError extends MinidError {
+  constructor(name: string) {
+    super(`no such volume: ${name}`, 1);
+  }
+}
+
+function read(name: string): VolumeInfo | undefined {
+  if (!isVolumeName(name)) return undefined;
+  let meta: { CreatedAt?: string; Labels?: Record<string, string> } = {};
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(volumeDir(name), 'volume.json'), 'utf8'));
+  } catch {
+    if (!fs.existsSync(dataDir(name))) return undefined;
+  }
+  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: meta.Labels ?? {}, Mountpoint: dataDir(name), Name: name, Options: {}, Scope: 'local' };
+}
+
+export function getVolume(name: string): VolumeInfo {
+  const v = read(name);
+  if (!v) throw new NoSuchVolumeError(name);
+  return v;
+}
+
+/** Make the volume unless it exists (docker's create is idempotent). True when it was made now. */
+export function createVolume(name: string, labels: Record<string, string> = {}): boolean {
+  validateVolumeName(name);
+  if (read(name)) return false;
+  fs.mkdirSync(volumesDir(), { recursive: true, mode: 0o700 });
+  // (A folder left half-made by a crash is taken over.)
+  fs.mkdirSync(volumeDir(name), { recursive: true, mode: 0o700 });
+  // _data is what the container sees as the mount's root: docker's 0755.
+  fs.mkdirSync(dataDir(name), { recursive: true, mode: 0o755 });
+  const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels };
+  fs.writeFileSync(path.join(volumeDir(name), 'volume.json'), JSON.stringify(meta) + '\n', { mode: 0o600 });
+  return true;
+}
+
+export function listVolumes(): VolumeInfo[] {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(volumesDir());
+  } catch {
+    return [];
+  }
+  return names.sort().map(read).filter((v): v is VolumeInfo => v !== undefined);
+}
+
+/** The containers (any state) whose mounts name the volume: their ids. */
+export async function volumeUsers(name: string): Promise<string[]> {
+  const { listStates } = await import('./state.js');
+  return listStates()
+    .filter((s) => (s.config.volumes ?? []).some((v) => v.type === 'volume' && v.name === name))
+    .map((s) => s.config.id);
+}
+
+/** Remove a volume no container uses (docker refuses one in use, even by a stopped container). */
+export function removeVolume(name: string, force = false): Promise<void> {
+  return withVolumesLock(() => removeLocked(name, force));
+}
+
+async function removeLocked(name: string, force: boolean): Promise<void> {
+  if (!read(name)) {
+    if (force) return;
+    throw new NoSuchVolumeError(name);
+  }
+  const users = await volumeUsers(name);
+  if (users.length) fail(`remove ${name}: volume is in use - [${users.join(', ')}]: remove those containers first`, 1);
+  fs.rmSync(volumeDir(name), { recursive: true, force: true });
+}
+
+/** The bytes of the files under a folder (symlinks not followed). */
+function diskBytes(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += diskBytes(p);
+    else if (e.isFile()) total += fs.lstatSync(p).size;
+  }
+  return total;
+}
+
+/** Remove every volume no container uses: the names removed and the bytes given back. */
+export function pruneVolumes(): Promise<{ names: string[]; reclaimed: number }> {
+  return withVolumesLock(pruneLocked);
+}
+
+async function pruneLocked(): Promise<{ names: string[]; reclaimed: number }> {
+  const names: string[] = [];
+  let reclaimed = 0;
+  for (const v of listVolumes()) {
+    if ((await volumeUsers(v.Name)).length) continue;
+    reclaimed += diskBytes(v.Mountpoint);
+    fs.rmSync(volumeDir(v.Name), { recursive: true, force: true });
+    names.push(v.Name);
+  }
+  return { names, reclaimed };
+}
+
+/**
+ * docker's copy-up: an empty volume mounted at `target` gets the image's files there. The
+ * image's layers are mounted read-only as one overlay in a private mount namespace, and
+ * busybox tar, run by minid-init inside that root (so the image's symlinks resolve inside it,
+ * never on the host), writes the folder as a tar stream that tar unpacks into the volume.
+ */
+export async function populateFromImage(name: string, layers: string[], target: string): Promise<void> {
+  const data = dataDir(name);
+  if (fs.readdirSync(data).length) return;
+  const { run } = await import('../sys/exec.js');
+  const { initBinary } = await import('./container.js');
+  const { BUSYBOX } = await import('./cp.js');
+  fs.mkdirSync(path.join(root(), 'tmp'), { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(root(), 'tmp', 'volume-'));
+  try {
+    // overlayfs lists the top-most first, and wants two lower folders at least without an
+    // upper one: an empty folder at the bottom.
+    const empty = path.join(tmp, 'empty');
+    const mnt = path.join(tmp, 'mnt');
+    fs.mkdirSync(empty);
+    fs.mkdirSync(mnt);
+    const lower = [...[...layers].reverse(), empty].join(':');
+    // A folder in the image? (busybox test, inside the root): nothing to copy otherwise.
+    const script = [
+      'mount -t overlay -o "ro,nodev,lowerdir=$1" overlay "$2" || exit 1',
+      '"$3" --in-root "$2" "$4" test -d "$5" || exit 0',
+      '"$3" --in-root "$2" "$4" tar -c -C "$5" . | tar -x --numeric-owner -p -f - -C "$6"',
+    ].join('\n');
+    await run(['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', lower, mnt, initBinary(), BUSYBOX, target, data]);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `system df`'s Local Volumes row: volumes a container (any state) names are active; the others' bytes reclaimable. */
+export function volumeUsage(containers: { config: { volumes?: { type?: string; name?: string }[] } }[]): { total: number; active: number; size: number; reclaimable: number } {
+  const used = new Set(containers.flatMap((c) => (c.config.volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.name)));
+  const row = { total: 0, active: 0, size: 0, reclaimable: 0 };
+  for (const v of listVolumes()) {
+    const bytes = diskBytes(v.Mountpoint);
+    row.total++;
+    row.size += bytes;
+    if (used.has(v.Name)) row.active++;
+    else row.reclaimable += bytes;
+  }
+  return row;
+}
