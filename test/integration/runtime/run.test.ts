@@ -168,7 +168,7 @@ describe('exit codes like docker', () => {
   it('125 and one line for minid errors', async () => {
     for (const args of [
       ['run', '--rm', '--pull', 'never', 'no-such-image'],
-      ['run', '--rm', '-v', 'relative:/x', 'busybox'],
+      ['run', '--rm', '-v', './relative:/x', 'busybox'], // (relative:/x names a volume now, as in docker)
       ['run', '--rm', '-e', '=x', 'busybox'],
       ['run', '--rm', '-u', 'a:b:c', 'busybox'],
       ['run', '--rm', '--bogus-flag', 'busybox'],
