@@ -172,8 +172,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll(procs);
   if (front) await new Promise((r) => front!.close(r));
-  await store?.cleanup();
-  if (base) fs.rmSync(base, { recursive: true, force: true });
+  try {
+    await store?.cleanup();
+  } finally {
+    if (base) fs.rmSync(base, { recursive: true, force: true }); // even when the store's cleanup fails
+  }
 });
 
 describe('minid run pulls a missing image', () => {

@@ -307,8 +307,11 @@ afterAll(async () => {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
-  await store?.cleanup();
-  if (base) fs.rmSync(base, { recursive: true, force: true });
+  try {
+    await store?.cleanup();
+  } finally {
+    if (base) fs.rmSync(base, { recursive: true, force: true }); // even when the store's cleanup fails
+  }
 });
 
 describe('credentials through docker credential helpers', () => {

@@ -169,8 +169,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll(procs);
   for (const s of servers) await new Promise((r) => s.close(r));
-  await store?.cleanup();
-  if (base) fs.rmSync(base, { recursive: true, force: true });
+  try {
+    await store?.cleanup();
+  } finally {
+    if (base) fs.rmSync(base, { recursive: true, force: true }); // even when the store's cleanup fails
+  }
 });
 
 /** One line on stderr, exit 1, and neither the password nor its base64 anywhere. */
