@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, loadImages, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { sha256, writeOciLayout } from '../../fixtures/image/builder.js';
 import { httpAddr, loopbackPort, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
+import { failsInOneLine, secretsOf, type Result } from '../../fixtures/registry/expect.js';
 
 requireRoot();
 
@@ -45,13 +46,7 @@ function config(store: Store, name: string, extra: Record<string, unknown> = {})
 }
 
 /** One line on stderr, exit 1, and neither the password nor its base64 anywhere. */
-function oneLineFailure(r: { exitCode?: number; stdout: unknown; stderr: unknown }): string {
-  const err = String(r.stderr).trim();
-  expect(r.exitCode).toBe(1);
-  expect(err.split('\n')).toHaveLength(1);
-  for (const secret of [PASS, Buffer.from(`${USER}:${PASS}`).toString('base64')]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
-  return err;
-}
+const oneLineFailure = (r: Result): string => failsInOneLine(r, secretsOf(USER, PASS));
 
 const ok = (r: { exitCode?: number; stderr: unknown }) => {
   expect(r.stderr).toBe('');

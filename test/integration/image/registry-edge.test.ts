@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, emptyStore, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
 import { httpAddr, skopeoPush, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
+import { failsInOneLine, secretsOf, type Result } from '../../fixtures/registry/expect.js';
 
 requireRoot();
 
@@ -31,7 +32,7 @@ const P = { basic: 19550, mtls: 19551, plain: 19552, named: 19553, proxy: 19554,
 const USER = 'edgeuser';
 const PASS = 'Edge-S3cret-9z';
 const PROXY_PASS = 'Pr0xy-S3cret';
-const SECRETS = [PASS, Buffer.from(`${USER}:${PASS}`).toString('base64'), PROXY_PASS];
+const SECRETS = secretsOf(USER, PASS, PROXY_PASS);
 // Names that exist nowhere (RFC 2606's .invalid): only the test's proxy knows where they are.
 const NAMED = `edge.minid-test.invalid:${P.named}`;
 const PLAIN_NAMED = `plain.minid-test.invalid:${P.plain}`;
@@ -66,13 +67,7 @@ function env(name: string, extra: Record<string, unknown> = {}, dockerConfig?: o
 const freshStore = (): void => emptyStore(store);
 
 /** One line on stderr, exit 1, no secret anywhere; returns the line. */
-function oneLineFailure(r: { exitCode?: number; stdout: unknown; stderr: unknown }): string {
-  const err = String(r.stderr).trim();
-  expect(err.split('\n'), err).toHaveLength(1);
-  expect(r.exitCode).toBe(1);
-  for (const s of SECRETS) expect(`${r.stdout}${r.stderr}`).not.toContain(s);
-  return err;
-}
+const oneLineFailure = (r: Result): string => failsInOneLine(r, SECRETS);
 
 function pulled(r: { exitCode?: number; stdout: unknown; stderr: unknown }): void {
   expect(String(r.stderr)).toBe('');

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, emptyStore, makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
 import { baseLayer, whiteoutLayer, writeOciLayout, type BuiltImage } from '../../fixtures/image/builder.js';
 import { httpAddr, skopeoPush, startRegistry as start, stopAll } from '../../fixtures/registry/servers.js';
+import { failsInOneLine, secretsOf, type Result } from '../../fixtures/registry/expect.js';
 
 requireRoot();
 
@@ -177,13 +178,7 @@ afterAll(async () => {
 });
 
 /** One line on stderr, exit 1, and neither the password nor its base64 anywhere. */
-function oneLineFailure(r: { exitCode?: number; stdout: unknown; stderr: unknown }): string {
-  const err = String(r.stderr).trim();
-  expect(r.exitCode).toBe(1);
-  expect(err.split('\n')).toHaveLength(1);
-  for (const secret of [PASS, Buffer.from(`${USER}:${PASS}`).toString('base64')]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
-  return err;
-}
+const oneLineFailure = (r: Result): string => failsInOneLine(r, secretsOf(USER, PASS));
 
 describe('offline: nothing but loopback', () => {
   it('refuses docker.io with one line, before any lookup or connection (strace)', async () => {

@@ -4,19 +4,9 @@ import {
   parseSecurityOpts, securityOptList, seccompRules, thisHost,
 } from '../../../src/runtime/security.js';
 import { fstabs, type InitScriptInput } from '../../../src/runtime/launch.js';
-import { MinidError } from '../../../src/errors.js';
+import { userError } from '../../helpers/errors.js';
 
-const err = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MinidError);
-    expect((e as MinidError).exitCode).toBe(125);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('expected a MinidError');
-};
+const err = (fn: () => unknown): string => userError(fn);
 
 const host = thisHost('x64', '6.18.44-fc');
 const base = defaultCaps({ devicePolicy: false });

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseMount, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
 } from '../../../src/runtime/spec.js';
-import { MinidError } from '../../../src/errors.js';
+import { userError } from '../../helpers/errors.js';
 
-const err = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MinidError);
-    expect((e as MinidError).exitCode).toBe(125);
-    return (e as Error).message;
-  }
-  throw new Error('expected a MinidError');
-};
+const err = (fn: () => unknown): string => userError(fn);
 
 describe('-e and --env-file', () => {
   it('takes KEY=VALUE as is, and copies a bare KEY from the host', () => {
