@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type Options } from 'execa';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { freeSubnet } from './subnet.js';
 
 export const repo = path.resolve(__dirname, '..', '..');
@@ -97,4 +98,31 @@ export async function eventually(check: () => Promise<void> | void, ms = 10_000,
       await new Promise((r) => setTimeout(r, every));
     }
   }
+}
+
+/**
+ * A suite's own store with `images` loaded and a temp folder, made in beforeAll; in afterAll
+ * the containers it recorded in `ids` are removed (even after a failed test), then the store
+ * and the folder, and no mount is left under the store.
+ */
+export function suiteStore(tag: string, images: string[] = ['busybox']) {
+  const suite = {
+    store: undefined as unknown as Store,
+    tmp: '',
+    ids: [] as string[],
+    run: (args: string[], opts: Options = {}) => minid(suite.store, args, opts),
+  };
+  beforeAll(async () => {
+    requireRoot();
+    suite.store = makeStore(tag);
+    suite.tmp = fs.mkdtempSync(path.join(os.tmpdir(), `minid-${tag}-`));
+    await loadImages(suite.store, images);
+  });
+  afterAll(async () => {
+    if (suite.ids.length) await suite.run(['rm', '-f', ...suite.ids]);
+    await suite.store?.cleanup();
+    if (suite.tmp) fs.rmSync(suite.tmp, { recursive: true, force: true });
+    if (suite.store) expect(mountsUnder(suite.store.root)).toEqual([]);
+  });
+  return suite;
 }

@@ -1,16 +1,17 @@
 // The everyday verbs as docker has them: port, cp, rename, pause/unpause, top, create/start,
 // restart, the prunes, system df, diff, export (root; CI runs it).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, loadImages, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, mountsUnder, suiteStore, type Store } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 
+const suite = suiteStore('verbs');
 let store: Store;
 let tmp: string;
-const run = (args: string[], opts = {}) => minid(store, args, opts);
-const ids: string[] = [];
+beforeAll(() => void ({ store, tmp } = suite)); // after the suite's own beforeAll
+const run = suite.run;
+const ids = suite.ids;
 /** A detached container that sleeps (removed in afterAll even when a test fails). */
 async function sleeper(extra: string[] = ['--network', 'none']): Promise<string> {
   const r = await run(['run', '-d', ...extra, 'busybox', 'sleep', '300']);
@@ -19,20 +20,6 @@ async function sleeper(extra: string[] = ['--network', 'none']): Promise<string>
   ids.push(id);
   return id;
 }
-
-beforeAll(async () => {
-  requireRoot();
-  store = makeStore('verbs');
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-verbs-'));
-  await loadImages(store, ['busybox']);
-});
-
-afterAll(async () => {
-  if (ids.length) await run(['rm', '-f', ...ids]);
-  await store?.cleanup();
-  fs.rmSync(tmp, { recursive: true, force: true });
-  expect(mountsUnder(store.root)).toEqual([]);
-});
 
 describe('port', () => {
   it('prints where a private port is published, and docker\'s error when it is not', async () => {

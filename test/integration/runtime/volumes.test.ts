@@ -2,15 +2,16 @@
 // gets the image's files, `volume` create/ls/inspect/rm/prune, a volume in use is kept, and
 // bad input is one line with docker's exit code (root; CI runs it).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImages, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { suiteStore, type Store } from '../../helpers/minid.js';
 
+const suite = suiteStore('volumes');
 let store: Store;
 let tmp: string;
-const run = (args: string[], opts = {}) => minid(store, args, opts);
-const ids: string[] = [];
+beforeAll(() => void ({ store, tmp } = suite)); // after the suite's own beforeAll
+const run = suite.run;
+const ids = suite.ids;
 const box = (args: string[]) => run(['run', '--rm', '--network', 'none', ...args]);
 /** A user mistake: one line, the exit code docker gives, nothing on stdout. */
 const oneLine = (r: { exitCode?: number; stdout: string; stderr: string }) => {
@@ -19,20 +20,6 @@ const oneLine = (r: { exitCode?: number; stdout: string; stderr: string }) => {
   expect(r.stderr).toMatch(/^minid: /);
   return [r.exitCode, r.stderr];
 };
-
-beforeAll(async () => {
-  requireRoot();
-  store = makeStore('volumes');
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-volumes-'));
-  await loadImages(store, ['busybox']);
-});
-
-afterAll(async () => {
-  if (ids.length) await run(['rm', '-f', ...ids]);
-  await store?.cleanup();
-  fs.rmSync(tmp, { recursive: true, force: true });
-  expect(mountsUnder(store.root)).toEqual([]);
-});
 
 describe('-v NAME:/path', () => {
   it('keeps what one container wrote for the next, under the store', async () => {
