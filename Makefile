@@ -14,33 +14,21 @@ all: setup demo
 setup: deps build images install
 
 deps:
-	bash scripts/install-deps.sh
+	bash scripts/install-deps.sh all
 	npm ci --no-audit --no-fund
 
 build: native
-	npx tsc -p tsconfig.json
+	node_modules/.bin/tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-native: build/minid-init build/minid-spawner build/minid-devices build/minid-logger
+NATIVE := build/minid-init build/minid-spawner build/minid-devices build/minid-logger
+native: $(NATIVE)
 
-build/minid-spawner: src/sys/spawner.c
-	@mkdir -p build
-	cc -O2 -Wall -Wextra -o $@ $<
-
-# libseccomp linked in statically: minid-init needs no library of the host's but libc (it also
-# runs inside containers, through /proc/self/exe, with the container's dynamic loader).
-build/minid-init: src/runtime/init.c
-	@mkdir -p build
-	cc -O2 -Wall -Wextra -o $@ $< -Wl,-Bstatic -lseccomp -Wl,-Bdynamic
-
-# The host-side writer of container logs (one small process per container, no Node).
-build/minid-logger: src/runtime/logger.c
-	@mkdir -p build
-	cc -O2 -Wall -Wextra -o $@ $<
-
-build/minid-devices: src/runtime/devices.c
-	@mkdir -p build
-	cc -O2 -Wall -Wextra -o $@ $<
+# The C helpers, compiled by scripts/native.sh (which `npm pack` and `npm install` use too).
+# minid-init links libseccomp statically; minid-logger is the host-side writer of container
+# logs (one small process per container, no Node).
+$(NATIVE) &: src/runtime/init.c src/sys/spawner.c src/runtime/devices.c src/runtime/logger.c scripts/native.sh
+	sh scripts/native.sh build build cc
 
 # The OCI layouts are built once into $(IMAGES_OUT) (offline, from Debian packages); `images`
 # also loads them into minid's store on this host.
