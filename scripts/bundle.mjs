@@ -31,11 +31,10 @@ await build({
 // of reading, compiling and linking ~40 ES module chunks (~15 ms less per command here).
 // A snapshot can only require Node's built-in modules while it is built; node-pty (the one
 // external) and the built-ins loaded later go through a real require set up at run time.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, realpathSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { snapshotCli, snapshotPlugins } from './snapshot.mjs';
 
 mkdirSync('dist/snapshot', { recursive: true });
-rmSync('dist/minid.blob', { force: true });
 await build({
   entryPoints: ['src/cli/main.ts'],
   bundle: true,
@@ -95,33 +94,13 @@ require('v8').startupSnapshot.setDeserializeMainFunction(() => {
 });
 `,
 );
-snapshot('dist/snapshot/entry.cjs', 'dist/minid.blob', 'bin/minid will load dist/bundle');
-
-/**
- * `node --build-snapshot ENTRY` into BLOB, and BLOB.node: which node built it, its path and,
- * as the stamp's own modification time, the node binary's (`touch -r` copies it to the
- * nanosecond). The launchers (bin/minid, cni-plugins/launch.sh) run that node with the blob
- * while the two times are equal: an upgrade or a copy of node changes it.
- */
-function snapshot(entry, blob, fallback) {
-  rmSync(`${blob}.node`, { force: true });
-  try {
-    execFileSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const node = realpathSync(process.execPath);
-    writeFileSync(`${blob}.node`, `${node}\n`);
-    execFileSync('touch', ['-r', node, `${blob}.node`]);
-  } catch (e) {
-    // Not fatal: the launcher falls back to the ES module bundle.
-    process.stderr.write(`bundle.mjs: no start-up snapshot ${blob} (${String(e.stderr || e.message).trim().split('\n').pop()}); ${fallback}\n`);
-  }
-}
+snapshotCli();
 
 // --- minid's CNI plugins (cni-plugins/main.ts): one file and one snapshot for all four -----------
 // A plugin is a process per call (a container's ADD runs three or four of them, one after the
 // other): Node's start is most of its time. Loaded like the CLI: from dist/cni-plugins.blob
 // when the node that built it runs (cni-plugins/launch.sh), else the one ES module file
 // dist/cni-plugins.mjs (cni-plugins/run.mjs), never ~20 separate modules.
-rmSync('dist/cni-plugins.blob', { force: true });
 const pluginBuild = { entryPoints: ['cni-plugins/main.ts'], bundle: true, platform: 'node', target: 'node20', external: ['node-pty'], logLevel: 'error' };
 await build({ ...pluginBuild, format: 'esm', outfile: 'dist/cni-plugins.mjs' });
 await build({ ...pluginBuild, format: 'cjs', outfile: 'dist/snapshot/cni-plugins.cjs', define: { 'import.meta.url': '__minid_url' } });
@@ -159,4 +138,4 @@ require('v8').startupSnapshot.setDeserializeMainFunction(() => {
 });
 `,
 );
-snapshot('dist/snapshot/cni-plugins-entry.cjs', 'dist/cni-plugins.blob', 'the plugins will load dist/cni-plugins.mjs');
+snapshotPlugins();
