@@ -5,7 +5,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
-import { paths, packageRoot, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
+import { paths, packageRoot, helperBinary, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { startProcess, type Started } from '../sys/exec.js';
 import os from 'node:os';
@@ -69,9 +69,7 @@ export interface RunRequest {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function initBinary(): string {
-  const p = path.join(packageRoot(), 'build', 'minid-init');
-  if (!fs.existsSync(p)) fail(`${p} is missing: run \`make build\` in ${packageRoot()}`);
-  return p;
+  return helperBinary('minid-init');
 }
 
 /** Validate everything the user typed before touching anything. */

@@ -8,11 +8,9 @@
 // starts one itself (startLogger) and writes what it shows on the terminal into it too.
 // `--log-opt max-size=10m --log-opt max-file=3` (docker's json-file options) cap the files;
 // minid's default is that cap too (docker's is none): 30 MiB at most per container.
-import path from 'node:path';
-import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { fail } from '../errors.js';
-import { packageRoot } from '../sys/paths.js';
+import { helperBinary } from '../sys/paths.js';
 import { startProcess } from '../sys/exec.js';
 import { logFile } from './state.js';
 
@@ -55,9 +53,7 @@ export function parseLogOpts(opts: string[]): LogOpts {
 }
 
 export function loggerBinary(): string {
-  const p = path.join(packageRoot(), 'build', 'minid-logger');
-  if (!fs.existsSync(p)) fail(`${p} is missing: run \`make build\` in ${packageRoot()}`);
-  return p;
+  return helperBinary('minid-logger');
 }
 
 /** The writer's command line for container `id` (it reads stdout on fd 0, stderr on fd 3). */

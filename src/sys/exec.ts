@@ -4,6 +4,7 @@
 
 import { constants } from 'node:os';
 import { MinidError } from '../errors.js';
+import { notInstalled } from './packages.js';
 
 const osSignals = constants.signals as Record<string, number>;
 
@@ -91,7 +92,8 @@ export class ExecError extends MinidError {
 /** A command that could not be started (Node's spawn or minid-spawner says why: e.code). */
 export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidError {
   // The code stays on the error, for a caller with a better line for its own command.
-  if (e.code === 'ENOENT') return Object.assign(new MinidError(`\`${argv[0]}\` is not installed: install it (see README) and try again`), { code: e.code });
+  // Missing: the line names the Debian/Ubuntu package to install (src/sys/packages.ts).
+  if (e.code === 'ENOENT') return Object.assign(new MinidError(notInstalled(argv[0])), { code: e.code });
   return Object.assign(new MinidError(`cannot run \`${argv[0]}\`: ${e.message}`), { code: e.code });
 }
 
@@ -236,7 +238,7 @@ export async function startTerminal(argv: string[], opts: { env: Record<string, 
 }
 
 async function onPty(argv: string[], opts: { env: Record<string, string>; cwd?: string; cols: number; rows: number }): Promise<TerminalProcess> {
-  const pty = await import('node-pty');
+  const pty = await loadPty();
   let term: import('node-pty').IPty;
   try {
     term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: opts.cols, rows: opts.rows, cwd: opts.cwd ?? '/', env: opts.env });
@@ -250,6 +252,21 @@ async function onPty(argv: string[], opts: { env: Record<string, string>; cwd?: 
     resize: (c, r) => term.resize(c, r),
     exited: new Promise((res) => term.onExit((e) => res(e.signal ? 128 + e.signal : e.exitCode))),
   };
+}
+
+/**
+ * node-pty, an optional dependency (a native addon: its install may fail, or be left out with
+ * `npm install --omit=optional`): only a terminal (-t) needs it, so a missing one is one line
+ * then, and everything else works without it.
+ */
+async function loadPty(): Promise<typeof import('node-pty')> {
+  try {
+    return await import('node-pty');
+  } catch (e) {
+    const { packageRoot } = await import('./paths.js');
+    const why = (e as NodeJS.ErrnoException).code?.endsWith('MODULE_NOT_FOUND') ? 'is not installed' : `cannot be loaded (${String((e as Error).message).split('\n')[0]})`;
+    throw new MinidError(`a terminal (-t) needs node-pty, an optional dependency of minid, which ${why}: run \`npm install node-pty\` in ${packageRoot()}, or run without -t`);
+  }
 }
 
 /** The recorder's answer, played back as a terminal session. */

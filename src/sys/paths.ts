@@ -105,3 +105,15 @@ export function packageRoot(): string {
   while (!fs.existsSync(path.join(dir, 'package.json')) && dir !== '/') dir = path.dirname(dir);
   return dir;
 }
+
+/**
+ * One of minid's C helpers (build/NAME): its path, or one line saying how to get it. A clone
+ * builds them with `make build`; an installed package at install (scripts/native.sh install).
+ */
+export function helperBinary(name: string): string {
+  const dir = packageRoot();
+  const p = path.join(dir, 'build', name);
+  if (fs.existsSync(p)) return p;
+  const how = fs.existsSync(path.join(dir, 'tsconfig.json')) ? `run \`make build\` in ${dir}` : 'run `npm rebuild -g minid` (it compiles them, or installs the prebuilt ones)';
+  throw new MinidError(`${p} is missing (one of minid's C helpers): ${how}`, 125);
+}
