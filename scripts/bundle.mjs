@@ -1,6 +1,8 @@
 // Bundle the CLI into dist/bundle with code splitting: one file per command module (still
 // loaded only when that command runs) and no per-file module resolution at start-up. This
 // saves ~60 ms on every minid command on this machine (Node's ESM loader walking ~40 files).
+// Every dependency is bundled (commander, ipaddr.js, proper-lockfile are devDependencies in
+// package.json): the installed package needs none at run time but node-pty, an optional one.
 // tsc still type-checks and compiles dist/src (used by the CNI plugins and the tests).
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';

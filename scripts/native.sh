@@ -68,7 +68,7 @@ case ${1:-build} in
     else
       rm -rf "$tmp"
       echo "minid: no helpers for $(uname -m): install a C compiler and libseccomp's static library (apt-get install gcc libc6-dev libseccomp-dev), then run \`npm rebuild -g minid\`" >&2
-      exit 0 # the install goes on: `minid run` says what is missing
+      exit 1 # npm shows this line (it hides what an install script prints when it succeeds)
     fi
     rm -rf build && mv "$tmp" build
     echo "minid: C helpers $how"

@@ -134,6 +134,8 @@ interface BatchRun {
   message: string;
   /** Tolerant mode: every failure. */
   errors: string[];
+  /** The batch's program is not installed: the line that says which package gives it. */
+  missing?: MinidError;
 }
 
 function lastLine(r: RunResult): string {
@@ -146,11 +148,12 @@ function lastLine(r: RunResult): string {
   );
 }
 
-async function safeRun(argv: string[], input?: string): Promise<RunResult> {
+async function safeRun(argv: string[], input?: string): Promise<RunResult & { missing?: MinidError }> {
   try {
     return await run(argv, { input, allowFail: true });
   } catch (e) {
-    return { exitCode: 127, stdout: '', stderr: e instanceof Error ? e.message : String(e) };
+    const missing = e instanceof MinidError && (e as NodeJS.ErrnoException).code === 'ENOENT' ? e : undefined;
+    return { exitCode: 127, stdout: '', stderr: e instanceof Error ? e.message : String(e), missing };
   }
 }
 
@@ -158,7 +161,7 @@ async function runOne(c: Cmd): Promise<BatchRun> {
   const r = await safeRun(c.argv, c.input);
   if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
   const msg = lastLine(r);
-  return { execs: 1, failed: 0, message: msg, errors: [`${formatCommand(c.argv)}: ${msg}`] };
+  return { execs: 1, failed: 0, message: msg, errors: [`${formatCommand(c.argv)}: ${msg}`], missing: r.missing };
 }
 
 async function runEach(cmds: Cmd[], execsSoFar: number): Promise<BatchRun> {
@@ -178,7 +181,7 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
       for (let i = 0; i < cmds.length; i++) {
         const r = await runOne(cmds[i]);
         execs++;
-        if (r.failed >= 0) return { execs, failed: i, message: r.message, errors: [] };
+        if (r.failed >= 0) return { execs, failed: i, message: r.message, errors: [], missing: r.missing };
       }
       return { execs, failed: -1, message: '', errors: [] };
     }
@@ -206,7 +209,7 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
       if (cmds[idx]) errors.push(`${formatCommand(cmds[idx].argv)}: ${msg}`);
     });
     if (tolerant) return { execs: 1, failed: -1, message: '', errors: errors.length ? errors : [`${formatCommand(argv)}: ${lastLine(r)}`] };
-    return { execs: 1, failed: first >= 0 ? first : 0, message: first >= 0 ? firstMsg : lastLine(r), errors: [] };
+    return { execs: 1, failed: first >= 0 ? first : 0, message: first >= 0 ? firstMsg : lastLine(r), errors: [], missing: r.missing };
   }
 
   if (kind.type === 'iptables') {
@@ -241,7 +244,7 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
         }
       }
     }
-    return { execs: 1, failed: idx, message: lastLine(r), errors: [] };
+    return { execs: 1, failed: idx, message: lastLine(r), errors: [], missing: r.missing };
   }
 
   // sysctl -w a=1 b=2: one process; it sets what it can and fails if any key failed.
@@ -253,7 +256,7 @@ async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<Bat
     return r.stderr.includes(key.replace(/\./g, '/')) || r.stderr.includes(key);
   });
   if (tolerant) return { execs: 1, failed: -1, message: '', errors: [`${formatCommand(argv)}: ${lastLine(r)}`] };
-  return { execs: 1, failed: Math.max(bad, 0), message: lastLine(r), errors: [] };
+  return { execs: 1, failed: Math.max(bad, 0), message: lastLine(r), errors: [], missing: r.missing };
 }
 
 // --- the executor -----------------------------------------------------------------------
@@ -304,6 +307,7 @@ interface PlanRun {
 interface Failure {
   step: number;
   detail: string;
+  missing?: MinidError;
 }
 
 /** Phase 1: the commands of the steps not skipped; consecutive commands of one kind form a batch. */
@@ -366,7 +370,7 @@ async function runLane(run: PlanRun, lane: Batch[], started: Set<number>): Promi
     }
     if (r.failed >= 0) {
       const u = b.units[Math.min(r.failed, b.units.length - 1)]; // a line number past the batch: its last
-      return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}` };
+      return { step: u.step, detail: `${formatCommand(u.cmd.argv)}: ${r.message}`, missing: r.missing };
     }
     // "Set and check": read back the sysctls of the steps this batch completed.
     for (const stepIdx of new Set(b.units.map((u) => u.step))) {
@@ -397,6 +401,9 @@ async function rollBack(run: PlanRun, failures: (Failure | null)[], startedPerLa
   const undone = await undoSteps(toUndo.map((i) => steps[i]), { explain: say ?? undefined });
   const undoneText = toUndo.length > 1 || (toUndo.length === 1 && toUndo[0] !== failure.step) ? '; undid the steps already applied' : '';
   const leftovers = undone.errors.length ? ` (undo left ${undone.errors.length} error(s): ${undone.errors[0]})` : '';
+  // A program that is not installed: its one line, which names the package to install (the
+  // undo of the step it was to run fails too, expectedly: that step did nothing).
+  if (failure.missing) throw failure.missing;
   throw new MinidError(`${opts.what ?? 'network setup'} failed at step ${failure.step + 1}/${total} "${s.name}": ${failure.detail}${undoneText}${leftovers}`);
 }
 

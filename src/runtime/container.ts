@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot, helperBinary, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import { startProcess, type Started } from '../sys/exec.js';
+import { requirePty, startProcess, type Started } from '../sys/exec.js';
 import os from 'node:os';
 import * as spec from './spec.js';
 import * as sec from './security.js';
@@ -181,6 +181,8 @@ async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
+  // A terminal in the foreground needs node-pty (optional): said before anything is made.
+  if (r.tty && !r.detach) await requirePty();
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);

@@ -269,6 +269,11 @@ async function loadPty(): Promise<typeof import('node-pty')> {
   }
 }
 
+/** Fail now, with loadPty's line, if a terminal could not be started later (a recorder needs none). */
+export async function requirePty(): Promise<void> {
+  if (!override) await loadPty();
+}
+
 /** The recorder's answer, played back as a terminal session. */
 async function recorded(r: Runner, argv: string[], opts: { env: Record<string, string>; cwd?: string }): Promise<TerminalProcess> {
   const result = await r(argv, { env: opts.env, cleanEnv: true, cwd: opts.cwd, terminal: true });
