@@ -275,6 +275,19 @@ describe('names on user networks', () => {
     expect(await lookup('web1', ip2)).not.toContain('web2');
   });
 
+  it('a stopped container\'s names go (and come back when it starts again)', async () => {
+    const id = await start('stopme', ['--network', NET_A, '--network-alias', 'paused']);
+    expect(await ask(ids[0], 'stopme')).toEqual({ rcode: 0, answers: [await ipOf('stopme')] });
+    expect((await m(['stop', '-t', '1', 'stopme'])).exitCode).toBe(0);
+    expect(await ask(ids[0], 'stopme')).toMatchObject({ rcode: 3, answers: [] });
+    expect(await ask(ids[0], 'paused')).toMatchObject({ rcode: 3, answers: [] });
+    expect(JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS.Records.stopme).toBeUndefined();
+    expect((await m(['start', 'stopme'])).exitCode).toBe(0);
+    expect(await ask(ids[0], 'paused')).toEqual({ rcode: 0, answers: [await ipOf('stopme')] });
+    expect((await m(['rm', '-f', 'stopme'])).exitCode).toBe(0);
+    expect(id).toBeTruthy();
+  });
+
   it('network connect adds the names (and --alias), and the connected container resolves both networks\' names; disconnect undoes it', async () => {
     const bad = await m(['network', 'connect', '--alias', 'web1', NET_A, 'other']);
     expect(bad.exitCode).toBe(1); // docker's CLI: 1 for what the daemon refuses
