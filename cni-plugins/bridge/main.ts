@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniInterface, CniResult } from '../../src/cni/spec.js';
-import { CniError, cniArgsRecord, log, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { CniError, ErrorCode, cniArgsRecord, log, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, isSibling, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
 import { formatIP, networkOf, networkString, next, parseCidr } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
@@ -36,15 +36,15 @@ function loadConf(a: CmdArgs): BridgeConf {
   const bool = (k: string): boolean => {
     const v = c[k];
     if (v === undefined) return false;
-    if (typeof v !== 'boolean') throw new CniError(7, `"${k}" must be true or false, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `"${k}" must be true or false, not ${JSON.stringify(v)}`);
     return v;
   };
   const bridge = c.bridge === undefined ? 'cni0' : c.bridge;
   if (typeof bridge !== 'string' || !bridge || bridge.length > 15 || /[/:\s]/.test(bridge))
-    throw new CniError(7, `invalid bridge name ${JSON.stringify(c.bridge)} (1-15 characters, no / : or spaces)`);
-  if (c.vlan) throw new CniError(2, `unsupported field "vlan": ${JSON.stringify(c.vlan)} (minid-bridge has no VLAN support)`);
-  if (c.macspoofchk) throw new CniError(2, `unsupported field "macspoofchk": ${JSON.stringify(c.macspoofchk)}`);
-  if (c.mtu !== undefined && (!Number.isInteger(c.mtu) || c.mtu < 68 || c.mtu > 65535)) throw new CniError(7, `invalid mtu ${JSON.stringify(c.mtu)}`);
+    throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `invalid bridge name ${JSON.stringify(c.bridge)} (1-15 characters, no / : or spaces)`);
+  if (c.vlan) throw new CniError(ErrorCode.UNSUPPORTED_FIELD, `unsupported field "vlan": ${JSON.stringify(c.vlan)} (minid-bridge has no VLAN support)`);
+  if (c.macspoofchk) throw new CniError(ErrorCode.UNSUPPORTED_FIELD, `unsupported field "macspoofchk": ${JSON.stringify(c.macspoofchk)}`);
+  if (c.mtu !== undefined && (!Number.isInteger(c.mtu) || c.mtu < 68 || c.mtu > 65535)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `invalid mtu ${JSON.stringify(c.mtu)}`);
   const conf: BridgeConf = {
     name: String(c.name),
     bridge,
@@ -58,21 +58,21 @@ function loadConf(a: CmdArgs): BridgeConf {
     dns: c.dns && Object.keys(c.dns).length ? c.dns : undefined,
   };
   if (conf.isDefaultGateway) conf.isGateway = true;
-  if (conf.hairpinMode && conf.promiscMode) throw new CniError(7, 'cannot set hairpin mode and promiscuous mode at the same time');
+  if (conf.hairpinMode && conf.promiscMode) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'cannot set hairpin mode and promiscuous mode at the same time');
   const envMac = cniArgsRecord(a.args).MAC;
   conf.mac = c.runtimeConfig?.mac || c.args?.cni?.mac || envMac || undefined;
-  if (conf.mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(conf.mac)) throw new CniError(7, `invalid MAC address ${JSON.stringify(conf.mac)}`);
+  if (conf.mac && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(conf.mac)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `invalid MAC address ${JSON.stringify(conf.mac)}`);
   return conf;
 }
 
 async function ensureBridge(c: BridgeConf): Promise<void> {
   if (linkExists(c.bridge)) {
-    if (!isBridge(c.bridge)) throw new CniError(7, `${c.bridge} already exists but is not a bridge`);
+    if (!isBridge(c.bridge)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `${c.bridge} already exists but is not a bridge`);
     return;
   }
   // Concurrent ADDs may race to create it: the loser's "File exists" is fine.
   const r = await run(['ip', 'link', 'add', c.bridge, ...(c.mtu ? ['mtu', String(c.mtu)] : []), 'type', 'bridge'], { allowFail: true });
-  if (r.exitCode !== 0 && !isBridge(c.bridge)) throw new CniError(999, `failed to create bridge ${c.bridge}: ${r.stderr.trim()}`);
+  if (r.exitCode !== 0 && !isBridge(c.bridge)) throw new CniError(ErrorCode.INTERFACE_FAILURE, `failed to create bridge ${c.bridge}: ${r.stderr.trim()}`);
 }
 
 const masqComment = (c: BridgeConf, a: CmdArgs) => ownerComment(NAME, c.name, a.containerId, a.ifName);
@@ -98,13 +98,13 @@ async function teardownMasq(c: BridgeConf, a: CmdArgs, six: boolean): Promise<vo
 
 /** The container's addresses and routes from the IPAM result, and the gateways the bridge gets. */
 function addressing(c: BridgeConf, ipam: CniResult) {
-  if (!ipam.ips?.length) throw new CniError(999, `IPAM plugin ${c.ipamType} returned no IP configuration`);
+  if (!ipam.ips?.length) throw new CniError(ErrorCode.IPAM_RESULT_INVALID, `IPAM plugin ${c.ipamType} returned no IP configuration`);
   const ips = ipam.ips.map((ip) => ({ ...ip, interface: 2 }));
   const routes = [...(ipam.routes ?? [])];
   const gws: { cidr: string; six: boolean }[] = [];
   for (const ip of ips) {
     const cidr = parseCidr(ip.address);
-    if (!cidr) throw new CniError(999, `IPAM plugin ${c.ipamType} returned an invalid address ${ip.address}`);
+    if (!cidr) throw new CniError(ErrorCode.IPAM_RESULT_INVALID, `IPAM plugin ${c.ipamType} returned an invalid address ${ip.address}`);
     const six = cidr.addr.family === 6;
     if (!ip.gateway && c.isGateway) ip.gateway = formatIP(next(networkOf(cidr)));
     if (c.isDefaultGateway && ip.gateway) {
@@ -160,8 +160,8 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   try {
     if (hostOutcome.status === 'rejected') {
       const why = String(hostOutcome.reason?.result?.stderr || hostOutcome.reason?.message || hostOutcome.reason).trim().split('\n')[0];
-      if (/File exists/.test(why)) throw new CniError(999, `container interface ${a.ifName} already exists in ${a.netns}`, why);
-      throw new CniError(999, `failed to set up the veth pair for ${a.ifName}: ${why}`);
+      if (/File exists/.test(why)) throw new CniError(ErrorCode.INTERFACE_EXISTS, `container interface ${a.ifName} already exists in ${a.netns}`, why);
+      throw new CniError(ErrorCode.INTERFACE_FAILURE, `failed to set up the veth pair for ${a.ifName}: ${why}`);
     }
     if (ipamOutcome.status === 'rejected') throw ipamOutcome.reason;
     if (c.hairpinMode) fs.writeFileSync(`/sys/class/net/${hostVeth}/brport/hairpin_mode`, '1');
@@ -206,7 +206,8 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
         await teardownMasq(c, a, false).catch(() => {});
         await teardownMasq(c, a, true).catch(() => {});
       }
-      throw failed.reason instanceof CniError ? failed.reason : new CniError(999, String(failed.reason?.message ?? failed.reason));
+      // The jobs are `ip` batches (interfaces) and iptables-restore, whose errors have a code already.
+      throw failed.reason instanceof CniError ? failed.reason : new CniError(ErrorCode.INTERFACE_FAILURE, String(failed.reason?.message ?? failed.reason));
     }
     // The bridge's MAC may change as ports join or when it gets an address: read it last.
     result.interfaces![0].mac = macOf(c.bridge);
@@ -226,7 +227,7 @@ async function cmdDel(a: CmdArgs): Promise<void> {
     // Deleting the container end removes the host end too. Already gone is fine.
     jobs.push(
       run(inNetns(a.netns, ['ip', 'link', 'del', a.ifName]), { allowFail: true }).then((r) => {
-        if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw new CniError(999, `failed to delete ${a.ifName} in ${a.netns}: ${r.stderr.trim()}`);
+        if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw new CniError(ErrorCode.INTERFACE_FAILURE, `failed to delete ${a.ifName} in ${a.netns}: ${r.stderr.trim()}`);
       }),
     );
   }
@@ -242,21 +243,21 @@ async function cmdDel(a: CmdArgs): Promise<void> {
 async function cmdCheck(a: CmdArgs): Promise<void> {
   const c = loadConf(a);
   const prev = prevResultOf(a);
-  if (!prev) throw new CniError(7, 'Required prevResult missing');
+  if (!prev) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'Required prevResult missing');
   const jobs: Promise<unknown>[] = [];
   if (c.ipamType) jobs.push(delegate(c.ipamType, 'CHECK', a));
   const ifs: CniInterface[] = prev.interfaces ?? [];
   const idx = ifs.findIndex((i) => i.name === a.ifName && i.sandbox);
-  if (idx < 0) throw new CniError(7, `prevResult has no interface ${a.ifName} in a sandbox`);
-  if (ifs[idx].sandbox !== a.netns) throw new CniError(7, `interface ${a.ifName} is in sandbox ${ifs[idx].sandbox}, not ${a.netns}`);
-  if (!isBridge(c.bridge)) throw new CniError(999, `bridge ${c.bridge} is missing`);
-  if (readSys(`/sys/class/net/${c.bridge}/flags`) && !(Number(readSys(`/sys/class/net/${c.bridge}/flags`)) & 1)) throw new CniError(999, `bridge ${c.bridge} is down`);
+  if (idx < 0) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `prevResult has no interface ${a.ifName} in a sandbox`);
+  if (ifs[idx].sandbox !== a.netns) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `interface ${a.ifName} is in sandbox ${ifs[idx].sandbox}, not ${a.netns}`);
+  if (!isBridge(c.bridge)) throw new CniError(ErrorCode.CHECK_MISMATCH, `bridge ${c.bridge} is missing`);
+  if (readSys(`/sys/class/net/${c.bridge}/flags`) && !(Number(readSys(`/sys/class/net/${c.bridge}/flags`)) & 1)) throw new CniError(ErrorCode.CHECK_MISMATCH, `bridge ${c.bridge} is down`);
   for (const i of ifs) {
     if (i.sandbox || i.name === c.bridge) continue;
-    if (!linkExists(i.name)) throw new CniError(999, `host interface ${i.name} is missing`);
+    if (!linkExists(i.name)) throw new CniError(ErrorCode.CHECK_MISMATCH, `host interface ${i.name} is missing`);
     const master = fs.existsSync(`/sys/class/net/${i.name}/master`) ? fs.realpathSync(`/sys/class/net/${i.name}/master`).split('/').pop() : '';
-    if (master !== c.bridge) throw new CniError(999, `host interface ${i.name} is not attached to ${c.bridge}`);
-    if (c.hairpinMode && readSys(`/sys/class/net/${i.name}/brport/hairpin_mode`) !== '1') throw new CniError(999, `hairpin mode is off on ${i.name}`);
+    if (master !== c.bridge) throw new CniError(ErrorCode.CHECK_MISMATCH, `host interface ${i.name} is not attached to ${c.bridge}`);
+    if (c.hairpinMode && readSys(`/sys/class/net/${i.name}/brport/hairpin_mode`) !== '1') throw new CniError(ErrorCode.CHECK_MISMATCH, `hairpin mode is off on ${i.name}`);
   }
   jobs.push(checkIface(a.ifName, idx, prev, a.netns, ifs[idx].mac));
   if (c.ipMasq && c.ipamType) {
@@ -264,8 +265,8 @@ async function cmdCheck(a: CmdArgs): Promise<void> {
       save('nat').then((text) => {
         const chain = chainName('MASQ', c.name, a.containerId, a.ifName);
         const t = parseSave(text);
-        if (!t.chains.has(chain)) throw new CniError(999, `ipMasq chain ${chain} is missing`);
-        if (!t.rules.some((r) => r.chain === 'POSTROUTING' && r.line.includes(`-j ${chain}`))) throw new CniError(999, `POSTROUTING does not jump to ${chain}`);
+        if (!t.chains.has(chain)) throw new CniError(ErrorCode.CHECK_MISMATCH, `ipMasq chain ${chain} is missing`);
+        if (!t.rules.some((r) => r.chain === 'POSTROUTING' && r.line.includes(`-j ${chain}`))) throw new CniError(ErrorCode.CHECK_MISMATCH, `POSTROUTING does not jump to ${chain}`);
       }),
     );
   }
@@ -294,7 +295,7 @@ async function cmdGC(a: CmdArgs): Promise<void> {
       await restore('nat', removalLines(t, [chain], comment), six).catch((e) => errors.push(e.message));
     }
   }
-  if (errors.length) throw new CniError(999, `GC: ${errors.join('; ')}`);
+  if (errors.length) throw new CniError(ErrorCode.RULES_FAILURE, `GC: ${errors.join('; ')}`);
 }
 
 async function cmdStatus(a: CmdArgs): Promise<void> {

@@ -2,7 +2,7 @@
 // after the last reserved address of the range set (so a released address is not handed out
 // again at once), skip the gateway, wrap around the ranges, give up after one full turn.
 // The caller holds the store's lock.
-import { CniError } from '../lib/skel.js';
+import { CniError, ErrorCode } from '../lib/skel.js';
 import { cmp, eq, formatIP, next, type Addr } from '../lib/ip.js';
 import { rangeFor, rangeSetString, type Range, type RangeSet } from './config.js';
 import type { Store } from './store.js';
@@ -49,19 +49,19 @@ export function allocate(store: Store, rs: RangeSet, rangeId: string, id: string
   const fmt = (ip: Addr, r: Range): Allocation => ({ address: `${formatIP(ip)}/${r.subnet.prefix}`, gateway: formatIP(r.gateway) });
   if (requested) {
     const r = rangeFor(rs, requested);
-    if (!r) throw new CniError(7, `requested IP address ${formatIP(requested)} is not in range set ${rangeSetString(rs)}`);
-    if (eq(requested, r.gateway)) throw new CniError(7, `requested ip ${formatIP(requested)} is subnet's gateway`);
+    if (!r) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `requested IP address ${formatIP(requested)} is not in range set ${rangeSetString(rs)}`);
+    if (eq(requested, r.gateway)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `requested ip ${formatIP(requested)} is subnet's gateway`);
     if (!store.reserve(id, ifName, requested, rangeId))
-      throw new CniError(7, `requested IP address ${formatIP(requested)} is not available in range set ${rangeSetString(rs)}`);
+      throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `requested IP address ${formatIP(requested)} is not available in range set ${rangeSetString(rs)}`);
     return fmt(requested, r);
   }
   for (const held of store.getById(id, ifName)) {
-    if (rangeFor(rs, held)) throw new CniError(7, `${formatIP(held)} has been allocated to ${id}, duplicate allocation is not allowed`);
+    if (rangeFor(rs, held)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `${formatIP(held)} has been allocated to ${id}, duplicate allocation is not allowed`);
   }
   for (const { ip, r } of iterate(rs, store.lastReserved(rangeId))) {
     if (store.reserve(id, ifName, ip, rangeId)) return fmt(ip, r);
   }
-  throw new CniError(7, `no IP addresses available in range set: ${rangeSetString(rs)}`);
+  throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `no IP addresses available in range set: ${rangeSetString(rs)}`);
 }
 
 /** Is there at least one free address in the set? (STATUS; huge IPv6 ranges are assumed free.) */

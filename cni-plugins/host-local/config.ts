@@ -5,7 +5,7 @@
 // Requested addresses come from runtimeConfig.ips (capability "ips"), args.cni.ips, or
 // CNI_ARGS IP=a,b.
 import fs from 'node:fs';
-import { CniError } from '../lib/skel.js';
+import { CniError, ErrorCode } from '../lib/skel.js';
 import {
   cmp,
   contains,
@@ -48,7 +48,7 @@ export const rangeString = (r: Range): string => `${formatIP(r.start)}-${formatI
 export const rangeSetString = (rs: RangeSet): string => rs.map(rangeString).join(',');
 
 function bad(msg: string): never {
-  throw new CniError(7, msg);
+  throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, msg);
 }
 
 export function canonicalizeRange(raw: any, where: string): Range {
@@ -91,7 +91,7 @@ function parseResolvConf(file: string): CniDNS {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CniError(5, `cannot read resolvConf ${file}: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.IO_FAILURE, `cannot read resolvConf ${file}: ${(e as Error).message}`);
   }
   const dns: CniDNS = {};
   for (const line of text.split('\n')) {
@@ -108,7 +108,7 @@ function parseResolvConf(file: string): CniDNS {
 function parseRequested(s: unknown, where: string): Addr {
   const str = String(s);
   const a = parseIP(str.includes('/') ? str.slice(0, str.indexOf('/')) : str);
-  if (!a) throw new CniError(7, `invalid requested IP ${JSON.stringify(s)} in ${where}`);
+  if (!a) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `invalid requested IP ${JSON.stringify(s)} in ${where}`);
   return a;
 }
 

@@ -5,7 +5,7 @@
 //   CHECK  the container still holds its addresses
 //   GC     release every reservation not in cni.dev/valid-attachments
 //   STATUS fail (code 50) when a range set has no free address
-import { CniError, cniArgsRecord, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { CniError, ErrorCode, cniArgsRecord, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { withFileLock } from '../lib/flock.js';
 import { formatIP, parseIP, type Addr } from '../lib/ip.js';
 import type { CniResult } from '../../src/cni/spec.js';
@@ -30,7 +30,7 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
         out.push(allocate(store, rs, String(i), a.containerId, a.ifName, req));
       });
       if (requested.length)
-        throw new CniError(7, `requested IP address(es) ${requested.map(formatIP).join(', ')} not in any range set (${c.rangeSets.map(rangeSetString).join('; ')})`);
+        throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `requested IP address(es) ${requested.map(formatIP).join(', ')} not in any range set (${c.rangeSets.map(rangeSetString).join('; ')})`);
     } catch (e) {
       store.releaseById(a.containerId, a.ifName);
       throw e;
@@ -54,20 +54,20 @@ async function cmdCheck(a: CmdArgs): Promise<void> {
   const c = conf(a);
   const store = DiskStore.forNetwork(c.dataDir, c.name);
   const held = store.getById(a.containerId, a.ifName);
-  if (!held.length) throw new CniError(3, `host-local: Failed to find address added by container ${a.containerId}`);
+  if (!held.length) throw new CniError(ErrorCode.UNKNOWN_CONTAINER, `host-local: Failed to find address added by container ${a.containerId}`);
   const prev = prevResultOf(a);
   for (const ip of prev?.ips ?? []) {
     const addr = parseIP(ip.address.split('/')[0]);
     if (!addr || !c.rangeSets.some((rs) => inSet(rs, addr))) continue;
     if (!held.some((h) => h.value === addr.value && h.family === addr.family))
-      throw new CniError(999, `host-local: address ${ip.address} of container ${a.containerId} is not reserved for it`);
+      throw new CniError(ErrorCode.CHECK_MISMATCH, `host-local: address ${ip.address} of container ${a.containerId} is not reserved for it`);
   }
 }
 
 async function cmdGC(a: CmdArgs): Promise<void> {
   const c = conf(a);
   const valid: { containerID: string; ifname: string }[] = a.conf['cni.dev/valid-attachments'] ?? a.conf['cni.dev/attachments'] ?? [];
-  if (!Array.isArray(valid)) throw new CniError(7, '"cni.dev/valid-attachments" must be a list');
+  if (!Array.isArray(valid)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, '"cni.dev/valid-attachments" must be a list');
   const store = DiskStore.forNetwork(c.dataDir, c.name);
   const released: Addr[] = [];
   await withFileLock(store.lockPath, async () => {
@@ -86,10 +86,10 @@ async function cmdStatus(a: CmdArgs): Promise<void> {
   try {
     store = DiskStore.forNetwork(c.dataDir, c.name);
   } catch (e) {
-    throw new CniError(50, `data directory ${c.dataDir} is not usable: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.PLUGIN_NOT_AVAILABLE, `data directory ${c.dataDir} is not usable: ${(e as Error).message}`);
   }
   c.rangeSets.forEach((rs) => {
-    if (!hasFree(store, rs)) throw new CniError(50, `no free addresses in range set ${rangeSetString(rs)}`);
+    if (!hasFree(store, rs)) throw new CniError(ErrorCode.PLUGIN_NOT_AVAILABLE, `no free addresses in range set ${rangeSetString(rs)}`);
   });
 }
 

@@ -5,7 +5,7 @@
 // description, outlives the child, and is released when this process closes its fd (or dies).
 import fs from 'node:fs';
 import { spawnProcess } from '../../src/sys/exec.js';
-import { CniError } from './skel.js';
+import { CniError, ErrorCode } from './skel.js';
 
 export async function lockFile(file: string, timeoutSec = 60): Promise<() => void> {
   const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
@@ -20,11 +20,11 @@ export async function lockFile(file: string, timeoutSec = 60): Promise<() => voi
     });
   } catch (e) {
     fs.closeSync(fd);
-    throw new CniError(5, `cannot lock ${file}: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.IO_FAILURE, `cannot lock ${file}: ${(e as Error).message}`);
   }
   if (code !== 0) {
     fs.closeSync(fd);
-    throw new CniError(11, `timed out after ${timeoutSec}s waiting for the lock on ${file}`, 'another CNI call holds it; try again later');
+    throw new CniError(ErrorCode.TRY_AGAIN_LATER, `timed out after ${timeoutSec}s waiting for the lock on ${file}`, 'another CNI call holds it; try again later');
   }
   let held = true;
   return () => {

@@ -5,6 +5,7 @@
 // so DEL and GC remove exactly those rules and chains and nothing else.
 import { createHash } from 'node:crypto';
 import { run } from '../../src/sys/exec.js';
+import { CniError, ErrorCode } from './skel.js';
 
 export const CHAIN_PREFIX = 'MINID-CNI-';
 
@@ -31,7 +32,7 @@ export async function save(table: string, six = false): Promise<string> {
   return r.exitCode === 0 ? r.stdout : '';
 }
 
-/** Apply restore-format lines to one table (no flush of anything else). Retries a busy commit. */
+/** Apply restore-format lines to one table (no flush of anything else). Retries a busy commit; fails with RULES_FAILURE. */
 export async function restore(table: string, lines: string[], six = false): Promise<void> {
   if (!lines.length) return;
   const input = `*${table}\n${lines.join('\n')}\nCOMMIT\n`;
@@ -48,7 +49,7 @@ export async function restore(table: string, lines: string[], six = false): Prom
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
     }
   }
-  throw last;
+  throw new CniError(ErrorCode.RULES_FAILURE, String((last as Error)?.message ?? last));
 }
 
 export const q = (s: string): string => `"${s.replace(/"/g, '')}"`;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { convertResult, type CniResult } from '../../src/cni/spec.js';
-import { CniError, dispatch, errorJson, log, siblingAt, toCniError, type CmdArgs, type Plugin } from './skel.js';
+import { CniError, ErrorCode, dispatch, errorJson, log, siblingAt, toCniError, type CmdArgs, type Plugin } from './skel.js';
 
 /**
  * argv that runs `ip ...` inside the network namespace at path p: `ip -n NAME` for a namespace
@@ -76,7 +76,7 @@ export function randomHex(bytes: number): string {
 // stdin, pass its stderr on, and turn its error result into ours.
 
 export function findInPath(type: string, cniPath: string): string {
-  if (!type || /[/\\]/.test(type)) throw new CniError(7, `invalid plugin type ${JSON.stringify(type)}`);
+  if (!type || /[/\\]/.test(type)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `invalid plugin type ${JSON.stringify(type)}`);
   for (const d of cniPath.split(':').filter(Boolean)) {
     const p = path.join(d, type);
     try {
@@ -86,7 +86,7 @@ export function findInPath(type: string, cniPath: string): string {
       /* next */
     }
   }
-  throw new CniError(7, `failed to find plugin "${type}" in path [${cniPath.split(':').join(' ')}]`);
+  throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `failed to find plugin "${type}" in path [${cniPath.split(':').join(' ')}]`);
 }
 
 /** Does `type` in CNI_PATH lead to one of this program's own plugins (run in this process)? */
@@ -111,15 +111,15 @@ export async function delegate(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 
     } catch {
       /* not JSON */
     }
-    if (e && typeof e.code === 'number') throw new CniError(e.code, `${type}: ${e.msg}`, e.details ?? '');
-    throw new CniError(999, `${type} ${command} failed: ${(r.stderr || out).trim().split('\n').pop() || `exit ${r.exitCode}`}`);
+    if (e && typeof e.code === 'number') throw new CniError(e.code as ErrorCode, `${type}: ${e.msg}`, e.details ?? '');
+    throw new CniError(ErrorCode.DELEGATE_FAILURE, `${type} ${command} failed: ${(r.stderr || out).trim().split('\n').pop() || `exit ${r.exitCode}`}`);
   }
   if (command !== 'ADD') return null;
   try {
     const j = JSON.parse(out);
     return convertResult({ cniVersion: a.cniVersion, ...j }, '1.0.0');
   } catch (e) {
-    throw new CniError(6, `${type} returned an undecodable result: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.DECODING_FAILURE, `${type} returned an undecodable result: ${(e as Error).message}`);
   }
 }
 
@@ -171,20 +171,20 @@ export async function checkIface(ifName: string, idx: number, r: CniResult, netn
     ipJson(['-4', 'route', 'show', 'dev', ifName], netns),
     ipJson(['-6', 'route', 'show', 'dev', ifName], netns),
   ]);
-  if (!links.length) throw new CniError(3, `interface ${ifName} not found in ${netns}`);
+  if (!links.length) throw new CniError(ErrorCode.UNKNOWN_CONTAINER, `interface ${ifName} not found in ${netns}`);
   if (mac && links[0].address && links[0].address.toLowerCase() !== mac.toLowerCase())
-    throw new CniError(999, `interface ${ifName} has MAC ${links[0].address}, expected ${mac}`);
+    throw new CniError(ErrorCode.CHECK_MISMATCH, `interface ${ifName} has MAC ${links[0].address}, expected ${mac}`);
   const have = new Set<string>();
   for (const a of addrs) for (const ai of a.addr_info ?? []) have.add(`${ai.local}/${ai.prefixlen}`);
   for (const ip of r.ips ?? []) {
     if (ip.interface !== undefined && ip.interface !== idx) continue;
-    if (!have.has(ip.address)) throw new CniError(999, `interface ${ifName} in ${netns} lacks address ${ip.address}`);
+    if (!have.has(ip.address)) throw new CniError(ErrorCode.CHECK_MISMATCH, `interface ${ifName} in ${netns} lacks address ${ip.address}`);
   }
   const routes = [...routes4, ...routes6];
   for (const rt of r.routes ?? []) {
     const dst = rt.dst === '0.0.0.0/0' || rt.dst === '::/0' ? 'default' : rt.dst;
     const found = routes.some((x) => (x.dst === dst || `${x.dst}/32` === dst || `${x.dst}/128` === dst) && (!rt.gw || x.gateway === rt.gw));
     const famOk = (r.ips ?? []).some((ip) => ip.address.includes(':') === rt.dst.includes(':'));
-    if (famOk && !found) throw new CniError(999, `route to ${rt.dst}${rt.gw ? ` via ${rt.gw}` : ''} is missing in ${netns}`);
+    if (famOk && !found) throw new CniError(ErrorCode.CHECK_MISMATCH, `route to ${rt.dst}${rt.gw ? ` via ${rt.gw}` : ''} is missing in ${netns}`);
   }
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { debugMark, withoutHelper } from '../../src/sys/exec.js';
 import {
+  ErrorCode,
   SUPPORTED_VERSIONS,
   compareVersions,
   convertResult,
@@ -20,9 +21,13 @@ import {
   type CniResult,
 } from '../../src/cni/spec.js';
 
+/** Every error a plugin reports has a named code (src/cni/spec.ts: the spec's, libcni's, minid's own). */
+export { ErrorCode } from '../../src/cni/spec.js';
+
+/** An error result: what the plugin prints as {cniVersion, code, msg, details} and exits 1. */
 export class CniError extends Error {
   constructor(
-    public readonly code: number,
+    public readonly code: ErrorCode,
     msg: string,
     public readonly details = '',
   ) {
@@ -108,7 +113,7 @@ const REQUIRED: Record<string, string[]> = {
 };
 
 export function toCniError(e: unknown): CniError {
-  return e instanceof CniError ? e : new CniError(999, (e as Error)?.message ?? String(e));
+  return e instanceof CniError ? e : new CniError(ErrorCode.INTERNAL, (e as Error)?.message ?? String(e));
 }
 
 export function errorJson(e: CniError): string {
@@ -142,39 +147,39 @@ export async function dispatch(
     return null;
   }
   const req = REQUIRED[cmd];
-  if (!req) throw new CniError(4, `unknown CNI_COMMAND: ${cmd}`);
+  if (!req) throw new CniError(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, `unknown CNI_COMMAND: ${cmd}`);
   const missing = req.filter((k) => !env[k]);
-  if (missing.length) throw new CniError(4, `required env variables [${missing.join(',')}] missing`);
+  if (missing.length) throw new CniError(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, `required env variables [${missing.join(',')}] missing`);
   if (cmd === 'VERSION') return JSON.stringify({ cniVersion: '1.1.0', supportedVersions: versions });
   if (cmd === 'ADD' || cmd === 'CHECK' || cmd === 'DEL') {
     const bad = validateContainerId(env.CNI_CONTAINERID!);
-    if (bad) throw new CniError(4, bad, 'CNI_CONTAINERID');
+    if (bad) throw new CniError(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, bad, 'CNI_CONTAINERID');
     const badIf = validateIfName(env.CNI_IFNAME!);
-    if (badIf) throw new CniError(4, badIf, 'CNI_IFNAME');
+    if (badIf) throw new CniError(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, badIf, 'CNI_IFNAME');
   }
   let stdin: string;
   try {
     stdin = readStdin();
   } catch (e) {
-    throw new CniError(5, `error reading from stdin: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.IO_FAILURE, `error reading from stdin: ${(e as Error).message}`);
   }
   let conf: any;
   try {
     conf = JSON.parse(stdin);
   } catch (e) {
-    throw new CniError(6, `error decoding network config: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.DECODING_FAILURE, `error decoding network config: ${(e as Error).message}`);
   }
-  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new CniError(6, 'error decoding network config: not a JSON object');
-  if (!conf.name) throw new CniError(7, 'missing network name');
+  if (!conf || typeof conf !== 'object' || Array.isArray(conf)) throw new CniError(ErrorCode.DECODING_FAILURE, 'error decoding network config: not a JSON object');
+  if (!conf.name) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'missing network name');
   const badName = validateNetworkName(String(conf.name));
-  if (badName) throw new CniError(7, badName);
+  if (badName) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, badName);
   const v = conf.cniVersion === undefined || conf.cniVersion === '' ? '0.1.0' : conf.cniVersion;
-  if (!isValidVersion(v)) throw new CniError(6, `invalid cniVersion ${JSON.stringify(conf.cniVersion)}`);
+  if (!isValidVersion(v)) throw new CniError(ErrorCode.DECODING_FAILURE, `invalid cniVersion ${JSON.stringify(conf.cniVersion)}`);
   if (!versions.includes(v))
-    throw new CniError(1, 'incompatible CNI versions', `config is "${v}", plugin supports [${versions.map((x) => `"${x}"`).join(' ')}]`);
+    throw new CniError(ErrorCode.INCOMPATIBLE_CNI_VERSION, 'incompatible CNI versions', `config is "${v}", plugin supports [${versions.map((x) => `"${x}"`).join(' ')}]`);
   currentVersion = v;
   const needs = (min: string) => {
-    if (compareVersions(v, min) < 0) throw new CniError(1, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or later, the config is ${v}`);
+    if (compareVersions(v, min) < 0) throw new CniError(ErrorCode.INCOMPATIBLE_CNI_VERSION, `config version does not allow ${cmd}`, `${cmd} needs cniVersion ${min} or later, the config is ${v}`);
   };
   const args: CmdArgs = {
     command: cmd,
@@ -188,7 +193,7 @@ export async function dispatch(
     cniVersion: v,
   };
   if ((cmd === 'ADD' || cmd === 'CHECK') && isOwnNetns(args.netns))
-    throw new CniError(8, "plugin's netns and netns from CNI_NETNS should not be the same");
+    throw new CniError(ErrorCode.INVALID_NETNS, "plugin's netns and netns from CNI_NETNS should not be the same");
   switch (cmd) {
     case 'ADD': {
       const r = await funcs.add(args);
@@ -199,7 +204,7 @@ export async function dispatch(
       return null;
     case 'CHECK':
       needs('0.4.0');
-      if (!funcs.check) throw new CniError(2, `${info.name} does not implement CHECK`);
+      if (!funcs.check) throw new CniError(ErrorCode.UNSUPPORTED_FIELD, `${info.name} does not implement CHECK`);
       await funcs.check(args);
       return null;
     case 'GC':
@@ -241,7 +246,7 @@ export function cniArgsRecord(s: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of s.split(';').filter(Boolean)) {
     const i = kv.indexOf('=');
-    if (i < 0) throw new CniError(4, `invalid CNI_ARGS pair "${kv}"`, 'CNI_ARGS');
+    if (i < 0) throw new CniError(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, `invalid CNI_ARGS pair "${kv}"`, 'CNI_ARGS');
     out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;
@@ -254,7 +259,7 @@ export function prevResultOf(a: CmdArgs): CniResult | null {
   try {
     return convertResult({ ...p, cniVersion: a.cniVersion }, '1.0.0');
   } catch (e) {
-    throw new CniError(6, `could not parse prevResult: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.DECODING_FAILURE, `could not parse prevResult: ${(e as Error).message}`);
   }
 }
 

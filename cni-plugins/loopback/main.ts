@@ -4,12 +4,12 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniResult } from '../../src/cni/spec.js';
-import { CniError, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { CniError, ErrorCode, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { inNetns, ipJson } from '../lib/net.js';
 
 async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   const r = await run(inNetns(a.netns, ['ip', 'link', 'set', 'lo', 'up']), { allowFail: true });
-  if (r.exitCode !== 0) throw new CniError(999, `failed to set lo up in ${a.netns}: ${r.stderr.trim()}`);
+  if (r.exitCode !== 0) throw new CniError(ErrorCode.INTERFACE_FAILURE, `failed to set lo up in ${a.netns}: ${r.stderr.trim()}`);
   const prev = prevResultOf(a);
   if (prev) return prev;
   const ips = [{ address: '127.0.0.1/8', interface: 0 }];
@@ -28,8 +28,8 @@ async function cmdDel(a: CmdArgs): Promise<void> {
 
 async function cmdCheck(a: CmdArgs): Promise<void> {
   const links = await ipJson(['link', 'show', 'dev', 'lo'], a.netns);
-  if (!links.length) throw new CniError(3, `no lo in ${a.netns}`);
-  if (!(links[0].flags ?? []).includes('UP')) throw new CniError(999, `lo is down in ${a.netns}`);
+  if (!links.length) throw new CniError(ErrorCode.UNKNOWN_CONTAINER, `no lo in ${a.netns}`);
+  if (!(links[0].flags ?? []).includes('UP')) throw new CniError(ErrorCode.CHECK_MISMATCH, `lo is down in ${a.netns}`);
 }
 
 /** The plugin, run by cni-plugins/main.ts. */

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniResult, PortMapping } from '../../src/cni/spec.js';
-import { CniError, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
+import { CniError, ErrorCode, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
 import { setSysctl } from '../lib/net.js';
 import { parseCidr, parseIP, formatIP } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
@@ -28,18 +28,18 @@ interface PortmapConf {
 function loadConf(a: CmdArgs): PortmapConf {
   const c = a.conf;
   const raw = c.runtimeConfig?.portMappings ?? [];
-  if (!Array.isArray(raw)) throw new CniError(7, 'runtimeConfig.portMappings must be a list');
+  if (!Array.isArray(raw)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'runtimeConfig.portMappings must be a list');
   const mappings: PortMapping[] = raw.map((m: any, i: number) => {
     const hostPort = Number(m?.hostPort);
     const containerPort = Number(m?.containerPort);
     const protocol = String(m?.protocol ?? 'tcp').toLowerCase();
-    if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new CniError(7, `portMappings[${i}]: invalid hostPort ${JSON.stringify(m?.hostPort)}`);
+    if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostPort ${JSON.stringify(m?.hostPort)}`);
     if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535)
-      throw new CniError(7, `portMappings[${i}]: invalid containerPort ${JSON.stringify(m?.containerPort)}`);
-    if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new CniError(7, `portMappings[${i}]: unknown protocol ${JSON.stringify(m?.protocol)}`);
+      throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid containerPort ${JSON.stringify(m?.containerPort)}`);
+    if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: unknown protocol ${JSON.stringify(m?.protocol)}`);
     const out: PortMapping = { hostPort, containerPort, protocol: protocol as PortMapping['protocol'] };
     if (m.hostIP) {
-      if (!parseIP(String(m.hostIP))) throw new CniError(7, `portMappings[${i}]: invalid hostIP ${JSON.stringify(m.hostIP)}`);
+      if (!parseIP(String(m.hostIP))) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostIP ${JSON.stringify(m.hostIP)}`);
       out.hostIP = String(m.hostIP);
     }
     return out;
@@ -47,7 +47,7 @@ function loadConf(a: CmdArgs): PortmapConf {
   const cond = (k: string): string[] => {
     const v = c[k];
     if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || /["\n]/.test(x))) throw new CniError(7, `${k} must be a list of iptables match arguments`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || /["\n]/.test(x))) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `${k} must be a list of iptables match arguments`);
     return v;
   };
   return { name: String(c.name), snat: c.snat === undefined ? true : !!c.snat, mappings, conditionsV4: cond('conditionsV4'), conditionsV6: cond('conditionsV6') };
@@ -144,10 +144,10 @@ async function teardown(c: PortmapConf, a: CmdArgs, six: boolean): Promise<void>
 async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   const c = loadConf(a);
   const prev = prevResultOf(a);
-  if (!prev) throw new CniError(7, `${NAME} must be called as a chained plugin (no prevResult)`);
+  if (!prev) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `${NAME} must be called as a chained plugin (no prevResult)`);
   if (!c.mappings.length) return prev;
   const ips = containerIPs(prev);
-  if (!ips.v4 && !ips.v6) throw new CniError(7, 'prevResult has no container IP address to forward ports to');
+  if (!ips.v4 && !ips.v6) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'prevResult has no container IP address to forward ports to');
   try {
     if (ips.v4) {
       await restore('nat', ruleLines(c, a, ips.v4, false));
@@ -157,7 +157,7 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   } catch (e) {
     await teardown(c, a, false).catch(() => {});
     if (ips.v6 && hasV6()) await teardown(c, a, true).catch(() => {});
-    throw new CniError(999, `failed to set up port mappings: ${(e as Error).message}`);
+    throw new CniError(ErrorCode.RULES_FAILURE, `failed to set up port mappings: ${(e as Error).message}`);
   }
   return prev;
 }
@@ -182,7 +182,7 @@ async function cmdDel(a: CmdArgs): Promise<void> {
 async function cmdCheck(a: CmdArgs): Promise<void> {
   const c = loadConf(a);
   const prev = prevResultOf(a);
-  if (!prev) throw new CniError(7, 'Required prevResult missing');
+  if (!prev) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'Required prevResult missing');
   if (!c.mappings.length) return;
   const ips = containerIPs(prev);
   const { dn, sn } = chains(c, a);
@@ -192,14 +192,14 @@ async function cmdCheck(a: CmdArgs): Promise<void> {
   ] as const) {
     if (!cip || (six && !hasV6())) continue;
     const t = parseSave(await save('nat', six));
-    if (!t.chains.has(dn)) throw new CniError(999, `port mapping chain ${dn} is missing`);
-    if (c.snat && !six && !t.chains.has(sn)) throw new CniError(999, `port mapping chain ${sn} is missing`);
+    if (!t.chains.has(dn)) throw new CniError(ErrorCode.CHECK_MISMATCH, `port mapping chain ${dn} is missing`);
+    if (c.snat && !six && !t.chains.has(sn)) throw new CniError(ErrorCode.CHECK_MISMATCH, `port mapping chain ${sn} is missing`);
     for (const ch of ['PREROUTING', 'OUTPUT'])
-      if (!t.rules.some((r) => r.chain === ch && r.line.includes(`-j ${dn}`))) throw new CniError(999, `${ch} does not jump to ${dn}`);
+      if (!t.rules.some((r) => r.chain === ch && r.line.includes(`-j ${dn}`))) throw new CniError(ErrorCode.CHECK_MISMATCH, `${ch} does not jump to ${dn}`);
     for (const m of c.mappings.filter((x) => !x.hostIP || x.hostIP.includes(':') === six)) {
       const dest = six ? `[${cip}]` : cip;
       const ok = t.rules.some((r) => r.chain === dn && r.line.includes(`--dport ${m.hostPort} `) && r.line.includes(`--to-destination ${dest}:${m.containerPort}`));
-      if (!ok) throw new CniError(999, `no DNAT rule for ${m.hostPort}/${m.protocol} -> ${dest}:${m.containerPort}`);
+      if (!ok) throw new CniError(ErrorCode.CHECK_MISMATCH, `no DNAT rule for ${m.hostPort}/${m.protocol} -> ${dest}:${m.containerPort}`);
     }
   }
 }
@@ -221,7 +221,7 @@ async function cmdGC(a: CmdArgs): Promise<void> {
     }
     for (const [comment, s] of stale) await restore('nat', removalLines(t, s.chains, comment), six).catch((e) => errors.push(e.message));
   }
-  if (errors.length) throw new CniError(999, `GC: ${errors.join('; ')}`);
+  if (errors.length) throw new CniError(ErrorCode.RULES_FAILURE, `GC: ${errors.join('; ')}`);
 }
 
 /** The plugin, run by cni-plugins/main.ts. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { run, quote } from '../sys/exec.js';
-import { errorCodeName, type CniErrorResult } from './spec.js';
+import { ErrorCode, errorCodeName, type CniErrorResult } from './spec.js';
 
 export const DEFAULT_CNI_PATH = ['/opt/cni/bin', '/usr/lib/cni'];
 
@@ -113,7 +113,7 @@ export async function execPlugin(pluginPath: string, a: InvokeArgs, stdin: strin
     } catch {
       /* not JSON */
     }
-    if (!e) e = { code: 0, msg: lastLines(r.stderr) || lastLines(out) || `exit code ${r.exitCode}` };
+    if (!e) e = { code: ErrorCode.UNKNOWN, msg: lastLines(r.stderr) || lastLines(out) || `exit code ${r.exitCode}` };
     o.explain?.(`# error: ${JSON.stringify(e)}`);
     o.explain?.(`# ${type} ${a.command} exited ${r.exitCode} after ${ms} ms`);
     const code = `code ${e.code}: ${errorCodeName(e.code)}`;
@@ -128,7 +128,7 @@ export async function execPlugin(pluginPath: string, a: InvokeArgs, stdin: strin
   try {
     parsed = JSON.parse(out);
   } catch (err) {
-    throw new PluginError(`${what} printed something that is not JSON: ${out.slice(0, 200)}`, type, a.command, { code: 6, msg: 'undecodable result' }, r.stderr);
+    throw new PluginError(`${what} printed something that is not JSON: ${out.slice(0, 200)}`, type, a.command, { code: ErrorCode.DECODING_FAILURE, msg: 'undecodable result' }, r.stderr);
   }
   o.explain?.(`# result: ${JSON.stringify(parsed)}`);
   o.explain?.(`# ${type} ${a.command} took ${ms} ms`);

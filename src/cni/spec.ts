@@ -14,38 +14,82 @@ export const CURRENT_VERSION = '1.1.0';
 /** Versions minid (runtime and plugins) can speak. */
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
+/**
+ * The `code` of a CNI error result, by name: every error minid's runtime and plugins report.
+ *
+ * SPEC.md, "Well-known Error Codes": codes 1-99 belong to the spec and must not be used
+ * otherwise; 100 and up are free for a plugin's own errors. libcni (pkg/types) adds two that
+ * its reference plugins return: 8 for a CNI_NETNS that is the plugin's own namespace, 999 for
+ * an error with no code of its own (here: one the plugin did not foresee, a bug).
+ */
 export const ErrorCode = {
-  UNKNOWN: 0,
-  INCOMPATIBLE_VERSION: 1,
+  // The spec's well-known codes.
+  /** 1: the config's cniVersion (or a command it does not allow) is not supported. */
+  INCOMPATIBLE_CNI_VERSION: 1,
+  /** 2: a field of the network config this plugin does not support; the message names key and value. */
   UNSUPPORTED_FIELD: 2,
+  /** 3: container unknown or does not exist: the runtime need not clean up (no DEL). */
   UNKNOWN_CONTAINER: 3,
-  INVALID_ENV: 4,
+  /** 4: a CNI_ environment variable is missing or invalid; the message names it. */
+  INVALID_ENVIRONMENT_VARIABLES: 4,
+  /** 5: I/O failure, such as reading the config from stdin or a file of the plugin's. */
   IO_FAILURE: 5,
-  DECODE_FAILURE: 6,
-  INVALID_CONFIG: 7,
-  INVALID_NETNS: 8,
+  /** 6: content that does not decode: the config, a prevResult, a delegate's result. */
+  DECODING_FAILURE: 6,
+  /** 7: the network config decodes but does not validate. */
+  INVALID_NETWORK_CONFIG: 7,
+  /** 11: a transient condition (a lock held elsewhere): the runtime should retry later. */
   TRY_AGAIN_LATER: 11,
-  NOT_AVAILABLE: 50,
-  NOT_AVAILABLE_LIMITED: 51,
+  /** 50 (STATUS, 1.1.0): the plugin cannot serve ADD now. */
+  PLUGIN_NOT_AVAILABLE: 50,
+  /** 51 (STATUS, 1.1.0): as 50, and existing containers may have limited connectivity. */
+  LIMITED_CONNECTIVITY: 51,
+
+  // libcni's.
+  /** 0: no code known (a runtime's stand-in for a plugin that printed no error result). */
+  UNKNOWN: 0,
+  /** 8: CNI_NETNS is the plugin's own network namespace (libcni's ErrInvalidNetNS). */
+  INVALID_NETNS: 8,
+  /** 999: an error the plugin did not foresee (libcni's ErrInternal). */
   INTERNAL: 999,
+
+  // minid's plugins' own codes (>= 100).
+  /** 100: an interface (bridge, veth pair, lo) could not be created, configured or deleted. */
+  INTERFACE_FAILURE: 100,
+  /** 101: the container already has an interface of that name. */
+  INTERFACE_EXISTS: 101,
+  /** 102: the IPAM plugin answered without a usable address. */
+  IPAM_RESULT_INVALID: 102,
+  /** 103: iptables rules (masquerade, port mappings) could not be added or removed. */
+  RULES_FAILURE: 103,
+  /** 104: a delegated plugin failed without a CNI error result of its own. */
+  DELEGATE_FAILURE: 104,
+  /** 105: CHECK found the attachment different from what ADD set up. */
+  CHECK_MISMATCH: 105,
+  /** 106: the plugins' program was started under a name that is none of its plugins. */
+  NO_SUCH_PLUGIN: 106,
 } as const;
 
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** What a runtime prints beside a code. Codes >= 100 mean what the plugin that sent them says. */
 const CODE_NAMES: Record<number, string> = {
-  0: 'unknown error',
-  1: 'incompatible CNI version',
-  2: 'unsupported field in network configuration',
-  3: 'container unknown',
-  4: 'invalid environment variables',
-  5: 'I/O failure',
-  6: 'failed to decode content',
-  7: 'invalid network configuration',
-  8: 'invalid network namespace',
-  11: 'try again later',
-  50: 'plugin not available',
-  51: 'plugin not available, existing containers may have limited connectivity',
-  999: 'internal error',
+  [ErrorCode.UNKNOWN]: 'unknown error',
+  [ErrorCode.INCOMPATIBLE_CNI_VERSION]: 'incompatible CNI version',
+  [ErrorCode.UNSUPPORTED_FIELD]: 'unsupported field in network configuration',
+  [ErrorCode.UNKNOWN_CONTAINER]: 'container unknown',
+  [ErrorCode.INVALID_ENVIRONMENT_VARIABLES]: 'invalid environment variables',
+  [ErrorCode.IO_FAILURE]: 'I/O failure',
+  [ErrorCode.DECODING_FAILURE]: 'failed to decode content',
+  [ErrorCode.INVALID_NETWORK_CONFIG]: 'invalid network configuration',
+  [ErrorCode.INVALID_NETNS]: 'invalid network namespace',
+  [ErrorCode.TRY_AGAIN_LATER]: 'try again later',
+  [ErrorCode.PLUGIN_NOT_AVAILABLE]: 'plugin not available',
+  [ErrorCode.LIMITED_CONNECTIVITY]: 'plugin not available, existing containers may have limited connectivity',
+  [ErrorCode.INTERNAL]: 'internal error',
 };
 
+/** The name a runtime shows for a code: the spec's (and libcni's) names; others are the plugin's own. */
 export function errorCodeName(code: number): string {
   return CODE_NAMES[code] ?? (code >= 100 ? 'plugin-specific error' : `error code ${code}`);
 }

@@ -25,7 +25,7 @@ import { paths, root } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { parseReference, tryParseReference } from './ref.js';
 import { UnsafeEntryError } from './safety.js';
-import type { ImageConfig, SourceImage } from './source.js';
+import type { ImageConfig, ImageSource, SourceImage } from './source.js';
 import type { Compression } from './layer.js';
 
 export type { ImageConfig } from './source.js';
@@ -330,7 +330,7 @@ interface LayerJob {
   diffId: string;
   /** "busybox:latest" (or an ID) for messages. */
   image: string;
-  // Results:
+  /** Set by checkLayers: the blob as checked. */
   scanned?: { digest: string; size: number; compression: 'gzip' | 'zstd' | 'none'; unpackedSize: number };
 }
 
@@ -397,30 +397,33 @@ export async function prepareLayer(file: string, digest: string, parent: string,
   }
 }
 
+/** Options of loadImages. */
+export interface LoadOptions {
+  /**
+   * For pull: the input is a directory of ours on the store's file system; its layer blobs
+   * are moved into the store instead of copied.
+   */
+  consumeSource?: boolean;
+  /** Told when a layer starts and ends unpacking (pull's progress). */
+  onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void;
+  /** Layers already checked and unpacked (by pull, with prepareLayer), by blob digest. */
+  prepared?: Map<string, PreparedLayer>;
+}
+
 /**
  * Import every image of an OCI image layout or docker-save archive (directory or tar,
  * maybe gzipped). All or nothing: on any error the store is left as it was.
- * consumeSource (for pull): the input is a directory of ours on the store's file system;
- * its layer blobs are moved into the store instead of copied.
+ *
+ * The phases, each a function below:
+ *   1. readInput      the archive (unpacked into the work directory) or the layout directory
+ *   2. planLayerJobs  one job per distinct layer blob, shared by the images that use it
+ *   3. checkLayers    check (and unpack when new) every layer, staging blobs and layers
+ *   4. recordImages   the index records, and the manifests and configs to store
+ *   5. commitLoad     move what is staged into the store, then write the index
  */
-export async function loadImages(
-  file: string,
-  opts: {
-    consumeSource?: boolean;
-    /** Told when a layer starts and ends unpacking (pull's progress). */
-    onLayer?: (digest: string, status: 'Extracting' | 'Pull complete') => void;
-    /** Layers already checked and unpacked (by pull, with prepareLayer), by blob digest. */
-    prepared?: Map<string, PreparedLayer>;
-  } = {},
-): Promise<ImageRecord[]> {
+export async function loadImages(file: string, opts: LoadOptions = {}): Promise<ImageRecord[]> {
   const abs = path.resolve(file);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(abs);
-  } catch {
-    fail(`cannot read ${JSON.stringify(file)}: no such file or directory`);
-  }
-  const { ImageSource, unpackArchive, sha256, MT } = await import('./source.js');
+  const isDirectory = inputIsDirectory(abs, file);
   const layer = await import('./layer.js');
 
   return withLock(LOCK, async () => {
@@ -428,174 +431,15 @@ export async function loadImages(
     cleanStaleWork();
     collectGarbage(readIndex()); // leftovers of a crash between moving layers and writing the index
     const work = fs.mkdtempSync(path.join(paths.tmp(), `${WORK_PREFIX}${process.pid}-`));
-    const added: string[] = []; // paths moved into the store, undone if the index write fails
     try {
-      // 1. Read the input.
-      let dir = abs;
-      if (!st.isDirectory()) {
-        dir = path.join(work, 'src');
-        try {
-          await unpackArchive(abs, dir);
-        } catch (e) {
-          if (layer.isNoSpace(e)) throw noSpace(`reading ${file}`);
-          if (e instanceof UnsafeEntryError) fail(`${JSON.stringify(file)} is not a valid image: ${e.message}`);
-          if (e instanceof layer.CorruptLayerError) fail(`${JSON.stringify(file)} is not a valid image: it ${e.message}`);
-          fail(`${JSON.stringify(file)} is not a valid image: it is not a tar archive (${(e as Error).message})`);
-        }
-      }
-      const src = new ImageSource(dir, file);
+      const src = await readInput(abs, isDirectory, file, work);
       const images = src.images();
       const idx = readIndex();
-
-      // 2. One job per distinct layer blob.
-      const jobs = new Map<string, LayerJob>();
-      const jobOf = new Map<SourceImage, LayerJob[]>();
-      for (const img of images) {
-        const name = img.names[0] ?? shortId(img.config.digest);
-        const list = img.layers.map((l, i) => {
-          const diffId = img.config.json.rootfs.diff_ids[i];
-          const key = l.file;
-          let job = jobs.get(key);
-          if (!job) {
-            job = { file: l.file, digest: l.digest, size: l.size, diffId, image: name };
-            jobs.set(key, job);
-          } else if (job.diffId !== diffId) {
-            src.bad(`layer ${l.digest ?? l.file} is used with two different diff_ids`);
-          }
-          return job;
-        });
-        jobOf.set(img, list);
-      }
-
-      // 3. Check (and unpack when new) every layer: in parallel, all or nothing.
-      const unpacking = new Set<string>();
-      const blobsDir = path.join(work, 'blobs');
-      const layersDir = path.join(work, 'layers');
-      fs.mkdirSync(blobsDir);
-      fs.mkdirSync(layersDir);
-      const inStore = (digest: string) => fs.existsSync(path.join(paths.blobs(), hex(digest)));
-      const layerInStore = (diffId: string) => fs.existsSync(path.join(paths.layers(), hex(diffId)));
-
-      await runJobs([...jobs.values()], 2, async (job) => {
-        const what = shortId(job.digest ?? job.diffId);
-        const ctx = `layer ${what} of image ${job.image}`;
-        // Already have this exact blob, unpacked: content addressing says it is the same.
-        if (job.digest && inStore(job.digest) && layerInStore(job.diffId)) {
-          const stored = path.join(paths.blobs(), hex(job.digest));
-          const size = fs.statSync(stored).size;
-          if (job.size !== undefined && size !== job.size) src.bad(`${ctx} has ${size} bytes, the manifest says ${job.size}`);
-          const compression = await layer.sniffCompression(stored);
-          job.scanned = { digest: job.digest, size, compression, unpackedSize: idx.layerSizes[hex(job.diffId)] ?? 0 };
-          return;
-        }
-        // A layer the pull checked and unpacked while the other blobs were downloading.
-        const ready = job.digest ? opts.prepared?.get(job.digest) : undefined;
-        let dir: string | undefined; // where to unpack: none when the store (or another job) has it
-        let scanned: NonNullable<LayerJob['scanned']> & { diffId: string };
-        try {
-          if (ready) {
-            scanned = ready;
-          } else {
-            // Unpacked in the same pass as the check (one parser for both); a mismatch below
-            // discards it with the rest of the work directory.
-            if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
-            if (!layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
-              unpacking.add(job.diffId);
-              dir = newLayerDir(layersDir, job.diffId);
-            }
-            scanned = await checkLayer(job.file, dir, ctx, what);
-          }
-        } catch (e) {
-          if (e instanceof MinidError) throw e;
-          throw new MinidError(`${ctx} could not be unpacked: ${(e as Error).message}`);
-        }
-        if (job.digest && scanned.digest !== job.digest) fail(`${ctx} is corrupt: its content does not match its digest (got ${scanned.digest})`);
-        if (job.size !== undefined && scanned.size !== job.size) fail(`${ctx} is corrupt: it has ${scanned.size} bytes, the manifest says ${job.size}`);
-        if (scanned.diffId !== job.diffId) {
-          fail(`${ctx} is corrupt: its uncompressed content ${shortId(scanned.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
-        }
-        job.scanned = { digest: scanned.digest, size: scanned.size, compression: scanned.compression, unpackedSize: scanned.unpackedSize };
-        if (!ready && job.digest) opts.onLayer?.(job.digest, 'Pull complete');
-        // A prepared layer joins the others (same file system: tmp/), unless one is there already.
-        if (ready && !layerInStore(job.diffId) && !unpacking.has(job.diffId)) {
-          unpacking.add(job.diffId);
-          fs.renameSync(ready.dir, path.join(layersDir, hex(job.diffId)));
-        }
-        // Stage the blob: move it if it is ours (unpacked from the tar), copy it otherwise.
-        const staged = path.join(blobsDir, hex(scanned.digest));
-        if (!inStore(scanned.digest) && !fs.existsSync(staged)) {
-          if (job.file.startsWith(work + path.sep) || opts.consumeSource) fs.renameSync(job.file, staged);
-          else fs.copyFileSync(job.file, staged, fs.constants.COPYFILE_FICLONE);
-        }
-      });
-
-      // 4. Records (and, for docker save, an OCI manifest of our own).
-      const records: ImageRecord[] = [];
-      const smallBlobs = new Map<string, Buffer>();
-      for (const img of images) {
-        const list = jobOf.get(img)!;
-        const layers = list.map((j) => ({ digest: j.scanned!.digest, diffId: j.diffId, size: j.scanned!.size }));
-        let manifest = img.manifest;
-        if (!manifest) {
-          const mediaType = (c: string) => (c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? MT.ociLayerZstd : MT.ociLayer);
-          const bytes = Buffer.from(
-            JSON.stringify({
-              schemaVersion: 2,
-              mediaType: MT.ociManifest,
-              config: { mediaType: MT.ociConfig, digest: img.config.digest, size: img.config.bytes.length },
-              layers: list.map((j) => ({ mediaType: mediaType(j.scanned!.compression), digest: j.scanned!.digest, size: j.scanned!.size })),
-            }),
-          );
-          manifest = { digest: sha256(bytes), bytes };
-        }
-        smallBlobs.set(manifest.digest, manifest.bytes);
-        smallBlobs.set(img.config.digest, img.config.bytes);
-        for (const j of list) idx.layerSizes[hex(j.diffId)] ??= j.scanned!.unpackedSize;
-        const seen = new Set<string>();
-        records.push({
-          id: img.config.digest,
-          names: [...img.names],
-          manifestDigest: manifest.digest,
-          layers,
-          config: img.config.json,
-          ...(img.config.json.created ? { created: img.config.json.created } : {}),
-          size: list.reduce((n, j) => (seen.has(j.diffId) ? n : (seen.add(j.diffId), n + (idx.layerSizes[hex(j.diffId)] ?? 0))), 0),
-        });
-      }
-      for (const [digest, bytes] of smallBlobs) {
-        if (!inStore(digest)) fs.writeFileSync(path.join(blobsDir, hex(digest)), bytes);
-      }
-
-      // 5. Commit: move blobs and layers into place, then write the index.
-      try {
-        for (const b of fs.readdirSync(blobsDir)) {
-          const to = path.join(paths.blobs(), b);
-          if (fs.existsSync(to)) continue;
-          fs.renameSync(path.join(blobsDir, b), to);
-          added.push(to);
-        }
-        for (const l of fs.readdirSync(layersDir)) {
-          const to = path.join(paths.layers(), l);
-          if (fs.existsSync(to)) continue;
-          fs.renameSync(path.join(layersDir, l), to);
-          added.push(to);
-        }
-        for (const rec of records) {
-          // A name moves to the new image (the old one may become dangling, like docker).
-          for (const other of idx.images) if (other.id !== rec.id) other.names = other.names.filter((n) => !rec.names.includes(n));
-          const prev = idx.images.find((i) => i.id === rec.id);
-          if (prev) {
-            Object.assign(prev, { ...rec, names: [...prev.names, ...rec.names.filter((n) => !prev.names.includes(n))] });
-          } else {
-            idx.images.push(rec);
-          }
-        }
-        writeIndex(idx);
-      } catch (e) {
-        for (const p of added) removeTree(p);
-        if (layer.isNoSpace(e)) throw noSpace(`loading ${file}`);
-        throw e;
-      }
+      const jobsOf = planLayerJobs(src, images);
+      const staging = newStaging(work);
+      await checkLayers(uniqueJobs(jobsOf), staging, src, idx, opts);
+      const records = await recordImages(images, jobsOf, staging, idx);
+      await commitLoad(staging, records, idx, file);
       return records.map((r) => idx.images.find((i) => i.id === r.id) ?? r);
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
@@ -605,6 +449,236 @@ export async function loadImages(
     if (!(e instanceof MinidError) && layer.isNoSpace(e)) throw noSpace(`loading ${file}`);
     throw e;
   });
+}
+
+/** Whether the input is a directory (an OCI layout or an unpacked docker save); a user's path that does not exist is refused. */
+function inputIsDirectory(abs: string, file: string): boolean {
+  try {
+    return fs.statSync(abs).isDirectory();
+  } catch {
+    fail(`cannot read ${JSON.stringify(file)}: no such file or directory`);
+  }
+}
+
+/** Phase 1: the input as an ImageSource; a tar (maybe compressed) is unpacked into `work`/src first. */
+async function readInput(abs: string, isDirectory: boolean, file: string, work: string): Promise<ImageSource> {
+  const { ImageSource, unpackArchive } = await import('./source.js');
+  if (isDirectory) return new ImageSource(abs, file);
+  const layer = await import('./layer.js');
+  const dir = path.join(work, 'src');
+  try {
+    await unpackArchive(abs, dir);
+  } catch (e) {
+    if (layer.isNoSpace(e)) throw noSpace(`reading ${file}`);
+    if (e instanceof UnsafeEntryError) fail(`${JSON.stringify(file)} is not a valid image: ${e.message}`);
+    if (e instanceof layer.CorruptLayerError) fail(`${JSON.stringify(file)} is not a valid image: it ${e.message}`);
+    fail(`${JSON.stringify(file)} is not a valid image: it is not a tar archive (${(e as Error).message})`);
+  }
+  return new ImageSource(dir, file);
+}
+
+/**
+ * Phase 2: one job per distinct layer blob (two images of one archive often share layers),
+ * listed per image in the image's layer order. A blob used with two diff_ids is refused.
+ */
+function planLayerJobs(src: ImageSource, images: SourceImage[]): Map<SourceImage, LayerJob[]> {
+  const jobs = new Map<string, LayerJob>(); // by the blob's file
+  const jobsOf = new Map<SourceImage, LayerJob[]>();
+  for (const img of images) {
+    const name = img.names[0] ?? shortId(img.config.digest);
+    const list = img.layers.map((l, i) => {
+      const diffId = img.config.json.rootfs.diff_ids[i];
+      let job = jobs.get(l.file);
+      if (!job) {
+        job = { file: l.file, digest: l.digest, size: l.size, diffId, image: name };
+        jobs.set(l.file, job);
+      } else if (job.diffId !== diffId) {
+        src.bad(`layer ${l.digest ?? l.file} is used with two different diff_ids`);
+      }
+      return job;
+    });
+    jobsOf.set(img, list);
+  }
+  return jobsOf;
+}
+
+const uniqueJobs = (jobsOf: Map<SourceImage, LayerJob[]>): LayerJob[] => [...new Set([...jobsOf.values()].flat())];
+
+/** What a load gathers in its work directory before moving it into the store. */
+interface Staging {
+  /** The load's work directory under tmp/ (a blob unpacked from a tar lies in it). */
+  work: string;
+  /** Blobs to move into blobs/. */
+  blobs: string;
+  /** Unpacked layers to move into layers/, each named by its diff_id. */
+  layers: string;
+  /** Diff_ids some job of this load unpacks (or has moved in): unpacked once. */
+  unpacking: Set<string>;
+}
+
+function newStaging(work: string): Staging {
+  const staging = { work, blobs: path.join(work, 'blobs'), layers: path.join(work, 'layers'), unpacking: new Set<string>() };
+  fs.mkdirSync(staging.blobs);
+  fs.mkdirSync(staging.layers);
+  return staging;
+}
+
+const blobInStore = (digest: string) => fs.existsSync(path.join(paths.blobs(), hex(digest)));
+const layerInStore = (diffId: string) => fs.existsSync(path.join(paths.layers(), hex(diffId)));
+
+/** Phase 3: check (and unpack when new) every layer: two at a time, all or nothing. */
+async function checkLayers(jobs: LayerJob[], staging: Staging, src: ImageSource, idx: IndexFile, opts: LoadOptions): Promise<void> {
+  await runJobs(jobs, 2, async (job) => {
+    const what = shortId(job.digest ?? job.diffId);
+    const ctx = `layer ${what} of image ${job.image}`;
+    // Already have this exact blob, unpacked: content addressing says it is the same.
+    if (job.digest && blobInStore(job.digest) && layerInStore(job.diffId)) {
+      job.scanned = await storedLayer(job, job.digest, ctx, src, idx);
+      return;
+    }
+    const ready = job.digest ? opts.prepared?.get(job.digest) : undefined;
+    const scanned = ready ?? (await readLayer(job, staging, ctx, what, opts));
+    verifyLayer(job, scanned, ctx);
+    job.scanned = { digest: scanned.digest, size: scanned.size, compression: scanned.compression, unpackedSize: scanned.unpackedSize };
+    if (!ready && job.digest) opts.onLayer?.(job.digest, 'Pull complete');
+    if (ready) adoptPreparedLayer(job, ready, staging);
+    stageBlob(job, scanned.digest, staging, opts);
+  });
+}
+
+/** A layer the store has, blob and unpacked directory: only its size is checked against the manifest. */
+async function storedLayer(job: LayerJob, digest: string, ctx: string, src: ImageSource, idx: IndexFile): Promise<NonNullable<LayerJob['scanned']>> {
+  const stored = path.join(paths.blobs(), hex(digest));
+  const size = fs.statSync(stored).size;
+  if (job.size !== undefined && size !== job.size) src.bad(`${ctx} has ${size} bytes, the manifest says ${job.size}`);
+  const { sniffCompression } = await import('./layer.js');
+  return { digest, size, compression: await sniffCompression(stored), unpackedSize: idx.layerSizes[hex(job.diffId)] ?? 0 };
+}
+
+/**
+ * Read a layer blob once: check it, and unpack it into the staging area unless the store
+ * (or another job of this load) has that diff_id already. A mismatch found afterwards
+ * (verifyLayer) discards the unpacked files with the rest of the work directory.
+ */
+async function readLayer(job: LayerJob, staging: Staging, ctx: string, what: string, opts: LoadOptions) {
+  try {
+    if (job.digest) opts.onLayer?.(job.digest, 'Extracting');
+    let dir: string | undefined; // none: nothing to unpack
+    if (!layerInStore(job.diffId) && !staging.unpacking.has(job.diffId)) {
+      staging.unpacking.add(job.diffId);
+      dir = newLayerDir(staging.layers, job.diffId);
+    }
+    return await checkLayer(job.file, dir, ctx, what);
+  } catch (e) {
+    if (e instanceof MinidError) throw e;
+    throw new MinidError(`${ctx} could not be unpacked: ${(e as Error).message}`);
+  }
+}
+
+/** The layer's content against what the manifest (digest, size) and the image config (diff_id) say. */
+function verifyLayer(job: LayerJob, scanned: { digest: string; size: number; diffId: string }, ctx: string): void {
+  if (job.digest && scanned.digest !== job.digest) fail(`${ctx} is corrupt: its content does not match its digest (got ${scanned.digest})`);
+  if (job.size !== undefined && scanned.size !== job.size) fail(`${ctx} is corrupt: it has ${scanned.size} bytes, the manifest says ${job.size}`);
+  if (scanned.diffId !== job.diffId) {
+    fail(`${ctx} is corrupt: its uncompressed content ${shortId(scanned.diffId)} does not match the diff_id ${shortId(job.diffId)} in the image config`);
+  }
+}
+
+/** A layer pull unpacked while other blobs were downloading joins the staged ones (same file system: tmp/), unless one is there already. */
+function adoptPreparedLayer(job: LayerJob, ready: PreparedLayer, staging: Staging): void {
+  if (layerInStore(job.diffId) || staging.unpacking.has(job.diffId)) return;
+  staging.unpacking.add(job.diffId);
+  fs.renameSync(ready.dir, path.join(staging.layers, hex(job.diffId)));
+}
+
+/** Stage the layer blob: moved if it is ours (unpacked from the tar, or pull's), copied otherwise. */
+function stageBlob(job: LayerJob, digest: string, staging: Staging, opts: LoadOptions): void {
+  const staged = path.join(staging.blobs, hex(digest));
+  if (blobInStore(digest) || fs.existsSync(staged)) return;
+  if (job.file.startsWith(staging.work + path.sep) || opts.consumeSource) fs.renameSync(job.file, staged);
+  else fs.copyFileSync(job.file, staged, fs.constants.COPYFILE_FICLONE);
+}
+
+/**
+ * Phase 4: an index record per image, its layers' unpacked sizes in the index, and its
+ * manifest and config staged as blobs. A docker-save image has no OCI manifest: it gets
+ * one written here, from the layers as stored.
+ */
+async function recordImages(images: SourceImage[], jobsOf: Map<SourceImage, LayerJob[]>, staging: Staging, idx: IndexFile): Promise<ImageRecord[]> {
+  const { sha256, MT } = await import('./source.js');
+  const records: ImageRecord[] = [];
+  const smallBlobs = new Map<string, Buffer>();
+  for (const img of images) {
+    const list = jobsOf.get(img)!;
+    let manifest = img.manifest;
+    if (!manifest) {
+      const mediaType = (c: string) => (c === 'gzip' ? MT.ociLayerGzip : c === 'zstd' ? MT.ociLayerZstd : MT.ociLayer);
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MT.ociManifest,
+          config: { mediaType: MT.ociConfig, digest: img.config.digest, size: img.config.bytes.length },
+          layers: list.map((j) => ({ mediaType: mediaType(j.scanned!.compression), digest: j.scanned!.digest, size: j.scanned!.size })),
+        }),
+      );
+      manifest = { digest: sha256(bytes), bytes };
+    }
+    smallBlobs.set(manifest.digest, manifest.bytes);
+    smallBlobs.set(img.config.digest, img.config.bytes);
+    for (const j of list) idx.layerSizes[hex(j.diffId)] ??= j.scanned!.unpackedSize;
+    const seen = new Set<string>(); // a layer used twice counts once
+    records.push({
+      id: img.config.digest,
+      names: [...img.names],
+      manifestDigest: manifest.digest,
+      layers: list.map((j) => ({ digest: j.scanned!.digest, diffId: j.diffId, size: j.scanned!.size })),
+      config: img.config.json,
+      ...(img.config.json.created ? { created: img.config.json.created } : {}),
+      size: list.reduce((n, j) => (seen.has(j.diffId) ? n : (seen.add(j.diffId), n + (idx.layerSizes[hex(j.diffId)] ?? 0))), 0),
+    });
+  }
+  for (const [digest, bytes] of smallBlobs) {
+    if (!blobInStore(digest)) fs.writeFileSync(path.join(staging.blobs, hex(digest)), bytes);
+  }
+  return records;
+}
+
+/**
+ * Phase 5: move the staged blobs and layers into place, then write the index: the write
+ * makes the load count. If anything fails, what was moved is removed again.
+ */
+async function commitLoad(staging: Staging, records: ImageRecord[], idx: IndexFile, file: string): Promise<void> {
+  const { isNoSpace } = await import('./layer.js');
+  const added: string[] = [];
+  const moveAll = (from: string, to: string) => {
+    for (const name of fs.readdirSync(from)) {
+      const dest = path.join(to, name);
+      if (fs.existsSync(dest)) continue;
+      fs.renameSync(path.join(from, name), dest);
+      added.push(dest);
+    }
+  };
+  try {
+    moveAll(staging.blobs, paths.blobs());
+    moveAll(staging.layers, paths.layers());
+    for (const rec of records) addRecord(idx, rec);
+    writeIndex(idx);
+  } catch (e) {
+    for (const p of added) removeTree(p);
+    if (isNoSpace(e)) throw noSpace(`loading ${file}`);
+    throw e;
+  }
+}
+
+/** Put a record into the index. A name moves to the new image (the old one may become dangling, like docker). */
+function addRecord(idx: IndexFile, rec: ImageRecord): void {
+  for (const other of idx.images) if (other.id !== rec.id) other.names = other.names.filter((n) => !rec.names.includes(n));
+  const prev = idx.images.find((i) => i.id === rec.id);
+  if (prev) {
+    Object.assign(prev, { ...rec, names: [...prev.names, ...rec.names.filter((n) => !prev.names.includes(n))] });
+  } else {
+    idx.images.push(rec);
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attac
     };
     if (!dry) writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
     // Names on user networks (network/dns/): recorded and answered before the command starts.
-    if (dry && hasDns(net) && o.explain) await (await import('./dns/index.js')).dryRunDns(net, { containerId: id, containerName: req.containerName, ip }, o.explain);
+    if (dry && hasDns(net) && o.explain) await (await import('./dns/index.js')).dryRunDns(net, { containerId: id, containerName: req.containerName, ip }, req, o.explain);
     if (!dry && hasDns(net)) {
       try {
         const { attachDns } = await import('./dns/index.js');

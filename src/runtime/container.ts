@@ -179,6 +179,15 @@ async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise
   });
 }
 
+/**
+ * --dry-run: refuse what `run` would refuse (the same one line, exit 125), before the plan is
+ * printed; nothing is created or changed.
+ */
+export async function checkRunRequest(r: RunRequest): Promise<void> {
+  parseRequest(r);
+  await checkNetworkNames(r);
+}
+
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
   // A terminal in the foreground needs node-pty (optional): said before anything is made.

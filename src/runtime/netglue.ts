@@ -94,7 +94,10 @@ export async function detachNetwork(c: ContainerConfig, explain?: (l: string) =>
 }
 
 /** --dry-run: print the network steps a run would take, change nothing. */
-export async function dryRun(req: { net: { mode: string; network?: string; ports: string[]; publishAll: boolean }; name?: string }, explain: (l: string) => void): Promise<void> {
+export async function dryRun(
+  req: { net: { mode: string; network?: string; ports: string[]; publishAll: boolean; dns?: string[]; aliases?: string[] }; name?: string },
+  explain: (l: string) => void,
+): Promise<void> {
   const n = req.net;
   if (n.mode.startsWith('container:') || n.mode.startsWith('cni:')) {
     explain(`# --network ${n.mode}: nothing to plan without running it`);
@@ -110,6 +113,8 @@ export async function dryRun(req: { net: { mode: string; network?: string; ports
       ports: n.ports,
       publishAll: n.publishAll,
       exposedPorts: [],
+      aliases: n.aliases,
+      dns: n.dns?.length ? n.dns : undefined,
     },
     { explain, dryRun: true },
   );

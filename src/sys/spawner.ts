@@ -2,9 +2,9 @@
 // command, that starts the commands minid runs with posix_spawn instead of a fork of Node
 // (~1.5-2 ms of minid's own time each). exec.ts sends it the plain cases (argv, maybe some
 // input, output captured); anything else, or no helper (not built, or it died), is spawned
-// from Node as before. It also answers whether a port can be bound (bindProbe), for the
-// check before a port is published, and starts the container's supervisor (startVia), so that
-// Node never forks on `minid run`. The protocol is written down at the top of spawner.c.
+// by Node itself (node:child_process). It also answers whether a port can be bound
+// (bindProbe), for the check before a port is published, and starts the container's
+// supervisor (startVia), so that Node never forks on `minid run`. The protocol is written down at the top of spawner.c.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -73,6 +73,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
   const explain = explainer(o.explain || o.dryRun);
   if (o.dryRun) {
     const { dryRun } = await import('../../runtime/netglue.js');
+    await rt.checkRunRequest(req);
     rt.dryRunCgroup(req.limits ?? {}, explain!);
     await dryRun(req, explain!);
     return 0;

@@ -33,7 +33,7 @@ import { probe } from '../host.js';
 import { listEndpoints, writeEndpoint, type Endpoint } from '../endpoints.js';
 import { applyPlan, cmd, type Step } from '../step.js';
 import type { Attachment, NetworkRecord } from '../types.js';
-import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, renderServerConf, resolverRules, type DnsEntry } from './records.js';
+import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, renderServerConf, resolverRules, type DnsEntry, type ServerSpec } from './records.js';
 import * as srv from './server.js';
 import { alive } from './server.js';
 import fs from 'node:fs';
@@ -91,7 +91,7 @@ async function networkForwarders(): Promise<string[]> {
  * carry the network's comment: `network rm` deletes them with the network's other rules.
  * Added once, when the network's server first starts (present already after a restart).
  */
-async function allowQueries(net: NetworkRecord, port: number, explain: Explain): Promise<void> {
+async function allowQueries(net: NetworkRecord, port: number, explain: Explain, dryRun = false): Promise<void> {
   const { storeRef } = await import('../../sys/store.js');
   const owner = comment((await storeRef()).id, net.name);
   const rules = (['udp', 'tcp'] as const).map((p) =>
@@ -107,8 +107,23 @@ async function allowQueries(net: NetworkRecord, port: number, explain: Explain):
     owner: 'network',
     ...(missing.length ? {} : { skip: 'the rules are in place already' }),
   };
-  await applyPlan([step], { explain, what: 'DNS setup' });
+  await applyPlan([step], { explain, what: 'DNS setup', dryRun });
 }
+
+/**
+ * The network's server as it starts: where it stopped (same port and forwarders: the
+ * containers' DNAT rules lead there), or, the first time, port 53 on the gateway when free and
+ * the host's resolvers as forwarders.
+ */
+async function networkServer(net: NetworkRecord, old: srv.ServerRecord | null, o: { dryRun?: boolean } = {}): Promise<ServerSpec> {
+  const forwarders = old?.forwarders ?? (await networkForwarders());
+  // A dry run cannot probe the gateway's port: the bridge may not have its address yet.
+  const port = old?.port ?? (o.dryRun ? 53 : await freePort(net.gateway, 53));
+  return srv.spec(net.name, 'network', net.gateway, port, forwarders, net.bridge);
+}
+
+const firstStart = (s: ServerSpec): string =>
+  `the network's first container: dnsmasq on ${s.address}:${s.port}, forwarding other names to ${s.forwarders.join(', ') || 'nobody'}`;
 
 function header(explain: Explain, n: number, total: number, name: string, why: string): void {
   explain?.(`# [${n}/${total}] ${name}: ${why}`);
@@ -152,11 +167,10 @@ async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Exp
       }
       continue;
     }
-    const forwarders = old?.forwarders ?? (await networkForwarders());
-    const port = old?.port ?? (await freePort(net.gateway, 53));
-    header(ex, 2, 2, `start ${what}`, old ? 'it is not running any more (it died or was killed): started again, with every name' : `the network's first container: dnsmasq on ${net.gateway}:${port}, forwarding other names to ${forwarders.join(', ') || 'nobody'}`);
-    await srv.startServer(srv.spec(net.name, inst, net.gateway, port, forwarders, net.bridge), ex);
-    await allowQueries(net, port, ex);
+    const s = await networkServer(net, old);
+    header(ex, 2, 2, `start ${what}`, old ? 'it is not running any more (it died or was killed): started again, with every name' : firstStart(s));
+    await srv.startServer(s, ex);
+    await allowQueries(net, s.port, ex);
   }
 }
 
@@ -187,9 +201,8 @@ export async function attachDns(
     await syncLocked(net, { start: true, explain: ex });
   });
   if (req.dns?.length) {
-    // Its own forwarders: a server of its own, in its own namespace, at 127.0.0.11 itself.
-    const s = srv.containerSpec({ networks: [net.name], id12, netns: netnsPath(att.containerId), address: RESOLVER, forwarders: req.dns, dns: req.dns });
-    ex?.(`# the DNS server of container ${id12}: --dns ${req.dns.join(' ')}: the same names, other names forwarded to those servers; in its namespace at ${RESOLVER}:53`);
+    const s = ownServer(net, att.containerId, req.dns);
+    ex?.(ownServerLine(id12, req.dns));
     await withLock(`dns-${net.name}`, () => srv.startServer(s, ex));
     return { resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: s.instance };
   }
@@ -199,6 +212,13 @@ export async function attachDns(
   await applyPlan(resolverSteps(att, server), { explain: ex, title: resolverTitle(att), what: 'DNS setup' });
   return { resolver: RESOLVER, server, instance: 'network' };
 }
+
+/** With --dns, its own forwarders: a server of its own, in its own namespace, at 127.0.0.11 itself. */
+const ownServer = (net: NetworkRecord, containerId: string, dns: string[]): ServerSpec =>
+  srv.containerSpec({ networks: [net.name], id12: short(containerId), netns: netnsPath(containerId), address: RESOLVER, forwarders: dns, dns });
+
+const ownServerLine = (id12: string, dns: string[]): string =>
+  `# the DNS server of container ${id12}: --dns ${dns.join(' ')}: the same names, other names forwarded to those servers; in its namespace at ${RESOLVER}:53 (no DNAT: its resolv.conf's ${RESOLVER} is this server)`;
 
 /**
  * The container's networks changed (`network connect/disconnect`): which server answers its
@@ -281,11 +301,39 @@ function resolverSteps(att: { containerId: string; ip: string }, server: { addre
   ];
 }
 
-/** --dry-run: what attachDns would do for this container (nothing is written or started). */
-export async function dryRunDns(net: NetworkRecord, att: { containerId: string; containerName: string; ip: string }, explain: (l: string) => void): Promise<void> {
+/**
+ * --dry-run: what attachDns would do for this container, nothing written or started: the
+ * network's server (reloaded, or started with its configuration and the host's rules that let
+ * queries in), then either the rules that lead the container's 127.0.0.11 to it or, with
+ * --dns, the container's own server.
+ */
+export async function dryRunDns(
+  net: NetworkRecord,
+  att: { containerId: string; containerName: string; ip: string },
+  req: { dns?: string[] },
+  explain: (l: string) => void,
+): Promise<void> {
   const rec = srv.readServer(net.name, 'network');
-  const server = alive(rec) ? { address: rec.address, port: rec.port } : { address: net.gateway, port: 53 };
-  explain(`# names on network "${net.name}" (dry run): ${alive(rec) ? `its DNS server (pid ${rec.pid}) would get this container's names (kill -HUP ${rec.pid})` : `dnsmasq would start on ${server.address}:53 (--conf-file=${srv.networkDir(net.name)}/network.conf)`}`);
+  let server: { address: string; port: number };
+  if (alive(rec)) {
+    server = { address: rec.address, port: rec.port };
+    explain(`# names on network "${net.name}" (dry run): its DNS server (pid ${rec.pid}) would get this container's names (kill -HUP ${rec.pid})`);
+  } else {
+    const s = await networkServer(net, rec, { dryRun: true });
+    server = { address: s.address, port: s.port };
+    const why = rec
+      ? 'its DNS server is not running any more: it would start again, with every name'
+      : `the network's first container: dnsmasq would start on ${s.address}:${s.port} (another port if that one is taken), forwarding other names to ${s.forwarders.join(', ') || 'nobody'}`;
+    explain(`# names on network "${net.name}" (dry run): ${why}`);
+    srv.explainStart(s, explain);
+    await allowQueries(net, s.port, explain, true);
+  }
+  if (req.dns?.length) {
+    const s = ownServer(net, att.containerId, req.dns);
+    explain(ownServerLine(short(att.containerId), req.dns) + ' (dry run)');
+    srv.explainStart(s, explain);
+    return;
+  }
   await applyPlan(resolverSteps(att, server), { explain, dryRun: true, title: resolverTitle(att) });
 }
 
@@ -348,17 +396,77 @@ export async function pruneDns(o: { record: (name: string) => NetworkRecord | nu
   return removed;
 }
 
-/** `network inspect`: the network's DNS server and every name it answers (with the addresses). */
-export function inspectDns(net: NetworkRecord): { Server: { Address: string; Pid: number; Running: boolean; Forwarders: string[] } | null; Records: Record<string, string[]> } | undefined {
+/** One DNS server as `network inspect` shows it. */
+export interface DnsServerInspect {
+  /** 'network' (the network's own, on the host) or 'container NAME (ID12)' (its own, in its namespace). */
+  Name: string;
+  /** Where it listens: the gateway and port, or 127.0.0.11:53 inside the container's namespace. */
+  Address: string;
+  /** A container's server: the network namespace it listens in. */
+  Namespace?: string;
+  Pid: number;
+  Running: boolean;
+  /** Where names that are not the networks' go (a container's --dns, or its first network's server). */
+  Forwarders: string[];
+  /** The networks whose names it answers. */
+  Networks: string[];
+  /** The containers whose 127.0.0.11 it is (their queries reach it). */
+  Answers: string[];
+}
+
+/** `network inspect`: every record of the network, and every server that answers them (and whom). */
+export interface DnsInspect {
+  /** The network's own server (null before its first container). */
+  Server: DnsServerInspect | null;
+  /** Containers' own servers (run --dns, or a container on several networks) that answer this network's names too. */
+  ContainerServers: DnsServerInspect[];
+  /** A records: every name the network's containers answer to, with its addresses. */
+  Records: Record<string, string[]>;
+  /** PTR records: the name each address of the network answers a reverse lookup with. */
+  Reverse: Record<string, string>;
+}
+
+/** `network inspect`: the network's records and its DNS servers; undefined for a network without names. */
+export function inspectDns(net: NetworkRecord): DnsInspect | undefined {
   if (!hasDns(net)) return undefined;
-  const rec = srv.readServer(net.name, 'network');
-  const records: Record<string, string[]> = {};
   const list = entries(net.name);
+  const records: Record<string, string[]> = {};
+  const reverse: Record<string, string> = {};
   const add = (name: string, ip: string) => (records[name] ??= []).includes(ip) || records[name].push(ip);
-  for (const e of list) for (const n of ownNamesOf(e, net.name)) add(n, e.ip);
+  // As renderRecords writes them: own names first (the first answers PTR), then aliases.
+  for (const e of list) {
+    const own = ownNamesOf(e, net.name);
+    for (const n of own) add(n, e.ip);
+    if (own.length) reverse[e.ip] = own[0];
+  }
   for (const e of list) for (const a of e.aliases ?? []) add(a, e.ip);
-  return {
-    Server: rec ? { Address: `${rec.address}:${rec.port}`, Pid: rec.pid, Running: srv.alive(rec), Forwarders: rec.forwarders } : null,
-    Records: records,
+
+  // Whom each server answers: a container's 127.0.0.11 leads to the server its first
+  // network's endpoint records (DnsAttachment.instance).
+  const all = listEndpoints();
+  const nameOf = (id12: string) => {
+    const e = all.find((x) => short(x.containerId) === id12);
+    return e ? `${e.containerName} (${id12})` : id12;
   };
+  const answeredByNetwork = all.filter((e) => !e.connected && e.state === 'attached' && e.network === net.name && e.dns?.instance === 'network').map((e) => e.containerName);
+  const show = (network: string, inst: string, answers: string[]): DnsServerInspect | null => {
+    const rec = srv.readServer(network, inst);
+    if (!rec) return null;
+    return {
+      Name: inst === 'network' ? 'network' : `container ${nameOf(inst.slice(2))}`,
+      Address: `${rec.address}:${rec.port}`,
+      ...(rec.spec?.netns ? { Namespace: rec.spec.netns } : {}),
+      Pid: rec.pid,
+      Running: srv.alive(rec),
+      Forwarders: rec.forwarders,
+      Networks: rec.spec?.records.map((r) => r.network) ?? [network],
+      Answers: answers,
+    };
+  };
+  const containerServers = srv
+    .readersOf(net.name)
+    .filter((r) => r.instance !== 'network')
+    .map((r) => show(r.network, r.instance, [all.find((e) => short(e.containerId) === r.instance.slice(2))?.containerName ?? r.instance.slice(2)]))
+    .filter((x): x is DnsServerInspect => !!x);
+  return { Server: show(net.name, 'network', answeredByNetwork), ContainerServers: containerServers, Records: records, Reverse: reverse };
 }

@@ -144,18 +144,30 @@ export function alive(r: ServerRecord | null): r is ServerRecord {
   return !!st && st.comm === 'dnsmasq' && st.startTime === r.startTime;
 }
 
+/**
+ * How a server starts: its configuration file and text, and the command. A container's server
+ * starts in the container's network namespace (only that: it reads its files from the host's
+ * file system).
+ */
+function startCommand(s: ServerSpec): { conf: string; text: string; argv: string[] } {
+  const conf = file(s.network, s.instance, 'conf');
+  return { conf, text: renderServerConf(s), argv: [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`] };
+}
+
+/** What startServer would write and run, told to `explain` (--explain, --dry-run). */
+export function explainStart(s: ServerSpec, explain: (l: string) => void): void {
+  const { conf, text, argv } = startCommand(s);
+  explain(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
+  explain(formatCommand(argv));
+}
+
 /** Write the configuration and start the server; resolves once it answers. */
 export async function startServer(s: ServerSpec, explain?: (l: string) => void): Promise<ServerRecord> {
-  const conf = file(s.network, s.instance, 'conf');
-  const text = renderServerConf(s);
+  const { conf, text, argv } = startCommand(s);
   fs.mkdirSync(networkDir(s.network), { recursive: true });
   fs.writeFileSync(conf, text);
   fs.rmSync(s.pidFile, { force: true });
-  explain?.(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
-  // A container's server starts in the container's network namespace (only that: it reads
-  // its files from the host's file system).
-  const argv = [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`];
-  explain?.(formatCommand(argv));
+  if (explain) explainStart(s, explain);
   const r = await run(argv, { allowFail: true });
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).trim().split('\n').pop() || `exit code ${r.exitCode}`;

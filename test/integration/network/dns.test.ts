@@ -171,6 +171,9 @@ describe('names on user networks', () => {
     const dns = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS;
     expect(dns.Server).toMatchObject({ Running: true, Forwarders: [upIp(2)], Pid: serverRecord(NET_A).pid });
     expect(dns.Records).toMatchObject({ web1: [ip1], [`web2.${NET_A}`]: [ip2], [ids[1].slice(0, 12)]: [ip2], shared: [ip1, ip2].sort() });
+    expect(dns.Reverse).toEqual({ [ip1]: 'web1', [ip2]: 'web2' });
+    expect(dns.Server.Answers.sort()).toEqual(['web1', 'web2']);
+    expect(dns.ContainerServers).toEqual([]);
   });
 
   it('--network container:X shares X\'s resolver', async () => {
@@ -219,6 +222,14 @@ describe('names on user networks', () => {
     expect(await lookup('own', 'web1')).toEqual([await ipOf('web1')]);
     expect(await lookup('web1', 'own')).toEqual([await ipOf('own')]);
     expect(fs.readdirSync(path.join(store.run, 'dns', NET_A))).toContain(`c-${id.slice(0, 12)}.json`);
+    // network inspect: its names among the others, and which server answers it (its own).
+    const dns = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS;
+    expect(dns.Records.own).toEqual([await ipOf('own')]);
+    expect(dns.Reverse[await ipOf('own')]).toBe('own');
+    expect(dns.Server.Answers).not.toContain('own');
+    expect(dns.ContainerServers).toEqual([
+      expect.objectContaining({ Name: `container own (${id.slice(0, 12)})`, Address: '127.0.0.11:53', Running: true, Forwarders: [upIp(3)], Networks: [NET_A], Answers: ['own'] }),
+    ]);
     // Its own server goes with it.
     const own = JSON.parse(fs.readFileSync(path.join(store.run, 'dns', NET_A, `c-${id.slice(0, 12)}.json`), 'utf8')).pid as number;
     expect((await m(['rm', '-f', 'own'])).exitCode).toBe(0);
@@ -264,6 +275,19 @@ describe('names on user networks', () => {
     expect(await lookup('web1', ip2)).not.toContain('web2');
   });
 
+  it('a stopped container\'s names go (and come back when it starts again)', async () => {
+    const id = await start('stopme', ['--network', NET_A, '--network-alias', 'paused']);
+    expect(await ask(ids[0], 'stopme')).toEqual({ rcode: 0, answers: [await ipOf('stopme')] });
+    expect((await m(['stop', '-t', '1', 'stopme'])).exitCode).toBe(0);
+    expect(await ask(ids[0], 'stopme')).toMatchObject({ rcode: 3, answers: [] });
+    expect(await ask(ids[0], 'paused')).toMatchObject({ rcode: 3, answers: [] });
+    expect(JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS.Records.stopme).toBeUndefined();
+    expect((await m(['start', 'stopme'])).exitCode).toBe(0);
+    expect(await ask(ids[0], 'paused')).toEqual({ rcode: 0, answers: [await ipOf('stopme')] });
+    expect((await m(['rm', '-f', 'stopme'])).exitCode).toBe(0);
+    expect(id).toBeTruthy();
+  });
+
   it('network connect adds the names (and --alias), and the connected container resolves both networks\' names; disconnect undoes it', async () => {
     const bad = await m(['network', 'connect', '--alias', 'web1', NET_A, 'other']);
     expect(bad.exitCode).toBe(1); // docker's CLI: 1 for what the daemon refuses
@@ -284,6 +308,10 @@ describe('names on user networks', () => {
     // ... from a server of its own, in its namespace, that only it can ask.
     const other = otherId.slice(0, 12);
     expect(fs.existsSync(path.join(store.run, 'dns', NET_B, `c-${other}.json`))).toBe(true);
+    // network inspect of A: its names, and the server that answers 'other' (its own, recorded with B).
+    const dnsA = JSON.parse((await m(['network', 'inspect', NET_A])).stdout)[0].Minid.DNS;
+    expect(dnsA.Records).toMatchObject({ other: [onA], elsewhere: [onA] });
+    expect(dnsA.ContainerServers).toEqual([expect.objectContaining({ Name: `container other (${other})`, Running: true, Networks: [NET_B, NET_A], Answers: ['other'] })]);
     // B's containers still do not see A's names.
     const onB = await start('onb', ['--network', NET_B]);
     expect(await ask(onB, 'web1')).toMatchObject({ rcode: 3, answers: [] });
@@ -319,17 +347,21 @@ describe('names on user networks', () => {
       [['--network-alias', '-x'], /invalid --network-alias "-x"/],
       [['--network-alias', 'web1'], /the alias web1 is the name of container web1 .* on network/],
       [['--name', 'shared'], /the name shared is an alias of container/],
+      [['--dns', 'dns.example'], /invalid --dns "dns\.example": not an IP address/],
     ] as const) {
-      const r = await m(['run', '-d', ...args, '--network', NET_A, 'busybox', 'true']);
-      expect(r.exitCode, r.stderr).toBe(125);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(msg);
+      // run, and --dry-run too: the same one line, before any plan is printed.
+      for (const how of ['-d', '--dry-run']) {
+        const r = await m(['run', how, ...args, '--network', NET_A, 'busybox', 'true']);
+        expect(r.exitCode, r.stderr).toBe(125);
+        expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(msg)]);
+      }
     }
     const r = await m(['run', '-d', '--network-alias', 'x', 'busybox', 'true']);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/--network-alias is only for containers on a user-defined network/);
     expect(await count()).toBe(n);
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
+    expect(fs.readdirSync(path.join(store.run, 'dns', NET_A)).filter((f) => f.startsWith('c-'))).toEqual([]);
   });
 
   it('--dry-run shows the resolver rules and changes nothing', async () => {
@@ -339,6 +371,37 @@ describe('names on user networks', () => {
     expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
     expect(r.stderr).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
+  });
+
+  it('--dry-run with --dns shows the container\'s own server (configuration, command) instead of the DNAT, and starts nothing', async () => {
+    const files = fs.readdirSync(path.join(store.run, 'dns', NET_A)).sort();
+    const servers = storeServers().sort();
+    const r = await m(['run', '--dry-run', '--network', NET_A, '--dns', upIp(3), 'busybox', 'true']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
+    expect(r.stderr).toMatch(/# the DNS server of container \w{12}: --dns [\d.]+: .* in its namespace at 127\.0\.0\.11:53 \(no DNAT/);
+    expect(r.stderr).toContain(`server=${upIp(3)}`);
+    expect(r.stderr).toContain('listen-address=127.0.0.11');
+    expect(r.stderr).toMatch(new RegExp(`nsenter --net=/run/netns/minid-\\w{12} dnsmasq --conf-file=${path.join(store.run, 'dns', NET_A)}/c-\\w{12}\\.conf`));
+    expect(r.stderr).not.toMatch(/DNAT --to-destination/);
+    expect(fs.readdirSync(path.join(store.run, 'dns', NET_A)).sort()).toEqual(files);
+    expect(storeServers().sort()).toEqual(servers);
+    // A network without a container yet: the server it would start, and the host's rules that let queries in.
+    const netC = `dnc${R}`;
+    const sc = freeSubnet((a, b) => `10.${150 + a}.${b}.0/24`);
+    expect((await m(['network', 'create', '--subnet', sc, netC])).exitCode).toBe(0);
+    try {
+      const c = await m(['run', '--dry-run', '--network', netC, 'busybox', 'true']);
+      expect(c.exitCode, c.stderr).toBe(0);
+      const gw = sc.replace(/\.0\/24$/, '.1');
+      expect(c.stderr).toContain(`the network's first container: dnsmasq would start on ${gw}:53 (another port if that one is taken), forwarding other names to ${upIp(2)}`);
+      expect(c.stderr).toContain(`dnsmasq --conf-file=${path.join(store.run, 'dns', netC, 'network.conf')}`);
+      expect(c.stderr).toMatch(new RegExp(`-A MINID-INPUT -d ${gw.replace(/\./g, '\\.')}/32 -i \\S+ -p udp -m udp --dport 53 .*-j ACCEPT`));
+      expect(c.stderr).toMatch(new RegExp(`DNAT --to-destination ${gw.replace(/\./g, '\\.')}:53`));
+      expect(fs.existsSync(path.join(store.run, 'dns', netC))).toBe(false);
+    } finally {
+      expect((await m(['network', 'rm', netC])).exitCode).toBe(0);
+    }
   });
 
   it('--dns-search and --dns-option go into resolv.conf next to 127.0.0.11', async () => {

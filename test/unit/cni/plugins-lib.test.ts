@@ -10,11 +10,21 @@ import { loadIpamConf } from '../../../cni-plugins/host-local/config.js';
 import { allocate, hasFree } from '../../../cni-plugins/host-local/allocator.js';
 import { DiskStore, MemoryStore } from '../../../cni-plugins/host-local/store.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, removalLines } from '../../../cni-plugins/lib/iptables.js';
-import { CniError, dispatch, setSiblings, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
+import { CniError, ErrorCode, dispatch, setSiblings, toCniError, type PluginFuncs } from '../../../cni-plugins/lib/skel.js';
 import { lockFile } from '../../../cni-plugins/lib/flock.js';
 import { configureIfaceLines, delegate } from '../../../cni-plugins/lib/net.js';
 import { run, withoutHelper } from '../../../src/sys/exec.js';
 import { routeDev } from '../../../cni-plugins/portmap/main.js';
+
+/** The code of the CniError f throws ("no error" if it throws none). */
+function codeOf(f: () => unknown): number | string {
+  try {
+    f();
+  } catch (e) {
+    return (e as CniError).code;
+  }
+  return 'no error';
+}
 
 describe('ip', () => {
   it('parses and formats IPv4 and IPv6', () => {
@@ -45,11 +55,7 @@ describe('host-local config', () => {
     expect(() => loadIpamConf(conf({ subnet: '10.5.0.0/24', rangeStart: '10.6.0.1' }), {})).toThrow(/RangeStart 10.6.0.1 not in network/);
     expect(() => loadIpamConf(conf({}), {})).toThrow(/no IP ranges/);
     expect(() => loadIpamConf(conf({ ranges: [[{ subnet: '10.0.0.0/24' }], [{ subnet: '10.0.0.0/25' }]] }), {})).toThrow(/overlaps/);
-    try {
-      loadIpamConf(conf({ subnet: 'nope' }), {});
-    } catch (e) {
-      expect((e as CniError).code).toBe(7);
-    }
+    expect(codeOf(() => loadIpamConf(conf({ subnet: 'nope' }), {}))).toBe(ErrorCode.INVALID_NETWORK_CONFIG);
   });
   it('collects requested IPs from runtimeConfig, args and CNI_ARGS', () => {
     const c = loadIpamConf(conf({ subnet: '10.5.0.0/24' }, { runtimeConfig: { ips: ['10.5.0.9/24'] } }), { IP: '10.5.0.10' });
@@ -190,6 +196,11 @@ describe('skel dispatch', () => {
     expect(await code({ CNI_COMMAND: 'BOGUS' }, '{}')).toBe(4);
     expect(await code({ CNI_NETNS: '/proc/self/ns/net' }, '{"name":"n","cniVersion":"1.0.0"}')).toBe(8);
   });
+  it('passes a CniError on with its code; an error no plugin foresaw becomes 999 (internal)', async () => {
+    const failing: PluginFuncs = { ...funcs, add: async () => Promise.reject(new CniError(ErrorCode.RULES_FAILURE, 'x')) };
+    await expect(dispatch(failing, info, env, () => '{"name":"n","cniVersion":"1.0.0"}')).rejects.toMatchObject({ code: 103 });
+    expect(toCniError(new TypeError('x is undefined'))).toMatchObject({ code: 999, message: 'x is undefined' });
+  });
   it('prints the result in the config version', async () => {
     const out = JSON.parse((await dispatch(funcs, info, env, () => '{"name":"n","cniVersion":"0.4.0"}'))!);
     expect(out).toEqual({ cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24', interface: 0 }], interfaces: [{ name: 'eth0' }] });
@@ -226,6 +237,8 @@ describe("the plugins' runner (minid's runner without minid-spawner)", () => {
       fs.writeFileSync(path.join(dir, 'killed-ipam'), '#!/bin/sh\ncat >/dev/null\nkill -INT $$\n', { mode: 0o755 });
       const a = { command: 'ADD', containerId: 'c', netns: '/x', ifName: 'eth0', args: '', path: dir, stdinData: '{}', conf: {}, cniVersion: '1.0.0' };
       await expect(delegate('killed-ipam', 'ADD', a)).rejects.toThrow('killed-ipam ADD failed: exit 130');
+      // No error result of its own: minid's code for a delegate that failed so.
+      await expect(delegate('killed-ipam', 'ADD', a)).rejects.toMatchObject({ code: ErrorCode.DELEGATE_FAILURE });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -280,5 +293,21 @@ describe("portmap's route lookup (/proc/net/route, for route_localnet)", () => {
     expect(routeDev('10.231.7.1', table)).toBe('cni0');
     expect(routeDev('192.0.2.1', table)).toBe('eth0');
     expect(routeDev('fd00::1', table)).toBeUndefined();
+  });
+});
+
+describe("the plugins' error codes", () => {
+  it('are named: no plugin source passes a bare number to CniError', () => {
+    const root = path.join(__dirname, '../../../cni-plugins');
+    const files = fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(5);
+    const bare = files.flatMap((f) =>
+      fs
+        .readFileSync(path.join(root, f), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ where: `${f}:${i + 1}`, line }))
+        .filter((l) => /CniError\(\s*\d/.test(l.line)),
+    );
+    expect(bare).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareVersions, convertResult, parseCniArgs, resultProblem, toCurrent, validateIfName } from '../../../src/cni/spec.js';
+import { ErrorCode, compareVersions, convertResult, errorCodeName, parseCniArgs, resultProblem, toCurrent, validateIfName } from '../../../src/cni/spec.js';
 
 const r040 = {
   cniVersion: '0.4.0',
@@ -65,5 +65,38 @@ describe('names and args', () => {
       ['IgnoreUnknown', '1'],
       ['IP', '10.0.0.2'],
     ]);
+  });
+});
+
+describe('error codes', () => {
+  it("keep the spec's numbers (SPEC.md, Well-known Error Codes) and libcni's", () => {
+    expect(ErrorCode).toMatchObject({
+      INCOMPATIBLE_CNI_VERSION: 1,
+      UNSUPPORTED_FIELD: 2,
+      UNKNOWN_CONTAINER: 3,
+      INVALID_ENVIRONMENT_VARIABLES: 4,
+      IO_FAILURE: 5,
+      DECODING_FAILURE: 6,
+      INVALID_NETWORK_CONFIG: 7,
+      TRY_AGAIN_LATER: 11,
+      PLUGIN_NOT_AVAILABLE: 50,
+      LIMITED_CONNECTIVITY: 51,
+      UNKNOWN: 0,
+      INVALID_NETNS: 8,
+      INTERNAL: 999,
+    });
+  });
+  it("give minid's own codes distinct numbers from 100 up (1-99 are the spec's)", () => {
+    const spec = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 50, 51, 999];
+    const own = Object.values(ErrorCode).filter((c) => !spec.includes(c));
+    expect(own.length).toBeGreaterThan(0);
+    for (const c of own) expect(c).toBeGreaterThanOrEqual(100);
+    expect(new Set(Object.values(ErrorCode)).size).toBe(Object.values(ErrorCode).length);
+  });
+  it('are named for a runtime by the spec; a code >= 100 means what its plugin says', () => {
+    expect(errorCodeName(ErrorCode.TRY_AGAIN_LATER)).toBe('try again later');
+    expect(errorCodeName(ErrorCode.INTERNAL)).toBe('internal error');
+    expect(errorCodeName(ErrorCode.RULES_FAILURE)).toBe('plugin-specific error');
+    expect(errorCodeName(42)).toBe('error code 42');
   });
 });

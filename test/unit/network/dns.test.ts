@@ -1,12 +1,19 @@
 // Names on user networks, the pure part (src/network/dns/records.ts): which names a container
 // answers to, refused collisions, the records file, the server's configuration, the forwarders
 // and the rules that make 127.0.0.11 work.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   collision, hasDns, hostForwarders, isDnsName, ownNames, renderRecords, renderServerConf, resolverRules, validateAlias,
 } from '../../../src/network/dns/records.js';
 import { Collector, formatQuery, parseLine } from '../../../src/network/dns/log.js';
 import { renderResolvConf } from '../../../src/network/files.js';
+import { inspectDns } from '../../../src/network/dns/index.js';
+import { containerSpec, spec as networkSpec } from '../../../src/network/dns/server.js';
+import { writeEndpoint, type Endpoint } from '../../../src/network/endpoints.js';
+import type { NetworkRecord } from '../../../src/network/types.js';
+import { ID1, ID2, ID3, tempRoots } from './helpers.js';
 
 const A = { containerId: 'aaaaaaaaaaaa1111', containerName: 'web', ip: '10.1.0.2', aliases: ['api', 'shared'] };
 const B = { containerId: 'bbbbbbbbbbbb2222', containerName: 'db', ip: '10.1.0.3', aliases: ['shared'] };
@@ -154,5 +161,53 @@ describe('dns log: dnsmasq\'s query log, readable', () => {
       "03:33:29  api (127.0.0.1)  A shared  ->  10.1.0.2, 10.1.0.3   (the network's names)",
     ]);
     expect(col.take(true)).toEqual([]);
+  });
+});
+
+describe('network inspect: the records and who answers whom', () => {
+  it('lists every name and PTR, the network\'s server and the containers\' own servers (--dns, several networks)', () => {
+    const t = tempRoots();
+    const saved = process.env.MINID_DNS;
+    delete process.env.MINID_DNS;
+    try {
+      const net = { name: 'app', bridge: 'mnapp0', subnet: '10.1.0.0/24', gateway: '10.1.0.1' } as NetworkRecord;
+      const dnsVia = (instance: string) => ({ resolver: '127.0.0.11', server: { address: '10.1.0.1', port: 53 }, instance });
+      const ep = (id: string, name: string, ip: string, more: Partial<Endpoint> = {}): void =>
+        writeEndpoint({ mode: 'bridge', containerId: id, containerName: name, network: 'app', state: 'attached', ip, ports: [], undo: [], ...more });
+      // web: through the network's server; own: run --dns (its own server); multi: first on
+      // network "other", connected to app (its own server, recorded with "other").
+      ep(ID1, 'web', '10.1.0.2', { aliases: ['api'], dns: dnsVia('network') });
+      ep(ID2, 'own', '10.1.0.3', { dns: dnsVia(`c-${ID2.slice(0, 12)}`) });
+      ep(ID3, 'multi', '10.1.0.4', { connected: true, aliases: ['api'] });
+      ep(ID3, 'multi', '10.2.0.2', { network: 'other', dns: dnsVia(`c-${ID3.slice(0, 12)}`) });
+      const record = (s: ReturnType<typeof networkSpec>, pid: number) => {
+        fs.mkdirSync(path.dirname(s.pidFile), { recursive: true });
+        fs.writeFileSync(s.pidFile.replace(/\.pid$/, '.conf'), '');
+        fs.writeFileSync(s.pidFile.replace(/\.pid$/, '.json'), JSON.stringify({ pid, startTime: '1', address: s.address, port: s.port, forwarders: s.forwarders, started: '', spec: s }));
+      };
+      record(networkSpec('app', 'network', '10.1.0.1', 53, ['192.0.2.53'], 'mnapp0'), 1);
+      record(containerSpec({ networks: ['app'], id12: ID2.slice(0, 12), netns: '/run/netns/x2', address: '127.0.0.11', forwarders: ['198.51.100.53'], dns: ['198.51.100.53'] }), 2);
+      record(containerSpec({ networks: ['other', 'app'], id12: ID3.slice(0, 12), netns: '/run/netns/x3', address: '127.0.0.11', forwarders: ['10.2.0.1#53'] }), 3);
+
+      const d = inspectDns(net)!;
+      expect(d.Records).toEqual({
+        web: ['10.1.0.2'], 'web.app': ['10.1.0.2'], [ID1.slice(0, 12)]: ['10.1.0.2'],
+        own: ['10.1.0.3'], 'own.app': ['10.1.0.3'], [ID2.slice(0, 12)]: ['10.1.0.3'],
+        multi: ['10.1.0.4'], 'multi.app': ['10.1.0.4'], [ID3.slice(0, 12)]: ['10.1.0.4'],
+        api: ['10.1.0.2', '10.1.0.4'],
+      });
+      expect(d.Reverse).toEqual({ '10.1.0.2': 'web', '10.1.0.3': 'own', '10.1.0.4': 'multi' });
+      expect(d.Server).toMatchObject({ Name: 'network', Address: '10.1.0.1:53', Pid: 1, Running: false, Forwarders: ['192.0.2.53'], Networks: ['app'], Answers: ['web'] });
+      expect(d.ContainerServers).toEqual(
+        expect.arrayContaining([
+          { Name: `container own (${ID2.slice(0, 12)})`, Address: '127.0.0.11:53', Namespace: '/run/netns/x2', Pid: 2, Running: false, Forwarders: ['198.51.100.53'], Networks: ['app'], Answers: ['own'] },
+          { Name: `container multi (${ID3.slice(0, 12)})`, Address: '127.0.0.11:53', Namespace: '/run/netns/x3', Pid: 3, Running: false, Forwarders: ['10.2.0.1#53'], Networks: ['other', 'app'], Answers: ['multi'] },
+        ]),
+      );
+      expect(d.ContainerServers).toHaveLength(2);
+    } finally {
+      if (saved !== undefined) process.env.MINID_DNS = saved;
+      t.cleanup();
+    }
   });
 });

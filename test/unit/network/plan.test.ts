@@ -270,9 +270,11 @@ describe('undo of every step kind', () => {
     const roots = tempRoots();
     try {
       handed.plans.length = 0;
-      await dryRunDns(frontNet, { containerId: ID3, containerName: 'api', ip: '10.88.0.2' }, () => {});
-      expect(handed.plans).toHaveLength(1);
-      return handed.plans[0] as Step[];
+      await dryRunDns(frontNet, { containerId: ID3, containerName: 'api', ip: '10.88.0.2' }, {}, () => {});
+      // No server yet: first the host's rules that let queries in (the network's), then the container's resolver.
+      expect(handed.plans).toHaveLength(2);
+      expect((handed.plans[0] as Step[]).map((st) => st.name)).toEqual(['accept DNS queries from network "front"']);
+      return handed.plans[1] as Step[];
     } finally {
       roots.cleanup();
     }
