@@ -129,7 +129,7 @@ async function golden(title: string, steps: ReturnType<typeof planBridgeAttach>)
   return `${formatPlan(steps, title)}\n# ---- processes started (batched) ----\n${rec.text()}\n`;
 }
 
-describe('planAttach golden files', () => {
+describe('attach plan golden files', () => {
   it('bridge, first container, -p 8080:80 (sets up the network, the chains and forwarding)', async () => {
     const steps = planBridgeAttach(base({ ports: [tcp(8080, 80)], state: { networkUp: false, bridgeExists: false, iptablesSave: '', ipForward: false } }));
     await expect(await golden('minid run -p 8080:80 (first container on "bridge")', steps)).toMatchFileSnapshot('__golden__/bridge-first-p8080.sh');
