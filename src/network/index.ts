@@ -15,14 +15,15 @@ import fs from 'node:fs';
 import { paths } from '../sys/paths.js';
 import { probe } from './host.js';
 import { release, reservations } from './ipam.js';
-import { listEndpoints, removeEndpoint } from './endpoints.js';
+import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
 import { checkContainerId, parseComment, short } from './names.js';
-import { records } from './networks.js';
+import { getNetwork, records } from './networks.js';
 import { storeRef } from '../sys/store.js';
 import { applyPlan, type Step } from './step.js';
 import { deleteCmd, minidRules, ofStore, parseSave } from './iptables.js';
 import { driverFor, driverOf } from './drivers/index.js';
-import { allServices } from './services.js';
+import { allServices, servicesOf } from './services.js';
+import { hasDns } from './dns/records.js';
 import type { AttachOptions, AttachmentView, DetachOptions } from './drivers/types.js';
 import type { AttachRequest, Attachment, Cmd, NetworkRecord } from './types.js';
 
@@ -49,6 +50,7 @@ export {
   DEFAULT_NETWORK,
 } from './networks.js';
 export { listEndpoints, type Endpoint } from './endpoints.js';
+export { reservations, release } from './ipam.js';
 export { setHostProbe, realProbe, type HostProbe } from './host.js';
 export { connect, disconnect, planConnect, extraVethHost, extraVethPeer, type ConnectRequest, type ConnectPlanInput } from './connect.js';
 
@@ -77,6 +79,30 @@ export function describe(att: Attachment): AttachmentView {
 /** Is the attachment still in place? One line per problem ([] when it is). */
 export async function check(att: Attachment, o: DetachOptions = {}): Promise<string[]> {
   return driverOf(att).check(att, o);
+}
+
+// --- container names (dns/), for the runtime's checks before `run` and `rename` -----------
+
+/** Does the network answer names (user networks)? */
+export const hasNames = (net: NetworkRecord): boolean => hasDns(net);
+
+/** --network-alias: each must be a DNS name (one line, exit 125, when not). */
+export async function validateAliases(aliases: string[]): Promise<void> {
+  if (aliases.length) aliases.forEach((await import('./dns/index.js')).validateAlias);
+}
+
+/** Refuse names (a container's name, its aliases) another container of `network` answers to. */
+export async function checkNames(network: string, who: { containerId: string; containerName: string; aliases?: string[] }): Promise<void> {
+  (await import('./dns/index.js')).checkNames(network, who);
+}
+
+/** `rename`: the container's endpoints get its new name, and the services of their networks know. */
+export async function renameEndpoints(containerId: string, name: string): Promise<void> {
+  for (const e of listEndpoints().filter((x) => x.containerId === containerId)) {
+    writeEndpoint({ ...e, containerName: name });
+    const net = await getNetwork(e.network).catch(() => undefined);
+    if (net) for (const s of await servicesOf(net)) await s.renamed(net, {});
+  }
 }
 
 export interface PruneOptions {

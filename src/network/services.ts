@@ -32,6 +32,8 @@ export interface NetworkService {
   connected(net: NetworkRecord, att: BridgeAttachment & { containerId: string; containerName: string }, o: { explain?: Explain }): Promise<void>;
   /** The container left `net`: detach (disconnected false) or `network disconnect` (true). */
   left(net: NetworkRecord, att: BridgeAttachment, o: { explain?: Explain; disconnected?: boolean }): Promise<void>;
+  /** A container of `net` was renamed (its endpoint record has the new name already). */
+  renamed(net: NetworkRecord, o: { explain?: Explain }): Promise<void>;
   /** `network rm`, `system reset`: stop the service of that network; one line per process stopped. */
   stop(network: string, o: { explain?: Explain }): Promise<string[]>;
   /** `system prune`: what runs for networks or containers that are gone; one line per removal. */

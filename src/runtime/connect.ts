@@ -170,7 +170,7 @@ async function removeStaleEndpoints(network: string, ref: string, explain: Expla
     if (e.connected) await net.disconnect(e as BridgeAttachment, { explain });
     else await net.detach(net.fromStored(e), { explain });
   }
-  const { reservations, release } = await import('../network/ipam.js');
+  const { reservations, release } = net;
   const ids = new Set(reservations(network).map((r) => r.containerId).filter((id) => id && matches(id, '')));
   for (const id of ids) await release(network, id);
   return stale.length + ids.size > 0;

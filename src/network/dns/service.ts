@@ -16,6 +16,7 @@ export const dnsService: NetworkService = {
     await syncDns(net, o);
     if (att.containerId) await refreshResolver(att.containerId, o);
   },
+  renamed: (net, o) => syncDns(net, o),
   stop: (network, o) => stopNetworkDns(network, o),
   prune: (o) => pruneDns(o),
 };
