@@ -4,6 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { attach, check, describe as describeAtt, detach, DRIVERS, fromStored, type Attachment } from '../../../src/network/index.js';
 import { driverFor } from '../../../src/network/drivers/index.js';
+import { SERVICES, type NetworkService } from '../../../src/network/services.js';
+import { getNetwork, pruneLeftovers, teardownNetwork } from '../../../src/network/index.js';
 import { listEndpoints } from '../../../src/network/endpoints.js';
 import { detachNetwork } from '../../../src/runtime/netglue.js';
 import type { ContainerConfig } from '../../../src/runtime/state.js';
@@ -144,5 +146,42 @@ describe('attachments stored by an earlier minid', () => {
 
   it('an attachment of an unknown mode is one clear line', async () => {
     await expect(detach({ mode: 'overlay', ports: [], undo: [] } as unknown as Attachment)).rejects.toThrow(/^unknown network mode "overlay" in a stored attachment/);
+  });
+});
+
+describe('network services', () => {
+  // A service plugs in with one row of SERVICES; the network layer calls its hooks.
+  const calls: string[] = [];
+  const fake: NetworkService = {
+    joined: async (net, att) => (calls.push(`joined ${net.name} ${att.containerName} ${att.ip}`), {}),
+    dryRun: async (net, att) => void calls.push(`dryRun ${net.name} ${att.containerName}`),
+    connected: async (net, att) => void calls.push(`connected ${net.name} ${att.containerName}`),
+    left: async (net, att, o) => void calls.push(`left ${net.name} ${att.containerName}${o.disconnected ? ' (disconnected)' : ''}`),
+    renamed: async (net) => void calls.push(`renamed ${net.name}`),
+    stop: async (network) => (calls.push(`stop ${network}`), []),
+    prune: async () => (calls.push('prune'), ['fake leftover']),
+  };
+  beforeEach(() => {
+    calls.length = 0;
+    SERVICES.fake = { runsOn: (net) => net.name === 'bridge', load: async () => fake };
+  });
+  afterEach(() => {
+    delete SERVICES.fake;
+  });
+
+  it('are told when a container joins and leaves, a network goes, and at prune', async () => {
+    await attach({ containerId: ID1, containerName: 'web', mode: 'bridge', ports: [] }, { dryRun: true, explain: () => {} });
+    const att = await attach({ containerId: ID1, containerName: 'web', mode: 'bridge', ports: [] });
+    await detach(att);
+    expect(await pruneLeftovers(new Set())).toEqual(['fake leftover']);
+    await teardownNetwork(await getNetwork('bridge'));
+    expect(calls).toEqual(['dryRun bridge web', 'joined bridge web 172.30.0.2', 'left bridge web', 'prune', 'stop bridge']);
+  });
+
+  it('a failing service undoes the attach', async () => {
+    SERVICES.fake.load = async () => ({ ...fake, joined: () => Promise.reject(new Error('no server')) });
+    await expect(attach({ containerId: ID1, containerName: 'web', mode: 'bridge', ports: [] })).rejects.toThrow('no server');
+    expect(listEndpoints()).toEqual([]);
+    expect(rec.text()).toContain(`link del mv${ID1.slice(0, 8)}`);
   });
 });
