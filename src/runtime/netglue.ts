@@ -16,11 +16,14 @@ export interface NetSetup {
   etcFiles: Record<string, string>;
 }
 
+/** --network / --cni as the network layer asks for them (container:NAME is resolved by attachNetwork). */
+const attachMode = (n: { mode: string; cni?: { confDir?: string; path?: string } }): AttachMode =>
+  n.mode.startsWith('cni:') ? { cni: n.mode.slice('cni:'.length), confDir: n.cni?.confDir, path: n.cni?.path } : n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
+
 export async function attachNetwork(c: ContainerConfig, explain?: (l: string) => void): Promise<NetSetup> {
   const n = c.net;
   const net = await import('../network/index.js');
-  let mode: AttachMode = n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
-  if (n.mode.startsWith('cni:')) mode = { cni: n.mode.slice('cni:'.length), confDir: n.cni?.confDir, path: n.cni?.path };
+  let mode = attachMode(n);
   let otherHosts: string | undefined;
   let otherResolv: string | undefined;
   if (n.mode.startsWith('container:')) {
@@ -91,7 +94,7 @@ export async function detachNetwork(c: ContainerConfig, explain?: (l: string) =>
 /** --dry-run: print the network steps a run would take, change nothing. */
 export async function dryRun(req: { net: { mode: string; network?: string; ports: string[]; publishAll: boolean }; name?: string }, explain: (l: string) => void): Promise<void> {
   const n = req.net;
-  if (n.mode.startsWith('container:') || n.mode.startsWith('cni:')) {
+  if (n.mode.startsWith('container:')) {
     explain(`# --network ${n.mode}: nothing to plan without running it`);
     return;
   }
@@ -100,8 +103,8 @@ export async function dryRun(req: { net: { mode: string; network?: string; ports
     {
       containerId: '0'.repeat(64),
       containerName: req.name ?? 'dry-run',
-      mode: n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge',
-      network: n.mode === 'none' || n.mode === 'host' ? undefined : n.network ?? n.mode,
+      mode: attachMode(n),
+      network: n.mode === 'none' || n.mode === 'host' || n.mode.startsWith('cni:') ? undefined : n.network ?? n.mode,
       ports: n.ports,
       publishAll: n.publishAll,
       exposedPorts: [],
