@@ -29,13 +29,13 @@ export async function warmUp(program: Command): Promise<void> {
     const network = { id: 'e'.repeat(64), name: 'bridge', driver: 'bridge' as const, bridge: 'minid0', subnet: '172.30.0.0/16', gateway: '172.30.0.1', created: '' };
     const specs = ['8080:80', '127.0.0.1:8443:443/tcp'].map(ports.parsePortSpec);
     const bindings = specs.map((s) => ({ protocol: s.protocol, hostIp: s.hostIp, hostPort: s.hostPorts?.[0] ?? 8080, containerPort: s.containerPorts[0] }));
-    const steps = plan.planAttach({ mode: 'bridge', containerId: id, containerName: 'web', network, store: { id: '0000beef', legacy: false, root: '/r' }, ip: '172.30.0.2', prefixLength: 16, mtu: 1500, ports: bindings, state: { networkUp: true, ipForward: true } });
+    const steps = plan.planBridgeAttach({ containerId: id, containerName: 'web', network, store: { id: '0000beef', legacy: false, root: '/r' }, ip: '172.30.0.2', prefixLength: 16, mtu: 1500, ports: bindings, state: { networkUp: true, ipForward: true } });
     const res = await step.applyPlan(steps, { concurrent: true, title: 'attach' });
     const lines: string[] = [];
     await step.applyPlan(steps, { dryRun: true, explain: (l) => lines.push(l), title: 'attach' });
     const att = { mode: 'bridge' as const, containerId: id, containerName: 'web', netnsName: names.netnsName(id), netnsPath: names.netnsPath(id), network: 'bridge', bridge: 'minid0', veth: names.vethHost(id), ip: '172.30.0.2', prefixLength: 16, gateway: '172.30.0.1', mac: names.macFor('172.30.0.2'), ports: bindings, undo: res.applied.map((s) => s.undo), undoNames: res.applied.map((s) => s.name) };
     await step.applyPlan(plan.planDetach(att), { tolerant: true, concurrent: true, title: 'detach' });
-    plan.planAttach({ mode: 'none', containerId: id, containerName: 'web' });
+    plan.planNoneAttach({ containerId: id, containerName: 'web' });
 
     // The container's command, environment and supervisor, as text.
     spec.resolveCommand({ Cmd: ['sh'], Env: ['PATH=/bin'] }, ['true'], undefined);

@@ -24,7 +24,9 @@ import { checkNetworkFree, getNetwork, isUp, markUp, records } from './networks.
 import { storeRef, type StoreRef } from '../sys/store.js';
 import { bridgeSteps, forwardingStep, globalSteps, localnetStep, networkRuleSteps, planDetach, type HostState } from './plan.js';
 import { applyPlan, cmd, type Step } from './step.js';
-import type { Attachment, NetworkRecord } from './types.js';
+import { servicesOf } from './services.js';
+import { ownUndo } from './drivers/common.js';
+import type { BridgeAttachment, NetworkRecord } from './types.js';
 
 /** Host end of a connected network's veth pair: 'mv' + container id8 + '-' + network id4 = 15. */
 export const extraVethHost = (containerId: string, networkId: string): string => `mv${containerId.slice(0, 8)}-${networkId.slice(0, 4)}`;
@@ -129,14 +131,12 @@ export interface ConnectRequest {
   aliases?: string[];
 }
 
-const ownSteps = (steps: Step[]): Step[] => steps.filter((s) => (s.owner ?? 'container') === 'container' && !s.skip && s.undo.length > 0);
-
 /**
  * Connect: decide everything that can fail for reasons the user can fix (the network, the
  * namespace, the link name, the address), then change the host. A failed step undoes the
  * steps already applied and frees the address: a refused or failed connect leaves no trace.
  */
-export async function connect(req: ConnectRequest, o: { explain?: (line: string) => void } = {}): Promise<Attachment> {
+export async function connect(req: ConnectRequest, o: { explain?: (line: string) => void } = {}): Promise<BridgeAttachment> {
   checkContainerId(req.containerId);
   const id = req.containerId;
   const net = await getNetwork(req.network);
@@ -188,8 +188,7 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
         return steps;
       });
     }
-    const own = ownSteps(applied);
-    const att: Attachment = {
+    const att: BridgeAttachment = {
       ...base,
       netnsName: req.netnsName,
       netnsPath: req.netnsPath,
@@ -200,17 +199,15 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
       gateway: net.gateway,
       mac: macFor(ip),
       ports: [],
-      undo: own.map((s) => s.undo),
-      undoNames: own.map((s) => s.name),
+      ...ownUndo(applied),
     };
     writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
-    // Its names on the network's DNS server (network/dns/), for the network's other containers;
-    // and the network's names for it (its 127.0.0.11 now answers those of every network).
-    const dns = dnsMod;
-    if (dns.hasDns(net)) {
+    // The network's services (services.ts; dns: its names for the network's other containers,
+    // the network's names for it).
+    const services = await servicesOf(net);
+    if (services.length) {
       try {
-        await dns.withNames(net, { containerId: id, containerName: req.containerName, aliases: req.aliases }, o);
-        await dns.refreshResolver(id, o);
+        for (const s of services) await s.connected(net, { ...att, containerId: id, containerName: req.containerName }, o);
       } catch (e) {
         await disconnect(att).catch(() => {});
         throw e;
@@ -228,7 +225,7 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
  * Disconnect what connect() added: its undo commands (the veth pair: ethN, its address and its
  * route go with it), then its address and endpoint. Idempotent and tolerant, like detach().
  */
-export async function disconnect(att: Attachment, o: { explain?: (line: string) => void } = {}): Promise<void> {
+export async function disconnect(att: BridgeAttachment, o: { explain?: (line: string) => void } = {}): Promise<void> {
   if (!att.connected) fail(`internal: disconnect() is for attachments added by network connect (use detach())`);
   const steps = planDetach(att);
   if (steps.length) {
@@ -239,10 +236,6 @@ export async function disconnect(att: Attachment, o: { explain?: (line: string) 
     await release(att.network, att.containerId);
     removeEndpoint(att.containerId, att.network);
     const net = records().find((r) => r.name === att.network);
-    if (net) {
-      const dns = await import('./dns/index.js');
-      await dns.syncDns(net, o);
-      await dns.refreshResolver(att.containerId, o);
-    }
+    if (net) for (const s of await servicesOf(net)) await s.left(net, att, { ...o, disconnected: true });
   }
 }

@@ -1,7 +1,8 @@
 // `minid network inspect NAME --diagram`: the topology as a terminal drawing. Pure: the data
 // comes in (network record, its endpoints, what is known about the host), text goes out.
 import { CHAIN, netnsName, short, vethHost } from './names.js';
-import type { Attachment, NetworkRecord } from './types.js';
+import type { Endpoint } from './endpoints.js';
+import type { NetworkRecord } from './types.js';
 
 export interface DiagramHost {
   uplink?: { dev: string; mtu: number; addresses?: string[] } | null;
@@ -9,7 +10,7 @@ export interface DiagramHost {
   up?: boolean;
 }
 
-type Ep = Attachment & { containerId?: string; containerName?: string };
+type Ep = Omit<Endpoint, 'containerId' | 'containerName' | 'network' | 'state'> & { containerId?: string; containerName?: string };
 
 const pad = (s: string, n: number): string => s.padEnd(n);
 

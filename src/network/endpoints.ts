@@ -6,9 +6,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
-import type { Attachment } from './types.js';
+import type { BridgeAttachment, Cmd, PortBinding } from './types.js';
 
-export interface Endpoint extends Attachment {
+/**
+ * A bridge attachment (the bridge driver, `network connect`) or a none one (the none and cni
+ * drivers' namespace), with whose it is; the bridge fields are absent while 'reserved' and
+ * for none.
+ */
+export interface Endpoint extends Partial<Omit<BridgeAttachment, 'mode'>> {
+  mode: 'bridge' | 'none';
+  ports: PortBinding[];
+  undo: Cmd[][];
   containerId: string;
   containerName: string;
   network: string;

@@ -213,17 +213,20 @@ export interface NetFilesOptions extends ResolvOptions {
 /** The three files' contents for a container (reads the host's resolv.conf / hosts). */
 export async function containerNetFiles(o: NetFilesOptions): Promise<Record<'hostname' | 'hosts' | 'resolv.conf', string>> {
   const p = probe();
-  const hostMode = o.attachment?.mode === 'host';
-  const dns = o.attachment?.dns;
+  const att = o.attachment;
+  const hostMode = att?.mode === 'host';
+  // Only the drivers that give the container an address of its own have these.
+  const ep = att?.mode === 'bridge' || att?.mode === 'cni' ? att : undefined;
+  const dns = att?.mode === 'bridge' ? att.dns : undefined;
   if (dns) {
     const to = `${dns.server.address}:${dns.server.port}`;
     const fwd = o.dns?.length ? `, which forwards other names to --dns ${o.dns.join(' ')}` : '';
-    const where = dns.instance === 'network' ? `minid's DNS server of network ${o.attachment!.network} (DNAT to ${to})` : `the container's own DNS server (in its namespace) with the names of network ${o.attachment!.network}`;
+    const where = dns.instance === 'network' ? `minid's DNS server of network ${ep!.network} (DNAT to ${to})` : `the container's own DNS server (in its namespace) with the names of network ${ep!.network}`;
     o = { ...o, dns: undefined, resolver: { address: dns.resolver, note: `${where}${fwd}` } };
   }
-  const cniDns = (o.attachment as { cni?: { result?: { dns?: NetFilesOptions['cniDns'] } } } | undefined)?.cni?.result?.dns;
-  if (o.attachment?.mode === 'cni' && cniDns) o = { ...o, cniDns };
-  const hosts = hostMode ? await p.hostsFile() : renderHosts({ hostname: o.hostname, ip: o.attachment?.ip, addHosts: o.addHosts, gateway: o.attachment?.gateway, aliases: o.aliases });
+  const cniDns: NetFilesOptions['cniDns'] = att?.mode === 'cni' ? att.cni.result?.dns : undefined;
+  if (cniDns) o = { ...o, cniDns };
+  const hosts = hostMode ? await p.hostsFile() : renderHosts({ hostname: o.hostname, ip: ep?.ip, addHosts: o.addHosts, gateway: ep?.gateway, aliases: o.aliases });
   return {
     hostname: renderHostname(o.hostname),
     hosts,

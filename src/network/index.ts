@@ -1,35 +1,39 @@
-// minid's network layer, as the runtime sees it:
+// minid's network layer, as the runtime sees it (the runtime calls nothing else in src/network):
 //   attach(req)  -> Attachment  (minid run: before the container process starts)
 //   detach(att)                 (minid rm / after the container exited)
+//   describe(att), check(att)   (inspect; network check)
+//   fromStored(json)            (an attachment as this or an earlier minid stored it)
 //   pruneLeftovers(knownIds)    (minid system prune: whatever a crash left behind)
 //   connect(req) / disconnect(att)  (minid network connect/disconnect: ethN in that namespace; connect.ts)
 // plus the network objects (create/ls/inspect/rm/prune) and the /etc file renderers.
 //
-// attach() first decides everything that can fail for reasons the user can fix (port syntax,
-// ports already taken, a free address), and only then changes the host: a refused request
-// leaves no trace.
+// Each mode is a driver (drivers/: none, host, container, bridge, cni) behind one interface;
+// long-lived per-network processes (dns/) are network services (services.ts). Drivers first
+// decide everything that can fail for reasons the user can fix (port syntax, ports already
+// taken, a free address), and only then change the host: a refused request leaves no trace.
 import fs from 'node:fs';
-import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
-import { withLock } from '../sys/lock.js';
-import { debugMark } from '../sys/exec.js';
 import { probe } from './host.js';
-import { allocate, release, reservations } from './ipam.js';
-import { listEndpoints, readEndpoint, removeEndpoint, writeEndpoint, type Endpoint } from './endpoints.js';
-import { checkContainerId, macFor, netnsName, netnsPath, parseComment, short, vethHost } from './names.js';
-import { checkNetworkFree, DEFAULT_NETWORK, getNetwork, isUp, markUp, records } from './networks.js';
-import { hasDns } from './dns/records.js';
+import { release, reservations } from './ipam.js';
+import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
+import { checkContainerId, parseComment, short } from './names.js';
+import { getNetwork, records } from './networks.js';
 import { storeRef } from '../sys/store.js';
-import { parsePortSpec, resolvePorts, takenBy } from './ports.js';
-import { planAttach, planDetach, type HostState } from './plan.js';
 import { applyPlan, type Step } from './step.js';
 import { deleteCmd, minidRules, ofStore, parseSave } from './iptables.js';
+import { driverFor, driverOf } from './drivers/index.js';
+import { allServices, servicesOf } from './services.js';
+import { hasDns } from './dns/records.js';
+import type { AttachOptions, AttachmentView, DetachOptions } from './drivers/types.js';
 import type { AttachRequest, Attachment, Cmd, NetworkRecord } from './types.js';
 
-export type { AttachRequest, Attachment, Cmd, NetworkRecord, PortBinding, Proto, AttachMode } from './types.js';
+export type { AttachRequest, Attachment, Cmd, NetworkRecord, PortBinding, Proto, AttachMode, DriverName } from './types.js';
+export type { BridgeAttachment, CniAttachment, ContainerAttachment, HostAttachment, NoneAttachment } from './types.js';
+export type { AttachOptions, AttachmentView, DetachOptions, NetworkDriver } from './drivers/types.js';
+export { DRIVERS, fromStored } from './drivers/index.js';
 export type { Step, PlanOptions, PlanResult } from './step.js';
 export { applyPlan, formatPlan, formatStep, undoSteps } from './step.js';
-export { planAttach, planDetach, planNetworkTeardown, planGlobalTeardown, type HostState, type AttachPlanInput } from './plan.js';
+export { planNoneAttach, planBridgeAttach, planDetach, planNetworkTeardown, planGlobalTeardown, type HostState, type BridgePlanInput } from './plan.js';
 export { parsePortSpec, parseExposedPort, resolvePorts, type PortSpec } from './ports.js';
 export { renderHosts, renderResolvConf, renderHostname, containerNetFiles, writeContainerNetFiles, FALLBACK_NAMESERVERS } from './files.js';
 export { renderDiagram } from './diagram.js';
@@ -46,180 +50,58 @@ export {
   DEFAULT_NETWORK,
 } from './networks.js';
 export { listEndpoints, type Endpoint } from './endpoints.js';
+export { reservations, release } from './ipam.js';
 export { setHostProbe, realProbe, type HostProbe } from './host.js';
 export { connect, disconnect, planConnect, extraVethHost, extraVethPeer, type ConnectRequest, type ConnectPlanInput } from './connect.js';
 
-export interface AttachOptions {
-  explain?: (line: string) => void;
-  dryRun?: boolean;
-}
-
-const ownSteps = (steps: Step[]): Step[] => steps.filter((s) => (s.owner ?? 'container') === 'container' && !s.skip && s.undo.length > 0);
-
+/**
+ * Give a container its network: the driver of req.mode (drivers/index.ts) plans and applies
+ * it. Returns the Attachment to store with the container; detach() needs nothing else.
+ */
 export async function attach(req: AttachRequest, o: AttachOptions = {}): Promise<Attachment> {
   checkContainerId(req.containerId);
-  const base = { containerId: req.containerId, containerName: req.containerName };
-  const publishes = req.ports.length > 0 || !!req.publishAll;
-  const mode = req.mode;
-
-  if (typeof mode === 'object') {
-    if (publishes) fail('conflicting options: ports cannot be published with --network container:NAME (the container uses the other container\'s network)');
-    o.explain?.(`# --network container: join the network namespace ${mode.container}; nothing to set up`);
-    return { mode: 'container', ...base, netnsPath: mode.container, ports: [], undo: [] };
-  }
-  if (mode === 'host') {
-    if (publishes) process.stderr.write('WARNING: Published ports are discarded when using host network mode\n');
-    o.explain?.("# --network host: the container uses the host's network namespace; nothing to set up");
-    return { mode: 'host', ...base, ports: [], undo: [] };
-  }
-  if (mode === 'none') {
-    if (publishes) fail('conflicting options: ports cannot be published with --network none');
-    const steps = planAttach({ mode: 'none', ...base });
-    const att: Attachment = { mode: 'none', ...base, netnsName: netnsName(req.containerId), netnsPath: netnsPath(req.containerId), ports: [], undo: [] };
-    // Recorded before the host changes, so that pruneLeftovers finds what a crash leaves.
-    if (!o.dryRun) writeEndpoint({ ...att, ...base, network: 'none', state: 'reserved' });
-    try {
-      const res = await applyPlan(steps, { explain: o.explain, dryRun: o.dryRun, title: `network none for container ${req.containerName} (${short(req.containerId)})` });
-      const own = ownSteps(o.dryRun ? steps : res.applied);
-      Object.assign(att, { undo: own.map((s) => s.undo), undoNames: own.map((s) => s.name) });
-    } catch (e) {
-      if (!o.dryRun) removeEndpoint(req.containerId);
-      throw e;
-    }
-    if (!o.dryRun) writeEndpoint({ ...att, ...base, network: 'none', state: 'attached' });
-    return att;
-  }
-  if (mode !== 'bridge') fail(`unknown network mode "${String(mode)}"`);
-  return attachBridge(req, o);
+  return driverFor(req.mode).attach(req, o);
 }
-
-async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Attachment> {
-  const id = req.containerId;
-  const dry = !!o.dryRun;
-  // Everything the user can get wrong is decided before the host changes.
-  const specs = req.ports.map(parsePortSpec);
-  debugMark('attach: start');
-  const net = await getNetwork(req.network ?? 'bridge', { dryRun: dry });
-  const store = await storeRef();
-  // Is the network set up already? Its one external command (iptables-save) runs while the
-  // ports and the address are reserved below.
-  const upEarly = isUp(net, store);
-  upEarly.catch(() => {}); // awaited below, unless a reservation fails first
-  const others = (): { name: string; id: string; ports: Endpoint['ports'] }[] =>
-    listEndpoints()
-      .filter((e) => e.containerId !== id)
-      .map((e) => ({ name: e.containerName, id: e.containerId, ports: e.ports }));
-  const reserve = async (): Promise<Attachment['ports']> => {
-    const mine = readEndpoint(id);
-    if (mine && mine.state === 'attached') fail(`container ${req.containerName} is already connected to network ${mine.network}`);
-    // Other containers' ports only matter when this one publishes some (reading every
-    // endpoint would make each start cost more as containers accumulate).
-    const publishes = specs.length > 0 || (!!req.publishAll && (req.exposedPorts?.length ?? 0) > 0);
-    const taken = publishes ? takenBy(others()) : () => null;
-    const ports = await resolvePorts(specs, { publishAll: req.publishAll, exposedPorts: req.exposedPorts, taken });
-    if (!dry) writeEndpoint({ mode: 'bridge', ...reqBase(req), network: net.name, ports, undo: [], state: 'reserved' });
-    return ports;
-  };
-  const ports = dry ? await reserve() : await withLock('network-ports', reserve);
-  debugMark('attach: ports reserved');
-
-  try {
-    const { ip, prefixLength } = await allocate(net.name, net.subnet, net.gateway, id, { dryRun: dry });
-    debugMark(`attach: address ${ip} reserved`);
-    const p = probe();
-    const mtu = (await p.uplink())?.mtu ?? 1500;
-    const ipForward = (await p.readSysctl('net.ipv4.ip_forward')) === '1';
-    const title = `attach container ${req.containerName} (${short(id)}) to network "${net.name}": ${ip}/${prefixLength} on bridge ${net.bridge}`;
-    const go = async (state: HostState): Promise<Step[]> => {
-      const steps = planAttach({ mode: 'bridge', containerId: id, containerName: req.containerName, network: net, store, ip, prefixLength, mtu, ports, state });
-      const res = await applyPlan(steps, { explain: o.explain, dryRun: dry, title, concurrent: true });
-      return dry ? steps.filter((s) => !s.skip) : res.applied;
-    };
-    const stateWhenDown = async (): Promise<HostState> => ({
-      networkUp: false,
-      bridgeExists: await p.linkExists(net.bridge),
-      iptablesSave: await p.iptablesSave(),
-      ipForward,
-    });
-
-    let applied: Step[];
-    if (await upEarly) applied = await go({ networkUp: true, ipForward });
-    else if (dry) {
-      await checkNetworkFree(net, store);
-      applied = await go(await stateWhenDown());
-    } else {
-      // The first container sets the network up; hold the lock so a second one waits for it.
-      applied = await withLock('network-setup', async () => {
-        if (await isUp(net, store)) return go({ networkUp: true, ipForward });
-        await checkNetworkFree(net, store);
-        const steps = await go(await stateWhenDown());
-        markUp(net.name);
-        return steps;
-      });
-    }
-
-    const own = ownSteps(applied);
-    const att: Attachment = {
-      mode: 'bridge',
-      ...reqBase(req),
-      netnsName: netnsName(id),
-      netnsPath: netnsPath(id),
-      network: net.name,
-      bridge: net.bridge,
-      veth: vethHost(id),
-      ip,
-      prefixLength,
-      gateway: net.gateway,
-      mac: macFor(ip),
-      ports,
-      undo: own.map((s) => s.undo),
-      undoNames: own.map((s) => s.name),
-      ...(req.aliases?.length ? { aliases: req.aliases } : {}),
-    };
-    if (!dry) writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
-    // Names on user networks (network/dns/): recorded and answered before the command starts.
-    if (dry && hasDns(net) && o.explain) await (await import('./dns/index.js')).dryRunDns(net, { containerId: id, containerName: req.containerName, ip }, req, o.explain);
-    if (!dry && hasDns(net)) {
-      try {
-        const { attachDns } = await import('./dns/index.js');
-        att.dns = await attachDns(net, { ...att, containerId: id, containerName: req.containerName, ip }, req, o);
-      } catch (e) {
-        await detach(att).catch(() => {});
-        throw e;
-      }
-      writeEndpoint({ ...att, containerId: id, containerName: req.containerName, network: net.name, state: 'attached' });
-    }
-    return att;
-  } catch (e) {
-    if (!dry) {
-      await release(net.name, id).catch(() => {});
-      removeEndpoint(id);
-    }
-    throw e;
-  }
-}
-
-const reqBase = (req: AttachRequest): { containerId: string; containerName: string } => ({ containerId: req.containerId, containerName: req.containerName });
 
 /**
- * Undo an attachment: its own undo commands in reverse (rules, veth, namespace), then its
- * address and endpoint. Idempotent: whatever is already gone (a namespace removed by hand,
- * a second detach) is skipped silently.
+ * Undo an attachment, whichever driver made it (its `mode`). Idempotent: whatever is already
+ * gone (a namespace removed by hand, a second detach) is skipped silently.
  */
-export async function detach(att: Attachment, o: { explain?: (line: string) => void } = {}): Promise<void> {
-  const steps = planDetach(att);
-  if (steps.length) {
-    const who = att.containerName ? `container ${att.containerName}${att.containerId ? ` (${short(att.containerId)})` : ''}` : 'container';
-    await applyPlan(steps, { explain: o.explain, tolerant: true, concurrent: true, title: `detach ${who}${att.network ? ` from network "${att.network}"` : ''}` });
-  }
-  if (att.containerId) {
-    if (att.mode === 'bridge' && att.network) await release(att.network, att.containerId);
-    removeEndpoint(att.containerId);
-  }
-  // Its names go from the network's DNS server (and its own server, for --dns, stops).
-  if (att.mode === 'bridge' && att.network && att.network !== DEFAULT_NETWORK) {
-    const net = records().find((r) => r.name === att.network);
-    if (net) await (await import('./dns/index.js')).detachDns(net, att, o);
+export async function detach(att: Attachment, o: DetachOptions = {}): Promise<void> {
+  await driverOf(att).detach(att, o);
+}
+
+/** The attachment as `inspect` shows it, whichever driver made it. */
+export function describe(att: Attachment): AttachmentView {
+  return driverOf(att).describe(att);
+}
+
+/** Is the attachment still in place? One line per problem ([] when it is). */
+export async function check(att: Attachment, o: DetachOptions = {}): Promise<string[]> {
+  return driverOf(att).check(att, o);
+}
+
+// --- container names (dns/), for the runtime's checks before `run` and `rename` -----------
+
+/** Does the network answer names (user networks)? */
+export const hasNames = (net: NetworkRecord): boolean => hasDns(net);
+
+/** --network-alias: each must be a DNS name (one line, exit 125, when not). */
+export async function validateAliases(aliases: string[]): Promise<void> {
+  if (aliases.length) aliases.forEach((await import('./dns/index.js')).validateAlias);
+}
+
+/** Refuse names (a container's name, its aliases) another container of `network` answers to. */
+export async function checkNames(network: string, who: { containerId: string; containerName: string; aliases?: string[] }): Promise<void> {
+  (await import('./dns/index.js')).checkNames(network, who);
+}
+
+/** `rename`: the container's endpoints get its new name, and the services of their networks know. */
+export async function renameEndpoints(containerId: string, name: string): Promise<void> {
+  for (const e of listEndpoints().filter((x) => x.containerId === containerId)) {
+    writeEndpoint({ ...e, containerName: name });
+    const net = await getNetwork(e.network).catch(() => undefined);
+    if (net) for (const s of await servicesOf(net)) await s.renamed(net, {});
   }
 }
 
@@ -294,10 +176,10 @@ export async function pruneLeftovers(knownContainerIds: Set<string>, o: PruneOpt
       for (const ip of await release(net, id)) removed.push(`address ${ip} on network ${net} (container ${short(id)})`);
     }
   }
-  // DNS servers of removed networks or gone containers; names of gone containers.
-  const { pruneDns } = await import('./dns/index.js');
+  // The network services (services.ts; dns: servers of removed networks or gone containers,
+  // names of gone containers).
   const recs = records();
-  removed.push(...(await pruneDns({ record: (n) => recs.find((r) => r.name === n) ?? null, stray: (id12) => !owned(id12), explain: o.explain })));
+  for (const s of await allServices()) removed.push(...(await s.prune({ record: (n) => recs.find((r) => r.name === n) ?? null, stray: (id12) => !owned(id12), explain: o.explain })));
   return removed;
 }
 

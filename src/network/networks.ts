@@ -337,9 +337,9 @@ export function markUp(name: string): void {
 export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: string) => void } = {}): Promise<string[]> {
   const store = await storeRef();
   return withLock('network-setup', async () => {
-    // Its DNS servers first (network/dns/): they listen on the bridge's address.
-    const { stopNetworkDns } = await import('./dns/index.js');
-    await stopNetworkDns(r.name, { explain: o.explain });
+    // Its services first (services.ts; dns: its servers listen on the bridge's address).
+    const { allServices } = await import('./services.js');
+    for (const s of await allServices()) await s.stop(r.name, { explain: o.explain });
     const p = probe();
     const ours = await bridgeIsOurs(r, store);
     if (!ours && (await p.linkExists(r.bridge))) o.explain?.(`# bridge ${r.bridge} is labelled "${await p.linkAlias(r.bridge)}": not this store's (${store.id}), left alone`);

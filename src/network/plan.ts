@@ -19,7 +19,7 @@ import { cmd, type Step } from './step.js';
 import { CHAIN, CONTAINER_IF, FILTER_CHAINS, HOST_COMMENT, NAT_CHAINS, comment, macFor, netnsName, vethHost } from './names.js';
 import { deleteCmd, hasChain, hasRule, minidRules, ofNetwork, parseSave, toDelete } from './iptables.js';
 import type { StoreRef } from '../sys/store.js';
-import type { Attachment, Cmd, NetworkRecord, PortBinding } from './types.js';
+import type { Cmd, NetworkRecord, PortBinding } from './types.js';
 
 const ipt = (table: 'nat' | 'filter', ...args: string[]): Cmd => cmd('iptables', '-t', table, ...args);
 const prefixOf = (cidr: string): string => cidr.split('/')[1];
@@ -36,14 +36,7 @@ export interface HostState {
   ipForward: boolean;
 }
 
-export interface NonePlanInput {
-  mode: 'none';
-  containerId: string;
-  containerName: string;
-}
-
 export interface BridgePlanInput {
-  mode: 'bridge';
   containerId: string;
   containerName: string;
   network: NetworkRecord;
@@ -56,8 +49,6 @@ export interface BridgePlanInput {
   ports: PortBinding[];
   state: HostState;
 }
-
-export type AttachPlanInput = NonePlanInput | BridgePlanInput;
 
 // --- steps ------------------------------------------------------------------------------
 // (the network-level builders are exported for connect.ts: `network connect` reuses them)
@@ -342,20 +333,22 @@ function portStep(b: PortBinding, ip: string, net: NetworkRecord, cmt: string): 
 
 // --- public planners -------------------------------------------------------------------
 
-/** The steps that give a container its network. */
-export function planAttach(o: AttachPlanInput): Step[] {
-  if (o.mode === 'none') {
-    const ns = netnsName(o.containerId);
-    return [
-      netnsStep(o.containerId),
-      {
-        name: 'bring loopback up',
-        why: '--network none: the container gets 127.0.0.1 and nothing else',
-        apply: [cmd('ip', '-n', ns, 'link', 'set', 'lo', 'up')],
-        undo: [],
-      },
-    ];
-  }
+/** --network none (and the namespace the cni driver hands to the plugins): a namespace, loopback up. */
+export function planNoneAttach(o: { containerId: string; containerName: string }): Step[] {
+  const ns = netnsName(o.containerId);
+  return [
+    netnsStep(o.containerId),
+    {
+      name: 'bring loopback up',
+      why: '--network none: the container gets 127.0.0.1 and nothing else',
+      apply: [cmd('ip', '-n', ns, 'link', 'set', 'lo', 'up')],
+      undo: [],
+    },
+  ];
+}
+
+/** A bridge network (the default 'bridge' or a user network): the course notes' recipe. */
+export function planBridgeAttach(o: BridgePlanInput): Step[] {
   const net = o.network;
   const cmt = comment(o.store.id, net.name, o.containerName, o.containerId);
   return [
@@ -370,8 +363,8 @@ export function planAttach(o: AttachPlanInput): Step[] {
   ];
 }
 
-/** Undo what attach did, from the attachment alone (it carries its undo commands). */
-export function planDetach(att: Attachment): Step[] {
+/** Undo what attach did, from the attachment alone (it carries its undo commands): every driver's. */
+export function planDetach(att: { undo: Cmd[][]; undoNames?: string[] }): Step[] {
   const steps: Step[] = [];
   for (let i = att.undo.length - 1; i >= 0; i--) {
     if (att.undo[i].length === 0) continue;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import type { Attachment } from '../network/types.js';
+import type { BridgeAttachment } from '../network/types.js';
 import { findContainer, listStates, loadState, saveConfig, type ContainerConfig, type ContainerState } from './state.js';
 
 type Explain = ((line: string) => void) | undefined;
@@ -43,7 +43,7 @@ export function connectRefusal(s: ContainerState): string | null {
 }
 
 /** eth1, eth2, ...: the lowest one no extra attachment uses. */
-export function nextIfName(extras: Attachment[]): string {
+export function nextIfName(extras: BridgeAttachment[]): string {
   const used = new Set(extras.map((a) => a.ifName));
   for (let i = 1; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
 }
@@ -74,7 +74,7 @@ function editHosts(c: ContainerConfig, ip: string, add: boolean): void {
 
 // --- connect / disconnect -----------------------------------------------------------------
 
-export async function connectContainer(networkRef: string, containerRef: string, o: { ip?: string; aliases?: string[]; explain?: Explain } = {}): Promise<Attachment> {
+export async function connectContainer(networkRef: string, containerRef: string, o: { ip?: string; aliases?: string[]; explain?: Explain } = {}): Promise<BridgeAttachment> {
   const found = findContainer(containerRef);
   if (PSEUDO.has(networkRef))
     fail(`cannot connect container ${found.config.name} to network ${networkRef}: only bridge networks can be connected (${networkRef} is chosen with \`minid run --network ${networkRef === 'null' ? 'none' : networkRef}\`)`);
@@ -88,18 +88,19 @@ export async function connectContainer(networkRef: string, containerRef: string,
     const why = connectRefusal(s);
     if (why) fail(why);
     const c = s.config;
-    const extras: Attachment[] = c.extraAttachments ?? [];
-    if (c.attachment.network === record.name || extras.some((a) => a.network === record.name)) fail(`container ${c.name} is already connected to network ${record.name}`);
+    const primary = c.attachment as BridgeAttachment; // connectRefusal: a bridge attachment
+    const extras: BridgeAttachment[] = c.extraAttachments ?? [];
+    if (primary.network === record.name || extras.some((a) => a.network === record.name)) fail(`container ${c.name} is already connected to network ${record.name}`);
     const att = await net.connect(
       {
         containerId: id,
         containerName: c.name,
         network: record.name,
-        netnsName: c.attachment.netnsName,
-        netnsPath: c.attachment.netnsPath,
+        netnsName: primary.netnsName,
+        netnsPath: primary.netnsPath,
         ifName: nextIfName(extras),
         ip: o.ip,
-        primaryNetwork: c.attachment.network,
+        primaryNetwork: primary.network,
         aliases: o.aliases,
       },
       { explain: o.explain },
@@ -130,10 +131,10 @@ export async function disconnectContainer(networkRef: string, containerRef: stri
     const s = loadState(id);
     if (!s) fail(`no such container: ${containerRef} (see \`minid ps -a\`)`);
     const c = s.config;
-    const extras: Attachment[] = c.extraAttachments ?? [];
+    const extras: BridgeAttachment[] = c.extraAttachments ?? [];
     const att = extras.find((a) => a.network === record.name);
     if (!att) {
-      if (c.attachment?.network === record.name && c.attachment?.mode === 'bridge')
+      if (c.attachment?.mode === 'bridge' && c.attachment.network === record.name)
         fail(`container ${c.name} was run on network ${record.name}: its first network (eth0, the default route) stays until the container ends; stop or remove it instead`);
       if (o.force) return;
       fail(`container ${c.name} is not connected to network ${record.name}`);
@@ -148,7 +149,7 @@ export async function disconnectContainer(networkRef: string, containerRef: stri
 
 /** Release every network added by connect (container end: releaseContainer holds the container's lock). */
 export async function releaseExtraAttachments(c: ContainerConfig, explain?: Explain): Promise<void> {
-  const extras: Attachment[] = c.extraAttachments ?? [];
+  const extras: BridgeAttachment[] = c.extraAttachments ?? [];
   if (!extras.length) return;
   const net = await import('../network/index.js');
   for (const att of [...extras].reverse()) {
@@ -166,10 +167,10 @@ async function removeStaleEndpoints(network: string, ref: string, explain: Expla
   const matches = (id: string, name: string): boolean => !known.has(id) && (name === ref || (/^[0-9a-f]{3,}$/.test(ref) && id.startsWith(ref)));
   const stale = net.listEndpoints().filter((e) => e.network === network && matches(e.containerId, e.containerName));
   for (const e of stale) {
-    if (e.connected) await net.disconnect(e, { explain });
-    else await net.detach(e, { explain });
+    if (e.connected) await net.disconnect(e as BridgeAttachment, { explain });
+    else await net.detach(net.fromStored(e), { explain });
   }
-  const { reservations, release } = await import('../network/ipam.js');
+  const { reservations, release } = net;
   const ids = new Set(reservations(network).map((r) => r.containerId).filter((id) => id && matches(id, '')));
   for (const id of ids) await release(network, id);
   return stale.length + ids.size > 0;

@@ -149,14 +149,13 @@ export function writeCidfile(f: string, id: string): void {
  */
 async function checkNetworkNames(r: RunRequest): Promise<void> {
   const aliases = r.net.aliases ?? [];
-  const dns = await import('../network/dns/index.js');
-  aliases.forEach(dns.validateAlias);
+  const net = await import('../network/index.js');
+  await net.validateAliases(aliases);
   const user = r.net.network && r.net.network !== 'bridge' && !r.net.mode.includes(':') ? r.net.network : undefined;
   if (aliases.length && !user) fail('--network-alias is only for containers on a user-defined network: create one (`minid network create NET`) and run with --network NET');
   if (!user) return;
-  const { getNetwork } = await import('../network/networks.js');
-  const net = await getNetwork(user);
-  if (dns.hasDns(net)) dns.checkNames(net.name, { containerId: '', containerName: r.name ?? '', aliases });
+  const record = await net.getNetwork(user);
+  if (net.hasNames(record)) await net.checkNames(record.name, { containerId: '', containerName: r.name ?? '', aliases });
 }
 
 /**

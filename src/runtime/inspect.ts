@@ -12,6 +12,7 @@ import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
 import { hostLayout, oomKilled } from './cgroup.js';
 import type { ImageRecord } from '../image/store.js';
+import { describe, fromStored } from '../network/index.js';
 
 /** docker's zero time (Go's time.Time{}), for a container not started or not ended. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -73,9 +74,10 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
   const minidNets = goMap({} as Record<string, unknown>);
   if (!atts.length && !c.net.mode.startsWith('container:')) networks[netName] = endpoint(netName, undefined);
   for (const a of atts) {
-    const name = a.network ?? (a.mode === 'cni' ? a.cni?.name ?? netName : a.mode);
-    networks[name] = endpoint(name, a.mode === 'none' || a.mode === 'host' ? undefined : a);
-    minidNets[name] = { InterfaceName: a.ifName ?? (a.mode === 'bridge' || a.mode === 'cni' ? 'eth0' : ''), HostVeth: a.veth ?? '', Bridge: a.bridge ?? '', Connected: !!a.connected };
+    // Each driver says what it set up (network/drivers/: describe).
+    const d = describe(fromStored(a));
+    networks[d.network] = endpoint(d.network, d.endpoint);
+    minidNets[d.network] = { InterfaceName: d.ifName, HostVeth: d.veth, Bridge: d.bridge, Connected: d.connected };
   }
   // Top-level addresses: the default bridge network's only, as docker fills them.
   const top = att && (att.network ?? att.mode) === 'bridge' && att.mode === 'bridge' ? att : undefined;

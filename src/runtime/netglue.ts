@@ -1,12 +1,14 @@
-// Where the runtime meets the network layer: which namespace the container gets, what the
-// network layer sets up for it, and the /etc files (hostname, hosts, resolv.conf) it sees.
+// Where the runtime meets the network layer (network/index.ts, and nothing else of it): which
+// namespace the container gets, what the network layer sets up for it (its driver: none, host,
+// container, bridge, cni), and the /etc files (hostname, hosts, resolv.conf) it sees.
 import fs from 'node:fs';
 import { fail } from '../errors.js';
+import type { AttachMode, Attachment } from '../network/types.js';
 import type { ContainerConfig } from './state.js';
 import { findContainer } from './state.js';
 
 export interface NetSetup {
-  attachment?: any;
+  attachment?: Attachment;
   /** unshare --net: a fresh namespace with only loopback (not used by the built-in modes). */
   newNet: boolean;
   /** The namespace prepared by the network layer or another container: minid-init --netns joins it. */
@@ -14,16 +16,21 @@ export interface NetSetup {
   etcFiles: Record<string, string>;
 }
 
+/** --network / --cni as the network layer asks for them (container:NAME is resolved by attachNetwork). */
+const attachMode = (n: { mode: string; cni?: { confDir?: string; path?: string } }): AttachMode =>
+  n.mode.startsWith('cni:') ? { cni: n.mode.slice('cni:'.length), confDir: n.cni?.confDir, path: n.cni?.path } : n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
+
 export async function attachNetwork(c: ContainerConfig, explain?: (l: string) => void): Promise<NetSetup> {
   const n = c.net;
   const net = await import('../network/index.js');
-  let mode: 'none' | 'host' | 'bridge' | { container: string } = n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge';
+  let mode = attachMode(n);
   let otherHosts: string | undefined;
   let otherResolv: string | undefined;
   if (n.mode.startsWith('container:')) {
     const other = findContainer(n.mode.slice('container:'.length));
     if (other.status !== 'running' || !other.pid) fail(`cannot join the network of container ${other.config.name}: it is not running (start it first)`);
-    mode = { container: other.config.attachment?.netnsPath ?? `/proc/${other.pid}/ns/net` };
+    const theirs = other.config.attachment;
+    mode = { container: (theirs && 'netnsPath' in theirs ? theirs.netnsPath : undefined) ?? `/proc/${other.pid}/ns/net` };
     try {
       otherHosts = fs.readFileSync(`/proc/${other.pid}/root/etc/hosts`, 'utf8');
     } catch {
@@ -31,7 +38,7 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
     }
     // Its namespace's 127.0.0.11 leads to its network's DNS server (network/dns/): its
     // resolv.conf is right here too, as docker shares it.
-    if (other.config.attachment?.dns) {
+    if (theirs?.mode === 'bridge' && theirs.dns) {
       try {
         otherResolv = fs.readFileSync(`/proc/${other.pid}/root/etc/resolv.conf`, 'utf8');
       } catch {
@@ -39,27 +46,21 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
       }
     }
   }
-  let attachment: any;
-  if (n.mode.startsWith('cni:')) {
-    const { cniAttach } = await import('./cniglue.js');
-    attachment = await cniAttach(c, explain);
-  } else {
-    attachment = await net.attach(
-      {
-        containerId: c.id,
-        containerName: c.name,
-        mode,
-        network: mode === 'bridge' ? n.network ?? 'bridge' : undefined,
-        ports: n.ports,
-        publishAll: n.publishAll,
-        exposedPorts: c.exposedPorts,
-        hostname: c.hostname,
-        aliases: n.aliases,
-        dns: n.dns,
-      },
-      { explain },
-    );
-  }
+  const attachment = await net.attach(
+    {
+      containerId: c.id,
+      containerName: c.name,
+      mode,
+      network: mode === 'bridge' ? n.network ?? 'bridge' : undefined,
+      ports: n.ports,
+      publishAll: n.publishAll,
+      exposedPorts: c.exposedPorts,
+      hostname: c.hostname,
+      aliases: n.aliases,
+      dns: n.dns,
+    },
+    { explain },
+  );
   let files: Awaited<ReturnType<typeof net.containerNetFiles>>;
   try {
     files = await net.containerNetFiles({
@@ -79,18 +80,15 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
   }
   if (otherHosts !== undefined) files.hosts = otherHosts;
   if (otherResolv !== undefined) files['resolv.conf'] = otherResolv;
-  const netnsPath: string | undefined = attachment.netnsPath;
+  const netnsPath = 'netnsPath' in attachment ? attachment.netnsPath : undefined;
   return { attachment, newNet: false, joinNetns: netnsPath, etcFiles: files };
 }
 
 export async function detachNetwork(c: ContainerConfig, explain?: (l: string) => void): Promise<void> {
   if (!c.attachment) return;
-  if (c.attachment.mode === 'cni') {
-    const { cniDetach } = await import('./cniglue.js');
-    return cniDetach(c, explain);
-  }
   const net = await import('../network/index.js');
-  await net.detach(c.attachment, { explain });
+  // As stored, maybe by an earlier minid: the container's --cni folders complete an old cni attachment.
+  await net.detach(net.fromStored(c.attachment, { cni: c.net.cni }), { explain, containerName: c.name });
 }
 
 /** --dry-run: print the network steps a run would take, change nothing. */
@@ -99,7 +97,7 @@ export async function dryRun(
   explain: (l: string) => void,
 ): Promise<void> {
   const n = req.net;
-  if (n.mode.startsWith('container:') || n.mode.startsWith('cni:')) {
+  if (n.mode.startsWith('container:')) {
     explain(`# --network ${n.mode}: nothing to plan without running it`);
     return;
   }
@@ -108,8 +106,8 @@ export async function dryRun(
     {
       containerId: '0'.repeat(64),
       containerName: req.name ?? 'dry-run',
-      mode: n.mode === 'none' || n.mode === 'host' ? n.mode : 'bridge',
-      network: n.mode === 'none' || n.mode === 'host' ? undefined : n.network ?? n.mode,
+      mode: attachMode(n),
+      network: n.mode === 'none' || n.mode === 'host' || n.mode.startsWith('cni:') ? undefined : n.network ?? n.mode,
       ports: n.ports,
       publishAll: n.publishAll,
       exposedPorts: [],

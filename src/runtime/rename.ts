@@ -8,13 +8,10 @@ import { forgetName, loadState, nameHolder, recordName, saveConfig, type Contain
 
 /** On a user network, the new name must not be another container's name or alias there. */
 async function checkDnsNames(s: ContainerState, name: string): Promise<void> {
-  const { listEndpoints } = await import('../network/endpoints.js');
-  const mine = listEndpoints().filter((e) => e.containerId === s.config.id);
-  if (!mine.length) return;
-  const dns = await import('../network/dns/index.js');
-  for (const e of mine) {
+  const net = await import('../network/index.js');
+  for (const e of net.listEndpoints().filter((x) => x.containerId === s.config.id)) {
     try {
-      dns.checkNames(e.network, { containerId: s.config.id, containerName: name, aliases: e.aliases });
+      await net.checkNames(e.network, { containerId: s.config.id, containerName: name, aliases: e.aliases });
     } catch (err) {
       throw new MinidError((err as Error).message, 1);
     }
@@ -40,19 +37,5 @@ export async function renameContainer(s: ContainerState, newName: string): Promi
     recordName(name, now.config.id);
     forgetName(old, now.config.id);
   });
-  await renameEndpoints(s.config.id, name);
-}
-
-/** The container's endpoints on bridge networks renamed; a network with DNS rewrites its records. */
-async function renameEndpoints(id: string, name: string): Promise<void> {
-  const { listEndpoints, writeEndpoint } = await import('../network/endpoints.js');
-  const mine = listEndpoints().filter((e) => e.containerId === id);
-  if (!mine.length) return;
-  const dns = await import('../network/dns/index.js');
-  const { getNetwork } = await import('../network/networks.js');
-  for (const e of mine) {
-    writeEndpoint({ ...e, containerName: name });
-    const net = await getNetwork(e.network).catch(() => undefined);
-    if (net) await dns.syncDns(net);
-  }
+  await (await import('../network/index.js')).renameEndpoints(s.config.id, name);
 }

@@ -10,7 +10,7 @@ import { fail, MinidError } from '../errors.js';
 import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
 import type { SecurityOpts } from './security.js';
-import type { Attachment } from '../network/types.js';
+import type { Attachment, BridgeAttachment } from '../network/types.js';
 import { pausedNow } from './pause.js';
 
 export interface NetworkSettings {
@@ -57,10 +57,10 @@ export interface ContainerConfig {
   cidfile?: string;
   exposedPorts: string[];
   net: NetworkSettings;
-  /** What the network layer set up (its undo list included): present while attached. */
-  attachment?: any;
+  /** What the network layer set up (its undo list included): present while attached. Read it with network fromStored(). */
+  attachment?: Attachment;
   /** Networks added by `minid network connect` (eth1, eth2, ...), in connect order; see runtime/connect.ts. */
-  extraAttachments?: Attachment[];
+  extraAttachments?: BridgeAttachment[];
   startedAt?: string;
   /** --memory, --cpus, ... as docker's HostConfig has them (runtime/limits.ts). */
   limits?: import('./limits.js').Limits;

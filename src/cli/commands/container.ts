@@ -213,15 +213,8 @@ export async function networkCheck(ref: string) {
   const s = findContainer(ref);
   const att = s.config.attachment;
   if (!att || att.mode !== 'cni') fail(`container ${s.config.name} is not attached with --cni: CHECK is a CNI operation`);
-  const cni = await import('../../cni/index.js');
-  await cni.checkNetworkList(att.cni.name, {
-    containerId: s.config.id,
-    netns: att.netnsPath,
-    ifName: 'eth0',
-    capabilityArgs: att.cni.portMappings.length ? { portMappings: att.cni.portMappings } : {},
-    confDir: s.config.net.cni?.confDir,
-    cniPath: s.config.net.cni?.path,
-  });
+  const net = await import('../../network/index.js');
+  await net.check(net.fromStored(att, { cni: s.config.net.cni }));
   process.stdout.write(`${s.config.name}: CNI CHECK of "${att.cni.name}" passed\n`);
 }
 

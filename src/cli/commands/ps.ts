@@ -42,7 +42,7 @@ const labelsOf = (s: ContainerState): Record<string, string> => s.config.labels 
 const networksOf = (s: ContainerState): string[] => {
   const c = s.config;
   const primary = c.net.network ?? (c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode);
-  return [primary, ...(c.extraAttachments ?? []).map((a) => a.network ?? a.mode)];
+  return [primary, ...(c.extraAttachments ?? []).map((a) => a.network)];
 };
 
 /** docker's --filter keys for containers; a bad one is the daemon's error (exit 1). */

@@ -2,7 +2,7 @@
 // script --explain prints, and the processes the executor actually starts (the batches).
 // A reviewer reads __golden__/*.sh, not the code that makes them. Update with `vitest -u`.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { planAttach, planDetach, planGlobalTeardown, planNetworkTeardown, type BridgePlanInput, type HostState } from '../../../src/network/plan.js';
+import { planBridgeAttach, planNoneAttach, planDetach, planGlobalTeardown, planNetworkTeardown, type BridgePlanInput, type HostState } from '../../../src/network/plan.js';
 import { planConnect } from '../../../src/network/connect.js';
 import { dryRunDns } from '../../../src/network/dns/index.js';
 import { applyPlan, formatPlan, type Step } from '../../../src/network/step.js';
@@ -124,31 +124,31 @@ beforeEach(() => {
 afterEach(resetSeams);
 
 /** The golden text: the explain script, then the processes the executor starts. */
-async function golden(title: string, steps: ReturnType<typeof planAttach>): Promise<string> {
+async function golden(title: string, steps: ReturnType<typeof planBridgeAttach>): Promise<string> {
   await applyPlan(steps);
   return `${formatPlan(steps, title)}\n# ---- processes started (batched) ----\n${rec.text()}\n`;
 }
 
-describe('planAttach golden files', () => {
+describe('attach plan golden files', () => {
   it('bridge, first container, -p 8080:80 (sets up the network, the chains and forwarding)', async () => {
-    const steps = planAttach(base({ ports: [tcp(8080, 80)], state: { networkUp: false, bridgeExists: false, iptablesSave: '', ipForward: false } }));
+    const steps = planBridgeAttach(base({ ports: [tcp(8080, 80)], state: { networkUp: false, bridgeExists: false, iptablesSave: '', ipForward: false } }));
     await expect(await golden('minid run -p 8080:80 (first container on "bridge")', steps)).toMatchFileSnapshot('__golden__/bridge-first-p8080.sh');
   });
 
   it('bridge, network already up, no ports', async () => {
-    const steps = planAttach(base({ containerId: ID2, containerName: 'db', ip: '172.30.0.3' }));
+    const steps = planBridgeAttach(base({ containerId: ID2, containerName: 'db', ip: '172.30.0.3' }));
     await expect(await golden('minid run (network "bridge" already up)', steps)).toMatchFileSnapshot('__golden__/bridge-up-noports.sh');
   });
 
   it('bridge, network up, ports on 127.0.0.1, udp and a range', async () => {
     const ports = [tcp(8080, 80, '127.0.0.1'), udp(5353, 53), tcp(9000, 9000), tcp(9001, 9001)];
-    const steps = planAttach(base({ ports }));
+    const steps = planBridgeAttach(base({ ports }));
     await expect(await golden('minid run -p 127.0.0.1:8080:80 -p 5353:53/udp -p 9000-9001:9000-9001', steps)).toMatchFileSnapshot('__golden__/bridge-up-ports-mixed.sh');
   });
 
   it('bridge, repair: bridge exists without minid marker, stale network rules and chains present', async () => {
     // Another store's network "bridge" is up on the same host: its rules are not stale, not this store's.
-    const steps = planAttach(base({ state: { networkUp: false, bridgeExists: true, iptablesSave: otherStore(SAVED_WITH_BRIDGE), ipForward: true } }));
+    const steps = planBridgeAttach(base({ state: { networkUp: false, bridgeExists: true, iptablesSave: otherStore(SAVED_WITH_BRIDGE), ipForward: true } }));
     await expect(await golden('minid run after a crash (bridge left behind; another store\'s network "bridge" is up)', steps)).toMatchFileSnapshot('__golden__/bridge-repair.sh');
     expect(rec.text()).not.toContain(OTHER);
     expect(rec.text()).not.toContain('mst0ther0');
@@ -157,30 +157,30 @@ describe('planAttach golden files', () => {
   it('default store after an upgrade: takes over the rules an older minid left on its own bridge only', async () => {
     // An older minid's default store on minid0, and an older test store's network "bridge" on mst0ther0.
     const saved = otherStore(SAVED_LEGACY, '"minid:bridge');
-    const steps = planAttach(base({ store: { ...STORE, legacy: true }, state: { networkUp: false, bridgeExists: true, iptablesSave: saved, ipForward: true } }));
+    const steps = planBridgeAttach(base({ store: { ...STORE, legacy: true }, state: { networkUp: false, bridgeExists: true, iptablesSave: saved, ipForward: true } }));
     await expect(await golden('minid run in the default store after an upgrade (an older minid set up "bridge")', steps)).toMatchFileSnapshot('__golden__/bridge-repair-legacy.sh');
     expect(rec.text()).not.toContain('mst0ther0');
     // A store other than the default one takes no store-less rule at all.
-    const notDefault = planAttach(base({ state: { networkUp: false, bridgeExists: true, iptablesSave: saved, ipForward: true } }));
+    const notDefault = planBridgeAttach(base({ state: { networkUp: false, bridgeExists: true, iptablesSave: saved, ipForward: true } }));
     expect(notDefault.map((s) => s.name)).not.toContain('remove stale rules of network "bridge"');
   });
 
   it('user network "front", first container, chains already there for another network', async () => {
-    const steps = planAttach(
+    const steps = planBridgeAttach(
       base({ network: frontNet, ip: '10.88.0.2', prefixLength: 24, ports: [tcp(8443, 443)], state: { networkUp: false, bridgeExists: false, iptablesSave: SAVED_WITH_BRIDGE, ipForward: true } }),
     );
     await expect(await golden('minid run --network front -p 8443:443', steps)).toMatchFileSnapshot('__golden__/user-network-first.sh');
   });
 
   it('none', async () => {
-    const steps = planAttach({ mode: 'none', containerId: ID1, containerName: 'loner' });
+    const steps = planNoneAttach({ containerId: ID1, containerName: 'loner' });
     await expect(await golden('minid run --network none', steps)).toMatchFileSnapshot('__golden__/none.sh');
   });
 });
 
 describe('teardown golden files', () => {
   it('detach of a bridge container with -p 8080:80', async () => {
-    const steps = planAttach(base({ ports: [tcp(8080, 80)] }));
+    const steps = planBridgeAttach(base({ ports: [tcp(8080, 80)] }));
     const own = steps.filter((s) => (s.owner ?? 'container') === 'container' && s.undo.length);
     const att: Attachment = { mode: 'bridge', containerId: ID1, containerName: 'web', network: 'bridge', ports: [tcp(8080, 80)], undo: own.map((s) => s.undo), undoNames: own.map((s) => s.name) };
     const plan = planDetach(att);
@@ -219,7 +219,7 @@ describe('teardown golden files', () => {
 
 describe('plan properties', () => {
   it('every rule minid adds carries a minid comment', () => {
-    const steps = planAttach(base({ ports: [tcp(8080, 80)], state: { networkUp: false, iptablesSave: '', ipForward: false } }));
+    const steps = planBridgeAttach(base({ ports: [tcp(8080, 80)], state: { networkUp: false, iptablesSave: '', ipForward: false } }));
     const rules = steps.flatMap((s) => s.apply).filter((c) => c.argv[0] === 'iptables' && !c.argv.includes('-N'));
     expect(rules.length).toBe(16);
     // Host-wide hooks: `minid`; the network's and the container's rules name the store.
@@ -227,14 +227,14 @@ describe('plan properties', () => {
   });
 
   it('uses link names of at most 15 characters', () => {
-    const steps = planAttach(base({ network: frontNet }));
+    const steps = planBridgeAttach(base({ network: frontNet }));
     const links = steps.flatMap((s) => s.apply).flatMap((c) => c.argv).filter((a) => /^(mv|mc|mbr-)/.test(a));
     expect(new Set(links)).toEqual(new Set(['mv3f2a1b4c', 'mbr-f0f0f0f0a1b']));
     for (const n of links) expect(n.length).toBeLessThanOrEqual(15);
   });
 
   it('a network that is up skips its own steps and the host-wide ones', () => {
-    const steps = planAttach(base());
+    const steps = planBridgeAttach(base());
     expect(steps.filter((s) => s.skip).map((s) => s.owner)).toEqual(['network', 'network', 'network', 'network', 'host', 'network', 'host', 'host', 'host', 'network', 'network', 'network']);
   });
 });
@@ -258,13 +258,13 @@ describe('undo of every step kind', () => {
   const withoutForward = (st: string[]): string[] => st.filter((l) => l !== IP_FORWARD);
 
   const ports = [tcp(8080, 80), udp(5353, 53), tcp(8443, 443, '127.0.0.1')];
-  const web = (st: HostState): Step[] => planAttach(base({ ports, state: st }));
-  const db = (st: HostState): Step[] => planAttach(base({ containerId: ID2, containerName: 'db', ip: '172.30.0.3', ports: [tcp(9090, 90)], state: st }));
+  const web = (st: HostState): Step[] => planBridgeAttach(base({ ports, state: st }));
+  const db = (st: HostState): Step[] => planBridgeAttach(base({ containerId: ID2, containerName: 'db', ip: '172.30.0.3', ports: [tcp(9090, 90)], state: st }));
   const front = (st: HostState): Step[] =>
-    planAttach(base({ containerId: ID3, containerName: 'api', network: frontNet, ip: '10.88.0.2', prefixLength: 24, ports: [tcp(8081, 80)], state: st }));
+    planBridgeAttach(base({ containerId: ID3, containerName: 'api', network: frontNet, ip: '10.88.0.2', prefixLength: 24, ports: [tcp(8081, 80)], state: st }));
   const connectWeb = (st: HostState): Step[] =>
     planConnect({ containerId: ID1, containerName: 'web', network: frontNet, store: STORE, netns: 'minid-3f2a1b4c5d6e', ifName: 'eth1', ip: '10.88.0.3', prefixLength: 24, mtu: 1400, state: st });
-  const none = (): Step[] => planAttach({ mode: 'none', containerId: ID2, containerName: 'loner' });
+  const none = (): Step[] => planNoneAttach({ containerId: ID2, containerName: 'loner' });
   /** The DNS resolver steps of container api on network front (network/dns: 127.0.0.11 in its namespace). */
   async function resolver(): Promise<Step[]> {
     const roots = tempRoots();
