@@ -21,7 +21,7 @@ build: native
 	npx tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-native: build/minid-init build/minid-spawner build/minid-devices build/minid-logger
+native: build/minid-init build/minid-spawner build/minid-devices build/minid-logger build/minid-console
 
 build/minid-spawner: src/sys/spawner.c
 	@mkdir -p build
@@ -35,6 +35,11 @@ build/minid-init: src/runtime/init.c
 
 # The host-side writer of container logs (one small process per container, no Node).
 build/minid-logger: src/runtime/logger.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -o $@ $<
+
+# The host-side holder of a container's terminal (-t): `attach` connects to it.
+build/minid-console: src/runtime/console.c
 	@mkdir -p build
 	cc -O2 -Wall -Wextra -o $@ $<
 
