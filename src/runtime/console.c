@@ -56,6 +56,7 @@ struct client {
 static struct client clients[MAX_CLIENTS];
 static int nclients = 0, seen_client = 0;
 static int master = -1;
+static struct winsize size = {.ws_row = 24, .ws_col = 80}; /* until a client says its own */
 
 static void fail(const char *what, const char *arg) {
   fprintf(stderr, "minid-console: %s %s: %s\n", what, arg, strerror(errno));
@@ -117,10 +118,7 @@ static int receive_master(int listener) {
     if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(h), sizeof fd);
   }
   close(c);
-  if (fd >= 0) {
-    struct winsize ws = {.ws_row = 24, .ws_col = 80}; /* until a client says its own */
-    ioctl(fd, TIOCSWINSZ, &ws);
-  }
+  if (fd >= 0) ioctl(fd, TIOCSWINSZ, &size); /* a client may have said its size already */
   return fd;
 }
 
@@ -148,9 +146,9 @@ static int read_client(struct client *c) {
     if (c->have < 3 + len) return 1;
     unsigned char *p = c->buf + 3;
     if (c->buf[0] == 'd' && master >= 0) write_all(master, p, len);
-    else if (c->buf[0] == 'w' && len == 4 && master >= 0) {
-      struct winsize ws = {.ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3])};
-      ioctl(master, TIOCSWINSZ, &ws);
+    else if (c->buf[0] == 'w' && len == 4) {
+      size = (struct winsize){.ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3])};
+      if (master >= 0) ioctl(master, TIOCSWINSZ, &size);
     } else if (c->buf[0] != 'd' && c->buf[0] != 'w') return 0; /* not our protocol */
     memmove(c->buf, c->buf + 3 + len, c->have - 3 - len);
     c->have -= 3 + len;
