@@ -18,6 +18,7 @@ export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
  * run (nothing has started), 1 for attach and exec.
  */
 export function parseDetachKeys(spec: string, exitCode: number): Buffer {
+  if (spec === '') spec = DEFAULT_DETACH_KEYS; // docker's CLI: empty is the default
   const keys: number[] = [];
   for (const key of spec.split(',')) {
     if (key.length === 1) {
