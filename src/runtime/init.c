@@ -547,7 +547,9 @@ static void take_terminal(int slave) {
 }
 
 /* --console-socket (run mode): ROOTFS/dev/pts is the container's devpts (fstab.devproc). */
+static int made_console = 0;
 static void make_console(const char *sock_path) {
+  made_console = 1;
   char ptmx[4096], console[4096], from[32], to[32];
   snprintf(ptmx, sizeof ptmx, "%s/dev/pts/ptmx", rootfs);
   snprintf(console, sizeof console, "%s/dev/console", rootfs);
@@ -877,6 +879,7 @@ static int exec_mode(int argc, char **argv) {
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
   /* -t: a new terminal of the container's devpts (the mount namespace's /dev/pts). */
   int slave = sock >= 0 ? new_terminal("/dev/pts/ptmx", sock) : -1;
+  if (slave >= 0 && fchown(slave, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal");
   become(uid, gid);
 
   /* The caller's terminal must not be the command's controlling terminal: TIOCSTI (push
@@ -1038,6 +1041,7 @@ int main(int argc, char **argv) {
   mkdir_p(cwd);
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
 
+  if (made_console && fchown(0, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal"); /* the user's terminal, as runc's */
   become(uid, gid);
   environ = env; /* the command is searched in the container's PATH, not the host's */
   return exec_command(argv + 6);
