@@ -145,20 +145,14 @@ export async function runForeground(
 ): Promise<number> {
   const shim = path.join(paths.containerRun(c.id), 'shim.sh');
   if (c.tty) return runOnTerminal(c, sup, shim, held, o.detachKeys);
-  let done: Promise<unknown>;
-  let unforward = () => {};
-  let log: LogSink;
-  let unwatch: () => void;
-  {
-    if (!sup.child) await sup.spawn(['/bin/sh', shim]);
-    unwatch = sup.unwatch;
-    log = sup.log!;
-    done = sup.closed!;
-    await waitStarted(c.id).catch(() => {});
-    unforward = forwardSignals(c.id, () => sup.leaveNow('signals'));
-  }
-  // The container runs: a signal held since the last check is its (from now on, a terminal
-  // sends Ctrl-C as a key; without one they are forwarded as they come).
+  if (!sup.child) await sup.spawn(['/bin/sh', shim]);
+  const { unwatch } = sup;
+  const log = sup.log!;
+  const done = sup.closed!;
+  await waitStarted(c.id).catch(() => {});
+  const unforward = forwardSignals(c.id, () => sup.leaveNow('signals'));
+  // The container runs: a signal held since the last check is its (from now on, they are
+  // forwarded as they come).
   held?.release((sig) => signalContainer(c.id, sig));
   const why = await Promise.race([done.then(() => undefined), sup.leave]);
   if (why) return leaveToSupervisor(c, why, log, unforward);
