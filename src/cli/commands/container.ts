@@ -81,6 +81,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
   if (o.pull !== 'missing' || o.platform || !(await (await import('../../image/store.js')).findLocalImage(image))) await (await import('./image.js')).pullForRun(image, o.pull, o.platform);
   // --detach-keys: checked before anything is made (125, as docker's run).
   const detachKeys = o.detachKeys !== undefined ? (await import('../../runtime/console.js')).parseDetachKeys(o.detachKeys, 125) : undefined;
+  if (!o.detach) checkTty(!!o.interactive, !!o.tty);
   debugMark('run: parsed');
   const { ForegroundSupervisor, holdSignals, runForeground } = await import('../../runtime/attach.js');
   // Ctrl-C from here until the container runs: undo, not die half-way.
@@ -118,6 +119,11 @@ export async function run(image: string, command: string[], o: any): Promise<num
   return runForeground(c, fg, held, { detachKeys });
 }
 
+/** docker's CLI check: keys typed into a container's terminal must come from a terminal (exit 1). */
+function checkTty(stdin: boolean, tty: boolean): void {
+  if (stdin && tty && !process.stdin.isTTY) fail('the input device is not a TTY: run it from a terminal, or without -t (or -i)', 1);
+}
+
 /** `minid attach`: a container's terminal, or its output (and stdin), until it exits or the detach keys. */
 export async function attach(ref: string, o: { stdin?: boolean; detachKeys?: string; sigProxy?: string | boolean }): Promise<number> {
   const { parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('../../runtime/console.js');
@@ -125,6 +131,8 @@ export async function attach(ref: string, o: { stdin?: boolean; detachKeys?: str
   const proxy = o.sigProxy === undefined || o.sigProxy === true ? 'true' : String(o.sigProxy);
   if (proxy !== 'true' && proxy !== 'false') fail(`invalid --sig-proxy "${proxy}": give true or false`, 1);
   const { attachContainer } = await import('../../runtime/attach.js');
+  const c = findContainer(ref).config;
+  checkTty(c.interactive && o.stdin !== false, c.tty);
   return attachContainer(ref, { stdin: o.stdin !== false, detachKeys, sigProxy: proxy === 'true' });
 }
 
@@ -187,6 +195,7 @@ export async function logs(ref: string, o: { follow?: boolean; tail?: string; ti
 
 export async function exec(ref: string, command: string[], o: any): Promise<number> {
   const detachKeys = o.detachKeys !== undefined ? (await import('../../runtime/console.js')).parseDetachKeys(o.detachKeys, 1) : undefined;
+  checkTty(!!o.interactive, !!o.tty);
   return execInContainer({
     detachKeys,
     ref,

@@ -90,7 +90,7 @@ it('a hang-up on run -it --rm: the container survives the CLI, and is removed (i
   await eventually(() => expect(netnsList()).not.toContain(netns));
 });
 
-it('--detach-keys that are not keys: one line, docker\'s exit code (run 125, attach and exec 1), nothing made', async () => {
+it('--detach-keys that are not keys, -it without a terminal: one line, docker\'s exit code (run 125 / 1, attach and exec 1), nothing made', async () => {
   const id = (await run(['run', '-d', '--name', 'att-keys', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
   suite.ids.push(id);
   for (const [args, code] of [
@@ -102,6 +102,14 @@ it('--detach-keys that are not keys: one line, docker\'s exit code (run 125, att
     expect(r.exitCode, args.join(' ')).toBe(code);
     expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
     expect(r.stderr, args.join(' ')).toMatch(/invalid --detach-keys .*ctrl-p,ctrl-q/);
+  }
+  expect((await run(['inspect', 'att-never'])).exitCode).toBe(1);
+  // -it with a stdin that is not a terminal (a pipe here): docker's refusal, exit 1, nothing made.
+  for (const args of [['run', '-it', '--rm', '--name', 'att-never', 'busybox', 'sh'], ['exec', '-it', 'att-keys', 'sh']]) {
+    const r = await run(args, { input: 'echo hi\n' });
+    expect(r.exitCode, args.join(' ')).toBe(1);
+    expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    expect(r.stderr, args.join(' ')).toMatch(/the input device is not a TTY/);
   }
   expect((await run(['inspect', 'att-never'])).exitCode).toBe(1);
 });
