@@ -1,8 +1,8 @@
 #!/bin/sh
-# minid's four C helpers (build/minid-init, minid-spawner, minid-devices, minid-logger): the one
+# minid's C helpers (build/minid-init, minid-spawner, minid-devices, minid-logger, minid-console): the one
 # place that knows how to compile them. Used by the Makefile (`make build`), by `npm pack`
 # (package.json's prepack) and by `npm install` (postinstall):
-#   native.sh build [OUT] [CC] [LDFLAGS]  compile the four into OUT (default build) with CC (default cc)
+#   native.sh build [OUT] [CC] [LDFLAGS]  compile them into OUT (default build) with CC (default cc)
 #   native.sh prebuilt                    fully static ones for linux x64 and arm64 in prebuilt/,
 #                                         shipped in the package for hosts without a compiler
 #   native.sh install                     at install: compile them here when cc and libseccomp's
@@ -15,9 +15,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # helper name and its source file
-HELPERS='minid-init:src/runtime/init.c minid-spawner:src/sys/spawner.c minid-devices:src/runtime/devices.c minid-logger:src/runtime/logger.c'
+HELPERS='minid-init:src/runtime/init.c minid-spawner:src/sys/spawner.c minid-devices:src/runtime/devices.c minid-logger:src/runtime/logger.c minid-console:src/runtime/console.c'
 
-build() { # OUT CC [LDFLAGS...]: the four helpers into OUT
+build() { # OUT CC [LDFLAGS...]: the helpers into OUT
   out=$1 cc=$2
   shift 2
   mkdir -p "$out"

@@ -76,6 +76,7 @@ export function buildProgram(): Command {
       .option('--mount <type=...,source=...,target=...>', 'bind, volume or tmpfs mount, docker\'s key=value syntax (repeatable)', collect, [])
       .option('-i, --interactive', 'keep stdin open')
       .option('-t, --tty', 'allocate a terminal')
+      .option('--detach-keys <keys>', 'with -it: the keys that detach, leaving the container running (default: ctrl-p,ctrl-q)')
       .option('--entrypoint <cmd>', "override the image's entrypoint")
       .option('--network <mode>', 'none | host | bridge | container:NAME | NETWORK', 'bridge')
       .option('--cni <name>', 'attach with the CNI network configuration list NAME')
@@ -212,12 +213,22 @@ export function buildProgram(): Command {
     .argument('<command...>')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a terminal')
+    .option('--detach-keys <keys>', 'with -it: the keys that detach, leaving the command running (default: ctrl-p,ctrl-q)')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory')
     .option('-u, --user <uid[:gid]>', 'user to run as')
     .option('--privileged', "all capabilities for this command (the container's seccomp filter and no-new-privileges stay)")
     .passThroughOptions()
     .action(action(async () => (await import('./commands/container.js')).exec));
+
+  program
+    .command('attach')
+    .description("Attach to a running container: its terminal (-t), or its output (and stdin, -i), until it exits (its exit code)")
+    .argument('<container>')
+    .option('--no-stdin', 'do not attach stdin')
+    .option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default: ctrl-p,ctrl-q)')
+    .option('--sig-proxy [bool]', 'without a terminal: pass the signals minid gets on to the container (default true)')
+    .action(action(async () => (await import('./commands/container.js')).attach));
 
   program
     .command('inspect')

@@ -1,15 +1,19 @@
 // Foreground containers: minid stays attached, streams the output to the terminal and the log,
 // forwards signals, and releases the network when the container ends. With -t the container
-// gets a real terminal through node-pty: raw keys in, window size followed.
+// gets a terminal of its own (its devpts, held on the host by minid-console) and minid attaches
+// to it as `minid attach` does (console.ts): raw keys in, window size followed; the detach keys
+// or a hang-up leave it running to its supervisor, as docker's CLI does. `attachContainer` is
+// `minid attach`.
 import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
-import { debugMark, startProcess, startTerminal, type Started } from '../sys/exec.js';
+import { debugMark, startProcess, type Started } from '../sys/exec.js';
 import { onOutputGone } from '../sys/output.js';
 import { paths } from '../sys/paths.js';
-import { exitFile, leftFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
-import { REPORT_FD, SUPERVISOR_FDS, releaseContainer, waitStarted } from './container.js';
+import { attachSocket, exitFile, findContainer, leftFile, processAlive, readExitRecord, readPid, supervisorAlive, type ContainerConfig } from './state.js';
+import { GO_FD, REPORT_FD, SUPERVISOR_FDS, releaseContainer, spawnDetachedSupervisor, waitExit, waitStarted } from './container.js';
+import { decodeReport, readReportLine } from './protocol.js';
 import { startLogger, type LogSink } from './logwriter.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -90,6 +94,14 @@ export class ForegroundSupervisor {
   }
 
   spawn = async (argv: string[]): Promise<Started> => {
+    if (this.c.tty) {
+      // -t: the supervisor stands on its own, as for -d (it logs the terminal's output, and
+      // minid-console holds the terminal): minid attaches to it, and may leave it running.
+      const child = (this.child = await spawnDetachedSupervisor(this.c)(argv));
+      child.ref();
+      this.closed = new Promise((res) => child.on('exit', res));
+      return child;
+    }
     this.unwatch = onOutputGone(this.outputGone);
     // The log: a writer of its own (minid-logger), fed what the terminal is shown, stream by stream.
     const log = (this.log = await startLogger(this.c.id, this.c.logOpts));
@@ -125,40 +137,34 @@ export class ForegroundSupervisor {
   outputGone = (): void => this.leaveNow('reader');
 }
 
-export async function runForeground(c: ContainerConfig, sup: ForegroundSupervisor = new ForegroundSupervisor(c), held?: HeldSignals): Promise<number> {
+export async function runForeground(
+  c: ContainerConfig,
+  sup: ForegroundSupervisor = new ForegroundSupervisor(c),
+  held?: HeldSignals,
+  o: { detachKeys?: Buffer } = {},
+): Promise<number> {
   const shim = path.join(paths.containerRun(c.id), 'shim.sh');
-  let done: Promise<unknown>;
-  let unforward = () => {};
-  let log: LogSink;
-  let unwatch: () => void;
-  if (c.tty) {
-    // A terminal has no end to close: a container whose output has no reader any more is
-    // killed (what SIGPIPE does to a program; the container's PID 1 would ignore it).
-    unwatch = onOutputGone(() => signalContainer(c.id, 'SIGKILL'));
-    // A terminal has one stream: everything is recorded as stdout, as docker does with -t.
-    log = await startLogger(c.id, c.logOpts);
-    done = ptySession(['/bin/sh', shim], { env: process.env as Record<string, string>, interactive: c.interactive, tee: (d) => log.stdout.write(d) });
-    await waitStarted(c.id).catch(() => {});
-  } else {
-    if (!sup.child) await sup.spawn(['/bin/sh', shim]);
-    unwatch = sup.unwatch;
-    log = sup.log!;
-    done = sup.closed!;
-    await waitStarted(c.id).catch(() => {});
-    unforward = forwardSignals(c.id, () => sup.leaveNow('signals'));
-  }
-  // The container runs: a signal held since the last check is its (from now on, a terminal
-  // sends Ctrl-C as a key; without one they are forwarded as they come).
+  if (c.tty) return runOnTerminal(c, sup, shim, held, o.detachKeys);
+  if (!sup.child) await sup.spawn(['/bin/sh', shim]);
+  const { unwatch } = sup;
+  const log = sup.log!;
+  const done = sup.closed!;
+  await waitStarted(c.id).catch(() => {});
+  const unforward = forwardSignals(c.id, () => sup.leaveNow('signals'));
+  // The container runs: a signal held since the last check is its (from now on, they are
+  // forwarded as they come).
   held?.release((sig) => signalContainer(c.id, sig));
   const why = await Promise.race([done.then(() => undefined), sup.leave]);
-  if (why && !c.tty) return leaveToSupervisor(c, why, log, unforward);
+  if (why) return leaveToSupervisor(c, why, log, unforward);
   await done;
   debugMark('run: the supervisor has exited');
   unwatch();
-  // Until the container is released, a Ctrl-C still goes to the container (which has ended:
-  // nothing happens) rather than killing minid half-way through the release.
-  if (c.tty) unforward = forwardSignals(c.id);
   await log.end();
+  return released(c, unforward);
+}
+
+/** The container has ended and its supervisor with it: release it; its exit code. */
+async function released(c: ContainerConfig, unforward: () => void): Promise<number> {
   const exit = readExitRecord(c.id);
   await releaseContainer(c.id);
   unforward();
@@ -177,13 +183,8 @@ export async function runForeground(c: ContainerConfig, sup: ForegroundSuperviso
  * as docker's CLI does when its output is gone or after three SIGTERM/SIGINTs.
  */
 async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', log: LogSink, unforward: () => void): Promise<never> {
-  fs.writeFileSync(leftFile(c.id), '');
+  await leave(c);
   await log.end();
-  // The supervisor looks for the mark after it recorded the exit: if the record is there
-  // already, it may have looked too early, and the release is ours.
-  if (fs.statSync(exitFile(c.id), { throwIfNoEntry: false })?.size || supervisorAlive(c.id) === false) {
-    await releaseContainer(c.id).catch(() => {});
-  }
   unforward();
   const what = why === 'reader' ? 'the reader of its output has gone' : 'got 3 SIGTERM/SIGINTs';
   const then = c.autoRemove ? 'it is removed when it exits' : `stop it with \`minid stop ${c.name}\``;
@@ -191,28 +192,133 @@ async function leaveToSupervisor(c: ContainerConfig, why: 'reader' | 'signals', 
   process.exit(1);
 }
 
+/** Leave the container to its supervisor: it releases the container (and honours --rm) once it ends. */
+async function leave(c: ContainerConfig): Promise<void> {
+  fs.writeFileSync(leftFile(c.id), '');
+  // The supervisor looks for the mark after it recorded the exit: if the record is there
+  // already, it may have looked too early, and the release is ours.
+  if (fs.statSync(exitFile(c.id), { throwIfNoEntry: false })?.size || supervisorAlive(c.id) === false) {
+    await releaseContainer(c.id).catch(() => {});
+  }
+}
+
+/** Signals that make `run -t` leave the container running (docker's CLI dies of them, its container runs on). */
+const LEAVING: NodeJS.Signals[] = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'];
+
 /**
- * Run argv on a new terminal (sys's startTerminal: node-pty) wired to ours: raw keys in (Ctrl-C reaches the
- * process through the terminal's line discipline), output out (and to `tee`), window size
- * followed. Returns the exit code.
+ * `run -t`: attach to the container's terminal until it ends (its exit code), or until the
+ * detach keys (exit 0) or a hang-up (the user's terminal closed: SIGHUP, exit 129) leave it
+ * to its supervisor, which releases it and honours --rm when it exits.
  */
-export async function ptySession(argv: string[], o: { env: Record<string, string>; interactive: boolean; tee?: (d: string) => void }): Promise<number> {
-  const out = process.stdout;
-  const term = await startTerminal(argv, { cols: out.columns || 80, rows: out.rows || 24, cwd: '/', env: o.env });
-  term.onData((d) => {
-    if (!out.destroyed) out.write(d);
-    o.tee?.(d);
+async function runOnTerminal(c: ContainerConfig, sup: ForegroundSupervisor, shim: string, held?: HeldSignals, detachKeys?: Buffer): Promise<number> {
+  const child = sup.child ?? (await sup.spawn(['/bin/sh', shim]));
+  (child.stdio[GO_FD] as import('node:net').Socket | null)?.destroy(); // the go was said (or there is none)
+  const pipe = child.stdio[REPORT_FD] as import('node:net').Socket;
+  pipe.ref();
+  const report = readReportLine(pipe).finally(() => pipe.destroy());
+  // A terminal has no end to close: a container whose output has no reader any more is
+  // killed (what SIGPIPE does to a program; the container's PID 1 would ignore it).
+  const unwatch = onOutputGone(() => signalContainer(c.id, 'SIGKILL'));
+  let onSignal!: (sig: NodeJS.Signals) => void;
+  const signalled = new Promise<NodeJS.Signals>((res) => (onSignal = res));
+  LEAVING.forEach((sig) => process.on(sig, onSignal));
+  const stopListening = () => LEAVING.forEach((sig) => process.off(sig, onSignal));
+  // A signal held while the container was set up: the same as one that comes now.
+  held?.release(onSignal);
+  let output = false;
+  const { attachConsole, parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('./console.js');
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const session = attachConsole(attachSocket(c.id), {
+    interactive: c.interactive,
+    detachKeys: detachKeys ?? parseDetachKeys(DEFAULT_DETACH_KEYS, 125),
+    waiting: alive,
+    onOutput: () => (output = true),
   });
-  const stdin = process.stdin;
-  const raw = stdin.isTTY && o.interactive;
-  if (raw) stdin.setRawMode(true);
-  const onInput = (d: Buffer) => term.write(d.toString());
-  if (o.interactive) stdin.on('data', onInput).resume();
-  const onResize = () => term.resize(out.columns || 80, out.rows || 24);
-  out.on('resize', onResize);
-  const code = await term.exited;
-  out.off('resize', onResize);
-  if (o.interactive) stdin.off('data', onInput).pause();
-  if (raw) stdin.setRawMode(false);
+  const why = await Promise.race([session, signalled]);
+  if (why === 'detached' || (why !== 'ended' && why !== 'unreachable')) {
+    // The terminal is restored by the session once it has closed.
+    if (why !== 'detached' && process.stdin.isTTY) process.stdin.setRawMode(false);
+    await leave(c);
+    stopListening();
+    unwatch();
+    debugMark(`run: left the container to its supervisor (${why})`);
+    if (why === 'detached') process.exit(0);
+    // Die of the signal, as docker's CLI does. (process.exit would have Node restore the
+    // terminal's settings, and abort when a hung-up terminal refuses them: EIO.)
+    process.kill(process.pid, why);
+    return new Promise<never>(() => {});
+  }
+  await sup.closed;
+  debugMark('run: the supervisor has exited');
+  unwatch();
+  // A start that failed before the container had its terminal: the reason is in the report.
+  const line = await report;
+  const r = line === null ? undefined : decodeReport(line);
+  if (r && !r.started && !output) process.stderr.write(`minid: ${r.message}\n`);
+  // Until the container is released, a signal waits rather than kill minid half-way through.
+  const code = await released(c, () => {});
+  stopListening();
   return code;
+}
+
+/**
+ * `minid attach CONTAINER`: a -t container's terminal (console.ts), or a container's output
+ * as it comes (and our stdin into its stdin with -i), until it exits: its exit code. The
+ * detach keys leave it running ("read escape sequence", exit 1, as docker's CLI).
+ */
+export async function attachContainer(ref: string, o: { stdin: boolean; detachKeys: Buffer; sigProxy: boolean }): Promise<number> {
+  const s = findContainer(ref);
+  const c = s.config;
+  if (s.status !== 'running') throw new MinidError(`cannot attach to container ${c.name}: it is not running; start it attached (\`minid start -a ${c.name}\`)`, 1);
+  if (s.paused) throw new MinidError(`cannot attach to container ${c.name}: it is paused; unpause it first (\`minid unpause ${c.name}\`)`, 1);
+  const interactive = c.interactive && o.stdin;
+  let why: 'ended' | 'detached' | 'unreachable';
+  if (c.tty) {
+    const { attachConsole } = await import('./console.js');
+    why = await attachConsole(attachSocket(c.id), { interactive, detachKeys: o.detachKeys });
+    if (why === 'unreachable') throw new MinidError(`cannot attach to container ${c.name}: its terminal is not reachable (started by an older minid?): use \`minid exec -it ${c.name} sh\``, 1);
+  } else {
+    why = await attachStreams(c, interactive, o);
+  }
+  if (why === 'detached') {
+    process.stderr.write('read escape sequence\n');
+    process.exit(1);
+  }
+  return (await waitExit(c.id))?.exitCode ?? 255;
+}
+
+/**
+ * attach without a terminal: the output from now on, from the log as the supervisor writes it
+ * (stdout to stdout, stderr to stderr), and with -i our stdin into the container's (the FIFO
+ * its supervisor keeps open: launch.ts's keepStdin), relayed, never our terminal itself.
+ * Signals are passed on to the container (docker's --sig-proxy, on by default).
+ */
+async function attachStreams(c: ContainerConfig, interactive: boolean, o: { detachKeys: Buffer; sigProxy: boolean }): Promise<'ended' | 'detached'> {
+  const { readLogs, recordTime } = await import('./logs.js');
+  const unforward = o.sigProxy ? forwardSignals(c.id) : () => {};
+  let detach!: () => void;
+  const detached = new Promise<'detached'>((res) => (detach = () => res('detached')));
+  let stopInput = () => {};
+  const fifo = path.join(paths.containerRun(c.id), 'stdin');
+  if (interactive && fs.existsSync(fifo)) {
+    const { DetachMatcher } = await import('./console.js');
+    const to = fs.createWriteStream(fifo, { flags: 'a' });
+    to.on('error', () => {});
+    const matcher = new DetachMatcher(o.detachKeys);
+    const onInput = (d: Buffer) => {
+      const { pass, detach: done } = matcher.feed(d);
+      if (pass.length) to.write(pass);
+      if (done) detach();
+    };
+    process.stdin.on('data', onInput).resume();
+    stopInput = () => {
+      process.stdin.off('data', onInput).pause();
+      to.end();
+    };
+  }
+  const streamed = readLogs(c.id, { follow: true, since: recordTime(Date.now()) }, { stdout: process.stdout, stderr: process.stderr }).then(() => 'ended' as const);
+  const why = await Promise.race([streamed, detached]);
+  stopInput();
+  unforward();
+  return why;
 }

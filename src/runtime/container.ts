@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot, helperBinary, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import { requirePty, startProcess, type Started } from '../sys/exec.js';
+import { startProcess, type Started } from '../sys/exec.js';
 import os from 'node:os';
 import * as spec from './spec.js';
 import * as sec from './security.js';
@@ -21,7 +21,7 @@ import * as cgroup from './cgroup.js';
 import { loggerArgv, parseLogOpts } from './logwriter.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
-  leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
+  attachSocket, leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
 } from './state.js';
 
 export interface RunRequest {
@@ -70,6 +70,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function initBinary(): string {
   return helperBinary('minid-init');
+}
+
+/** minid-console (src/runtime/console.c): the host side of a container's terminal. */
+export function consoleBinary(): string {
+  return helperBinary('minid-console');
 }
 
 /** Validate everything the user typed before touching anything. */
@@ -190,7 +195,6 @@ export async function checkRunRequest(r: RunRequest): Promise<void> {
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
   // A terminal in the foreground needs node-pty (optional): said before anything is made.
-  if (r.tty && !r.detach) await requirePty();
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -277,9 +281,9 @@ export type SupervisorSpawner = (argv: string[]) => Promise<Started>;
  * makes the container's root, /proc, /dev, devpts, /dev/shm and /proc's masks, then waits on
  * GO_FD; when the network is ready
  * minid writes one byte there (`go`), and minid-init joins the network namespace, mounts the
- * rest and starts the command. (Closing GO_FD instead makes it exit quietly.) Without `spawn`
- * (a terminal: node-pty passes no extra fd), or when the namespace is only known once the
- * network is attached (container:NAME, CNI), the caller starts the supervisor afterwards.
+ * rest and starts the command. (Closing GO_FD instead makes it exit quietly.) Without `spawn`,
+ * or when the namespace is only known once the network is attached (container:NAME, CNI),
+ * the caller starts the supervisor afterwards.
  * Returns the supervisor when it started it.
  */
 export async function startContainer(
@@ -301,8 +305,9 @@ export async function startContainer(
     upperdir: path.join(dir, 'upper'), workdir: path.join(dir, 'work'), hostname: c.hostname,
     volumes: c.volumes, tmpfs: c.tmpfs, readOnly: c.readOnly, etcFiles: [] as { name: string; source: string }[], initBin: initBinary(), envFile, uid: c.uid, gid: c.gid,
     cwd: c.cwd, argv: c.argv, loopbackUp: false, netns, waitFd: early ? GO_FD : undefined,
-    // The supervisor has GO_FD and REPORT_FD unless it runs on a terminal (node-pty passes no extra fd).
-    reportFd: c.tty && !c.detach ? undefined : REPORT_FD,
+    reportFd: REPORT_FD,
+    // -t: the container's own terminal, its master held by minid-console (console.c).
+    consoleSocket: c.tty ? path.join(runDir, 'pty.sock') : undefined,
     hostProc: [...READONLY_PROC, ...MASKED_PROC, 'acpi'].filter((f) => fs.existsSync(`/proc/${f}`)),
     hostSysFirmware: fs.existsSync('/sys/firmware'),
     cgroupProcs: undefined as string[] | undefined,
@@ -320,8 +325,11 @@ export async function startContainer(
       path.join(runDir, 'shim.sh'),
       shimScript({
         id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
-        init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach ? loggerArgv(c.id, c.logOpts) : undefined,
-        keepStdin: c.detach && (c.interactive || c.tty),
+        // -t: the terminal's output is logged by the supervisor, foreground or not (one stream, stdout, as docker's).
+        init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach || c.tty ? loggerArgv(c.id, c.logOpts) : undefined,
+        keepStdin: c.detach && c.interactive && !c.tty,
+        // A foreground run attaches before the container writes: minid-console keeps its output until then.
+        console: c.tty ? [consoleBinary(), ...(c.detach ? [] : ['--wait-client']), attachSocket(c.id), init.consoleSocket!, '--'] : undefined,
       }),
     );
   };

@@ -25,6 +25,43 @@ export interface ExecRequest {
   interactive: boolean;
   /** --privileged: all capabilities for this command (the seccomp filter and no-new-privileges stay). */
   privileged: boolean;
+  /** -t: the detach keys (console.ts's parseDetachKeys). */
+  detachKeys?: Buffer;
+}
+
+/**
+ * exec -t: the command gets a new terminal of the container's devpts (minid-init --exec
+ * --console-socket), whose master a minid-console of this exec holds; minid attaches to it as
+ * `run -t` does. The detach keys leave the command running ("read escape sequence", exit 1).
+ */
+async function execOnTerminal(id: string, argv: string[], env: Record<string, string>, r: ExecRequest): Promise<number> {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { paths } = await import('../sys/paths.js');
+  const { consoleBinary } = await import('./container.js');
+  const { attachConsole, parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('./console.js');
+  const dir = fs.mkdtempSync(path.join(paths.containerRun(id), 'exec-'));
+  const attach = path.join(dir, 'attach.sock');
+  const pty = path.join(dir, 'pty.sock');
+  const at = argv.indexOf('--exec') + 1;
+  const full = [consoleBinary(), '--wait-client', attach, pty, '--', ...argv.slice(0, at), '--console-socket', pty, ...argv.slice(at)];
+  // Its stdout is the log of a container's terminal: an exec's output is not logged.
+  // (Its stderr, where a failed setup is said, is relayed if it is our terminal: src/sys/terminal.ts.)
+  const { isTerminal } = await import('../sys/terminal.js');
+  const child = await spawnProcess(full, { env, cleanEnv: true, stdio: ['ignore', 'ignore', isTerminal(2) ? 'pipe' : 'inherit'] });
+  child.stderr?.on('data', (d: Buffer) => void (process.stderr.destroyed || process.stderr.write(d)));
+  const exited = new Promise<number>((res) => child.on('close', (code, sig) => res(code ?? 128 + (sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0))));
+  let running = true;
+  void exited.then(() => (running = false));
+  const why = await attachConsole(attach, { interactive: r.interactive, detachKeys: r.detachKeys ?? parseDetachKeys(DEFAULT_DETACH_KEYS, 1), waiting: () => running });
+  if (why === 'detached') {
+    process.stderr.write('read escape sequence\n');
+    child.unref();
+    process.exit(1);
+  }
+  const code = await exited;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return code;
 }
 
 /** Run the command; resolves with its exit code (128+N for a signal, as a shell says it). */
@@ -50,10 +87,7 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
   const cgroups = (s.config.cgroup?.procs ?? []).flatMap((f) => ['--cgroup-procs', f]);
   const argv = [initBinary(), ...cgroups, '--exec', ...execSecurityArgs(s.config, r.privileged), String(s.pid), String(uid), String(gid), r.workdir || s.config.cwd, ...r.command];
   const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  if (r.tty) {
-    const { ptySession } = await import('./attach.js');
-    return ptySession(argv, { env: envObj, interactive: r.interactive });
-  }
+  if (r.tty) return execOnTerminal(s.config.id, argv, envObj, r);
   // Our terminal is relayed, never handed to the container (src/sys/terminal.ts).
   const { isTerminal, relayTerminal } = await import('../sys/terminal.js');
   const pass = (fd: 0 | 1 | 2) => (isTerminal(fd) ? 'pipe' : 'inherit');

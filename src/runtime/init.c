@@ -34,6 +34,12 @@
  *     --netns PATH      setns(2) into the network namespace PATH (`nsenter --net=PATH`);
  *                       before /sys is mounted, so that /sys/class/net shows its links
  *     --hostname NAME   sethostname(2): this UTS namespace's name
+ *     --console-socket PATH  (-t) a terminal of the container's own: opened in the devpts
+ *                       just mounted under ROOTFS (so the container sees /dev/pts/0), its
+ *                       slave bound over ROOTFS/dev/console (as runc does) and made our
+ *                       controlling terminal and stdin, stdout and stderr; its master sent
+ *                       (SCM_RIGHTS) to the unix socket PATH, where minid-console holds it
+ *                       (see "The container's terminal")
  *     --loopback-up     `ip link set lo up` (a new, empty network namespace)
  *     --caps LIST       the capabilities the container keeps, by number ("0,1,5"; "": none);
  *                       without it, none (see "Capabilities")
@@ -52,7 +58,7 @@
  *     5. find the command in the container's PATH (as execvp(3) would) and execute it, so
  *        it becomes PID 1.
  *
- * exec mode:  minid-init [--cgroup-procs FILE]... --exec [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]
+ * exec mode:  minid-init [--cgroup-procs FILE]... --exec [--console-socket PATH] [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]
  *   (environment: the container's; the options after --exec as in run mode, the container's
  *   own). Join the container's cgroups (FILE: a cgroup.procs, one per hierarchy, so that the
  *   exec'd process counts against the container's limits), then the IPC, UTS, network, PID,
@@ -60,7 +66,8 @@
  *   namespace also moves us to its root: the container's), enter CWD, become the user with
  *   the container's capabilities, then fork (a joined PID namespace applies to children
  *   only) and run the command; exit with its status. This is `nsenter -t PID -i -u -n -p -m`
- *   plus what nsenter does not do: the capability drop.
+ *   plus what nsenter does not do: the capability drop. With --console-socket PATH (-t), the
+ *   command gets a new terminal of the container's devpts, as in run mode.
  *
  * in-root mode:  minid-init --in-root DIR|--pid PID START PROGRAM ARG0 [ARG...]   (`minid cp`, src/runtime/cp.ts)
  *   Run the host's PROGRAM (a static busybox: it needs no file of the container's) with DIR as
@@ -95,6 +102,11 @@
  *   - the caller's terminal: `exec`'s command runs in a session of its own (see exec_mode);
  *   - host paths through the image's symlinks (see "Paths inside the container's root").
  *
+ * The container's terminal (-t): the container never holds a terminal of the host's (a
+ * process holding a terminal can type into it with TIOCSTI, read what is typed there,
+ * change its settings). Its terminal is made in its own devpts instance and only the master
+ * side leaves the container, to minid-console (src/runtime/console.c), which relays bytes.
+ *
  * Exit codes follow docker: 127 command not found, 126 not executable, 125 setup failed
  * ("minid: container setup failed: ..." on stderr).
  */
@@ -117,6 +129,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/prctl.h>
@@ -474,6 +488,79 @@ static void join_netns(const char *path) {
   close(fd);
 }
 
+/* --- the container's terminal (-t) ------------------------------------------------------ */
+
+/* A connection to minid-console's unix socket PATH (connected while the host's path is
+ * reachable). */
+static int console_connect(const char *path) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* An address holds 107 bytes of path: a longer one is named through its folder's fd. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  int d = -1;
+  if (strlen(path) < sizeof a.sun_path) strcpy(a.sun_path, path);
+  else if (slash) {
+    *slash = '\0';
+    if ((d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) setup_fail("open", dir);
+    snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/%s", d, slash + 1);
+  }
+  if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) setup_fail("connect to the console socket", path);
+  if (d >= 0) close(d); /* no fd of a host folder stays with us */
+  return s;
+}
+
+/* A new terminal of the devpts at PTMX's directory: its master (sent on SOCK, then closed
+ * here) and its slave (returned). TIOCGPTPEER opens the slave without a path lookup. */
+static int new_terminal(const char *ptmx, int sock) {
+  struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  int m = (int)syscall(SYS_openat2, AT_FDCWD, ptmx, &how, sizeof how);
+  struct statfs fs;
+  int unlock = 0;
+  if (m < 0 || fstatfs(m, &fs) < 0 || fs.f_type != 0x1cd1 /* DEVPTS_SUPER_MAGIC */ || ioctl(m, TIOCSPTLCK, &unlock) < 0)
+    setup_fail("open a terminal at", ptmx);
+  int slave = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) setup_fail("open the terminal of", ptmx);
+  char byte = 't';
+  struct iovec iov = {&byte, 1};
+  union { struct cmsghdr h; char space[CMSG_SPACE(sizeof(int))]; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.space, .msg_controllen = sizeof u.space};
+  struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(h), &m, sizeof m);
+  if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) setup_fail("send the terminal to", "minid-console");
+  close(m);
+  close(sock);
+  return slave;
+}
+
+/* The terminal as our controlling terminal (a session of our own) and stdin, stdout, stderr. */
+static void take_terminal(int slave) {
+  if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) setup_fail("make the terminal ours", "");
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(slave, fd) < 0) setup_fail("dup2", "the terminal");
+  close(slave);
+}
+
+/* --console-socket (run mode): ROOTFS/dev/pts is the container's devpts (fstab.devproc). */
+static int made_console = 0;
+static void make_console(const char *sock_path) {
+  made_console = 1;
+  char ptmx[4096], console[4096], from[32], to[32];
+  snprintf(ptmx, sizeof ptmx, "%s/dev/pts/ptmx", rootfs);
+  snprintf(console, sizeof console, "%s/dev/console", rootfs);
+  int slave = new_terminal(ptmx, console_connect(sock_path));
+  /* /dev/console: the terminal bound over an empty file (`mount --bind /dev/pts/0 /dev/console`). */
+  int target = open_target(console, 'f');
+  if (mount(fd_path(from, slave), fd_path(to, target), NULL, MS_BIND, NULL) < 0) setup_fail("bind the terminal on", console);
+  close(target);
+  take_terminal(slave);
+}
+
 /* Options without a value. */
 static int is_flag(const char *opt) {
   return strcmp(opt, "--loopback-up") == 0 || strcmp(opt, "--no-new-privs") == 0 || strcmp(opt, "--cgroupns") == 0;
@@ -514,6 +601,7 @@ static int setup(int argc, char **argv) {
     else if (strcmp(opt, "--netns") == 0) join_netns(val);
     else if (strcmp(opt, "--cgroup-procs") == 0) join_cgroup(val);
     else if (strcmp(opt, "--hostname") == 0) { if (sethostname(val, strlen(val)) < 0) setup_fail("sethostname", val); }
+    else if (strcmp(opt, "--console-socket") == 0) make_console(val);
     else { fprintf(stderr, "minid-init: unknown option %s\n", opt); exit(125); }
   }
   return i < argc ? i + 1 : 1;
@@ -762,12 +850,15 @@ static void forward(int sig) {
 static int exec_mode(int argc, char **argv) {
   /* The container's own options first, read while the host's files are reachable. */
   int o = 2;
-  while (o < argc && strncmp(argv[o], "--", 2) == 0 && security_option(argv[o], o + 1 < argc ? argv[o + 1] : NULL))
-    o += is_flag(argv[o]) ? 1 : 2;
+  const char *console_sock = NULL;
+  for (; o < argc && strncmp(argv[o], "--", 2) == 0; o += is_flag(argv[o]) ? 1 : 2) {
+    if (strcmp(argv[o], "--console-socket") == 0 && o + 1 < argc) console_sock = argv[o + 1];
+    else if (!security_option(argv[o], o + 1 < argc ? argv[o + 1] : NULL)) break;
+  }
   argc -= o - 2;
   argv += o - 2;
   if (argc < 7) {
-    fprintf(stderr, "usage: minid-init --exec [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]\n");
+    fprintf(stderr, "usage: minid-init --exec [--console-socket PATH] [--caps LIST] [--seccomp FILE] [--no-new-privs] PID UID GID CWD CMD [ARG...]\n");
     return 125;
   }
   const char *pid = argv[2], *cwd = argv[5];
@@ -782,24 +873,29 @@ static int exec_mode(int argc, char **argv) {
     snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, names[i]);
     if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die(125, "open", path);
   }
+  int sock = console_sock ? console_connect(console_sock) : -1; /* a host path: before setns */
   for (int i = 0; i < 6; i++)
     if (setns(fds[i], 0) < 0) die(125, "setns", names[i]);
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
+  /* -t: a new terminal of the container's devpts (the mount namespace's /dev/pts). */
+  int slave = sock >= 0 ? new_terminal("/dev/pts/ptmx", sock) : -1;
+  if (slave >= 0 && fchown(slave, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal");
   become(uid, gid);
 
   /* The caller's terminal must not be the command's controlling terminal: TIOCSTI (push
    * keystrokes into a terminal's input) needs no capability on one's controlling terminal, so
    * a command of the container could type into the shell that ran `minid exec` once it exits.
-   * The command gets a session of its own, as runc's always does. Not with -t: then we lead a
-   * session already, on the terminal minid made for this exec (node-pty), and its job control
-   * needs that terminal as its controlling one. */
+   * The command gets a session of its own, as runc's always does; with -t (--console-socket),
+   * with the container's new terminal as its controlling one (take_terminal). */
   own_session = getsid(0) == getpid();
   child = fork();
   if (child < 0) die(125, "fork", NULL);
   if (child == 0) {
-    if (!own_session && setsid() < 0) die(125, "setsid", NULL);
+    if (slave >= 0) take_terminal(slave);
+    else if (!own_session && setsid() < 0) die(125, "setsid", NULL);
     return exec_command(argv + 6);
   }
+  if (slave >= 0) close(slave);
   if (caps_deferred) set_caps(final_uid); /* the waiter keeps nothing it does not need */
   /* The waiter: pass signals on. On our own terminal (-t) its Ctrl-C and Ctrl-\ reach the
    * child directly; in a session of its own, the child gets them from us. */
@@ -945,6 +1041,7 @@ int main(int argc, char **argv) {
   mkdir_p(cwd);
   if (chdir(cwd) < 0) die(125, "chdir", cwd);
 
+  if (made_console && fchown(0, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal"); /* the user's terminal, as runc's */
   become(uid, gid);
   environ = env; /* the command is searched in the container's PATH, not the host's */
   return exec_command(argv + 6);

@@ -44,6 +44,8 @@ export interface InitScriptInput {
   reportFd?: number;
   /** The container's cgroups: minid-init writes itself into each cgroup.procs, then gets a cgroup namespace. */
   cgroupProcs?: string[];
+  /** -t: minid-console's socket, where minid-init sends the master of the container's terminal. */
+  consoleSocket?: string;
   /** Which of READONLY_PROC, MASKED_PROC and 'acpi' this kernel's /proc has. */
   hostProc: string[];
   hostSysFirmware: boolean;
@@ -156,6 +158,9 @@ function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
  *   --mount-all fstab.root mount -a -T fstab.root   (the overlay root, /proc, /dev's tmpfs)
  *   --make-dev ROOT/dev    mknod -m 666 null c 1 3 ... ; ln -s /proc/self/fd fd ...
  *   --mount-all fstab.devproc  mount -a -T fstab.devproc   (devpts, shm, /proc masks)
+ *   --console-socket S     (-t) open /dev/pts/ptmx of that devpts: the container's terminal
+ *                                 (/dev/pts/0), bound on /dev/console, our stdio; its master
+ *                                 sent to minid-console on socket S (see console.c)
  *   --wait-fd 4            read -n 1 <&4   wait for minid's go: minid starts the supervisor
  *                                          first and sets the network up meanwhile (runc's
  *                                          create/start split); end-of-file: minid gave up
@@ -183,6 +188,7 @@ export function initArgs(i: InitScriptInput): string[] {
     '--mount-all', `${i.runDir}/fstab.root`,
     '--make-dev', `${i.rootfs}/dev`,
     '--mount-all', `${i.runDir}/fstab.devproc`,
+    ...(i.consoleSocket ? ['--console-socket', i.consoleSocket] : []),
     ...(i.waitFd !== undefined ? ['--wait-fd', String(i.waitFd)] : []),
     ...(i.netns ? ['--netns', netnsAsSeenByInit(i.netns)] : []),
     '--mount-all', `${i.runDir}/fstab.rest`,
@@ -215,6 +221,8 @@ export interface ShimInput {
   logger?: string[];
   /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
   keepStdin?: boolean;
+  /** -t: minid-console and its arguments up to `--`: it runs unshare, holds the terminal's master, serves `attach`. */
+  console?: string[];
 }
 
 /**
@@ -256,7 +264,7 @@ export function shimScript(s: ShimInput): string {
     L.push(`exec > ${out} 2> ${err}`);
   }
   const err = `${q(s.runDir)}/unshare.err`;
-  L.push(`${[...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
+  L.push(`${[...(s.console ?? []), ...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
   L.push(`code=$?`);
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.

@@ -53,7 +53,7 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean; in
   const held = holdSignals();
   // Attached, the container reads our stdin only with -i (and only if it was created with -i), as docker's start -ai.
   const fg = c.detach ? undefined : new ForegroundSupervisor({ ...c, interactive: c.interactive && !!o.interactive });
-  const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
+  const spawn = fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
   let started;
   try {
     held.check();

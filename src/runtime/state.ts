@@ -105,6 +105,8 @@ export const pidFile = (id: string) => path.join(paths.containerRun(id), 'pid');
 export const shimPidFile = (id: string) => path.join(paths.containerRun(id), 'shim.pid');
 /** Written by a foreground minid that leaves its container to the supervisor (attach.ts). */
 export const leftFile = (id: string) => path.join(paths.containerRun(id), 'left');
+/** -t: minid-console's socket (mode 0600), where `run -t` and `attach` reach the container's terminal. */
+export const attachSocket = (id: string) => path.join(paths.containerRun(id), 'attach.sock');
 
 /**
  * Is the container's supervisor (shim.sh) still there? undefined: it never started (no

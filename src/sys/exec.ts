@@ -20,8 +20,6 @@ export interface RunOptions {
   allowFail?: boolean;
   cwd?: string;
   timeoutMs?: number;
-  /** startTerminal's call, as a recorder sees it: the command runs on a terminal of its own. */
-  terminal?: true;
 }
 
 export interface RunResult {
@@ -208,83 +206,3 @@ export async function spawnProcess(
   });
 }
 
-/** A process on a terminal of its own (startTerminal): minid holds the terminal's other side. */
-export interface TerminalProcess {
-  readonly pid: number;
-  /** What the process writes to its terminal (its stdout and stderr, echoed input). */
-  onData(listener: (d: string) => void): void;
-  /** Keys typed at the terminal (Ctrl-C is "\x03": the terminal turns it into SIGINT). */
-  write(d: string): void;
-  resize(cols: number, rows: number): void;
-  /** Its exit code, 128+N if killed by signal N (as run() reports it). */
-  readonly exited: Promise<number>;
-}
-
-/**
- * Start argv on a new pseudo-terminal (node-pty). Traced like every command (MINID_DEBUG=1:
- * the command, then its exit code and time), and a recorder installed with setRunner gets
- * it as a call with `terminal: true` instead of a real terminal being opened: the recorder's
- * stdout comes out as the terminal's output, its exit code as the process's.
- */
-export async function startTerminal(argv: string[], opts: { env: Record<string, string>; cwd?: string; cols: number; rows: number }): Promise<TerminalProcess> {
-  const tracer = traceTo();
-  const t0 = tracer ? performance.now() : 0;
-  tracer?.(formatCommand(argv));
-  const term = override ? await recorded(override, argv, opts) : await onPty(argv, opts);
-  if (tracer && process.env.MINID_DEBUG) {
-    void term.exited.then((code) => tracer(`  ${argv[0]}: exit ${code} after ${(performance.now() - t0).toFixed(1)} ms`));
-  }
-  return term;
-}
-
-async function onPty(argv: string[], opts: { env: Record<string, string>; cwd?: string; cols: number; rows: number }): Promise<TerminalProcess> {
-  const pty = await loadPty();
-  let term: import('node-pty').IPty;
-  try {
-    term = pty.spawn(argv[0], argv.slice(1), { name: 'xterm', cols: opts.cols, rows: opts.rows, cwd: opts.cwd ?? '/', env: opts.env });
-  } catch (e) {
-    throw cannotStart(argv, e as NodeJS.ErrnoException);
-  }
-  return {
-    pid: term.pid,
-    onData: (l) => void term.onData(l),
-    write: (d) => term.write(d),
-    resize: (c, r) => term.resize(c, r),
-    exited: new Promise((res) => term.onExit((e) => res(e.signal ? 128 + e.signal : e.exitCode))),
-  };
-}
-
-/**
- * node-pty, an optional dependency (a native addon: its install may fail, or be left out with
- * `npm install --omit=optional`): only a terminal (-t) needs it, so a missing one is one line
- * then, and everything else works without it.
- */
-async function loadPty(): Promise<typeof import('node-pty')> {
-  try {
-    return await import('node-pty');
-  } catch (e) {
-    const { packageRoot } = await import('./paths.js');
-    const why = (e as NodeJS.ErrnoException).code?.endsWith('MODULE_NOT_FOUND') ? 'is not installed' : `cannot be loaded (${String((e as Error).message).split('\n')[0]})`;
-    throw new MinidError(`a terminal (-t) needs node-pty, an optional dependency of minid, which ${why}: run \`npm install node-pty\` in ${packageRoot()}, or run without -t`);
-  }
-}
-
-/** Fail now, with loadPty's line, if a terminal could not be started later (a recorder needs none). */
-export async function requirePty(): Promise<void> {
-  if (!override) await loadPty();
-}
-
-/** The recorder's answer, played back as a terminal session. */
-async function recorded(r: Runner, argv: string[], opts: { env: Record<string, string>; cwd?: string }): Promise<TerminalProcess> {
-  const result = await r(argv, { env: opts.env, cleanEnv: true, cwd: opts.cwd, terminal: true });
-  // The output goes to the first listener, once it is there; the exit follows it.
-  let listen!: (l: (d: string) => void) => void;
-  const heard = new Promise<(d: string) => void>((res) => (listen = res));
-  return {
-    pid: 0,
-    onData: listen,
-    write: () => {},
-    resize: () => {},
-    exited: result.stdout ? heard.then((l) => (l(result.stdout), result.exitCode)) : Promise.resolve(result.exitCode),
-  };
-}

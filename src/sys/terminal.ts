@@ -4,7 +4,8 @@
 // there while it runs, and change its settings. docker's CLI never hands its terminal over
 // either: without -t the daemon relays the streams. So where minid would pass on one of its
 // own stdio that is a terminal (`run -i`, `exec`, `exec -i`), it passes a pipe and relays it.
-// (With -t the container gets a terminal of its own, made by node-pty: never ours.)
+// (With -t the container gets a terminal of its own devpts, relayed by minid-console and
+// src/runtime/console.ts: never ours.)
 import type { Readable, Writable } from 'node:stream';
 
 /** Is minid's fd 0, 1 or 2 a terminal (to be relayed, not passed on)? */

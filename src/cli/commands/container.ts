@@ -80,6 +80,9 @@ export async function run(image: string, command: string[], o: any): Promise<num
   }
   // The image: pulled first when --pull says so (its code is loaded only then).
   if (o.pull !== 'missing' || o.platform || !(await (await import('../../image/store.js')).findLocalImage(image))) await (await import('./image.js')).pullForRun(image, o.pull, o.platform);
+  // --detach-keys: checked before anything is made (125, as docker's run).
+  const detachKeys = o.detachKeys !== undefined ? (await import('../../runtime/console.js')).parseDetachKeys(o.detachKeys, 125) : undefined;
+  if (!o.detach) checkTty(!!o.interactive, !!o.tty);
   debugMark('run: parsed');
   const { ForegroundSupervisor, holdSignals, runForeground } = await import('../../runtime/attach.js');
   // Ctrl-C from here until the container runs: undo, not die half-way.
@@ -87,9 +90,9 @@ export async function run(image: string, command: string[], o: any): Promise<num
   const c = await rt.createContainer(req);
   debugMark(`run: created ${c.id.slice(0, 12)}`);
   (await import('../../sys/testhooks.js')).crashPoint('created');
-  // Who starts the supervisor (early, while the network is set up; not for a terminal).
+  // Who starts the supervisor (early, while the network is set up).
   const fg = c.detach ? undefined : new ForegroundSupervisor(c);
-  const spawn = c.tty ? undefined : fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
+  const spawn = fg ? fg.spawn : rt.spawnDetachedSupervisor(c);
   let started;
   try {
     held.check();
@@ -114,7 +117,24 @@ export async function run(image: string, command: string[], o: any): Promise<num
     process.stdout.write(c.id + '\n');
     return 0;
   }
-  return runForeground(c, fg, held);
+  return runForeground(c, fg, held, { detachKeys });
+}
+
+/** docker's CLI check: keys typed into a container's terminal must come from a terminal (exit 1). */
+function checkTty(stdin: boolean, tty: boolean): void {
+  if (stdin && tty && !process.stdin.isTTY) fail('the input device is not a TTY: run it from a terminal, or without -t (or -i)', 1);
+}
+
+/** `minid attach`: a container's terminal, or its output (and stdin), until it exits or the detach keys. */
+export async function attach(ref: string, o: { stdin?: boolean; detachKeys?: string; sigProxy?: string | boolean }): Promise<number> {
+  const { parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('../../runtime/console.js');
+  const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS, 1);
+  const proxy = o.sigProxy === undefined || o.sigProxy === true ? 'true' : String(o.sigProxy);
+  if (proxy !== 'true' && proxy !== 'false') fail(`invalid --sig-proxy "${proxy}": give true or false`, 1);
+  const { attachContainer } = await import('../../runtime/attach.js');
+  const c = findContainer(ref).config;
+  checkTty(c.interactive && o.stdin !== false, c.tty);
+  return attachContainer(ref, { stdin: o.stdin !== false, detachKeys, sigProxy: proxy === 'true' });
 }
 
 export async function stop(refs: string[], o: { time?: string }) {
@@ -175,7 +195,10 @@ export async function logs(ref: string, o: { follow?: boolean; tail?: string; ti
 }
 
 export async function exec(ref: string, command: string[], o: any): Promise<number> {
+  const detachKeys = o.detachKeys !== undefined ? (await import('../../runtime/console.js')).parseDetachKeys(o.detachKeys, 1) : undefined;
+  checkTty(!!o.interactive, !!o.tty);
   return execInContainer({
+    detachKeys,
     ref,
     command,
     user: o.user,

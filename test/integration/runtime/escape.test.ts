@@ -276,6 +276,62 @@ int main(void) {
   });
 });
 
+describe("-t: the container's terminal is its own, never the caller's (TIOCSTI)", () => {
+  const STI = String.raw`
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+int main(void) {
+  const char *cmd = "echo PWNED\n";
+  for (int fd = 0; fd < 3; fd++) {
+    if (!isatty(fd)) continue;
+    printf("fd%d is %s\n", fd, ttyname(fd));
+    for (const char *c = cmd; *c; c++) if (ioctl(fd, TIOCSTI, c) < 0) break;
+  }
+  printf("probe done\n");
+  return 0;
+}
+`;
+  let bin: string;
+  beforeAll(async () => {
+    bin = path.join(tmp, 'sti-t-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(tmp, 'sti-t.c'), STI);
+    await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, 'sti-t.c')]);
+  });
+  /** minid ARGS... on a terminal of its own, then the shell reads what may have been typed there. */
+  const onTerminal = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
+      const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
+      let out = '';
+      t.onData((d) => (out += d));
+      t.onExit(() => resolve(out.replace(/\r/g, '')));
+    });
+
+  it.each([
+    ['run -it', ['run', '-it', '--rm', '--network', 'none']],
+    ['run -it --privileged', ['run', '-it', '--rm', '--network', 'none', '--privileged']],
+  ])("%s: the container's own /dev/pts/0 takes what it pushes; the caller's shell gets nothing", async (_what, flags) => {
+    const out = await onTerminal([...flags, '-v', `${bin}:/p:ro`, 'busybox', '/p/sti']);
+    expect(out).toContain('fd0 is /dev/pts/0');
+    expect(out).toContain('probe done');
+    expect(out).toContain('typed=[]');
+  });
+
+  it('exec -it: a new terminal of the container\'s devpts; the caller\'s shell gets nothing', async () => {
+    const id = (await minid(['run', '-d', '--network', 'none', '-v', `${bin}:/p:ro`, 'busybox', 'sleep', '300'])).stdout.trim();
+    try {
+      const out = await onTerminal(['exec', '-it', id, '/p/sti']);
+      expect(out).toContain('fd0 is /dev/pts/0');
+      expect(out).toContain('probe done');
+      expect(out).toContain('typed=[]');
+    } finally {
+      await minid(['rm', '-f', id]);
+    }
+  });
+});
+
 describe("an image's symlinks never lead minid to the host", () => {
   it('/etc -> a host directory: the /etc files land inside the container, nothing on the host', async () => {
     const v = victim('victim-etc');

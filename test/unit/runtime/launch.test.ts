@@ -128,6 +128,16 @@ describe('the supervisor', () => {
     expect(s).toContain('mkfifo /r/stdin && exec 0<> /r/stdin');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
+  it('-t: minid-console runs unshare and holds the terminal; minid-init makes it once devpts is mounted', () => {
+    const init = initArgs({ ...input, consoleSocket: '/r/pty.sock' });
+    const at = init.indexOf('--console-socket');
+    expect(init[at + 1]).toBe('/r/pty.sock');
+    expect(init[at - 1]).toMatch(/fstab\.devproc$/);
+    expect(initArgs(input)).not.toContain('--console-socket');
+    const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init, console: ['/b/minid-console', '/r/attach.sock', '/r/pty.sock', '--'] });
+    expect(s).toMatch(/^\/b\/minid-console \/r\/attach\.sock \/r\/pty\.sock -- unshare --pid /m);
+    expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
+  });
   it('makes new PID, mount, UTS and IPC namespaces, and a network one only when asked', () => {
     expect(unshareArgs({ newNet: false })).toEqual(['unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--propagation', 'private', '--']);
     expect(unshareArgs({ newNet: true })).toContain('--net');
