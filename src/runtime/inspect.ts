@@ -156,7 +156,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
       Image: c.image,
-      Volumes: nilMap(),
+      Volumes: configVolumes(c.volumes),
       WorkingDir: c.cwd,
       Entrypoint: entrypoint?.length ? entrypoint : nilSlice(),
       OnBuild: nilSlice(),
@@ -249,13 +249,21 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
 /** HostConfig.Binds: the -v flags as docker records them (HOST or NAME, then the path); --mount and tmpfs are not binds. */
 function binds(volumes: ContainerConfig['volumes']): string[] {
   return volumes
-    .filter((v) => v.type !== 'tmpfs' && !v.viaMount)
+    .filter((v) => v.type !== 'tmpfs' && !v.viaMount && !v.anonymous)
     .map((v) => `${v.type === 'volume' ? v.name : v.host}:${v.container}${v.readonly ? ':ro' : ''}`);
 }
 
-/** One of docker's Mounts entries: a bind, a named volume (local driver) or a tmpfs. */
+/** Config.Volumes: the paths of `-v /path` and of the image's VOLUME entries (a map of path to {}), else null. */
+function configVolumes(volumes: ContainerConfig['volumes']) {
+  const anon = volumes.filter((v) => v.anonymous && !v.viaMount);
+  return anon.length ? goMap(Object.fromEntries(anon.map((v) => [v.container, goMap({})]))) : nilMap();
+}
+
+/** One of docker's Mounts entries: a bind, a volume (local driver) or a tmpfs. */
 function mountShape(v: ContainerConfig['volumes'][number]) {
-  if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: v.readonly ? 'ro' : 'z', RW: !v.readonly, Propagation: '' };
+  // docker's Mode: "z" for a volume given a source or by --mount, "" for `-v /path` and VOLUME.
+  const mode = v.readonly ? 'ro' : v.anonymous && !v.viaMount ? '' : 'z';
+  if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: mode, RW: !v.readonly, Propagation: '' };
   if (v.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: v.container, Mode: '', RW: !v.readonly, Propagation: '' };
   return { Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
 }
@@ -264,7 +272,7 @@ function mountShape(v: ContainerConfig['volumes'][number]) {
 function mountFlag(v: ContainerConfig['volumes'][number]) {
   return {
     Type: v.type ?? 'bind',
-    ...(v.type === 'tmpfs' ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
+    ...(v.type === 'tmpfs' || v.anonymous ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
     Target: v.container,
     ...(v.readonly ? { ReadOnly: true } : {}),
     ...(v.noCopy ? { VolumeOptions: { NoCopy: true } } : {}),

@@ -14,8 +14,10 @@ export async function volumeCreate(name: string | undefined, o: { label?: string
   process.stdout.write(`${n}\n`);
 }
 
-export async function volumeLs(o: { quiet?: boolean; format?: string }): Promise<void> {
-  const list = vols.listVolumes();
+export async function volumeLs(o: { quiet?: boolean; format?: string; filter?: string[] }): Promise<void> {
+  const filters = vols.parseVolumeFilters(o.filter ?? [], 'ls');
+  const used = filters.has('dangling') ? await vols.usedVolumes() : new Set<string>();
+  const list = vols.listVolumes().filter((v) => vols.volumeMatches(v, filters, used));
   if (o.quiet) {
     process.stdout.write(list.map((v) => `${v.Name}\n`).join(''));
     return;
@@ -68,10 +70,11 @@ export async function volumeRm(names: string[], o: { force?: boolean }): Promise
   throwErrors(errors);
 }
 
-export async function volumePrune(o: { force?: boolean }): Promise<void> {
+export async function volumePrune(o: { force?: boolean; filter?: string[] }): Promise<void> {
+  const filters = vols.parseVolumeFilters(o.filter ?? [], 'prune');
   const { confirm } = await import('./housekeeping.js');
   if (!o.force && !(await confirm('This will remove all local volumes not used by at least one container.'))) return;
-  const { names, reclaimed } = await vols.pruneVolumes();
+  const { names, reclaimed } = await vols.pruneVolumes(filters);
   const { humanSize } = await import('../tabwrite.js');
   if (names.length) process.stdout.write(`Deleted Volumes:\n${names.join('\n')}\n\n`);
   process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
