@@ -30,7 +30,8 @@ export interface ExecRequest {
 /** Run the command; resolves with its exit code (128+N for a signal, as a shell says it). */
 export async function execInContainer(r: ExecRequest): Promise<number> {
   const s = findContainer(r.ref);
-  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start a new one with \`minid run\``);
+  // docker: "Container ID is not running", exit 1.
+  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start it first (\`minid start ${s.config.name}\`)`, 1);
   // Its processes are frozen (`minid pause`): a command joining them would hang, as docker refuses.
   if (s.paused) fail(`container ${s.config.name} is paused: unpause it first (\`minid unpause ${s.config.name}\`)`, 1);
   let uid = s.config.uid;

@@ -99,6 +99,7 @@
  * ("minid: container setup failed: ..." on stderr).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -724,11 +725,22 @@ static char *find_command(const char *name) {
   return NULL;
 }
 
+/* An errno as Go (and so docker and runc) words it: strerror's text, lower case ("permission denied"). */
+static const char *go_strerror(int e) {
+  static char text[256];
+  snprintf(text, sizeof text, "%s", strerror(e));
+  text[0] = (char)tolower((unsigned char)text[0]);
+  return text;
+}
+
 static int exec_command(char **argv) {
   char *file = find_command(argv[0]);
-  if (!file && (errno == ENOENT || errno == ENOTDIR))
-    give_up(127, "exec: \"%s\": %s", argv[0], strchr(argv[0], '/') ? "no such file or directory" : "executable file not found in $PATH");
-  if (!file) give_up(126, "exec: \"%s\": %s", argv[0], strerror(errno));
+  /* runc's words: `exec: "x": executable file not found in $PATH`, `exec: "/x": stat /x: no such file or directory` */
+  if (!file && (errno == ENOENT || errno == ENOTDIR)) {
+    if (strchr(argv[0], '/')) give_up(127, "exec: \"%s\": stat %s: %s", argv[0], argv[0], go_strerror(errno));
+    give_up(127, "exec: \"%s\": executable file not found in $PATH", argv[0]);
+  }
+  if (!file) give_up(126, "exec: \"%s\": %s", argv[0], go_strerror(errno));
   /* Nothing of ours (nor of whoever started us) goes to the command: see main. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) give_up(125, "container setup failed: close_range: %s", strerror(errno));
   confine();
@@ -745,7 +757,7 @@ static int exec_command(char **argv) {
     errno = ENOEXEC;
   }
   /* Found, yet not executed: ENOENT here is a missing interpreter (#! line or ELF loader). */
-  give_up(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", file, strerror(errno));
+  give_up(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", file, go_strerror(errno));
   return 126;
 }
 
