@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
-import { goMap, nilMap, nilSlice } from '../cli/template.js';
+import { goMap, nilMap, nilSlice, omitEmpty } from '../cli/template.js';
 import { logFile, type ContainerConfig, type ContainerState } from './state.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
@@ -88,7 +88,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     Created: c.created,
     Path: c.argv[0] ?? '',
     Args: c.argv.slice(1),
-    State: {
+    State: omitEmpty({
       Status: paused ? 'paused' : s.status,
       Running: running,
       Paused: paused,
@@ -101,7 +101,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Error: '',
       StartedAt: c.startedAt ?? ZERO_TIME,
       FinishedAt: s.status === 'exited' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
-    },
+      // No health checks in minid: docker's nil *Health (omitempty), `{{.State.Health}}` is <nil>.
+      Health: null,
+    }, 'Health'),
     Image: c.imageId,
     ResolvConfPath: path.join(dir, 'resolv.conf'),
     HostnamePath: path.join(dir, 'hostname'),
@@ -115,7 +117,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: nilSlice(),
-    HostConfig: {
+    HostConfig: omitEmpty({
       Binds: binds(c.volumes).length ? binds(c.volumes) : nilSlice(),
       ContainerIDFile: c.cidfile ?? '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
@@ -137,19 +139,19 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ...(c.tmpfs?.length ? { Tmpfs: Object.fromEntries(c.tmpfs.map((t) => [t.container, t.typed])) } : {}),
       SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
-      // The --mount flags as docker records them (omitted when none, as docker's omitempty).
-      ...(c.volumes.some((v) => v.viaMount) ? { Mounts: c.volumes.filter((v) => v.viaMount).map(mountFlag) } : {}),
-    },
+      // The --mount flags as docker records them (omitempty: left out of the JSON when none).
+      Mounts: c.volumes.some((v) => v.viaMount) ? c.volumes.filter((v) => v.viaMount).map(mountFlag) : nilSlice(),
+    }, 'Mounts'),
     GraphDriver: { Data: { LowerDir: c.layers.join(':'), MergedDir: path.join(dir, 'rootfs'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') }, Name: 'overlay2' },
     Mounts: c.volumes.map(mountShape),
-    Config: {
+    Config: omitEmpty({
       Hostname: c.hostname,
       Domainname: '',
       User: c.user,
       AttachStdin: !c.detach && c.interactive,
       AttachStdout: !c.detach,
       AttachStderr: !c.detach,
-      ...(exposed.size ? { ExposedPorts: goMap(Object.fromEntries([...exposed].map((p) => [p, goMap({})]))) } : {}),
+      ExposedPorts: exposed.size ? goMap(Object.fromEntries([...exposed].map((p) => [p, goMap({})]))) : nilMap(),
       Tty: c.tty,
       OpenStdin: c.interactive,
       StdinOnce: c.interactive && !c.detach,
@@ -162,8 +164,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       OnBuild: nilSlice(),
       Labels: labels,
       StopSignal: c.stopSignal,
-      ...(c.stopTimeout !== undefined ? { StopTimeout: c.stopTimeout } : {}),
-    },
+      StopTimeout: c.stopTimeout ?? null,
+    }, 'ExposedPorts', 'StopTimeout'),
     NetworkSettings: {
       Bridge: '',
       SandboxID: att?.netnsPath ? derivedId('sandbox', c.id) : '',
@@ -264,8 +266,9 @@ function mountShape(v: ContainerConfig['volumes'][number]) {
   // docker's Mode: "z" for a volume given a source or by --mount, "" for `-v /path` and VOLUME.
   const mode = v.readonly ? 'ro' : v.anonymous && !v.viaMount ? '' : 'z';
   if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: mode, RW: !v.readonly, Propagation: '' };
-  if (v.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: v.container, Mode: '', RW: !v.readonly, Propagation: '' };
-  return { Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
+  // (Name and Driver: omitempty in docker's JSON, yet printed by `{{.Mounts}}`.)
+  if (v.type === 'tmpfs') return omitEmpty({ Type: 'tmpfs', Name: '', Source: '', Destination: v.container, Driver: '', Mode: '', RW: !v.readonly, Propagation: '' }, 'Name', 'Driver');
+  return omitEmpty({ Type: 'bind', Name: '', Source: v.host, Destination: v.container, Driver: '', Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' }, 'Name', 'Driver');
 }
 
 /** One HostConfig.Mounts entry: a --mount flag in the Engine API's shape (empty fields left out). */
