@@ -151,7 +151,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       AttachStdin: !c.detach && c.interactive,
       AttachStdout: !c.detach,
       AttachStderr: !c.detach,
-      ExposedPorts: exposed.size ? goMap(Object.fromEntries([...exposed].map((p) => [p, goMap({})]))) : nilMap(),
+      // (docker's PortSet: a map of struct{}, printed map[80/tcp:{}])
+      ExposedPorts: exposed.size ? goMap(Object.fromEntries([...exposed].map((p) => [p, {}]))) : nilMap(),
       Tty: c.tty,
       OpenStdin: c.interactive,
       StdinOnce: c.interactive && !c.detach,
@@ -210,7 +211,7 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
-    ...(cc.ExposedPorts ? { ExposedPorts: goMap(Object.fromEntries(Object.keys(cc.ExposedPorts).map((p) => [p, goMap({})]))) } : {}),
+    ...(cc.ExposedPorts ? { ExposedPorts: goMap(Object.fromEntries(Object.keys(cc.ExposedPorts).map((p) => [p, {}]))) } : {}),
     Tty: false,
     OpenStdin: false,
     StdinOnce: false,
@@ -258,7 +259,7 @@ function binds(volumes: ContainerConfig['volumes']): string[] {
 /** Config.Volumes: the paths of `-v /path` and of the image's VOLUME entries (a map of path to {}), else null. */
 function configVolumes(volumes: ContainerConfig['volumes']) {
   const anon = volumes.filter((v) => v.anonymous && !v.viaMount);
-  return anon.length ? goMap(Object.fromEntries(anon.map((v) => [v.container, goMap({})]))) : nilMap();
+  return anon.length ? goMap(Object.fromEntries(anon.map((v) => [v.container, {}]))) : nilMap();
 }
 
 /** One of docker's Mounts entries: a bind, a volume (local driver) or a tmpfs. */
