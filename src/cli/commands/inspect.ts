@@ -70,7 +70,9 @@ export async function imageObject(ref: string): Promise<unknown> {
 export async function networkObject(ref: string): Promise<unknown> {
   const { inspectNetwork } = await import('../../network/networks.js');
   const { dockerNetwork } = await import('./network-shape.js');
-  return dockerNetwork((await inspectNetwork(ref)).json);
+  // none and host: docker's built-in networks, of which minid keeps no record.
+  const builtin = await (await import('./network.js')).builtinNetworkObject(ref);
+  return builtin ?? dockerNetwork((await inspectNetwork(ref)).json);
 }
 
 /**

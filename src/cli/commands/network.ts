@@ -57,7 +57,7 @@ export async function networkLs(opts: { quiet?: boolean; noTrunc?: boolean; form
 }
 
 /** `none` or `host` (by name or id prefix): docker's built-in networks, which minid keeps no record of. */
-async function builtin(ref: string): Promise<Record<string, unknown> | undefined> {
+export async function builtinNetworkObject(ref: string): Promise<Record<string, unknown> | undefined> {
   const { PSEUDO_NETWORKS } = await import('../../network/networks.js');
   if (!(ref in PSEUDO_NETWORKS) && !/^[0-9a-f]+$/.test(ref)) return undefined;
   const net = (await listNetworks()).find((n) => n.name in PSEUDO_NETWORKS && (n.name === ref || n.id.startsWith(ref)));
@@ -79,7 +79,7 @@ export async function networkInspect(names: string[], opts: { diagram?: boolean;
   if (!opts.diagram) {
     const shaped: Record<string, unknown>[] = [];
     const { dockerNetwork } = await import('./network-shape.js');
-    for (const name of names) shaped.push((await builtin(name)) ?? dockerNetwork((await inspectNetwork(name)).json));
+    for (const name of names) shaped.push((await builtinNetworkObject(name)) ?? dockerNetwork((await inspectNetwork(name)).json));
     const { printInspected } = await import('./inspect.js');
     return printInspected(shaped, opts.format, io.out);
   }

@@ -175,6 +175,7 @@ describe("inspect has docker 20.10's keys and types", () => {
     expect(ours[0].Containers[box]).toMatchObject({ Name: 'box', MacAddress: '', IPv4Address: '', IPv6Address: '' });
     expect(ours[1].Containers).toEqual({});
     expect((await run(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{json .IPAM}}', 'host'])).stdout).toBe('host host {"Driver":"default","Options":null,"Config":[]}');
+    expect((await run(['inspect', '-f', '{{.Name}} {{.Driver}}', 'none', 'host'])).stdout).toBe('none null\nhost host');
     // By id too, as docker finds them.
     const id = (await run(['network', 'ls', '--no-trunc', '--filter', 'name=none', '-q'])).stdout.split('\n').find((l) => ours[0].Id === l) ?? ours[0].Id;
     expect((await run(['network', 'inspect', '-f', '{{.Name}}', id.slice(0, 12)])).stdout).toBe('none');
