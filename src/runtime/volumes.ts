@@ -18,10 +18,11 @@ export const withVolumesLock = <T>(fn: () => Promise<T>): Promise<T> => withLock
 export interface VolumeInfo {
   CreatedAt: string;
   Driver: 'local';
-  Labels: Record<string, string>;
+  /** null for a volume a run made (docker records no labels, nor options, then). */
+  Labels: Record<string, string> | null;
   Mountpoint: string;
   Name: string;
-  Options: Record<string, string>;
+  Options: Record<string, string> | null;
   Scope: 'local';
 }
 
@@ -46,13 +47,14 @@ export class NoSuchVolumeError extends MinidError {
 
 function read(name: string): VolumeInfo | undefined {
   if (!isVolumeName(name)) return undefined;
-  let meta: { CreatedAt?: string; Labels?: Record<string, string> } = {};
+  let meta: { CreatedAt?: string; Labels?: Record<string, string> | null; Options?: Record<string, string> | null } = {};
   try {
     meta = JSON.parse(fs.readFileSync(path.join(volumeDir(name), 'volume.json'), 'utf8'));
   } catch {
     if (!fs.existsSync(dataDir(name))) return undefined;
   }
-  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: meta.Labels ?? {}, Mountpoint: dataDir(name), Name: name, Options: {}, Scope: 'local' };
+  const made = (x: Record<string, string> | null | undefined) => (x === null ? null : x ?? {});
+  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: made(meta.Labels), Mountpoint: dataDir(name), Name: name, Options: made(meta.Options), Scope: 'local' };
 }
 
 export function getVolume(name: string): VolumeInfo {
@@ -61,8 +63,11 @@ export function getVolume(name: string): VolumeInfo {
   return v;
 }
 
-/** Make the volume unless it exists (docker's create is idempotent). True when it was made now. */
-export function createVolume(name: string, labels: Record<string, string> = {}): boolean {
+/**
+ * Make the volume unless it exists (docker's create is idempotent). True when it was made now.
+ * `labels`: `volume create`'s (maybe none: {}); null for a volume a run makes.
+ */
+export function createVolume(name: string, labels: Record<string, string> | null = null): boolean {
   validateVolumeName(name);
   if (read(name)) return false;
   fs.mkdirSync(volumesDir(), { recursive: true, mode: 0o700 });
@@ -70,7 +75,7 @@ export function createVolume(name: string, labels: Record<string, string> = {}):
   fs.mkdirSync(volumeDir(name), { recursive: true, mode: 0o700 });
   // _data is what the container sees as the mount's root: docker's 0755.
   fs.mkdirSync(dataDir(name), { recursive: true, mode: 0o755 });
-  const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels };
+  const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels, Options: labels && {} };
   fs.writeFileSync(path.join(volumeDir(name), 'volume.json'), JSON.stringify(meta) + '\n', { mode: 0o600 });
   return true;
 }
@@ -165,8 +170,8 @@ export function volumeMatches(v: VolumeInfo, f: VolumeFilters, used: Set<string>
     any('driver', (x) => x === v.Driver) &&
     any('name', (x) => v.Name.includes(x)) &&
     // docker: every label= must match; label! (prune) keeps a volume with that label.
-    (f.get('label') ?? []).every((x) => hasLabel(v.Labels, x)) &&
-    !(f.get('label!') ?? []).some((x) => hasLabel(v.Labels, x))
+    (f.get('label') ?? []).every((x) => hasLabel(v.Labels ?? {}, x)) &&
+    !(f.get('label!') ?? []).some((x) => hasLabel(v.Labels ?? {}, x))
   );
 }
 

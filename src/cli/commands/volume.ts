@@ -26,7 +26,7 @@ export async function volumeLs(o: { quiet?: boolean; format?: string; filter?: s
     const { formatRows } = await import('../template.js');
     const rows = list.map((v) => ({
       Name: () => v.Name, Driver: () => v.Driver, Scope: () => v.Scope, Mountpoint: () => v.Mountpoint,
-      Labels: () => Object.entries(v.Labels).map(([k, x]) => `${k}=${x}`).join(','), CreatedAt: () => v.CreatedAt,
+      Labels: () => Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(','), CreatedAt: () => v.CreatedAt,
     }));
     process.stdout.write(formatRows(o.format, rows, { headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', CreatedAt: 'CREATED AT' } }));
     return;
@@ -52,7 +52,13 @@ export async function volumeInspect(names: string[], o: { format?: string }): Pr
     }
   }
   const { printInspected } = await import('./inspect.js');
-  await printInspected(found, o.format, (s: string) => process.stdout.write(s));
+  const { goMap, nilMap, omitEmpty } = await import('../template.js');
+  // docker's Volume: Labels and Options maps (null when a run made it); Status and UsageData
+  // left out of the JSON when empty (omitempty), printed map[] and <nil> by a template.
+  const shaped = found.map((v) =>
+    omitEmpty({ ...v, Labels: v.Labels ? goMap({ ...v.Labels }) : nilMap(), Options: v.Options ? goMap({ ...v.Options }) : nilMap(), Status: nilMap(), UsageData: null }, 'Status', 'UsageData'),
+  );
+  await printInspected(shaped, o.format, (s: string) => process.stdout.write(s));
   throwErrors(errors);
 }
 

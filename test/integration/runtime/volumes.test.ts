@@ -274,6 +274,16 @@ describe('anonymous volumes (docker 20.10)', () => {
     expect((await run(['volume', 'rm', 'mine'])).exitCode).toBe(0);
   });
 
+  it("volume inspect as docker 20.10: a run's volume has null Labels and Options; templates see maps", async () => {
+    expect((await box(['-v', 'byrun:/x', 'busybox', 'true'])).exitCode).toBe(0);
+    await run(['volume', 'create', 'bycreate']);
+    const [byRun, byCreate] = JSON.parse((await run(['volume', 'inspect', 'byrun', 'bycreate'])).stdout);
+    expect([byRun.Labels, byRun.Options, byCreate.Labels, byCreate.Options]).toEqual([null, null, {}, {}]);
+    expect(Object.keys(byRun)).toEqual(['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
+    expect((await run(['volume', 'inspect', '-f', '{{.Labels}} {{.Options}} {{.Status}} {{.Labels.team}}', 'byrun'])).stdout).toBe('map[] map[] map[] <no value>');
+    expect((await run(['volume', 'rm', 'byrun', 'bycreate'])).stdout).toBe('byrun\nbycreate');
+  });
+
   it('volume ls --filter and volume prune as docker 20.10: every unused volume, named or not; --filter label', async () => {
     await run(['volume', 'create', '--label', 'team=a', 'keep-a']);
     await run(['volume', 'create', '--label', 'team=b', 'idle-b']);
