@@ -4,7 +4,7 @@
 // namespace (nsenter -t PID -i -u -n -p -m, plus the capability drop nsenter does not do).
 // The command is looked up in the container's PATH.
 import { constants } from 'node:os';
-import { fail } from '../errors.js';
+import { fail, MinidError } from '../errors.js';
 import { spawnProcess } from '../sys/exec.js';
 import { findContainer } from './state.js';
 import { parseUserFlag, parseEnvFlag, mergeEnv } from './spec.js';
@@ -41,7 +41,13 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
     // Inside the container's root: a symlink there must not lead to a host file.
     const { readContainerFile } = await import('./rootfs.js');
     const read = (f: string) => readContainerFile(s.pid!, `/etc/${f}`);
-    ({ uid, gid } = resolveUser(r.user, read('passwd'), read('group')));
+    // docker's exec: a user it cannot find is a start failure, exit 126.
+    try {
+      ({ uid, gid } = resolveUser(r.user, read('passwd'), read('group')));
+    } catch (e) {
+      if (e instanceof MinidError) throw new MinidError(e.message, 126);
+      throw e;
+    }
   }
   if (r.workdir !== undefined && !r.workdir.startsWith('/')) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   const env = mergeEnv(s.config.env, r.tty ? ['TERM=xterm'] : [], r.env.map((e) => parseEnvFlag(e)).filter((e): e is string => !!e));

@@ -796,7 +796,8 @@ static int exec_mode(int argc, char **argv) {
   }
   for (int i = 0; i < 6; i++)
     if (setns(fds[i], 0) < 0) die(125, "setns", names[i]);
-  if (chdir(cwd) < 0) die(125, "chdir", cwd);
+  /* docker's exec: a command that cannot be started exits 126 (runc's wording) */
+  if (chdir(cwd) < 0) give_up(126, "chdir to cwd (\"%s\") failed: %s: give -w a directory of the container", cwd, go_strerror(errno));
   become(uid, gid);
 
   /* The caller's terminal must not be the command's controlling terminal: TIOCSTI (push

@@ -22,7 +22,7 @@ async function sleeper(extra: string[] = ['--network', 'none']): Promise<string>
 }
 
 describe('exec start failures', () => {
-  it("127 for a command not found, 126 for one that cannot be executed, in runc's words; 1 for a stopped container", async () => {
+  it("127 for a command not found, 126 for one that cannot be started, in runc's words; 1 for a stopped container", async () => {
     const id = await sleeper();
     const cases: [string, number, string][] = [
       ['no-such-cmd', 127, 'exec: "no-such-cmd": executable file not found in $PATH'],
@@ -36,6 +36,13 @@ describe('exec start failures', () => {
     }
     // -t: the same codes through a terminal.
     expect((await run(['exec', '-t', id, 'no-such-cmd'])).exitCode).toBe(127);
+    // Any other start failure is docker's 126: a user not in the container, a -w that is no folder there.
+    const user = await run(['exec', '-u', 'nosuch', id, 'true']);
+    expect([user.exitCode, user.stderr]).toEqual([126, "minid: unable to find user nosuch: no matching entries in the image's /etc/passwd; use a numeric UID"]);
+    for (const [dir, why] of [['/nonexist', 'no such file or directory'], ['/etc/passwd', 'not a directory']]) {
+      const w = await run(['exec', '-w', dir, id, 'pwd']);
+      expect([w.exitCode, w.stdout, w.stderr]).toEqual([126, '', `minid: chdir to cwd ("${dir}") failed: ${why}: give -w a directory of the container`]);
+    }
     const stopped = (await run(['create', '--network', 'none', 'busybox', 'true'])).stdout.trim();
     ids.push(stopped);
     const name = (await run(['inspect', '-f', '{{.Name}}', stopped])).stdout.slice(1);
