@@ -219,6 +219,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     detach: r.detach,
     autoRemove: r.rm,
     volumes,
+    ...(Object.keys(cfg.Volumes ?? {}).length ? { imageVolumes: Object.keys(cfg.Volumes ?? {}) } : {}),
     stopSignal: r.stopSignal || cfg.StopSignal || 'SIGTERM',
     ...(stopTimeout !== undefined ? { stopTimeout } : {}),
     ...(r.cidfile ? { cidfile: r.cidfile } : {}),

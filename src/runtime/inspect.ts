@@ -159,7 +159,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
       Image: c.image,
-      Volumes: configVolumes(c.volumes),
+      Volumes: configVolumes(c.volumes, c.imageVolumes),
       WorkingDir: c.cwd,
       Entrypoint: entrypoint?.length ? entrypoint : nilSlice(),
       OnBuild: nilSlice(),
@@ -256,10 +256,10 @@ function binds(volumes: ContainerConfig['volumes']): string[] {
     .map((v) => `${v.type === 'volume' ? v.name : v.host}:${v.container}${v.readonly ? ':ro' : ''}`);
 }
 
-/** Config.Volumes: the paths of `-v /path` and of the image's VOLUME entries (a map of path to {}), else null. */
-function configVolumes(volumes: ContainerConfig['volumes']) {
-  const anon = volumes.filter((v) => v.anonymous && !v.viaMount);
-  return anon.length ? goMap(Object.fromEntries(anon.map((v) => [v.container, {}]))) : nilMap();
+/** Config.Volumes: the paths of `-v /path` and the image's VOLUME entries (a map of path to {}), else null. */
+function configVolumes(volumes: ContainerConfig['volumes'], fromImage: string[] = []) {
+  const paths = [...fromImage, ...volumes.filter((v) => v.anonymous && !v.viaMount).map((v) => v.container)];
+  return paths.length ? goMap(Object.fromEntries(paths.map((p) => [p, {}]))) : nilMap();
 }
 
 /** One of docker's Mounts entries: a bind, a volume (local driver) or a tmpfs. */
