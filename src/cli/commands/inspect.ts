@@ -36,7 +36,7 @@ export async function printInspected(objects: unknown[], format: string | undefi
 }
 
 /** Network ids by name, for containers' NetworkSettings.Networks (records on disk; host and none by their fixed ids). */
-async function networkIds(): Promise<(name: string) => string> {
+export async function networkIds(): Promise<(name: string) => string> {
   const { records } = await import('../../network/networks.js');
   const crypto = await import('node:crypto');
   const byName = new Map(records().map((r) => [r.name, r.id]));

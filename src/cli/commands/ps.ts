@@ -94,7 +94,7 @@ export function parseFilters(list: string[]): Map<string, string[]> {
 }
 
 /** Does the container pass every filter key (values of one key: any of them)? */
-export function matches(s: ContainerState, f: Map<string, string[]>, all: ContainerState[]): boolean {
+export function matches(s: ContainerState, f: Map<string, string[]>, all: ContainerState[], networkId?: (name: string) => string): boolean {
   const c = s.config;
   const any = (k: string, test: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
   const find = (ref: string) => all.find((x) => x.config.id === ref || x.config.name === ref || x.config.id.startsWith(ref));
@@ -116,7 +116,8 @@ export function matches(s: ContainerState, f: Map<string, string[]>, all: Contai
       const bare = v.replace(/:latest$/, '');
       return c.image === v || c.image.replace(/:latest$/, '') === bare || c.imageId === v || c.imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''));
     }) &&
-    any('network', (v) => networksOf(s).includes(v)) &&
+    // A network's name, or a prefix of its id (docker's two).
+    any('network', (v) => networksOf(s).some((n) => n === v || (!!networkId && /^[0-9a-f]+$/.test(v) && networkId(n).startsWith(v)))) &&
     any('exited', (v) => s.status === 'exited' && (s.exit?.exitCode ?? 255) === Number(v)) &&
     any('before', (v) => c.created < created(v)) &&
     any('since', (v) => c.created > created(v)) &&
@@ -181,7 +182,8 @@ const HEADERS = {
 export async function ps(o: PsOptions = {}): Promise<void> {
   const filters = parseFilters(o.filter ?? []);
   const every = await rt.releaseOrphans(listStates()); // newest first
-  let states = every.filter((s) => matches(s, filters, every));
+  const netId = filters.has('network') ? await (await import('./inspect.js')).networkIds() : undefined;
+  let states = every.filter((s) => matches(s, filters, every, netId));
   const last = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
   if (o.last !== undefined && !/^-?\d+$/.test(o.last)) throw new MinidError(`invalid argument "${o.last}" for "-n, --last": give a number`, 125);
   // -n and -l look at every container; -a, or a status filter, shows stopped ones too.

@@ -282,7 +282,7 @@ describe('ps and images as docker lays them out', () => {
     const bad3 = await run(['ps', '-a', '--filter', 'name=bad3', '--format', '{{.Status}}|{{.State}}|{{.Networks}}|{{.Ports}}|{{.RunningFor}}|{{.CreatedAt}}|{{.Size}}']);
     expect(bad3.stdout).toMatch(/^Exited \(3\) .+ ago\|exited\|none\|\|.+ ago\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC\|\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]?B\)$/);
   });
-  it('ps --filter publish, expose, volume, health', async () => {
+  it('ps --filter publish, expose, volume, health, network by id', async () => {
     const hostPort = (await f('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'web')).trim();
     const names = async (...args: string[]) => (await run(['ps', '-a', ...args, '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean).sort();
     expect(await names('--filter', `publish=${hostPort}`)).toEqual(['web']);
@@ -293,6 +293,8 @@ describe('ps and images as docker lays them out', () => {
     expect(await names('--filter', 'volume=/data')).toEqual(['web']);
     expect(await names('--filter', `volume=${vol}`)).toEqual(['web']);
     expect(await names('--filter', 'health=none')).toEqual(['bad3', 'box', 'ok0', 'web']);
+    const noneId = (await run(['network', 'inspect', '-f', '{{.Id}}', 'none'])).stdout;
+    expect(await names('--filter', `network=${noneId.slice(0, 12)}`)).toEqual(['bad3', 'box', 'ok0']);
     expect(await names('--filter', 'health=healthy')).toEqual([]);
     for (const [flt, text] of [['publish=80:80', "filter for 'publish' should not contain ':'"], ['health=bogus', "invalid filter 'health=bogus'"], ['expose=abc', "invalid filter 'expose=abc'"]]) {
       const r = await run(['ps', '--filter', flt]);

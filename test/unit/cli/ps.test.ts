@@ -50,6 +50,8 @@ describe('--filter', () => {
     expect(pick('name=^w', 'name=^j')).toEqual(['web', 'job']);
     expect(pick('ancestor=nginx')).toEqual(['job']);
     expect(pick('network=none', 'status=exited')).toEqual(['db', 'job']);
+    const ids = (name: string) => (name === 'bridge' ? 'b1d9e' : 'e0e0f').padEnd(64, '0');
+    expect(all.filter((s) => matches(s, parseFilters(['network=b1d']), all, ids)).map((s) => s.config.name)).toEqual(['web']);
     expect(pick('since=job')).toEqual(['web', 'db']);
     expect(pick('before=web', 'since=job')).toEqual(['db']);
   });
