@@ -192,6 +192,7 @@ export function buildProgram(): Command {
     .description('Remove containers and everything they set up')
     .argument('<containers...>')
     .option('-f, --force', 'kill running containers first')
+    .option('-v, --volumes', "remove the containers' anonymous volumes too (named ones stay)")
     .option('--explain', 'print the teardown steps as commands')
     .action(action(async () => (await import('./commands/container.js')).rm));
 
@@ -435,6 +436,7 @@ export function buildProgram(): Command {
     .alias('list')
     .description('List volumes')
     .option('-q, --quiet', 'only the names')
+    .option('-f, --filter <key=value>', 'dangling=true|false, name=PART, label=KEY[=VALUE], driver=local (repeatable)', collect, [])
     .option('--format <template>', 'Go template per volume (Name, Driver, Scope, Mountpoint, Labels, CreatedAt)')
     .action(action(async () => (await import('./commands/volume.js')).volumeLs));
   volume
@@ -452,8 +454,9 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/volume.js')).volumeRm));
   volume
     .command('prune')
-    .description('Remove every volume no container uses')
+    .description('Remove every volume no container uses, named or anonymous (as docker 20.10)')
     .option('-f, --force', 'do not ask for confirmation')
+    .option('--filter <key=value>', 'label=KEY[=VALUE] (only those), label!=KEY[=VALUE] (all but those) (repeatable)', collect, [])
     .action(action(async () => (await import('./commands/volume.js')).volumePrune));
 
   const network = program.command('network').description('Manage networks (bridge networks, and CNI tools)');

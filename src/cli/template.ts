@@ -24,6 +24,21 @@ export const nilSlice = <T = string>(): T[] => Object.defineProperty([] as T[], 
 /** Go's nil map: empty in templates (printed map[]), null in JSON. */
 export const nilMap = <T = string>(): Record<string, T> => goMap(Object.defineProperty({} as Record<string, T>, 'toJSON', asNull));
 
+/**
+ * Go's `json:",omitempty"` on struct fields: each named field, when empty ("", null, false, an
+ * empty slice or map; not 0), stays in the struct for templates (`{{.Config.ExposedPorts}}`
+ * prints map[], `{{.State.Health}}` <nil>, a bind's `{{.Mounts}}` its empty Name) but is left
+ * out of the JSON, as docker leaves it out. The field keeps its place. Returns the object.
+ */
+export function omitEmpty<T extends object>(o: T, ...keys: (keyof T & string)[]): T {
+  for (const k of keys) {
+    const v: unknown = o[k];
+    const empty = v === undefined || v === null || v === '' || v === false || (Array.isArray(v) && !v.length) || (isGoMap(v) && !Object.keys(v as object).length);
+    if (empty) Object.defineProperty(o, k, { enumerable: false });
+  }
+  return o;
+}
+
 export class TemplateError extends Error {}
 
 // ----------------------------------------------------------------------------- lexer
@@ -311,7 +326,9 @@ function fmtV(v: unknown, top = false): string {
       const keys = Object.keys(v).sort();
       return `map[${keys.map((k) => `${k}:${fmtV((v as any)[k])}`).join(' ')}]`;
     }
-    return `{${Object.values(v).filter((x) => typeof x !== 'function').map((x) => fmtV(x)).join(' ')}}`;
+    // Every field, those omitEmpty() keeps out of the JSON too.
+    const fields = Object.getOwnPropertyNames(v).filter((k) => k !== 'toJSON').map((k) => (v as any)[k]);
+    return `{${fields.filter((x) => typeof x !== 'function').map((x) => fmtV(x)).join(' ')}}`;
   }
   return String(v);
 }

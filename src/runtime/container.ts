@@ -172,10 +172,12 @@ async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise
   if (!volumes.some((v) => v.type !== 'tmpfs')) return;
   const vols = await import('./volumes.js');
   for (const v of volumes) if (v.type !== 'tmpfs' && v.type !== 'volume' && !fs.existsSync(v.host)) fs.mkdirSync(v.host, { recursive: true, mode: 0o755 });
-  const named = volumes.filter((v) => v.type === 'volume' && v.name);
+  const named = volumes.filter((v) => v.type === 'volume' && (v.name || v.anonymous));
   if (!named.length) return;
   await vols.withVolumesLock(async () => {
     for (const v of named) {
+      // An anonymous volume gets its name now: 32 random bytes in hex, as docker names it.
+      if (!v.name) v.name = crypto.randomBytes(32).toString('hex');
       vols.createVolume(v.name!);
       v.host = vols.dataDir(v.name!);
       if (!v.noCopy) await vols.populateFromImage(v.name!, layers, v.container);
@@ -200,6 +202,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const img = await store.resolveImage(r.image);
   const cfg = img.config?.config ?? {};
   const layers = store.layerPaths(img);
+  volumes.push(...spec.imageVolumes(cfg, [...volumes, ...tmpfs]));
   await prepareVolumes(volumes, layers);
   const argv = spec.resolveCommand(cfg, r.args, r.entrypoint);
   const userSpec = r.user ?? cfg.User ?? '';
@@ -228,6 +231,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     detach: r.detach,
     autoRemove: r.rm,
     volumes,
+    ...(Object.keys(cfg.Volumes ?? {}).length ? { imageVolumes: Object.keys(cfg.Volumes ?? {}) } : {}),
     stopSignal: r.stopSignal || cfg.StopSignal || 'SIGTERM',
     ...(stopTimeout !== undefined ? { stopTimeout } : {}),
     ...(r.cidfile ? { cidfile: r.cidfile } : {}),
@@ -262,6 +266,10 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     for (const d of ['upper', 'work', 'rootfs']) fs.mkdirSync(path.join(dir, d));
     saveConfig(config);
     recordName(config.name, id);
+  }).catch(async (e) => {
+    // Not made (its name is taken...): nor are the anonymous volumes made for it.
+    if (volumes.some((v) => v.anonymous)) await (await import('./volumes.js')).removeAnonymous(volumes);
+    throw e;
   });
   return config;
 }
@@ -510,7 +518,7 @@ export async function spawnDetached(c: ContainerConfig, started?: Started): Prom
  * with --rm, remove it. Idempotent: the supervisor hook, `rm`, `stop` and `system prune` may all
  * call it.
  */
-export async function releaseContainer(id: string, opts: { remove?: boolean; explain?: (l: string) => void } = {}): Promise<void> {
+export async function releaseContainer(id: string, opts: { remove?: boolean; volumes?: boolean; explain?: (l: string) => void } = {}): Promise<void> {
   if (!fs.existsSync(configFile(id))) return; // already removed (e.g. by rm -f, before the supervisor's hook)
   await withLock(`container-${id}`, () => releaseLocked(id, opts));
   forgetLock(id);
@@ -522,7 +530,7 @@ function forgetLock(id: string): void {
 }
 
 /** releaseContainer's work, under the container's lock. False: the container is gone already. */
-async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l: string) => void }): Promise<boolean> {
+async function releaseLocked(id: string, opts: { remove?: boolean; volumes?: boolean; explain?: (l: string) => void }): Promise<boolean> {
   const s = loadState(id);
   if (!s) return false;
   if (s.config.extraAttachments?.length) {
@@ -533,6 +541,8 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
   }
   // --rm is for an exit, not for `minid restart`'s stop (runtime/start.ts: restartingFile).
   const remove = opts.remove ?? (s.config.autoRemove && !fs.existsSync(path.join(paths.containerRun(id), 'restarting')));
+  // docker's --rm is `rm -v`: the container's anonymous volumes go with it (named ones stay).
+  const dropVolumes = remove && (opts.volumes ?? opts.remove === undefined);
   // To be removed, the container's own files (its scripts, writable layer, log, /etc files)
   // go while the kernel takes its network down; its record (config.json, the exit record)
   // goes last, when nothing is left that `minid system prune` would need it for. The
@@ -552,6 +562,8 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
     dropCgroup(s.config, opts.explain);
     fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     forgetName(s.config.name, id);
+    // After its record: a volume is removed only when no container names it any more.
+    if (dropVolumes && s.config.volumes.some((v) => v.anonymous)) await (await import('./volumes.js')).removeAnonymous(s.config.volumes);
   }
   return true;
 }
@@ -686,7 +698,7 @@ export async function stopContainer(ref: string, timeoutSec?: number): Promise<C
  * its state then: of concurrent removals of one container, one removes it and the others find
  * it gone (NoSuchContainerError), as they would had they come later.
  */
-export async function removeContainer(ref: string, force: boolean, explain?: (l: string) => void): Promise<ContainerState> {
+export async function removeContainer(ref: string, force: boolean, explain?: (l: string) => void, volumes = false): Promise<ContainerState> {
   const id = findContainer(ref).config.id;
   const removed = await withLock(`container-${id}`, async () => {
     const s = loadState(id);
@@ -698,7 +710,7 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
       if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
       await waitExit(id, 10_000);
     }
-    return (await releaseLocked(id, { remove: true, explain })) ? s : undefined;
+    return (await releaseLocked(id, { remove: true, volumes, explain })) ? s : undefined;
   });
   forgetLock(id);
   if (!removed) throw new NoSuchContainerError(ref);

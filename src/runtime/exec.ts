@@ -4,7 +4,7 @@
 // namespace (nsenter -t PID -i -u -n -p -m, plus the capability drop nsenter does not do).
 // The command is looked up in the container's PATH.
 import { constants } from 'node:os';
-import { fail } from '../errors.js';
+import { fail, MinidError } from '../errors.js';
 import { spawnProcess } from '../sys/exec.js';
 import { findContainer } from './state.js';
 import { parseUserFlag, parseEnvFlag, mergeEnv } from './spec.js';
@@ -67,7 +67,8 @@ async function execOnTerminal(id: string, argv: string[], env: Record<string, st
 /** Run the command; resolves with its exit code (128+N for a signal, as a shell says it). */
 export async function execInContainer(r: ExecRequest): Promise<number> {
   const s = findContainer(r.ref);
-  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start a new one with \`minid run\``);
+  // docker: "Container ID is not running", exit 1.
+  if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start it first (\`minid start ${s.config.name}\`)`, 1);
   // Its processes are frozen (`minid pause`): a command joining them would hang, as docker refuses.
   if (s.paused) fail(`container ${s.config.name} is paused: unpause it first (\`minid unpause ${s.config.name}\`)`, 1);
   let uid = s.config.uid;
@@ -77,7 +78,13 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
     // Inside the container's root: a symlink there must not lead to a host file.
     const { readContainerFile } = await import('./rootfs.js');
     const read = (f: string) => readContainerFile(s.pid!, `/etc/${f}`);
-    ({ uid, gid } = resolveUser(r.user, read('passwd'), read('group')));
+    // docker's exec: a user it cannot find is a start failure, exit 126.
+    try {
+      ({ uid, gid } = resolveUser(r.user, read('passwd'), read('group')));
+    } catch (e) {
+      if (e instanceof MinidError) throw new MinidError(e.message, 126);
+      throw e;
+    }
   }
   if (r.workdir !== undefined && !r.workdir.startsWith('/')) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   const env = mergeEnv(s.config.env, r.tty ? ['TERM=xterm'] : [], r.env.map((e) => parseEnvFlag(e)).filter((e): e is string => !!e));

@@ -111,6 +111,7 @@
  * ("minid: container setup failed: ..." on stderr).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -812,11 +813,22 @@ static char *find_command(const char *name) {
   return NULL;
 }
 
+/* An errno as Go (and so docker and runc) words it: strerror's text, lower case ("permission denied"). */
+static const char *go_strerror(int e) {
+  static char text[256];
+  snprintf(text, sizeof text, "%s", strerror(e));
+  text[0] = (char)tolower((unsigned char)text[0]);
+  return text;
+}
+
 static int exec_command(char **argv) {
   char *file = find_command(argv[0]);
-  if (!file && (errno == ENOENT || errno == ENOTDIR))
-    give_up(127, "exec: \"%s\": %s", argv[0], strchr(argv[0], '/') ? "no such file or directory" : "executable file not found in $PATH");
-  if (!file) give_up(126, "exec: \"%s\": %s", argv[0], strerror(errno));
+  /* runc's words: `exec: "x": executable file not found in $PATH`, `exec: "/x": stat /x: no such file or directory` */
+  if (!file && (errno == ENOENT || errno == ENOTDIR)) {
+    if (strchr(argv[0], '/')) give_up(127, "exec: \"%s\": stat %s: %s", argv[0], argv[0], go_strerror(errno));
+    give_up(127, "exec: \"%s\": executable file not found in $PATH", argv[0]);
+  }
+  if (!file) give_up(126, "exec: \"%s\": %s", argv[0], go_strerror(errno));
   /* Nothing of ours (nor of whoever started us) goes to the command: see main. */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) give_up(125, "container setup failed: close_range: %s", strerror(errno));
   confine();
@@ -833,7 +845,7 @@ static int exec_command(char **argv) {
     errno = ENOEXEC;
   }
   /* Found, yet not executed: ENOENT here is a missing interpreter (#! line or ELF loader). */
-  give_up(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", file, strerror(errno));
+  give_up(errno == ENOENT ? 127 : 126, "exec: \"%s\": %s", file, go_strerror(errno));
   return 126;
 }
 
@@ -876,7 +888,8 @@ static int exec_mode(int argc, char **argv) {
   int sock = console_sock ? console_connect(console_sock) : -1; /* a host path: before setns */
   for (int i = 0; i < 6; i++)
     if (setns(fds[i], 0) < 0) die(125, "setns", names[i]);
-  if (chdir(cwd) < 0) die(125, "chdir", cwd);
+  /* docker's exec: a command that cannot be started exits 126 (runc's wording) */
+  if (chdir(cwd) < 0) give_up(126, "chdir to cwd (\"%s\") failed: %s: give -w a directory of the container", cwd, go_strerror(errno));
   /* -t: a new terminal of the container's devpts (the mount namespace's /dev/pts). */
   int slave = sock >= 0 ? new_terminal("/dev/pts/ptmx", sock) : -1;
   if (slave >= 0 && fchown(slave, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal");

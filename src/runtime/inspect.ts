@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { paths } from '../sys/paths.js';
-import { goMap, nilMap, nilSlice } from '../cli/template.js';
+import { goMap, nilMap, nilSlice, omitEmpty } from '../cli/template.js';
 import { logFile, type ContainerConfig, type ContainerState } from './state.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
@@ -90,7 +90,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     Created: c.created,
     Path: c.argv[0] ?? '',
     Args: c.argv.slice(1),
-    State: {
+    State: omitEmpty({
       Status: paused ? 'paused' : s.status,
       Running: running,
       Paused: paused,
@@ -103,7 +103,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Error: '',
       StartedAt: c.startedAt ?? ZERO_TIME,
       FinishedAt: s.status === 'exited' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
-    },
+      // No health checks in minid: docker's nil *Health (omitempty), `{{.State.Health}}` is <nil>.
+      Health: null,
+    }, 'Health'),
     Image: c.imageId,
     ResolvConfPath: path.join(dir, 'resolv.conf'),
     HostnamePath: path.join(dir, 'hostname'),
@@ -117,7 +119,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: nilSlice(),
-    HostConfig: {
+    HostConfig: omitEmpty({
       Binds: binds(c.volumes).length ? binds(c.volumes) : nilSlice(),
       ContainerIDFile: c.cidfile ?? '',
       LogConfig: { Type: 'json-file', Config: goMap({}) },
@@ -139,33 +141,34 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ...(c.tmpfs?.length ? { Tmpfs: Object.fromEntries(c.tmpfs.map((t) => [t.container, t.typed])) } : {}),
       SecurityOpt: c.security && securityOptList(c.security).length ? securityOptList(c.security) : nilSlice(),
       ...(c.limits ?? NO_LIMITS),
-      // The --mount flags as docker records them (omitted when none, as docker's omitempty).
-      ...(c.volumes.some((v) => v.viaMount) ? { Mounts: c.volumes.filter((v) => v.viaMount).map(mountFlag) } : {}),
-    },
+      // The --mount flags as docker records them (omitempty: left out of the JSON when none).
+      Mounts: c.volumes.some((v) => v.viaMount) ? c.volumes.filter((v) => v.viaMount).map(mountFlag) : nilSlice(),
+    }, 'Mounts'),
     GraphDriver: { Data: { LowerDir: c.layers.join(':'), MergedDir: path.join(dir, 'rootfs'), UpperDir: path.join(dir, 'upper'), WorkDir: path.join(dir, 'work') }, Name: 'overlay2' },
     Mounts: c.volumes.map(mountShape),
-    Config: {
+    Config: omitEmpty({
       Hostname: c.hostname,
       Domainname: '',
       User: c.user,
       AttachStdin: !c.detach && c.interactive,
       AttachStdout: !c.detach,
       AttachStderr: !c.detach,
-      ...(exposed.size ? { ExposedPorts: goMap(Object.fromEntries([...exposed].map((p) => [p, goMap({})]))) } : {}),
+      // (docker's PortSet: a map of struct{}, printed map[80/tcp:{}])
+      ExposedPorts: exposed.size ? goMap(Object.fromEntries([...exposed].map((p) => [p, {}]))) : nilMap(),
       Tty: c.tty,
       OpenStdin: c.interactive,
       StdinOnce: c.interactive && !c.detach,
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
       Image: c.image,
-      Volumes: nilMap(),
+      Volumes: configVolumes(c.volumes, c.imageVolumes),
       WorkingDir: c.cwd,
       Entrypoint: entrypoint?.length ? entrypoint : nilSlice(),
       OnBuild: nilSlice(),
       Labels: labels,
       StopSignal: c.stopSignal,
-      ...(c.stopTimeout !== undefined ? { StopTimeout: c.stopTimeout } : {}),
-    },
+      StopTimeout: c.stopTimeout ?? null,
+    }, 'ExposedPorts', 'StopTimeout'),
     NetworkSettings: {
       Bridge: '',
       SandboxID: att?.netnsPath ? derivedId('sandbox', c.id) : '',
@@ -210,7 +213,7 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
     AttachStdin: false,
     AttachStdout: false,
     AttachStderr: false,
-    ...(cc.ExposedPorts ? { ExposedPorts: goMap(Object.fromEntries(Object.keys(cc.ExposedPorts).map((p) => [p, goMap({})]))) } : {}),
+    ...(cc.ExposedPorts ? { ExposedPorts: goMap(Object.fromEntries(Object.keys(cc.ExposedPorts).map((p) => [p, {}]))) } : {}),
     Tty: false,
     OpenStdin: false,
     StdinOnce: false,
@@ -251,22 +254,31 @@ export function inspectImage(img: ImageRecord, layerDirs: string[]): Record<stri
 /** HostConfig.Binds: the -v flags as docker records them (HOST or NAME, then the path); --mount and tmpfs are not binds. */
 function binds(volumes: ContainerConfig['volumes']): string[] {
   return volumes
-    .filter((v) => v.type !== 'tmpfs' && !v.viaMount)
+    .filter((v) => v.type !== 'tmpfs' && !v.viaMount && !v.anonymous)
     .map((v) => `${v.type === 'volume' ? v.name : v.host}:${v.container}${v.readonly ? ':ro' : ''}`);
 }
 
-/** One of docker's Mounts entries: a bind, a named volume (local driver) or a tmpfs. */
+/** Config.Volumes: the paths of `-v /path` and the image's VOLUME entries (a map of path to {}), else null. */
+function configVolumes(volumes: ContainerConfig['volumes'], fromImage: string[] = []) {
+  const paths = [...fromImage, ...volumes.filter((v) => v.anonymous && !v.viaMount).map((v) => v.container)];
+  return paths.length ? goMap(Object.fromEntries(paths.map((p) => [p, {}]))) : nilMap();
+}
+
+/** One of docker's Mounts entries: a bind, a volume (local driver) or a tmpfs. */
 function mountShape(v: ContainerConfig['volumes'][number]) {
-  if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: v.readonly ? 'ro' : 'z', RW: !v.readonly, Propagation: '' };
-  if (v.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: v.container, Mode: '', RW: !v.readonly, Propagation: '' };
-  return { Type: 'bind', Source: v.host, Destination: v.container, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
+  // docker's Mode: "z" for a volume given a source or by --mount, "" for `-v /path` and VOLUME.
+  const mode = v.readonly ? 'ro' : v.anonymous && !v.viaMount ? '' : 'z';
+  if (v.type === 'volume') return { Type: 'volume', Name: v.name, Source: v.host, Destination: v.container, Driver: 'local', Mode: mode, RW: !v.readonly, Propagation: '' };
+  // (Name and Driver: omitempty in docker's JSON, yet printed by `{{.Mounts}}`.)
+  if (v.type === 'tmpfs') return omitEmpty({ Type: 'tmpfs', Name: '', Source: '', Destination: v.container, Driver: '', Mode: '', RW: !v.readonly, Propagation: '' }, 'Name', 'Driver');
+  return omitEmpty({ Type: 'bind', Name: '', Source: v.host, Destination: v.container, Driver: '', Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' }, 'Name', 'Driver');
 }
 
 /** One HostConfig.Mounts entry: a --mount flag in the Engine API's shape (empty fields left out). */
 function mountFlag(v: ContainerConfig['volumes'][number]) {
   return {
     Type: v.type ?? 'bind',
-    ...(v.type === 'tmpfs' ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
+    ...(v.type === 'tmpfs' || v.anonymous ? {} : { Source: v.type === 'volume' ? v.name : v.host }),
     Target: v.container,
     ...(v.readonly ? { ReadOnly: true } : {}),
     ...(v.noCopy ? { VolumeOptions: { NoCopy: true } } : {}),

@@ -10,8 +10,13 @@ export interface Volume {
   readonly: boolean;
   /** bind (the default, as in records written before volumes), a named volume, or a tmpfs. */
   type?: 'bind' | 'volume' | 'tmpfs';
-  /** A named volume's name. */
+  /** A named volume's name (an anonymous one's is given when the container is created). */
   name?: string;
+  /**
+   * docker's anonymous volume: `-v /path`, `--mount type=volume` without a source, or an
+   * image's VOLUME. Named by 64 random hex digits; `rm -v` and `--rm` remove it with the container.
+   */
+  anonymous?: boolean;
   /** --mount type=bind: the source must exist (docker creates it for -v only). */
   mustExist?: boolean;
   /** --mount type=volume,volume-nocopy: no copy of the image's files into a new volume. */
@@ -31,6 +36,8 @@ export interface ImageRuntimeConfig {
   ExposedPorts?: Record<string, unknown>;
   StopSignal?: string;
   Labels?: Record<string, string>;
+  /** The image's VOLUME paths (docker's map of path to {}). */
+  Volumes?: Record<string, unknown> | null;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -96,9 +103,11 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,254}$/;
  * `-v HOST:CTR[:ro|rw]` or `-v NAME:CTR[:ro|rw]`. An absolute host side is a bind mount (a
  * missing host folder is made, as docker does); anything else must be a volume name, never a
  * relative path (docker's rule: a typo must not bind a folder of the current directory).
+ * `-v /path` alone is an anonymous volume there.
  */
 export function parseVolume(s: string): Volume {
   const parts = s.split(':');
+  if (parts.length === 1 && parts[0]) return { host: '', container: checkTarget(s, parts[0], 'volume'), readonly: false, type: 'volume', name: '', anonymous: true };
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
     fail(`invalid volume "${s}": use -v /host/path:/container/path[:ro] or -v NAME:/container/path[:ro]`);
   const [host, container, mode = 'rw'] = parts;
@@ -108,6 +117,24 @@ export function parseVolume(s: string): Volume {
   if (!VOLUME_NAME.test(host))
     fail(`invalid volume "${s}": "${host}" is not a volume name (letters, digits and _ . -, no / or ..): a host directory must be an absolute path`);
   return { host: '', container: c, readonly: mode === 'ro', type: 'volume', name: host };
+}
+
+/**
+ * The image's VOLUME paths that no mount of the run covers: each one an anonymous volume (a
+ * -v, --mount or --tmpfs at the same path takes its place, as in docker). Paths a volume
+ * could not be mounted at (relative, the root, /proc) are left out.
+ */
+export function imageVolumes(img: ImageRuntimeConfig, mounts: { container: string }[]): Volume[] {
+  const taken = new Set(mounts.map((m) => m.container));
+  const out: Volume[] = [];
+  for (const p of Object.keys(img.Volumes ?? {}).sort()) {
+    if (!path.posix.isAbsolute(p)) continue;
+    const c = path.posix.normalize(p).replace(/\/+$/, '');
+    if (!c || c === '/proc' || c.startsWith('/proc/') || taken.has(c)) continue;
+    taken.add(c);
+    out.push({ host: '', container: c, readonly: false, type: 'volume', name: '', anonymous: true });
+  }
+  return out;
 }
 
 /** A --mount boolean: the key alone is true (`readonly`), else true/false/1/0 as Go's ParseBool. */
@@ -168,8 +195,8 @@ export function parseMount(s: string): Volume {
     if (!path.isAbsolute(source)) fail(`invalid mount config for type "bind": invalid mount path: '${source}' mount path must be absolute`);
     return { host: path.resolve(source), container: c, readonly, type: 'bind', mustExist: true, viaMount: true };
   }
-  // docker makes an anonymous volume for an empty source; minid keeps volumes named.
-  if (!source) fail(`invalid mount config for type "volume": source is required by minid (add source=NAME; anonymous volumes are not supported)`);
+  // No source: an anonymous volume, as docker makes one.
+  if (!source) return { host: '', container: c, readonly, type: 'volume', name: '', anonymous: true, noCopy, viaMount: true };
   if (!VOLUME_NAME.test(source))
     fail(`invalid mount config for type "volume": "${source}" is not a volume name (letters, digits and _ . -, no / or ..)`);
   return { host: '', container: c, readonly, type: 'volume', name: source, noCopy, viaMount: true };

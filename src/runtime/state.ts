@@ -47,6 +47,8 @@ export interface ContainerConfig {
   detach: boolean;
   autoRemove: boolean;
   volumes: Volume[];
+  /** The image's VOLUME paths (inspect's Config.Volumes lists them, even one a -v covers). */
+  imageVolumes?: string[];
   stopSignal: string;
   /** --stop-timeout: seconds `stop` waits before SIGKILL (absent: 10). */
   stopTimeout?: number;

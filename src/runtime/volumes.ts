@@ -18,10 +18,11 @@ export const withVolumesLock = <T>(fn: () => Promise<T>): Promise<T> => withLock
 export interface VolumeInfo {
   CreatedAt: string;
   Driver: 'local';
-  Labels: Record<string, string>;
+  /** null for a volume a run made (docker records no labels, nor options, then). */
+  Labels: Record<string, string> | null;
   Mountpoint: string;
   Name: string;
-  Options: Record<string, string>;
+  Options: Record<string, string> | null;
   Scope: 'local';
 }
 
@@ -46,13 +47,14 @@ export class NoSuchVolumeError extends MinidError {
 
 function read(name: string): VolumeInfo | undefined {
   if (!isVolumeName(name)) return undefined;
-  let meta: { CreatedAt?: string; Labels?: Record<string, string> } = {};
+  let meta: { CreatedAt?: string; Labels?: Record<string, string> | null; Options?: Record<string, string> | null } = {};
   try {
     meta = JSON.parse(fs.readFileSync(path.join(volumeDir(name), 'volume.json'), 'utf8'));
   } catch {
     if (!fs.existsSync(dataDir(name))) return undefined;
   }
-  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: meta.Labels ?? {}, Mountpoint: dataDir(name), Name: name, Options: {}, Scope: 'local' };
+  const made = (x: Record<string, string> | null | undefined) => (x === null ? null : x ?? {});
+  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: made(meta.Labels), Mountpoint: dataDir(name), Name: name, Options: made(meta.Options), Scope: 'local' };
 }
 
 export function getVolume(name: string): VolumeInfo {
@@ -61,8 +63,11 @@ export function getVolume(name: string): VolumeInfo {
   return v;
 }
 
-/** Make the volume unless it exists (docker's create is idempotent). True when it was made now. */
-export function createVolume(name: string, labels: Record<string, string> = {}): boolean {
+/**
+ * Make the volume unless it exists (docker's create is idempotent). True when it was made now.
+ * `labels`: `volume create`'s (maybe none: {}); null for a volume a run makes.
+ */
+export function createVolume(name: string, labels: Record<string, string> | null = null): boolean {
   validateVolumeName(name);
   if (read(name)) return false;
   fs.mkdirSync(volumesDir(), { recursive: true, mode: 0o700 });
@@ -70,7 +75,7 @@ export function createVolume(name: string, labels: Record<string, string> = {}):
   fs.mkdirSync(volumeDir(name), { recursive: true, mode: 0o700 });
   // _data is what the container sees as the mount's root: docker's 0755.
   fs.mkdirSync(dataDir(name), { recursive: true, mode: 0o755 });
-  const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels };
+  const meta = { CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels, Options: labels && {} };
   fs.writeFileSync(path.join(volumeDir(name), 'volume.json'), JSON.stringify(meta) + '\n', { mode: 0o600 });
   return true;
 }
@@ -108,6 +113,17 @@ async function removeLocked(name: string, force: boolean): Promise<void> {
   fs.rmSync(volumeDir(name), { recursive: true, force: true });
 }
 
+/**
+ * `rm -v` and `--rm`: a removed container's anonymous volumes, each once no container names it
+ * any more (the container's own record is gone by then). Named volumes stay, as in docker.
+ */
+export function removeAnonymous(volumes: { type?: string; name?: string; anonymous?: boolean }[]): Promise<void> {
+  const names = volumes.filter((v) => v.type === 'volume' && v.anonymous && v.name).map((v) => v.name!);
+  return withVolumesLock(async () => {
+    for (const n of names) if (read(n) && !(await volumeUsers(n)).length) fs.rmSync(volumeDir(n), { recursive: true, force: true });
+  });
+}
+
 /** The bytes of the files under a folder (symlinks not followed). */
 function diskBytes(dir: string): number {
   let total = 0;
@@ -119,16 +135,66 @@ function diskBytes(dir: string): number {
   return total;
 }
 
-/** Remove every volume no container uses: the names removed and the bytes given back. */
-export function pruneVolumes(): Promise<{ names: string[]; reclaimed: number }> {
-  return withVolumesLock(pruneLocked);
+/** `volume ls --filter` and `volume prune --filter`: docker's keys, each key's values or-ed, the keys and-ed. */
+export type VolumeFilters = Map<string, string[]>;
+
+const FILTER_KEYS = { ls: ['dangling', 'driver', 'label', 'name'], prune: ['label', 'label!'] };
+
+export function parseVolumeFilters(list: string[], verb: 'ls' | 'prune'): VolumeFilters {
+  const keys = FILTER_KEYS[verb];
+  const m: VolumeFilters = new Map();
+  for (const f of list) {
+    const i = f.indexOf('=');
+    if (i <= 0) fail(`bad format of filter "${f}": use KEY=VALUE (${keys.join(', ')})`, 1);
+    const k = f.slice(0, i).toLowerCase();
+    const v = f.slice(i + 1);
+    if (!keys.includes(k)) fail(`invalid filter '${k}': use one of ${keys.join(', ')}`, 1);
+    if (k === 'dangling' && !['true', 'false', '1', '0'].includes(v.toLowerCase())) fail(`invalid filter 'dangling=${v}': use dangling=true or dangling=false`, 1);
+    m.set(k, [...(m.get(k) ?? []), v]);
+  }
+  return m;
 }
 
-async function pruneLocked(): Promise<{ names: string[]; reclaimed: number }> {
+/** label=KEY or label=KEY=VALUE against a volume's labels. */
+const hasLabel = (labels: Record<string, string>, f: string): boolean => {
+  const i = f.indexOf('=');
+  const k = i < 0 ? f : f.slice(0, i);
+  return k in labels && (i < 0 || labels[k] === f.slice(i + 1));
+};
+
+/** Does the volume pass the filters? `used`: the names some container (any state) mounts. */
+export function volumeMatches(v: VolumeInfo, f: VolumeFilters, used: Set<string>): boolean {
+  const any = (k: string, test: (x: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
+  return (
+    any('dangling', (x) => ['true', '1'].includes(x.toLowerCase()) === !used.has(v.Name)) &&
+    any('driver', (x) => x === v.Driver) &&
+    any('name', (x) => v.Name.includes(x)) &&
+    // docker: every label= must match; label! (prune) keeps a volume with that label.
+    (f.get('label') ?? []).every((x) => hasLabel(v.Labels ?? {}, x)) &&
+    !(f.get('label!') ?? []).some((x) => hasLabel(v.Labels ?? {}, x))
+  );
+}
+
+/** The names of the volumes that containers (any state) mount. */
+export async function usedVolumes(): Promise<Set<string>> {
+  const { listStates } = await import('./state.js');
+  return new Set(listStates().flatMap((s) => (s.config.volumes ?? []).filter((v) => v.type === 'volume' && v.name).map((v) => v.name!)));
+}
+
+/**
+ * Remove every volume no container uses (docker 20.10: named and anonymous alike; 23.0 and
+ * later keep named ones unless --all): the names removed and the bytes given back.
+ */
+export function pruneVolumes(filters: VolumeFilters = new Map()): Promise<{ names: string[]; reclaimed: number }> {
+  return withVolumesLock(() => pruneLocked(filters));
+}
+
+async function pruneLocked(filters: VolumeFilters): Promise<{ names: string[]; reclaimed: number }> {
   const names: string[] = [];
   let reclaimed = 0;
+  const used = await usedVolumes();
   for (const v of listVolumes()) {
-    if ((await volumeUsers(v.Name)).length) continue;
+    if (used.has(v.Name) || !volumeMatches(v, filters, used)) continue;
     reclaimed += diskBytes(v.Mountpoint);
     fs.rmSync(volumeDir(v.Name), { recursive: true, force: true });
     names.push(v.Name);

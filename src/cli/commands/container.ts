@@ -99,7 +99,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
     started = await rt.startContainer(c, { explain, spawn, interrupted: held.check });
     debugMark('run: network attached, scripts written, go');
   } catch (e) {
-    await rt.releaseContainer(c.id, { remove: true }).catch(() => {});
+    await rt.releaseContainer(c.id, { remove: true, volumes: true }).catch(() => {});
     // The container is gone: so is the id file that named it.
     if (c.cidfile) (await import('node:fs')).rmSync(c.cidfile, { force: true });
     held.release();
@@ -163,11 +163,11 @@ export async function kill(refs: string[], o: { signal: string }) {
   }
 }
 
-export async function rm(refs: string[], o: { force?: boolean; explain?: boolean }) {
+export async function rm(refs: string[], o: { force?: boolean; explain?: boolean; volumes?: boolean }) {
   let code = 0;
   for (const ref of refs) {
     try {
-      await rt.removeContainer(ref, !!o.force, explainer(o.explain));
+      await rt.removeContainer(ref, !!o.force, explainer(o.explain), !!o.volumes);
       process.stdout.write(ref + '\n');
     } catch (e: any) {
       // Anything but a MinidError is a bug: said as main() says it, and the next one is removed.

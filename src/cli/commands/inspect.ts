@@ -36,7 +36,7 @@ export async function printInspected(objects: unknown[], format: string | undefi
 }
 
 /** Network ids by name, for containers' NetworkSettings.Networks (records on disk; host and none by their fixed ids). */
-async function networkIds(): Promise<(name: string) => string> {
+export async function networkIds(): Promise<(name: string) => string> {
   const { records } = await import('../../network/networks.js');
   const crypto = await import('node:crypto');
   const byName = new Map(records().map((r) => [r.name, r.id]));
@@ -70,7 +70,9 @@ export async function imageObject(ref: string): Promise<unknown> {
 export async function networkObject(ref: string): Promise<unknown> {
   const { inspectNetwork } = await import('../../network/networks.js');
   const { dockerNetwork } = await import('./network-shape.js');
-  return dockerNetwork((await inspectNetwork(ref)).json);
+  // none and host: docker's built-in networks, of which minid keeps no record.
+  const builtin = await (await import('./network.js')).builtinNetworkObject(ref);
+  return builtin ?? dockerNetwork((await inspectNetwork(ref)).json);
 }
 
 /**

@@ -35,3 +35,36 @@ export function dockerNetwork(j: NetworkInspect): Record<string, unknown> {
     Minid: { Up: j.Up, ...(j.DNS ? { DNS: j.DNS } : {}) },
   };
 }
+
+/**
+ * docker's built-in networks `none` (driver null) and `host`: no subnet, no options; their
+ * Containers are the running containers in that mode, with no address of their own.
+ */
+export function builtinNetwork(net: { name: string; id: string; driver: string; created: string }, containers: { id: string; name: string }[]): Record<string, unknown> {
+  const members = goMap({} as Record<string, unknown>);
+  for (const c of containers)
+    members[c.id] = {
+      Name: c.name,
+      EndpointID: crypto.createHash('sha256').update(['endpoint', c.id, net.name].join('\0')).digest('hex'),
+      MacAddress: '',
+      IPv4Address: '',
+      IPv6Address: '',
+    };
+  return {
+    Name: net.name,
+    Id: net.id,
+    Created: net.created,
+    Scope: 'local',
+    Driver: net.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: members,
+    Options: goMap({}),
+    Labels: goMap({}),
+  };
+}

@@ -56,19 +56,39 @@ export async function networkLs(opts: { quiet?: boolean; noTrunc?: boolean; form
   io.out(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], nets.map((n) => [id(n.id), n.name, n.driver, n.scope])));
 }
 
+/** `none` or `host` (by name or id prefix): docker's built-in networks, which minid keeps no record of. */
+export async function builtinNetworkObject(ref: string): Promise<Record<string, unknown> | undefined> {
+  const { PSEUDO_NETWORKS } = await import('../../network/networks.js');
+  if (!(ref in PSEUDO_NETWORKS) && !/^[0-9a-f]+$/.test(ref)) return undefined;
+  const net = (await listNetworks()).find((n) => n.name in PSEUDO_NETWORKS && (n.name === ref || n.id.startsWith(ref)));
+  if (!net) return undefined;
+  const fs = await import('node:fs');
+  const { root } = await import('../../sys/paths.js');
+  const { listStates } = await import('../../runtime/state.js');
+  const { builtinNetwork } = await import('./network-shape.js');
+  // docker's Created is its daemon's first start; minid's store was made then.
+  const st = fs.statSync(root());
+  const created = (st.birthtimeMs ? st.birthtime : st.mtime).toISOString();
+  const members = listStates()
+    .filter((s) => s.status === 'running' && s.config.net.mode === net.name)
+    .map((s) => ({ id: s.config.id, name: s.config.name }));
+  return builtinNetwork({ ...net, created }, members);
+}
+
 export async function networkInspect(names: string[], opts: { diagram?: boolean; format?: string } = {}, io: Out = stdio): Promise<void> {
+  if (!opts.diagram) {
+    const shaped: Record<string, unknown>[] = [];
+    const { dockerNetwork } = await import('./network-shape.js');
+    for (const name of names) shaped.push((await builtinNetworkObject(name)) ?? dockerNetwork((await inspectNetwork(name)).json));
+    const { printInspected } = await import('./inspect.js');
+    return printInspected(shaped, opts.format, io.out);
+  }
   const results = [];
   for (const name of names) results.push(await inspectNetwork(name));
-  if (opts.diagram) {
-    const p = probe();
-    const uplink = await p.uplink();
-    const addresses = uplink ? await p.addresses(uplink.dev) : [];
-    io.out(results.map((r) => renderDiagram(r.record, r.endpoints, { uplink: uplink && { ...uplink, addresses }, up: r.json.Up })).join('\n'));
-    return;
-  }
-  const { dockerNetwork } = await import('./network-shape.js');
-  const { printInspected } = await import('./inspect.js');
-  await printInspected(results.map((r) => dockerNetwork(r.json)), opts.format, io.out);
+  const p = probe();
+  const uplink = await p.uplink();
+  const addresses = uplink ? await p.addresses(uplink.dev) : [];
+  io.out(results.map((r) => renderDiagram(r.record, r.endpoints, { uplink: uplink && { ...uplink, addresses }, up: r.json.Up })).join('\n'));
 }
 
 export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean } = {}): Promise<void> {

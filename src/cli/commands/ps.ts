@@ -45,9 +45,33 @@ const networksOf = (s: ContainerState): string[] => {
   return [primary, ...(c.extraAttachments ?? []).map((a) => a.network)];
 };
 
+/** The ports docker's container summary lists: published ("HOSTPORT/proto" and "PORT/proto"), and exposed ones while it runs. */
+function summaryPorts(s: ContainerState): { published: Set<string>; exposed: Set<string> } {
+  const published = new Set<string>();
+  const exposed = new Set<string>();
+  for (const p of (s.config.attachment?.ports ?? []) as { hostPort: number; containerPort: number; protocol: string }[]) {
+    published.add(`${p.hostPort}/${p.protocol}`);
+    exposed.add(`${p.containerPort}/${p.protocol}`);
+  }
+  if (s.status === 'running') for (const e of s.config.exposedPorts ?? []) exposed.add(e.includes('/') ? e : `${e}/tcp`);
+  return { published, exposed };
+}
+
+/** publish= and expose= values: PORT[/PROTO] or START-END[/PROTO] (tcp by default), as "PORT/proto" keys. */
+function portFilter(key: string, v: string): string[] {
+  if (v.includes(':')) throw new MinidError(`filter for '${key}' should not contain ':': ${v} (give the port alone: ${key}=80 or ${key}=80/tcp)`, 1);
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(v);
+  const [start, end] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, -1];
+  if (!m || start < 1 || end > 65535 || end < start) throw new MinidError(`invalid filter '${key}=${v}': use PORT[/PROTO] or START-END[/PROTO], e.g. ${key}=80/tcp`, 1);
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  return Array.from({ length: end - start + 1 }, (_, i) => `${start + i}/${proto}`);
+}
+
 /** docker's --filter keys for containers; a bad one is the daemon's error (exit 1). */
 export function parseFilters(list: string[]): Map<string, string[]> {
-  const keys = ['status', 'name', 'id', 'label', 'ancestor', 'network', 'exited', 'before', 'since'];
+  // (health: minid has no health checks, so every container's health is "none", as docker
+  // says of a container without one; is-task and isolation are swarm's and Windows'.)
+  const keys = ['status', 'name', 'id', 'label', 'ancestor', 'network', 'exited', 'before', 'since', 'volume', 'publish', 'expose', 'health'];
   const m = new Map<string, string[]>();
   for (const f of list) {
     const i = f.indexOf('=');
@@ -58,13 +82,19 @@ export function parseFilters(list: string[]): Map<string, string[]> {
     if (k === 'status' && !['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v))
       throw new MinidError(`invalid filter 'status=${v}': use created, restarting, running, removing, paused, exited or dead`, 1);
     if (k === 'exited' && !/^-?\d+$/.test(v)) throw new MinidError(`invalid filter 'exited=${v}': give an exit code`, 1);
+    if (k === 'health' && !['starting', 'healthy', 'unhealthy', 'none'].includes(v))
+      throw new MinidError(`invalid filter 'health=${v}': use starting, healthy, unhealthy or none (minid has no health checks: every container is "none")`, 1);
+    if (k === 'publish' || k === 'expose') {
+      m.set(k, [...(m.get(k) ?? []), ...portFilter(k, v)]);
+      continue;
+    }
     m.set(k, [...(m.get(k) ?? []), v]);
   }
   return m;
 }
 
 /** Does the container pass every filter key (values of one key: any of them)? */
-export function matches(s: ContainerState, f: Map<string, string[]>, all: ContainerState[]): boolean {
+export function matches(s: ContainerState, f: Map<string, string[]>, all: ContainerState[], networkId?: (name: string) => string): boolean {
   const c = s.config;
   const any = (k: string, test: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
   const find = (ref: string) => all.find((x) => x.config.id === ref || x.config.name === ref || x.config.id.startsWith(ref));
@@ -86,10 +116,16 @@ export function matches(s: ContainerState, f: Map<string, string[]>, all: Contai
       const bare = v.replace(/:latest$/, '');
       return c.image === v || c.image.replace(/:latest$/, '') === bare || c.imageId === v || c.imageId.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, ''));
     }) &&
-    any('network', (v) => networksOf(s).includes(v)) &&
+    // A network's name, or a prefix of its id (docker's two).
+    any('network', (v) => networksOf(s).some((n) => n === v || (!!networkId && /^[0-9a-f]+$/.test(v) && networkId(n).startsWith(v)))) &&
     any('exited', (v) => s.status === 'exited' && (s.exit?.exitCode ?? 255) === Number(v)) &&
     any('before', (v) => c.created < created(v)) &&
-    any('since', (v) => c.created > created(v))
+    any('since', (v) => c.created > created(v)) &&
+    any('health', (v) => v === 'none') &&
+    // A volume's name, a bind's host path, or a mount's path in the container (docker's three).
+    any('volume', (v) => c.volumes.some((m) => m.container === v || (m.type === 'volume' ? m.name === v : m.type !== 'tmpfs' && m.host === v))) &&
+    // publish= and expose= together: one of the ports (docker's rule, its summary's ports).
+    (!f.has('publish') && !f.has('expose') ? true : ((p) => (f.get('publish') ?? []).some((x) => p.published.has(x)) || (f.get('expose') ?? []).some((x) => p.exposed.has(x)))(summaryPorts(s)))
   );
 }
 
@@ -129,7 +165,7 @@ function row(s: ContainerState, o: PsOptions, now: number, sizeText: () => strin
     State: () => ((s as { paused?: boolean }).paused ? 'paused' : s.status),
     Status: () => statusText(s, now),
     Size: sizeText,
-    Labels: () => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
+    Labels: () => Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
     Label: (k: string) => labels[k] ?? '',
     Mounts: () => c.volumes.filter((v) => v.type !== 'tmpfs').map((v) => (v.type === 'volume' && v.name ? v.name : v.host)).map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
     Networks: () => networksOf(s).join(','),
@@ -146,7 +182,8 @@ const HEADERS = {
 export async function ps(o: PsOptions = {}): Promise<void> {
   const filters = parseFilters(o.filter ?? []);
   const every = await rt.releaseOrphans(listStates()); // newest first
-  let states = every.filter((s) => matches(s, filters, every));
+  const netId = filters.has('network') ? await (await import('./inspect.js')).networkIds() : undefined;
+  let states = every.filter((s) => matches(s, filters, every, netId));
   const last = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
   if (o.last !== undefined && !/^-?\d+$/.test(o.last)) throw new MinidError(`invalid argument "${o.last}" for "-n, --last": give a number`, 125);
   // -n and -l look at every container; -a, or a status filter, shows stopped ones too.

@@ -14,8 +14,10 @@ export async function volumeCreate(name: string | undefined, o: { label?: string
   process.stdout.write(`${n}\n`);
 }
 
-export async function volumeLs(o: { quiet?: boolean; format?: string }): Promise<void> {
-  const list = vols.listVolumes();
+export async function volumeLs(o: { quiet?: boolean; format?: string; filter?: string[] }): Promise<void> {
+  const filters = vols.parseVolumeFilters(o.filter ?? [], 'ls');
+  const used = filters.has('dangling') ? await vols.usedVolumes() : new Set<string>();
+  const list = vols.listVolumes().filter((v) => vols.volumeMatches(v, filters, used));
   if (o.quiet) {
     process.stdout.write(list.map((v) => `${v.Name}\n`).join(''));
     return;
@@ -24,7 +26,7 @@ export async function volumeLs(o: { quiet?: boolean; format?: string }): Promise
     const { formatRows } = await import('../template.js');
     const rows = list.map((v) => ({
       Name: () => v.Name, Driver: () => v.Driver, Scope: () => v.Scope, Mountpoint: () => v.Mountpoint,
-      Labels: () => Object.entries(v.Labels).map(([k, x]) => `${k}=${x}`).join(','), CreatedAt: () => v.CreatedAt,
+      Labels: () => Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(','), CreatedAt: () => v.CreatedAt,
     }));
     process.stdout.write(formatRows(o.format, rows, { headers: { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', CreatedAt: 'CREATED AT' } }));
     return;
@@ -50,7 +52,13 @@ export async function volumeInspect(names: string[], o: { format?: string }): Pr
     }
   }
   const { printInspected } = await import('./inspect.js');
-  await printInspected(found, o.format, (s: string) => process.stdout.write(s));
+  const { goMap, nilMap, omitEmpty } = await import('../template.js');
+  // docker's Volume: Labels and Options maps (null when a run made it); Status and UsageData
+  // left out of the JSON when empty (omitempty), printed map[] and <nil> by a template.
+  const shaped = found.map((v) =>
+    omitEmpty({ ...v, Labels: v.Labels ? goMap({ ...v.Labels }) : nilMap(), Options: v.Options ? goMap({ ...v.Options }) : nilMap(), Status: nilMap(), UsageData: null }, 'Status', 'UsageData'),
+  );
+  await printInspected(shaped, o.format, (s: string) => process.stdout.write(s));
   throwErrors(errors);
 }
 
@@ -68,10 +76,11 @@ export async function volumeRm(names: string[], o: { force?: boolean }): Promise
   throwErrors(errors);
 }
 
-export async function volumePrune(o: { force?: boolean }): Promise<void> {
+export async function volumePrune(o: { force?: boolean; filter?: string[] }): Promise<void> {
+  const filters = vols.parseVolumeFilters(o.filter ?? [], 'prune');
   const { confirm } = await import('./housekeeping.js');
   if (!o.force && !(await confirm('This will remove all local volumes not used by at least one container.'))) return;
-  const { names, reclaimed } = await vols.pruneVolumes();
+  const { names, reclaimed } = await vols.pruneVolumes(filters);
   const { humanSize } = await import('../tabwrite.js');
   if (names.length) process.stdout.write(`Deleted Volumes:\n${names.join('\n')}\n\n`);
   process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);

@@ -75,6 +75,26 @@ describe('twenty template lines from CI scripts', () => {
     expect(await f('{{len .Mounts}} {{.HostConfig.AutoRemove}} {{.HostConfig.RestartPolicy.Name}}', 'web')).toBe('1 false no');
     expect(await f('{{upper .State.Status}} {{printf "%.12s" .Id}}', 'box')).toMatch(/^RUNNING [0-9a-f]{12}$/);
   });
+  it('labels, mounts, state and policies printed whole, as Go prints them (exact outputs)', async () => {
+    // The container's labels are the image's and its own (docker merges them so).
+    const labels: Record<string, string> = { ...JSON.parse(await f('{{json .Config.Labels}}', 'busybox')), tier: 'front', 'com.example.team': 'web' };
+    const keys = Object.keys(labels).sort();
+    expect(await f('{{.Config.Labels}}', 'web')).toBe(`map[${keys.map((k) => `${k}:${labels[k]}`).join(' ')}]`);
+    expect(await f('{{range $k, $v := .Config.Labels}}{{$k}}={{$v}} {{end}}', 'web')).toBe(keys.map((k) => `${k}=${labels[k]} `).join(''));
+    expect(await f('{{len .Config.Labels}} [{{index .Config.Labels "nosuch"}}] {{.Config.Labels.nosuch}}', 'web')).toBe(`${keys.length} [] <no value>`);
+    // A bind's Name and Driver are empty fields of docker's struct (left out of its JSON only).
+    expect(await f('{{.Mounts}}', 'web')).toBe(`[{bind  ${vol} /data  ro false rprivate}]`);
+    expect(await f('{{.HostConfig.Binds}}', 'web')).toBe(`[${vol}:/data:ro]`);
+    expect(await f('{{.Mounts}} {{.HostConfig.Binds}} {{.Config.Volumes}}', 'ok0')).toBe('[] [] map[]');
+    const state = JSON.parse(await f('{{json .State}}', 'web'));
+    expect(Object.keys(state)).toEqual(Object.keys(fixture('inspect-ctr.json').State));
+    expect(state).toMatchObject({ Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, ExitCode: 0, Error: '', FinishedAt: '0001-01-01T00:00:00Z' });
+    expect(JSON.parse(await f('{{json .State}}', 'bad3'))).toMatchObject({ Status: 'exited', Running: false, Pid: 0, ExitCode: 3 });
+    expect(await f('{{.HostConfig.RestartPolicy}} {{.State.Health}} {{.Args}}', 'web')).toBe('{no 0} <nil> [300]');
+    expect(await f('{{.Config.ExposedPorts}} {{.NetworkSettings.Ports}}', 'ok0')).toBe('map[] map[]');
+    expect(await f('{{.Config.ExposedPorts}}', 'web')).toBe('map[80/tcp:{}]');
+    expect(await f('{{with .State}}{{.Status}}/{{.ExitCode}}{{end}} {{.Config.Image}} {{.Config.Hostname}}', 'bad3')).toBe(`exited/3 busybox ${(await f('{{.Id}}', 'bad3')).slice(0, 12)}`);
+  });
   it('errors: a template that cannot be parsed (64) or run (1), one line', async () => {
     const parse = await run(['inspect', '-f', '{{.State.Status', 'web']);
     expect([parse.exitCode, parse.stderr]).toEqual([64, 'minid: template parsing error: template: :1: unclosed action']);
@@ -136,6 +156,32 @@ describe("inspect has docker 20.10's keys and types", () => {
     expect([...sameShape(docker, ours, ''), ...sameShape(docker.Config, ours.Config, 'Config'), ...sameShape(docker.RootFS, ours.RootFS, 'RootFS')]).toEqual([]);
     expect(ours.RepoTags).toEqual(['busybox:latest']);
     expect(JSON.parse((await run(['image', 'inspect', 'busybox'])).stdout)[0]).toEqual(ours);
+  });
+  it('the built-in networks none and host, and network ls with bridge, host and none', async () => {
+    const docker: any[] = JSON.parse(fs.readFileSync(path.join(repo, 'test/fixtures/docker/inspect-net-builtin.json'), 'utf8'));
+    const r = await run(['network', 'inspect', 'none', 'host']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const ours = JSON.parse(r.stdout);
+    expect(ours.map((n: any) => [n.Name, n.Driver])).toEqual([['none', 'null'], ['host', 'host']]);
+    for (const [i, n] of ours.entries()) {
+      expect(Object.keys(n)).toEqual(Object.keys(docker[i]));
+      expect(sameShape(docker[i], n, n.Name)).toEqual([]);
+      expect({ ...n, Id: '', Created: '', Containers: {} }).toEqual({ ...docker[i], Id: '', Created: '', Containers: {} });
+    }
+    // Their running containers, without addresses (box runs with --network none; ok0 and bad3 ended).
+    const box = (await f('{{.Id}}', 'box')).trim();
+    expect(Object.keys(ours[0].Containers)).toEqual([box]);
+    expect(sameShape(Object.values(docker[0].Containers)[0], ours[0].Containers[box], 'none.Containers[box]')).toEqual([]);
+    expect(ours[0].Containers[box]).toMatchObject({ Name: 'box', MacAddress: '', IPv4Address: '', IPv6Address: '' });
+    expect(ours[1].Containers).toEqual({});
+    expect((await run(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{json .IPAM}}', 'host'])).stdout).toBe('host host {"Driver":"default","Options":null,"Config":[]}');
+    expect((await run(['inspect', '-f', '{{.Name}} {{.Driver}}', 'none', 'host'])).stdout).toBe('none null\nhost host');
+    // By id too, as docker finds them.
+    const id = (await run(['network', 'ls', '--no-trunc', '--filter', 'name=none', '-q'])).stdout.split('\n').find((l) => ours[0].Id === l) ?? ours[0].Id;
+    expect((await run(['network', 'inspect', '-f', '{{.Name}}', id.slice(0, 12)])).stdout).toBe('none');
+    const ls = (await run(['network', 'ls'])).stdout.split('\n');
+    expect(ls[0]).toBe('NETWORK ID     NAME      DRIVER    SCOPE');
+    expect(ls.slice(1).map((l) => l.split(/\s+/).slice(1))).toEqual(expect.arrayContaining([['bridge', 'bridge', 'local'], ['host', 'host', 'local'], ['none', 'null', 'local']]));
   });
   it('a network', async () => {
     const docker = fixture('inspect-net.json');
@@ -217,6 +263,44 @@ describe('ps and images as docker lays them out', () => {
     expect(sized.stdout).toMatch(/ +SIZE\n.* \d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)$/);
     const bad = await run(['ps', '--filter', 'colour=red']);
     expect([bad.exitCode, bad.stderr.split('\n').length]).toEqual([1, 1]);
+  });
+  it("ps --format: docker's placeholders", async () => {
+    const hostPort = (await f('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'web')).trim();
+    const tpl = '{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}|{{.Ports}}|{{.Label "tier"}}|{{.Mounts}}|{{.Networks}}|{{.State}}|{{.LocalVolumes}}';
+    const web = await run(['ps', '--filter', 'name=^web$', '--format', tpl]);
+    // A mount's source is cut to 15 characters (docker's ellipsis), unless --no-trunc.
+    const cut = [...vol].length > 15 ? `${vol.slice(0, 14)}…` : vol;
+    // (.Status alone by pattern: a second may tick between two calls)
+    const cells = web.stdout.split('|');
+    expect(cells[3]).toMatch(/^Up (Less than a second|\d+ seconds?|About a minute|\d+ minutes)$/);
+    expect([...cells.slice(0, 3), ...cells.slice(4)].join('|')).toBe(`web|busybox|"sleep 300"|0.0.0.0:${hostPort}->80/tcp|front|${cut}|bridge|running|0`);
+    expect((await run(['ps', '--no-trunc', '--filter', 'name=^web$', '--format', '{{.Mounts}}'])).stdout).toBe(vol);
+    // {{.Labels}}: KEY=VALUE joined by commas (in key order: docker's follows its map's, any order).
+    const labels: Record<string, string> = JSON.parse(await f('{{json .Config.Labels}}', 'web'));
+    const joined = Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',');
+    expect((await run(['ps', '--filter', 'name=^web$', '--format', '{{.Labels}}'])).stdout).toBe(joined);
+    const bad3 = await run(['ps', '-a', '--filter', 'name=bad3', '--format', '{{.Status}}|{{.State}}|{{.Networks}}|{{.Ports}}|{{.RunningFor}}|{{.CreatedAt}}|{{.Size}}']);
+    expect(bad3.stdout).toMatch(/^Exited \(3\) .+ ago\|exited\|none\|\|.+ ago\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC\|\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]?B\)$/);
+  });
+  it('ps --filter publish, expose, volume, health, network by id', async () => {
+    const hostPort = (await f('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'web')).trim();
+    const names = async (...args: string[]) => (await run(['ps', '-a', ...args, '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean).sort();
+    expect(await names('--filter', `publish=${hostPort}`)).toEqual(['web']);
+    expect(await names('--filter', `publish=${hostPort}/udp`)).toEqual([]);
+    expect(await names('--filter', 'publish=80')).toEqual([]); // the host's port, not the container's
+    expect(await names('--filter', 'expose=80/tcp')).toEqual(['web']);
+    expect(await names('--filter', 'expose=1-100')).toEqual(['web']);
+    expect(await names('--filter', 'volume=/data')).toEqual(['web']);
+    expect(await names('--filter', `volume=${vol}`)).toEqual(['web']);
+    expect(await names('--filter', 'health=none')).toEqual(['bad3', 'box', 'ok0', 'web']);
+    const noneId = (await run(['network', 'inspect', '-f', '{{.Id}}', 'none'])).stdout;
+    expect(await names('--filter', `network=${noneId.slice(0, 12)}`)).toEqual(['bad3', 'box', 'ok0']);
+    expect(await names('--filter', 'health=healthy')).toEqual([]);
+    for (const [flt, text] of [['publish=80:80', "filter for 'publish' should not contain ':'"], ['health=bogus', "invalid filter 'health=bogus'"], ['expose=abc', "invalid filter 'expose=abc'"]]) {
+      const r = await run(['ps', '--filter', flt]);
+      expect([r.exitCode, r.stderr.split('\n').length]).toEqual([1, 1]);
+      expect(r.stderr).toContain(text);
+    }
   });
   it('images: columns, a repository argument, --format, --digests', async () => {
     const r = await run(['images']);

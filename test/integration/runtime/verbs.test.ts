@@ -1,5 +1,5 @@
-// The everyday verbs as docker has them: port, cp, rename, pause/unpause, top, create/start,
-// restart, the prunes, system df, diff, export (root; CI runs it).
+// The everyday verbs as docker has them: exec's start failures, port, cp, rename, pause/unpause,
+// top, create/start, restart, the prunes, system df, diff, export (root; CI runs it).
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,36 @@ async function sleeper(extra: string[] = ['--network', 'none']): Promise<string>
   ids.push(id);
   return id;
 }
+
+describe('exec start failures', () => {
+  it("127 for a command not found, 126 for one that cannot be started, in runc's words; 1 for a stopped container", async () => {
+    const id = await sleeper();
+    const cases: [string, number, string][] = [
+      ['no-such-cmd', 127, 'exec: "no-such-cmd": executable file not found in $PATH'],
+      ['/no/such/file', 127, 'exec: "/no/such/file": stat /no/such/file: no such file or directory'],
+      ['/etc/passwd', 126, 'exec: "/etc/passwd": permission denied'],
+      ['/etc', 126, 'exec: "/etc": permission denied'],
+    ];
+    for (const [cmd, code, line] of cases) {
+      const r = await run(['exec', id, cmd]);
+      expect([cmd, r.exitCode, r.stdout, r.stderr]).toEqual([cmd, code, '', `minid: ${line}`]);
+    }
+    // -t: the same codes through a terminal.
+    expect((await run(['exec', '-t', id, 'no-such-cmd'])).exitCode).toBe(127);
+    // Any other start failure is docker's 126: a user not in the container, a -w that is no folder there.
+    const user = await run(['exec', '-u', 'nosuch', id, 'true']);
+    expect([user.exitCode, user.stderr]).toEqual([126, "minid: unable to find user nosuch: no matching entries in the image's /etc/passwd; use a numeric UID"]);
+    for (const [dir, why] of [['/nonexist', 'no such file or directory'], ['/etc/passwd', 'not a directory']]) {
+      const w = await run(['exec', '-w', dir, id, 'pwd']);
+      expect([w.exitCode, w.stdout, w.stderr]).toEqual([126, '', `minid: chdir to cwd ("${dir}") failed: ${why}: give -w a directory of the container`]);
+    }
+    const stopped = (await run(['create', '--network', 'none', 'busybox', 'true'])).stdout.trim();
+    ids.push(stopped);
+    const name = (await run(['inspect', '-f', '{{.Name}}', stopped])).stdout.slice(1);
+    const r = await run(['exec', stopped, 'true']);
+    expect([r.exitCode, r.stderr]).toEqual([1, `minid: container ${name} is not running: start it first (\`minid start ${name}\`)`]);
+  });
+});
 
 describe('port', () => {
   it('prints where a private port is published, and docker\'s error when it is not', async () => {

@@ -1,10 +1,12 @@
 // Named volumes and --mount, as docker has them: a volume outlives its containers, a new one
 // gets the image's files, `volume` create/ls/inspect/rm/prune, a volume in use is kept, and
-// bad input is one line with docker's exit code (root; CI runs it).
+// bad input is one line with docker's exit code; anonymous volumes (-v /path, --mount without
+// a source, an image's VOLUME) as docker 20.10 makes and removes them (root; CI runs it).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { suiteStore, type Store } from '../../helpers/minid.js';
+import { imagesDir, repo, suiteStore, type Store } from '../../helpers/minid.js';
 
 const suite = suiteStore('volumes');
 let store: Store;
@@ -172,5 +174,136 @@ describe('--mount', () => {
     expect(line).toContain(text);
     expect((await run(['ps', '-aq'])).stdout).toBe(before);
     expect(fs.existsSync('/no/such/dir/anywhere')).toBe(false);
+  });
+});
+
+/**
+ * busybox with VOLUME /var and /data in its config: an OCI layout copied from .images/busybox
+ * whose config (and so manifest and index) is rewritten, each blob under its new digest.
+ */
+function imageWithVolumes(dir: string): string {
+  fs.cpSync(path.join(imagesDir, 'busybox'), dir, { recursive: true });
+  const blob = (digest: string) => path.join(dir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
+  const put = (o: object) => {
+    const b = Buffer.from(JSON.stringify(o));
+    const hex = crypto.createHash('sha256').update(b).digest('hex');
+    fs.writeFileSync(path.join(dir, 'blobs', 'sha256', hex), b);
+    return { digest: `sha256:${hex}`, size: b.length };
+  };
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(blob(manifest.config.digest), 'utf8'));
+  config.config.Volumes = { '/var': {}, '/data': {} };
+  manifest.config = { ...manifest.config, ...put(config) };
+  const annotations = { 'org.opencontainers.image.ref.name': 'latest', 'io.minid.image.name': 'withvol' };
+  index.manifests = [{ ...index.manifests[0], ...put(manifest), annotations }];
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
+  return dir;
+}
+
+describe('anonymous volumes (docker 20.10)', () => {
+  const volumes = async (...args: string[]) => (await run(['volume', 'ls', '-q', ...args])).stdout.split('\n').filter(Boolean).sort();
+  const inspect = async (ref: string) => JSON.parse((await run(['inspect', ref])).stdout)[0];
+  const docker = () => JSON.parse(fs.readFileSync(path.join(repo, 'test/fixtures/docker/inspect-ctr-volumes.json'), 'utf8'))[0];
+
+  it('-v /path and --mount without a source: a volume named by 64 hex digits, shaped in inspect as docker 20.10 shapes it', async () => {
+    const r = await run(['run', '-d', '--network', 'none', '-v', '/data', '--mount', 'type=volume,target=/m', '-v', 'named1:/n', 'busybox', 'sh', '-c', 'echo a > /data/f; sleep 300']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const id = r.stdout.trim();
+    ids.push(id);
+    const c = await inspect(id);
+    const d = docker(); // the same flags, run by docker 20.10
+    expect(c.HostConfig.Binds).toEqual(d.HostConfig.Binds);
+    expect(c.HostConfig.Mounts).toEqual(d.HostConfig.Mounts);
+    expect(c.Config.Volumes).toEqual(d.Config.Volumes);
+    const shape = (ms: any[]) => ms.map((m) => ({ ...m, Name: /^[0-9a-f]{64}$/.test(m.Name) ? 'ANON' : m.Name, Source: '' })).sort((a, b) => a.Destination.localeCompare(b.Destination));
+    expect(shape(c.Mounts)).toEqual(shape(d.Mounts));
+    const anon = c.Mounts.filter((m: any) => m.Name !== 'named1');
+    for (const m of anon) expect(m.Source).toBe(path.join(store.root, 'volumes', m.Name, '_data'));
+    expect(fs.readFileSync(path.join(anon.find((m: any) => m.Destination === '/data').Source, 'f'), 'utf8')).toBe('a\n');
+    // Listed and filtered as volumes, used by this container.
+    expect(await volumes()).toEqual([...anon.map((m: any) => m.Name), 'named1'].sort());
+    expect(await volumes('--filter', 'dangling=true')).toEqual([]);
+    expect((await run(['ps', '--filter', `volume=${anon[0].Name}`, '--format', '{{.ID}}'])).stdout).toBe(id.slice(0, 12));
+    expect((await run(['ps', '--filter', 'volume=/data', '--filter', 'volume=nosuch', '-q'])).stdout).toBe(id.slice(0, 12));
+    // rm without -v keeps them all; they are dangling then.
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+    expect(await volumes('--filter', 'dangling=true')).toEqual([...anon.map((m: any) => m.Name), 'named1'].sort());
+    expect((await run(['volume', 'prune', '-f'])).exitCode).toBe(0);
+    expect(await volumes()).toEqual([]);
+  });
+
+  it('rm -v and --rm remove the anonymous ones only; a failed run leaves none', async () => {
+    const id = (await run(['run', '-d', '--network', 'none', '-v', '/data', '-v', 'named2:/n', 'busybox', 'sleep', '300'])).stdout.trim();
+    ids.push(id);
+    expect(await volumes()).toHaveLength(2);
+    const rm = await run(['rm', '-fv', id]);
+    expect([rm.exitCode, rm.stdout]).toEqual([0, id]);
+    expect(await volumes()).toEqual(['named2']);
+    const once = await box(['-v', '/data', '-v', 'named3:/n', 'busybox', 'sh', '-c', 'echo x > /data/f']);
+    expect([once.exitCode, once.stderr]).toEqual([0, '']);
+    expect(await volumes()).toEqual(['named2', 'named3']);
+    // A name already taken: nothing of the run is left, its anonymous volume neither.
+    const taken = (await run(['create', '--name', 'taken', '--network', 'none', 'busybox'])).stdout.trim();
+    ids.push(taken);
+    const again = await run(['create', '--name', 'taken', '--network', 'none', '-v', '/data', 'busybox']);
+    expect(again.exitCode).toBe(125);
+    expect(await volumes()).toEqual(['named2', 'named3']);
+    // rm -v of a container without anonymous volumes: as rm.
+    expect((await run(['rm', '-v', 'taken'])).exitCode).toBe(0);
+    for (const n of ['named2', 'named3']) expect((await run(['volume', 'rm', n])).exitCode).toBe(0);
+  });
+
+  it("an image's VOLUME: an anonymous volume with the image's files, unless a mount of the run is at that path", async () => {
+    const load = await run(['load', '-q', '-i', imageWithVolumes(path.join(tmp, 'withvol'))]);
+    expect(load.exitCode, load.stderr).toBe(0);
+    const r = await run(['run', '-d', '--name', 'imgvol', '--network', 'none', '-v', 'mine:/data', 'withvol', 'sleep', '300']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    ids.push(r.stdout.trim());
+    const c = await inspect('imgvol');
+    expect(c.Config.Volumes).toEqual({ '/data': {}, '/var': {} }); // docker's: the image's, even one a -v covers
+    expect(c.Mounts.map((m: any) => [m.Destination, m.Name === 'mine' ? 'mine' : m.Name.length, m.Mode])).toEqual([['/data', 'mine', 'z'], ['/var', 64, '']]);
+    const varVolume = c.Mounts.find((m: any) => m.Destination === '/var').Source;
+    expect(fs.readdirSync(varVolume).sort()).toEqual(['cache', 'lib', 'log', 'tmp']);
+    expect((await run(['rm', '-f', '-v', 'imgvol'])).exitCode).toBe(0);
+    expect(await volumes()).toEqual(['mine']);
+    // --rm: both of the image's volumes made, and removed with the container.
+    const both = await box(['withvol', 'sh', '-c', 'grep -c " /var \\| /data " /proc/mounts']);
+    expect([both.exitCode, both.stdout]).toEqual([0, '2']);
+    expect(await volumes()).toEqual(['mine']);
+    expect((await run(['volume', 'rm', 'mine'])).exitCode).toBe(0);
+  });
+
+  it("volume inspect as docker 20.10: a run's volume has null Labels and Options; templates see maps", async () => {
+    expect((await box(['-v', 'byrun:/x', 'busybox', 'true'])).exitCode).toBe(0);
+    await run(['volume', 'create', 'bycreate']);
+    const [byRun, byCreate] = JSON.parse((await run(['volume', 'inspect', 'byrun', 'bycreate'])).stdout);
+    expect([byRun.Labels, byRun.Options, byCreate.Labels, byCreate.Options]).toEqual([null, null, {}, {}]);
+    expect(Object.keys(byRun)).toEqual(['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
+    expect((await run(['volume', 'inspect', '-f', '{{.Labels}} {{.Options}} {{.Status}} {{.Labels.team}}', 'byrun'])).stdout).toBe('map[] map[] map[] <no value>');
+    expect((await run(['volume', 'rm', 'byrun', 'bycreate'])).stdout).toBe('byrun\nbycreate');
+  });
+
+  it('volume ls --filter and volume prune as docker 20.10: every unused volume, named or not; --filter label', async () => {
+    await run(['volume', 'create', '--label', 'team=a', 'keep-a']);
+    await run(['volume', 'create', '--label', 'team=b', 'idle-b']);
+    const anonName = (await run(['volume', 'create'])).stdout;
+    const id = (await run(['run', '-d', '--network', 'none', '-v', 'keep-a:/a', 'busybox', 'sleep', '300'])).stdout.trim();
+    ids.push(id);
+    expect(await volumes('--filter', 'dangling=true')).toEqual([anonName, 'idle-b'].sort());
+    expect(await volumes('--filter', 'dangling=false')).toEqual(['keep-a']);
+    expect(await volumes('-f', 'name=-b')).toEqual(['idle-b']);
+    expect(await volumes('-f', 'label=team')).toEqual(['idle-b', 'keep-a']);
+    expect(await volumes('-f', 'label=team=a', '-f', 'dangling=true')).toEqual([]);
+    expect((await run(['volume', 'ls', '-f', 'label=team=b'])).stdout).toBe('DRIVER    VOLUME NAME\nlocal     idle-b');
+    const bad = await run(['volume', 'ls', '-f', 'colour=red']);
+    expect([bad.exitCode, bad.stderr]).toEqual([1, "minid: invalid filter 'colour': use one of dangling, driver, label, name"]);
+    const some = await run(['volume', 'prune', '-f', '--filter', 'label=team']);
+    expect(some.stdout).toBe('Deleted Volumes:\nidle-b\n\nTotal reclaimed space: 0B');
+    const rest = await run(['volume', 'prune', '-f']);
+    expect(rest.stdout).toBe(`Deleted Volumes:\n${anonName}\n\nTotal reclaimed space: 0B`);
+    expect(await volumes()).toEqual(['keep-a']);
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+    expect((await run(['volume', 'rm', 'keep-a'])).exitCode).toBe(0);
   });
 });

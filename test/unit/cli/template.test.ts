@@ -1,7 +1,7 @@
 // The Go template engine behind --format (src/cli/template.ts): what CI scripts write, and Go's
 // printing, truthiness and error rules.
 import { describe, expect, it } from 'vitest';
-import { formatRows, goMap, nilSlice, parseTemplate, sprintf, tabwrite } from '../../../src/cli/template.js';
+import { formatRows, goMap, nilMap, nilSlice, omitEmpty, parseTemplate, sprintf, tabwrite } from '../../../src/cli/template.js';
 
 // A container as `inspect` shapes it (the parts these lines use); maps marked as Go maps.
 const ctr = () => ({
@@ -139,5 +139,18 @@ describe("tables as docker's tabwriter lays them out", () => {
     expect(formatRows('{{json .}}', [row])).toBe('{"ID":"abc","Names":"web"}\n');
     expect(formatRows('json', [row])).toBe('{"ID":"abc","Names":"web"}\n');
     expect(formatRows('table {{upper .Names}}', rows, { headers: { Names: 'NAMES' } })).toBe('NAMES\nWEB\n');
+  });
+});
+
+describe("omitEmpty: Go's json omitempty", () => {
+  it('an empty field stays for templates (its place, its zero printing) and leaves the JSON', () => {
+    const bind = omitEmpty({ Type: 'bind', Name: '', Source: '/src', Destination: '/data', Driver: '', Mode: 'ro', RW: false, Propagation: 'rprivate' }, 'Name', 'Driver');
+    const run = (tpl: string, v: unknown) => parseTemplate(tpl).execute(v);
+    expect(run('{{.}}', [bind])).toBe('[{bind  /src /data  ro false rprivate}]');
+    expect(run('{{json .}}', bind)).toBe('{"Type":"bind","Source":"/src","Destination":"/data","Mode":"ro","RW":false,"Propagation":"rprivate"}');
+    expect(JSON.stringify(bind)).toBe(run('{{json .}}', bind));
+    const cfg = omitEmpty({ A: 1, ExposedPorts: nilMap(), Health: null, StopTimeout: 0, Kept: 'x' }, 'ExposedPorts', 'Health', 'StopTimeout', 'Kept');
+    expect(run('{{.ExposedPorts}} {{.Health}} {{.StopTimeout}}', cfg)).toBe('map[] <nil> 0');
+    expect(JSON.stringify(cfg)).toBe('{"A":1,"StopTimeout":0,"Kept":"x"}');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseMount, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
+  imageVolumes, mergeEnv, parseEnvFile, parseEnvFlag, parseExpose, parseMount, parseStopTimeout, parseTmpfs, parseUserFlag, parseVolume, randomName, resolveCommand, validateName,
 } from '../../../src/runtime/spec.js';
 import { userError } from '../../helpers/errors.js';
 
@@ -32,7 +32,10 @@ describe('-v', () => {
     expect(parseVolume('/tmp:/processes').container).toBe('/processes'); // not /proc
   });
   it.each([
-    ['/tmp', /use -v \/host\/path:\/container\/path/],
+    [':/data', /use -v \/host\/path:\/container\/path/],
+    ['data', /container path must be absolute/],
+    ['/data:ro', /container path must be absolute/], // docker: a mode needs a source
+    ['/', /cannot mount over the container's root/],
     ['./rel:/data', /"\.\/rel" is not a volume name .*a host directory must be an absolute path$/],
     ['a/b:/data', /"a\/b" is not a volume name/],
     ['..:/data', /"\.\." is not a volume name/],
@@ -44,6 +47,23 @@ describe('-v', () => {
     ['/tmp:/proc/sys/kernel:ro', /cannot mount over \/proc or anything in it/],
     ['/tmp:/x/../proc/', /cannot mount over \/proc/],
   ])('refuses %s', (v, re) => expect(err(() => parseVolume(v))).toMatch(re));
+});
+
+describe('anonymous volumes: -v /path, --mount without a source, the image\'s VOLUME', () => {
+  it('are volumes without a name yet (named when the container is made)', () => {
+    expect(parseVolume('/data/')).toEqual({ host: '', container: '/data', readonly: false, type: 'volume', name: '', anonymous: true });
+    expect(parseMount('type=volume,target=/m,ro')).toMatchObject({ type: 'volume', name: '', anonymous: true, readonly: true, viaMount: true });
+    expect(parseMount('target=/m')).toMatchObject({ type: 'volume', anonymous: true });
+  });
+  it('an image VOLUME is one unless a mount of the run is at its path', () => {
+    const img = { Volumes: { '/var/lib/db': {}, '/cache/': {}, '/taken': {}, 'relative': {}, '/proc/x': {} } };
+    expect(imageVolumes(img, [{ container: '/taken' }]).map((v) => [v.container, v.anonymous, v.type])).toEqual([
+      ['/cache', true, 'volume'],
+      ['/var/lib/db', true, 'volume'],
+    ]);
+    expect(imageVolumes({}, [])).toEqual([]);
+    expect(imageVolumes({ Volumes: null }, [])).toEqual([]);
+  });
 });
 
 describe('-v NAME:/path', () => {
