@@ -407,7 +407,7 @@ export function buildProgram(): Command {
     .command('topo')
     .description("Draw the network topology as the kernel holds it (links, addresses, routes, sysctls, minid's rules with live counters), marking where it disagrees with minid's records")
     .argument('[network]')
-    .option('--format <format>', 'text (default), json or svg')
+    .option('--format <format>', 'text (default), json, svg, or snapshot (the raw kernel snapshot the checks read)')
     .action(action(async () => (await import('./commands/see.js')).topo));
   program
     .command('why')

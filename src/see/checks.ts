@@ -90,6 +90,8 @@ export function firewallNeighbours(s: Snapshot): string[] {
 
 export function hostChecks(s: Snapshot, nets: NetworkRecord[]): Check[] {
   const out: Check[] = [];
+  // Before any network is set up, minid expects nothing of the host.
+  if (!nets.some((n) => networkSetUp(s, n))) return out;
   out.push(sysctlCheck(s, 'net.ipv4.ip_forward', '1', 'host.ip_forward', ORDER.forwarding,
     'the host forwards packets between interfaces (ip_forward)', ['hairpin', 'remote']));
 
@@ -134,8 +136,15 @@ export function hostChecks(s: Snapshot, nets: NetworkRecord[]): Check[] {
 
 // --- a network: its bridge and rules ---------------------------------------------------------
 
+/** Should the network's bridge and rules exist? Once a container joined it, until its teardown. */
+export function networkSetUp(s: Snapshot, net: NetworkRecord): boolean {
+  return s.records.networksUp.includes(net.name) || s.records.endpoints.some((e) => e.network === net.name);
+}
+
 export function networkChecks(s: Snapshot, net: NetworkRecord): Check[] {
   const out: Check[] = [];
+  // Not set up yet (no container ever joined): nothing is expected in the kernel.
+  if (!networkSetUp(s, net) && !hostLink(s, net.bridge)) return out;
   const br = hostLink(s, net.bridge);
   const sub = `link:${net.bridge}`;
   const addr = `${net.gateway}/${net.subnet.split('/')[1]}`;
@@ -392,7 +401,7 @@ export function leftoverChecks(s: Snapshot): Check[] {
 /** The networks worth looking at: those named, else those with a bridge or an endpoint. */
 export function networksOf(s: Snapshot, name?: string): NetworkRecord[] {
   if (name) return s.records.networks.filter((n) => n.name === name || n.id.startsWith(name));
-  return s.records.networks.filter((n) => hostLink(s, n.bridge) || s.records.endpoints.some((e) => e.network === n.name));
+  return s.records.networks.filter((n) => hostLink(s, n.bridge) || networkSetUp(s, n));
 }
 
 export function allChecks(s: Snapshot, nets: NetworkRecord[]): Check[] {

@@ -27,7 +27,7 @@ export function sysctlKeys(bridges: string[]): string[] {
 /** What minid's store records: networks, their endpoints, containers (this store only). */
 export async function readRecords(): Promise<MinidRecords> {
   const { storeRef } = await import('../sys/store.js');
-  const { records } = await import('../network/networks.js');
+  const { records, upMarker } = await import('../network/networks.js');
   const { listEndpoints } = await import('../network/endpoints.js');
   const { listStates } = await import('../runtime/state.js');
   const store = (await storeRef()).id;
@@ -51,7 +51,8 @@ export async function readRecords(): Promise<MinidRecords> {
     if (s.pid) c.pid = s.pid;
     return c;
   });
-  return { store, networks, endpoints, containers };
+  const networksUp = networks.filter((n) => fs.existsSync(upMarker(n.name))).map((n) => n.name);
+  return { store, networks, networksUp, endpoints, containers };
 }
 
 async function out(argv: string[]): Promise<string> {

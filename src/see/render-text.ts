@@ -32,8 +32,8 @@ export function renderTopoText(t: Topo): string {
     const nm = n.marks;
     const b = n.bridge;
     const bar = lastNet ? ' ' : '│';
-    const brState = b.exists ? `${b.up ? 'up' : 'DOWN'} ${b.addresses.join(' ') || '(no address)'}` : 'MISSING';
-    L.push(`${lastNet ? '└─' : '├─'} bridge ${b.name} ${brState}${tag(nm, `link:${b.name}`)}  virtual switch of network "${n.name}" ${n.subnet}, gateway ${n.gateway}`);
+    const brState = !n.setUp && !b.exists ? '(not set up yet: the first container connected creates it and its rules)' : b.exists ? `${b.up ? 'up' : 'DOWN'} ${b.addresses.join(' ') || '(no address)'}` : 'MISSING';
+    L.push(`${lastNet ? '└─' : '├─'} bridge ${b.name} ${brState}${tag(nm, `link:${b.name}`)}  virtual switch of network "${n.name}" (id ${n.id.slice(0, 12)}) ${n.subnet}, gateway ${n.gateway}`);
     L.push(`${bar}     route_localnet=${onOff(b.routeLocalnet)}${tag(nm, `sysctl:net.ipv4.conf.${b.name}.route_localnet`)}  rp_filter=${onOff(b.rpFilter)}${tag(nm, `sysctl:net.ipv4.conf.${b.name}.rp_filter`)}`);
     if (n.endpoints.length === 0) L.push(`${bar}     (no containers)`);
     n.endpoints.forEach((e, ei) => {

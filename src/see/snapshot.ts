@@ -121,6 +121,8 @@ export interface MinidRecords {
   /** The store's id (8 hex digits, in every rule comment and bridge alias). */
   store: string;
   networks: NetworkRecord[];
+  /** Networks minid set up (its marker: the bridge and rules should exist until teardown). */
+  networksUp: string[];
   endpoints: EndpointRecord[];
   containers: ContainerRecord[];
 }

@@ -2,7 +2,7 @@
 // `--format json` prints and the tests snapshot), with every failed check (checks.ts) attached
 // as a mark to the network or host it concerns. Pure: a Snapshot in, a Topo out.
 import { comment } from '../network/names.js';
-import { endpointChecks, hostChecks, hostLink, leftoverChecks, netnsView, networkChecks, networksOf, portChecks, sysctl, containerEnd, type Check } from './checks.js';
+import { networkSetUp, endpointChecks, hostChecks, hostLink, leftoverChecks, netnsView, networkChecks, networksOf, portChecks, sysctl, containerEnd, type Check } from './checks.js';
 import { hostRules, networkRules, portRulesOf, sameRule, type ExpectedRule } from './expected.js';
 import { ruleText } from './parse.js';
 import type { IptRule, Listener, Route, Snapshot } from './snapshot.js';
@@ -54,6 +54,8 @@ export interface NetworkView {
   id: string;
   subnet: string;
   gateway: string;
+  /** A container joined it (its bridge and rules should exist); false: only recorded so far. */
+  setUp: boolean;
   bridge: {
     name: string;
     exists: boolean;
@@ -127,7 +129,7 @@ export function buildTopo(s: Snapshot, network?: string): Topo {
       forwardPolicy: s.kernel.iptables.policies['filter/FORWARD'] ?? 'ACCEPT',
       brNetfilter: { loaded: s.kernel.brNetfilter, callIptables: sysctl(s, 'net.bridge.bridge-nf-call-iptables') },
       rpFilterAll: sysctl(s, 'net.ipv4.conf.all.rp_filter'),
-      rules: ruleViews(s, hostRules().map((rule) => ({ rule, owner: 'host' })), (r) => (r.comment === 'minid' ? 'host' : null)),
+      rules: ruleViews(s, nets.some((n) => networkSetUp(s, n)) ? hostRules().map((rule) => ({ rule, owner: 'host' })) : [], (r) => (r.comment === 'minid' ? 'host' : null)),
       marks: hostMarks,
     },
     networks: [],
@@ -162,7 +164,7 @@ export function buildTopo(s: Snapshot, network?: string): Topo {
       };
     });
     const netComment = comment(s.records.store, net.name);
-    const expected = [
+    const expected = !networkSetUp(s, net) ? [] : [
       ...networkRules(net, s.records.store).map((rule) => ({ rule, owner: `network ${net.name}` })),
       ...eps.flatMap((ep) => ep.ports.flatMap((b) => portRulesOf(ep, b, net, s.records.store).map((rule) => ({ rule, owner: `container ${ep.containerName}` })))),
     ];
@@ -176,6 +178,7 @@ export function buildTopo(s: Snapshot, network?: string): Topo {
       id: net.id,
       subnet: net.subnet,
       gateway: net.gateway,
+      setUp: networkSetUp(s, net),
       bridge: {
         name: net.bridge,
         exists: !!br,

@@ -6,12 +6,17 @@ const write = (t: string): void => void process.stdout.write(t);
 
 export async function topo(network: string | undefined, o: { format?: string } = {}): Promise<number> {
   const format = o.format ?? 'text';
-  if (!['text', 'json', 'svg'].includes(format)) throw new MinidError(`invalid --format "${format}": give text, json or svg`, 1);
+  if (!['text', 'json', 'svg', 'snapshot'].includes(format)) throw new MinidError(`invalid --format "${format}": give text, json or svg`, 1);
   const { readSnapshot } = await import('../../see/read.js');
   const { buildTopo, allMarks } = await import('../../see/topo.js');
   const snap = await readSnapshot();
   if (network && !snap.records.networks.some((n) => n.name === network || n.id.startsWith(network)))
     throw new MinidError(`no such network: ${network} (minid network ls lists them)`, 1);
+  // The raw snapshot: what the checks read, for a bug report or a recorded test (test/fixtures/see/).
+  if (format === 'snapshot') {
+    write(JSON.stringify(snap, null, 2) + '\n');
+    return 0;
+  }
   const t = buildTopo(snap, network);
   if (format === 'json') write(JSON.stringify(t, null, 2) + '\n');
   else if (format === 'svg') write((await import('../../see/render-svg.js')).renderTopoSvg(t));
