@@ -1,21 +1,14 @@
 // The one reader: snapshot the kernel (and minid's records of this store) into a Snapshot.
-// Read-only: it runs `ip`, `bridge`-equivalent `ip -d`, `ss`, `iptables-save -c` and reads
-// /proc/sys; it changes nothing. Every command goes through the exec seam (sys/exec.ts).
+// Read-only: it runs `ip -j` (with -d, the bridge ports' hairpin and state that `bridge -j link`
+// shows), `ss`, `iptables-save -c`, and reads /proc/sys and /run/netns; it changes nothing.
+// Every command goes through the exec seam (sys/exec.ts), every file read through the host
+// probe (network/host.ts): unit tests fake both.
 import fs from 'node:fs';
 import { run } from '../sys/exec.js';
+import { probe } from '../network/host.js';
 import { parseComment } from '../network/names.js';
 import { parseIpAddr, parseNsids, parseRoutes, parseSaveCounters, parseSs } from './parse.js';
 import type { ContainerRecord, EndpointRecord, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
-
-const sysctlFile = (key: string): string => '/proc/sys/' + key.replace(/\./g, '/');
-
-function readSysctl(key: string): string | null {
-  try {
-    return fs.readFileSync(sysctlFile(key), 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
 
 /** The sysctls that decide whether a published port answers (per bridge where they are per interface). */
 export function sysctlKeys(bridges: string[]): string[] {
@@ -77,12 +70,9 @@ async function readNetns(name: string, present: boolean): Promise<NetnsView> {
 
 /** Snapshot the kernel as far as this store's networks are concerned. */
 export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
-  let netnsNames: string[] = [];
-  try {
-    netnsNames = fs.readdirSync('/run/netns').sort();
-  } catch {
-    /* no namespace was ever added */
-  }
+  // Through the host probe (network/host.ts): /proc/sys and /run/netns, faked by unit tests.
+  const p = probe();
+  const netnsNames = (await p.netnsList()).sort();
   const wanted = [...new Set(rec.endpoints.map((e) => e.netnsName))];
   const [addr, routes, ss, save, nsids, views] = await Promise.all([
     out(['ip', '-j', '-d', 'addr', 'show']),
@@ -99,11 +89,12 @@ export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
     return !!o && (r.comment === 'minid' || o.store === rec.store);
   });
   const sysctls: Record<string, string | null> = {};
-  for (const k of sysctlKeys(rec.networks.map((n) => n.bridge))) sysctls[k] = readSysctl(k);
+  for (const k of sysctlKeys(rec.networks.map((n) => n.bridge))) sysctls[k] = await p.readSysctl(k);
   return {
     host: { links: parseIpAddr(addr), routes: parseRoutes(routes), listening: parseSs(ss) },
     sysctls,
-    brNetfilter: fs.existsSync('/proc/sys/net/bridge'),
+    // br_netfilter loaded (or built in) <=> its sysctls exist.
+    brNetfilter: sysctls['net.bridge.bridge-nf-call-iptables'] !== null,
     iptables: ipt,
     netnsNames,
     netns: Object.fromEntries(views.map((v) => [v.name, v])),
