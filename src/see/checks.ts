@@ -238,13 +238,22 @@ export function endpointChecks(s: Snapshot, ep: EndpointRecord, net: NetworkReco
   });
   const nsOk = s.kernel.netnsNames.includes(ep.netnsName);
   const view = netnsView(s, ep.netnsName);
+  const host = hostLink(s, ep.veth);
+  // The host end names the namespace its peer lives in (link-netnsid); `ip netns list-id` maps
+  // that id to a name. A namespace whose name was deleted lives on while a process is in it.
+  const peerNs = host?.peerNetnsId !== undefined ? s.kernel.nsids[String(host.peerNetnsId)] : undefined;
+  const alive = !nsOk && host?.peerNetnsId !== undefined && running && rec?.pid;
   out.push({
     id: 'netns.exists', order: ORDER.netns, subject: `netns:${ep.netnsName}`, paths: ALL,
     title: `the container's network namespace ${ep.netnsName} exists`,
-    ok: nsOk && !view?.error, found: !nsOk ? `/run/netns/${ep.netnsName} is missing` : view?.error ? `cannot read it: ${view.error}` : `/run/netns/${ep.netnsName}`,
-    ...(nsOk && !view?.error ? {} : { fix: `the container lost its network: minid restart ${ep.containerName} (or minid rm -f ${ep.containerName}, then minid system prune)` }),
+    ok: nsOk && !view?.error,
+    found: !nsOk
+      ? `/run/netns/${ep.netnsName} is missing${alive ? ` (the namespace itself lives on: ${ep.veth}'s peer is in netns id ${host!.peerNetnsId}${peerNs ? ` (${peerNs})` : ', which has no name'}, and the container runs as pid ${rec!.pid})` : ''}`
+      : view?.error ? `cannot read it: ${view.error}` : `/run/netns/${ep.netnsName}`,
+    ...(nsOk && !view?.error
+      ? {}
+      : { fix: alive ? `ip netns attach ${ep.netnsName} ${rec!.pid}  (gives the container's namespace its name back)` : `the container lost its network: minid restart ${ep.containerName} (or minid rm -f ${ep.containerName}, then minid system prune)` }),
   });
-  const host = hostLink(s, ep.veth);
   const inner = containerEnd(s, ep);
   out.push({
     id: 'veth.host.exists', order: ORDER.veth, subject: `link:${ep.veth}`, paths: ALL,
@@ -273,7 +282,11 @@ export function endpointChecks(s: Snapshot, ep: EndpointRecord, net: NetworkReco
     id: 'veth.container.exists', order: ORDER.veth, subject: `netns:${ep.netnsName}/${ep.ifName}`, paths: ALL,
     title: `the container end ${ep.ifName} exists in ${ep.netnsName} and pairs with ${ep.veth}`,
     ok: !!inner && (!host || inner.peerIfindex === host.ifindex),
-    found: !inner ? `no ${ep.ifName} in ${ep.netnsName}` : host && inner.peerIfindex !== host.ifindex ? `${ep.ifName}'s other end is ifindex ${inner.peerIfindex}, not ${ep.veth} (${host.ifindex})` : `${ep.ifName} <-> ${ep.veth}`,
+    found: !inner
+      ? `no ${ep.ifName} in ${ep.netnsName}`
+      : host && inner.peerIfindex !== host.ifindex
+        ? `${ep.ifName}'s other end is ifindex ${inner.peerIfindex}, not ${ep.veth} (${host.ifindex})`
+        : `${ep.ifName} (ifindex ${inner.ifindex}) <-> ${ep.veth} (ifindex ${host?.ifindex ?? '?'}${peerNs ? `, its peer in ${peerNs}` : ''})`,
     ...(inner && (!host || inner.peerIfindex === host.ifindex) ? {} : { fix: `minid restart ${ep.containerName}` }),
   });
   if (inner) {

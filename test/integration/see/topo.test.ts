@@ -147,6 +147,25 @@ describe('minid topo and why read the kernel', () => {
     expect(marks(await topoJson())).toEqual([]);
   });
 
+  it("the container's namespace name deleted (ip netns del): marked, and why gives the name back with ip netns attach", async () => {
+    const pid = String((await s.run(['inspect', '-f', '{{.State.Pid}}', 'web'])).stdout).trim();
+    expect(Number(pid)).toBeGreaterThan(1);
+    // The name goes; the namespace lives on while the container's processes are in it.
+    expect((await sh(['ip', 'netns', 'del', ns])).exitCode).toBe(0);
+    try {
+      const t = await topoJson();
+      expect(marks(t)).toEqual(expect.arrayContaining(['netns.exists']));
+      expect(t.networks[0].endpoints[0].netns).toEqual({ name: ns, exists: false });
+      const w = await s.run(['why', 'web:80']);
+      expect(w.exitCode).toBe(1);
+      expect(String(w.stdout)).toContain(`fix: ip netns attach ${ns} ${pid}  (gives the container's namespace its name back)`);
+      expect(String(w.stdout)).toMatch(new RegExp(`the lowest one first: the container's network namespace ${ns} exists`));
+    } finally {
+      if (!fs.existsSync(`/run/netns/${ns}`)) await sh(['ip', 'netns', 'attach', ns, pid]);
+    }
+    expect(marks(await topoJson())).toEqual([]);
+  });
+
   it('the app stopped inside the container: marked on its port, why says nothing listens and how to start it', async () => {
     // The app's host pid, from its socket in the container's namespace.
     const ss = String((await sh(['ss', '-N', ns, '-H', '-ltnp'])).stdout);

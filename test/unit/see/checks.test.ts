@@ -110,8 +110,16 @@ describe('checks over a recorded snapshot', () => {
     expect(one(s, 'container.default_route')).toMatchObject({ ok: false, found: 'no default route', fix: `ip -n ${NS} route replace default via 10.177.33.1` });
     s = load();
     s.kernel.netnsNames = [];
+    s.kernel.nsids = {};
     s.kernel.netns[NS] = { name: NS, error: `/run/netns/${NS} does not exist`, links: [], routes: [], listening: [] };
     expect(failedIds(s)).toEqual(expect.arrayContaining(['netns.exists', 'veth.container.exists', 'app.listening']));
+    // The name is gone but the container still runs in the namespace: give the name back.
+    expect(one(s, 'netns.exists')).toMatchObject({
+      found: `/run/netns/${NS} is missing (the namespace itself lives on: ${VETH}'s peer is in netns id 1, which has no name, and the container runs as pid 27380)`,
+      fix: `ip netns attach ${NS} 27380  (gives the container's namespace its name back)`,
+    });
+    s.records.containers[0].status = 'exited';
+    expect(one(s, 'netns.exists').fix).toMatch(/^the container lost its network: minid restart web/);
   });
 
   it('a host process on a published port is a conflict', () => {
