@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { suiteStore } from '../../helpers/minid.js';
 import { normaliseTopo } from '../../helpers/topo.js';
-import { freePort } from '../network/helpers.js';
+import { curl, freePort } from '../network/helpers.js';
 import type { Topo } from '../../../src/see/topo.js';
 
 const s = suiteStore('see');
@@ -33,6 +33,10 @@ const marks = (t: Topo): string[] => [...t.host.marks, ...t.networks.flatMap((n)
 const ourRules = async (): Promise<string[]> =>
   String((await sh(['iptables-save'])).stdout).split('\n').filter((l) => l.includes(`minid:${store}:`));
 const localnet = () => fs.readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, 'utf8').trim();
+/** The kernel's own verdict: does the published port answer (curl from the host, 2 s at most)? */
+const answers = async (host: string, port: number): Promise<boolean> => (await curl(`http://${host}:${port}/passwd`, undefined, 2)).includes('root:');
+/** The store bridge's own address: a host address these tests may send to. */
+let gateway = '';
 
 beforeAll(async () => {
   loopPort = await freePort();
@@ -60,6 +64,8 @@ describe('minid topo and why read the kernel', () => {
     const before = await ourRules();
     const t = await topoJson();
     expect(marks(t)).toEqual([]);
+    gateway = t.networks[0].gateway;
+    expect([await answers('127.0.0.1', loopPort), await answers(gateway, anyPort)]).toEqual([true, true]);
     const n = normaliseTopo(t, [loopPort, anyPort]) as Record<string, any>;
     // Host-wide values this test does not own (they depend on the machine, and stay as they are).
     for (const k of ['forwardPolicy', 'rpFilterAll', 'brNetfilter']) n.host[k] = 'HOST';
@@ -99,6 +105,7 @@ describe('minid topo and why read the kernel', () => {
       // The host-address path does not need it.
       expect((await s.run(['why', 'web:80', '--from', 'host'])).exitCode).toBe(0);
       expect(localnet()).toBe('0'); // why repaired nothing
+      expect([await answers('127.0.0.1', loopPort), await answers(gateway, anyPort)]).toEqual([false, true]); // the kernel agrees
     } finally {
       await sh(['sysctl', '-qw', `net.ipv4.conf.${bridge}.route_localnet=1`]);
     }
@@ -122,6 +129,7 @@ describe('minid topo and why read the kernel', () => {
       expect(r.cause).toMatchObject({ id: 'rule.dnat', ok: false, fix: missing[0].fix });
       // The loopback binding's rule is still there: from 127.0.0.1 it answers.
       expect((await s.run(['why', 'web:80', '--from', '127.0.0.1'])).exitCode).toBe(0);
+      expect([await answers('127.0.0.1', loopPort), await answers(gateway, anyPort)]).toEqual([true, false]); // the kernel agrees
       // The printed fix is a command that works as typed.
       expect((await execa('sh', ['-c', missing[0].fix!], { reject: false })).exitCode).toBe(0);
       expect(marks(await topoJson())).toEqual([]);
@@ -141,10 +149,37 @@ describe('minid topo and why read the kernel', () => {
       expect(w.exitCode).toBe(1);
       expect(String(w.stdout)).toContain(`✗ the host end ${veth} is up\n    down (operstate DOWN)\n    fix: ip link set ${veth} up\n`);
       expect(String(w.stdout)).toMatch(new RegExp(`✗ 1 check failed; the lowest one first: the host end ${veth} is up\\n  fix: ip link set ${veth} up$`));
+      expect(await answers('127.0.0.1', loopPort)).toBe(false); // the kernel agrees
     } finally {
       await sh(['ip', 'link', 'set', veth, 'up']);
     }
     expect(marks(await topoJson())).toEqual([]);
+  });
+
+  it('hairpin mode off on the container\'s bridge port: why from the container itself names it, and the kernel agrees', async () => {
+    const gw = (await topoJson()).networks[0].gateway;
+    const ask = async () => String((await s.run(['exec', 'web', 'sh', '-c', `printf 'GET /passwd HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${gw} ${anyPort} | head -1`])).stdout);
+    expect(await ask()).toMatch(/^HTTP\/1\.[01] 200/);
+    // Read, never set: whether bridged frames meet iptables is the host's choice.
+    const callIptables = fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables') && fs.readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim() === '1';
+    await sh(['ip', 'link', 'set', veth, 'type', 'bridge_slave', 'hairpin', 'off']);
+    try {
+      const t = await topoJson();
+      expect(t.networks[0].marks.map((m) => [m.check, !!m.harmless])).toEqual([['veth.host.hairpin', !callIptables]]);
+      const w = await s.run(['why', 'web:80', '--from', 'container:web']);
+      if (callIptables) {
+        expect(w.exitCode).toBe(1);
+        expect(String(w.stdout)).toMatch(new RegExp(`the lowest one first: hairpin mode on bridge port ${veth} .*\\n  fix: ip link set ${veth} type bridge_slave hairpin on$`));
+        expect(await ask()).toBe(''); // the kernel agrees: no answer
+      } else {
+        expect(w.exitCode).toBe(0);
+        expect(String(w.stdout)).toContain(`! hairpin mode on bridge port ${veth}`);
+      }
+    } finally {
+      await sh(['ip', 'link', 'set', veth, 'type', 'bridge_slave', 'hairpin', 'on']);
+    }
+    expect(marks(await topoJson())).toEqual([]);
+    expect(await ask()).toMatch(/^HTTP\/1\.[01] 200/);
   });
 
   it("the container's namespace name deleted (ip netns del): marked, and why gives the name back with ip netns attach", async () => {
@@ -176,6 +211,7 @@ describe('minid topo and why read the kernel', () => {
     const t = await topoJson();
     expect(marks(t)).toEqual(['app.listening', 'app.listening']); // one per published port
     expect(t.networks[0].endpoints[0].listening).toEqual([]);
+    expect(await answers('127.0.0.1', loopPort)).toBe(false);
     const w = await s.run(['why', 'web:80', '--from', '127.0.0.1']);
     expect(w.exitCode).toBe(1);
     expect(String(w.stdout)).toContain('✗ the app in web listens on tcp port 80');
@@ -184,6 +220,7 @@ describe('minid topo and why read the kernel', () => {
     expect((await s.run(['exec', 'web', 'httpd', '-p', '80', '-h', '/etc'])).exitCode).toBe(0);
     for (let i = 0; i < 50 && !String((await sh(['ss', '-N', ns, '-H', '-ltn'])).stdout).includes(':80 '); i++) await new Promise((res) => setTimeout(res, 100));
     expect(marks(await topoJson())).toEqual([]);
+    expect(await answers('127.0.0.1', loopPort)).toBe(true);
   });
 
   it('bad input: one line and exit 1', async () => {
