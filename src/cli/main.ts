@@ -405,13 +405,13 @@ export function buildProgram(): Command {
 
   program
     .command('topo')
-    .description("Draw the network topology as the kernel holds it (links, addresses, routes, sysctls, minid's rules with live counters), marking where it disagrees with minid's records")
+    .description("Draw the network topology as the kernel holds it (links, addresses, routes, sysctls, minid's rules with live counters), marking where it disagrees with minid's records (exit 1 when something does)")
     .argument('[network]')
     .option('--format <format>', 'text (default), json, svg, or snapshot (the raw kernel snapshot the checks read)')
     .action(action(async () => (await import('./commands/see.js')).topo));
   program
     .command('why')
-    .description('Check bottom-up why a container port answers or not: ✓/✗ and the fix for each ✗ (changes nothing)')
+    .description('Check bottom-up why a container port answers or not: ✓/✗ and the fix for each ✗ (changes nothing; exit 1 on a ✗)')
     .argument('<target>', 'CONTAINER[:PORT[/udp]]')
     .option('--from <where>', 'host | 127.0.0.1 | container:NAME', 'host')
     .option('--format <format>', 'text (default) or json')
