@@ -366,6 +366,16 @@ export function portChecks(s: Snapshot, ep: EndpointRecord, net: NetworkRecord, 
     found: clash ? `${clash.process ?? 'a host process'} listens on ${clash.address}:${clash.port}: DNAT hands its packets to the container first` : 'free on the host',
     ...(clash ? { fix: `stop ${clash.process ?? 'that process'} or publish another host port (-p OTHER:${b.containerPort})` } : {}),
   });
+  // Another DNAT of the same port (another minid store, docker, a CNI portmap): whichever rule
+  // the nat chains reach first takes the packets.
+  const rival = (s.kernel.iptables.otherDnat ?? []).find((d) => d.proto === b.protocol && d.dport === b.hostPort);
+  out.push({
+    id: 'port.dnat_conflict', order: ORDER.conflict, subject: `port:${where}${b.hostPort}/${b.protocol}`, paths: ALL,
+    title: `no other DNAT rule (another store, docker, CNI) takes ${b.hostPort}/${b.protocol}`,
+    ok: !rival,
+    found: rival ? `nat ${rival.chain} also DNATs ${b.hostPort}/${b.protocol} to ${rival.to}${rival.comment ? ` (${rival.comment})` : ''}: the first rule reached wins` : 'no other DNAT of this port',
+    ...(rival ? { fix: `remove the other publisher (its owner: ${rival.comment ?? rival.chain}) or publish another host port (-p OTHER:${b.containerPort})` } : {}),
+  });
   return out;
 }
 

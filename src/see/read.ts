@@ -8,7 +8,7 @@ import { run } from '../sys/exec.js';
 import { probe } from '../network/host.js';
 import { parseComment } from '../network/names.js';
 import { parseIpAddr, parseNsids, parseRoutes, parseSaveCounters, parseSs } from './parse.js';
-import type { ContainerRecord, EndpointRecord, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
+import type { ContainerRecord, EndpointRecord, IptRule, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
 
 /** The sysctls that decide whether a published port answers (per bridge where they are per interface). */
 export function sysctlKeys(bridges: string[]): string[] {
@@ -83,10 +83,17 @@ export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
     Promise.all(wanted.map((n) => readNetns(n, netnsNames.includes(n)))),
   ]);
   // minid's rules only: the host-wide hooks and guard ("minid") and this store's.
-  const ipt = parseSaveCounters(save, (r) => {
-    if (!r.comment) return false;
-    const o = parseComment(r.comment);
+  const ours = (r: IptRule): boolean => {
+    const o = r.comment ? parseComment(r.comment) : null;
     return !!o && (r.comment === 'minid' || o.store === rec.store);
+  };
+  const ipt = parseSaveCounters(save, ours);
+  // Others' DNAT of a port: the only thing of theirs kept (a port clash), not their rules.
+  const otherDnat = parseSaveCounters(save, (r) => r.table === 'nat' && !ours(r) && r.args.includes('DNAT') && r.args.includes('--dport')).rules.map((r) => {
+    const at = (flag: string): string => r.args[r.args.indexOf(flag) + 1] ?? '';
+    const d: NonNullable<KernelSnapshot['iptables']['otherDnat']>[number] = { chain: r.chain, proto: at('-p'), dport: Number(at('--dport')), to: at('--to-destination') };
+    if (r.comment) d.comment = r.comment;
+    return d;
   });
   const sysctls: Record<string, string | null> = {};
   for (const k of sysctlKeys(rec.networks.map((n) => n.bridge))) sysctls[k] = await p.readSysctl(k);
@@ -95,7 +102,7 @@ export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
     sysctls,
     // br_netfilter loaded (or built in) <=> its sysctls exist.
     brNetfilter: sysctls['net.bridge.bridge-nf-call-iptables'] !== null,
-    iptables: ipt,
+    iptables: { ...ipt, otherDnat },
     netnsNames,
     netns: Object.fromEntries(views.map((v) => [v.name, v])),
     nsids: parseNsids(nsids),

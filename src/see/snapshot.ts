@@ -85,6 +85,8 @@ export interface KernelSnapshot {
     chains: string[];
     /** minid's rules only: the host-wide hooks (comment "minid") and this store's. */
     rules: IptRule[];
+    /** Everyone else's DNAT of a port (other minid stores, docker, CNI portmap): only what a port clash needs. */
+    otherDnat?: { chain: string; proto: string; dport: number; to: string; comment?: string }[];
   };
   /** Names under /run/netns. */
   netnsNames: string[];

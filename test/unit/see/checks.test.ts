@@ -130,6 +130,16 @@ describe('checks over a recorded snapshot', () => {
     expect(c[0].found).toMatch(/^python3 \(pid 7\) listens on 0\.0\.0\.0:28081/);
   });
 
+  it("another DNAT of the same host port (docker, another store) is a conflict; other ports are not", () => {
+    const s = load();
+    s.kernel.iptables.otherDnat = [
+      { chain: 'DOCKER', proto: 'tcp', dport: 28081, to: '172.17.0.2:80' },
+      { chain: 'MINID-DNAT', proto: 'tcp', dport: 9999, to: '10.1.0.2:80', comment: 'minid:00000000:bridge:x:0123456789ab' },
+    ];
+    const c = allChecks(s, networksOf(s)).filter((x) => x.id === 'port.dnat_conflict' && !x.ok);
+    expect(c.map((x) => [x.subject, x.found])).toEqual([['port:28081/tcp', 'nat DOCKER also DNATs 28081/tcp to 172.17.0.2:80: the first rule reached wins']]);
+  });
+
   it('leftovers: a rule of a container that is gone, a bridge of a network that is gone', () => {
     const s = load();
     s.kernel.iptables.rules.push({ table: 'nat', chain: 'MINID-DNAT', args: ['-p', 'tcp', '-m', 'tcp', '--dport', '9', '-m', 'comment', '--comment', 'minid:79fa9c7c:bridge:old:0123456789ab', '-j', 'DNAT', '--to-destination', '10.177.33.9:9'], comment: 'minid:79fa9c7c:bridge:old:0123456789ab', packets: 0, bytes: 0 });
