@@ -7,8 +7,17 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 const RED = '#c0392b';
 const INK = '#222';
 
+/** Width of a line of monospace text at 11-12 px (about 7 px a character). */
+const textWidth = (s: string): number => Math.ceil(s.length * 7);
+
 export function renderTopoSvg(t: Topo): string {
-  const W = 960;
+  // Wide enough for the longest rule or fix line (they are never wrapped: they are commands).
+  const long = [
+    ...t.host.rules.map((r) => 130 + textWidth(`${r.table} ${r.chain} ${r.rule}`)),
+    ...t.networks.flatMap((n) => n.rules.map((r) => 130 + textWidth(`${r.table} ${r.chain} ${r.rule}`))),
+    ...[...t.host.marks, ...t.networks.flatMap((n) => n.marks), ...t.leftovers].flatMap((m) => [30 + textWidth(`✗1 ${m.title} — ${m.found}`), 50 + textWidth(`fix: ${m.fix ?? ''}`)]),
+  ];
+  const W = Math.max(960, 40 + Math.max(0, ...long));
   const parts: string[] = [];
   const text = (x: number, y: number, s: string, o: { size?: number; bold?: boolean; color?: string; anchor?: string } = {}): void =>
     void parts.push(`<text x="${x}" y="${y}" font-size="${o.size ?? 12}"${o.bold ? ' font-weight="bold"' : ''} fill="${o.color ?? INK}"${o.anchor ? ` text-anchor="${o.anchor}"` : ''}>${esc(s)}</text>`);
@@ -50,13 +59,18 @@ export function renderTopoSvg(t: Topo): string {
       text(mid + 6, y - 24, `${e.cable.host.name} ${e.cable.host.up ? 'up' : 'DOWN'}${e.cable.host.hairpin ? ' hairpin' : ''}`, { size: 11, color: cableBad ? RED : INK });
       text(mid + 6, y - 10, `veth ⇅ ${e.cable.container.name} ${e.cable.container.up ? 'up' : 'DOWN'}`, { size: 11, color: cableBad ? RED : INK });
       const pub = e.published.map((p) => `${p.hostIp === '0.0.0.0' ? '*' : p.hostIp}:${p.hostPort}→${p.containerPort}/${p.protocol}`);
-      const rows = [`${e.cable.container.name} ${e.cable.container.addresses.join(' ') || '(no address)'}`, `${e.status}; listening ${e.listening.map((l) => `${l.address}:${l.port}`).join(' ') || 'nothing'}`, ...pub];
+      const rows = [
+        `netns ${e.netns.name}${e.netns.exists ? '' : ' MISSING'}`,
+        `${e.cable.container.name} ${e.cable.container.addresses.join(' ') || '(no address)'}`,
+        `${e.status}; listening ${e.listening.map((l) => `${l.address}:${l.port}`).join(' ') || 'nothing'}`,
+        ...pub,
+      ];
       const cBad = n.marks.some((m) => !m.harmless && (m.subject.startsWith(`netns:${e.netns.name}`) || m.subject.startsWith(`socket:${e.container}:`) || m.subject === `container:${e.container}`));
       box(cx, y, cw, 30 + rows.length * 16, cBad, '#fdf6e3');
-      text(cx + 10, y + 18, `container ${e.container} [netns ${e.netns.name}${e.netns.exists ? '' : ' MISSING'}]`, { bold: true, size: 11, color: cBad ? RED : INK });
+      text(cx + 10, y + 18, `container ${e.container}`, { bold: true, size: 11, color: cBad ? RED : INK });
       rows.forEach((r, k) => text(cx + 10, y + 36 + k * 16, r, { size: 11 }));
     });
-    const tallest = Math.max(0, ...n.endpoints.map((e) => 30 + (2 + e.published.length) * 16));
+    const tallest = Math.max(0, ...n.endpoints.map((e) => 30 + (3 + e.published.length) * 16));
     y += tallest + 30;
     text(20, y, `minid's rules for "${n.name}" (packets / bytes)`, { bold: true });
     y += 18;
