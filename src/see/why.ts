@@ -40,6 +40,8 @@ export interface WhyReport {
   checks: Check[];
   /** The first ✗ that stops packets: the cause. */
   cause: Check | null;
+  /** What other paths need and this one does not (check ids, shortened). */
+  notOnPath: string[];
 }
 
 const findEp = (s: Snapshot, ref: string): EndpointRecord | undefined => {
@@ -84,7 +86,14 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
     default: path = `${source!.containerName} (network ${source!.network}) -> ${source!.gateway} -> nat PREROUTING (DNAT) -> FORWARD -> ${net.bridge} -> ${ep.ip}:${port}`;
   }
 
-  const relevant = (cs: Check[]): Check[] => cs.filter((x) => x.paths.includes(kind));
+  // Checks of other paths are left out, but named: knowing what a path does not need teaches too.
+  const offPath = new Set<string>();
+  const relevant = (cs: Check[]): Check[] =>
+    cs.filter((x) => {
+      if (x.paths.includes(kind)) return true;
+      if (x.paths.length) offPath.add(x.id.replace(/^(rule|host|bridge|veth\.host|container)\./, ''));
+      return false;
+    });
   const checks: Check[] = [];
   if (source && source.containerId !== ep.containerId) {
     const srcNet = s.records.networks.find((n) => n.name === source!.network);
@@ -127,6 +136,7 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
     pathKind: kind,
     checks: ordered,
     cause: ordered.find((x) => !x.ok && !x.harmless) ?? null,
+    notOnPath: [...offPath].sort(),
   };
 }
 
@@ -142,6 +152,7 @@ export function renderWhy(r: WhyReport): string {
     if (!c.ok && c.harmless) L.push(`    harmless here: ${c.harmless}`);
     if (!c.ok && c.fix) L.push(`    fix: ${c.fix}`);
   }
+  if (r.notOnPath.length) L.push(`– not on this path: ${r.notOnPath.join(', ')}`);
   L.push('');
   const bad = r.checks.filter((c) => !c.ok && !c.harmless);
   if (!r.cause) L.push(`✓ every check on this path passes: ${r.target} should answer from ${r.from}`);

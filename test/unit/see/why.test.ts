@@ -29,6 +29,8 @@ describe('minid why', () => {
     // The host's own connection is not forwarded: no ip_forward, no FORWARD, no route_localnet.
     expect(ids).not.toContain('host.ip_forward');
     expect(ids).not.toContain('bridge.route_localnet');
+    expect(r.notOnPath).toEqual(expect.arrayContaining(['ip_forward', 'forward_policy', 'route_localnet', 'hairpin']));
+    expect(renderWhy(r)).toMatch(/\n– not on this path: .*ip_forward/);
     expect(renderWhy(r)).toMatch(/✓ every check on this path passes: web:80\/tcp should answer from host\n$/);
     // From 127.0.0.1 the loopback binding is the one checked, with route_localnet and its MASQUERADE.
     const l = why(load(), parseTarget('web:80'), { kind: 'localhost' });
