@@ -415,6 +415,20 @@ export function buildProgram(): Command {
   pushCmd(image.command('push'));
   saveCmd(image.command('save'));
 
+  program
+    .command('topo')
+    .description("Draw the network topology as the kernel holds it (links, addresses, routes, sysctls, minid's rules with live counters), marking where it disagrees with minid's records (exit 1 when something does)")
+    .argument('[network]')
+    .option('--format <format>', 'text (default), json, svg, or snapshot (the raw kernel snapshot the checks read)')
+    .action(action(async () => (await import('./commands/see.js')).topo));
+  program
+    .command('why')
+    .description('Check bottom-up why a container port answers or not: ✓/✗ and the fix for each ✗ (changes nothing; exit 1 on a ✗)')
+    .argument('<target>', 'CONTAINER[:PORT[/udp]]')
+    .option('--from <where>', 'host | 127.0.0.1 | container:NAME', 'host')
+    .option('--format <format>', 'text (default) or json')
+    .action(action(async () => (await import('./commands/see.js')).why));
+
   const dns = program.command('dns').description("Watch user networks' DNS servers");
   dns
     .command('log')
@@ -482,7 +496,7 @@ export function buildProgram(): Command {
     .command('inspect')
     .description('Show networks as JSON, or draw one with --diagram')
     .argument('<names...>')
-    .option('--diagram', 'draw the topology: host, bridge, veth pairs, namespaces, addresses, ports, NAT rules')
+    .option('--diagram', 'draw the topology as the kernel holds it (the same as `minid topo NETWORK`)')
     .option('-f, --format <template>', 'Go template (docs/format.md)')
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkInspect(n, o); }));
   network

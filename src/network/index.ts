@@ -36,7 +36,6 @@ export { applyPlan, formatPlan, formatStep, undoSteps } from './step.js';
 export { planNoneAttach, planBridgeAttach, planDetach, planNetworkTeardown, planGlobalTeardown, type HostState, type BridgePlanInput } from './plan.js';
 export { parsePortSpec, parseExposedPort, resolvePorts, type PortSpec } from './ports.js';
 export { renderHosts, renderResolvConf, renderHostname, containerNetFiles, writeContainerNetFiles, FALLBACK_NAMESERVERS } from './files.js';
-export { renderDiagram } from './diagram.js';
 export {
   createNetwork,
   listNetworks,

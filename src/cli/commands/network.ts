@@ -7,9 +7,7 @@ import {
   listNetworks,
   pruneNetworks,
   removeNetwork,
-  renderDiagram,
 } from '../../network/index.js';
-import { probe } from '../../network/host.js';
 import { table } from '../format.js';
 
 export interface Out {
@@ -85,10 +83,12 @@ export async function networkInspect(names: string[], opts: { diagram?: boolean;
   }
   const results = [];
   for (const name of names) results.push(await inspectNetwork(name));
-  const p = probe();
-  const uplink = await p.uplink();
-  const addresses = uplink ? await p.addresses(uplink.dev) : [];
-  io.out(results.map((r) => renderDiagram(r.record, r.endpoints, { uplink: uplink && { ...uplink, addresses }, up: r.json.Up })).join('\n'));
+  // The topology as the kernel holds it (see/): one snapshot, one drawing per network.
+  const { readSnapshot } = await import('../../see/read.js');
+  const { buildTopo } = await import('../../see/topo.js');
+  const { renderTopoText } = await import('../../see/render-text.js');
+  const snap = await readSnapshot();
+  io.out(results.map((r) => renderTopoText(buildTopo(snap, r.record.name))).join('\n'));
 }
 
 export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean } = {}): Promise<void> {

@@ -1,0 +1,115 @@
+// The one reader: snapshot the kernel (and minid's records of this store) into a Snapshot.
+// Read-only: it runs `ip -j` (with -d, the bridge ports' hairpin and state that `bridge -j link`
+// shows), `ss`, `iptables-save -c`, and reads /proc/sys and /run/netns; it changes nothing.
+// Every command goes through the exec seam (sys/exec.ts), every file read through the host
+// probe (network/host.ts): unit tests fake both.
+import fs from 'node:fs';
+import { run } from '../sys/exec.js';
+import { probe } from '../network/host.js';
+import { parseComment } from '../network/names.js';
+import { parseIpAddr, parseNsids, parseRoutes, parseSaveCounters, parseSs } from './parse.js';
+import type { ContainerRecord, EndpointRecord, IptRule, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
+
+/** The sysctls that decide whether a published port answers (per bridge where they are per interface). */
+export function sysctlKeys(bridges: string[]): string[] {
+  const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables'];
+  for (const b of bridges) keys.push(`net.ipv4.conf.${b}.route_localnet`, `net.ipv4.conf.${b}.rp_filter`);
+  return keys;
+}
+
+/** What minid's store records: networks, their endpoints, containers (this store only). */
+export async function readRecords(): Promise<MinidRecords> {
+  const { storeRef } = await import('../sys/store.js');
+  const { records, upMarker } = await import('../network/networks.js');
+  const { listEndpoints } = await import('../network/endpoints.js');
+  const { listStates } = await import('../runtime/state.js');
+  const store = (await storeRef()).id;
+  const networks = records();
+  const endpoints: EndpointRecord[] = listEndpoints()
+    .filter((e) => e.state === 'attached' && e.ip && e.veth && e.netnsName)
+    .map((e) => ({
+      containerId: e.containerId,
+      containerName: e.containerName,
+      network: e.network,
+      netnsName: e.netnsName!,
+      veth: e.veth!,
+      ifName: e.ifName ?? 'eth0',
+      ip: e.ip!,
+      prefixLength: e.prefixLength ?? Number(networks.find((n) => n.name === e.network)?.subnet.split('/')[1] ?? 24),
+      gateway: e.gateway ?? networks.find((n) => n.name === e.network)?.gateway ?? '',
+      ports: e.ports ?? [],
+    }));
+  const containers: ContainerRecord[] = listStates().map((s) => {
+    const c: ContainerRecord = { id: s.config.id, name: s.config.name, status: s.status };
+    if (s.pid) c.pid = s.pid;
+    return c;
+  });
+  const networksUp = networks.filter((n) => fs.existsSync(upMarker(n.name))).map((n) => n.name);
+  return { store, networks, networksUp, endpoints, containers };
+}
+
+async function out(argv: string[]): Promise<string> {
+  const r = await run(argv, { allowFail: true });
+  if (r.exitCode !== 0) throw new Error((r.stderr || r.stdout).trim().split('\n').pop() || `exit ${r.exitCode}`);
+  return r.stdout;
+}
+
+async function readNetns(name: string, present: boolean): Promise<NetnsView> {
+  if (!present) return { name, error: `/run/netns/${name} does not exist`, links: [], routes: [], listening: [] };
+  try {
+    const [addr, routes, ss] = await Promise.all([
+      out(['ip', '-n', name, '-j', '-d', 'addr', 'show']),
+      out(['ip', '-n', name, '-j', '-4', 'route', 'show']),
+      out(['ss', '-N', name, '-H', '-ltunp']),
+    ]);
+    return { name, links: parseIpAddr(addr), routes: parseRoutes(routes), listening: parseSs(ss) };
+  } catch (e) {
+    return { name, error: (e as Error).message, links: [], routes: [], listening: [] };
+  }
+}
+
+/** Snapshot the kernel as far as this store's networks are concerned. */
+export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
+  // Through the host probe (network/host.ts): /proc/sys and /run/netns, faked by unit tests.
+  const p = probe();
+  const netnsNames = (await p.netnsList()).sort();
+  const wanted = [...new Set(rec.endpoints.map((e) => e.netnsName))];
+  const [addr, routes, ss, save, nsids, views] = await Promise.all([
+    out(['ip', '-j', '-d', 'addr', 'show']),
+    out(['ip', '-j', '-4', 'route', 'show']),
+    out(['ss', '-H', '-ltunp']),
+    out(['iptables-save', '-c']),
+    out(['ip', 'netns', 'list-id']).catch(() => ''),
+    Promise.all(wanted.map((n) => readNetns(n, netnsNames.includes(n)))),
+  ]);
+  // minid's rules only: the host-wide hooks and guard ("minid") and this store's.
+  const ours = (r: IptRule): boolean => {
+    const o = r.comment ? parseComment(r.comment) : null;
+    return !!o && (r.comment === 'minid' || o.store === rec.store);
+  };
+  const ipt = parseSaveCounters(save, ours);
+  // Others' DNAT of a port: the only thing of theirs kept (a port clash), not their rules.
+  const otherDnat = parseSaveCounters(save, (r) => r.table === 'nat' && !ours(r) && r.args.includes('DNAT') && r.args.includes('--dport')).rules.map((r) => {
+    const at = (flag: string): string => r.args[r.args.indexOf(flag) + 1] ?? '';
+    const d: NonNullable<KernelSnapshot['iptables']['otherDnat']>[number] = { chain: r.chain, proto: at('-p'), dport: Number(at('--dport')), to: at('--to-destination') };
+    if (r.comment) d.comment = r.comment;
+    return d;
+  });
+  const sysctls: Record<string, string | null> = {};
+  for (const k of sysctlKeys(rec.networks.map((n) => n.bridge))) sysctls[k] = await p.readSysctl(k);
+  return {
+    host: { links: parseIpAddr(addr), routes: parseRoutes(routes), listening: parseSs(ss) },
+    sysctls,
+    // br_netfilter loaded (or built in) <=> its sysctls exist.
+    brNetfilter: sysctls['net.bridge.bridge-nf-call-iptables'] !== null,
+    iptables: { ...ipt, otherDnat },
+    netnsNames,
+    netns: Object.fromEntries(views.map((v) => [v.name, v])),
+    nsids: parseNsids(nsids),
+  };
+}
+
+export async function readSnapshot(): Promise<Snapshot> {
+  const records = await readRecords();
+  return { kernel: await readKernel(records), records };
+}
