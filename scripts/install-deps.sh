@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   iproute2 iptables util-linux procps psmisc kmod attr curl jq gcc libc6-dev libseccomp-dev make
   busybox-static dnsmasq-base containernetworking-plugins golang-github-containernetworking-plugin-dnsname docker-registry skopeo podman runc docker.io
-  iperf3 hyperfine conntrack tar gzip xz-utils zstd ca-certificates openssl apache2-utils strace
+  iperf3 hyperfine conntrack nftables tar gzip xz-utils zstd ca-certificates openssl apache2-utils strace
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -234,6 +234,14 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/container.js')).wait));
 
   program
+    .command('trace')
+    .description("Follow one probe TCP connection to a container's published port through netfilter, hook by hook (nftables tracing)")
+    .argument('<container>')
+    .requiredOption('-p, --port <port>', 'the published host port')
+    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, or container:NAME', '127.0.0.1')
+    .action(action(async () => (await import('./commands/trace.js')).trace));
+
+  program
     .command('port')
     .description("List a container's published ports (or where one private port is published)")
     .argument('<container>')
