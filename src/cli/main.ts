@@ -264,7 +264,7 @@ export function buildProgram(): Command {
     .description("Follow one probe TCP connection to a container's published port through netfilter, hook by hook (nftables tracing)")
     .argument('<container>')
     .requiredOption('-p, --port <port>', 'the published host port')
-    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, or container:NAME', '127.0.0.1')
+    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, lan (a peer namespace the trace makes and removes), or container:NAME', '127.0.0.1')
     .action(action(async () => (await import('./commands/trace.js')).trace));
 
   program

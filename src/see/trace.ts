@@ -26,12 +26,46 @@ export interface TraceOptions {
 }
 
 interface Source {
-  /** What the learner asked for: host, 127.0.0.1, container:NAME. */
+  /** What the learner asked for: host, 127.0.0.1, container:NAME, lan. */
   label: string;
   /** The namespace the probe runs in (null: the host's). */
   netns: string | null;
   /** The address it dials. */
   dst: string;
+  /** lan: the commands that make the peer, and the one that removes it. */
+  setup?: string[][];
+  teardown?: string[][];
+}
+
+/**
+ * `--from lan`: a LAN peer simulated by a namespace of the trace's own, linked to the host by a
+ * veth pair on a /30 of link-local addresses (169.254.200-249.x, never routed beyond the link).
+ * The probe dials the host's end, as a machine on the LAN dials the host: PREROUTING, FORWARD.
+ */
+function lanPeer(storeId: string, sport: number): Source {
+  const ns = `mtr-${storeId}-${sport}`;
+  const host = `mtr${sport}h`;
+  const n = Math.floor(Math.random() * 50 * 64);
+  const net = `169.254.${200 + Math.floor(n / 64)}.${(n % 64) * 4}`;
+  const [a, b, c, d] = net.split('.').map(Number);
+  const hostIp = `${a}.${b}.${c}.${d + 1}`;
+  const peerIp = `${a}.${b}.${c}.${d + 2}`;
+  return {
+    label: `a LAN peer (${peerIp} in namespace ${ns}, made for the trace)`,
+    netns: ns,
+    dst: hostIp,
+    setup: [
+      ['ip', 'netns', 'add', ns],
+      ['ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns],
+      ['ip', 'addr', 'add', `${hostIp}/30`, 'dev', host],
+      ['ip', 'link', 'set', host, 'up'],
+      ['ip', '-n', ns, 'addr', 'add', `${peerIp}/30`, 'dev', 'eth0'],
+      ['ip', '-n', ns, 'link', 'set', 'eth0', 'up'],
+      ['ip', '-n', ns, 'link', 'set', 'lo', 'up'],
+      ['ip', '-n', ns, 'route', 'add', 'default', 'via', hostIp],
+    ],
+    teardown: [['ip', 'netns', 'del', ns]], // the veth pair goes with it
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,7 +94,8 @@ async function hostAddress(): Promise<string | null> {
   return a ? a.split('/')[0] : null;
 }
 
-async function source(from: string, att: Attachment): Promise<Source> {
+async function source(from: string, att: Attachment, storeId: string, sport: number): Promise<Source> {
+  if (from === 'lan') return lanPeer(storeId, sport);
   if (from === '127.0.0.1' || from === 'localhost') return { label: '127.0.0.1', netns: null, dst: '127.0.0.1' };
   if (from === 'host') {
     const a = await hostAddress();
@@ -76,7 +111,7 @@ async function source(from: string, att: Attachment): Promise<Source> {
     if (!a) throw new MinidError(`--from ${from}: no host address to dial`, 1);
     return { label: `container ${c.config.name} (${ca.ip})`, netns: ca.netnsName, dst: a };
   }
-  throw new MinidError(`invalid --from "${from}": use host, 127.0.0.1 or container:NAME`, 1);
+  throw new MinidError(`invalid --from "${from}": use host, 127.0.0.1, lan or container:NAME`, 1);
 }
 
 /** A source port no other connection uses: above the kernel's ephemeral range when it can be. */
@@ -98,9 +133,9 @@ export interface TraceResult {
 
 export async function traceContainer(ref: string, o: TraceOptions): Promise<TraceResult> {
   const t = target(ref, o.port);
-  const src = await source(o.from, t.att);
   const store = await storeRef();
   const sport = probePort();
+  const src = await source(o.from, t.att, store.id, sport);
   const table = `minid_trace_${store.id}_${sport}`;
 
   let monitor: Awaited<ReturnType<typeof spawnProcess>> | null = null;
@@ -111,6 +146,7 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
     if (monitor && monitor.exitCode === null) monitor.kill('SIGTERM');
     // Only minid's own tables, by their exact names.
     for (const fam of ['inet', 'bridge']) await run(['nft', 'delete', 'table', fam, table], { allowFail: true });
+    for (const c of src.teardown ?? []) await run(c, { allowFail: true });
     // The probe's conntrack entries (its connection, the marker packets): the kernel would let
     // them expire; a trace leaves nothing behind.
     await run(['conntrack', '-D', '-p', 'tcp', '--orig-port-src', String(sport)], { allowFail: true });
@@ -127,6 +163,11 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
     const script = traceTableScript(table, sport).replace('  chain out {', `  chain marker { type filter hook output priority -350; udp dport ${sport} ip daddr 127.0.0.1 meta nftrace set 1; }\n  chain out {`);
     const made = await run(['nft', '-f', '-'], { input: script, allowFail: true });
     if (made.exitCode !== 0) throw new MinidError(`cannot create the trace table ${table}: ${made.stderr.trim().split('\n').pop()} (is the nftables package installed? scripts/install-deps.sh)`, 1);
+
+    for (const c of src.setup ?? []) {
+      const r = await run(c, { allowFail: true });
+      if (r.exitCode !== 0) throw new MinidError(`cannot make the LAN peer: ${c.join(' ')}: ${r.stderr.trim().split('\n').pop()}`, 1);
+    }
 
     monitor = await spawnProcess(['nft', '-a', 'monitor', 'trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -100,7 +100,7 @@ export function pathOf(p: TracedPacket, ourTable: string, book: RuleBook): Packe
       const f = ev.fields ?? {};
       flags ||= f['tcp flags'] ?? '';
       if (hook && (!cur || cur.hook !== hook)) {
-        const dev: string | undefined = hook === 'bridge forward' ? `${f.iif} → ${f.oif}` : hook === 'bridge out' || hook === 'POSTROUTING' || hook === 'OUTPUT' ? f.oif : f.iif ?? f.oif;
+        const dev: string | undefined = hook === 'bridge forward' || hook === 'FORWARD' ? `${f.iif} → ${f.oif}` : hook === 'bridge out' || hook === 'POSTROUTING' || hook === 'OUTPUT' ? f.oif : f.iif ?? f.oif;
         cur = { hook, dev, src: addr(f, 's'), dst: addr(f, 'd'), hits: [], tables: [] };
         hops.push(cur);
       }

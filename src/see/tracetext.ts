@@ -113,6 +113,7 @@ function hookTitle(h: Hop): string {
   if (h.hook === 'bridge out') return `bridge port ${h.dev} (leaving the bridge)`;
   if (h.hook === 'bridge in') return `bridge port ${h.dev} (entering the bridge)`;
   if (h.hook === 'bridge forward') return `bridge forward ${h.dev} (from port to port)`;
+  if (h.hook === 'FORWARD') return `FORWARD (${h.dev ?? '?'})`;
   const dir = h.hook === 'PREROUTING' || h.hook === 'INPUT' ? 'iif' : 'oif';
   return `${h.hook} (${dir} ${h.dev ?? '?'})`;
 }
@@ -139,7 +140,7 @@ function routing(prev: Hop, next: Hop): string | null {
   }
   if (next.hook === 'FORWARD' || next.hook === 'POSTROUTING') {
     const again = prev.hook === 'OUTPUT' && prev.dst !== next.dst ? ' (routed again: nat OUTPUT changed the destination)' : '';
-    return `routing decision: ${dst} via ${next.dev ?? '?'}${again} → ${next.hook}   check: ip route get ${dst}`;
+    return `routing decision: ${dst} via ${(next.dev ?? '?').split(' → ').pop()}${again} → ${next.hook}   check: ip route get ${dst}`;
   }
   return null;
 }

@@ -18,6 +18,8 @@ async function leftovers(out: string): Promise<string[]> {
   const left: string[] = [];
   const tables = (await execa('nft', ['list', 'tables'])).stdout;
   left.push(...tables.split('\n').filter((l) => l.includes(`minid_trace_${storeId}`)));
+  left.push(...fs.readdirSync('/run/netns').filter((n) => n.startsWith(`mtr-${storeId}-`)));
+  left.push(...fs.readdirSync('/sys/class/net').filter((n) => /^mtr\d+h$/.test(n) && out.includes(n)));
   const sport = /source port (\d+)/.exec(out)?.[1];
   if (sport) {
     for (const [proto, flag] of [['tcp', '--orig-port-src'], ['udp', '--orig-port-dst']]) {
@@ -76,6 +78,15 @@ describe('minid trace', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`MASQUERADE: iptables -t nat -A MINID-POSTROUTING -s \\S+ -o \\S+ -m conntrack --ctstate DNAT -m comment --comment "minid:${storeId}:bridge"`));
     expect(r.stdout).toContain('bridge forward');
+  });
+
+  it('from a LAN peer (a namespace the trace makes and removes): PREROUTING, DNAT, FORWARD by the port rule', async () => {
+    const r = await trace('lan');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^trace: a LAN peer \(169\.254\.\d+\.\d+ in namespace mtr-/);
+    expect(r.stdout).toContain('nat PREROUTING: iptables -t nat -A PREROUTING');
+    expect(r.stdout).toMatch(new RegExp(`filter MINID-FORWARD: iptables -t filter -A MINID-FORWARD -d [0-9.]+/32 ! -i \\S+ -o \\S+ -p tcp -m tcp --dport 80 -m comment --comment "minid:${storeId}:bridge:web:`));
+    expect(r.stdout).toContain('result: connected');
   });
 
   it('refuses a port the container does not publish, in one line', async () => {
