@@ -140,6 +140,7 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
 
   let monitor: Awaited<ReturnType<typeof spawnProcess>> | null = null;
   let cleaned = false;
+  let inflight: Promise<unknown> = Promise.resolve();
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
@@ -153,7 +154,11 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
     await run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', String(sport)], { allowFail: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
-    void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    // A command that creates something may be running: let it finish, then remove what it made.
+    void inflight
+      .catch(() => {})
+      .then(cleanup)
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -161,11 +166,11 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
   try {
     // The marker rule (udp to the probe port, from the host) tells when the monitor listens.
     const script = traceTableScript(table, sport).replace('  chain out {', `  chain marker { type filter hook output priority -350; udp dport ${sport} ip daddr 127.0.0.1 meta nftrace set 1; }\n  chain out {`);
-    const made = await run(['nft', '-f', '-'], { input: script, allowFail: true });
+    const made = await (inflight = run(['nft', '-f', '-'], { input: script, allowFail: true }));
     if (made.exitCode !== 0) throw new MinidError(`cannot create the trace table ${table}: ${made.stderr.trim().split('\n').pop()} (is the nftables package installed? scripts/install-deps.sh)`, 1);
 
     for (const c of src.setup ?? []) {
-      const r = await run(c, { allowFail: true });
+      const r = await (inflight = run(c, { allowFail: true }));
       if (r.exitCode !== 0) throw new MinidError(`cannot make the LAN peer: ${c.join(' ')}: ${r.stderr.trim().split('\n').pop()}`, 1);
     }
 

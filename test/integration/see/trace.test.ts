@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { suiteStore } from '../../helpers/minid.js';
+import { cli, suiteStore } from '../../helpers/minid.js';
 
 const suite = suiteStore('trace');
 const run = suite.run;
@@ -87,6 +87,17 @@ describe('minid trace', () => {
     expect(r.stdout).toContain('nat PREROUTING: iptables -t nat -A PREROUTING');
     expect(r.stdout).toMatch(new RegExp(`filter MINID-FORWARD: iptables -t filter -A MINID-FORWARD -d [0-9.]+/32 ! -i \\S+ -o \\S+ -p tcp -m tcp --dport 80 -m comment --comment "minid:${storeId}:bridge:web:`));
     expect(r.stdout).toContain('result: connected');
+  });
+
+  it('Ctrl-C in the middle: the trace table and the LAN namespace are removed all the same', async () => {
+    const p = execa(cli, ['trace', 'web', '-p', String(port), '--from', 'lan'], { env: suite.store.env, reject: false });
+    const seen = async () => (await execa('nft', ['list', 'tables'])).stdout.includes(`minid_trace_${storeId}`);
+    for (let i = 0; i < 100 && !(await seen()); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await seen()).toBe(true);
+    p.kill('SIGINT');
+    const r = await p;
+    expect(r.exitCode).toBe(130);
+    expect(await leftovers('')).toEqual([]);
   });
 
   it('refuses a port the container does not publish, in one line', async () => {
