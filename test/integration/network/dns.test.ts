@@ -336,8 +336,8 @@ describe('names on user networks', () => {
     const records = fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8');
     const r = await m(['run', '--dry-run', '--network', NET_A, 'busybox', 'true']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
-    expect(r.stderr).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
+    expect(r.stdout).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`); // the plan: stdout
+    expect(r.stdout).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
   });
 
