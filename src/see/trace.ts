@@ -190,6 +190,8 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
 
     const ct = await run(['conntrack', '-L', '-p', 'tcp', '--orig-port-src', String(sport)], { allowFail: true });
     const book = await ruleBook();
+    // iptables-nft keeps its rules in nftables, where the trace sees them; the legacy backend does not.
+    const version = (await run(['iptables', '-V'], { allowFail: true })).stdout.trim();
     const sockets = await run(['ss', '-N', t.att.netnsName!, '-Htln', `sport = :${t.binding.containerPort}`], { allowFail: true });
 
     const events = out.split('\n').map(parseTraceLine).filter((e): e is TraceEvent => e !== null && !isMarker(e, sport));
@@ -207,6 +209,9 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
       listening: sockets.stdout.trim(),
       conntrack: entry ? describeConntrack(entry) : [],
       dnatRule: expectedDnat(book, store.id, t),
+      notes: version.includes('nf_tables')
+        ? []
+        : [`${version || 'iptables'} is not the nf_tables backend: its rules live outside nftables, so the trace shows the hooks but not which iptables rule matched`],
     };
     const verdict = diagnose(paths, ctx);
     return { text: renderTrace(paths, ctx, verdict), ok: verdict.ok };

@@ -19,6 +19,8 @@ export interface TraceContext {
   conntrack: string[];
   /** minid's DNAT rule for the port: its line when present, and the comment it carries. */
   dnatRule: { present: string | null; comment: string };
+  /** Said after the header (e.g. iptables is not nft-based here). */
+  notes?: string[];
 }
 
 export interface Verdict {
@@ -159,6 +161,7 @@ export function renderTrace(paths: PacketPath[], ctx: TraceContext, v: Verdict):
   L.push(`probe: ${ctx.probe}`);
   L.push(`       source port ${ctx.sport} (outside the kernel's ephemeral range): the trace table ${ctx.table} marks only this connection's SYN, SYN-ACK and RST`);
   L.push(`       (nftables: \`meta nftrace set 1\` in minid's own table, read back with \`nft monitor trace\`; the table is removed afterwards)`);
+  for (const n of ctx.notes ?? []) L.push(`note:  ${n}`);
   let n = 0;
   for (const p of paths) {
     L.push('');
