@@ -101,7 +101,7 @@ function markdown(title?: string): Shape {
     inCode = true;
     return s;
   };
-  const FIELDS: Record<string, string> = { course: 'Course', check: 'Check it yourself', 'the course says': 'Where the course is wrong', undo: 'Undo' };
+  const FIELDS: Record<string, string> = { course: 'Course', check: 'Check it yourself', 'course caveat': 'Where the course is wrong or incomplete', undo: 'Undo' };
   return {
     head: () => `# ${title ?? 'What minid did, step by step'}\n`,
     line(l) {

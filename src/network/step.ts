@@ -99,7 +99,7 @@ function narrationLines(step: Step): string[] {
   const n = /^undo "/.test(step.name) ? undefined : narrationFor(step.name); // an undo's reason is in its head line
   if (!n) return [];
   const lines = [`#   course: ${n.course}`];
-  if (n.courseSays) lines.push(`#   the course says: ${n.courseSays}`);
+  if (n.courseSays) lines.push(`#   course caveat: ${n.courseSays}`);
   if (n.check) lines.push(`#   check: ${n.check(step.apply)}`);
   return lines;
 }

@@ -59,12 +59,12 @@ describe('narration table', () => {
     expect(formatPlan(planNetworkTeardown(net, '', true, input.store))).toContain('#   course: Networking › Container Networking Interface (CNI), the way back of step 2');
   });
 
-  it('formatStep: head, course, the course says, check, then the commands', () => {
+  it('formatStep: head, course, course caveat, check, then the commands', () => {
     const s = planAttach(input).find((x) => x.name === 'add the default route')!;
     expect(formatStep(s, 11, 20)).toEqual([
       '# [11/20] add the default route: everything outside 172.30.0.0/16 goes to the gateway, the bridge\'s address on the host',
       '#   course: Networking › Container Networking Interface (CNI), step 8 "Add routes"; Linux Bridge: `ip netns exec blue ip route add default via 192.168.15.5`',
-      expect.stringMatching(/^# {3}the course says: /),
+      expect.stringMatching(/^# {3}course caveat: /),
       '#   check: ip -n minid-3f2a1b4c5d6e route show default',
       'ip -n minid-3f2a1b4c5d6e route add default via 172.30.0.1',
     ]);

@@ -29,18 +29,18 @@ ip netns add minid-9a8b7c6d5e4f
 ip link add mv9a8b7c6d mtu 1400 type veth peer name eth0 mtu 1400 address 02:4d:ac:1e:00:03 netns minid-9a8b7c6d5e4f
 # [7/19] attach the other end to the bridge: plug the cable into the switch; hairpin mode lets a packet leave by the port it came in (a container reaching its own published port)
 #   course: Networking › Container Networking Interface (CNI), step 5 "Attach Other vEth to Bridge"; Linux Bridge: `ip link set veth-red-br master v-net-0`
-#   the course says: hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): bridged packets then go through iptables too, and a container reaching its own published port by the host address is DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port
+#   course caveat: hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): bridged packets then go through iptables too, and a container reaching its own published port by the host address is DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port
 #   check: bridge -d link show dev mv9a8b7c6d | grep -o 'hairpin [a-z]*'; sysctl net.bridge.bridge-nf-call-iptables
 ip link set mv9a8b7c6d master minid0
 ip link set mv9a8b7c6d type bridge_slave hairpin on
 # [8/19] bring the host end up: links are created down
 #   course: Networking › Container Networking Interface (CNI), step 7 "Bring the interfaces up"
-#   the course says: the course brings up only the namespace ends (`ip -n red link set veth-red up`) and leaves veth-red-br, the bridge side, down: every packet is then lost at the bridge
+#   course caveat: the course brings up only the namespace ends (`ip -n red link set veth-red up`) and leaves veth-red-br, the bridge side, down: every packet is then lost at the bridge
 #   check: ip -br link show mv9a8b7c6d
 ip link set mv9a8b7c6d up
 # [9/19] assign the container address: 172.30.0.3 was reserved by minid's IPAM for this container; /16 makes the rest of 172.30.0.0/16 directly reachable
 #   course: Networking › Container Networking Interface (CNI), step 6 "Assign IP Addresses"; Network Namespaces in Linux, step 3: `ip -n red addr add 192.168.15.1 dev veth-red`
-#   the course says: an address without a prefix (`192.168.15.1`) becomes 192.168.15.1/32: no route to the rest of the subnet, the neighbour is unreachable ("Network is unreachable"); give the prefix, as the course's own note says: 192.168.15.1/24
+#   course caveat: an address without a prefix (`192.168.15.1`) becomes 192.168.15.1/32: no route to the rest of the subnet, the neighbour is unreachable ("Network is unreachable"); give the prefix, as the course's own note says: 192.168.15.1/24
 #   check: ip -n minid-9a8b7c6d5e4f -br addr
 ip -n minid-9a8b7c6d5e4f addr add 172.30.0.3/16 dev eth0
 # [10/19] bring the links up inside: loopback (127.0.0.1 inside the container) and eth0
@@ -50,7 +50,7 @@ ip -n minid-9a8b7c6d5e4f link set lo up
 ip -n minid-9a8b7c6d5e4f link set eth0 up
 # [11/19] add the default route: everything outside 172.30.0.0/16 goes to the gateway, the bridge's address on the host
 #   course: Networking › Container Networking Interface (CNI), step 8 "Add routes"; Linux Bridge: `ip netns exec blue ip route add default via 192.168.15.5`
-#   the course says: the course's "another way", `ip route add 0.0.0.0 via 192.168.1.1` (Linux networking), adds a route to the single address 0.0.0.0/32, not a default route: write `default` or `0.0.0.0/0`
+#   course caveat: the course's "another way", `ip route add 0.0.0.0 via 192.168.1.1` (Linux networking), adds a route to the single address 0.0.0.0/32, not a default route: write `default` or `0.0.0.0/0`
 #   check: ip -n minid-9a8b7c6d5e4f route show default
 ip -n minid-9a8b7c6d5e4f route add default via 172.30.0.1
 # [12/19] enable IPv4 forwarding: the host must route packets between the bridge and its other interfaces (it is left on, as docker does)
@@ -76,7 +76,7 @@ ip -n minid-9a8b7c6d5e4f route add default via 172.30.0.1
 #   iptables -t filter -I MINID-FORWARD -m comment --comment minid -j MINID-ISOLATION-1
 # [15/19] hook minid's chains into the built-in ones: DNAT for packets to any local address (from outside: PREROUTING; from the host itself: OUTPUT), MASQUERADE on the way out, filtering of forwarded packets
 #   course: Networking › Docker networking › Port mapping: `iptables -t nat -A PREROUTING ... -j DNAT`
-#   the course says: the course's DNAT sits in PREROUTING only: packets the host sends itself (`curl 127.0.0.1:8080` or to its own address) never pass PREROUTING, so they are not DNATed and get "connection refused"; minid hooks OUTPUT as well
+#   course caveat: the course's DNAT sits in PREROUTING only: packets the host sends itself (`curl 127.0.0.1:8080` or to its own address) never pass PREROUTING, so they are not DNATed and get "connection refused"; minid hooks OUTPUT as well
 #   check: iptables -t nat -S PREROUTING; iptables -t nat -S OUTPUT; iptables -S FORWARD | grep MINID
 #   (skipped: minid's chains are already in place)
 #   iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
@@ -91,13 +91,13 @@ ip -n minid-9a8b7c6d5e4f route add default via 172.30.0.1
 #   iptables -t filter -A MINID-INPUT -d 127.0.0.0/8 '!' -i lo -m conntrack '!' --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment minid -j DROP
 # [17/19] masquerade traffic leaving the network: packets from 172.30.0.0/16 that leave by another interface get the host's address as source, so replies find their way back
 #   course: Networking › Container Networking Interface (CNI), step 9 "Enable NAT - IP Masquerade"; Linux Bridge: `iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE`
-#   the course says: the course's rule has no `! -o BRIDGE`: with br_netfilter (bridge-nf-call-iptables=1) it also rewrites traffic between two containers of the bridge, which then see the gateway instead of each other
+#   course caveat: the course's rule has no `! -o BRIDGE`: with br_netfilter (bridge-nf-call-iptables=1) it also rewrites traffic between two containers of the bridge, which then see the gateway instead of each other
 #   check: iptables -t nat -S MINID-POSTROUTING
 #   (skipped: network "bridge" is already set up)
 #   iptables -t nat -A MINID-POSTROUTING -s 172.30.0.0/16 '!' -o minid0 -m comment --comment minid:feedc0de:bridge -j MASQUERADE
 # [18/19] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 172.30.0.1)
 #   course: not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)
-#   the course says: with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; and a 127.0.0.1 source cannot leave the host at all without it
+#   course caveat: with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; and a 127.0.0.1 source cannot leave the host at all without it
 #   check: iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables
 #   (skipped: network "bridge" is already set up)
 #   iptables -t nat -A MINID-POSTROUTING -s 172.30.0.0/16 -o minid0 -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:bridge -j MASQUERADE

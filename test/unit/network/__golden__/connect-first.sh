@@ -23,20 +23,20 @@ ip link add mv3f2a1b4c-f0f0 mtu 1400 type veth peer name mc3f2a1b4c-f0f0 mtu 140
 ip link set mc3f2a1b4c-f0f0 netns minid-3f2a1b4c5d6e
 # [7/19] attach the other end to the bridge: plug the cable into mbr-f0f0f0f0a1b, the switch of network "front" (hairpin mode as for eth0)
 #   course: Networking › Container Networking Interface (CNI), step 5 "Attach Other vEth to Bridge"; Linux Bridge: `ip link set veth-red-br master v-net-0`
-#   the course says: hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): bridged packets then go through iptables too, and a container reaching its own published port by the host address is DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port
+#   course caveat: hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): bridged packets then go through iptables too, and a container reaching its own published port by the host address is DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port
 #   check: bridge -d link show dev mv3f2a1b4c-f0f0 | grep -o 'hairpin [a-z]*'; sysctl net.bridge.bridge-nf-call-iptables
 ip link set mv3f2a1b4c-f0f0 master mbr-f0f0f0f0a1b
 ip link set mv3f2a1b4c-f0f0 type bridge_slave hairpin on
 # [8/19] bring the host end up: links are created down
 #   course: Networking › Container Networking Interface (CNI), step 7 "Bring the interfaces up"
-#   the course says: the course brings up only the namespace ends (`ip -n red link set veth-red up`) and leaves veth-red-br, the bridge side, down: every packet is then lost at the bridge
+#   course caveat: the course brings up only the namespace ends (`ip -n red link set veth-red up`) and leaves veth-red-br, the bridge side, down: every packet is then lost at the bridge
 #   check: ip -br link show mv3f2a1b4c-f0f0
 ip link set mv3f2a1b4c-f0f0 up
 # [9/19] name it eth1 inside the namespace: eth0 is taken by the first network; the next free ethN, as docker does
 ip -n minid-3f2a1b4c5d6e link set mc3f2a1b4c-f0f0 name eth1
 # [10/19] assign the address: 10.88.0.2 was reserved in network "front"; /24 adds the route to 10.88.0.0/24 through eth1. No default route: network "bridge" (eth0) keeps it
 #   course: Networking › Container Networking Interface (CNI), step 6 "Assign IP Addresses"; Network Namespaces in Linux, step 3: `ip -n red addr add 192.168.15.1 dev veth-red`
-#   the course says: an address without a prefix (`192.168.15.1`) becomes 192.168.15.1/32: no route to the rest of the subnet, the neighbour is unreachable ("Network is unreachable"); give the prefix, as the course's own note says: 192.168.15.1/24
+#   course caveat: an address without a prefix (`192.168.15.1`) becomes 192.168.15.1/32: no route to the rest of the subnet, the neighbour is unreachable ("Network is unreachable"); give the prefix, as the course's own note says: 192.168.15.1/24
 #   check: ip -n minid-3f2a1b4c5d6e -br addr
 ip -n minid-3f2a1b4c5d6e addr add 10.88.0.2/24 dev eth1
 # [11/19] bring eth1 up: links are created down (loopback is already up)
@@ -63,7 +63,7 @@ iptables -t filter -N MINID-INPUT
 iptables -t filter -I MINID-FORWARD -m comment --comment minid -j MINID-ISOLATION-1
 # [15/19] hook minid's chains into the built-in ones: DNAT for packets to any local address (from outside: PREROUTING; from the host itself: OUTPUT), MASQUERADE on the way out, filtering of forwarded packets
 #   course: Networking › Docker networking › Port mapping: `iptables -t nat -A PREROUTING ... -j DNAT`
-#   the course says: the course's DNAT sits in PREROUTING only: packets the host sends itself (`curl 127.0.0.1:8080` or to its own address) never pass PREROUTING, so they are not DNATed and get "connection refused"; minid hooks OUTPUT as well
+#   course caveat: the course's DNAT sits in PREROUTING only: packets the host sends itself (`curl 127.0.0.1:8080` or to its own address) never pass PREROUTING, so they are not DNATed and get "connection refused"; minid hooks OUTPUT as well
 #   check: iptables -t nat -S PREROUTING; iptables -t nat -S OUTPUT; iptables -S FORWARD | grep MINID
 iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
 iptables -t nat -A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
@@ -76,12 +76,12 @@ iptables -t filter -I INPUT -m comment --comment minid -j MINID-INPUT
 iptables -t filter -A MINID-INPUT -d 127.0.0.0/8 '!' -i lo -m conntrack '!' --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment minid -j DROP
 # [17/19] masquerade traffic leaving the network: packets from 10.88.0.0/24 that leave by another interface get the host's address as source, so replies find their way back
 #   course: Networking › Container Networking Interface (CNI), step 9 "Enable NAT - IP Masquerade"; Linux Bridge: `iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE`
-#   the course says: the course's rule has no `! -o BRIDGE`: with br_netfilter (bridge-nf-call-iptables=1) it also rewrites traffic between two containers of the bridge, which then see the gateway instead of each other
+#   course caveat: the course's rule has no `! -o BRIDGE`: with br_netfilter (bridge-nf-call-iptables=1) it also rewrites traffic between two containers of the bridge, which then see the gateway instead of each other
 #   check: iptables -t nat -S MINID-POSTROUTING
 iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 '!' -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
 # [18/19] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 10.88.0.1)
 #   course: not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)
-#   the course says: with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; and a 127.0.0.1 source cannot leave the host at all without it
+#   course caveat: with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; and a 127.0.0.1 source cannot leave the host at all without it
 #   check: iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables
 iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-f0f0f0f0a1b -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:front -j MASQUERADE
 iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
