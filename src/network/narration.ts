@@ -96,9 +96,9 @@ export const NARRATION: [RegExp, Narration][] = [
       course: `${CNI}, step 5 "Attach Other vEth to Bridge"; Linux Bridge: \`ip link set veth-red-br master v-net-0\``,
       check: (a) => `bridge -d link show dev ${after(a, 'set')} | grep -o 'hairpin [a-z]*'; sysctl net.bridge.bridge-nf-call-iptables`,
       courseSays:
-        'hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): ' +
-        'bridged packets then go through iptables too, and a container reaching its own published port by the host address is ' +
-        'DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port',
+        'hairpin mode is not in the course: it lets the bridge send a frame back out by the port it came in. With br_netfilter ' +
+        '(net.bridge.bridge-nf-call-iptables=1: bridged packets go through iptables too), a container reaching its own published ' +
+        'port through the host address is DNATed back to the port it came from, and needs it (plus the hairpin MASQUERADE)',
     },
   ],
   [
@@ -202,9 +202,9 @@ export const NARRATION: [RegExp, Narration][] = [
       course: 'not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)',
       check: () => 'iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables',
       courseSays:
-        'with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the ' +
-        "reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; " +
-        'and a 127.0.0.1 source cannot leave the host at all without it',
+        'the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container ' +
+        'reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and ' +
+        '`curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container answers 127.0.0.1: itself)',
     },
   ],
   [

@@ -23,7 +23,7 @@ ip link add mv3f2a1b4c-f0f0 mtu 1400 type veth peer name mc3f2a1b4c-f0f0 mtu 140
 ip link set mc3f2a1b4c-f0f0 netns minid-3f2a1b4c5d6e
 # [7/19] attach the other end to the bridge: plug the cable into mbr-f0f0f0f0a1b, the switch of network "front" (hairpin mode as for eth0)
 #   course: Networking › Container Networking Interface (CNI), step 5 "Attach Other vEth to Bridge"; Linux Bridge: `ip link set veth-red-br master v-net-0`
-#   course caveat: hairpin mode is not in the course. It matters when br_netfilter is loaded (net.bridge.bridge-nf-call-iptables=1, as here): bridged packets then go through iptables too, and a container reaching its own published port by the host address is DNATed back out of the port it came in by, which a bridge refuses without hairpin on that port
+#   course caveat: hairpin mode is not in the course: it lets the bridge send a frame back out by the port it came in. With br_netfilter (net.bridge.bridge-nf-call-iptables=1: bridged packets go through iptables too), a container reaching its own published port through the host address is DNATed back to the port it came from, and needs it (plus the hairpin MASQUERADE)
 #   check: bridge -d link show dev mv3f2a1b4c-f0f0 | grep -o 'hairpin [a-z]*'; sysctl net.bridge.bridge-nf-call-iptables
 ip link set mv3f2a1b4c-f0f0 master mbr-f0f0f0f0a1b
 ip link set mv3f2a1b4c-f0f0 type bridge_slave hairpin on
@@ -81,7 +81,7 @@ iptables -t filter -A MINID-INPUT -d 127.0.0.0/8 '!' -i lo -m conntrack '!' --ct
 iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 '!' -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
 # [18/19] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 10.88.0.1)
 #   course: not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)
-#   course caveat: with br_netfilter on (bridge-nf-call-iptables=1) a container reaching a published port through the host address gets the reply straight from its neighbour over the bridge, not through the host, and drops it: this MASQUERADE makes the host the source; and a 127.0.0.1 source cannot leave the host at all without it
+#   course caveat: the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and `curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container answers 127.0.0.1: itself)
 #   check: iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables
 iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-f0f0f0f0a1b -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:front -j MASQUERADE
 iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
