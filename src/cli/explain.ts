@@ -105,8 +105,8 @@ function markdown(title?: string): Shape {
   return {
     head: () => `# ${title ?? 'What minid did, step by step'}\n`,
     line(l) {
-      let m = /^# \[(\d+)\/(\d+)\] ([^:]+): (.*)$/.exec(l);
-      if (m) return `${close()}\n## ${m[1]}/${m[2]}. ${m[3]}\n\n${m[4]}\n`;
+      let m = /^# \[(\d+)\/(\d+)\] (.+?): (.*)$/.exec(l); // the name ends at the first ': ' (127.0.0.1:80 has none)
+      if (m) return `${close()}\n## ${m[1]}/${m[2]}. ${m[3]}\n\n${m[4]}\n\n`;
       m = /^#   ([a-z ]+): (.*)$/.exec(l);
       if (m && FIELDS[m[1]]) {
         const v = m[1] === 'check' ? `\`${m[2]}\`` : m[2];

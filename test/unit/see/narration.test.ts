@@ -81,7 +81,8 @@ describe('--explain forms', () => {
     expect(explainForm('/tmp/plan.txt')).toEqual({ form: 'text', file: '/tmp/plan.txt' });
   });
 
-  const lines = () => formatPlan(planAttach(input).slice(0, 3), 'attach container web').trimEnd().split('\n');
+  const local = { ...input, ports: [{ protocol: 'tcp' as const, hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80 }] };
+  const lines = () => formatPlan([...planAttach(input).slice(0, 3), planAttach(local).pop()!], 'attach container web').trimEnd().split('\n');
 
   function render(file: string): string {
     const ex = explainer({ explainTo: file }, 'minid run')!;
@@ -107,11 +108,12 @@ describe('--explain forms', () => {
     try {
       const md = render(path.join(dir, 'handout.md'));
       expect(md).toMatch(/^# minid run\n/);
-      expect(md).toContain('\n## 1/3. create the network namespace\n\nthe container gets its own interfaces');
+      expect(md).toContain('\n## 1/4. create the network namespace\n\nthe container gets its own interfaces');
       expect(md).toContain('- **Course:** Networking › Container Networking Interface (CNI), step 1');
       expect(md).toContain('- **Check it yourself:** `ip netns list | grep minid-3f2a1b4c5d6e`');
       expect(md).toContain('```bash\nip netns add minid-3f2a1b4c5d6e\n```');
       expect(md.match(/```/g)!.length % 2).toBe(0);
+      expect(md).toContain('\n## 4/4. publish 127.0.0.1:8080 -> 80/tcp\n\nDNAT rewrites');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
