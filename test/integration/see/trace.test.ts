@@ -100,6 +100,17 @@ describe('minid trace', () => {
     expect(await leftovers('')).toEqual([]);
   });
 
+  it('a container where nothing listens: the probe reaches it and is refused there', async () => {
+    const q = await run(['run', '-d', '--name', 'quiet', '-p', `${port + 1}:80`, 'busybox', 'sleep', '300']);
+    expect(q.exitCode, q.stderr).toBe(0);
+    suite.ids.push(q.stdout.trim());
+    const r = await run(['trace', 'quiet', '-p', String(port + 1), '--from', '127.0.0.1']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('answered RST: nothing listens on 80 inside');
+    expect(r.stdout).toContain("died at: the container's socket");
+    expect(await leftovers(r.stdout)).toEqual([]);
+  });
+
   it('refuses a port the container does not publish, in one line', async () => {
     const r = await run(['trace', 'web', '-p', String(port + 1)]);
     expect([r.exitCode, r.stderr.trim().split('\n').length]).toEqual([1, 1]);
