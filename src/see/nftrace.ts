@@ -144,6 +144,8 @@ export function traceTableScript(name: string, probePort: number): string {
     `table inet ${name} {`,
     chain('pre', 'prerouting'),
     chain('out', 'output'),
+    // Marker packets (UDP from the host to 127.0.0.1:PORT) tell when `nft monitor trace` listens.
+    `  chain marker { type filter hook output priority -350; ip daddr 127.0.0.1 udp dport ${probePort} meta nftrace set 1; }`,
     '}',
     `table bridge ${name} {`,
     chain('pre', 'prerouting'),

@@ -164,9 +164,7 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
   process.once('SIGTERM', onSignal);
 
   try {
-    // The marker rule (udp to the probe port, from the host) tells when the monitor listens.
-    const script = traceTableScript(table, sport).replace('  chain out {', `  chain marker { type filter hook output priority -350; udp dport ${sport} ip daddr 127.0.0.1 meta nftrace set 1; }\n  chain out {`);
-    const made = await (inflight = run(['nft', '-f', '-'], { input: script, allowFail: true }));
+    const made = await (inflight = run(['nft', '-f', '-'], { input: traceTableScript(table, sport), allowFail: true }));
     if (made.exitCode !== 0) throw new MinidError(`cannot create the trace table ${table}: ${made.stderr.trim().split('\n').pop()} (is the nftables package installed? scripts/install-deps.sh)`, 1);
 
     for (const c of src.setup ?? []) {
