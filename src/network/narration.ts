@@ -204,7 +204,7 @@ export const NARRATION: [RegExp, Narration][] = [
       courseSays:
         'the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container ' +
         'reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and ' +
-        '`curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container answers 127.0.0.1: itself)',
+        '`curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container gets a packet from 127.0.0.1 on eth0: a martian, dropped)',
     },
   ],
   [

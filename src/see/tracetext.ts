@@ -92,6 +92,19 @@ export function diagnose(paths: PacketPath[], ctx: TraceContext): Verdict {
       ],
     };
   }
+  const src = orig.hops[0]?.src.split(':')[0] ?? '';
+  if (!reply && src.startsWith('127.') && !allHits(orig).some(isMasq)) {
+    const network = ctx.dnatRule.comment.split(':').slice(0, 3).join(':');
+    return {
+      ok: false,
+      hook: `the container ${ctx.container.name}'s eth0 (a martian source)`,
+      summary: `the probe reached ${cport} with its source still ${src}: to the container's kernel a packet from its own loopback address arriving on eth0 is a martian, dropped, never answered`,
+      details: [
+        `missing: the MASQUERADE of 127.0.0.0/8 going out by ${ctx.container.bridge} (\`iptables -t nat -S MINID-POSTROUTING\`)`,
+        `fix: iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o ${ctx.container.bridge} -m comment --comment "${network}" -j MASQUERADE`,
+      ],
+    };
+  }
   if (reply && /RST/.test(reply.flags)) {
     return {
       ok: false,
@@ -163,9 +176,12 @@ export function renderTrace(paths: PacketPath[], ctx: TraceContext, v: Verdict):
   L.push(`       (nftables: \`meta nftrace set 1\` in minid's own table, read back with \`nft monitor trace\`; the table is removed afterwards)`);
   for (const n of ctx.notes ?? []) L.push(`note:  ${n}`);
   let n = 0;
+  const seen = new Set<string>();
   for (const p of paths) {
     L.push('');
-    L.push(p.direction === 'original' ? `→ the probe (${p.flags})` : `← the reply (${p.flags})`);
+    const again = seen.has(`${p.direction} ${p.flags}`) ? ', sent again: TCP retransmits when no answer comes' : '';
+    seen.add(`${p.direction} ${p.flags}`);
+    L.push(p.direction === 'original' ? `→ the probe (${p.flags}${again})` : `← the reply (${p.flags}${again})`);
     p.hops.forEach((h, i) => {
       const r = i > 0 ? routing(p.hops[i - 1], h) : null;
       if (r) L.push(`  ${++n}. ${r}`);
@@ -189,7 +205,8 @@ export function renderTrace(paths: PacketPath[], ctx: TraceContext, v: Verdict):
   const masq = allHits(o).find(isMasq);
   L.push('rules that rewrote the probe:');
   L.push(`  DNAT:       ${dnat ? dnat.iptables ?? dnat.nft : 'none matched'}`);
-  const keeps = dnat ? `: the source ${o?.hops[0]?.src.split(':')[0] ?? '?'} stays, the container answers it by its default route` : '';
+  const first = o?.hops[0]?.src.split(':')[0] ?? '?';
+  const keeps = !dnat ? '' : first.startsWith('127.') ? `: the source stays ${first}, the container's own loopback address` : `: the source ${first} stays, the container answers it by its default route`;
   L.push(`  MASQUERADE: ${masq ? masq.iptables ?? masq.nft : `none matched${keeps}`}`);
   L.push('');
   L.push('conntrack entry (conntrack -L -p tcp --orig-port-src ' + ctx.sport + '):');

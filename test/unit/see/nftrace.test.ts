@@ -145,6 +145,23 @@ describe('the traced path', () => {
   });
 });
 
+describe('the verdict without MASQUERADE of 127.0.0.0/8', () => {
+  it('the probe reaches the container with source 127.0.0.1, a martian there: the missing rule is named', () => {
+    const T = 'minid_trace_48aab0f1_61000';
+    const lines = [
+      `trace id 00000002 inet ${T} out packet: oif "lo" ip saddr 127.0.0.1 ip daddr 127.0.0.1 tcp sport 61000 tcp dport 18080 tcp flags == syn`,
+      'trace id 00000002 ip nat MINID-DNAT rule tcp dport 18080 counter packets 1 bytes 60 dnat to 10.199.77.2:80 # handle 15403 (verdict accept)',
+      `trace id 00000002 bridge ${T} out packet: oif "mv0f937b9d" ip saddr 127.0.0.1 ip daddr 10.199.77.2 tcp sport 61000 tcp dport 80 tcp flags == syn`,
+    ];
+    const evs = lines.map(parseTraceLine).filter((e): e is TraceEvent => e !== null);
+    const ps = groupPackets(evs, T, 61000).map((p) => pathOf(p, T, book()));
+    const v = diagnose(ps, ctx('localhost-ok.txt', { outcome: 'timeout', table: T, sport: 61000 }));
+    expect(v.ok).toBe(false);
+    expect(v.summary).toContain('martian');
+    expect(v.details.join('\n')).toContain('iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o mhtr0 -m comment --comment "minid:48aab0f1:bridge" -j MASQUERADE');
+  });
+});
+
 describe('conntrack', () => {
   it('shows original → DNAT → reply', () => {
     const e = parseConntrack(

@@ -102,7 +102,7 @@ iptables -t nat -D MINID-POSTROUTING -s 127.0.0.0/8 -o minid0 -m comment --comme
 iptables -t nat -A MINID-POSTROUTING -s 172.30.0.0/16 '!' -o minid0 -m comment --comment minid:feedc0de:bridge -j MASQUERADE
 # [19/20] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 172.30.0.1)
 #   course: not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)
-#   course caveat: the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and `curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container answers 127.0.0.1: itself)
+#   course caveat: the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and `curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container gets a packet from 127.0.0.1 on eth0: a martian, dropped)
 #   check: iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables
 iptables -t nat -A MINID-POSTROUTING -s 172.30.0.0/16 -o minid0 -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:bridge -j MASQUERADE
 iptables -t nat -A MINID-POSTROUTING -s 127.0.0.0/8 -o minid0 -m comment --comment minid:feedc0de:bridge -j MASQUERADE

@@ -91,7 +91,7 @@ ip -n minid-3f2a1b4c5d6e link set eth1 up
 #   iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 '!' -o mbr-f0f0f0f0a1b -m comment --comment minid:feedc0de:front -j MASQUERADE
 # [18/19] masquerade hairpin and localhost traffic into the bridge: a container reaching a published port through a host address, and 127.0.0.1 clients, must see replies come back through the host (source becomes 10.88.0.1)
 #   course: not in the course: needed for hairpin and 127.0.0.1 (Docker networking › Port mapping)
-#   course caveat: the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and `curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container answers 127.0.0.1: itself)
+#   course caveat: the course publishes ports for outside clients only. Measured with br_netfilter on (bridge-nf-call-iptables=1): a container reaching its own published port through the host address needs hairpin mode on its port plus this MASQUERADE, and `curl 127.0.0.1:PORT` on the host needs route_localnet plus this MASQUERADE (else the container gets a packet from 127.0.0.1 on eth0: a martian, dropped)
 #   check: iptables -t nat -S MINID-POSTROUTING; sysctl net.bridge.bridge-nf-call-iptables
 #   (skipped: network "front" is already set up)
 #   iptables -t nat -A MINID-POSTROUTING -s 10.88.0.0/24 -o mbr-f0f0f0f0a1b -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:front -j MASQUERADE
