@@ -117,6 +117,22 @@ describe('minid trace', () => {
     expect(r.stderr).toContain('does not publish TCP port');
   });
 
+  it("after the store's MASQUERADE of 127.0.0.0/8 is deleted: the probe reaches the container, which drops it (martian)", async () => {
+    const rules = (await execa('iptables', ['-t', 'nat', '-S', 'MINID-POSTROUTING'])).stdout.split('\n');
+    const ours = rules.filter((l) => l.includes(`"minid:${storeId}:bridge"`) && l.includes('-s 127.0.0.0/8'));
+    expect(ours).toHaveLength(1);
+    const args = ours[0].replace(/^-A /, '').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"|"$/g, ''));
+    await execa('iptables', ['-t', 'nat', '-D', ...args]);
+    try {
+      const r = await trace('127.0.0.1');
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toContain("died at: the container web's eth0 (a martian source)");
+      expect(r.stdout).toMatch(/fix: iptables -t nat -A MINID-POSTROUTING -s 127\.0\.0\.0\/8 -o \S+ -m comment --comment "minid:[0-9a-f]{8}:bridge" -j MASQUERADE/);
+    } finally {
+      await execa('iptables', ['-t', 'nat', '-A', ...args], { reject: false });
+    }
+  });
+
   it("after the store's DNAT rule is deleted: the probe dies at INPUT, and the missing rule is named", async () => {
     // This store's own rule for the port only (its comment carries the store id).
     const rules = (await execa('iptables', ['-t', 'nat', '-S', 'MINID-DNAT'])).stdout.split('\n');
