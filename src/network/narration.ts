@@ -129,6 +129,20 @@ export const NARRATION: [RegExp, Narration][] = [
     },
   ],
   [
+    /^name it eth\d+ inside the namespace$/,
+    {
+      course: `${CNI}, step 4 "Attach vEth to Namespace" (a second network: a second interface, as docker does)`,
+      check: (a) => `ip -n ${ns(a)} -br link`,
+    },
+  ],
+  [
+    /^accept DNS queries from network /,
+    {
+      course: 'Networking › DNS in Linux: one DNS server for every host (`nameserver 192.168.1.100` in /etc/resolv.conf)',
+      check: () => 'iptables -S MINID-INPUT | grep -- "--dport 53"',
+    },
+  ],
+  [
     /^add the default route$/,
     {
       course: `${CNI}, step 8 "Add routes"; Linux Bridge: \`ip netns exec blue ip route add default via 192.168.15.5\``,

@@ -37,6 +37,8 @@ ip link set mv3f2a1b4c-f0f0 type bridge_slave hairpin on
 #   check: ip -br link show mv3f2a1b4c-f0f0
 ip link set mv3f2a1b4c-f0f0 up
 # [9/19] name it eth1 inside the namespace: eth0 is taken by the first network; the next free ethN, as docker does
+#   course: Networking › Container Networking Interface (CNI), step 4 "Attach vEth to Namespace" (a second network: a second interface, as docker does)
+#   check: ip -n minid-3f2a1b4c5d6e -br link
 ip -n minid-3f2a1b4c5d6e link set mc3f2a1b4c-f0f0 name eth1
 # [10/19] assign the address: 10.88.0.2 was reserved in network "front"; /24 adds the route to 10.88.0.0/24 through eth1. No default route: network "bridge" (eth0) keeps it
 #   course: Networking › Container Networking Interface (CNI), step 6 "Assign IP Addresses"; Network Namespaces in Linux, step 3: `ip -n red addr add 192.168.15.1 dev veth-red`
