@@ -164,6 +164,10 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
   process.once('SIGTERM', onSignal);
 
   try {
+    // Tables of this store's earlier traces that were killed (SIGKILL: no cleanup ran). Said,
+    // not deleted: another trace of this store may be running now.
+    const before = (await run(['nft', 'list', 'tables'], { allowFail: true })).stdout;
+    const stale = [...before.matchAll(new RegExp(`^table (\\w+) (minid_trace_${store.id}_\\d+)$`, 'gm'))].map((m) => `nft delete table ${m[1]} ${m[2]}`);
     const made = await (inflight = run(['nft', '-f', '-'], { input: traceTableScript(table, sport), allowFail: true }));
     if (made.exitCode !== 0) throw new MinidError(`cannot create the trace table ${table}: ${made.stderr.trim().split('\n').pop()} (is the nftables package installed? scripts/install-deps.sh)`, 1);
 
@@ -207,9 +211,12 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
       listening: sockets.stdout.trim(),
       conntrack: entry ? describeConntrack(entry) : [],
       dnatRule: expectedDnat(book, store.id, t),
-      notes: version.includes('nf_tables')
-        ? []
-        : [`${version || 'iptables'} is not the nf_tables backend: its rules live outside nftables, so the trace shows the hooks but not which iptables rule matched`],
+      notes: [
+        ...(version.includes('nf_tables')
+          ? []
+          : [`${version || 'iptables'} is not the nf_tables backend: its rules live outside nftables, so the trace shows the hooks but not which iptables rule matched`]),
+        ...(stale.length ? [`trace tables of this store left by a trace that was killed (unless one runs now): ${stale.join('; ')}`] : []),
+      ],
     };
     const verdict = diagnose(paths, ctx);
     return { text: renderTrace(paths, ctx, verdict), ok: verdict.ok };

@@ -111,6 +111,18 @@ describe('minid trace', () => {
     expect(await leftovers(r.stdout)).toEqual([]);
   });
 
+  it('names the trace table a killed trace of this store left behind (and leaves it: another trace may own it)', async () => {
+    const stale = `minid_trace_${storeId}_1`;
+    await execa('nft', ['add', 'table', 'inet', stale]);
+    try {
+      const r = await run(['trace', 'web', '-p', String(port)]);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toContain(`left by a trace that was killed (unless one runs now): nft delete table inet ${stale}`);
+    } finally {
+      await execa('nft', ['delete', 'table', 'inet', stale], { reject: false });
+    }
+  });
+
   it('refuses a port the container does not publish, in one line', async () => {
     const r = await run(['trace', 'web', '-p', String(port + 1)]);
     expect([r.exitCode, r.stderr.trim().split('\n').length]).toEqual([1, 1]);
