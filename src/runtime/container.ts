@@ -664,7 +664,9 @@ export async function stopContainer(ref: string, timeoutSec?: number, explain?: 
   // run under the container's lock and whoever comes second finds nothing left to do.
   let said = 0;
   await releaseContainer(s.config.id, { remove: false, explain: explain && ((l) => (said++, explain(l))) });
-  if (explain && said === 0 && s.config.attachment) await explainReleased(s.config, explain);
+  if (explain && said === 0 && s.config.attachment) {
+    await explainReleased(s.config, explain).catch(() => explain("# the container's supervisor released its network as it exited"));
+  }
   return s;
 }
 
