@@ -9,6 +9,31 @@ import { secureStore } from '../sys/paths.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+// --explain is a flag (so that `run --explain IMAGE` keeps its image); `--explain=HOW` becomes
+// the hidden --explain-to=HOW before commander parses (explainEquals). See src/cli/explain.ts.
+const EXPLAIN =
+  'print every step while doing it, on stdout: the commands, why, the course chapter, a check command ' +
+  '(--explain=script: a bash script; --explain=md: a markdown handout; --explain=FILE: into FILE)';
+const explainTo = () => new Option('--explain-to <how>').hideHelp();
+
+/**
+ * `--explain=HOW` → `--explain-to=HOW`, for minid's own options only: in `run`/`create`, the
+ * words after the image are the container's command and stay as they are (heuristic: the
+ * first word that follows another word, not an option, is the image).
+ */
+export function explainEquals(argv: string[]): string[] {
+  const out = [...argv];
+  const runLike = out[2] === 'run' || out[2] === 'create' || (out[2] === 'container' && (out[3] === 'run' || out[3] === 'create'));
+  const start = out[2] === 'container' ? 4 : 3;
+  for (let i = start; i < out.length; i++) {
+    const a = out[i];
+    if (a === '--') break;
+    if (runLike && !a.startsWith('-') && i > start && !out[i - 1].startsWith('-')) break; // the container's command
+    if (a.startsWith('--explain=')) out[i] = `--explain-to=${a.slice('--explain='.length)}`;
+  }
+  return out;
+}
+
 function requireRoot(): void {
   if (process.getuid && process.getuid() !== 0) {
     process.stderr.write('minid: must be run as root (it creates namespaces, mounts and iptables rules): try `sudo minid ...`\n');
@@ -110,7 +135,7 @@ export function buildProgram(): Command {
       )
       .option('--security-opt <opt>', 'seccomp=PROFILE.json | seccomp=unconfined | no-new-privileges[=true|false] (repeatable)', collect, [])
       .option('--log-opt <opt>', 'max-size=SIZE (default 10m; -1: no cap) | max-file=N (default 3): the log files kept (repeatable)', collect, [])
-      .option('--explain', 'print every step as the command a person would type while doing it')
+      .option('--explain', EXPLAIN).addOption(explainTo())
       .option('--dry-run', 'print the network steps without changing the host')
       .option('--pull <policy>', 'pull the image: always | missing (when not in the store) | never', 'missing')
       .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
@@ -178,6 +203,7 @@ export function buildProgram(): Command {
     .description('Stop running containers (stop signal, then SIGKILL after the timeout)')
     .argument('<containers...>')
     .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).stop));
 
   program
@@ -193,7 +219,7 @@ export function buildProgram(): Command {
     .argument('<containers...>')
     .option('-f, --force', 'kill running containers first')
     .option('-v, --volumes', "remove the containers' anonymous volumes too (named ones stay)")
-    .option('--explain', 'print the teardown steps as commands')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).rm));
 
   program
@@ -244,6 +270,14 @@ export function buildProgram(): Command {
     .description('Wait for containers to exit and print their exit codes')
     .argument('<containers...>')
     .action(action(async () => (await import('./commands/container.js')).wait));
+
+  program
+    .command('trace')
+    .description("Follow one probe TCP connection to a container's published port through netfilter, hook by hook (nftables tracing)")
+    .argument('<container>')
+    .requiredOption('-p, --port <port>', 'the published host port')
+    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, lan (a peer namespace the trace makes and removes), or container:NAME', '127.0.0.1')
+    .action(action(async () => (await import('./commands/trace.js')).trace));
 
   program
     .command('port')
@@ -483,7 +517,7 @@ export function buildProgram(): Command {
     .option('-d, --driver <driver>', 'only "bridge"', 'bridge')
     .option('--label <key=value>', 'set a label on the network (repeatable)', collect, [])
     .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
-    .option('--explain', 'print every step as a command while doing it')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string, o: any) => m.networkCreate(n, o); }));
   network
     .command('ls')
@@ -503,7 +537,7 @@ export function buildProgram(): Command {
     .command('rm')
     .description('Remove networks (refused while containers are attached)')
     .argument('<names...>')
-    .option('--explain', 'print every step as a command while doing it')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => { const m = await import('./commands/network.js'); return (n: string[], o: any) => m.networkRm(n, undefined, o); }));
   network
     .command('connect')
@@ -512,7 +546,7 @@ export function buildProgram(): Command {
     .argument('<container>')
     .option('--ip <address>', "IPv4 address on the network (default: the next free one)")
     .option('--alias <name>', 'one more name for the container on this network (repeatable)', (v: string, p: string[] = []) => [...p, v])
-    .option('--explain', 'print every step as a command while doing it')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/netconnect.js')).networkConnect));
   network
     .command('disconnect')
@@ -520,7 +554,7 @@ export function buildProgram(): Command {
     .argument('<network>')
     .argument('<container>')
     .option('-f, --force', 'succeed when there is nothing to disconnect; clean up after containers that are gone')
-    .option('--explain', 'print every step as a command while doing it')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/netconnect.js')).networkDisconnect));
   network
     .command('prune')
@@ -582,7 +616,7 @@ export function buildProgram(): Command {
   system
     .command('prune')
     .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
-    .option('--explain', 'print what is removed')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
 
   system
@@ -593,7 +627,7 @@ export function buildProgram(): Command {
   system
     .command('reset')
     .description("Remove every container and every network's kernel objects (bridges, rules, chains): the host as before minid")
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).systemReset));
 
   program
@@ -626,7 +660,7 @@ export async function main(argv: string[]): Promise<void> {
       program.outputHelp();
       return void process.exit(0);
     }
-    await program.parseAsync(argv);
+    await program.parseAsync(explainEquals(argv));
     debugExit();
     // The command is done: exit now rather than when Node has closed every handle (a
     // finished child's pipes, timers) on its own, ~10 ms later; but not before stdout and

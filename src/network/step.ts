@@ -13,6 +13,7 @@ import { MinidError } from '../errors.js';
 import { probe } from './host.js';
 import type { Cmd } from './types.js';
 import { crashPoint } from '../sys/testhooks.js';
+import { narrationFor, undoReason } from './narration.js';
 
 // Milliseconds from a monotonic clock (process.hrtime: `performance` would load perf_hooks).
 const clock = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -74,11 +75,33 @@ function commentOut(text: string): string {
     .join('\n');
 }
 
-/** The lines of one step, numbered: a shell comment header, then the commands (pasteable). */
+/**
+ * The lines of one step, numbered: a shell comment header (what, why; then, from the narration
+ * table, where it is in the course, where the course's own command goes wrong, and a command to
+ * check it yourself), then the commands (pasteable).
+ */
 export function formatStep(step: Step, index: number, total: number): string[] {
-  const head = `# [${index}/${total}] ${step.name}: ${step.why}`;
-  if (step.skip) return [head, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(formatCommand(c.argv, c.input)))];
-  return [head, ...step.apply.map((c) => formatCommand(c.argv, c.input))];
+  const head = `# [${index}/${total}] ${step.name}: ${reasonOf(step)}`;
+  const notes = narrationLines(step);
+  if (step.skip) return [head, ...notes, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(formatCommand(c.argv, c.input)))];
+  return [head, ...notes, ...step.apply.map((c) => formatCommand(c.argv, c.input))];
+}
+
+/** A teardown or rollback step says why its undo exists, not just "teardown". */
+function reasonOf(step: Step): string {
+  if (step.why !== 'teardown' && step.why !== 'roll back') return step.why;
+  const inner = /^undo "(.*)"$/.exec(step.name)?.[1] ?? step.name;
+  const why = undoReason(step.name) ?? `what "${inner}" made belongs to the container and goes with it`;
+  return step.why === 'roll back' ? `roll back (a later step failed): ${why}` : why;
+}
+
+function narrationLines(step: Step): string[] {
+  const n = /^undo "/.test(step.name) ? undefined : narrationFor(step.name); // an undo's reason is in its head line
+  if (!n) return [];
+  const lines = [`#   course: ${n.course}`];
+  if (n.courseSays) lines.push(`#   course caveat: ${n.courseSays}`);
+  if (n.check) lines.push(`#   check: ${n.check(step.apply)}`);
+  return lines;
 }
 
 /** The whole plan as a shell script a person could paste into a root shell. */

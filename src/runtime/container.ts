@@ -674,8 +674,9 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
  * `stop`: the stop signal, then SIGKILL after the timeout: `-t` if given, else the container's
  * --stop-timeout, else 10 s (docker's); a negative timeout waits for ever.
  */
-export async function stopContainer(ref: string, timeoutSec?: number): Promise<ContainerState> {
+export async function stopContainer(ref: string, timeoutSec?: number, explain?: (l: string) => void): Promise<ContainerState> {
   const s = findContainer(ref);
+  explain?.(`# stop container ${s.config.name} (${s.config.id.slice(0, 12)}): its stop signal ${s.config.stopSignal ?? 'SIGTERM'}, SIGKILL after the timeout; then its network is released`);
   if (s.status === 'running' && s.pid) {
     signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
     if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
@@ -689,8 +690,27 @@ export async function stopContainer(ref: string, timeoutSec?: number): Promise<C
   }
   // Release here rather than wait for the supervisor's hook (a node process of its own): both
   // run under the container's lock and whoever comes second finds nothing left to do.
-  await releaseContainer(s.config.id, { remove: false });
+  let said = 0;
+  await releaseContainer(s.config.id, { remove: false, explain: explain && ((l) => (said++, explain(l))) });
+  if (explain && said === 0 && s.config.attachment) {
+    await explainReleased(s.config, explain).catch(() => explain("# the container's supervisor released its network as it exited"));
+  }
   return s;
+}
+
+/**
+ * `stop --explain` when the container's supervisor released the network first (as the
+ * container exited): the steps it ran, from the attachment read before the stop.
+ */
+async function explainReleased(c: ContainerConfig, explain: (l: string) => void): Promise<void> {
+  const net = await import('../network/index.js');
+  if (!c.attachment) return explain('# no network to release');
+  const att = net.fromStored(c.attachment, { cni: c.net.cni });
+  if (att.mode === 'cni') return explain(`# the container's supervisor released its CNI attachment as it exited (CNI DEL of "${att.cni.name}")`);
+  const steps = 'undo' in att ? net.planDetach(att) : [];
+  if (!steps.length) return explain('# no network to release');
+  explain("# the container's supervisor released the network as the container exited (before minid stop got to it): it ran these steps");
+  for (const l of net.formatPlan(steps, `detach container ${c.name} (${c.id.slice(0, 12)})`).trimEnd().split('\n')) explain(l);
 }
 
 /**

@@ -7,7 +7,11 @@ import { execInContainer } from '../../runtime/exec.js';
 import { parseLogTime, readLogs } from '../../runtime/logs.js';
 import { parseLabels } from '../labels.js';
 
-const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
+import { explainer, type Explainer } from '../explain.js';
+
+type ExplainOpts = { explain?: boolean; explainTo?: string };
+/** A line minid prints on stdout (an id, a name): a comment when the explained script shares stdout. */
+const said = (ex: Explainer | undefined, line: string, described = line): string => (ex?.onStdout ? ex.comment(described) : line) + '\n';
 
 function netSettings(o: any): NetworkSettings {
   let mode: string = o.network ?? 'bridge';
@@ -70,12 +74,17 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
 
 export async function run(image: string, command: string[], o: any): Promise<number> {
   const req = runRequest(image, command, o);
-  const explain = explainer(o.explain || o.dryRun);
+  const ex = explainer({ explain: o.explain || o.dryRun, explainTo: o.explainTo }, `minid run${o.dryRun ? ' --dry-run' : ''}: what it does, step by step`);
+  const explain = ex?.say;
   if (o.dryRun) {
     const { dryRun } = await import('../../runtime/netglue.js');
-    await rt.checkRunRequest(req);
-    rt.dryRunCgroup(req.limits ?? {}, explain!);
-    await dryRun(req, explain!);
+    try {
+      await rt.checkRunRequest(req);
+      rt.dryRunCgroup(req.limits ?? {}, explain!);
+      await dryRun(req, explain!);
+    } finally {
+      ex?.end();
+    }
     return 0;
   }
   // The image: pulled first when --pull says so (its code is loaded only then).
@@ -103,8 +112,10 @@ export async function run(image: string, command: string[], o: any): Promise<num
     // The container is gone: so is the id file that named it.
     if (c.cidfile) (await import('node:fs')).rmSync(c.cidfile, { force: true });
     held.release();
+    ex?.end();
     throw e;
   }
+  ex?.end();
   if (c.detach) {
     try {
       await rt.spawnDetached(c, started);
@@ -114,7 +125,7 @@ export async function run(image: string, command: string[], o: any): Promise<num
       const { signalContainer } = await import('../../runtime/attach.js');
       held.release((sig) => signalContainer(c.id, sig));
     }
-    process.stdout.write(c.id + '\n');
+    process.stdout.write(said(ex, c.id, `container id: ${c.id}`));
     return 0;
   }
   return runForeground(c, fg, held, { detachKeys });
@@ -137,21 +148,27 @@ export async function attach(ref: string, o: { stdin?: boolean; detachKeys?: str
   return attachContainer(ref, { stdin: o.stdin !== false, detachKeys, sigProxy: proxy === 'true' });
 }
 
-export async function stop(refs: string[], o: { time?: string }) {
+export async function stop(refs: string[], o: { time?: string } & ExplainOpts) {
   const t = o.time === undefined ? undefined : Number(o.time);
   if (t !== undefined && (!Number.isInteger(t) || t < -1)) fail(`invalid --time "${o.time}": give whole seconds (-1: wait for ever)`);
+  const ex = explainer(o, 'minid stop: what it undoes, step by step');
   let code = 0;
-  await Promise.all(
-    refs.map(async (ref) => {
-      try {
-        await rt.stopContainer(ref, t);
-        process.stdout.write(ref + '\n');
-      } catch (e: any) {
-        process.stderr.write(`minid: ${e.message}\n`);
-        code = 1;
-      }
-    }),
-  );
+  // With --explain, one at a time: each container's steps read top to bottom.
+  const each = async (ref: string) => {
+    try {
+      await rt.stopContainer(ref, t, ex?.say);
+      process.stdout.write(said(ex, ref, `stopped: ${ref}`));
+    } catch (e: any) {
+      process.stderr.write(`minid: ${e.message}\n`);
+      code = 1;
+    }
+  };
+  try {
+    if (ex) for (const ref of refs) await each(ref);
+    else await Promise.all(refs.map(each));
+  } finally {
+    ex?.end();
+  }
   return code;
 }
 
@@ -163,12 +180,21 @@ export async function kill(refs: string[], o: { signal: string }) {
   }
 }
 
-export async function rm(refs: string[], o: { force?: boolean; explain?: boolean; volumes?: boolean }) {
+export async function rm(refs: string[], o: { force?: boolean; volumes?: boolean } & ExplainOpts) {
+  const ex = explainer(o, 'minid rm: what it undoes, step by step');
+  try {
+    return await rmEach(refs, o, ex);
+  } finally {
+    ex?.end();
+  }
+}
+
+async function rmEach(refs: string[], o: { force?: boolean; volumes?: boolean }, ex: Explainer | undefined): Promise<number> {
   let code = 0;
   for (const ref of refs) {
     try {
-      await rt.removeContainer(ref, !!o.force, explainer(o.explain), !!o.volumes);
-      process.stdout.write(ref + '\n');
+      await rt.removeContainer(ref, !!o.force, ex?.say, !!o.volumes);
+      process.stdout.write(said(ex, ref, `removed: ${ref}`));
     } catch (e: any) {
       // Anything but a MinidError is a bug: said as main() says it, and the next one is removed.
       process.stderr.write(isMinidError(e) ? `minid: ${e.message}\n` : `minid: internal error: ${e?.message ?? e} (please report it; MINID_DEBUG=1 shows the stack)\n`);
@@ -224,11 +250,17 @@ export async function exited(id: string) {
   await rt.releaseContainer(id);
 }
 
-export async function systemPrune(o: { explain?: boolean }) {
+export async function systemPrune(o: ExplainOpts) {
   const { pruneSystem } = await import('../../runtime/prune.js');
-  const removed = await pruneSystem({ explain: explainer(o.explain) });
-  for (const r of removed) process.stdout.write(`Deleted ${r}\n`);
-  if (!removed.length) process.stdout.write('Nothing to remove\n');
+  const ex = explainer(o, 'minid system prune: what it removes, step by step');
+  let removed: string[];
+  try {
+    removed = await pruneSystem({ explain: ex?.say });
+  } finally {
+    ex?.end();
+  }
+  for (const r of removed) process.stdout.write(said(ex, `Deleted ${r}`));
+  if (!removed.length) process.stdout.write(said(ex, 'Nothing to remove'));
 }
 
 /** `minid network check CONTAINER`: CNI CHECK for a container attached with --cni. */
@@ -242,15 +274,25 @@ export async function networkCheck(ref: string) {
 }
 
 /** `minid system reset`: this store's containers, bridges and rules gone (src/runtime/prune.ts). */
-export async function systemReset(o: { explain?: boolean }) {
+export async function systemReset(o: ExplainOpts) {
   const { resetSystem } = await import('../../runtime/prune.js');
-  await resetSystem({ explain: explainer(o.explain) }, (e) => {
+  const ex = explainer(o, 'minid system reset: what it removes, step by step');
+  try {
+    await reset(resetSystem, ex);
+  } finally {
+    ex?.end();
+  }
+}
+
+async function reset(resetSystem: typeof import('../../runtime/prune.js').resetSystem, ex: Explainer | undefined): Promise<void> {
+  const out = (l: string) => process.stdout.write(said(ex, l.replace(/\n$/, '')));
+  await resetSystem({ explain: ex?.say }, (e) => {
     if (e.kind === 'store') {
       const legacy = e.store.legacy ? ', and the rules older minids left on its bridges without a store id' : '';
-      process.stdout.write(`Resetting store ${e.store.root} (store id ${e.store.id}): its containers, bridges and rules${legacy}; other stores' stay\n`);
-    } else if (e.kind === 'container') process.stdout.write(`Deleted container ${e.name}\n`);
-    else if (e.kind === 'network') process.stdout.write(`Removed the kernel objects of network ${e.name} (bridge ${e.bridge})\n`);
+      out(`Resetting store ${e.store.root} (store id ${e.store.id}): its containers, bridges and rules${legacy}; other stores' stay\n`);
+    } else if (e.kind === 'container') out(`Deleted container ${e.name}\n`);
+    else if (e.kind === 'network') out(`Removed the kernel objects of network ${e.name} (bridge ${e.bridge})\n`);
     else if (e.kind === 'warning') process.stderr.write(`minid: warning: ${e.text}\n`);
-    else process.stdout.write(`Removed the parent cgroup minid\n`);
+    else out(`Removed the parent cgroup minid\n`);
   });
 }

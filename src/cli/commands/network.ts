@@ -9,6 +9,7 @@ import {
   removeNetwork,
 } from '../../network/index.js';
 import { table } from '../format.js';
+import { explainer } from '../explain.js';
 
 export interface Out {
   out: (text: string) => void;
@@ -18,15 +19,17 @@ const stdio: Out = { out: (t) => process.stdout.write(t), err: (t) => process.st
 
 export async function networkCreate(
   name: string,
-  opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean; label?: string[]; labelFile?: string[] } = {},
+  opts: { subnet?: string; gateway?: string; driver?: string; explain?: boolean; explainTo?: string; label?: string[]; labelFile?: string[] } = {},
   io: Out = stdio,
 ): Promise<void> {
   const { parseLabels } = await import('../labels.js');
   const labels = parseLabels(opts.label ?? [], opts.labelFile ?? []);
   const r = await createNetwork({ name, subnet: opts.subnet, gateway: opts.gateway, driver: opts.driver, labels });
-  if (opts.explain)
-    io.err(`# network "${r.name}": ${r.subnet} via ${r.gateway} on bridge ${r.bridge} (recorded only: its bridge and rules are made by the first container that joins it)\n`);
-  io.out(`${r.id}\n`);
+  const ex = opts.explainTo ? explainer(opts, 'minid network create') : undefined;
+  const say = ex?.say ?? (opts.explain ? (l: string) => io.out(l + '\n') : undefined);
+  say?.(`# network "${r.name}": ${r.subnet} via ${r.gateway} on bridge ${r.bridge} (recorded only: its bridge and rules are made by the first container that joins it)`);
+  ex?.end();
+  io.out(say && (!ex || ex.onStdout) ? `# network id: ${r.id}\n` : `${r.id}\n`);
 }
 
 export async function networkLs(opts: { quiet?: boolean; noTrunc?: boolean; format?: string } = {}, io: Out = stdio): Promise<void> {
@@ -91,18 +94,21 @@ export async function networkInspect(names: string[], opts: { diagram?: boolean;
   io.out(results.map((r) => renderTopoText(buildTopo(snap, r.record.name))).join('\n'));
 }
 
-export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean } = {}): Promise<void> {
+export async function networkRm(names: string[], io: Out = stdio, opts: { explain?: boolean; explainTo?: string } = {}): Promise<void> {
   const errors: string[] = [];
-  const explain = opts.explain ? (l: string) => io.err(l + '\n') : undefined;
+  const ex = opts.explainTo ? explainer(opts, 'minid network rm: what it removes, step by step') : undefined;
+  const explain = ex?.say ?? (opts.explain ? (l: string) => io.out(l + '\n') : undefined);
+  const shared = !!explain && (!ex || ex.onStdout); // the names printed among the script's lines: comments
   for (const name of names) {
     try {
       await removeNetwork(name, { explain });
-      io.out(`${name}\n`);
+      io.out(shared ? `# removed network ${name}\n` : `${name}\n`);
     } catch (e) {
       if (!(e instanceof MinidError)) throw e;
       errors.push(e.message);
     }
   }
+  ex?.end();
   if (errors.length === 1) throw new MinidError(errors[0]);
   if (errors.length > 1) {
     for (const m of errors.slice(0, -1)) io.err(`Error: ${m}\n`);

@@ -69,9 +69,9 @@ describe('network connect / disconnect with real containers', () => {
     // Connect: eth1 on B, the default route still through A.
     const c = await minid(store, ['network', 'connect', '--explain', NET_B, 'c1']);
     expect(c.exitCode, c.stderr).toBe(0);
-    expect(c.stdout).toBe('');
-    expect(c.stderr).toMatch(new RegExp(`^# connect container c1 \\(${id1.slice(0, 12)}\\) to network "${NET_B}": eth1 `));
-    expect(c.stderr).toContain(`ip link add mv${id1.slice(0, 8)}-`);
+    expect(c.stderr).toBe(''); // the explanation is the output: stdout
+    expect(c.stdout).toMatch(new RegExp(`^# connect container c1 \\(${id1.slice(0, 12)}\\) to network "${NET_B}": eth1 `));
+    expect(c.stdout).toContain(`ip link add mv${id1.slice(0, 8)}-`);
     const c1 = await inspect('c1');
     const nets = c1.NetworkSettings.Networks;
     expect(Object.keys(nets)).toEqual([NET_A, NET_B]);

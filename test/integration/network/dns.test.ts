@@ -142,11 +142,11 @@ describe('names on user networks', () => {
   it('two containers resolve each other and reach each other by name; resolv.conf names 127.0.0.11', async () => {
     const run1 = await m(['run', '-d', '--explain', '--name', 'web1', '--network', NET_A, '--network-alias', 'shared', 'busybox', 'sleep', '600']);
     expect(run1.exitCode, run1.stderr).toBe(0);
-    ids.push(run1.stdout.trim());
+    ids.push(/^# container id: (\S+)$/m.exec(run1.stdout)![1]); // --explain shares stdout: the id is a comment
     // --explain shows the server, the records and the rules that make 127.0.0.11 work.
-    expect(run1.stderr).toContain(`dnsmasq --conf-file=${path.join(store.run, 'dns', NET_A, 'network.conf')}`);
-    expect(run1.stderr).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p udp -m udp --dport 53 -j DNAT --to-destination [\d.]+:53/);
-    expect(run1.stderr).toContain('nameserver 127.0.0.11');
+    expect(run1.stdout).toContain(`dnsmasq --conf-file=${path.join(store.run, 'dns', NET_A, 'network.conf')}`);
+    expect(run1.stdout).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p udp -m udp --dport 53 -j DNAT --to-destination [\d.]+:53/);
+    expect(run1.stdout).toContain('nameserver 127.0.0.11');
     await start('web2', ['--network', NET_A, '--network-alias', 'shared']);
     const [ip1, ip2] = [await ipOf('web1'), await ipOf('web2')];
     const resolv = (await m(['exec', 'web1', 'cat', '/etc/resolv.conf'])).stdout;
@@ -368,8 +368,8 @@ describe('names on user networks', () => {
     const records = fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8');
     const r = await m(['run', '--dry-run', '--network', NET_A, 'busybox', 'true']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
-    expect(r.stderr).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
+    expect(r.stdout).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`); // the plan: stdout
+    expect(r.stdout).toMatch(/-A OUTPUT -d 127\.0\.0\.11\/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination [\d.]+:53/);
     expect(fs.readFileSync(path.join(store.run, 'dns', NET_A, 'records'), 'utf8')).toBe(records);
   });
 

@@ -154,9 +154,9 @@ async function exercise(actor: Side, witness: Side): Promise<void> {
   const port = await freePort();
   const dry = await m(actor, ['run', '--dry-run', '-p', `${port}:80`, 'nginx']);
   expect(dry.exitCode, dry.stderr).toBe(0);
-  expect(dry.stderr).toContain(`ip link set ${actor.bridges[0]} alias minid:${actor.id}:bridge`);
-  expect(dry.stderr).not.toContain('remove stale rules');
-  expect(dry.stderr).not.toMatch(namesOf(witness));
+  expect(dry.stdout).toContain(`ip link set ${actor.bridges[0]} alias minid:${actor.id}:bridge`); // the plan: stdout
+  expect(dry.stdout).not.toContain('remove stale rules');
+  expect(dry.stdout).not.toMatch(namesOf(witness));
   // ...and does it, for real, next to the witness's network of the same name.
   await ok(actor, ['run', '-d', '--name', 'again', '-p', `${port}:80`, 'nginx']);
   await eventually(async () => expect(await curl(`http://127.0.0.1:${port}/`)).toMatch(/Welcome to nginx/), 15_000, 200);
@@ -188,9 +188,9 @@ describe('two stores side by side, networks of the same names', () => {
       for (const net of ['bridge', 'front']) {
         const r = await m(B, ['run', '--dry-run', '--network', net, '-p', `${await freePort()}:80`, 'nginx']);
         expect(r.exitCode, r.stderr).toBe(0);
-        expect(r.stderr).toContain('create the bridge');
-        expect(r.stderr).not.toContain('remove stale rules');
-        expect(r.stderr).not.toMatch(namesOf(A));
+        expect(r.stdout).toContain('create the bridge');
+        expect(r.stdout).not.toContain('remove stale rules');
+        expect(r.stdout).not.toMatch(namesOf(A));
       }
     } finally {
       await ok(B, ['network', 'rm', 'front']);

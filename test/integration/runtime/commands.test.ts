@@ -126,8 +126,8 @@ describe('--dry-run', () => {
   async function dryRun(net: string, port: number, userBridge?: string): Promise<void> {
     const r = await m(['run', '--dry-run', '--name', `dry-${R}`, '--network', net, '-p', `${port}:80`, 'busybox', 'true']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(r.stdout).toBe(''); // the plan is explain output (stderr); the container never ran
-    const plan = String(r.stderr);
+    expect(r.stderr).toBe(''); // the plan is the output (stdout, to pipe into a file); the container never ran
+    const plan = String(r.stdout);
     expect(plan).toContain('(dry run: nothing is changed)');
     expect(plan).toMatch(/^ip netns add minid-0{12}$/m);
     expect(plan).toMatch(/^ip link add mv00000000 .*type veth peer name eth0 .*netns minid-0{12}$/m);

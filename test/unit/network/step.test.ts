@@ -65,7 +65,10 @@ describe('applyPlan', () => {
     await applyPlan(steps(), { explain: (l) => lines.push(l), title: 'attach test' });
     expect(lines[0]).toBe('# attach test');
     expect(lines[1]).toBe('# [1/6] create the network namespace: own stack');
-    expect(lines[2]).toBe('ip netns add ns1');
+    // Then the narration: where it is in the course, and a command to check it yourself.
+    expect(lines[2]).toMatch(/^# {3}course: Networking › Container Networking Interface \(CNI\), step 1 "Create network namespace"/);
+    expect(lines[3]).toBe('#   check: ip netns list | grep ns1');
+    expect(lines[4]).toBe('ip netns add ns1');
     expect(lines).toContain('# [2/6] create the veth pair: a cable');
     expect(lines).toContain('iptables -t nat -A MINID-DNAT -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80');
     expect(lines[lines.length - 1]).toMatch(/^# done: 6 of 6 steps, 8 commands in 4 processes, \d+ ms$/);

@@ -183,8 +183,8 @@ describe('CLI wiring', () => {
     const connect = network.commands.find((c) => c.name() === 'connect')!;
     const disconnect = network.commands.find((c) => c.name() === 'disconnect')!;
     expect(connect.registeredArguments.map((a) => a.name())).toEqual(['network', 'container']);
-    expect(connect.options.map((o) => o.long)).toEqual(['--ip', '--alias', '--explain']);
+    expect(connect.options.map((o) => o.long)).toEqual(['--ip', '--alias', '--explain', '--explain-to']); // --explain=HOW, hidden
     expect(disconnect.registeredArguments.map((a) => a.name())).toEqual(['network', 'container']);
-    expect(disconnect.options.map((o) => o.long)).toEqual(['--force', '--explain']);
+    expect(disconnect.options.map((o) => o.long)).toEqual(['--force', '--explain', '--explain-to']);
   });
 });

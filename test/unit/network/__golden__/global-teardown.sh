@@ -1,11 +1,15 @@
 # last network gone: remove minid's chains
 # [1/2] unhook minid's chains: no minid network is left
+#   course: Networking › Docker networking › Port mapping, the way back
+#   check: iptables-save | grep -c MINID
 iptables -t filter -D INPUT -m comment --comment minid -j MINID-INPUT
 iptables -t filter -D FORWARD -m comment --comment minid -j MINID-FORWARD
 iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
 iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -m comment --comment minid -j MINID-DNAT
 iptables -t nat -D POSTROUTING -m comment --comment minid -j MINID-POSTROUTING
 # [2/2] delete minid's chains: empty them rule by rule, then delete them
+#   course: Networking › Docker networking › Port mapping, the way back
+#   check: iptables-save | grep -c MINID
 iptables -t filter -D MINID-FORWARD -m comment --comment minid -j MINID-ISOLATION-1
 iptables -t filter -D MINID-INPUT -d 127.0.0.0/8 '!' -i lo -m conntrack '!' --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment minid -j DROP
 iptables -t nat -X MINID-DNAT

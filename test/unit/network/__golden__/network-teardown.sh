@@ -1,5 +1,7 @@
 # minid network rm (kernel objects of "bridge"; another store's "bridge" stays)
 # [1/2] remove the iptables rules of network "bridge": every rule whose comment starts with minid:feedc0de:bridge
+#   course: Networking › Container Networking Interface (CNI), the way back of step 9
+#   check: iptables-save | grep -c minid:
 iptables -t filter -D MINID-FORWARD -o minid0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment minid:feedc0de:bridge -j ACCEPT
 iptables -t filter -D MINID-FORWARD -i minid0 -m comment --comment minid:feedc0de:bridge -j ACCEPT
 iptables -t filter -D MINID-FORWARD -d 172.30.0.2/32 '!' -i minid0 -o minid0 -p tcp -m tcp --dport 80 -m comment --comment minid:feedc0de:bridge:web:3f2a1b4c5d6e -j ACCEPT
@@ -10,6 +12,8 @@ iptables -t nat -D MINID-POSTROUTING -s 172.30.0.0/16 '!' -o minid0 -m comment -
 iptables -t nat -D MINID-POSTROUTING -s 172.30.0.0/16 -o minid0 -m conntrack --ctstate DNAT -m comment --comment minid:feedc0de:bridge -j MASQUERADE
 iptables -t nat -D MINID-POSTROUTING -s 127.0.0.0/8 -o minid0 -m comment --comment minid:feedc0de:bridge -j MASQUERADE
 # [2/2] delete the bridge: its address, its route and its route_localnet setting go with it
+#   course: Networking › Container Networking Interface (CNI), the way back of step 2
+#   check: ip -br link show type bridge
 ip link del minid0
 
 # ---- processes started (batched) ----
