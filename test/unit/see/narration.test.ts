@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planAttach, planDetach, planNetworkTeardown, type BridgePlanInput } from '../../../src/network/plan.js';
+import { planBridgeAttach as planAttach, planDetach, planNetworkTeardown, type BridgePlanInput } from '../../../src/network/plan.js';
 import { formatPlan, formatStep } from '../../../src/network/step.js';
 import { NARRATION, narrationFor } from '../../../src/network/narration.js';
 import { explainer, explainForm } from '../../../src/cli/explain.js';
@@ -15,7 +15,6 @@ import type { Attachment, NetworkRecord } from '../../../src/network/types.js';
 const net: NetworkRecord = { id: 'n'.repeat(64), name: 'bridge', driver: 'bridge', bridge: 'minid0', subnet: '172.30.0.0/16', gateway: '172.30.0.1', created: '2026-01-01T00:00:00.000Z', builtin: true };
 const ID = '3f2a1b4c5d6e' + '0'.repeat(52);
 const input: BridgePlanInput = {
-  mode: 'bridge',
   containerId: ID,
   containerName: 'web',
   network: net,
