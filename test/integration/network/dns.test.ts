@@ -378,12 +378,12 @@ describe('names on user networks', () => {
     const servers = storeServers().sort();
     const r = await m(['run', '--dry-run', '--network', NET_A, '--dns', upIp(3), 'busybox', 'true']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
-    expect(r.stderr).toMatch(/# the DNS server of container \w{12}: --dns [\d.]+: .* in its namespace at 127\.0\.0\.11:53 \(no DNAT/);
-    expect(r.stderr).toContain(`server=${upIp(3)}`);
-    expect(r.stderr).toContain('listen-address=127.0.0.11');
-    expect(r.stderr).toMatch(new RegExp(`nsenter --net=/run/netns/minid-\\w{12} dnsmasq --conf-file=${path.join(store.run, 'dns', NET_A)}/c-\\w{12}\\.conf`));
-    expect(r.stderr).not.toMatch(/DNAT --to-destination/);
+    expect(r.stdout).toContain(`its DNS server (pid ${serverRecord(NET_A).pid}) would get this container's names`);
+    expect(r.stdout).toMatch(/# the DNS server of container \w{12}: --dns [\d.]+: .* in its namespace at 127\.0\.0\.11:53 \(no DNAT/);
+    expect(r.stdout).toContain(`server=${upIp(3)}`);
+    expect(r.stdout).toContain('listen-address=127.0.0.11');
+    expect(r.stdout).toMatch(new RegExp(`nsenter --net=/run/netns/minid-\\w{12} dnsmasq --conf-file=${path.join(store.run, 'dns', NET_A)}/c-\\w{12}\\.conf`));
+    expect(r.stdout).not.toMatch(/DNAT --to-destination/);
     expect(fs.readdirSync(path.join(store.run, 'dns', NET_A)).sort()).toEqual(files);
     expect(storeServers().sort()).toEqual(servers);
     // A network without a container yet: the server it would start, and the host's rules that let queries in.
@@ -394,10 +394,10 @@ describe('names on user networks', () => {
       const c = await m(['run', '--dry-run', '--network', netC, 'busybox', 'true']);
       expect(c.exitCode, c.stderr).toBe(0);
       const gw = sc.replace(/\.0\/24$/, '.1');
-      expect(c.stderr).toContain(`the network's first container: dnsmasq would start on ${gw}:53 (another port if that one is taken), forwarding other names to ${upIp(2)}`);
-      expect(c.stderr).toContain(`dnsmasq --conf-file=${path.join(store.run, 'dns', netC, 'network.conf')}`);
-      expect(c.stderr).toMatch(new RegExp(`-A MINID-INPUT -d ${gw.replace(/\./g, '\\.')}/32 -i \\S+ -p udp -m udp --dport 53 .*-j ACCEPT`));
-      expect(c.stderr).toMatch(new RegExp(`DNAT --to-destination ${gw.replace(/\./g, '\\.')}:53`));
+      expect(c.stdout).toContain(`the network's first container: dnsmasq would start on ${gw}:53 (another port if that one is taken), forwarding other names to ${upIp(2)}`);
+      expect(c.stdout).toContain(`dnsmasq --conf-file=${path.join(store.run, 'dns', netC, 'network.conf')}`);
+      expect(c.stdout).toMatch(new RegExp(`-A MINID-INPUT -d ${gw.replace(/\./g, '\\.')}/32 -i \\S+ -p udp -m udp --dport 53 .*-j ACCEPT`));
+      expect(c.stdout).toMatch(new RegExp(`DNAT --to-destination ${gw.replace(/\./g, '\\.')}:53`));
       expect(fs.existsSync(path.join(store.run, 'dns', netC))).toBe(false);
     } finally {
       expect((await m(['network', 'rm', netC])).exitCode).toBe(0);
