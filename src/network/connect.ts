@@ -15,7 +15,7 @@
 // ethN, its address and its route with it), then frees the address and the endpoint record.
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import { withLock } from '../sys/lock.js';
+import { withLock, withHostLock } from '../sys/lock.js';
 import { probe } from './host.js';
 import { allocate, release, reserveAddress } from './ipam.js';
 import { listEndpoints, removeEndpoint, writeEndpoint } from './endpoints.js';
@@ -180,13 +180,13 @@ export async function connect(req: ConnectRequest, o: { explain?: (line: string)
     if (await isUp(net, store)) applied = await go({ networkUp: true, ipForward });
     else {
       // The first user sets the network up; hold the lock so a concurrent run/connect waits.
-      applied = await withLock('network-setup', async () => {
+      applied = await withLock('network-setup', () => withHostLock('chains', async () => {
         if (await isUp(net, store)) return go({ networkUp: true, ipForward });
         await checkNetworkFree(net, store);
         const steps = await go({ networkUp: false, bridgeExists: await p.linkExists(net.bridge), iptablesSave: await p.iptablesSave(), ipForward });
         markUp(net.name);
         return steps;
-      });
+      }));
     }
     const att: BridgeAttachment = {
       ...base,

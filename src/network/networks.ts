@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { paths, runRoot } from '../sys/paths.js';
-import { withLock } from '../sys/lock.js';
+import { withLock, withHostLock } from '../sys/lock.js';
 import { broadcast, contains, firstHost, intToIp, ipToInt, isIPv4, overlaps, parseSubnet, tryParseCidr, type Cidr } from './cidr.js';
 import { probe, type HostRoute } from './host.js';
 import { attachedIds, removeIpamDir, reservations } from './ipam.js';
@@ -336,7 +336,7 @@ export function markUp(name: string): void {
  */
 export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: string) => void } = {}): Promise<string[]> {
   const store = await storeRef();
-  return withLock('network-setup', async () => {
+  return withLock('network-setup', () => withHostLock('chains', async () => {
     // Its services first (services.ts; dns: its servers listen on the bridge's address).
     const { allServices } = await import('./services.js');
     for (const s of await allServices()) await s.stop(r.name, { explain: o.explain });
@@ -349,7 +349,7 @@ export async function teardownNetwork(r: NetworkRecord, o: { explain?: (l: strin
     const res2 = await applyPlan(global, { explain: o.explain, tolerant: true, title: global.length ? "no minid network is left: remove minid's chains" : undefined });
     fs.rmSync(upMarker(r.name), { force: true });
     return [...res.errors, ...res2.errors];
-  });
+  }));
 }
 
 export type AttachedLookup = (network: string) => string[] | Promise<string[]>;

@@ -13,10 +13,26 @@ const lockFs = {
 };
 
 export async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const { default: lockfile } = await import('proper-lockfile');
-  const dir = paths.locks();
   secureRunRoot(); // whoever takes the first lock makes the runtime root: with its mode
-  fs.mkdirSync(dir, { recursive: true });
+  return lockIn(paths.locks(), name, fn);
+}
+
+/**
+ * Where the locks of objects that every store on this host shares live: minid's iptables
+ * chains and the jumps into them (MINID-DNAT, MINID-INPUT...) are created by the first network
+ * of any store and removed with the last one. Not under a store's run folder, so that two
+ * stores (MINID_ROOT/MINID_RUN) deciding "are the chains there?" at once take turns.
+ */
+export const HOST_LOCKS = '/run/lock/minid';
+
+/** withLock, host-wide: held by whichever store's minid changes the shared objects. */
+export async function withHostLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  return lockIn(HOST_LOCKS, name, fn);
+}
+
+async function lockIn<T>(dir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const { default: lockfile } = await import('proper-lockfile');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, name);
   if (!fs.existsSync(file)) fs.writeFileSync(file, '');
   // A crashed holder (kill -9) leaves its lock behind: proper-lockfile refreshes the lock's

@@ -4,7 +4,7 @@
 // network's services (services.ts: dns) learn about each container that joins or leaves.
 // `network connect` (connect.ts) adds more bridge attachments to a running container.
 import { fail } from '../../errors.js';
-import { withLock } from '../../sys/lock.js';
+import { withLock, withHostLock } from '../../sys/lock.js';
 import { debugMark } from '../../sys/exec.js';
 import { storeRef } from '../../sys/store.js';
 import { probe } from '../host.js';
@@ -113,13 +113,13 @@ async function attachBridge(req: AttachRequest, o: AttachOptions): Promise<Bridg
       applied = await go(await stateWhenDown());
     } else {
       // The first container sets the network up; hold the lock so a second one waits for it.
-      applied = await withLock('network-setup', async () => {
+      applied = await withLock('network-setup', () => withHostLock('chains', async () => {
         if (await isUp(net, store)) return go({ networkUp: true, ipForward });
         await checkNetworkFree(net, store);
         const steps = await go(await stateWhenDown());
         markUp(net.name);
         return steps;
-      });
+      }));
     }
 
     const att: BridgeAttachment = {

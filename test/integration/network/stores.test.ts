@@ -181,6 +181,25 @@ afterAll(async () => {
 }, 120_000);
 
 describe('two stores side by side, networks of the same names', () => {
+  it("two stores setting up their first networks at the same moment create minid's shared chains once, and the last one out removes them", async () => {
+    // minid's chains and the jumps into them are the host's, shared by every store: whoever
+    // sets up the host's first minid network adds them, whoever removes its last one deletes
+    // them. Both decisions are taken under a host-wide lock (sys/lock.ts withHostLock).
+    const once = (save: string, re: RegExp): number => save.split('\n').filter((l) => re.test(l)).length;
+    for (let round = 0; round < 3; round++) {
+      const subnets = [A, B].map(() => freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`));
+      await Promise.all([A, B].map((s, i) => ok(s, ['network', 'create', '--subnet', subnets[i], `race${R}`])));
+      const ids = await Promise.all([A, B].map(async (s) => (await ok(s, ['run', '-d', '--network', `race${R}`, 'busybox', 'sleep', '60'])).trim()));
+      const save = sh(['iptables-save']);
+      expect(once(save, /^-A INPUT .*-j MINID-INPUT$/), save).toBe(1);
+      expect(once(save, /^-A FORWARD .*-j MINID-FORWARD$/), save).toBe(1);
+      expect(once(save, /^-A PREROUTING .*-j MINID-DNAT$/), save).toBe(1);
+      expect(once(save, /^-A MINID-INPUT -d 127\.0\.0\.0\/8 .*-j DROP$/), save).toBe(1);
+      await Promise.all([A, B].map((s, i) => ok(s, ['rm', '-f', ids[i]])));
+      await Promise.all([A, B].map((s) => ok(s, ['network', 'rm', `race${R}`])));
+    }
+  }, 180_000);
+
   it("a fresh store's dry run plans nothing of the other store's network of the same name", async () => {
     await populate(A);
     await ok(B, ['network', 'create', '--subnet', freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`), 'front']);
