@@ -82,9 +82,10 @@ describe('a pod sandbox through containerd CRI gets its network from minid CNI p
 
   it('RunPodSandbox → pod IP from minid-host-local, reachable → Stop/Remove releases it, nothing left', { timeout: 240_000 }, async () => {
     requireTools();
-    // libcni keeps its result cache in /var/lib/cni/results (containerd 1.6 cannot move it): if
-    // this test is the one that creates those dirs, it removes them again when they are empty.
-    for (const dir of ['/var/lib/cni', '/var/lib/cni/results'])
+    // Two host dirs containerd 1.6 cannot be told to leave alone: libcni's result cache
+    // (/var/lib/cni/results) and the shims' sockets (/run/containerd/s). If this test is the one
+    // that creates them (no containerd service on this host), it removes them when empty.
+    for (const dir of ['/var/lib/cni', '/var/lib/cni/results', '/run/containerd', '/run/containerd/s'])
       if (!fs.existsSync(dir))
         owned.defer(() => {
           try {
