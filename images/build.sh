@@ -2,9 +2,10 @@
 # shellcheck source-path=SCRIPTDIR
 # images/build.sh — build minid's test images offline from Debian packages.
 #
-#   images/build.sh [--docker-archive FILE] NAME OUTDIR   NAME = busybox | nginx | python
+#   images/build.sh [--docker-archive FILE] NAME OUTDIR   NAME = busybox | nginx | python | pause
 #   images/build.sh all OUTROOT                           → OUTROOT/busybox, OUTROOT/nginx
-#   (python, ~100 MB in six layers, is built only by name: the pull benchmark's big image)
+#   (python, ~100 MB in six layers, is built only by name: the pull benchmark's big image;
+#    so is pause, a pod sandbox image for containerd's CRI: test/integration/cri)
 #
 # OUTDIR becomes an OCI image layout (oci-layout, index.json, blobs/sha256/…)
 # with one manifest tagged "latest". It is replaced if it is empty or a
@@ -25,7 +26,7 @@ export LC_ALL=C
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 IMAGES=(busybox nginx)
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 
 docker_archive=""
 while (($#)); do
@@ -51,7 +52,7 @@ if [[ $name == all ]]; then
   exit 0
 fi
 
-[[ -f $HERE/$name/recipe.sh ]] || { echo "unknown image '$name' (have: ${IMAGES[*]} python)" >&2; exit 2; }
+[[ -f $HERE/$name/recipe.sh ]] || { echo "unknown image '$name' (have: ${IMAGES[*]} python pause)" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "images/build.sh must run as root (layer files keep numeric owners)" >&2; exit 1; }
 for tool in apt-get dpkg dpkg-deb tar gzip jq sha256sum; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }

@@ -5,13 +5,14 @@
 #   install-deps.sh all       (the default) also what building, the tests and the benchmarks need:
 #                             compilers (and a cross compiler for the package's prebuilt helpers,
 #                             scripts/native.sh), the images' busybox, CNI plugins, a registry,
-#                             skopeo, podman, docker, iperf3, hyperfine...
+#                             skopeo, podman, docker, containerd (its CRI drives the CNI plugins in
+#                             test/integration/cri), iperf3, hyperfine...
 set -euo pipefail
 what=${1:-all}
 runtime=(iproute2 iptables util-linux mount procps attr e2fsprogs tar zstd dnsmasq-base ca-certificates)
 all=(
   psmisc kmod curl jq gcc libc6-dev libseccomp-dev make
-  busybox-static containernetworking-plugins golang-github-containernetworking-plugin-dnsname docker-registry skopeo podman runc docker.io
+  busybox-static containernetworking-plugins golang-github-containernetworking-plugin-dnsname docker-registry skopeo podman runc docker.io containerd
   iperf3 hyperfine conntrack nftables gzip xz-utils openssl apache2-utils strace
 )
 case $what in

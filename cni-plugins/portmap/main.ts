@@ -25,22 +25,36 @@ interface PortmapConf {
   conditionsV6: string[];
 }
 
+/**
+ * A key of a JSON object as Go's encoding/json finds it: the exact name first, else any case.
+ * Runtimes written in Go rely on it: containerd's CRI (through go-cni) sends its port mappings as
+ * {"HostPort":8080,"ContainerPort":80,"Protocol":"tcp","HostIP":""}, Go's field names, which the
+ * reference portmap reads as hostPort, containerPort... without noticing.
+ */
+function goKey(m: any, key: string): any {
+  if (m === null || typeof m !== 'object') return undefined;
+  if (key in m) return m[key];
+  const k = Object.keys(m).find((x) => x.toLowerCase() === key.toLowerCase());
+  return k === undefined ? undefined : m[k];
+}
+
 function loadConf(a: CmdArgs): PortmapConf {
   const c = a.conf;
   const raw = c.runtimeConfig?.portMappings ?? [];
   if (!Array.isArray(raw)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, 'runtimeConfig.portMappings must be a list');
   const mappings: PortMapping[] = raw.map((m: any, i: number) => {
-    const hostPort = Number(m?.hostPort);
-    const containerPort = Number(m?.containerPort);
-    const protocol = String(m?.protocol ?? 'tcp').toLowerCase();
-    if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostPort ${JSON.stringify(m?.hostPort)}`);
+    const [hp, cp, proto, hip] = ['hostPort', 'containerPort', 'protocol', 'hostIP'].map((k) => goKey(m, k));
+    const hostPort = Number(hp);
+    const containerPort = Number(cp);
+    const protocol = String(proto ?? 'tcp').toLowerCase();
+    if (!Number.isInteger(hostPort) || hostPort < 1 || hostPort > 65535) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostPort ${JSON.stringify(hp)}`);
     if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535)
-      throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid containerPort ${JSON.stringify(m?.containerPort)}`);
-    if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: unknown protocol ${JSON.stringify(m?.protocol)}`);
+      throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid containerPort ${JSON.stringify(cp)}`);
+    if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: unknown protocol ${JSON.stringify(proto)}`);
     const out: PortMapping = { hostPort, containerPort, protocol: protocol as PortMapping['protocol'] };
-    if (m.hostIP) {
-      if (!parseIP(String(m.hostIP))) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostIP ${JSON.stringify(m.hostIP)}`);
-      out.hostIP = String(m.hostIP);
+    if (hip) {
+      if (!parseIP(String(hip))) throw new CniError(ErrorCode.INVALID_NETWORK_CONFIG, `portMappings[${i}]: invalid hostIP ${JSON.stringify(hip)}`);
+      out.hostIP = String(hip);
     }
     return out;
   });

@@ -280,6 +280,32 @@ describe.each(IMPLS)('$name plugins', (impl) => {
       expect(reservations(n.dataDir)).toEqual([]);
     });
 
+    it("portmap reads port mappings as Go runtimes send them (containerd's CRI: HostPort, ContainerPort...)", async () => {
+      const n = await network(impl, '1.0.0');
+      const ns = await owned.netns();
+      const env = { containerId: `gokeys${rand()}`, netns: ns.path };
+      const add = await invoke(impl.dir, impl.bridge, 'ADD', n.conf, env);
+      expect(add.code, add.raw).toBe(0);
+      const cip = add.out.ips[0].address.split('/')[0];
+      const hostPort = 18000 + Math.floor(Math.random() * 1000);
+      // go-cni's PortMapping has no json tags: Go's field names, which encoding/json matches in any case.
+      const pm = {
+        cniVersion: '1.0.0',
+        name: n.name,
+        type: impl.portmap,
+        runtimeConfig: { portMappings: [{ HostPort: hostPort, ContainerPort: 80, Protocol: 'tcp', HostIP: '127.0.0.1' }] },
+        prevResult: add.out,
+      };
+      const padd = await invoke(impl.dir, impl.portmap, 'ADD', pm, env);
+      expect(padd.code, padd.raw + padd.stderr).toBe(0);
+      expect(await must(['iptables-save', '-t', 'nat'])).toMatch(new RegExp(`-d 127\\.0\\.0\\.1/32 .*--dport ${hostPort} .*--to-destination ${cip.replace(/\./g, '\\.')}:80`));
+      const pdel = await invoke(impl.dir, impl.portmap, 'DEL', pm, env);
+      expect(pdel.code, pdel.raw).toBe(0);
+      expect(await must(['iptables-save', '-t', 'nat'])).not.toContain(cip);
+      const del = await invoke(impl.dir, impl.bridge, 'DEL', withPrev(n.conf, add.out), env);
+      expect(del.code, del.raw).toBe(0);
+    });
+
     it('mtu applies to the bridge and both veth ends', async () => {
       const n = await network(impl, '1.0.0', { mtu: 1400 });
       const ns = await owned.netns();
