@@ -74,11 +74,19 @@ function commentOut(text: string): string {
     .join('\n');
 }
 
+/**
+ * Where the commands run. A minid running on a cluster node (src/cluster) runs inside the
+ * node's network namespace: its commands are printed as a person on the host would type them.
+ */
+const where = (): string[] => (process.env.MINID_NODE_NETNS ? ['nsenter', `--net=/run/netns/${process.env.MINID_NODE_NETNS}`] : []);
+
 /** The lines of one step, numbered: a shell comment header, then the commands (pasteable). */
 export function formatStep(step: Step, index: number, total: number): string[] {
   const head = `# [${index}/${total}] ${step.name}: ${step.why}`;
-  if (step.skip) return [head, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(formatCommand(c.argv, c.input)))];
-  return [head, ...step.apply.map((c) => formatCommand(c.argv, c.input))];
+  const w = where();
+  const line = (c: Cmd): string => formatCommand([...w, ...c.argv], c.input);
+  if (step.skip) return [head, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(line(c)))];
+  return [head, ...step.apply.map(line)];
 }
 
 /** The whole plan as a shell script a person could paste into a root shell. */
@@ -268,7 +276,8 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
   const total = steps.length;
   const result: PlanResult = { applied: [], errors: [], ms: 0, commands: 0, execs: 0 };
 
-  if (opts.title && say) say(`# ${opts.title}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
+  const node = process.env.MINID_NODE ? ` on node ${process.env.MINID_NODE} (Pod networking: every command runs inside the node's network namespace)` : '';
+  if (opts.title && say) say(`# ${opts.title}${node}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
   if (opts.dryRun) {
     steps.forEach((s, i) => formatStep(s, i + 1, total).forEach((l) => say?.(l)));
     result.ms = clock() - t0;

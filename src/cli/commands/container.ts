@@ -251,6 +251,7 @@ export async function systemReset(o: { explain?: boolean }) {
     } else if (e.kind === 'container') process.stdout.write(`Deleted container ${e.name}\n`);
     else if (e.kind === 'network') process.stdout.write(`Removed the kernel objects of network ${e.name} (bridge ${e.bridge})\n`);
     else if (e.kind === 'warning') process.stderr.write(`minid: warning: ${e.text}\n`);
+    else if (e.kind === 'cluster') process.stdout.write(`Removed the ${e.what}\n`);
     else process.stdout.write(`Removed the parent cgroup minid\n`);
   });
 }
