@@ -129,7 +129,6 @@ export function upSteps(l: ClusterLayout): Step[] {
         apply: [inNode(n, 'sysctl', '-w', 'net.ipv4.ip_forward=1')],
         undo: [],
         owner: 'host',
-        check: [],
       },
       {
         name: `no NAT between pods on ${n.name}`,
@@ -166,7 +165,7 @@ function routeSteps(l: ClusterLayout): Step[] {
 
 /**
  * --mode vxlan, flannel's vxlan backend: one VTEP per node (vxlan1, VNI 1, UDP 8472, no
- * learning), holding the address NET.0/32 of the node's pod subnet. For every other node: a
+ * learning); NET.0 of a node's pod subnet names its VTEP. For every other node: a
  * route to its pod subnet via its VTEP address (onlink), a permanent neighbour entry giving that
  * address the other VTEP's MAC, and an FDB entry sending frames for that MAC to the node's LAN IP.
  */
@@ -179,10 +178,10 @@ function vxlanSteps(l: ClusterLayout): Step[] {
         name: `create the VXLAN device on ${n.name}`,
         why:
           `Pod networking (overlay, as flannel and weave do): ${VXLAN_DEV} wraps pod packets in UDP ${VXLAN_PORT} between node addresses; ` +
-          `its MTU is 50 bytes less than eth0's for the outer headers; it owns ${netOf(n.podSubnet)}/32, the node's address on the overlay`,
+          `its MTU is 50 bytes less than eth0's for the outer headers. (flannel also gives it ${netOf(n.podSubnet)}/32, a source address for the ` +
+          `node's own packets to pods; forwarded pod packets need none, and minid's node store would see it as a clash with its pod subnet)`,
         apply: [
           cmd('ip', '-n', n.netns, 'link', 'add', VXLAN_DEV, 'address', n.vtepMac, 'type', 'vxlan', 'id', String(VXLAN_VNI), 'local', n.ip, 'dev', 'eth0', 'dstport', String(VXLAN_PORT), 'nolearning'),
-          cmd('ip', '-n', n.netns, 'addr', 'add', `${netOf(n.podSubnet)}/32`, 'dev', VXLAN_DEV),
           cmd('ip', '-n', n.netns, 'link', 'set', VXLAN_DEV, 'up'),
         ],
         undo: [],
