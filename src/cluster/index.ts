@@ -185,9 +185,10 @@ export async function runOnNode(name: string, args: string[]): Promise<number> {
   });
 }
 
-/** Run minid ARGS on a node and wait (for down and prune): its output, or why it failed. */
-async function onNode(s: ClusterState, node: ClusterNode, args: string[]): Promise<string> {
-  const r = await run(onNodeArgv(node, args), { env: nodeEnv(s, node), allowFail: true });
+/** Run minid ARGS on a node and wait (for down and prune): '' or why it failed. Its --explain lines go to `explain`. */
+async function onNode(s: ClusterState, node: ClusterNode, args: string[], explain?: (line: string) => void): Promise<string> {
+  const r = await run(onNodeArgv(node, explain ? [...args, '--explain'] : args), { env: nodeEnv(s, node), allowFail: true });
+  if (explain) for (const l of r.stderr.split('\n')) if (l.startsWith('#') || (l && !l.startsWith('minid:'))) explain(l);
   return r.exitCode === 0 ? '' : `${node.name}: minid ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
 }
 
@@ -209,7 +210,7 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
       // The node's store exists once up got that far; its containers need its namespace.
       if (!nsNow.has(node.netns) || !fs.existsSync(path.join(nodeRoot(node.name), 'containers'))) continue;
       o.explain?.(`# on node ${node.name}: minid system reset (its containers, their namespaces and mounts; the node's bridge and rules)`);
-      const w = await onNode(state, node, ['system', 'reset']);
+      const w = await onNode(state, node, ['system', 'reset'], o.explain);
       if (w) warnings.push(w);
     }
     const mounts = new Set(
@@ -275,11 +276,18 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
   return { state, nodes };
 }
 
-/** For `system prune`: a cluster whose up was cut short. `reset`: any cluster. */
+/**
+ * For `system prune`: a leaked cluster, one whose `up` was cut short or whose LAN or a node is
+ * gone (a reboot empties /run/netns; the record stays). `reset`: any cluster.
+ */
 export async function removeLeakedCluster(o: { all: boolean; explain?: (line: string) => void }): Promise<string[]> {
   const s = readState();
   if (!s && !fs.existsSync(clusterDir()) && !fs.existsSync(clusterRunDir())) return [];
-  if (s && s.status === 'up' && !o.all) return [];
+  if (s && s.status === 'up' && !o.all) {
+    const ns = new Set(await probe().netnsList());
+    const whole = (await probe().linkExists(s.bridge)) && s.nodes.every((n) => ns.has(n.netns));
+    if (whole) return [];
+  }
   const { warnings } = await clusterDown({ explain: o.explain });
   return [`cluster${s ? ` (${s.nodes.length} nodes, LAN ${s.lan})` : ' folders'}`, ...warnings.map((w) => `warning: ${w}`)];
 }
