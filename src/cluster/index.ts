@@ -238,6 +238,8 @@ export interface NodeStatus {
   problems: string[];
   /** The node's routes to other nodes' pods, as its kernel holds them. */
   podRoutes: string[];
+  /** --mode vxlan: vxlan1's FDB entries (VTEP MAC -> node address), from its kernel. */
+  overlay: string[];
   containers: number;
 }
 
@@ -251,6 +253,7 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
   for (const n of state.nodes) {
     const problems: string[] = [];
     let podRoutes: string[] = [];
+    let overlay: string[] = [];
     if (!lanUp) problems.push(`the LAN bridge ${state.bridge} is gone`);
     if (!nsNow.has(n.netns)) problems.push(`its namespace ${n.netns} is gone`);
     else {
@@ -264,6 +267,12 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
         .map((l) => l.trim());
       const want = state.nodes.length - 1;
       if (podRoutes.length < want) problems.push(`${want - podRoutes.length} route(s) to other nodes' pods missing`);
+      if (state.mode === 'vxlan') {
+        // The overlay's forwarding table: which node (LAN address) holds each other VTEP's MAC.
+        const fdb = await output(['bridge', '-n', n.netns, 'fdb', 'show', 'dev', 'vxlan1'], { allowFail: true });
+        overlay = fdb.split('\n').filter((l) => / dst /.test(l)).map((l) => l.trim());
+        if (overlay.length < want) problems.push(`${want - overlay.length} FDB entr${want - overlay.length > 1 ? 'ies' : 'y'} of vxlan1 missing`);
+      }
     }
     let containers = 0;
     try {
@@ -271,7 +280,7 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
     } catch {
       /* none yet */
     }
-    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, containers });
+    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, overlay, containers });
   }
   return { state, nodes };
 }

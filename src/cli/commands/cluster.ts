@@ -31,6 +31,7 @@ export async function status() {
   for (const n of nodes) {
     process.stdout.write(`${n.name}: routes to other nodes' pods (from its kernel)\n`);
     for (const r of n.podRoutes) process.stdout.write(`  ${r}\n`);
+    for (const f of n.overlay) process.stdout.write(`  fdb: ${f}\n`);
   }
   return nodes.some((n) => n.problems.length) ? 1 : 0;
 }
