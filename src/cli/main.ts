@@ -612,6 +612,29 @@ export function buildProgram(): Command {
     .option('-f, --format <template>', 'Go template (docs/format.md), or json')
     .action(action(async () => (await import('./commands/sysinfo.js')).info));
 
+  // A cluster of nodes on one machine (src/cluster, docs/cluster.md); `minid --node NAME CMD`
+  // runs CMD on a node (main() hands it over before parsing).
+  program.option('--node <name>', 'run the command on a node of the cluster (`minid cluster up`): run, ps, rm, exec, logs, inspect...');
+  const cluster = program.command('cluster').description('A cluster of nodes on one machine: pod networking as the course draws it');
+  cluster
+    .command('up')
+    .description('Make N nodes (network namespaces) on a simulated LAN, each with its own minid store and pod subnet')
+    .option('--nodes <n>', 'how many nodes (1 to 9)', '3')
+    .option('--mode <mode>', 'routes (static routes between nodes) | vxlan (an overlay, flannel\'s vxlan backend)', 'routes')
+    .option('--pod-cidr <cidr>', 'the pods\' range; node N gets its Nth /24', '10.244.0.0/16')
+    .option('--lan <cidr>', 'the nodes\' LAN, a /24 (default: a free 192.168.X.0/24)')
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/cluster.js')).up));
+  cluster
+    .command('down')
+    .description('Remove the cluster: its nodes\' containers, the nodes, the LAN, the records')
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/cluster.js')).down));
+  cluster
+    .command('status')
+    .description('Show the nodes, checked against the kernel, with each node\'s routes to the other nodes\' pods')
+    .action(action(async () => (await import('./commands/cluster.js')).status));
+
   const system = program.command('system').description('Manage minid itself');
   system
     .command('prune')
@@ -660,6 +683,14 @@ export async function main(argv: string[]): Promise<void> {
       program.outputHelp();
       return void process.exit(0);
     }
+    const node = nodeOption(argv);
+    if (node) {
+      // `minid --node NAME ARGS`: ARGS run by the node's own minid, inside the node (src/cluster).
+      requireRoot();
+      secureStore();
+      const code = await (await import('../cluster/index.js')).runOnNode(node.name, node.rest);
+      return void process.exit(code);
+    }
     await program.parseAsync(explainEquals(argv));
     debugExit();
     // The command is done: exit now rather than when Node has closed every handle (a
@@ -683,6 +714,14 @@ export async function main(argv: string[]): Promise<void> {
     if (process.env.MINID_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
     process.exit(125);
   }
+}
+
+/** `--node NAME` or `--node=NAME` before the command: the node and the rest of the arguments. */
+function nodeOption(argv: string[]): { name: string; rest: string[] } | null {
+  const a = argv[2];
+  if (a === '--node' && argv.length > 3) return { name: argv[3], rest: argv.slice(4) };
+  if (a?.startsWith('--node=')) return { name: a.slice(7), rest: argv.slice(3) };
+  return null;
 }
 
 export { Option };

@@ -40,17 +40,24 @@ export interface HostProbe {
   hostsFile(): Promise<string>;
 }
 
+/**
+ * The links of this network namespace, as files. /sys shows the namespace that mounted it (the
+ * host's): a minid running on a cluster node (src/cluster: `nsenter --net`, the host's mounts
+ * kept) is given a sysfs mounted from inside the node in MINID_SYSFS.
+ */
+const classNet = (): string => `${process.env.MINID_SYSFS || '/sys'}/class/net`;
+
 const sysctlPath = (key: string): string => '/proc/sys/' + (key.includes('/') ? key : key.replace(/\./g, '/'));
 
 export const realProbe: HostProbe = {
   async linkExists(name) {
-    return fs.existsSync(`/sys/class/net/${name}`);
+    return fs.existsSync(`${classNet()}/${name}`);
   },
   async linkAlias(name) {
     try {
-      return fs.readFileSync(`/sys/class/net/${name}/ifalias`, 'utf8').trim();
+      return fs.readFileSync(`${classNet()}/${name}/ifalias`, 'utf8').trim();
     } catch {
-      return fs.existsSync(`/sys/class/net/${name}`) ? '' : null;
+      return fs.existsSync(`${classNet()}/${name}`) ? '' : null;
     }
   },
   async readSysctl(key) {
@@ -76,7 +83,7 @@ export const realProbe: HostProbe = {
     if (!best) return null;
     let mtu = 1500;
     try {
-      mtu = Number(fs.readFileSync(`/sys/class/net/${best.dev}/mtu`, 'utf8').trim()) || 1500;
+      mtu = Number(fs.readFileSync(`${classNet()}/${best.dev}/mtu`, 'utf8').trim()) || 1500;
     } catch {
       /* fall back to 1500 */
     }

@@ -76,6 +76,12 @@ function commentOut(text: string): string {
 }
 
 /**
+ * Where the commands run. A minid running on a cluster node (src/cluster) runs inside the
+ * node's network namespace: its commands are printed as a person on the host would type them.
+ */
+const where = (): string[] => (process.env.MINID_NODE_NETNS ? ['nsenter', `--net=/run/netns/${process.env.MINID_NODE_NETNS}`] : []);
+
+/**
  * The lines of one step, numbered: a shell comment header (what, why; then, from the narration
  * table, where it is in the course, where the course's own command goes wrong, and a command to
  * check it yourself), then the commands (pasteable).
@@ -83,8 +89,10 @@ function commentOut(text: string): string {
 export function formatStep(step: Step, index: number, total: number): string[] {
   const head = `# [${index}/${total}] ${step.name}: ${reasonOf(step)}`;
   const notes = narrationLines(step);
-  if (step.skip) return [head, ...notes, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(formatCommand(c.argv, c.input)))];
-  return [head, ...notes, ...step.apply.map((c) => formatCommand(c.argv, c.input))];
+  const w = where();
+  const line = (c: Cmd): string => formatCommand([...w, ...c.argv], c.input);
+  if (step.skip) return [head, ...notes, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(line(c)))];
+  return [head, ...notes, ...step.apply.map(line)];
 }
 
 /** A teardown or rollback step says why its undo exists, not just "teardown". */
@@ -291,7 +299,8 @@ export async function applyPlan(steps: Step[], opts: PlanOptions = {}): Promise<
   const total = steps.length;
   const result: PlanResult = { applied: [], errors: [], ms: 0, commands: 0, execs: 0 };
 
-  if (opts.title && say) say(`# ${opts.title}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
+  const node = process.env.MINID_NODE ? ` on node ${process.env.MINID_NODE} (Pod networking: every command runs inside the node's network namespace)` : '';
+  if (opts.title && say) say(`# ${opts.title}${node}${opts.dryRun ? ' (dry run: nothing is changed)' : ''}`);
   if (opts.dryRun) {
     steps.forEach((s, i) => formatStep(s, i + 1, total).forEach((l) => say?.(l)));
     result.ms = clock() - t0;

@@ -27,6 +27,8 @@ export async function pruneSystem(o: { explain?: Explain } = {}): Promise<string
   const known = new Set(listStates().map((s) => s.config.id));
   const net = await import('../network/index.js');
   removed.push(...(await net.pruneLeftovers(known, { explain: o.explain })));
+  // A cluster whose `cluster up` was cut short (src/cluster): its nodes, LAN and records.
+  removed.push(...(await (await import('../cluster/index.js')).removeLeakedCluster({ all: false, explain: o.explain })));
   return removed;
 }
 
@@ -36,6 +38,7 @@ export type ResetEvent =
   | { kind: 'container'; name: string }
   | { kind: 'network'; name: string; bridge: string }
   | { kind: 'warning'; text: string }
+  | { kind: 'cluster'; what: string }
   | { kind: 'cgroup-parent' };
 
 /**
@@ -47,6 +50,10 @@ export type ResetEvent =
 export async function resetSystem(o: { explain?: Explain }, tell: (e: ResetEvent) => void): Promise<void> {
   const { storeRef } = await import('../sys/store.js');
   tell({ kind: 'store', store: await storeRef() });
+  // The cluster first (src/cluster): its nodes' containers, the nodes, the LAN.
+  for (const line of await (await import('../cluster/index.js')).removeLeakedCluster({ all: true, explain: o.explain })) {
+    tell(line.startsWith('warning: ') ? { kind: 'warning', text: line.slice(9) } : { kind: 'cluster', what: line });
+  }
   for (const s of listStates()) {
     await removeContainer(s.config.id, true, o.explain);
     tell({ kind: 'container', name: s.config.name });

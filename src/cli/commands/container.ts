@@ -293,6 +293,7 @@ async function reset(resetSystem: typeof import('../../runtime/prune.js').resetS
     } else if (e.kind === 'container') out(`Deleted container ${e.name}\n`);
     else if (e.kind === 'network') out(`Removed the kernel objects of network ${e.name} (bridge ${e.bridge})\n`);
     else if (e.kind === 'warning') process.stderr.write(`minid: warning: ${e.text}\n`);
+    else if (e.kind === 'cluster') out(`Removed the ${e.what}\n`);
     else out(`Removed the parent cgroup minid\n`);
   });
 }

@@ -1,0 +1,52 @@
+// The cluster's plans (src/cluster/plan.ts) as the shell scripts `cluster up --explain` and
+// `cluster down --explain` print: golden files a reviewer reads (update with `vitest -u`).
+import { afterEach, describe, expect, it } from 'vitest';
+import { downSteps, layout, upSteps } from '../../../src/cluster/plan.js';
+import { parseSubnet } from '../../../src/network/cidr.js';
+import { formatPlan, formatStep, cmd } from '../../../src/network/step.js';
+
+const three = (mode: 'routes' | 'vxlan') =>
+  layout({ store: '0a1b2c3d', mode, lan: parseSubnet('192.168.1.0/24'), podCidr: parseSubnet('10.244.0.0/16'), nodes: 3, sysfsDir: (n) => `/run/minid/cluster/sysfs/${n}` });
+
+describe('cluster layout', () => {
+  it('numbers the nodes as the course notes do, names everything after the store', () => {
+    const l = three('routes');
+    expect(l.bridge).toBe('mcl0a1b2c3d');
+    expect(l.nodes.map((n) => [n.name, n.ip, n.podSubnet, n.netns, n.uplink])).toEqual([
+      ['node1', '192.168.1.11', '10.244.1.0/24', 'mcl-0a1b2c3d-node1', 'mcl0a1b2c3dn1'],
+      ['node2', '192.168.1.12', '10.244.2.0/24', 'mcl-0a1b2c3d-node2', 'mcl0a1b2c3dn2'],
+      ['node3', '192.168.1.13', '10.244.3.0/24', 'mcl-0a1b2c3d-node3', 'mcl0a1b2c3dn3'],
+    ]);
+    // link names fit in 15 characters
+    for (const n of l.nodes) expect(n.uplink.length).toBeLessThanOrEqual(15);
+  });
+});
+
+describe('cluster plans (golden)', () => {
+  for (const mode of ['routes', 'vxlan'] as const) {
+    it(`up, --mode ${mode}`, async () => {
+      const steps = upSteps(three(mode));
+      for (const s of steps) expect(s.apply.length, s.name).toBeGreaterThan(0);
+      await expect(formatPlan(steps, `cluster up (${mode})`)).toMatchFileSnapshot(`__golden__/up-${mode}.sh`);
+    });
+  }
+
+  it('down takes only what is there', async () => {
+    const l = three('vxlan');
+    const present = { netns: new Set([l.nodes[0].netns, l.nodes[1].netns]), links: new Set([l.bridge, l.nodes[0].uplink]), mounts: new Set([l.nodes[0].sysfs]) };
+    const steps = downSteps(l, present);
+    expect(steps.filter((s) => !s.skip).map((s) => s.name)).toEqual([`unmount node1's sysfs`, 'unplug node1 from the LAN', 'delete node node1', 'delete node node2', 'delete the LAN']);
+    await expect(formatPlan(steps, 'cluster down')).toMatchFileSnapshot('__golden__/down-partial.sh');
+  });
+});
+
+describe('explain on a node', () => {
+  afterEach(() => {
+    delete process.env.MINID_NODE_NETNS;
+  });
+  it('prints the commands a node runs as typed on the host', () => {
+    process.env.MINID_NODE_NETNS = 'mcl-0a1b2c3d-node2';
+    const lines = formatStep({ name: 'create the bridge', why: 'a switch', apply: [cmd('ip', 'link', 'add', 'cni0', 'type', 'bridge')], undo: [] }, 1, 1);
+    expect(lines[1]).toBe('nsenter --net=/run/netns/mcl-0a1b2c3d-node2 ip link add cni0 type bridge');
+  });
+});
