@@ -115,6 +115,8 @@ export function buildProgram(): Command {
       .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
       .option('-l, --label <key=value>', 'set a label on the container (repeatable)', collect, [])
       .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
+      .option('--init', 'run a tiny init as PID 1 that reaps zombies and passes signals on to the command')
+      .option('--restart <policy>', 'restart the container when it exits: no | on-failure[:MAX-RETRIES] | always | unless-stopped', 'no')
       .helpOption('--help', 'display help for command');
 
   runLike(
@@ -537,6 +539,15 @@ export function buildProgram(): Command {
         }),
       );
   }
+
+  program
+    .command('events')
+    .description("Show the store's events (container start, die, stop, destroy...) and follow new ones")
+    .option('--since <time>', 'events since TIME: a duration before now (10m), Unix seconds, or an RFC 3339 time')
+    .option('--until <time>', 'stop at TIME (same forms); without it, follow new events until Ctrl-C')
+    .option('-f, --filter <key=value>', 'container=, event=, type=, label=KEY[=VALUE], image=, network=, volume= (repeatable)', collect, [])
+    .option('--format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/events.js')).events));
 
   program
     .command('version')

@@ -19,6 +19,8 @@ import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
 import { loggerArgv, parseLogOpts } from './logwriter.js';
+import { endRestartWait, markStopped, parseRestartPolicy, stoppedMarker } from './restart.js';
+import { containerAttributes, eventsFile, recordEvent, writeAttributesFile } from './events.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
   leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
@@ -63,6 +65,10 @@ export interface RunRequest {
   readOnly?: boolean;
   /** --tmpfs /path[:opts] as typed. */
   tmpfs?: string[];
+  /** --init: a tiny init as PID 1 (minid-init stays, reaps and forwards signals). */
+  init?: boolean;
+  /** --restart as typed (runtime/restart.ts). */
+  restart?: string;
   explain?: (line: string) => void;
 }
 
@@ -77,6 +83,7 @@ export function initBinary(): string {
 /** Validate everything the user typed before touching anything. */
 function parseRequest(r: RunRequest) {
   if (r.name !== undefined) spec.validateName(r.name);
+  const restartPolicy = parseRestartPolicy(r.restart, r.rm);
   const volumes = [...r.volumes.map(spec.parseVolume), ...(r.mounts ?? []).map(spec.parseMount)];
   for (const v of volumes) {
     // -v makes a missing host folder (docker does); --mount type=bind does not.
@@ -125,7 +132,7 @@ function parseRequest(r: RunRequest) {
     if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v, --mount or --tmpfs`);
     seen.add(p);
   }
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs };
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy };
 }
 
 /** docker's rule: --cidfile refuses a file that exists (another container's id, maybe). */
@@ -182,7 +189,7 @@ async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy } = parseRequest(r);
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -221,6 +228,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     ...(r.cidfile ? { cidfile: r.cidfile } : {}),
     ...(r.readOnly ? { readOnly: true } : {}),
     ...(tmpfs.length ? { tmpfs } : {}),
+    ...(r.init ? { init: true } : {}),
+    ...(restartPolicy.Name !== 'no' ? { restartPolicy } : {}),
     exposedPorts: [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...expose])],
     net: r.net,
     limits,
@@ -251,6 +260,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     saveConfig(config);
     recordName(config.name, id);
   });
+  recordEvent('container', 'create', id, containerAttributes(config));
   return config;
 }
 
@@ -299,6 +309,7 @@ export async function startContainer(
     hostSysFirmware: fs.existsSync('/sys/firmware'),
     cgroupProcs: undefined as string[] | undefined,
     security: securityInit(c),
+    init: !!c.init,
   };
   const writeScripts = () => {
     if (init.security.seccomp) fs.writeFileSync(init.security.seccomp, seccompText(c)!);
@@ -314,8 +325,13 @@ export async function startContainer(
         id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
         init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach ? loggerArgv(c.id, c.logOpts) : undefined,
         keepStdin: c.detach && (c.interactive || c.tty),
+        restart: c.restartPolicy,
+        initAgain: c.restartPolicy ? initArgs({ ...init, waitFd: undefined, reportFd: undefined }) : undefined,
+        stoppedFile: stoppedMarker(c.id),
+        events: { file: eventsFile(), image: c.image },
       }),
     );
+    writeAttributesFile(runDir, c);
   };
   let child: Started | undefined;
   try {
@@ -340,6 +356,7 @@ export async function startContainer(
       return { name, source };
     });
     fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''), { mode: SECRET_FILE_MODE }); // -e secrets
+    recordEvent('container', 'start', c.id, containerAttributes(c)); // from here on, the supervisor records its exit
     fs.writeFileSync(path.join(runDir, 'fstab.rest'), fstabs(init).rest);
     if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
@@ -536,6 +553,7 @@ async function releaseLocked(id: string, opts: { remove?: boolean; explain?: (l:
     dropCgroup(s.config, opts.explain);
     fs.rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     forgetName(s.config.name, id);
+    recordEvent('container', 'destroy', id, containerAttributes(s.config));
   }
   return true;
 }
@@ -631,6 +649,7 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
   const s = findContainer(ref);
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running`);
   const sig = signalNumber(signal);
+  markStopped(s.config.id); // the user's kill: no --restart after it (docker's rule)
   let alive: boolean;
   try {
     alive = signalIfAlive(s.pid, sig);
@@ -639,6 +658,7 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
   }
   if (!alive) fail(`container ${s.config.name} is not running`);
   if (s.paused) await (await import('./pause.js')).thawAfterSignal(s); // a frozen process takes a signal once thawed
+  recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
   return s;
 }
 
@@ -648,8 +668,17 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
  */
 export async function stopContainer(ref: string, timeoutSec?: number): Promise<ContainerState> {
   const s = findContainer(ref);
+  const live = s.status === 'running' || s.status === 'restarting';
+  // The user's stop: the supervisor does not restart it (--restart); one waiting to, gives up.
+  if (live) markStopped(s.config.id);
+  if (s.status === 'restarting') {
+    endRestartWait(s.config.id);
+    await waitExitRecord(s.config.id);
+  }
   if (s.status === 'running' && s.pid) {
-    signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
+    const sig = signalNumber(s.config.stopSignal);
+    recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
+    signalIfAlive(s.pid, sig);
     if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
     const t = timeoutSec ?? s.config.stopTimeout ?? 10;
     let exit = await waitExit(s.config.id, t < 0 ? Infinity : t * 1000);
@@ -662,7 +691,13 @@ export async function stopContainer(ref: string, timeoutSec?: number): Promise<C
   // Release here rather than wait for the supervisor's hook (a node process of its own): both
   // run under the container's lock and whoever comes second finds nothing left to do.
   await releaseContainer(s.config.id, { remove: false });
+  if (live) recordEvent('container', 'stop', s.config.id, containerAttributes(s.config));
   return s;
+}
+
+/** A signal as docker's events name it: its number ("15"). */
+function signalAttribute(sig: NodeJS.Signals | number): string {
+  return String(typeof sig === 'number' ? sig : osConstants.signals[sig]);
 }
 
 /**
@@ -675,9 +710,14 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
   const removed = await withLock(`container-${id}`, async () => {
     const s = loadState(id);
     if (!s) return undefined;
-    if (s.status === 'running') {
+    if (s.status === 'running' || s.status === 'restarting') {
       if (!force)
-        fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+        fail(`cannot remove container ${s.config.name}: it is ${s.status}: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+      markStopped(id); // no --restart: it goes
+      if (s.status === 'restarting') {
+        endRestartWait(id);
+        await waitExitRecord(id);
+      }
       if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
       if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
       await waitExit(id, 10_000);

@@ -65,6 +65,8 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     cidfile: o.cidfile,
     readOnly: !!o.readOnly,
     tmpfs: o.tmpfs ?? [],
+    init: !!o.init,
+    restart: o.restart,
   };
 }
 
