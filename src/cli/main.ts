@@ -30,6 +30,16 @@ function commandPath(cmd: Command | undefined): string {
   return names.join(' ');
 }
 
+/**
+ * The first command after a boot starts the --restart containers again (runtime/restart.ts;
+ * nothing to do costs two small reads); it says which could not be.
+ */
+async function afterReboot(): Promise<void> {
+  const { bootCheck } = await import('../runtime/restart.js');
+  const r = await bootCheck();
+  for (const f of r.failed) process.stderr.write(`minid: warning: could not restart container ${f}\n`);
+}
+
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
   return async (...args: T) => {
@@ -37,6 +47,7 @@ function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<nu
       requireRoot();
       // Before any command writes to the store: other host users must reach nothing of it.
       secureStore();
+      await afterReboot();
     }
     const fn = await load();
     try {
@@ -567,6 +578,11 @@ export function buildProgram(): Command {
     .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
     .option('--explain', 'print what is removed')
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
+
+  system
+    .command('boot')
+    .description('Start the --restart containers again after a reboot (any first minid command does it too; for a boot-time unit)')
+    .action(action(async () => (await import('./commands/start.js')).systemBoot));
 
   system
     .command('df')

@@ -370,6 +370,9 @@ export async function startContainer(
     if (child) await go(child);
     return child;
   } catch (e) {
+    // A start that failed is not restarted (--restart): the supervisor, which ends after this
+    // abort, finds the marker (a later start clears it).
+    markStopped(c.id);
     if (child) await abort(child);
     await releaseContainer(c.id).catch(() => {});
     try {
@@ -500,8 +503,10 @@ export async function spawnDetached(c: ContainerConfig, started?: Started): Prom
   if (line !== null) {
     const report = decodeReport(line);
     if (report.started) return;
+    markStopped(c.id); // not restarted (--restart): it never started (the supervisor waits 100 ms before it would)
     fail(report.message, report.code);
   }
+  markStopped(c.id);
   // No report: minid-init did not get that far (its supervisor ended first).
   fail(`container ${c.name} could not start${c.autoRemove ? '' : `: see \`minid logs ${c.id.slice(0, 12)}\``}`);
 }

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
-import { paths } from '../sys/paths.js';
+import { paths, runRoot } from '../sys/paths.js';
 
 export interface RestartPolicy {
   Name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
@@ -114,4 +114,75 @@ export function restartLoop(p: RestartPolicy, files: { count: string; wait: stri
   L.push(`  [ -e ${q(files.stopped)} ] && break`);
   L.push(`done`);
   return L;
+}
+
+// ----------------------------------------------------------------------------- after a reboot
+
+/** Which boot the --restart containers were last brought back for: the kernel's boot id. */
+export const bootMarker = () => path.join(runRoot(), 'boot');
+
+function currentBoot(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * A reboot ends every container and its supervisor; there is no daemon to bring them back.
+ * So the first minid command after a boot (any command run as root: a stat and two small
+ * reads when there is nothing to do) starts again, as dockerd does when it starts, each
+ * container that ran before and whose policy says so: always; unless-stopped, unless the
+ * user had stopped it; on-failure, if it did not exit 0 (a reboot's end counts as a failure).
+ * `minid system boot` does the same at boot time (a systemd unit: docs/restart.md). Returns
+ * the names started, and why others could not be.
+ */
+export const lastBoot: { started: string[]; failed: string[] } = { started: [], failed: [] };
+
+export async function bootCheck(): Promise<{ started: string[]; failed: string[] }> {
+  const none = { started: [], failed: [] };
+  const boot = currentBoot();
+  const seen = () => {
+    try {
+      return fs.readFileSync(bootMarker(), 'utf8').trim() === boot;
+    } catch {
+      return false;
+    }
+  };
+  if (seen()) return none;
+  const { withLock } = await import('../sys/lock.js');
+  return withLock('boot', async () => {
+    if (seen()) return none;
+    // First (at most once a boot: a container that cannot start is not retried by every command).
+    fs.writeFileSync(bootMarker(), boot + '\n');
+    const { listStates } = await import('./state.js');
+    const wanted = listStates().filter((s) => {
+      const p = s.config.restartPolicy;
+      if (!p || s.status !== 'exited' || !s.config.startedAt) return false;
+      if (p.Name === 'always') return true;
+      if (p.Name === 'unless-stopped') return !fs.existsSync(stoppedMarker(s.config.id));
+      return p.Name === 'on-failure' && (s.exit?.exitCode ?? 255) !== 0;
+    });
+    if (!wanted.length) return none;
+    const { releaseContainer } = await import('./container.js');
+    const { startExisting } = await import('./start.js');
+    const { loadState } = await import('./state.js');
+    // What the last boot left attached (its network records, its undo steps) released first.
+    for (const w of wanted) await releaseContainer(w.config.id, { remove: false }).catch(() => {});
+    const started: string[] = [];
+    const failed: string[] = [];
+    for (const w of wanted) {
+      const s = loadState(w.config.id);
+      if (!s) continue;
+      try {
+        await startExisting(s, {});
+        started.push(s.config.name);
+      } catch (e) {
+        failed.push(`${s.config.name}: ${(e as Error).message}`);
+      }
+    }
+    Object.assign(lastBoot, { started, failed });
+    return { started, failed };
+  });
 }
