@@ -522,6 +522,16 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; exp
   forgetLock(id);
 }
 
+/**
+ * The supervisor's hook, once the container has ended for good (`minid _exited`): an OOM kill
+ * said (event oom), then the release.
+ */
+export async function containerExited(id: string): Promise<void> {
+  const s = loadState(id);
+  if (s?.config.cgroup && cgroup.oomKilled(cgroup.hostLayout(), id)) recordEvent('container', 'oom', id, containerAttributes(s.config));
+  await releaseContainer(id);
+}
+
 /** The lock's placeholder file goes with the container. */
 function forgetLock(id: string): void {
   if (!fs.existsSync(configFile(id))) fs.rmSync(path.join(paths.locks(), `container-${id}`), { force: true });

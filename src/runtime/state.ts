@@ -233,6 +233,11 @@ export function loadState(id: string): ContainerState | undefined {
     // unknown, and said so with 255, the code containerd reports for an exit it could not learn.
     else if (!exit) exit = { exitCode: 255, finishedAt: '' };
   }
+  // Restarted by its supervisor (--restart): this run started when its init wrote its pid.
+  if (alive && config.restartPolicy && fs.existsSync(path.join(paths.containerRun(id), 'restart-count'))) {
+    const t = fs.statSync(pidFile(id), { throwIfNoEntry: false })?.mtime;
+    if (t) config.startedAt = t.toISOString();
+  }
   // Between two runs of a --restart container: its supervisor waits out the back-off.
   if (status === 'running' && !alive && config.restartPolicy) {
     const wait = readRestartWait(id);

@@ -199,7 +199,7 @@ export async function wait(refs: string[]) {
 }
 
 export async function exited(id: string) {
-  await rt.releaseContainer(id);
+  await rt.containerExited(id);
 }
 
 export async function systemPrune(o: { explain?: boolean }) {
