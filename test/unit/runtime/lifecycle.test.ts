@@ -1,5 +1,6 @@
 // --restart's parser and the supervisor's loop, --init in minid-init's arguments, and the
 // event log: its writer, reader, filters and docker's line shape.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import {
   appendLine, EventTail, eventJson, matchEvent, MAX_BYTES, parseEventFilters, parseEventLine, readAllEvents, recordTimeNanos, type EventMessage,
 } from '../../../src/runtime/events.js';
 import { eventLine, eventTime } from '../../../src/cli/commands/events.js';
+import { statusText } from '../../../src/cli/format.js';
 import { userError } from '../../helpers/errors.js';
 
 describe('--restart', () => {
@@ -53,6 +55,15 @@ describe('--restart', () => {
     const looping = shimScript({ ...base, restart: { Name: 'always', MaximumRetryCount: 0 }, initAgain: ['minid-init', '--', 'cmd'], stoppedFile: '/lib/x/stopped-by-user' });
     expect(looping).toContain('while :');
     expect(looping).toContain("'/lib/events'");
+    // Both are shell that parses.
+    for (const script of [plain, looping]) expect(execFileSync('sh', ['-n', '-c', script]).toString()).toBe('');
+  });
+});
+
+describe('ps STATUS', () => {
+  it('says Restarting (CODE) while the supervisor waits', () => {
+    const s = { config: { startedAt: '2026-12-06T05:00:00Z' }, status: 'restarting', exit: { exitCode: 1, finishedAt: '2026-12-06T05:00:00Z' } };
+    expect(statusText(s as never, Date.parse('2026-12-06T05:00:03Z'))).toBe('Restarting (1) 3 seconds ago');
   });
 });
 
