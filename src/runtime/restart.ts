@@ -135,7 +135,7 @@ function currentBoot(): string {
  * reads when there is nothing to do) starts again, as dockerd does when it starts, each
  * container that ran before and whose policy says so: always; unless-stopped, unless the
  * user had stopped it; on-failure, if it did not exit 0 (a reboot's end counts as a failure).
- * `minid system boot` does the same at boot time (a systemd unit: docs/restart.md). Returns
+ * `minid system boot` does the same at boot time (a systemd unit: docs/lifecycle.md). Returns
  * the names started, and why others could not be.
  */
 export const lastBoot: { started: string[]; failed: string[] } = { started: [], failed: [] };
