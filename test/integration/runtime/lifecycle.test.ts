@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, eventually, suiteStore, type Store } from '../../helpers/minid.js';
+import { freeSubnet } from '../../helpers/subnet.js';
 
 const suite = suiteStore('lifecycle');
 let store: Store;
@@ -124,6 +125,13 @@ describe('--restart', () => {
       await new Promise((r) => setTimeout(r, 1000));
       expect(await inspect(id, '{{.State.Status}} {{.RestartCount}}')).toBe('exited 0');
     }
+    // Started again, a crash (its PID 1 killed from outside minid) is restarted.
+    const id = ids[ids.length - 1];
+    expect((await run(['start', id])).exitCode).toBe(0);
+    const pid = Number(await inspect(id, '{{.State.Pid}}'));
+    process.kill(pid, 'SIGKILL');
+    await eventually(async () => expect(await inspect(id, '{{.State.Status}} {{.RestartCount}}')).toBe('running 1'));
+    expect(Number(await inspect(id, '{{.State.Pid}}'))).not.toBe(pid);
   });
 
   it('refuses bad input in one line, exit 125, nothing created', async () => {
@@ -203,6 +211,26 @@ describe('events', () => {
     const since = String(Date.now() / 1000 - 1);
     const id = await detached(['--restart', 'on-failure:2', 'busybox', 'false']);
     await eventually(async () => expect(await eventsOf(id, since, '{{.Action}} {{index .Actor.Attributes "exitCode"}}')).toEqual(['create ', 'start ', 'die 1', 'start ', 'die 1', 'start ', 'die 1']), 20_000);
+  });
+
+  it('records network connect and disconnect (type network: the container, the network)', async () => {
+    const since = String(Date.now() / 1000 - 1);
+    const net = `lcy${Math.random().toString(16).slice(2, 8)}`;
+    const subnet = freeSubnet((a, b) => `10.${160 + a}.${b}.0/24`);
+    expect((await run(['network', 'create', '--subnet', subnet, net])).exitCode).toBe(0);
+    try {
+      const r = await run(['run', '-d', '--name', 'ev-net', 'busybox', 'sleep', '300']);
+      expect(r.exitCode).toBe(0);
+      const id = r.stdout.trim();
+      ids.push(id);
+      expect((await run(['network', 'connect', net, 'ev-net'])).exitCode).toBe(0);
+      expect((await run(['network', 'disconnect', net, 'ev-net'])).exitCode).toBe(0);
+      const lines = (await run(['events', '--since', since, '--until', String(Date.now() / 1000), '--filter', 'type=network', '--filter', `network=${net}`, '--format', '{{.Action}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}}'])).stdout;
+      expect(lines.split('\n')).toEqual([`connect ${id} ${net}`, `disconnect ${id} ${net}`]);
+      expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+    } finally {
+      await run(['network', 'rm', net]);
+    }
   });
 
   it('follows new events until --until (without it: until stopped)', async () => {
