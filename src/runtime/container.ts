@@ -629,6 +629,7 @@ export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRe
   for (let delay = 5; Date.now() < end; delay = Math.min(delay * 2, 100)) {
     const s = loadState(id);
     if (!s) return undefined;
+    if (s.status === 'restarting') return s.exit; // it ended; its supervisor will run it again (--restart)
     if (s.status !== 'running') {
       // Its PID 1 has ended; the supervisor records the exit once the log writer has written
       // the last lines: a moment to wait, not an unknown exit (255).
