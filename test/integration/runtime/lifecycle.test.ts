@@ -213,6 +213,13 @@ describe('events', () => {
     await eventually(async () => expect(await eventsOf(id, since, '{{.Action}} {{index .Actor.Attributes "exitCode"}}')).toEqual(['create ', 'start ', 'die 1', 'start ', 'die 1', 'start ', 'die 1']), 20_000);
   });
 
+  it('records an OOM kill (oom, after die: the supervisor reads the cgroup once the container ended)', async () => {
+    const since = String(Date.now() / 1000 - 1);
+    const id = await detached(['-m', '8m', '--memory-swap', '8m', 'busybox', 'sh', '-c', 'x=$(head -c 64m /dev/zero | tr "\\0" a); echo ${#x}']);
+    await eventually(async () => expect(await eventsOf(id, since)).toEqual(['create', 'start', 'die', 'oom']), 20_000);
+    expect(await inspect(id, '{{.State.OOMKilled}} {{.State.ExitCode}}')).toBe('true 137');
+  });
+
   it('records network connect and disconnect (type network: the container, the network)', async () => {
     const since = String(Date.now() / 1000 - 1);
     const net = `lcy${Math.random().toString(16).slice(2, 8)}`;
