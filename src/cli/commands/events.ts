@@ -2,7 +2,6 @@
 import { fail } from '../../errors.js';
 import { parseLogTime } from '../../runtime/logs.js';
 import { eventJson, nanosOf, parseEventFilters, recordTimeNanos, watchEvents, type EventMessage } from '../../runtime/events.js';
-import { goMap, parseTemplate } from '../template.js';
 
 /** --since/--until: docker's forms (a duration before now, Unix seconds, an RFC 3339 time). */
 function time(flag: string, v: string | undefined): bigint | undefined {
@@ -34,7 +33,7 @@ export function eventLine(e: EventMessage): string {
 }
 
 /** The dot of --format: docker's events.Message by its Go field names; `json` gives its JSON. */
-function templateData(e: EventMessage) {
+function templateData(e: EventMessage, goMap: <T extends object>(o: T) => T) {
   const json = { ...e, Actor: { ...e.Actor, Attributes: sorted(e.Actor.Attributes) } };
   return {
     Status: e.status ?? '',
@@ -60,6 +59,8 @@ export async function events(o: { since?: string; until?: string; filter?: strin
     // Written from the record itself: its nanoseconds exact.
     print = (e) => eventJson({ ...e, Actor: { ...e.Actor, Attributes: sorted(e.Actor.Attributes) } }, nanosOf(e));
   } else if (f) {
+    // The template engine only for a command given --format (docs/format.md).
+    const { goMap, parseTemplate } = await import('../template.js');
     let t: ReturnType<typeof parseTemplate>;
     try {
       t = parseTemplate(f.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
@@ -68,7 +69,7 @@ export async function events(o: { since?: string; until?: string; filter?: strin
     }
     print = (e) => {
       try {
-        return t.execute(templateData(e));
+        return t.execute(templateData(e, goMap));
       } catch (err) {
         return fail((err as Error).message, 1);
       }
