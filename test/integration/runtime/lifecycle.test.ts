@@ -240,6 +240,14 @@ describe('events', () => {
     }
   });
 
+  it('records image tag and untag (type image)', async () => {
+    const since = String(Date.now() / 1000 - 1);
+    expect((await run(['tag', 'busybox', 'evbox:1'])).exitCode).toBe(0);
+    expect((await run(['rmi', 'evbox:1'])).exitCode).toBe(0);
+    const r = await run(['events', '--since', since, '--until', String(Date.now() / 1000), '--filter', 'type=image', '--filter', 'image=evbox:1', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    expect(r.stdout.split('\n')).toEqual(['tag evbox:1', 'untag evbox:1']);
+  });
+
   it('follows new events until --until (without it: until stopped)', async () => {
     const until = String(Date.now() / 1000 + 6);
     const follower = execa(cli, ['events', '--until', until, '--filter', 'event=start', '--filter', 'container=ev-live', '--format', '{{.Actor.Attributes.name}}'], { env: store.env, reject: false, timeout: 30_000 });
