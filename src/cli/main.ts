@@ -36,8 +36,13 @@ function commandPath(cmd: Command | undefined): string {
  */
 async function afterReboot(): Promise<void> {
   const { bootCheck } = await import('../runtime/restart.js');
-  const r = await bootCheck();
-  for (const f of r.failed) process.stderr.write(`minid: warning: could not restart container ${f}\n`);
+  try {
+    const r = await bootCheck();
+    for (const f of r.failed) process.stderr.write(`minid: warning: could not restart container ${f}\n`);
+  } catch (e) {
+    // The command asked for goes on: its own work does not depend on this.
+    process.stderr.write(`minid: warning: could not restart the --restart containers after the reboot: ${(e as Error).message}\n`);
+  }
 }
 
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
