@@ -35,6 +35,7 @@ export function statusText(s: ContainerState, now = Date.now()): string {
   if (s.status === 'created') return 'Created';
   if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.config.startedAt!))}${s.paused ? ' (Paused)' : ''}`;
   const when = s.exit?.finishedAt ? ` ${since(s.exit.finishedAt, now)}` : '';
+  if (s.status === 'restarting') return `Restarting (${s.exit?.exitCode ?? 255})${when}`;
   return `Exited (${s.exit?.exitCode ?? 255})${when}`;
 }
 

@@ -55,6 +55,21 @@ function commandPath(cmd: Command | undefined): string {
   return names.join(' ');
 }
 
+/**
+ * The first command after a boot starts the --restart containers again (runtime/restart.ts;
+ * nothing to do costs two small reads); it says which could not be.
+ */
+async function afterReboot(): Promise<void> {
+  const { bootCheck } = await import('../runtime/restart.js');
+  try {
+    const r = await bootCheck();
+    for (const f of r.failed) process.stderr.write(`minid: warning: could not restart container ${f}\n`);
+  } catch (e) {
+    // The command asked for goes on: its own work does not depend on this.
+    process.stderr.write(`minid: warning: could not restart the --restart containers after the reboot: ${(e as Error).message}\n`);
+  }
+}
+
 /** Lazy-load a command module and run one of its functions; root-only unless said otherwise. */
 function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<number | void> | number | void>, opts: { root?: boolean } = {}) {
   return async (...args: T) => {
@@ -62,6 +77,7 @@ function action<T extends unknown[]>(load: () => Promise<(...a: T) => Promise<nu
       requireRoot();
       // Before any command writes to the store: other host users must reach nothing of it.
       secureStore();
+      await afterReboot();
     }
     const fn = await load();
     try {
@@ -141,6 +157,8 @@ export function buildProgram(): Command {
       .option('--platform <os/arch[/variant]>', 'the platform of the image to pull (default: this machine\'s linux/ARCH)')
       .option('-l, --label <key=value>', 'set a label on the container (repeatable)', collect, [])
       .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
+      .option('--init', 'run a tiny init as PID 1 that reaps zombies and passes signals on to the command')
+      .option('--restart <policy>', 'restart the container when it exits: no | on-failure[:MAX-RETRIES] | always | unless-stopped', 'no')
       .helpOption('--help', 'display help for command');
 
   runLike(
@@ -601,6 +619,15 @@ export function buildProgram(): Command {
   }
 
   program
+    .command('events')
+    .description("Show the store's events (container start, die, stop, destroy...) and follow new ones")
+    .option('--since <time>', 'events since TIME: a duration before now (10m), Unix seconds, or an RFC 3339 time')
+    .option('--until <time>', 'stop at TIME (same forms); without it, follow new events until Ctrl-C')
+    .option('-f, --filter <key=value>', 'container=, event=, type=, label=KEY[=VALUE], image=, network=, volume= (repeatable)', collect, [])
+    .option('--format <template>', 'Go template (docs/format.md), or json')
+    .action(action(async () => (await import('./commands/events.js')).events));
+
+  program
     .command('version')
     .description("Show minid's version (docker's shape)")
     .option('-f, --format <template>', 'Go template (docs/format.md), or json')
@@ -641,6 +668,11 @@ export function buildProgram(): Command {
     .description('Remove stopped containers and any leftover kernel objects (after a crash or kill -9)')
     .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).systemPrune));
+
+  system
+    .command('boot')
+    .description('Start the --restart containers again after a reboot (any first minid command does it too; for a boot-time unit)')
+    .action(action(async () => (await import('./commands/start.js')).systemBoot));
 
   system
     .command('df')

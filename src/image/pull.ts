@@ -382,7 +382,10 @@ const isNoSpace = (e: unknown) => e instanceof NoSpaceLeftError || ['ENOSPC', 'E
 /** Pull REF (e.g. 127.0.0.1:5000/library/busybox:latest) into the store. Failures exit 1. */
 export async function pullImage(ref: string, opts: PullOptions = {}): Promise<ImageRecord> {
   try {
-    return await pull(ref, opts);
+    const img = await pull(ref, opts);
+    const { recordEvent } = await import('../runtime/events.js');
+    recordEvent('image', 'pull', parseReference(ref).familiar, { name: parseReference(ref).familiar });
+    return img;
   } catch (e) {
     if (isNoSpace(e)) throw new MinidError(`no space left on device while pulling ${ref}: free space under ${root()} and pull again (what was downloaded is kept)`, 1);
     throw e;

@@ -23,6 +23,7 @@ import path from 'node:path';
 import { MinidError, fail } from '../errors.js';
 import { paths, root } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
+import { recordEvent } from '../runtime/events.js';
 import { parseReference, tryParseReference } from './ref.js';
 import { UnsafeEntryError } from './safety.js';
 import type { ImageConfig, ImageSource, SourceImage } from './source.js';
@@ -739,6 +740,7 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
     }
     const remaining = img.names.filter((n) => !untag.includes(n));
     const lines = untag.map((n) => `Untagged: ${n}`);
+    for (const n of untag) recordEvent('image', 'untag', img.id, { name: n });
     if (remaining.length > 0) {
       img.names = remaining;
       writeIndex(idx);
@@ -765,6 +767,7 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
     const removed = collectGarbage(idx);
     writeIndex(idx); // drops the collected layers' sizes
     lines.push(`Deleted: ${img.id}`);
+    recordEvent('image', 'delete', img.id, { name: img.id });
     for (const l of removed) lines.push(`Deleted: ${l} (layer)`);
     return lines;
   });
@@ -788,6 +791,7 @@ export async function tagImage(source: string, target: string): Promise<ImageRec
     for (const other of idx.images) if (other !== img) other.names = other.names.filter((n) => n !== t!.familiar);
     if (!img.names.includes(t!.familiar)) img.names.push(t!.familiar);
     writeIndex(idx);
+    recordEvent('image', 'tag', img.id, { name: t!.familiar });
     return img;
   });
 }

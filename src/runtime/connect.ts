@@ -108,6 +108,7 @@ export async function connectContainer(networkRef: string, containerRef: string,
     c.extraAttachments = [...extras, att];
     saveConfig(c);
     editHosts(c, att.ip!, true);
+    (await import('./events.js')).recordEvent('network', 'connect', record.id, { container: id, name: record.name, type: record.driver });
     return att;
   });
 }
@@ -144,6 +145,7 @@ export async function disconnectContainer(networkRef: string, containerRef: stri
     if (!c.extraAttachments.length) delete c.extraAttachments;
     saveConfig(c);
     editHosts(c, att.ip!, false);
+    (await import('./events.js')).recordEvent('network', 'disconnect', record.id, { container: id, name: record.name, type: record.driver });
   });
 }
 

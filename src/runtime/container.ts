@@ -19,6 +19,8 @@ import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
 import { loggerArgv, parseLogOpts } from './logwriter.js';
+import { endRestartWait, markStopped, parseRestartPolicy, stoppedMarker } from './restart.js';
+import { containerAttributes, eventsFile, recordEvent, writeAttributesFile } from './events.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
   attachSocket, leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
@@ -63,6 +65,10 @@ export interface RunRequest {
   readOnly?: boolean;
   /** --tmpfs /path[:opts] as typed. */
   tmpfs?: string[];
+  /** --init: a tiny init as PID 1 (minid-init stays, reaps and forwards signals). */
+  init?: boolean;
+  /** --restart as typed (runtime/restart.ts). */
+  restart?: string;
   explain?: (line: string) => void;
 }
 
@@ -80,6 +86,7 @@ export function consoleBinary(): string {
 /** Validate everything the user typed before touching anything. */
 function parseRequest(r: RunRequest) {
   if (r.name !== undefined) spec.validateName(r.name);
+  const restartPolicy = parseRestartPolicy(r.restart, r.rm);
   const volumes = [...r.volumes.map(spec.parseVolume), ...(r.mounts ?? []).map(spec.parseMount)];
   for (const v of volumes) {
     // -v makes a missing host folder (docker does); --mount type=bind does not.
@@ -128,7 +135,7 @@ function parseRequest(r: RunRequest) {
     if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v, --mount or --tmpfs`);
     seen.add(p);
   }
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs };
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy };
 }
 
 /** docker's rule: --cidfile refuses a file that exists (another container's id, maybe). */
@@ -195,8 +202,7 @@ export async function checkRunRequest(r: RunRequest): Promise<void> {
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs } = parseRequest(r);
-  // A terminal in the foreground needs node-pty (optional): said before anything is made.
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy } = parseRequest(r);
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -237,6 +243,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     ...(r.cidfile ? { cidfile: r.cidfile } : {}),
     ...(r.readOnly ? { readOnly: true } : {}),
     ...(tmpfs.length ? { tmpfs } : {}),
+    ...(r.init ? { init: true } : {}),
+    ...(restartPolicy.Name !== 'no' ? { restartPolicy } : {}),
     exposedPorts: [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...expose])],
     net: r.net,
     limits,
@@ -271,6 +279,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     if (volumes.some((v) => v.anonymous)) await (await import('./volumes.js')).removeAnonymous(volumes);
     throw e;
   });
+  recordEvent('container', 'create', id, containerAttributes(config));
   return config;
 }
 
@@ -320,6 +329,7 @@ export async function startContainer(
     hostSysFirmware: fs.existsSync('/sys/firmware'),
     cgroupProcs: undefined as string[] | undefined,
     security: securityInit(c),
+    init: !!c.init,
   };
   const writeScripts = () => {
     if (init.security.seccomp) fs.writeFileSync(init.security.seccomp, seccompText(c)!);
@@ -338,8 +348,13 @@ export async function startContainer(
         keepStdin: c.detach && c.interactive && !c.tty,
         // A foreground run attaches before the container writes: minid-console keeps its output until then.
         console: c.tty ? [consoleBinary(), ...(c.detach ? [] : ['--wait-client']), attachSocket(c.id), init.consoleSocket!, '--'] : undefined,
+        restart: c.restartPolicy,
+        initAgain: c.restartPolicy ? initArgs({ ...init, waitFd: undefined, reportFd: undefined }) : undefined,
+        stoppedFile: stoppedMarker(c.id),
+        events: { file: eventsFile(), image: c.image },
       }),
     );
+    writeAttributesFile(runDir, c);
   };
   let child: Started | undefined;
   try {
@@ -364,6 +379,7 @@ export async function startContainer(
       return { name, source };
     });
     fs.writeFileSync(envFile, c.env.map((e) => e + '\0').join(''), { mode: SECRET_FILE_MODE }); // -e secrets
+    recordEvent('container', 'start', c.id, containerAttributes(c)); // from here on, the supervisor records its exit
     fs.writeFileSync(path.join(runDir, 'fstab.rest'), fstabs(init).rest);
     if (!early) writeScripts();
     c.startedAt = new Date().toISOString();
@@ -377,6 +393,9 @@ export async function startContainer(
     if (child) await go(child);
     return child;
   } catch (e) {
+    // A start that failed is not restarted (--restart): the supervisor, which ends after this
+    // abort, finds the marker (a later start clears it).
+    markStopped(c.id);
     if (child) await abort(child);
     await releaseContainer(c.id).catch(() => {});
     try {
@@ -507,8 +526,10 @@ export async function spawnDetached(c: ContainerConfig, started?: Started): Prom
   if (line !== null) {
     const report = decodeReport(line);
     if (report.started) return;
+    markStopped(c.id); // not restarted (--restart): it never started (the supervisor waits 100 ms before it would)
     fail(report.message, report.code);
   }
+  markStopped(c.id);
   // No report: minid-init did not get that far (its supervisor ended first).
   fail(`container ${c.name} could not start${c.autoRemove ? '' : `: see \`minid logs ${c.id.slice(0, 12)}\``}`);
 }
@@ -522,6 +543,16 @@ export async function releaseContainer(id: string, opts: { remove?: boolean; vol
   if (!fs.existsSync(configFile(id))) return; // already removed (e.g. by rm -f, before the supervisor's hook)
   await withLock(`container-${id}`, () => releaseLocked(id, opts));
   forgetLock(id);
+}
+
+/**
+ * The supervisor's hook, once the container has ended for good (`minid _exited`): an OOM kill
+ * said (event oom), then the release.
+ */
+export async function containerExited(id: string): Promise<void> {
+  const s = loadState(id);
+  if (s?.config.cgroup && cgroup.oomKilled(cgroup.hostLayout(), id)) recordEvent('container', 'oom', id, containerAttributes(s.config));
+  await releaseContainer(id);
 }
 
 /** The lock's placeholder file goes with the container. */
@@ -564,6 +595,7 @@ async function releaseLocked(id: string, opts: { remove?: boolean; volumes?: boo
     forgetName(s.config.name, id);
     // After its record: a volume is removed only when no container names it any more.
     if (dropVolumes && s.config.volumes.some((v) => v.anonymous)) await (await import('./volumes.js')).removeAnonymous(s.config.volumes);
+    recordEvent('container', 'destroy', id, containerAttributes(s.config));
   }
   return true;
 }
@@ -624,6 +656,7 @@ export async function waitExit(id: string, timeoutMs = Infinity): Promise<ExitRe
   for (let delay = 5; Date.now() < end; delay = Math.min(delay * 2, 100)) {
     const s = loadState(id);
     if (!s) return undefined;
+    if (s.status === 'restarting') return s.exit; // it ended; its supervisor will run it again (--restart)
     if (s.status !== 'running') {
       // Its PID 1 has ended; the supervisor records the exit once the log writer has written
       // the last lines: a moment to wait, not an unknown exit (255).
@@ -659,6 +692,7 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
   const s = findContainer(ref);
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running`);
   const sig = signalNumber(signal);
+  markStopped(s.config.id); // the user's kill: no --restart after it (docker's rule)
   let alive: boolean;
   try {
     alive = signalIfAlive(s.pid, sig);
@@ -667,6 +701,7 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
   }
   if (!alive) fail(`container ${s.config.name} is not running`);
   if (s.paused) await (await import('./pause.js')).thawAfterSignal(s); // a frozen process takes a signal once thawed
+  recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
   return s;
 }
 
@@ -677,8 +712,17 @@ export async function killContainer(ref: string, signal = 'SIGKILL'): Promise<Co
 export async function stopContainer(ref: string, timeoutSec?: number, explain?: (l: string) => void): Promise<ContainerState> {
   const s = findContainer(ref);
   explain?.(`# stop container ${s.config.name} (${s.config.id.slice(0, 12)}): its stop signal ${s.config.stopSignal ?? 'SIGTERM'}, SIGKILL after the timeout; then its network is released`);
+  const live = s.status === 'running' || s.status === 'restarting';
+  // The user's stop: the supervisor does not restart it (--restart); one waiting to, gives up.
+  if (live) markStopped(s.config.id);
+  if (s.status === 'restarting') {
+    endRestartWait(s.config.id);
+    await waitExitRecord(s.config.id);
+  }
   if (s.status === 'running' && s.pid) {
-    signalIfAlive(s.pid, signalNumber(s.config.stopSignal));
+    const sig = signalNumber(s.config.stopSignal);
+    recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
+    signalIfAlive(s.pid, sig);
     if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
     const t = timeoutSec ?? s.config.stopTimeout ?? 10;
     let exit = await waitExit(s.config.id, t < 0 ? Infinity : t * 1000);
@@ -695,7 +739,13 @@ export async function stopContainer(ref: string, timeoutSec?: number, explain?: 
   if (explain && said === 0 && s.config.attachment) {
     await explainReleased(s.config, explain).catch(() => explain("# the container's supervisor released its network as it exited"));
   }
+  if (live) recordEvent('container', 'stop', s.config.id, containerAttributes(s.config));
   return s;
+}
+
+/** A signal as docker's events name it: its number ("15"). */
+function signalAttribute(sig: NodeJS.Signals | number): string {
+  return String(typeof sig === 'number' ? sig : osConstants.signals[sig]);
 }
 
 /**
@@ -723,9 +773,14 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
   const removed = await withLock(`container-${id}`, async () => {
     const s = loadState(id);
     if (!s) return undefined;
-    if (s.status === 'running') {
+    if (s.status === 'running' || s.status === 'restarting') {
       if (!force)
-        fail(`cannot remove container ${s.config.name}: it is running: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+        fail(`cannot remove container ${s.config.name}: it is ${s.status}: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
+      markStopped(id); // no --restart: it goes
+      if (s.status === 'restarting') {
+        endRestartWait(id);
+        await waitExitRecord(id);
+      }
       if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
       if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
       await waitExit(id, 10_000);

@@ -33,7 +33,7 @@ export async function pruneContainers(): Promise<{ ids: string[]; reclaimed: num
   const ids: string[] = [];
   let reclaimed = 0;
   for (const s of listStates()) {
-    if (s.status === 'running') continue;
+    if (s.status === 'running' || s.status === 'restarting') continue;
     const size = writableSize(s);
     try {
       await removeContainer(s.config.id, false);

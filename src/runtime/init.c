@@ -47,6 +47,9 @@
  *                       load them right before the command is executed (see "Seccomp")
  *     --no-new-privs    prctl(PR_SET_NO_NEW_PRIVS): no setuid bit or file capability gives the
  *                       command more than it has
+ *     --init            (`run --init`, docker's tini) do not become the command: stay PID 1,
+ *                       run the command as a child, pass it every signal we get, reap every
+ *                       orphan the kernel hands to PID 1, and exit as the command did
  *   then what must happen in one process:
  *     1. read the container's environment from ENVFILE (NUL-separated KEY=VALUE) while the
  *        host's files are still reachable;
@@ -562,9 +565,13 @@ static void make_console(const char *sock_path) {
   take_terminal(slave);
 }
 
+/* --init: stay PID 1 as a tiny init (see init_loop) and run the command as our child. */
+static int init_mode = 0;
+
 /* Options without a value. */
 static int is_flag(const char *opt) {
-  return strcmp(opt, "--loopback-up") == 0 || strcmp(opt, "--no-new-privs") == 0 || strcmp(opt, "--cgroupns") == 0;
+  return strcmp(opt, "--loopback-up") == 0 || strcmp(opt, "--no-new-privs") == 0 || strcmp(opt, "--cgroupns") == 0 ||
+         strcmp(opt, "--init") == 0;
 }
 
 static int security_option(const char *opt, const char *val);
@@ -582,6 +589,7 @@ static int setup(int argc, char **argv) {
   for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
     const char *opt = argv[i];
     if (strcmp(opt, "--loopback-up") == 0) { loopback_up(); continue; }
+    if (strcmp(opt, "--init") == 0) { init_mode = 1; continue; }
     if (strcmp(opt, "--cgroupns") == 0) { if (unshare(CLONE_NEWCGROUP) < 0) setup_fail("unshare", "the cgroup namespace"); continue; }
     if (security_option(opt, i + 1 < argc ? argv[i + 1] : NULL)) { i += !is_flag(opt); continue; }
     if (i + 1 >= argc) { fprintf(stderr, "minid-init: %s needs a value\n", opt); exit(125); }
@@ -927,6 +935,50 @@ static int exec_mode(int argc, char **argv) {
 }
 
 /*
+ * --init: what docker's tini does as PID 1 of a container, in a few lines. A PID 1 must reap:
+ * every process whose parent dies is handed to it, and one that ends stays a zombie (a slot
+ * in the process table, its pid taken) until PID 1 waits for it; a shell or a server run as
+ * PID 1 rarely does. And a PID 1 gets no signal it has no handler for (the kernel protects
+ * init), so `minid stop` of a plain `sleep` waits its whole timeout and ends in SIGKILL.
+ *
+ * So: every signal is blocked, the command forked (in a process group of its own that owns
+ * the terminal, if there is one, as a shell's job would), and the loop takes signals one at a
+ * time with sigtimedwait(2): SIGCHLD reaps every child that ended (waitpid(-1, WNOHANG)); any
+ * other signal is passed on to the command. When the command ends, we end with its status;
+ * the kernel then kills whatever is left in the PID namespace.
+ */
+static int init_loop(char **argv) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t cmd = fork();
+  if (cmd < 0) die(125, "fork", NULL);
+  if (cmd == 0) {
+    setpgid(0, 0);
+    if (isatty(0)) tcsetpgrp(0, getpid()); /* SIGTTOU is blocked: allowed from the background */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return exec_command(argv);
+  }
+  /* The waiter holds nothing the command does not: the report pipe and the like closed. */
+  if (close_range(3, ~0U, 0) < 0) die(125, "close_range", NULL);
+  report_fd = -1;
+  if (caps_deferred) set_caps(final_uid);
+  for (;;) {
+    siginfo_t si;
+    struct timespec tick = {1, 0}; /* a lost SIGCHLD (coalesced) is caught at the next tick */
+    int sig = sigtimedwait(&all, &si, &tick);
+    if (sig > 0 && sig != SIGCHLD) {
+      kill(cmd, sig);
+      continue;
+    }
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+      if (p == cmd) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+}
+
+/*
  * The runc CVE-2019-5736 class: while minid-init runs in a container's namespaces (exec mode
  * after setns; or run by the kernel itself inside a container for a script "#!/proc/self/exe"),
  * a container process can open its file through /proc/PID/exe and, once nobody runs it any
@@ -1057,5 +1109,5 @@ int main(int argc, char **argv) {
   if (made_console && fchown(0, uid, (gid_t)-1) < 0) die(125, "chown", "the terminal"); /* the user's terminal, as runc's */
   become(uid, gid);
   environ = env; /* the command is searched in the container's PATH, not the host's */
-  return exec_command(argv + 6);
+  return init_mode ? init_loop(argv + 6) : exec_command(argv + 6);
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { paths } from '../sys/paths.js';
 import { goMap, nilMap, nilSlice, omitEmpty } from '../cli/template.js';
 import { logFile, type ContainerConfig, type ContainerState } from './state.js';
+import { restartCount } from './restart.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
 import { hostLayout, oomKilled } from './cgroup.js';
@@ -39,7 +40,7 @@ function portBindings(specs: string[]): Record<string, { HostIp: string; HostPor
 
 export function inspectContainer(s: ContainerState, networkId: NetworkIds): Record<string, unknown> {
   const c = s.config;
-  const running = s.status === 'running';
+  const running = s.status === 'running' || s.status === 'restarting'; // docker's: a restarting container is Running too
   // Paused (the cgroup freezer), where this minid knows it: still running, as docker says it.
   const paused = !!(s as { paused?: boolean }).paused;
   const dir = paths.container(c.id);
@@ -94,7 +95,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Status: paused ? 'paused' : s.status,
       Running: running,
       Paused: paused,
-      Restarting: false,
+      Restarting: s.status === 'restarting',
       // Read from the container's cgroup, which stays until rm.
       OOMKilled: s.status === 'exited' && !!c.cgroup && oomKilled(hostLayout(), c.id),
       Dead: false,
@@ -102,7 +103,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ExitCode: s.exit?.exitCode ?? 0,
       Error: '',
       StartedAt: c.startedAt ?? ZERO_TIME,
-      FinishedAt: s.status === 'exited' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
+      FinishedAt: s.status !== 'running' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
       // No health checks in minid: docker's nil *Health (omitempty), `{{.State.Health}}` is <nil>.
       Health: null,
     }, 'Health'),
@@ -112,7 +113,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
     HostsPath: path.join(dir, 'hosts'),
     LogPath: logFile(c.id),
     Name: `/${c.name}`,
-    RestartCount: 0,
+    RestartCount: restartCount(c.id),
     Driver: 'overlay2',
     Platform: 'linux',
     MountLabel: '',
@@ -125,7 +126,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       LogConfig: { Type: 'json-file', Config: goMap({}) },
       NetworkMode: c.net.mode.startsWith('cni:') ? c.net.mode.slice(4) : c.net.mode,
       PortBindings: portBindings(c.net.ports),
-      RestartPolicy: (c as any).restartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
+      RestartPolicy: c.restartPolicy ?? { Name: 'no', MaximumRetryCount: 0 },
+      // --init (docker leaves it out when not asked: a *bool with omitempty).
+      ...(c.init ? { Init: true } : {}),
       AutoRemove: c.autoRemove,
       VolumeDriver: '',
       VolumesFrom: nilSlice(),

@@ -13,6 +13,9 @@
 // does pivot_root, the user switch and the exec of the command as PID 1 (see initArgs).
 import { quote } from '../sys/exec.js';
 import type { Tmpfs, Volume } from './spec.js';
+import type { RestartPolicy } from './restart.js';
+import { restartLoop } from './restart.js';
+import { eventShellFunction } from './events.js';
 
 export interface InitScriptInput {
   id: string;
@@ -50,6 +53,8 @@ export interface InitScriptInput {
   hostProc: string[];
   hostSysFirmware: boolean;
   security: SecurityInit;
+  /** --init: minid-init stays PID 1 (reaps, forwards signals) and runs the command as its child. */
+  init?: boolean;
 }
 
 /** minid-init's --caps (numbers), --seccomp (the rules file; none: no filter), --no-new-privs. */
@@ -175,6 +180,8 @@ function mountsByDepth(i: InitScriptInput): { depth: number; line: string }[] {
  *   --caps 0,1,3,...       (no command) the capabilities root keeps (capsh --caps=...)
  *   --seccomp RUN/seccomp  (no command) the seccomp rules to load right before the exec
  *   --no-new-privs         setpriv --no-new-privs
+ *   --init                 (docker's --init, tini) minid-init stays PID 1 and runs the command
+ *                                          as its child: it reaps orphans, passes signals on
  * then, after `--`: pivot_root into ROOT, the user switch and the exec of the command.
  */
 export function initArgs(i: InitScriptInput): string[] {
@@ -199,6 +206,7 @@ export function initArgs(i: InitScriptInput): string[] {
     '--caps', i.security.caps,
     ...(i.security.seccomp ? ['--seccomp', i.security.seccomp] : []),
     ...(i.security.noNewPrivs ? ['--no-new-privs'] : []),
+    ...(i.init ? ['--init'] : []),
     '--',
     i.rootfs, i.envFile, String(i.uid), String(i.gid), i.cwd, ...i.argv,
   ];
@@ -223,6 +231,13 @@ export interface ShimInput {
   keepStdin?: boolean;
   /** -t: minid-console and its arguments up to `--`: it runs unshare, holds the terminal's master, serves `attach`. */
   console?: string[];
+  /** minid-init's arguments for a restart (--restart): no handshake with minid (initArgs without waitFd, reportFd). */
+  initAgain?: string[];
+  restart?: RestartPolicy;
+  /** The store's events file and the container's image: the supervisor records each exit (die) and restart (start). */
+  events?: { file: string; image: string };
+  /** restart.ts's stoppedMarker: the user stopped the container, no restart. */
+  stoppedFile?: string;
 }
 
 /**
@@ -264,11 +279,28 @@ export function shimScript(s: ShimInput): string {
     L.push(`exec > ${out} 2> ${err}`);
   }
   const err = `${q(s.runDir)}/unshare.err`;
-  L.push(`${[...(s.console ?? []), ...s.launch, ...s.init].map(shimQuote).join(' ')} 3>&2 2>${err}`);
-  L.push(`code=$?`);
+  // `run ARGV...`: the container, from unshare to its end; its exit code in $code.
   // util-linux 2.38's unshare cannot re-raise SIGKILL on itself (signal(SIGKILL) fails) and
   // exits 1 instead: report what really happened, 128+9, like any shell would.
-  L.push(`if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
+  L.push(`run() {`);
+  L.push(`  "$@" 3>&2 2>${err}`);
+  L.push(`  code=$?`);
+  L.push(`  if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
+  L.push(`}`);
+  const first = `run ${[...(s.console ?? []), ...s.launch, ...s.init].map(shimQuote).join(' ')}`;
+  // Each exit is recorded (die), once minid gave the go (it wrote the environment just before).
+  const die = s.events ? `[ -e ${q(s.runDir)}/env ] && ev die ',"exitCode":"'$code'"'` : ':';
+  if (s.events) L.push(eventShellFunction(s.id, s.events.image, s.runDir, s.events.file));
+  if (s.restart && s.restart.Name !== 'no' && s.initAgain) {
+    // --restart: the supervisor runs the container again as its policy says (runtime/restart.ts);
+    // the network, cgroup and mounts' files stay as they are between runs.
+    const again = `run ${[...(s.console ?? []), ...s.launch, ...s.initAgain].map(shimQuote).join(' ')}`;
+    const files = { count: `${s.runDir}/restart-count`, wait: `${s.runDir}/restart-wait`, stopped: s.stoppedFile! };
+    L.push(...restartLoop(s.restart, files, `${first}; exec 4<&- 5>&-`, again, s.events ? `[ $cmd = again ] && ev start ""` : ':', die));
+  } else {
+    L.push(first);
+    L.push(die);
+  }
   // The log is complete once the relay has read the last byte (no writer is left but us).
   if (s.logger) L.push(`exec >/dev/null 2>&1; wait $relay`);
   // The exit record, in one write(2) of a few bytes (readers take an empty file for "not yet";

@@ -99,11 +99,15 @@ export async function pauseContainer(s: ContainerState): Promise<void> {
   if (s.status !== 'running') throw notRunning(s);
   if (isPaused(s)) throw new MinidError(`container ${s.config.name} is already paused: \`minid unpause ${s.config.name}\` lets it go on`, 1);
   await setFrozen(s, true);
+  const { containerAttributes, recordEvent } = await import('./events.js');
+  recordEvent('container', 'pause', s.config.id, containerAttributes(s.config));
 }
 
 export async function unpauseContainer(s: ContainerState): Promise<void> {
   if (s.status !== 'running' || !isPaused(s)) throw new MinidError(`container ${s.config.name} is not paused`, 1);
   await setFrozen(s, false);
+  const { containerAttributes, recordEvent } = await import('./events.js');
+  recordEvent('container', 'unpause', s.config.id, containerAttributes(s.config));
 }
 
 /**

@@ -20,7 +20,7 @@ export async function pruneSystem(o: { explain?: Explain } = {}): Promise<string
   // below may need to write (the store's identity, records).
   for (const f of (await import('../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
   for (const s of listStates()) {
-    if (s.status === 'running') continue;
+    if (s.status === 'running' || s.status === 'restarting') continue;
     await releaseContainer(s.config.id, { remove: true, explain: o.explain });
     removed.push(`container ${s.config.name}`);
   }

@@ -4,6 +4,7 @@
 // Its id and hostname stay.
 import { MinidError } from '../errors.js';
 import { withLock } from '../sys/lock.js';
+import { paths } from '../sys/paths.js';
 import { forgetName, loadState, nameHolder, recordName, saveConfig, type ContainerState } from './state.js';
 
 /** On a user network, the new name must not be another container's name or alias there. */
@@ -36,6 +37,10 @@ export async function renameContainer(s: ContainerState, newName: string): Promi
     saveConfig(now.config);
     recordName(name, now.config.id);
     forgetName(old, now.config.id);
+    // Its supervisor's events (die) carry the new name from now on.
+    const ev = await import('./events.js');
+    if (now.status !== 'created' && now.status !== 'exited') ev.writeAttributesFile(paths.containerRun(now.config.id), now.config);
+    ev.recordEvent('container', 'rename', now.config.id, { ...ev.containerAttributes(now.config), oldName: `/${old}` });
   });
   await (await import('../network/index.js')).renameEndpoints(s.config.id, name);
 }

@@ -10,6 +10,7 @@ import { MinidError } from '../errors.js';
 import { withLock } from '../sys/lock.js';
 import { paths } from '../sys/paths.js';
 import { removeCgroups } from './cgroup.js';
+import { stoppedMarker } from './restart.js';
 import { exitFile, loadState, saveConfig, supervisorAlive, type ContainerConfig, type ContainerState } from './state.js';
 
 /** While `restart` stops a container: its release keeps a --rm container (container.ts). */
@@ -26,6 +27,7 @@ async function clearLastRun(id: string): Promise<ContainerConfig> {
     if (!s) throw new MinidError(`no such container: ${id}`, 1);
     if (s.status === 'running') throw new MinidError(`container ${s.config.name} is running`, 1);
     fs.rmSync(exitFile(id), { force: true });
+    fs.rmSync(stoppedMarker(id), { force: true }); // started again: --restart applies again
     fs.rmSync(paths.containerRun(id), { recursive: true, force: true });
     if (s.config.cgroup) {
       const errors = removeCgroups(s.config.cgroup.dirs);
@@ -44,7 +46,7 @@ async function clearLastRun(id: string): Promise<ContainerConfig> {
  * is (docker's `start` of a running container succeeds).
  */
 export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean }): Promise<number> {
-  if (s.status === 'running') return 0;
+  if (s.status === 'running' || s.status === 'restarting') return 0;
   const c = await clearLastRun(s.config.id);
   const rt = await import('./container.js');
   const { ForegroundSupervisor, holdSignals, runForeground, signalContainer } = await import('./attach.js');
@@ -74,7 +76,7 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean; in
 /** `restart`: stop (stop signal, SIGKILL after `timeoutSec`), then start detached. */
 export async function restartContainer(s: ContainerState, timeoutSec?: number): Promise<void> {
   const rt = await import('./container.js');
-  if (s.status === 'running') {
+  if (s.status === 'running' || s.status === 'restarting') {
     // A --rm container is restarted, not removed (docker's rule): the release after this stop
     // sees the marker and keeps it; the start clears the run folder, marker and all.
     fs.writeFileSync(restartingFile(s.config.id), '');
@@ -83,4 +85,6 @@ export async function restartContainer(s: ContainerState, timeoutSec?: number): 
   const now = loadState(s.config.id);
   if (!now) throw new MinidError(`no such container: ${s.config.name}`, 1);
   await startExisting(now, {});
+  const { containerAttributes, recordEvent } = await import('./events.js');
+  recordEvent('container', 'restart', now.config.id, containerAttributes(now.config));
 }

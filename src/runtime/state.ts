@@ -82,6 +82,10 @@ export interface ContainerConfig {
   /** Config.Entrypoint and Config.Cmd as docker records them (argv is the two joined). */
   entrypoint?: string[];
   cmd?: string[];
+  /** --init: minid-init stays PID 1, reaps and forwards signals (HostConfig.Init). */
+  init?: boolean;
+  /** --restart (runtime/restart.ts); absent: no. */
+  restartPolicy?: import('./restart.js').RestartPolicy;
 }
 
 export interface ExitRecord {
@@ -89,7 +93,8 @@ export interface ExitRecord {
   finishedAt: string;
 }
 
-export type Status = 'created' | 'running' | 'exited';
+/** restarting: its supervisor waits to run it again (--restart; runtime/restart.ts). */
+export type Status = 'created' | 'running' | 'restarting' | 'exited';
 
 export interface ContainerState {
   config: ContainerConfig;
@@ -189,6 +194,17 @@ export function processAlive(p: { pid: number; start: string }): boolean {
   }
 }
 
+/** The supervisor's restart-wait file (runtime/restart.ts): "CODE SLEEP-PID", its mtime the exit's time. */
+function readRestartWait(id: string): ExitRecord | undefined {
+  const f = path.join(paths.containerRun(id), 'restart-wait');
+  try {
+    const code = parseInt(fs.readFileSync(f, 'utf8'), 10);
+    return Number.isFinite(code) ? { exitCode: code, finishedAt: fs.statSync(f).mtime.toISOString() } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The supervisor's exit record: {"exitCode":N}, written when the container ended (its mtime). */
 export function readExitRecord(id: string): ExitRecord | undefined {
   // The supervisor writes it in place, in one write: empty means caught between its open and
@@ -220,6 +236,16 @@ export function loadState(id: string): ContainerState | undefined {
     // Died without its supervisor recording it (supervisor killed, or a reboot): the code is
     // unknown, and said so with 255, the code containerd reports for an exit it could not learn.
     else if (!exit) exit = { exitCode: 255, finishedAt: '' };
+  }
+  // Restarted by its supervisor (--restart): this run started when its init wrote its pid.
+  if (alive && config.restartPolicy && fs.existsSync(path.join(paths.containerRun(id), 'restart-count'))) {
+    const t = fs.statSync(pidFile(id), { throwIfNoEntry: false })?.mtime;
+    if (t) config.startedAt = t.toISOString();
+  }
+  // Between two runs of a --restart container: its supervisor waits out the back-off.
+  if (status === 'running' && !alive && config.restartPolicy) {
+    const wait = readRestartWait(id);
+    if (wait) return { config, status: 'restarting', exit: wait, paused: false };
   }
   return { config, status, pid: alive ? p!.pid : undefined, exit, paused: pausedNow(config, status === 'running') };
 }

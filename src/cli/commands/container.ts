@@ -69,6 +69,8 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     cidfile: o.cidfile,
     readOnly: !!o.readOnly,
     tmpfs: o.tmpfs ?? [],
+    init: !!o.init,
+    restart: o.restart,
   };
 }
 
@@ -247,7 +249,7 @@ export async function wait(refs: string[]) {
 }
 
 export async function exited(id: string) {
-  await rt.releaseContainer(id);
+  await rt.containerExited(id);
 }
 
 export async function systemPrune(o: ExplainOpts) {

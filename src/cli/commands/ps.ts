@@ -188,7 +188,7 @@ export async function ps(o: PsOptions = {}): Promise<void> {
   if (o.last !== undefined && !/^-?\d+$/.test(o.last)) throw new MinidError(`invalid argument "${o.last}" for "-n, --last": give a number`, 125);
   // -n and -l look at every container; -a, or a status filter, shows stopped ones too.
   if (last > 0) states = states.slice(0, last);
-  else if (!o.all && !filters.has('status') && !filters.has('exited')) states = states.filter((s) => s.status === 'running');
+  else if (!o.all && !filters.has('status') && !filters.has('exited')) states = states.filter((s) => s.status === 'running' || s.status === 'restarting');
   const now = Date.now();
   const { humanSize } = await import('./image.js');
   const sizeOf = (s: ContainerState) => () => {

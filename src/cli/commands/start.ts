@@ -31,3 +31,9 @@ export async function restart(refs: string[], o: { time?: string }): Promise<num
   const { restartContainer } = await import('../../runtime/start.js');
   return each(refs, async (ref) => restartContainer(findContainerOr1(ref), t));
 }
+
+/** `minid system boot`: main.ts has brought the --restart containers back already (as for any first command); what it started. */
+export async function systemBoot(): Promise<void> {
+  const { lastBoot } = await import('../../runtime/restart.js');
+  for (const n of lastBoot.started) process.stdout.write(`${n}\n`);
+}

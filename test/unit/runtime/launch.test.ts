@@ -99,7 +99,9 @@ describe('what runs in the new namespaces: minid-init and its fstabs', () => {
 describe('the supervisor', () => {
   it('records the exit code in one write and calls the hook', () => {
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init: ['/b/minid-init', '--hostname', 'my host', '--', '/root', 'sh', '-c', 'echo "$X"'], hook: ['minid', '_exited', 'a'] });
-    expect(s).toContain(`unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /b/minid-init --hostname 'my host' -- /root sh -c 'echo "$X"' 3>&2 2>/r/unshare.err`);
+    // `run ARGV`: the container, its unshare's own stderr kept apart (see shimScript).
+    expect(s).toContain(`run unshare --pid --fork --kill-child --mount --uts --ipc --net --propagation private -- /b/minid-init --hostname 'my host' -- /root sh -c 'echo "$X"'\n`);
+    expect(s).toContain(`"$@" 3>&2 2>/r/unshare.err`);
     expect(s).toContain(`printf '{"exitCode":%d}\\n' "$code" > /c/exit.json`);
     expect(s).not.toContain('mv ');
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
@@ -112,7 +114,7 @@ describe('the supervisor', () => {
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     expect(lines).toContain('/b/minid-logger --max-size 100 --max-file 2 /c/container.log < /r/stdout.fifo 3< /r/stderr.fifo >/dev/null 2>&1 & relay=$!');
     expect(at(/^exec > \/r\/stdout.fifo 2> \/r\/stderr.fifo$/)).toBeGreaterThan(at(/^\/b\/minid-logger /));
-    expect(at(/^exec > \/r\/stdout.fifo/)).toBeLessThan(at(/^unshare /));
+    expect(at(/^exec > \/r\/stdout.fifo/)).toBeLessThan(at(/^run unshare /));
     expect(at(/wait \$relay/)).toBeLessThan(at(/^printf /));
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
