@@ -13,9 +13,13 @@ export interface Reaped {
 }
 
 export async function reapSession(sessionId: string): Promise<Reaped> {
+  const fs = await import('node:fs');
+  const { root } = await import('../sys/paths.js');
+  const done: Reaped = { containers: [], networks: [], errors: [] };
+  // A store removed meanwhile (a test's temporary one) holds nothing: nothing is made again.
+  if (!fs.existsSync(root())) return done;
   const { listStates, NoSuchContainerError } = await import('../runtime/state.js');
   const rt = await import('../runtime/container.js');
-  const done: Reaped = { containers: [], networks: [], errors: [] };
   const mine = (labels: Record<string, string> | undefined) => labels?.[SESSION_LABEL] === sessionId;
   await Promise.all(
     listStates()
