@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MinidError, Session, SESSION_LABEL, containers, createNetwork, load, networks, run, type Container } from 'minid';
-import { imagesDir, makeStore, minid, mountsUnder, requireRoot, type Store } from '../../helpers/minid.js';
+import { imagesDir, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 
 let store: Store;
@@ -43,6 +44,19 @@ afterAll(async () => {
 });
 
 describe('the TypeScript API', () => {
+  it('importing it runs nothing (no output, no store made); without root, a call is one line', async () => {
+    const none = path.join(tmp, 'no-store');
+    const importIt = "const m = await import('minid'); console.log(typeof m.run);";
+    const script = `${importIt} await m.run('busybox').catch((e) => console.log(e.name + ': ' + e.message));`;
+    const env = { MINID_ROOT: none, MINID_RUN: `${none}-run` };
+    const imported = await execa('node', ['--input-type=module', '-e', importIt], { cwd: repo, env, reject: false });
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toBe('function');
+    const asNobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', '--input-type=module', '-e', script], { cwd: repo, env, reject: false });
+    expect(asNobody.stdout).toBe('function\nMinidError: the minid API must run as root (it creates namespaces, mounts and iptables rules): run the tests with sudo');
+    expect(fs.existsSync(none) || fs.existsSync(`${none}-run`)).toBe(false);
+  });
+
   it('nginx on a random published port: waitForPort, fetch, exec, logs, cp in and out; `await using` leaves nothing', async () => {
     let id = '';
     {
