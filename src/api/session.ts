@@ -32,7 +32,7 @@ export class Session {
     const { ready } = await import('./index.js');
     await ready();
     const s = new Session();
-    if (o.reaper !== false) await s.startReaper(o.reaperLog);
+    if (o.reaper !== false) await s.startReaper(o.reaperLog ?? (process.env.MINID_REAPER_LOG || undefined));
     return s;
   }
 

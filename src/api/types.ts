@@ -1,5 +1,7 @@
-// The public types of minid's TypeScript API (src/api/index.ts). This file imports nothing:
-// the package's .d.ts is these types and the classes of index.ts, never the runtime's own.
+// The public types of minid's TypeScript API (src/api/index.ts). This file imports nothing
+// but the API's own classes: the package's .d.ts is these types and the classes of index.ts,
+// never the runtime's own.
+import type { Container } from './index.js';
 
 /**
  * `minid run`'s flags as typed options (the container always runs detached: `-d` is implied;
@@ -165,7 +167,7 @@ export interface WaitForLogOptions extends WaitOptions {
  * function that resolves to anything but `false` without throwing, or a command run in the
  * container (as `exec`) that exits 0.
  */
-export type HealthCheck = string[] | ((container: unknown) => unknown | Promise<unknown>);
+export type HealthCheck = string[] | ((container: Container) => unknown | Promise<unknown>);
 
 export interface CopyOptions {
   /** cp -a: keep the files' owners (default: the receiving side's root). */
@@ -197,6 +199,6 @@ export interface SessionOptions {
    * containers and networks when this process is gone, killed or crashed.
    */
   reaper?: boolean;
-  /** Where the reaper writes what it removed and its errors (default: nowhere). */
+  /** Where the reaper writes what it removed and its errors (default: $MINID_REAPER_LOG, else nowhere). */
   reaperLog?: string;
 }
