@@ -69,10 +69,8 @@ export class Container {
   /** docker inspect's JSON for it (docker 20.10's shape; minid's own facts under Minid). */
   async inspect(): Promise<Record<string, any>> {
     const { inspectContainer } = await import('../runtime/inspect.js');
-    const { records } = await import('../network/networks.js');
-    const crypto = await import('node:crypto');
-    const byName = new Map(records().map((r) => [r.name, r.id]));
-    return inspectContainer(await this.state(), (n) => byName.get(n) ?? crypto.createHash('sha256').update(`minid-network-${n}`).digest('hex'));
+    const { networkIds } = await import('../cli/commands/inspect.js'); // the networks' ids, as `minid inspect` gives them
+    return inspectContainer(await this.state(), await networkIds());
   }
 
   /** Its published ports (`minid port`). */

@@ -24,7 +24,14 @@ async function main(): Promise<void> {
     process.stdin.on('error', () => resolve());
   });
   say('its process is gone: removing what it left');
-  const r = await reapSession(id);
+  let r = await reapSession(id);
+  if (r.errors.length) {
+    // Once more, a moment later: a container still starting, a lock held by a command of its own.
+    for (const e of r.errors) say(`retrying after: ${e}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const again = await reapSession(id);
+    r = { containers: [...r.containers, ...again.containers], networks: [...r.networks, ...again.networks], errors: again.errors };
+  }
   say(`removed ${r.containers.length} container(s)${r.containers.length ? ` (${r.containers.join(', ')})` : ''} and ${r.networks.length} network(s)${r.networks.length ? ` (${r.networks.join(', ')})` : ''}`);
   for (const e of r.errors) say(`error: ${e}`);
   process.exit(r.errors.length ? 1 : 0);
