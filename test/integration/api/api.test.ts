@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MinidError, Session, SESSION_LABEL, containers, createNetwork, load, networks, run, type Container } from 'minid';
+import { MinidError, Session, SESSION_LABEL, containers, createNetwork, load, networks, pull, run, type Container } from 'minid';
 import { imagesDir, makeStore, minid, mountsUnder, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
+import { httpAddr, loopbackPort, skopeoPush, startRegistry, stopAll } from '../../fixtures/registry/servers.js';
 
 let store: Store;
 let tmp: string;
@@ -149,6 +150,22 @@ describe('the TypeScript API', () => {
     await a.remove();
     await net.remove();
     expect((await networks()).map((n) => n.name)).not.toContain(net.name);
+  });
+
+  it("pull from a registry on 127.0.0.1, and run's pull: 'always'", async () => {
+    const port = await loopbackPort();
+    const registry = await startRegistry(tmp, 'api', port, httpAddr(port));
+    try {
+      const ref = `127.0.0.1:${port}/library/busybox:latest`;
+      await skopeoPush(path.join(imagesDir, 'busybox'), 'latest', ref);
+      const id = await pull(ref);
+      expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      await using c = await run(ref, { pull: 'always', command: ['echo', 'pulled'] });
+      expect(await c.wait()).toBe(0);
+      expect((await c.logs()).stdout).toBe('pulled\n');
+    } finally {
+      await stopAll([registry.proc]);
+    }
   });
 
   it("run's mistakes are one line (MinidError) and leave nothing; a session closes only its own", async () => {
