@@ -158,12 +158,13 @@ export class Container {
 
   /**
    * Wait until a container port accepts TCP connections: at its published host port (what a
-   * test reaches), else at the container's own address.
+   * test reaches), else at the container's own address (with --network host: the host's).
    */
   async waitForPort(containerPort: number, o: WaitOptions = {}): Promise<void> {
     const published = (await this.ports()).find((p) => p.containerPort === containerPort && p.protocol === 'tcp');
-    const ip = published ? (published.hostIp === '0.0.0.0' ? this.host : published.hostIp) : await this.ip();
-    if (!ip) fail(`container ${this.name} has no address to reach port ${containerPort} at (network none or host?): publish it, or use waitForLog`);
+    const hostNet = (await this.state()).config.net.mode === 'host';
+    const ip = published ? (published.hostIp === '0.0.0.0' ? this.host : published.hostIp) : hostNet ? this.host : await this.ip();
+    if (!ip) fail(`container ${this.name} has no address to reach port ${containerPort} at (network none?): publish it, or use waitForLog`);
     const port = published ? published.hostPort : containerPort;
     await this.until(`port ${containerPort} to accept connections (${ip}:${port})`, o, () => connects(ip, port));
   }

@@ -152,6 +152,14 @@ describe('the TypeScript API', () => {
     expect((await networks()).map((n) => n.name)).not.toContain(net.name);
   });
 
+  it('waitForPort with --network host: the host\'s own port (busybox httpd on 127.0.0.1)', async () => {
+    const port = await loopbackPort();
+    await using web = await run('busybox', { network: 'host', command: ['sh', '-c', `sleep 0.5; echo served > /tmp/index.html; exec httpd -f -h /tmp -p 127.0.0.1:${port}`] });
+    expect(await web.ip()).toBeUndefined();
+    await web.waitForPort(port, { timeout: 10_000 });
+    expect(await (await fetch(`http://127.0.0.1:${port}/index.html`)).text()).toBe('served\n');
+  });
+
   it("pull from a registry on 127.0.0.1, and run's pull: 'always'", async () => {
     const port = await loopbackPort();
     const registry = await startRegistry(tmp, 'api', port, httpAddr(port));
