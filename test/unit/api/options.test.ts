@@ -23,6 +23,7 @@ const FLAG_TO_OPTION: Record<string, keyof RunOptions | null> = {
   '--memory': 'memory', '--memory-swap': 'memorySwap', '--cpus': 'cpus', '--cpu-shares': 'cpuShares', '--cpuset-cpus': 'cpusetCpus',
   '--pids-limit': 'pidsLimit', '--cap-add': 'capAdd', '--cap-drop': 'capDrop', '--privileged': 'privileged',
   '--security-opt': 'securityOpt', '--log-opt': 'logOpts', '--explain': 'explain',
+  '--explain-to': 'explain', // where the lines go: the API's explain is the caller's own function
   '--dry-run': null, // a plan printed, nothing run: the CLI's
   '--pull': 'pull', '--platform': 'platform', '--label': 'labels', '--label-file': 'labelFiles', '--help': null,
 };
