@@ -4,7 +4,7 @@
 // Every dependency is bundled (commander, ipaddr.js, proper-lockfile are devDependencies in
 // package.json): the installed package needs none at run time but node-pty, an optional one.
 // tsc still type-checks and compiles dist/src (used by the CNI plugins and the tests).
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync('dist/bundle', { recursive: true, force: true }); // no stale chunks from an earlier build
@@ -25,6 +25,32 @@ await build({
   // Some CommonJS dependencies call require(): give them one.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
+
+// --- The TypeScript API (src/api): `import { run, Container } from 'minid'` -------------------
+// Its own bundle in dist/api (package.json's exports), apart from the CLI's so that the CLI's
+// chunks stay as they are: index.js (the API; importing it runs nothing) and reaper.js (the
+// process a session starts, src/api/reaper.ts), sharing chunks. Its types are tsc's
+// declarations of src/api (tsconfig.json: declaration), with MinidError's (src/errors.ts).
+rmSync('dist/api', { recursive: true, force: true });
+await build({
+  entryPoints: { index: 'src/api/index.ts', reaper: 'src/api/reaper.ts' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outdir: 'dist/api',
+  external: ['node-pty'],
+  alias: { 'graceful-fs': 'fs' },
+  logLevel: 'error',
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+for (const f of ['index', 'session', 'reap', 'types', 'dispose']) {
+  const dts = readFileSync(`dist/src/api/${f}.d.ts`, 'utf8').replaceAll("'../errors.js'", "'./errors.js'");
+  if (/from '\.\.\//.test(dts)) throw new Error(`bundle.mjs: dist/src/api/${f}.d.ts imports from outside src/api: the API's public types must not`);
+  writeFileSync(`dist/api/${f}.d.ts`, dts);
+}
+copyFileSync('dist/src/errors.d.ts', 'dist/api/errors.d.ts');
 
 // --- The start-up snapshot (dist/minid.blob) ---------------------------------------------------
 // The same CLI as one CommonJS file, evaluated once here and saved as a V8 heap snapshot

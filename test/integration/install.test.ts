@@ -50,8 +50,11 @@ describe('npm pack, npm install -g, npm uninstall -g', () => {
       expect(files).toContain(`package/${f}`);
     for (const arch of ['x64', 'arm64'])
       for (const h of ['minid-init', 'minid-spawner', 'minid-devices', 'minid-logger']) expect(files).toContain(`package/prebuilt/linux-${arch}/${h}`);
-    // No tests, benchmarks, CI, image build scripts, TypeScript sources or built snapshots.
-    expect(files.filter((f) => /^package\/(test|bench|\.ci|images|docs|dist\/src|node_modules|build)\/|\.ts$|\.blob/.test(f))).toEqual([]);
+    // The API (import ... from 'minid'): its bundle and its types.
+    for (const f of ['dist/api/index.js', 'dist/api/reaper.js', 'dist/api/index.d.ts', 'dist/api/types.d.ts']) expect(files).toContain(`package/${f}`);
+    // No tests, benchmarks, CI, image build scripts, TypeScript sources (but the API's
+    // declarations) or built snapshots.
+    expect(files.filter((f) => /^package\/(test|bench|\.ci|images|docs|dist\/src|node_modules|build)\/|(?<!\.d)\.ts$|\.blob/.test(f))).toEqual([]);
     expect(fs.statSync(tarball).size).toBeLessThan(5_000_000);
   }, 300_000);
 
@@ -73,6 +76,43 @@ describe('npm pack, npm install -g, npm uninstall -g', () => {
     const tty = await minid(['run', '--rm', '-t', 'busybox', 'tty']);
     expect(tty.exitCode).toBe(0);
     expect(tty.stdout.trim()).toBe('/dev/pts/0');
+    expect((await minid(['ps', '-aq'])).stdout).toBe('');
+  }, 120_000);
+
+  it("a project that has it installed imports its API (package.json's exports) and type-checks against its declarations", async () => {
+    // A project whose node_modules is the prefix's (npm install -g's lib/node_modules).
+    const project = path.join(tmp, 'project');
+    fs.mkdirSync(project);
+    fs.symlinkSync(path.join(prefix, 'lib', 'node_modules'), path.join(project, 'node_modules'));
+    fs.writeFileSync(path.join(project, 'package.json'), '{ "type": "module" }\n');
+    fs.writeFileSync(
+      path.join(project, 'use.ts'),
+      [
+        "import { run, type Container, type RunOptions } from 'minid';",
+        "const options: RunOptions = { command: ['echo', 'hi from the API'], memory: '64m' };",
+        'const c: Container = await run("busybox", options);',
+        'const code: number = await c.wait();',
+        'const { stdout } = await c.logs();',
+        'await c.remove();',
+        'console.log(code, stdout.trim());',
+        '',
+      ].join('\n'),
+    );
+    // `await using` (type-checked only: Node 20 cannot parse it), with TypeScript's disposable lib.
+    fs.writeFileSync(
+      path.join(project, 'dispose.ts'),
+      "import { Session, run } from 'minid';\nexport async function t(): Promise<string> {\n  await using s = await Session.start();\n  await using c = await run('busybox', { ports: [80] });\n  await c.waitForHealthy(async (x) => (await fetch(await x.url(80))).ok);\n  return s.id;\n}\n",
+    );
+    const tsc = await execa(
+      path.join(repo, 'node_modules', '.bin', 'tsc'),
+      ['--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--types', 'node', '--typeRoots', path.join(repo, 'node_modules', '@types'), 'use.ts', 'dispose.ts'],
+      { cwd: project, reject: false, all: true },
+    );
+    expect(tsc.exitCode, tsc.all).toBe(0);
+    // The same code as a plain module (its types stripped), run against the installed package.
+    fs.writeFileSync(path.join(project, 'use.mjs'), fs.readFileSync(path.join(project, 'use.ts'), 'utf8').replace(/, type \w+/g, '').replace(/: \w+ =/g, ' ='));
+    const use = await execa('node', ['use.mjs'], { cwd: project, env: store.env, reject: false, all: true, timeout: 60_000 });
+    expect(use.all).toBe('0 hi from the API');
     expect((await minid(['ps', '-aq'])).stdout).toBe('');
   }, 120_000);
 
