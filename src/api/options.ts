@@ -16,7 +16,7 @@ export function envFlags(env: Record<string, string> | string[] | undefined): st
 /** Every RunRequest field has its option (checked by the compiler: a new flag must be added here). */
 type Covered = 'image' | 'args' | 'detach' | 'rm' | 'name' | 'env' | 'envFiles' | 'workdir' | 'user' | 'hostname' | 'volumes' | 'mounts' | 'tty'
   | 'interactive' | 'entrypoint' | 'net' | 'limits' | 'capAdd' | 'capDrop' | 'privileged' | 'securityOpt' | 'logOpts' | 'labels' | 'expose'
-  | 'stopSignal' | 'stopTimeout' | 'cidfile' | 'readOnly' | 'tmpfs' | 'explain';
+  | 'stopSignal' | 'stopTimeout' | 'cidfile' | 'readOnly' | 'tmpfs' | 'explain' | 'init' | 'restart';
 const allCovered: Exclude<keyof RunRequest, Covered> extends never ? true : false = true;
 void allCovered;
 
@@ -69,6 +69,8 @@ export async function runRequest(image: string, o: RunOptions, labels: Record<st
     stopSignal: o.stopSignal,
     stopTimeout: str(o.stopTimeout),
     cidfile: o.cidfile,
+    init: !!o.init,
+    restart: o.restart ?? 'no',
     readOnly: !!o.readOnly,
     tmpfs: o.tmpfs ?? [],
     explain: o.explain,

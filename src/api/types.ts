@@ -92,6 +92,10 @@ export interface RunOptions {
   stopTimeout?: number;
   /** --cidfile */
   cidfile?: string;
+  /** --init: a tiny init as PID 1 that reaps zombies and forwards signals to the command. */
+  init?: boolean;
+  /** --restart: no, on-failure[:N], always, unless-stopped (the supervisor restarts it). */
+  restart?: 'no' | 'always' | 'unless-stopped' | 'on-failure' | `on-failure:${number}`;
   /** --rm: removed as soon as it exits (then `logs()` has nothing to read). */
   rm?: boolean;
   /** --pull always | missing (default) | never */
@@ -191,7 +195,7 @@ export interface ConnectOptions {
   aliases?: string[];
 }
 
-export type ContainerStatus = 'created' | 'running' | 'exited';
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited';
 
 export interface SessionOptions {
   /**

@@ -26,6 +26,7 @@ const FLAG_TO_OPTION: Record<string, keyof RunOptions | null> = {
   '--explain-to': 'explain', // where the lines go: the API's explain is the caller's own function
   '--dry-run': null, // a plan printed, nothing run: the CLI's
   '--pull': 'pull', '--platform': 'platform', '--label': 'labels', '--label-file': 'labelFiles', '--help': null,
+  '--init': 'init', '--restart': 'restart',
 };
 
 /** What commander hands `run` for these arguments. */

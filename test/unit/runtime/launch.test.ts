@@ -137,7 +137,7 @@ describe('the supervisor', () => {
     expect(init[at - 1]).toMatch(/fstab\.devproc$/);
     expect(initArgs(input)).not.toContain('--console-socket');
     const s = shimScript({ id: 'a'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/exit.json', launch: unshareArgs({ newNet: true }), init, console: ['/b/minid-console', '/r/attach.sock', '/r/pty.sock', '--'] });
-    expect(s).toMatch(/^\/b\/minid-console \/r\/attach\.sock \/r\/pty\.sock -- unshare --pid /m);
+    expect(s).toMatch(/^run \/b\/minid-console \/r\/attach\.sock \/r\/pty\.sock -- unshare --pid /m);
     expect(execFileSync('sh', ['-n', '-c', s]).toString()).toBe('');
   });
   it('makes new PID, mount, UTS and IPC namespaces, and a network one only when asked', () => {
