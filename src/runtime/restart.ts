@@ -105,10 +105,12 @@ export function restartLoop(p: RestartPolicy, files: { count: string; wait: stri
   L.push(`  ${wants} || break`);
   // 10 s up: the back-off starts again from 100 ms.
   L.push(`  [ $(( $(date +%s) - began )) -ge 10 ] && delay=100`);
-  L.push(`  restarts=$((restarts + 1)); echo $restarts > ${q(files.count)}`);
+  // Each file is written whole, then renamed over the old one: a reader (inspect, ps) never
+  // sees it empty (`>` truncates first).
+  L.push(`  restarts=$((restarts + 1)); echo $restarts > ${q(files.count + '.new')}; mv -f ${q(files.count + '.new')} ${q(files.count)}`);
   // The wait: "CODE PID" (the exit code, for ps and inspect; the sleep, which a user's stop ends).
-  L.push(`  echo $code > ${q(files.wait)}`);
-  L.push(`  sleep $(printf '%d.%03d' $((delay / 1000)) $((delay % 1000))) & echo "$code $!" > ${q(files.wait)}; wait $!`);
+  L.push(`  echo $code > ${q(files.wait + '.new')}; mv -f ${q(files.wait + '.new')} ${q(files.wait)}`);
+  L.push(`  sleep $(printf '%d.%03d' $((delay / 1000)) $((delay % 1000))) & echo "$code $!" > ${q(files.wait + '.new')}; mv -f ${q(files.wait + '.new')} ${q(files.wait)}; wait $!`);
   L.push(`  delay=$((delay * 2)); [ $delay -gt 60000 ] && delay=60000`);
   L.push(`  rm -f ${q(files.wait)}`);
   L.push(`  [ -e ${q(files.stopped)} ] && break`);
