@@ -64,8 +64,12 @@ async function execOnTerminal(id: string, argv: string[], env: Record<string, st
   return code;
 }
 
-/** Run the command; resolves with its exit code (128+N for a signal, as a shell says it). */
-export async function execInContainer(r: ExecRequest): Promise<number> {
+/**
+ * What runs for an exec: minid-init's argv (it joins the container) and the environment, the
+ * request checked against the container first. `execInContainer` runs it on our terminal; the
+ * Engine API (src/engine/exec.ts) with its output piped.
+ */
+export async function prepareExec(r: ExecRequest): Promise<{ id: string; argv: string[]; env: Record<string, string> }> {
   const s = findContainer(r.ref);
   // docker: "Container ID is not running", exit 1.
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start it first (\`minid start ${s.config.name}\`)`, 1);
@@ -94,7 +98,13 @@ export async function execInContainer(r: ExecRequest): Promise<number> {
   const cgroups = (s.config.cgroup?.procs ?? []).flatMap((f) => ['--cgroup-procs', f]);
   const argv = [initBinary(), ...cgroups, '--exec', ...execSecurityArgs(s.config, r.privileged), String(s.pid), String(uid), String(gid), r.workdir || s.config.cwd, ...r.command];
   const envObj = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  if (r.tty) return execOnTerminal(s.config.id, argv, envObj, r);
+  return { id: s.config.id, argv, env: envObj };
+}
+
+/** Run the command; resolves with its exit code (128+N for a signal, as a shell says it). */
+export async function execInContainer(r: ExecRequest): Promise<number> {
+  const { id, argv, env: envObj } = await prepareExec(r);
+  if (r.tty) return execOnTerminal(id, argv, envObj, r);
   // Our terminal is relayed, never handed to the container (src/sys/terminal.ts).
   const { isTerminal, relayTerminal } = await import('../sys/terminal.js');
   const pass = (fd: 0 | 1 | 2) => (isTerminal(fd) ? 'pipe' : 'inherit');

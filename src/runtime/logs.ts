@@ -127,6 +127,8 @@ export interface LogOptions {
   until?: string;
   /** Each line starts with its time. */
   timestamps?: boolean;
+  /** With `follow`: stop when aborted (the Engine API's client went away). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -208,7 +210,7 @@ export async function readLogs(ref: string, o: LogOptions, out: Record<Stream, N
       await cur?.read(emit, drained);
     }
   };
-  while (findContainer(id).status === 'running' && !untilPassed()) {
+  while (!o.signal?.aborted && findContainer(id).status === 'running' && !untilPassed()) {
     await pump();
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
