@@ -17,7 +17,13 @@ async function tc() {
 describe('testcontainers against minid system service', () => {
   it('starts nginx with an exposed port and an HTTP wait strategy, answers, stops', async () => {
     const { GenericContainer, Wait } = await tc();
-    const c = await new GenericContainer('nginx:latest').withExposedPorts(80).withWaitStrategy(Wait.forHttp('/', 80)).withStartupTimeout(30_000).start();
+    const c = await new GenericContainer('nginx:latest')
+      .withExposedPorts(80)
+      // Copied into the created container before it starts (PUT /containers/{id}/archive).
+      .withCopyContentToContainer([{ content: 'copied in\n', target: '/var/www/html/copied.txt' }])
+      .withWaitStrategy(Wait.forHttp('/', 80))
+      .withStartupTimeout(30_000)
+      .start();
     try {
       const port = c.getMappedPort(80);
       expect(port).toBeGreaterThan(0);
@@ -26,6 +32,13 @@ describe('testcontainers against minid system service', () => {
       // exec, logs and the labels testcontainers set, through the same socket.
       const r = await c.exec(['sh', '-c', 'echo to-out; echo to-err >&2; exit 3']);
       expect(r).toMatchObject({ exitCode: 3, stdout: 'to-out\n', stderr: 'to-err\n' });
+      expect(await (await fetch(`http://127.0.0.1:${port}/copied.txt`)).text()).toBe('copied in\n');
+      // Copied out: a tar of the file (GET /containers/{id}/archive).
+      const chunks: Buffer[] = [];
+      for await (const d of await c.copyArchiveFromContainer('/etc/nginx/nginx.conf')) chunks.push(Buffer.from(d));
+      const tar = Buffer.concat(chunks);
+      expect(tar.subarray(0, 100).toString()).toMatch(/^nginx\.conf/); // the first header's name
+      expect(tar.toString()).toContain('worker_processes');
       const labels = (await suite.run(['inspect', '-f', '{{index .Config.Labels "org.testcontainers"}}', c.getId()])).stdout;
       expect(labels).toBe('true');
     } finally {
@@ -33,6 +46,24 @@ describe('testcontainers against minid system service', () => {
     }
     // stop removes it (testcontainers' default): gone from minid too.
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('creates a network, runs two containers on it that reach each other, removes it', async () => {
+    const { GenericContainer, Network, Wait } = await tc();
+    const network = await new Network().start();
+    try {
+      const web = await new GenericContainer('nginx:latest').withNetwork(network).withExposedPorts(80).withWaitStrategy(Wait.forHttp('/', 80)).start();
+      const ip = web.getIpAddress(network.getName());
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const client = await new GenericContainer('busybox:latest').withNetwork(network).withCommand(['sleep', '600']).start(); // no port: no wait
+      const r = await client.exec(['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${ip} 80`]);
+      expect(r.output).toContain('Welcome to nginx');
+      await client.stop({ timeout: 1000 });
+      await web.stop();
+    } finally {
+      await network.stop();
+    }
+    expect((await suite.run(['network', 'ls', '--format', '{{.Name}}'])).stdout).not.toContain(network.getName());
   });
 
   it('waits for a log message', async () => {
