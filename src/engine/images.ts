@@ -20,25 +20,32 @@ export async function pull(ctx: Ctx): Promise<void> {
   const { pullImage } = await import('../image/pull.js');
   const res = ctx.res;
   let started = false;
+  const early: unknown[] = [];
   const line = (o: unknown) => {
     if (!started) {
+      // The first line says the pull is under way: from here on an error is a line too.
       res.writeHead(200, { 'Content-Type': 'application/json' });
       started = true;
+      res.write(JSON.stringify({ status: `Pulling from ${parsed.name}`, id: parsed.tag ?? parsed.digest ?? 'latest' }) + '\r\n');
     }
     if (!res.destroyed) res.write(JSON.stringify(o) + '\r\n');
   };
-  line({ status: `Pulling from ${parsed.repository ?? parsed.familiar}`, id: parsed.tag ?? 'latest' });
   try {
     const img = await pullImage(ref, {
       platform: q.get('platform') || undefined,
       onEvent: (e) => {
         if (e.kind === 'layer') line({ status: e.status, progressDetail: e.current !== undefined ? { current: e.current, total: e.total } : {}, id: e.id });
-        else if (e.kind === 'info') line({ status: e.line });
+        // Said once the pull is under way (the manifest found): an unknown image is still a 404.
+        else if (e.kind === 'info') (started ? line({ status: e.line }) : early.push({ status: e.line }));
+        else if (e.kind === 'layers') early.splice(0).forEach(line);
       },
     });
+    early.splice(0).forEach(line);
     line({ status: `Digest: ${img.manifestDigest}` });
     line({ status: `Status: Downloaded newer image for ${parsed.familiar}` });
   } catch (e) {
+    // Before any progress: docker's plain error answer (404 for an image no registry has).
+    if (!started) throw e;
     const message = (e as Error).message;
     line({ errorDetail: { message }, error: message });
   }
