@@ -1,36 +1,15 @@
 // Bad input to minid's Engine API: docker's status codes and {"message": ...}, never a hang;
 // the socket root's only; the service gone when idle. Nothing is left afterwards.
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../helpers/minid.js';
-import { engineSuite } from './service.js';
+import { api as rawApi, engineSuite } from './service.js';
 
 const { suite, svc } = engineSuite('eng-bad', ['busybox']);
 
-/** One request on the socket: status and parsed JSON body (or the text). */
-function api(method: string, p: string, body?: string, socket = svc.socket): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: socket, path: p, method, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        let parsed: any = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* text */
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
-      });
-    });
-    req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${p}: no answer (a hang)`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const api = (method: string, p: string, body?: string, socket = svc.socket) => rawApi(socket, method, p, body);
 
 describe('Engine API: bad input', () => {
   it('answers any /vX.Y prefix, and an unknown endpoint with 404 and docker\'s error JSON', async () => {

@@ -1,6 +1,7 @@
 // The Engine API suites' service: `minid system service` on a socket of the suite's store,
 // started in beforeAll and stopped in afterAll by its PID; then the socket must be gone.
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -44,4 +45,38 @@ export function engineSuite(tag: string, images: string[]) {
     }
   });
   return { suite, svc };
+}
+
+/** One request on an Engine API socket: the status, the body (JSON parsed when it is), the raw bytes. */
+export function api(socket: string, method: string, p: string, body?: string): Promise<{ status: number; body: any; raw: Buffer; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, path: p, method, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let parsed: any = raw.toString();
+        try {
+          parsed = JSON.parse(parsed);
+        } catch {
+          /* text */
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, raw, headers: res.headers });
+      });
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${p}: no answer (a hang)`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** docker's multiplexed stream, split: [stream (1 stdout, 2 stderr), text] per frame. */
+export function demux(raw: Buffer): [number, string][] {
+  const out: [number, string][] = [];
+  for (let i = 0; i + 8 <= raw.length; ) {
+    const n = raw.readUInt32BE(i + 4);
+    out.push([raw[i], raw.subarray(i + 8, i + 8 + n).toString()]);
+    i += 8 + n;
+  }
+  return out;
 }

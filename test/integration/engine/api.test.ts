@@ -1,0 +1,80 @@
+// The Engine API's streams and queries at the HTTP level: logs (multiplexed, tail, timestamps,
+// since, follow), exec attached and detached with its inspect, wait conditions, list filters.
+import { describe, expect, it } from 'vitest';
+import { api as rawApi, demux, engineSuite } from './service.js';
+
+const { suite, svc } = engineSuite('eng-api', ['busybox']);
+const api = (method: string, p: string, body?: unknown) => rawApi(svc.socket, method, `/v1.41${p}`, body === undefined ? undefined : JSON.stringify(body));
+
+async function run(name: string, cmd: string[], labels: Record<string, string> = {}): Promise<string> {
+  const c = await api('POST', `/containers/create?name=${name}`, { Image: 'busybox', Cmd: cmd, Labels: labels });
+  expect(c.status, JSON.stringify(c.body)).toBe(201);
+  suite.ids.push(c.body.Id);
+  expect((await api('POST', `/containers/${c.body.Id}/start`)).status).toBe(204);
+  return c.body.Id;
+}
+
+describe('Engine API streams and queries', () => {
+  it('logs: stdout and stderr framed apart; tail, timestamps, since; wait returns the exit code', async () => {
+    const id = await run('talker', ['sh', '-c', 'echo one; echo two >&2; echo three; exit 7']);
+    const w = await api('POST', `/containers/${id}/wait`);
+    expect(w).toMatchObject({ status: 200, body: { StatusCode: 7 } });
+    const all = await api('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
+    expect(all.headers['content-type']).toBe('application/vnd.docker.multiplexed-stream');
+    expect(demux(all.raw)).toEqual([[1, 'one\n'], [2, 'two\n'], [1, 'three\n']]);
+    expect(demux((await api('GET', `/containers/${id}/logs?stderr=1`)).raw)).toEqual([[2, 'two\n']]);
+    expect(demux((await api('GET', `/containers/${id}/logs?stdout=1&stderr=1&tail=1`)).raw)).toEqual([[1, 'three\n']]);
+    const ts = demux((await api('GET', `/containers/${id}/logs?stdout=1&timestamps=1&tail=1`)).raw);
+    expect(ts[0][1]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$/);
+    const later = Math.ceil(Date.now() / 1000) + 5;
+    expect((await api('GET', `/containers/${id}/logs?stdout=1&since=${later}`)).raw.length).toBe(0);
+    // Followed, a stopped container's log ends at once.
+    expect(demux((await api('GET', `/containers/${id}/logs?stdout=1&follow=1`)).raw)).toHaveLength(2);
+  });
+
+  it('logs follow ends when the container does', async () => {
+    const id = await run('ticker', ['sh', '-c', 'for i in 1 2 3; do echo tick $i; sleep 0.2; done']);
+    const f = await api('GET', `/containers/${id}/logs?stdout=1&follow=1`);
+    expect(demux(f.raw).map(([, t]) => t)).toEqual(['tick 1\n', 'tick 2\n', 'tick 3\n']);
+  });
+
+  it('exec: attached (framed, exit code in inspect) and detached', async () => {
+    const id = await run('host', ['sleep', '600']);
+    const e = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'echo hi; echo there >&2; exit 5'], AttachStdout: true, AttachStderr: true });
+    expect(e.status).toBe(201);
+    const s = await api('POST', `/exec/${e.body.Id}/start`, { Detach: false, Tty: false });
+    expect(demux(s.raw)).toEqual([[1, 'hi\n'], [2, 'there\n']]);
+    expect((await api('GET', `/exec/${e.body.Id}/json`)).body).toMatchObject({ Running: false, ExitCode: 5, ContainerID: id });
+    expect((await api('POST', `/exec/${e.body.Id}/start`, {})).status).toBe(409); // once only
+
+    const d = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'sleep 0.3; echo done > /tmp/detached'] });
+    expect((await api('POST', `/exec/${d.body.Id}/start`, { Detach: true })).status).toBe(200);
+    expect((await api('GET', `/exec/${d.body.Id}/json`)).body.Running).toBe(true);
+    let info;
+    for (let i = 0; i < 100 && (info = (await api('GET', `/exec/${d.body.Id}/json`)).body).Running; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(info).toMatchObject({ Running: false, ExitCode: 0 });
+    expect((await suite.run(['exec', id, 'cat', '/tmp/detached'])).stdout).toBe('done');
+    expect((await api('GET', '/exec/nope/json')).status).toBe(404);
+    expect((await api('DELETE', `/containers/${id}?force=1`)).status).toBe(204);
+  });
+
+  it('containers/json: running only by default, all=1, filters by label and status', async () => {
+    const id = await run('labelled', ['sleep', '600'], { team: 'engine' });
+    const running = (await api('GET', '/containers/json')).body;
+    expect(running.map((c: any) => c.Names[0])).toEqual(['/labelled']);
+    expect(running[0]).toMatchObject({ Id: id, Image: 'busybox', State: 'running', Labels: { team: 'engine' }, Command: 'sleep 600' });
+    const all = (await api('GET', '/containers/json?all=1')).body.map((c: any) => c.Names[0]);
+    expect(all).toEqual(expect.arrayContaining(['/labelled', '/talker', '/ticker']));
+    const f = encodeURIComponent(JSON.stringify({ label: ['team=engine'] }));
+    expect((await api('GET', `/containers/json?all=1&filters=${f}`)).body.map((c: any) => c.Id)).toEqual([id]);
+    const exited = encodeURIComponent(JSON.stringify({ status: ['exited'], exited: ['7'] }));
+    expect((await api('GET', `/containers/json?filters=${exited}`)).body.map((c: any) => c.Names[0])).toEqual(['/talker']);
+    expect((await api('GET', `/containers/json?filters=${encodeURIComponent('{"nope":["x"]}')}`)).status).toBe(400);
+    expect((await api('GET', '/containers/json?filters=notjson')).status).toBe(400);
+    // wait: not-running returns at once for a stopped one; next-exit waits for the stop.
+    const wait = api('POST', `/containers/${id}/wait?condition=next-exit`);
+    expect((await api('POST', `/containers/${id}/kill?signal=SIGKILL`)).status).toBe(204);
+    expect((await wait).body).toEqual({ StatusCode: 137, Error: null });
+    for (const n of ['labelled', 'talker', 'ticker']) expect((await api('DELETE', `/containers/${n}`)).status).toBe(204);
+  });
+});
