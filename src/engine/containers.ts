@@ -386,10 +386,10 @@ export async function getArchive(ctx: Ctx): Promise<void> {
   const s = container(ctx.params[0]);
   const p = archivePath(ctx);
   const { copyFromContainer } = await import('../runtime/cp.js');
+  const stat = await pathStat(s, p);
   const tar = new PassThrough();
   const res = ctx.res;
   let begun = false;
-  const stat = Buffer.from(JSON.stringify({ name: p.replace(/\/+$/, '').split('/').pop() || '/', size: 0, mode: 0, mtime: new Date().toISOString(), linkTarget: '' })).toString('base64');
   tar.on('data', (d: Buffer) => {
     if (!begun) {
       res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': stat });
@@ -411,6 +411,21 @@ export async function getArchive(ctx: Ctx): Promise<void> {
   await drained;
   if (!begun) res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': stat });
   res.end();
+}
+
+/** docker's stat header of a container path (base64 JSON), or 404 when it is not there. */
+async function pathStat(s: ContainerState, p: string): Promise<string> {
+  const { statInContainer } = await import('../runtime/cp.js');
+  const st = await statInContainer(s, p);
+  if (!st) throw notFound(`Could not find the file ${p} in container ${s.config.name}`);
+  return Buffer.from(JSON.stringify(st)).toString('base64');
+}
+
+/** HEAD /containers/{id}/archive?path=: the stat header alone (docker cp asks it first). */
+export async function statArchive(ctx: Ctx): Promise<void> {
+  const s = container(ctx.params[0]);
+  ctx.res.writeHead(200, { 'X-Docker-Container-Path-Stat': await pathStat(s, archivePath(ctx)) });
+  ctx.res.end();
 }
 
 /** PUT /containers/{id}/archive?path=: the body (a tar) unpacked into that folder (`minid cp - CONTAINER:PATH`). */

@@ -54,6 +54,7 @@ async function routes(): Promise<Route[]> {
     r('GET', '/containers/{id}/logs', ctr.logs, 400),
     r('DELETE', '/containers/{id}', ctr.remove),
     r('GET', '/containers/{id}/archive', ctr.getArchive, 400),
+    r('HEAD', '/containers/{id}/archive', ctr.statArchive, 400),
     r('PUT', '/containers/{id}/archive', ctr.putArchive, 400),
     r('POST', '/containers/{id}/exec', exe.create, 400),
     r('POST', '/exec/{id}/start', exe.start),

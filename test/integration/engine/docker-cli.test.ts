@@ -1,6 +1,8 @@
 // The docker CLI (Debian's docker.io client, /usr/bin/docker) against minid's Engine API:
-// run --rm, run -d -p, ps, logs, exec, inspect -f, rm -f.
+// run --rm, run -d -p, ps, logs, exec, inspect -f, cp, rm -f.
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { engineSuite } from './service.js';
@@ -27,7 +29,7 @@ describe('docker CLI against minid system service', () => {
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
   });
 
-  it('run -d -p, ps, logs, exec, inspect -f, rm -f', async () => {
+  it('run -d -p, ps, logs, exec, inspect -f, cp, rm -f', async () => {
     const port = await freePort();
     const run = await docker(['run', '-d', '-p', `${port}:80`, '--name', 'web', 'nginx']);
     expect(run.exitCode, run.stderr).toBe(0);
@@ -47,6 +49,15 @@ describe('docker CLI against minid system service', () => {
 
     const insp = await docker(['inspect', '-f', '{{.State.Status}} {{.Name}} {{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'web']);
     expect(insp.stdout).toBe(`running /web ${port}`);
+
+    // cp both ways (HEAD, GET and PUT /containers/{id}/archive): a folder out, a file in.
+    const out = path.join(suite.tmp, 'out');
+    expect((await docker(['cp', 'web:/etc/nginx', out])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'nginx.conf'), 'utf8')).toContain('worker_processes');
+    fs.writeFileSync(path.join(suite.tmp, 'in.txt'), 'copied in\n');
+    expect((await docker(['cp', path.join(suite.tmp, 'in.txt'), 'web:/tmp/'])).exitCode).toBe(0);
+    expect((await docker(['exec', 'web', 'cat', '/tmp/in.txt'])).stdout).toBe('copied in');
+    expect((await docker(['cp', 'web:/no/such', out])).stderr).toMatch(/No such container:path/);
 
     const rm = await docker(['rm', '-f', 'web']);
     expect(rm).toMatchObject({ stdout: 'web', exitCode: 0 });
