@@ -16,7 +16,7 @@ import { runRoot } from '../sys/paths.js';
 import { type Ctx, sendError, statusOf } from './http.js';
 
 export type Handler = (ctx: Ctx) => Promise<void> | void;
-type Route = { method: string; re: RegExp; handler: Handler; fallback?: number };
+type Route = { method: string; re: RegExp; handler: Handler; fallback?: number; hijacks?: boolean };
 
 /** The API version minid speaks (docker 20.10's), in the Api-Version header of every answer. */
 export const API_VERSION = '1.41';
@@ -26,12 +26,13 @@ export const defaultSocket = (): string => path.join(runRoot(), 'engine.sock');
 
 async function routes(): Promise<Route[]> {
   const [sys, img, ctr, exe, net] = await Promise.all([import('./system.js'), import('./images.js'), import('./containers.js'), import('./exec.js'), import('./networks.js')]);
-  const r = (method: string, p: string, handler: Handler, fallback?: number): Route => ({
+  const r = (method: string, p: string, handler: Handler, fallback?: number, hijacks?: boolean): Route => ({
     method,
     // {x} is one path segment; {path*} the rest (an image name has slashes).
     re: new RegExp(`^${p.replace(/\{\w+\*\}/g, '(.+)').replace(/\{\w+\}/g, '([^/]+)')}$`),
     handler,
     fallback,
+    hijacks,
   });
   return [
     r('GET', '/_ping', sys.ping),
@@ -50,14 +51,14 @@ async function routes(): Promise<Route[]> {
     r('POST', '/containers/{id}/restart', ctr.restart),
     r('POST', '/containers/{id}/kill', ctr.kill),
     r('POST', '/containers/{id}/wait', ctr.wait),
-    r('POST', '/containers/{id}/attach', ctr.attach),
+    r('POST', '/containers/{id}/attach', ctr.attach, 500, true),
     r('GET', '/containers/{id}/logs', ctr.logs, 400),
     r('DELETE', '/containers/{id}', ctr.remove),
     r('GET', '/containers/{id}/archive', ctr.getArchive, 400),
     r('HEAD', '/containers/{id}/archive', ctr.statArchive, 400),
     r('PUT', '/containers/{id}/archive', ctr.putArchive, 400),
     r('POST', '/containers/{id}/exec', exe.create, 400),
-    r('POST', '/exec/{id}/start', exe.start),
+    r('POST', '/exec/{id}/start', exe.start, 500, true),
     r('GET', '/exec/{id}/json', exe.inspect),
     r('GET', '/networks', net.list),
     r('POST', '/networks/create', net.create, 400),
@@ -126,6 +127,13 @@ export async function serve(o: ServiceOptions = {}): Promise<void> {
       ctx.params = m.slice(1).map(decodeURIComponent);
       break;
     }
+    // Connection: Upgrade on an endpoint that does not hijack: a plain answer on that connection.
+    if (upgrade && !route?.hijacks) {
+      const sock = upgrade.socket;
+      res.assignSocket(sock as import('node:net').Socket);
+      res.on('finish', () => sock.end());
+      ctx.upgrade = upgrade = undefined;
+    }
     try {
       if (!route) {
         // docker's router: a path it has with another method is 405; no such path, 404.
@@ -162,7 +170,8 @@ export async function serve(o: ServiceOptions = {}): Promise<void> {
     const once = () => void (ended || ((ended = true), end()));
     sock.on('close', once);
     sock.on('error', () => sock.destroy());
-    const res = new http.ServerResponse(req); // unused for a hijacked answer
+    const res = new http.ServerResponse(req); // for an endpoint that does not hijack (dispatch)
+    res.setHeader('Api-Version', API_VERSION);
     void dispatch(req, res, { socket: sock, head });
   });
 

@@ -1,6 +1,7 @@
 // Bad input to minid's Engine API: docker's status codes and {"message": ...}, never a hang;
 // the socket root's only; the service gone when idle. Nothing is left afterwards.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +20,17 @@ describe('Engine API: bad input', () => {
     expect(r.body.message).toMatch(/no GET \/swarm/);
     expect((await api('PATCH', '/v1.41/containers/json')).status).toBe(405);
     expect(await api('GET', '/v1.41/events')).toMatchObject({ status: 501, body: { message: expect.stringMatching(/not supported/) } });
+    // Connection: Upgrade where nothing hijacks: a plain answer on that connection, not a hang.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(svc.socket, () => c.write('GET /v1.41/nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'));
+      let text = '';
+      c.on('data', (d) => (text += d));
+      c.on('end', () => resolve(text));
+      c.on('error', reject);
+      c.setTimeout(10_000, () => c.destroy(new Error('no answer (a hang)')));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 404 /);
+    expect(raw).toContain('{"message":"page not found');
   });
 
   it('malformed JSON is 400, an unknown image 404, a name in use 409', async () => {
