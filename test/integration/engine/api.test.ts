@@ -21,9 +21,12 @@ describe('Engine API streams and queries', () => {
     expect(w).toMatchObject({ status: 200, body: { StatusCode: 7 } });
     const all = await api('GET', `/containers/${id}/logs?stdout=1&stderr=1`);
     expect(all.headers['content-type']).toBe('application/vnd.docker.multiplexed-stream');
-    expect(demux(all.raw)).toEqual([[1, 'one\n'], [2, 'two\n'], [1, 'three\n']]);
+    // Each stream in its order (between the two, the order is the pipes': not fixed, as with docker).
+    const frames = demux(all.raw);
+    expect(frames.filter(([n]) => n === 1)).toEqual([[1, 'one\n'], [1, 'three\n']]);
+    expect(frames.filter(([n]) => n === 2)).toEqual([[2, 'two\n']]);
     expect(demux((await api('GET', `/containers/${id}/logs?stderr=1`)).raw)).toEqual([[2, 'two\n']]);
-    expect(demux((await api('GET', `/containers/${id}/logs?stdout=1&stderr=1&tail=1`)).raw)).toEqual([[1, 'three\n']]);
+    expect(demux((await api('GET', `/containers/${id}/logs?stdout=1&tail=1`)).raw)).toEqual([[1, 'three\n']]);
     const ts = demux((await api('GET', `/containers/${id}/logs?stdout=1&timestamps=1&tail=1`)).raw);
     expect(ts[0][1]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$/);
     const later = Math.ceil(Date.now() / 1000) + 5;
@@ -43,7 +46,8 @@ describe('Engine API streams and queries', () => {
     const e = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'echo hi; echo there >&2; exit 5'], AttachStdout: true, AttachStderr: true });
     expect(e.status).toBe(201);
     const s = await api('POST', `/exec/${e.body.Id}/start`, { Detach: false, Tty: false });
-    expect(demux(s.raw)).toEqual([[1, 'hi\n'], [2, 'there\n']]);
+    expect(demux(s.raw)).toEqual(expect.arrayContaining([[1, 'hi\n'], [2, 'there\n']]));
+    expect(demux(s.raw)).toHaveLength(2);
     expect((await api('GET', `/exec/${e.body.Id}/json`)).body).toMatchObject({ Running: false, ExitCode: 5, ContainerID: id });
     expect((await api('POST', `/exec/${e.body.Id}/start`, {})).status).toBe(409); // once only
 
