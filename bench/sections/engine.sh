@@ -17,7 +17,7 @@ engine_down() {
 engine_cycle() {
   local rt=$1 host=$2 out=$BENCH_TMP/engine-$1.json err=$BENCH_TMP/engine-$1.err r
   log "  engine / testcontainers cycle / $rt: DOCKER_HOST=$host"
-  if ! (cd "$REPO" && DOCKER_HOST=$host TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 node "$BENCH_DIR/tools/engine-cycle.mjs" "$WARMUP" "$RUNS") >"$out" 2>"$err"; then
+  if ! (cd "$REPO" && DOCKER_HOST=$host node "$BENCH_DIR/tools/engine-cycle.mjs" "$WARMUP" "$RUNS") >"$out" 2>"$err"; then
     warn "    failed: $(grep -v '^\s*$' "$err" | tail -n 1 | cut -c1-200)"
     record_status engine "testcontainers cycle" "$rt" ms failed "$(grep -v '^\s*$' "$err" | tail -n 1 | cut -c1-200)"
     return 0

@@ -10,7 +10,6 @@ const { suite, svc } = engineSuite('eng-tc', ['busybox', 'nginx']);
 async function tc() {
   process.env.DOCKER_HOST = svc.host;
   process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
-  process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
   return import('testcontainers');
 }
 
