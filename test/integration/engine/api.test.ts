@@ -15,6 +15,36 @@ async function run(name: string, cmd: string[], labels: Record<string, string> =
 }
 
 describe('Engine API streams and queries', () => {
+  it('version, info, images: docker\'s shapes', async () => {
+    expect((await api('GET', '/version')).body).toMatchObject({ ApiVersion: '1.41', Os: 'linux', Version: expect.any(String) });
+    expect((await api('GET', '/info')).body).toMatchObject({ OSType: 'linux', Images: 1, Containers: 0, NCPU: expect.any(Number), DockerRootDir: suite.store.root });
+    const images = (await api('GET', '/images/json')).body;
+    expect(images).toHaveLength(1);
+    expect(images[0]).toMatchObject({ RepoTags: ['busybox:latest'], Id: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), Containers: 0 });
+    expect((await api('GET', `/images/json?filters=${encodeURIComponent('{"reference":["nginx"]}')}`)).body).toEqual([]);
+    expect((await api('GET', '/images/busybox/json')).body).toMatchObject({ Id: images[0].Id, RepoTags: ['busybox:latest'] });
+    expect((await api('GET', `/images/${images[0].Id}/json`)).status).toBe(200);
+  });
+
+  it('restart, stop (304 once stopped), and an AutoRemove container waited for until removed', async () => {
+    const id = await run('cycler', ['sleep', '600']);
+    const pid = (await api('GET', `/containers/${id}/json`)).body.State.Pid;
+    expect((await api('POST', `/containers/${id}/restart?t=0`)).status).toBe(204);
+    const after = (await api('GET', `/containers/${id}/json`)).body.State;
+    expect(after).toMatchObject({ Status: 'running' });
+    expect(after.Pid).not.toBe(pid);
+    expect((await api('POST', `/containers/${id}/stop?t=0`)).status).toBe(204);
+    expect((await api('POST', `/containers/${id}/stop`)).status).toBe(304);
+    expect((await api('GET', `/containers/${id}/json`)).body.State).toMatchObject({ Status: 'exited', Running: false });
+    expect((await api('DELETE', `/containers/${id}`)).status).toBe(204);
+
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'exit 4'], HostConfig: { AutoRemove: true } });
+    const removed = api('POST', `/containers/${c.body.Id}/wait?condition=removed`);
+    expect((await api('POST', `/containers/${c.body.Id}/start`)).status).toBe(204);
+    expect((await removed).body).toEqual({ StatusCode: 4, Error: null });
+    expect((await api('GET', `/containers/${c.body.Id}/json`)).status).toBe(404);
+  });
+
   it('logs: stdout and stderr framed apart; tail, timestamps, since; wait returns the exit code', async () => {
     const id = await run('talker', ['sh', '-c', 'echo one; echo two >&2; sleep 0.2; echo three; exit 7']);
     const w = await api('POST', `/containers/${id}/wait`);
