@@ -202,11 +202,14 @@ export async function wait(ctx: Ctx): Promise<void> {
   ctx.res.on('close', () => (gone = true));
   const startExit = first.exit?.finishedAt;
   let code = first.exit?.exitCode ?? 0;
+  let unrecorded = 0;
   for (let delay = 5; !gone; delay = Math.min(delay * 2, 20)) {
     const s = loadState(id);
     if (!s) break; // removed
     if (s.exit) code = s.exit.exitCode;
-    if (cond === 'not-running' && s.status !== 'running') break;
+    // Its process has ended, and the supervisor writes the exit record a moment later: wait for it (3 s at most).
+    const recorded = s.status !== 'exited' || (!!s.exit && s.exit.finishedAt !== startExit) || ++unrecorded > 150;
+    if (cond === 'not-running' && s.status !== 'running' && (recorded || s.exit)) break;
     if (cond === 'next-exit' && s.status === 'exited' && s.exit && s.exit.finishedAt !== startExit) break;
     await sleep(delay); // 'removed': until it is gone (its --rm, or someone's DELETE)
   }
