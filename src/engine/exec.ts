@@ -67,7 +67,7 @@ export async function start(ctx: Ctx): Promise<void> {
   if (e.started) throw conflict(`exec ${e.id} has already been started`);
   const { prepareExec } = await import('../runtime/exec.js');
   const { spawnProcess } = await import('../sys/exec.js');
-  const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty: false, interactive: false, privileged: e.privileged });
+  const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty: false, privileged: e.privileged });
   e.started = true;
   e.running = true;
   const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -65,11 +65,11 @@ async function execOnTerminal(id: string, argv: string[], env: Record<string, st
 }
 
 /**
- * What runs for an exec: minid-init's argv (it joins the container) and the environment, the
- * request checked against the container first. `execInContainer` runs it on our terminal; the
- * Engine API (src/engine/exec.ts) with its output piped.
+ * What runs an exec: minid-init's argv and the environment it gets, after every check (the
+ * container runs, the user and working directory are valid). `execInContainer` runs it on our
+ * terminal or stdio; the TypeScript API (src/api) runs it with its output captured.
  */
-export async function prepareExec(r: ExecRequest): Promise<{ id: string; argv: string[]; env: Record<string, string> }> {
+export async function prepareExec(r: Omit<ExecRequest, 'tty' | 'interactive' | 'detachKeys'> & { tty?: boolean }): Promise<{ id: string; argv: string[]; env: Record<string, string> }> {
   const s = findContainer(r.ref);
   // docker: "Container ID is not running", exit 1.
   if (s.status !== 'running' || !s.pid) fail(`container ${s.config.name} is not running: start it first (\`minid start ${s.config.name}\`)`, 1);
