@@ -88,11 +88,14 @@ export async function serve(o: ServiceOptions = {}): Promise<void> {
   const server = http.createServer();
   const done = new Promise<void>((resolve) => server.on('close', resolve));
 
+  // Hijacked connections (attach, exec start) are no longer the HTTP server's: ended here.
+  const hijacked = new Set<Duplex>();
   const shutdown = () => {
     if (closing) return;
     closing = true;
     server.close();
     server.closeAllConnections();
+    for (const s of hijacked) s.destroy();
     fs.rmSync(socket, { force: true });
   };
   // Idle: no request under way (an open follow of logs, a wait, an attach count as one).
@@ -166,8 +169,9 @@ export async function serve(o: ServiceOptions = {}): Promise<void> {
   // docker's CLI hijacks attach and exec start (Connection: Upgrade, Upgrade: tcp).
   server.on('upgrade', (req: http.IncomingMessage, sock: Duplex, head: Buffer) => {
     begin();
+    hijacked.add(sock);
     let ended = false;
-    const once = () => void (ended || ((ended = true), end()));
+    const once = () => void (ended || ((ended = true), hijacked.delete(sock), end()));
     sock.on('close', once);
     sock.on('error', () => sock.destroy());
     const res = new http.ServerResponse(req); // for an endpoint that does not hijack (dispatch)
