@@ -196,7 +196,9 @@ export async function serve(o: ServiceOptions = {}): Promise<void> {
     process.umask(old);
   }
   fs.chmodSync(socket, 0o600);
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, shutdown);
+  // `on`, not `once`: signal-exit (proper-lockfile's) re-raises a signal that finds no other
+  // listener left, which would kill the service half-way through its shutdown.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, shutdown);
   o.listening?.(socket);
   idle();
   await done;

@@ -89,6 +89,23 @@ describe('Engine API: bad input', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain(`DOCKER_HOST=unix://${sock}`);
     expect(fs.existsSync(sock)).toBe(false);
+    // SIGTERM ends it at once, also with a hijacked attach open (docker run's, here by hand).
+    const q = execa(cli, ['system', 'service', '--timeout', '0'], { env: suite.store.env, reject: false });
+    while (!fs.existsSync(sock)) await new Promise((r) => setTimeout(r, 20));
+    const c = await api('POST', '/v1.41/containers/create?name=attached', '{"Image":"busybox","Cmd":["sleep","60"]}', sock);
+    suite.ids.push(c.body.Id);
+    const hijacked = net.connect(sock, () => hijacked.write(`POST /v1.41/containers/attached/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`));
+    const upgraded = new Promise<string>((resolve) => hijacked.once('data', (d) => resolve(String(d))));
+    const closed = new Promise((resolve) => hijacked.on('close', resolve));
+    expect(await upgraded).toMatch(/^HTTP\/1\.1 101 /);
+    expect((await api('POST', '/v1.41/containers/attached/start', undefined, sock)).status).toBe(204);
+    const t0 = Date.now();
+    process.kill(q.pid!, 'SIGTERM');
+    expect((await q).exitCode).toBe(0);
+    await closed;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(fs.existsSync(sock)).toBe(false);
+    await suite.run(['rm', '-f', 'attached']);
     // A bad --timeout: one line, exit 1.
     const bad = await execa(cli, ['system', 'service', '--timeout', 'soon'], { env: suite.store.env, reject: false });
     expect(bad.exitCode).toBe(1);
