@@ -34,7 +34,7 @@ export function engineSuite(tag: string, images: string[]) {
     if (!p?.pid) return;
     try {
       process.kill(p.pid, 'SIGTERM');
-      await p;
+      expect((await p).exitCode, svc.stderr).toBe(0); // a clean shutdown, not killed by the signal
       expect(() => process.kill(p.pid!, 0)).toThrow(); // the service is gone
       expect(fs.existsSync(svc.socket)).toBe(false); // and its socket with it
       // Nothing left of what the suite ran through it.
