@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 
 const RUNTIME_ORDER = ['kernel', 'node', 'floor-steps', 'floor-batch', 'floor-bare', 'minid', 'docker', 'podman', 'skopeo+umoci'];
-const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'pull', 'startup', 'dns'];
+const SECTION_ORDER = ['latency', 'throughput', 'scale', 'memory', 'pull', 'startup', 'dns', 'engine'];
 
 function load(args) {
   if (args[0] === '--md') {
@@ -175,6 +175,13 @@ function targets(L) {
     add(`pull-cold-${img}`, `cold pull of ${img} to runnable ≤ the fastest peer (in pairs)`, v, shown, v === null ? null : v <= 1, 'pull', !ok(c) ? missing(c) : 'no peer measured');
     const w = find(L, 'pull', `${img} warm`, 'minid');
     add(`pull-warm-${img}`, `warm pull of ${img} (everything present) < 150 ms`, ok(w) ? w.median : null, ok(w) ? `${num(w.median)} ms` : '–', ok(w) ? w.median < 150 : null, 'pull', missing(w, 'not measured'));
+  }
+  // #19: testcontainers' start -> HTTP wait -> stop cycle at most half of docker's time
+  {
+    const em = find(L, 'engine', 'testcontainers cycle', 'minid');
+    const ed = find(L, 'engine', 'testcontainers cycle', 'docker');
+    v = ratio(em, ed);
+    add('engine-cycle', "testcontainers start → HTTP wait → stop ≤ 0.5× docker's (median)", v, v === null ? (ok(em) ? `${num(em.median)} ms` : '–') : `${x(v)} (${num(em.median)} vs ${num(ed.median)} ms)`, v === null ? null : v <= 0.5, 'engine', !ok(em) ? missing(em, 'not measured') : ed ? ed.status : 'not measured (PEERS=1)');
   }
   return T;
 }

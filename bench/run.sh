@@ -47,12 +47,12 @@ for f in "$BENCH_DIR"/sections/*.sh; do
   . "$f"
 done
 
-ALL_SECTIONS=(startup latency throughput memory scale pull dns)
+ALL_SECTIONS=(startup latency throughput memory scale pull dns engine)
 WANT=()
 for a in "$@"; do
   case $a in
     all) WANT+=("${ALL_SECTIONS[@]}") ;;
-    startup | latency | throughput | memory | scale | pull | dns) WANT+=("$a") ;;
+    startup | latency | throughput | memory | scale | pull | dns | engine) WANT+=("$a") ;;
     -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown section '$a' (have: all ${ALL_SECTIONS[*]})" >&2; exit 2 ;;
   esac
@@ -298,5 +298,6 @@ elif { want memory || want startup; } && minid_supports bridge; then
   FLEET_RT="" FLEET_NAMES=()
 fi
 want dns && run_section dns
+want engine && run_section engine
 # last: it empties the peers' image stores (their cold pulls)
 if want pull; then run_section pull; fi

@@ -680,6 +680,13 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/housekeeping.js')).systemDf));
 
   system
+    .command('service')
+    .description('Serve the Docker Engine API on a unix socket (docker CLI, dockerode, testcontainers) until idle; see docs/engine-api.md')
+    .option('--socket <path>', 'the socket (default: engine.sock in the store\'s run folder, MINID_RUN)')
+    .option('--timeout <seconds>', 'exit after this many seconds without a request (0: never)', '5')
+    .action(action(async () => (await import('./commands/service.js')).service));
+
+  system
     .command('reset')
     .description("Remove every container and every network's kernel objects (bridges, rules, chains): the host as before minid")
     .option('--explain', EXPLAIN).addOption(explainTo())

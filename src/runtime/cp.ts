@@ -116,6 +116,28 @@ async function kindIn(root: Root, p: string, follow: boolean): Promise<Kind> {
   return Buffer.concat(out).toString().trim() === 'directory' ? 'directory' : 'file';
 }
 
+/**
+ * A path in the container as docker's archive endpoints describe it (X-Docker-Container-Path-Stat):
+ * its name, size, Go FileMode (permissions, plus 1<<31 for a directory, 1<<27 for a symlink),
+ * mtime and a symlink's target; undefined when it is not there. Read by busybox `stat` inside
+ * the container's root, as the copy itself is.
+ */
+export async function statInContainer(s: ContainerState, p: string): Promise<{ name: string; size: number; mode: number; mtime: string; linkTarget: string } | undefined> {
+  const root = await containerRoot(s, false);
+  const child = await spawnProcess(root.argv(['stat', '-c', '%s %f %Y %N', '--', p]), { stdio: ['ignore', 'pipe', 'pipe'], cleanEnv: true, env: {} });
+  const out: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  if ((await finished(child)).code !== 0) return undefined;
+  const m = /^(\d+) ([0-9a-f]+) (\d+) (.*)$/s.exec(Buffer.concat(out).toString().trim());
+  if (!m) return undefined;
+  const raw = parseInt(m[2], 16);
+  const type = raw & 0o170000;
+  const mode = (raw & 0o7777) + (type === 0o040000 ? 2 ** 31 : type === 0o120000 ? 2 ** 27 : 0);
+  // %N: 'name' or 'name' -> 'target'
+  const link = /-> '(.*)'$/s.exec(m[4]);
+  return { name: path.posix.basename(p.replace(/\/+$/, '')) || '/', size: Number(m[1]), mode, mtime: new Date(Number(m[3]) * 1000).toISOString(), linkTarget: type === 0o120000 && link ? link[1] : '' };
+}
+
 function hostKind(p: string, follow: boolean): Kind {
   const st = follow ? fs.statSync(p, { throwIfNoEntry: false }) : fs.lstatSync(p, { throwIfNoEntry: false });
   return !st ? undefined : st.isDirectory() ? 'directory' : 'file';

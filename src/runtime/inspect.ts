@@ -52,7 +52,12 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
   const ports = goMap({} as Record<string, { HostIp: string; HostPort: string }[]>);
   if (att && c.net.mode !== 'host' && c.net.mode !== 'none') {
     for (const p of c.exposedPorts) ports[p.includes('/') ? p : `${p}/tcp`] = nilSlice();
-    for (const b of att.ports ?? []) (ports[`${b.containerPort}/${b.protocol}`] ??= []).push({ HostIp: b.hostIp || '0.0.0.0', HostPort: String(b.hostPort) });
+    for (const b of att.ports ?? []) {
+      const key = `${b.containerPort}/${b.protocol}`;
+      // An exposed port's entry is Go's nil slice (null in JSON): a published one needs a real list.
+      if (!ports[key]?.length) ports[key] = [];
+      ports[key].push({ HostIp: b.hostIp || '0.0.0.0', HostPort: String(b.hostPort) });
+    }
   }
   const exposed = new Set([...c.exposedPorts.map((p) => (p.includes('/') ? p : `${p}/tcp`)), ...Object.keys(portBindings(c.net.ports))]);
 

@@ -12,7 +12,7 @@
 // new file when minid-logger rotates it, until the container is no longer running.
 import fs from 'node:fs';
 import path from 'node:path';
-import { findContainer, logFile, supervisorAlive } from './state.js';
+import { findContainer, loadState, logFile, supervisorAlive } from './state.js';
 
 const POLL_MS = 100;
 const CHUNK = 65536;
@@ -127,6 +127,8 @@ export interface LogOptions {
   until?: string;
   /** Each line starts with its time. */
   timestamps?: boolean;
+  /** With `follow`: stop when aborted (the Engine API's client went away). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -208,7 +210,9 @@ export async function readLogs(ref: string, o: LogOptions, out: Record<Stream, N
       await cur?.read(emit, drained);
     }
   };
-  while (findContainer(id).status === 'running' && !untilPassed()) {
+  // (A --rm container may be removed meanwhile: then it has ended, and what it wrote is still
+  // read through the open file.)
+  while (!o.signal?.aborted && loadState(id)?.status === 'running' && !untilPassed()) {
     await pump();
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

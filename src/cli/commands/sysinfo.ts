@@ -15,7 +15,8 @@ async function render(obj: unknown, format: string | undefined, text: () => stri
   await printInspected([obj], format);
 }
 
-export async function version(o: { format?: string } = {}): Promise<void> {
+/** docker's version object (the Engine API's GET /version is its Server part). */
+export function versionObject() {
   const arch = GOARCH[process.arch] ?? process.arch;
   const common = { Version: VERSION, ApiVersion: '1.41', GitCommit: '', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: arch, BuildTime: '' };
   const v = {
@@ -28,6 +29,13 @@ export async function version(o: { format?: string } = {}): Promise<void> {
       KernelVersion: os.release(),
     },
   };
+  return v;
+}
+
+export async function version(o: { format?: string } = {}): Promise<void> {
+  const v = versionObject();
+  const arch = v.Server.Arch;
+  const common = { GoVersion: v.Server.GoVersion };
   await render(v, o.format, () =>
     [
       'Client:',
@@ -53,7 +61,8 @@ function osName(): string {
   }
 }
 
-export async function info(o: { format?: string } = {}): Promise<void> {
+/** docker's info object (GET /info). */
+export async function infoObject() {
   const { listStates } = await import('../../runtime/state.js');
   const { hostLayout } = await import('../../runtime/cgroup.js');
   const { listImages } = await import('../../image/store.js');
@@ -84,6 +93,11 @@ export async function info(o: { format?: string } = {}): Promise<void> {
     SecurityOptions: ['name=seccomp,profile=default'],
     Warnings: null,
   };
+  return i;
+}
+
+export async function info(o: { format?: string } = {}): Promise<void> {
+  const i = await infoObject();
   await render(i, o.format, () =>
     [
       'Server:',

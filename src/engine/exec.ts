@@ -1,0 +1,141 @@
+// /containers/{id}/exec, /exec/{id}/start, /exec/{id}/json: one more command in a running
+// container, as `minid exec` runs it (src/runtime/exec.ts: minid-init joins the container),
+// with its stdout and stderr on the multiplexed stream, or detached. An exec is the service's
+// own record (in memory): its id, what to run, then its pid and exit code.
+import crypto from 'node:crypto';
+import { constants } from 'node:os';
+import { type Ctx, badRequest, conflict, framed, notFound, readJson, sendJson, upgraded } from './http.js';
+import { container } from './containers.js';
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  cmd: string[];
+  env: string[];
+  user?: string;
+  workdir?: string;
+  privileged: boolean;
+  tty: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  running: boolean;
+  started: boolean;
+  pid: number;
+  exitCode: number | null;
+}
+
+const execs = new Map<string, ExecRecord>();
+
+/** POST /containers/{id}/exec: 201 {"Id"}; 409 when the container does not run. */
+export async function create(ctx: Ctx): Promise<void> {
+  const s = container(ctx.params[0]);
+  const body = await readJson(ctx);
+  const cmd = typeof body.Cmd === 'string' ? [body.Cmd] : body.Cmd;
+  if (!Array.isArray(cmd) || !cmd.length || !cmd.every((c: unknown) => typeof c === 'string')) throw badRequest('No exec command specified: give Cmd, a list of strings');
+  if (s.status !== 'running') throw conflict(`Container ${s.config.id} is not running`);
+  if (s.paused) throw conflict(`Container ${s.config.id} is paused, unpause the container before exec`);
+  const id = crypto.randomBytes(32).toString('hex');
+  execs.set(id, {
+    id,
+    containerId: s.config.id,
+    cmd,
+    env: (Array.isArray(body.Env) ? body.Env : []).filter((e: unknown) => typeof e === 'string' && e.includes('=')),
+    user: body.User || undefined,
+    workdir: body.WorkingDir || undefined,
+    privileged: !!body.Privileged,
+    tty: !!body.Tty,
+    stdout: !!body.AttachStdout,
+    stderr: !!body.AttachStderr,
+    running: false,
+    started: false,
+    pid: 0,
+    exitCode: null,
+  });
+  sendJson(ctx.res, 201, { Id: id });
+}
+
+function record(id: string): ExecRecord {
+  const e = execs.get(id);
+  if (!e) throw notFound(`No such exec instance: ${id}`);
+  return e;
+}
+
+/** POST /exec/{id}/start {"Detach", "Tty"}: the output streamed until the command ends; detached, 200 at once. */
+export async function start(ctx: Ctx): Promise<void> {
+  const e = record(ctx.params[0]);
+  const body = await readJson(ctx);
+  if (e.started) throw conflict(`exec ${e.id} has already been started`);
+  const { prepareExec } = await import('../runtime/exec.js');
+  const { spawnProcess } = await import('../sys/exec.js');
+  const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty: false, privileged: e.privileged });
+  e.started = true;
+  e.running = true;
+  const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  e.pid = child.pid ?? 0;
+  const closed = new Promise<void>((res) =>
+    child.on('close', (code, sig) => {
+      e.exitCode = code ?? 128 + (sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0);
+      e.running = false;
+      res();
+    }),
+  );
+  child.on('error', () => {
+    e.exitCode = 126;
+    e.running = false;
+  });
+  if (body.Detach) {
+    child.stdout!.resume();
+    child.stderr!.resume();
+    if (ctx.upgrade) upgraded(ctx).end();
+    else {
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+      ctx.res.end();
+    }
+    return;
+  }
+  // With a terminal asked for, docker sends the raw bytes; minid's exec here has none, but the
+  // client reads what it asked for.
+  const mux = !(body.Tty ?? e.tty);
+  const contentType = mux ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  let out: NodeJS.WritableStream;
+  if (ctx.upgrade) {
+    const sock = upgraded(ctx, contentType);
+    sock.resume(); // stdin: not attached
+    out = sock;
+  } else {
+    ctx.res.writeHead(200, { 'Content-Type': contentType });
+    out = ctx.res;
+  }
+  const pipes: Promise<void>[] = [];
+  for (const [name, n] of [['stdout', 1], ['stderr', 2]] as const) {
+    const src = child[name]!;
+    if (!e[name]) {
+      src.resume();
+      continue;
+    }
+    const w = framed(out, n, mux);
+    src.pipe(w);
+    pipes.push(new Promise((res) => w.on('finish', () => res())));
+  }
+  await closed;
+  await Promise.all(pipes);
+  out.end();
+}
+
+/** GET /exec/{id}/json: docker's exec inspect (ExitCode null while it runs). */
+export function inspect(ctx: Ctx): void {
+  const e = record(ctx.params[0]);
+  sendJson(ctx.res, 200, {
+    ID: e.id,
+    Running: e.running,
+    ExitCode: e.exitCode,
+    ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user ?? '' },
+    OpenStdin: false,
+    OpenStderr: e.stderr,
+    OpenStdout: e.stdout,
+    CanRemove: false,
+    ContainerID: e.containerId,
+    DetachKeys: '',
+    Pid: e.pid,
+  });
+}

@@ -1,0 +1,66 @@
+// The docker CLI (Debian's docker.io client, /usr/bin/docker) against minid's Engine API:
+// run --rm, run -d -p, ps, logs, exec, inspect -f, cp, rm -f.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { engineSuite } from './service.js';
+
+const { suite, svc } = engineSuite('eng-cli', ['busybox', 'nginx']);
+// /usr/local/bin/docker (a newer CLI) may come first in PATH: the test names Debian's.
+const docker = (args: string[]) => execa('/usr/bin/docker', args, { env: { DOCKER_HOST: svc.host }, reject: false, timeout: 60_000 });
+
+/** A port nothing listens on now (the kernel's pick), for -p. */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('docker CLI against minid system service', () => {
+  it('run --rm: the output on stdout and stderr, the exit code, and the container gone', async () => {
+    const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(r.stdout).toBe('out');
+    expect(r.stderr).toBe('err');
+    expect(r.exitCode).toBe(3);
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('run -d -p, ps, logs, exec, inspect -f, cp, rm -f', async () => {
+    const port = await freePort();
+    const run = await docker(['run', '-d', '-p', `${port}:80`, '--name', 'web', 'nginx']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^[0-9a-f]{64}$/);
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    expect(page).toContain('Welcome to nginx');
+
+    const ps = await docker(['ps']);
+    expect(ps.stdout).toMatch(new RegExp(`${run.stdout.slice(0, 12)} +nginx .*0\\.0\\.0\\.0:${port}->80/tcp +web`));
+
+    // nginx logs each request on stdout, its notices on stderr.
+    const logs = await docker(['logs', 'web']);
+    expect(logs.stdout).toContain('"GET / HTTP/1.1" 200');
+
+    const ex = await docker(['exec', 'web', 'sh', '-c', 'echo in-exec; echo oops >&2; exit 4']);
+    expect(ex).toMatchObject({ stdout: 'in-exec', stderr: 'oops', exitCode: 4 });
+
+    const insp = await docker(['inspect', '-f', '{{.State.Status}} {{.Name}} {{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'web']);
+    expect(insp.stdout).toBe(`running /web ${port}`);
+
+    // cp both ways (HEAD, GET and PUT /containers/{id}/archive): a folder out, a file in.
+    const out = path.join(suite.tmp, 'out');
+    expect((await docker(['cp', 'web:/etc/nginx', out])).exitCode).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'nginx.conf'), 'utf8')).toContain('worker_processes');
+    fs.writeFileSync(path.join(suite.tmp, 'in.txt'), 'copied in\n');
+    expect((await docker(['cp', path.join(suite.tmp, 'in.txt'), 'web:/tmp/'])).exitCode).toBe(0);
+    expect((await docker(['exec', 'web', 'cat', '/tmp/in.txt'])).stdout).toBe('copied in');
+    expect((await docker(['cp', 'web:/no/such', out])).stderr).toMatch(/No such container:path/);
+
+    const rm = await docker(['rm', '-f', 'web']);
+    expect(rm).toMatchObject({ stdout: 'web', exitCode: 0 });
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+});
