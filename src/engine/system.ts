@@ -1,5 +1,5 @@
 // GET/HEAD /_ping, GET /version, GET /info, GET /events.
-import { ApiError, type Ctx, sendJson } from './http.js';
+import { badRequest, type Ctx, sendJson } from './http.js';
 
 /** "OK", with the headers a client negotiates the API version from (Api-Version, set by the server). */
 export function ping(ctx: Ctx): void {
@@ -20,7 +20,33 @@ export async function info(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, { ...i, IndexServerAddress: '', Labels: [], Runtimes: { minid: { path: 'minid' } }, Swarm: { LocalNodeState: 'inactive' }, ExperimentalBuild: false });
 }
 
-/** minid keeps no event log yet (`minid events` is another issue's): said, not hung. */
-export function events(): void {
-  throw new ApiError(501, 'events are not supported by minid yet: poll GET /containers/json or /containers/{id}/json instead');
+/**
+ * GET /events?since=&until=&filters=: the store's events (runtime/events.ts) as JSON lines, the
+ * recorded ones from `since`, then new ones as they come, until `until` or the client leaves.
+ * since/until are unix times in seconds (fractions allowed), as the docker CLI sends them.
+ */
+export async function events(ctx: Ctx): Promise<void> {
+  const ev = await import('../runtime/events.js');
+  const { parseFilters } = await import('./images.js');
+  const time = (name: string): bigint | undefined => {
+    const v = ctx.query.get(name);
+    if (!v) return undefined;
+    const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+    if (!m) throw badRequest(`invalid ${name} "${v}": give a unix time in seconds (1700000000 or 1700000000.5)`);
+    return BigInt(m[1]) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+  };
+  const since = time('since');
+  const until = time('until');
+  let filters;
+  try {
+    filters = ev.parseEventFilters(Object.entries(parseFilters(ctx.query.get('filters'))).flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`)));
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  const ac = new AbortController();
+  ctx.res.on('close', () => ac.abort());
+  ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+  ctx.res.flushHeaders();
+  await ev.watchEvents({ since, until, filters, signal: ac.signal }, (e) => void ctx.res.write(ev.eventJson(e) + '\n'));
+  ctx.res.end();
 }

@@ -269,6 +269,8 @@ export interface WatchOptions {
   filters: EventFilters;
   /** How often the file is read for new events while following (ms). */
   pollMs?: number;
+  /** Stop following when aborted (the Engine API's client went away). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -283,7 +285,7 @@ export async function watchEvents(o: WatchOptions, emit: (e: EventMessage) => vo
   const tail = new EventTail();
   if (o.since !== undefined) for (const e of readAllEvents(eventsFile(), { ino: tail.ino, pos: tail.pos })) if (inRange(e) && matchEvent(e, o.filters)) emit(e);
   try {
-    while (o.until === undefined || now() <= o.until) {
+    while ((o.until === undefined || now() <= o.until) && !o.signal?.aborted) {
       for (const e of tail.poll()) if (inRange(e) && matchEvent(e, o.filters)) emit(e);
       await new Promise((r) => setTimeout(r, o.pollMs ?? 100));
     }

@@ -26,6 +26,20 @@ describe('Engine API streams and queries', () => {
     expect((await api('GET', `/images/${images[0].Id}/json`)).status).toBe(200);
   });
 
+  it('events: the recorded ones between since and until, filtered, as JSON lines', async () => {
+    const from = Date.now() / 1000;
+    const id = await run('evented', ['true']);
+    expect((await api('POST', `/containers/${id}/wait`)).body.StatusCode).toBe(0);
+    const until = (Date.now() / 1000 + 1).toFixed(3);
+    const r = await api('GET', `/events?since=${from.toFixed(3)}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ container: [id] }))}`);
+    expect(r.status).toBe(200);
+    const lines = r.raw.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((e) => e.Action)).toEqual(expect.arrayContaining(['create', 'start', 'die']));
+    expect(lines.every((e) => e.Type === 'container' && e.Actor.ID === id)).toBe(true);
+    expect(lines.find((e) => e.Action === 'die').Actor.Attributes).toMatchObject({ exitCode: '0', name: 'evented', image: 'busybox' });
+    expect((await api('DELETE', `/containers/${id}`)).status).toBe(204);
+  });
+
   it('restart, stop (304 once stopped), and an AutoRemove container waited for until removed', async () => {
     const id = await run('cycler', ['sleep', '600']);
     const pid = (await api('GET', `/containers/${id}/json`)).body.State.Pid;

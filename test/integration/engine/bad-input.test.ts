@@ -19,7 +19,8 @@ describe('Engine API: bad input', () => {
     expect(r.status).toBe(404);
     expect(r.body.message).toMatch(/no GET \/swarm/);
     expect((await api('PATCH', '/v1.41/containers/json')).status).toBe(405);
-    expect(await api('GET', '/v1.41/events')).toMatchObject({ status: 501, body: { message: expect.stringMatching(/not supported/) } });
+    expect(await api('GET', '/v1.41/events?since=yesterday')).toMatchObject({ status: 400, body: { message: expect.stringMatching(/invalid since "yesterday"/) } });
+    expect((await api('GET', `/v1.41/events?until=1&filters=${encodeURIComponent('{"colour":["red"]}')}`)).status).toBe(400);
     // Connection: Upgrade where nothing hijacks: a plain answer on that connection, not a hang.
     const raw = await new Promise<string>((resolve, reject) => {
       const c = net.connect(svc.socket, () => c.write('GET /v1.41/nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'));
