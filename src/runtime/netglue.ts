@@ -3,7 +3,7 @@
 // container, bridge, cni), and the /etc files (hostname, hosts, resolv.conf) it sees.
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import type { AttachMode, Attachment } from '../network/types.js';
+import type { AttachMode, Attachment } from '../network/index.js';
 import type { ContainerConfig } from './state.js';
 import { findContainer } from './state.js';
 
