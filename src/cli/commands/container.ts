@@ -231,24 +231,13 @@ export async function systemPrune(o: { explain?: boolean }) {
   if (!removed.length) process.stdout.write('Nothing to remove\n');
 }
 
-/**
- * `minid network check CONTAINER`: is each of the container's attachments still in place? Its
- * driver says (network/drivers: check()): the namespace, veth and bridge for bridge networks,
- * the namespace for none and container:, nothing to lose for host; for --cni, the plugins' CHECK.
- * One line per attachment; exit 1 when one is not.
- */
+/** `minid network check CONTAINER`: one line per attachment (runtime/netglue.ts checkNetwork); exit 1 when one is not in place. */
 export async function networkCheck(ref: string) {
   const s = findContainer(ref);
-  const main = s.config.attachment;
-  if (!main) fail(`container ${s.config.name} is not attached to any network (it is not running): start it first`, 1);
-  const net = await import('../../network/index.js');
-  const bad: string[] = [];
-  for (const att of [net.fromStored(main, { cni: s.config.net.cni }), ...(s.config.extraAttachments ?? []).map((e) => net.fromStored(e))]) {
-    const what = att.mode === 'cni' ? `CNI CHECK of "${att.cni.name}"` : `${att.mode} attachment${'network' in att && att.network ? ` to "${att.network}"` : ''}`;
-    const problems = await net.check(att);
-    if (problems.length) bad.push(`${s.config.name}: ${what}: ${problems.join('; ')}`);
-    else process.stdout.write(`${s.config.name}: ${what} passed\n`);
-  }
+  const results = await (await import('../../runtime/netglue.js')).checkNetwork(s.config);
+  if (!results) fail(`container ${s.config.name} is not attached to any network (it is not running): start it first`, 1);
+  const bad = results.filter((r) => r.problems.length).map((r) => `${s.config.name}: ${r.what}: ${r.problems.join('; ')}`);
+  for (const r of results) if (!r.problems.length) process.stdout.write(`${s.config.name}: ${r.what} passed\n`);
   if (bad.length) fail(bad.join('\n'), 1);
 }
 
