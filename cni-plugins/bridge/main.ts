@@ -5,13 +5,13 @@
 //   traffic leaving the subnet), hairpinMode, promiscMode, runtimeConfig.mac / CNI_ARGS MAC.
 // Result: interfaces [bridge, host veth, container iface (sandbox)], ips on interface 2.
 //
-// Work is batched: one `ip -batch` on the host (while the IPAM plugin runs), one inside the
-// namespace, one `iptables-restore` for ipMasq.
+// Work is batched and overlapped: one `ip -batch` on the host (started while the IPAM plugin
+// runs), one inside the namespace, one `iptables-restore` for ipMasq (cmdAdd says in which order).
 import fs from 'node:fs';
 import { run } from '../../src/sys/exec.js';
 import type { CniInterface, CniResult } from '../../src/cni/spec.js';
 import { CniError, ErrorCode, cniArgsRecord, log, netnsExists, prevResultOf, type CmdArgs, type Plugin } from '../lib/skel.js';
-import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, isSibling, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
+import { checkIface, configureIfaceLines, delegate, inNetns, ipBatch, isBridge, linkExists, macOf, randomHex, randomMac, readSys, setSysctl } from '../lib/net.js';
 import { formatIP, networkOf, networkString, next, parseCidr } from '../lib/ip.js';
 import { chainName, commentOf, ownerComment, parseOwner, parseSave, q, removalLines, restore, save } from '../lib/iptables.js';
 
@@ -117,6 +117,16 @@ function addressing(c: BridgeConf, ipam: CniResult) {
   return { ips, routes, gws, gwLines };
 }
 
+/** ipMasq: one chain per attachment, for its IPv4 and its IPv6 addresses (one restore per family). */
+async function addMasq(c: BridgeConf, a: CmdArgs, ips: { address: string }[]): Promise<void> {
+  const chain = chainName('MASQ', c.name, a.containerId, a.ifName);
+  const v4 = ips.filter((i) => !i.address.includes(':')).map((i) => i.address);
+  const v6 = ips.filter((i) => i.address.includes(':')).map((i) => i.address);
+  const outcomes = await Promise.allSettled([v4.length ? restore('nat', masqLines(c, a, chain, v4)) : null, v6.length ? restore('nat', masqLines(c, a, chain, v6), true) : null]);
+  const failed = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (failed) throw failed.reason;
+}
+
 async function cmdAdd(a: CmdArgs): Promise<CniResult> {
   const c = loadConf(a);
   await ensureBridge(c);
@@ -129,31 +139,28 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
     `link set ${hostVeth} master ${c.bridge}`,
     `link set ${hostVeth} up`,
   ];
-  // Every process a plugin starts is a fork of Node (~3 ms of CPU here), so: minid-host-local
-  // in this process (skel.ts: siblings) answers at once, and the bridge's gateway addresses
-  // then join the host links in one `ip -batch`. Another IPAM plugin, a process of its own,
-  // runs beside the host links instead, and the gateways follow in a batch of their own.
-  let ipamOutcome: PromiseSettledResult<CniResult | null>;
-  let hostOutcome: PromiseSettledResult<unknown>;
-  let gwsDone = false;
-  if (c.ipamType && isSibling(c.ipamType, a.path)) {
-    [ipamOutcome] = await Promise.allSettled([delegate(c.ipamType, 'ADD', a)]);
-    let gwLines: string[] = [];
-    if (ipamOutcome.status === 'fulfilled' && ipamOutcome.value) {
-      try {
-        gwLines = addressing(c, ipamOutcome.value).gwLines;
-        gwsDone = true;
-      } catch {
-        /* reported below, after the undo is set up */
-      }
-    }
-    [hostOutcome] = await Promise.allSettled([ipBatch([...hostLines, ...gwLines])]);
-  } else {
-    [ipamOutcome, hostOutcome] = await Promise.allSettled([c.ipamType ? delegate(c.ipamType, 'ADD', a) : Promise.resolve(null), ipBatch(hostLines)]);
-  }
+  // Four jobs, some waiting for another's answer. Each process a plugin starts is a fork of Node
+  // (~3 ms of CPU here, plus the command's own start), so none starts later than it must, and
+  // the `ip` batches start at once and get their last lines as answers come (ipBatch's `more`):
+  //   IPAM (minid-host-local: in this process, skel.ts)  -> addresses, routes, gateways
+  //   ip -batch on the host: the veth pair now; the bridge's gateway addresses once IPAM answered
+  //   ip -batch in the namespace: started now; its lines once the veth pair is there and IPAM answered
+  //   iptables-restore (ipMasq): once IPAM answered
+  // Every outcome is awaited before anything is reported or undone.
+  const ipamP = c.ipamType ? delegate(c.ipamType, 'ADD', a) : Promise.resolve(null);
+  const planP = ipamP.then((r) => (r ? addressing(c, r) : null));
+  const hostP = ipBatch(hostLines, undefined, { more: planP.then((p) => p?.gwLines ?? []) });
+  const nsLines = hostP.then(() => planP).then((p) => (p ? configureIfaceLines(a.ifName, 2, { cniVersion: a.cniVersion, ips: p.ips, routes: p.routes }) : [`link set ${a.ifName} up`]));
+  const nsP = ipBatch([], a.netns, { more: nsLines });
+  const masqP = planP.then((p) => (p && c.ipMasq ? addMasq(c, a, p.ips) : undefined));
+  const [ipamOutcome, planOutcome, hostOutcome, nsOutcome, masqOutcome] = await Promise.allSettled([ipamP, planP, hostP, nsP, masqP]);
   let success = false;
   const undo = async () => {
     if (success) return;
+    if (c.ipMasq && planOutcome.status === 'fulfilled' && planOutcome.value) {
+      await teardownMasq(c, a, false).catch(() => {});
+      await teardownMasq(c, a, true).catch(() => {});
+    }
     if (linkExists(hostVeth)) await run(['ip', 'link', 'del', hostVeth], { allowFail: true });
     if (c.ipamType && ipamOutcome.status === 'fulfilled') await delegate(c.ipamType, 'DEL', a).catch((e) => log(NAME, `IPAM DEL after failure: ${e.message}`));
   };
@@ -164,7 +171,11 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
       throw new CniError(ErrorCode.INTERFACE_FAILURE, `failed to set up the veth pair for ${a.ifName}: ${why}`);
     }
     if (ipamOutcome.status === 'rejected') throw ipamOutcome.reason;
+    if (planOutcome.status === 'rejected') throw planOutcome.reason;
     if (c.hairpinMode) fs.writeFileSync(`/sys/class/net/${hostVeth}/brport/hairpin_mode`, '1');
+    // The jobs are `ip` batches (interfaces) and iptables-restore, whose errors have a code already.
+    for (const o of [nsOutcome, masqOutcome])
+      if (o.status === 'rejected') throw o.reason instanceof CniError ? o.reason : new CniError(ErrorCode.INTERFACE_FAILURE, String(o.reason?.message ?? o.reason));
 
     const result: CniResult = {
       cniVersion: a.cniVersion,
@@ -175,39 +186,13 @@ async function cmdAdd(a: CmdArgs): Promise<CniResult> {
       ],
     };
     if (c.mtu) for (const i of result.interfaces!) i.mtu = c.mtu;
-    const ipam = ipamOutcome.value;
-    const work: Promise<unknown>[] = [];
-    if (ipam) {
-      const { ips, routes, gws, gwLines } = addressing(c, ipam);
-      result.ips = ips;
-      result.routes = routes;
-      // Container side: addresses, link up, routes.
-      work.push(ipBatch(configureIfaceLines(a.ifName, 2, result), a.netns));
-      // Host side: gateway addresses on the bridge (unless they went with the links), forwarding.
-      if (gws.length) {
-        if (!gwsDone) work.push(ipBatch(gwLines));
-        if (gws.some((g) => !g.six)) setSysctl('net.ipv4.ip_forward', '1');
-        if (gws.some((g) => g.six)) setSysctl('net.ipv6.conf.all.forwarding', '1');
-      }
-      if (c.ipMasq) {
-        const chain = chainName('MASQ', c.name, a.containerId, a.ifName);
-        const v4 = result.ips.filter((i) => !i.address.includes(':')).map((i) => i.address);
-        const v6 = result.ips.filter((i) => i.address.includes(':')).map((i) => i.address);
-        if (v4.length) work.push(restore('nat', masqLines(c, a, chain, v4)));
-        if (v6.length) work.push(restore('nat', masqLines(c, a, chain, v6), true));
-      }
-    } else {
-      work.push(ipBatch([`link set ${a.ifName} up`], a.netns));
-    }
-    const outcomes = await Promise.allSettled(work);
-    const failed = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) {
-      if (c.ipMasq) {
-        await teardownMasq(c, a, false).catch(() => {});
-        await teardownMasq(c, a, true).catch(() => {});
-      }
-      // The jobs are `ip` batches (interfaces) and iptables-restore, whose errors have a code already.
-      throw failed.reason instanceof CniError ? failed.reason : new CniError(ErrorCode.INTERFACE_FAILURE, String(failed.reason?.message ?? failed.reason));
+    const plan = planOutcome.value;
+    if (plan) {
+      result.ips = plan.ips;
+      result.routes = plan.routes;
+      // Forwarding for the gateways the bridge got.
+      if (plan.gws.some((g) => !g.six)) setSysctl('net.ipv4.ip_forward', '1');
+      if (plan.gws.some((g) => g.six)) setSysctl('net.ipv6.conf.all.forwarding', '1');
     }
     // The bridge's MAC may change as ports join or when it gets an address: read it last.
     result.interfaces![0].mac = macOf(c.bridge);

@@ -19,11 +19,16 @@ export function inNetns(p: string, argv: string[]): string[] {
   return ['nsenter', `--net=${p}`, ...argv];
 }
 
-/** Run `ip -batch -` with one command per line; on the host, or inside netns. */
-export async function ipBatch(lines: string[], netns?: string, opts: { force?: boolean; allowFail?: boolean } = {}) {
-  if (!lines.length) return { exitCode: 0, stdout: '', stderr: '' };
+/**
+ * Run `ip -batch -` with one command per line; on the host, or inside netns. `more`: lines that
+ * follow once known; ip starts (and runs `lines`) meanwhile, and a rejected `more` just ends the
+ * batch. Without an error, ip runs each line as it reads it and stops at the first that fails.
+ */
+export async function ipBatch(lines: string[], netns?: string, opts: { force?: boolean; allowFail?: boolean; more?: Promise<string[]> } = {}) {
+  if (!lines.length && !opts.more) return { exitCode: 0, stdout: '', stderr: '' };
   const ip = ['ip', ...(opts.force ? ['-force'] : []), '-batch', '-'];
-  return run(netns ? inNetns(netns, ip) : ip, { input: lines.join('\n') + '\n', allowFail: opts.allowFail });
+  const text = (l: string[]) => l.map((x) => x + '\n').join('');
+  return run(netns ? inNetns(netns, ip) : ip, { input: text(lines), inputMore: opts.more?.then(text), allowFail: opts.allowFail });
 }
 
 /** `ip -j ...` parsed. */

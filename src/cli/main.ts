@@ -581,7 +581,7 @@ export function buildProgram(): Command {
     .action(action(async () => { const m = await import('./commands/network.js'); return () => m.networkPrune(); }));
   network
     .command('check')
-    .description("CNI CHECK of a container's attachment (containers run with --cni)")
+    .description("Check that a container's network attachments are still in place (--cni: the plugins' CHECK)")
     .argument('<container>')
     .action(action(async () => (await import('./commands/container.js')).networkCheck));
   network

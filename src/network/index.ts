@@ -35,7 +35,8 @@ export type { Step, PlanOptions, PlanResult } from './step.js';
 export { applyPlan, formatPlan, formatStep, undoSteps } from './step.js';
 export { planNoneAttach, planBridgeAttach, planDetach, planNetworkTeardown, planGlobalTeardown, type HostState, type BridgePlanInput } from './plan.js';
 export { parsePortSpec, parseExposedPort, resolvePorts, type PortSpec } from './ports.js';
-export { renderHosts, renderResolvConf, renderHostname, containerNetFiles, writeContainerNetFiles, FALLBACK_NAMESERVERS } from './files.js';
+export { renderHosts, renderResolvConf, renderHostname, containerNetFiles, writeContainerNetFiles, validateDnsOption, validateNetFileInput, FALLBACK_NAMESERVERS } from './files.js';
+export { netnsPath } from './names.js';
 export {
   createNetwork,
   listNetworks,

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fail } from '../errors.js';
 import { paths } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
-import type { BridgeAttachment } from '../network/types.js';
+import type { BridgeAttachment } from '../network/index.js';
 import { findContainer, listStates, loadState, saveConfig, type ContainerConfig, type ContainerState } from './state.js';
 
 type Explain = ((line: string) => void) | undefined;

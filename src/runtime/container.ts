@@ -13,7 +13,6 @@ import * as spec from './spec.js';
 import * as sec from './security.js';
 import { resolveUser } from './users.js';
 import { readImageFile } from './rootfs.js';
-import { validateDnsOption, validateNetFileInput } from '../network/files.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
@@ -83,8 +82,8 @@ export function consoleBinary(): string {
   return helperBinary('minid-console');
 }
 
-/** Validate everything the user typed before touching anything. */
-function parseRequest(r: RunRequest) {
+/** Validate everything the user typed before touching anything (`net`: the network layer, for its input checks). */
+function parseRequest(r: RunRequest, net: Pick<typeof import('../network/index.js'), 'validateNetFileInput' | 'validateDnsOption'>) {
   if (r.name !== undefined) spec.validateName(r.name);
   const restartPolicy = parseRestartPolicy(r.restart, r.rm);
   const volumes = [...r.volumes.map(spec.parseVolume), ...(r.mounts ?? []).map(spec.parseMount)];
@@ -95,8 +94,8 @@ function parseRequest(r: RunRequest) {
   if (r.user) spec.parseUserFlag(r.user);
   if (r.workdir !== undefined && !path.isAbsolute(r.workdir)) fail(`invalid working directory "${r.workdir}": it must be absolute`);
   // Checked here, not when the files are written: by then the network is set up.
-  validateNetFileInput({ hostname: r.hostname, mode: r.net.mode, dns: r.net.dns, dnsSearch: r.net.dnsSearch, addHosts: r.net.addHosts });
-  (r.net.dnsOptions ?? []).forEach(validateDnsOption);
+  net.validateNetFileInput({ hostname: r.hostname, mode: r.net.mode, dns: r.net.dns, dnsSearch: r.net.dnsSearch, addHosts: r.net.addHosts });
+  (r.net.dnsOptions ?? []).forEach((o) => net.validateDnsOption(o));
   const fileEnv = r.envFiles.flatMap((f) => {
     let text: string;
     try {
@@ -197,12 +196,12 @@ async function prepareVolumes(volumes: spec.Volume[], layers: string[]): Promise
  * printed; nothing is created or changed.
  */
 export async function checkRunRequest(r: RunRequest): Promise<void> {
-  parseRequest(r);
+  parseRequest(r, await import('../network/index.js'));
   await checkNetworkNames(r);
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy } = parseRequest(r);
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy } = parseRequest(r, await import('../network/index.js'));
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -313,7 +312,7 @@ export async function startContainer(
   fs.mkdirSync(runDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const mode = c.net.mode;
   const known = !mode.startsWith('container:') && !mode.startsWith('cni:');
-  const { netnsPath } = await import('../network/names.js');
+  const { netnsPath } = await import('../network/index.js');
   const netns: string | undefined = known && mode !== 'host' ? netnsPath(c.id) : undefined;
   const early = known && !!io.spawn;
   const envFile = path.join(runDir, 'env');

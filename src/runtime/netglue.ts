@@ -3,7 +3,7 @@
 // container, bridge, cni), and the /etc files (hostname, hosts, resolv.conf) it sees.
 import fs from 'node:fs';
 import { fail } from '../errors.js';
-import type { AttachMode, Attachment } from '../network/types.js';
+import type { AttachMode, Attachment } from '../network/index.js';
 import type { ContainerConfig } from './state.js';
 import { findContainer } from './state.js';
 
@@ -89,6 +89,22 @@ export async function detachNetwork(c: ContainerConfig, explain?: (l: string) =>
   const net = await import('../network/index.js');
   // As stored, maybe by an earlier minid: the container's --cni folders complete an old cni attachment.
   await net.detach(net.fromStored(c.attachment, { cni: c.net.cni }), { explain, containerName: c.name });
+}
+
+/**
+ * `network check`: is each of the container's attachments (its network, then those of `network
+ * connect`) still in place? Its driver says: [] when it is, else one line per problem (CNI:
+ * the plugins' CHECK, which throws when it fails). null: the container is not attached.
+ */
+export async function checkNetwork(c: ContainerConfig): Promise<{ what: string; problems: string[] }[] | null> {
+  if (!c.attachment) return null;
+  const net = await import('../network/index.js');
+  const out: { what: string; problems: string[] }[] = [];
+  for (const att of [net.fromStored(c.attachment, { cni: c.net.cni }), ...(c.extraAttachments ?? []).map((e) => net.fromStored(e))]) {
+    const what = att.mode === 'cni' ? `CNI CHECK of "${att.cni.name}"` : `${att.mode} attachment${'network' in att && att.network ? ` to "${att.network}"` : ''}`;
+    out.push({ what, problems: await net.check(att) });
+  }
+  return out;
 }
 
 /** --dry-run: print the network steps a run would take, change nothing. */

@@ -2,7 +2,7 @@
 // published port as "80/tcp -> 0.0.0.0:8080"; with one, only the host addresses it is
 // published on ("0.0.0.0:8080"), or docker's error when it is not published.
 import { fail } from '../errors.js';
-import type { PortBinding } from '../network/types.js';
+import type { PortBinding } from '../network/index.js';
 
 /** Parse "80", "80/tcp", "53/udp" (docker's PRIVATE_PORT[/PROTO]; tcp when left out). */
 export function parsePrivatePort(spec: string): { port: number; proto: string } {

@@ -10,7 +10,7 @@ import { fail, MinidError } from '../errors.js';
 import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
 import type { SecurityOpts } from './security.js';
-import type { Attachment, BridgeAttachment } from '../network/types.js';
+import type { Attachment, BridgeAttachment } from '../network/index.js';
 import { pausedNow } from './pause.js';
 
 export interface NetworkSettings {

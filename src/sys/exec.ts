@@ -11,6 +11,12 @@ const osSignals = constants.signals as Record<string, number>;
 export interface RunOptions {
   /** Text written to the command's stdin. */
   input?: string;
+  /**
+   * The rest of stdin, written (and stdin closed) once it resolves; a rejection just closes it.
+   * The command starts on `input` while the caller still works out its last lines: an `ip -batch -`
+   * (which runs each line as it reads it) creates links while a CNI plugin waits for its IPAM answer.
+   */
+  inputMore?: Promise<string>;
   /** The input is a secret (a password for a credential helper): traces say so instead of showing it. */
   secretInput?: boolean;
   /** Extra environment; with `cleanEnv` it is the whole environment. */
@@ -101,7 +107,7 @@ export function cannotStart(argv: string[], e: NodeJS.ErrnoException): MinidErro
 // minid-spawner (src/sys/spawner.ts): a fork of Node costs more than the command it starts.
 // Either way a command killed by signal N ends with 128+N, as in a shell.
 async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> {
-  if (helperAllowed && !opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs) {
+  if (helperAllowed && !opts.env && !opts.cleanEnv && !opts.cwd && !opts.timeoutMs && !opts.inputMore) {
     const r = await (await import('./spawner.js')).spawnVia(argv, opts.input);
     if (r) return r;
   }
@@ -110,7 +116,7 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
     const child = spawn(argv[0], argv.slice(1), {
       env: opts.cleanEnv ? opts.env : opts.env ? { ...process.env, ...opts.env } : process.env,
       cwd: opts.cwd,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined && !opts.inputMore ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs,
     });
     const out: Buffer[] = [];
@@ -125,7 +131,14 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
         stderr: Buffer.concat(err).toString(),
       }),
     );
-    if (opts.input !== undefined) {
+    if (opts.inputMore) {
+      child.stdin!.on('error', () => {}); // the command may exit without reading it all
+      if (opts.input) child.stdin!.write(opts.input);
+      opts.inputMore.then(
+        (more) => child.stdin!.end(more),
+        () => child.stdin!.end(),
+      );
+    } else if (opts.input !== undefined) {
       child.stdin!.on('error', () => {}); // the command may exit without reading it all
       child.stdin!.end(opts.input);
     }
@@ -134,9 +147,16 @@ async function realRunner(argv: string[], opts: RunOptions): Promise<RunResult> 
 
 /** Run a command to completion. Throws ExecError on a non-zero exit unless allowFail. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  // A recorder (tests, the snapshot's rehearsal) sees the whole input at once, as if it had
+  // all been known at the start.
+  if (opts.inputMore && override) opts = { ...opts, input: (opts.input ?? '') + (await opts.inputMore.catch(() => '')), inputMore: undefined };
   const tracer = traceTo();
   const t0 = tracer ? performance.now() : 0;
-  if (tracer) tracer(formatCommand(argv, opts.secretInput ? '(a secret: not shown)' : opts.input));
+  if (tracer) tracer(formatCommand(argv, opts.secretInput ? '(a secret: not shown)' : opts.input ?? (opts.inputMore ? '' : undefined)));
+  if (tracer && opts.inputMore) {
+    const more = opts.inputMore;
+    opts = { ...opts, inputMore: more.then((t) => (tracer(`  ${argv[0]}: more input\n${t}`), t)) };
+  }
   const result = await (override ?? realRunner)(argv, opts);
   if (tracer && process.env.MINID_DEBUG) tracer(`  ${argv[0]}: exit ${result.exitCode} after ${(performance.now() - t0).toFixed(1)} ms`);
   if (result.exitCode !== 0 && !opts.allowFail) throw new ExecError(argv, result);

@@ -6,7 +6,8 @@
  * heap and code), then Node waits until the child has exec'd. `minid run -p` starts six.
  * This helper, a small process started once per minid command (src/sys/spawner.ts), starts
  * them with posix_spawn(3) (a vfork: nothing to copy) and hands back what they printed and
- * how they ended. minid writes requests on its stdin and reads results on its stdout:
+ * how they ended. minid writes requests on its stdin and reads results on its stdout (minid's
+ * side of these messages: src/sys/spawner-protocol.ts; keep the two in step):
  *
  *   request  u32 id, u32 argc, argc x (u32 len, bytes), u32 input_len, input bytes
  *            (input_len 0xffffffff: no input, stdin is /dev/null)

@@ -4,13 +4,15 @@
 // input, output captured); anything else, or no helper (not built, or it died), is spawned
 // by Node itself (node:child_process). It also answers whether a port can be bound
 // (bindProbe), for the check before a port is published, and starts the container's
-// supervisor (startVia), so that Node never forks on `minid run`. The protocol is written down at the top of spawner.c.
+// supervisor (startVia), so that Node never forks on `minid run`. The messages are a protocol
+// of their own: src/sys/spawner-protocol.ts (spawner.c's header says what each question does).
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
 import { cannotStart } from './exec.js';
 import { packageRoot } from './paths.js';
+import { QUESTIONS, SpawnerProtocolError, decodeResult, encodeRequest, question } from './spawner-protocol.js';
 
 export interface Spawned {
   exitCode: number;
@@ -99,23 +101,31 @@ function serve(requests: Helper['requests'], results: Helper['results'], owners:
   requests.on('error', () => {}); // the helper is gone: reported by its end
   results.on('data', (d: Buffer) => {
     h.buf = h.buf.length ? Buffer.concat([h.buf, d]) : d;
-    for (let r = parse(h.buf); r; r = parse(h.buf)) {
-      h.buf = h.buf.subarray(r.used);
-      const p = h.pending.get(r.id);
-      if (!p) continue;
-      h.pending.delete(r.id);
-      idle(h);
-      p.resolve(r);
+    try {
+      for (let r = decodeResult(h.buf, h.pending); r; r = decodeResult(h.buf, h.pending)) {
+        h.buf = h.buf.subarray(r.used);
+        const p = h.pending.get(r.id)!;
+        h.pending.delete(r.id);
+        idle(h);
+        p.resolve(r);
+      }
+    } catch (e) {
+      // The two sides no longer agree on where a message starts: nothing more from it is read.
+      results.removeAllListeners('data');
+      gone(h, e as SpawnerProtocolError);
     }
   });
   idle(h);
   return h;
 }
 
-/** The helper has gone: its pending requests fail (worded as a failed start), the rest from Node. */
-function gone(h: Helper, why: string): void {
+/**
+ * The helper has gone, or said what is not the protocol: its pending requests fail (worded as
+ * a failed start, or with the protocol error), the rest from Node.
+ */
+function gone(h: Helper, why: string | SpawnerProtocolError): void {
   if (helper === h) helper = null;
-  for (const p of h.pending.values()) p.reject(cannotStart(p.argv, new Error(`minid-spawner ${why}`)));
+  for (const p of h.pending.values()) p.reject(typeof why === 'string' ? cannotStart(p.argv, new Error(`minid-spawner ${why}`)) : why);
   h.pending.clear();
 }
 
@@ -123,18 +133,6 @@ function gone(h: Helper, why: string): void {
 function idle(h: Helper): void {
   for (const x of h.handles) if (h.pending.size) x.ref();
   else x.unref();
-}
-
-function parse(b: Buffer): (Reply & { id: number; used: number }) | null {
-  if (b.length < 12) return null;
-  const id = b.readUInt32LE(0);
-  const status = b.readInt32LE(4);
-  const ol = b.readUInt32LE(8);
-  if (b.length < 12 + ol + 4) return null;
-  const el = b.readUInt32LE(12 + ol);
-  const used = 16 + ol + el;
-  if (b.length < used) return null;
-  return { id, status, stdout: b.toString('utf8', 12, 12 + ol), stderr: b.toString('utf8', 16 + ol, used), used };
 }
 
 /** Worded by the exec wrapper, as when Node's spawn fails (code ENOENT: "not installed"). */
@@ -159,7 +157,7 @@ export async function spawnVia(argv: string[], input?: string): Promise<Spawned 
  * the errno's name (EADDRINUSE...). undefined when there is no helper.
  */
 export async function bindProbe(proto: 'tcp' | 'udp', host: string, port: number): Promise<string | null | undefined> {
-  const r = await request(['', 'bind', proto, host, String(port)]).catch(() => undefined); // the helper died: ask Node
+  const r = await request(question(QUESTIONS.bind, proto, host, String(port))).catch(() => undefined); // the helper died: ask Node
   if (!r) return undefined;
   return r.status === 0 ? null : util.getSystemErrorName(r.status);
 }
@@ -169,29 +167,10 @@ async function request(argv: string[], input?: string): Promise<Reply | undefine
   const h = helper;
   if (!h) return undefined;
   const id = h.next++;
-  const parts: Buffer[] = [];
-  const u32 = (n: number) => {
-    const x = Buffer.alloc(4);
-    x.writeUInt32LE(n);
-    parts.push(x);
-  };
-  u32(id);
-  u32(argv.length);
-  for (const a of argv) {
-    const s = Buffer.from(a);
-    u32(s.length);
-    parts.push(s);
-  }
-  if (input === undefined) u32(0xffffffff);
-  else {
-    const s = Buffer.from(input);
-    u32(s.length);
-    parts.push(s);
-  }
   return new Promise((resolve, reject) => {
     h.pending.set(id, { argv, resolve, reject });
     idle(h);
-    h.requests.write(Buffer.concat(parts));
+    h.requests.write(encodeRequest(id, argv, input));
   });
 }
 
@@ -230,7 +209,7 @@ export class StartedProcess extends EventEmitter {
   private watch(): void {
     if (this.watching) return;
     this.watching = true;
-    const exited = request(['', 'wait', String(this.pid)])
+    const exited = request(question(QUESTIONS.wait, String(this.pid)))
       .then((r) => (r && r.status >= 0 ? r.status : untilGone(this.pid)))
       .catch(() => untilGone(this.pid)) // the helper died: watch /proc instead
       .then((code) => {
@@ -261,7 +240,7 @@ async function untilGone(pid: number): Promise<null> {
  * undefined when there is no helper: the caller then starts it from Node.
  */
 export async function startVia(argv: string[], fds: StartFd[], setsid: boolean): Promise<StartedProcess | undefined> {
-  const r = await request(['', 'start', setsid ? '1' : '0', ...fds.map((f) => (typeof f === 'string' ? f : `append:${f.append}`)), '--', ...argv]).catch(() => undefined);
+  const r = await request(question(QUESTIONS.start, setsid ? '1' : '0', ...fds.map((f) => (typeof f === 'string' ? f : `append:${f.append}`)), '--', ...argv)).catch(() => undefined);
   if (!r) return undefined;
   if (r.status < 0) throw startError(argv, -r.status);
   const [helperPid, ...ends] = r.stdout.split(' ');
@@ -280,7 +259,7 @@ export async function startVia(argv: string[], fds: StartFd[], setsid: boolean):
     for (const x of stdio) x?.destroy();
     throw cannotStart(argv, e as NodeJS.ErrnoException);
   } finally {
-    if (ends.length) request(['', 'close', ...ends.map((e) => e.split(':')[1])]).catch(() => {});
+    if (ends.length) request(question(QUESTIONS.close, ...ends.map((e) => e.split(':')[1]))).catch(() => {});
   }
   return new StartedProcess(r.status, stdio);
 }

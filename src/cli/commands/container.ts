@@ -265,14 +265,14 @@ export async function systemPrune(o: ExplainOpts) {
   if (!removed.length) process.stdout.write(said(ex, 'Nothing to remove'));
 }
 
-/** `minid network check CONTAINER`: CNI CHECK for a container attached with --cni. */
+/** `minid network check CONTAINER`: one line per attachment (runtime/netglue.ts checkNetwork); exit 1 when one is not in place. */
 export async function networkCheck(ref: string) {
   const s = findContainer(ref);
-  const att = s.config.attachment;
-  if (!att || att.mode !== 'cni') fail(`container ${s.config.name} is not attached with --cni: CHECK is a CNI operation`);
-  const net = await import('../../network/index.js');
-  await net.check(net.fromStored(att, { cni: s.config.net.cni }));
-  process.stdout.write(`${s.config.name}: CNI CHECK of "${att.cni.name}" passed\n`);
+  const results = await (await import('../../runtime/netglue.js')).checkNetwork(s.config);
+  if (!results) fail(`container ${s.config.name} is not attached to any network (it is not running): start it first`, 1);
+  const bad = results.filter((r) => r.problems.length).map((r) => `${s.config.name}: ${r.what}: ${r.problems.join('; ')}`);
+  for (const r of results) if (!r.problems.length) process.stdout.write(`${s.config.name}: ${r.what} passed\n`);
+  if (bad.length) fail(bad.join('\n'), 1);
 }
 
 /** `minid system reset`: this store's containers, bridges and rules gone (src/runtime/prune.ts). */

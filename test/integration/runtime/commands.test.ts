@@ -1,7 +1,7 @@
 // Commands through the CLI as a user types them (bin/minid, with a store of its own), each
 // output checked the way a user reads it, and against the host where it makes a claim about it:
 // kill, run -i with piped stdin, --dry-run, pull from a registry on 127.0.0.1, image inspect,
-// network ls, network inspect --diagram, network prune. Root; CI runs it.
+// network ls, network inspect --diagram, network check, network prune. Root; CI runs it.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -285,6 +285,22 @@ describe('network ls, inspect --diagram, prune', () => {
     expect(String((await execa('iptables-save', ['-t', 'nat'])).stdout)).toMatch(new RegExp(`--dport ${port} .*-j DNAT --to-destination ${ip.replace(/\./g, '\\.')}:80`));
     // A network no container joined yet: the diagram says its bridge is not there yet.
     expect(await out(['network', 'inspect', '--diagram', empty])).toMatch(/not set up yet/);
+  });
+
+  it('network check asks each attachment\'s driver: passes while it is in place, names what is gone (exit 1)', async () => {
+    const ok = await m(['network', 'check', `web-${R}`]);
+    expect([ok.exitCode, ok.stdout]).toEqual([0, `web-${R}: bridge attachment to "${used}" passed`]);
+    const lone = (await out(['run', '-d', '--name', `lone-${R}`, '--network', 'none', 'busybox', 'sleep', '600'])).trim();
+    try {
+      expect(await out(['network', 'check', `lone-${R}`])).toBe(`lone-${R}: none attachment passed`);
+      // Its namespace deleted by hand (the processes keep it alive, the name is gone): the check says so.
+      await execa('ip', ['netns', 'del', `minid-${lone.slice(0, 12)}`]);
+      const bad = await m(['network', 'check', `lone-${R}`]);
+      expect([bad.exitCode, bad.stdout]).toEqual([1, '']);
+      expect(String(bad.stderr).trim()).toBe(`minid: lone-${R}: none attachment: the network namespace /run/netns/minid-${lone.slice(0, 12)} is gone`);
+    } finally {
+      expect((await m(['rm', '-f', `lone-${R}`])).exitCode).toBe(0);
+    }
   });
 
   it('network prune removes the networks no container uses, with their bridge and rules, and keeps the others', async () => {

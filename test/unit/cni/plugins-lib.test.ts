@@ -231,6 +231,27 @@ describe("the plugins' runner (minid's runner without minid-spawner)", () => {
     expect((await run(['sh', '-c', 'kill -KILL $$'], { allowFail: true, input: 'x' })).exitCode).toBe(137);
   });
 
+  it('streams input that comes later (inputMore): the command starts on the first part', async () => {
+    // The command reads and answers the first line (a file it writes) before the rest exists.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-more-'));
+    try {
+      const mark = path.join(dir, 'first');
+      let more!: (s: string) => void;
+      const r = run(['sh', '-c', 'read a; echo "got $a" >"$0"; cat', mark], { input: 'one\n', inputMore: new Promise((res) => (more = res)) });
+      while (!fs.existsSync(mark)) await new Promise((res) => setTimeout(res, 5));
+      expect(fs.readFileSync(mark, 'utf8')).toBe('got one\n');
+      more('two\nthree\n');
+      expect((await r).stdout).toBe('two\nthree\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // A rejected rest just closes stdin: the command sees the end of its input.
+    expect((await run(['cat'], { input: 'only\n', inputMore: Promise.reject(new Error('no answer')) })).stdout).toBe('only\n');
+    // An `ip -batch`-like reader that stops early (exit 1 after line one) does not hang the caller.
+    const early = await run(['sh', '-c', 'read a; exit 1'], { input: 'x\n', inputMore: new Promise((res) => setTimeout(() => res('y\n'), 50)), allowFail: true });
+    expect(early.exitCode).toBe(1);
+  });
+
   it('names 128+N when a delegated plugin is killed by a signal', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-cni-kill-'));
     try {

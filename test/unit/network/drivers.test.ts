@@ -1,6 +1,8 @@
 // The driver table (src/network/drivers/): one driver per mode behind one interface, and the
 // attachments that containers created by an earlier minid have in their state, which must
 // still be undone (stop, rm) by this one.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { attach, check, describe as describeAtt, detach, DRIVERS, fromStored, type Attachment } from '../../../src/network/index.js';
 import { driverFor } from '../../../src/network/drivers/index.js';
@@ -45,6 +47,16 @@ describe('the driver table', () => {
   it('has one driver per mode, under its own name', () => {
     expect(Object.keys(DRIVERS)).toEqual(['none', 'host', 'container', 'bridge', 'cni']);
     for (const [name, d] of Object.entries(DRIVERS)) expect(d.name).toBe(name);
+  });
+
+  it('is reached by the runtime through network/index.ts only (CNI included: no runtime file imports another network module)', () => {
+    const dir = path.join(__dirname, '../../../src/runtime');
+    const past = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => [...fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/(?:from |import\()'(\.\.\/(?:network|cni)\/[^']+)'/g)].map((m) => `${f}: ${m[1]}`))
+      .filter((l) => !l.endsWith(': ../network/index.js'));
+    expect(past).toEqual([]);
   });
 
   it('picks the driver from what the runtime asked for', () => {

@@ -8,6 +8,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bindProbe, spawnerPath, spawnVia, startVia, type StartedProcess } from '../../../src/sys/spawner.js';
+import { NO_INPUT, QUESTIONS, SpawnerProtocolError, decodeResult, encodeRequest, encodeResult, question } from '../../../src/sys/spawner-protocol.js';
+
+describe("minid-spawner's protocol (spawner-protocol.ts)", () => {
+  it('lays a request out as spawner.c reads it: id, argc, each (len, bytes), input_len, input', () => {
+    const b = encodeRequest(7, ['ip', 'é'], 'x\n');
+    const u32 = (o: number) => b.readUInt32LE(o);
+    expect([u32(0), u32(4), u32(8), b.toString('utf8', 12, 14), u32(14), b.toString('utf8', 18, 20), u32(20), b.toString('utf8', 24)]).toEqual([7, 2, 2, 'ip', 2, 'é', 2, 'x\n']);
+    expect(encodeRequest(1, ['true']).readUInt32LE(4 + 4 + 4 + 4)).toBe(NO_INPUT);
+    expect(question(QUESTIONS.wait, '42')).toEqual(['', 'wait', '42']);
+  });
+
+  it('decodes a result once it is whole, and says what came when it is not one minid asked for', () => {
+    const pending = new Set([3]);
+    const r = encodeResult({ id: 3, status: -2, stdout: 'out', stderr: 'err' });
+    expect(decodeResult(r.subarray(0, 10), pending)).toBeNull();
+    expect(decodeResult(r.subarray(0, r.length - 1), pending)).toBeNull();
+    expect(decodeResult(Buffer.concat([r, Buffer.from([1])]), pending)).toEqual({ id: 3, status: -2, stdout: 'out', stderr: 'err', used: r.length });
+    const stray = encodeResult({ id: 9, status: 0, stdout: '', stderr: '' });
+    expect(() => decodeResult(stray, pending)).toThrow(SpawnerProtocolError);
+    expect(() => decodeResult(stray, pending)).toThrow("minid-spawner's result: expected the result of a request minid sent, got one for request 9");
+  });
+});
 
 describe('minid-spawner', () => {
   it('is built', () => expect(fs.existsSync(spawnerPath())).toBe(true));
