@@ -122,7 +122,13 @@ async function probe(lab: Lab, p: Probe): Promise<ProbeResult> {
   const desc = describeProbe(lab, p);
   if (!netnsList().includes(ns)) return { probe: desc, ok: false, detail: `namespace ${ns} does not exist` };
   if ('ping' in p) {
-    const r = await run(['ip', 'netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', p.ping], { allowFail: true });
+    // Up to three tries: a link just brought up, or a neighbour that failed a moment ago
+    // (ARP), can lose the first one.
+    let r = await run(['ip', 'netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', p.ping], { allowFail: true });
+    for (let i = 0; i < 2 && r.exitCode !== 0; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      r = await run(['ip', 'netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', p.ping], { allowFail: true });
+    }
     return { probe: desc, ok: r.exitCode === 0, detail: r.exitCode === 0 ? 'answered' : (r.stderr.trim() || 'no answer') };
   }
   const r = await run(['ip', 'netns', 'exec', ns, 'curl', '--noproxy', '*', '-s', '-S', '-m', '3', p.http], { allowFail: true });
