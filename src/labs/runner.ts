@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { run } from '../sys/exec.js';
-import { runRoot, secureRunRoot, secureDir, PRIVATE_DIR_MODE } from '../sys/paths.js';
+import { paths, runRoot, secureRunRoot, secureDir, PRIVATE_DIR_MODE } from '../sys/paths.js';
 import { HOST, type Check } from '../see/checks.js';
 import { findLab, LABS, type Lab, type Probe } from './table.js';
 import { PRELUDE, WWW } from './world.js';
@@ -64,7 +64,10 @@ export async function startLab(name: string): Promise<Lab> {
       fs.mkdirSync(path.dirname(path.join(dir, 'www', f)), { recursive: true });
       fs.writeFileSync(path.join(dir, 'www', f), body, { mode });
     }
-    for (const [f, text] of Object.entries(lab.files ?? {})) fs.writeFileSync(path.join(dir, f), text.replaceAll('$LAB', dir));
+    for (const [f, text] of Object.entries(lab.files ?? {})) {
+      fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      fs.writeFileSync(path.join(dir, f), text.replaceAll('$LAB', dir));
+    }
     for (const ns of namespacesOf(lab).filter((n) => !(lab.learnerMakes ?? []).some((r) => nsOf(lab, r) === n))) {
       await run(['ip', 'netns', 'add', ns]);
       await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
@@ -145,7 +148,17 @@ export async function checkLab(name: string): Promise<CheckReport> {
   const views = lab.roles.map((r) => nsOf(lab, r));
   const kernel = await readKernel(records, { netns: nsOf(lab, 'host'), views, allRules: true, sysctls: lab.readSysctls ?? [] });
   const s = { kernel, records };
-  const ctx = { s, ns: (role: string) => (role === 'host' ? HOST : nsOf(lab, role)) };
+  const env = labEnv(lab);
+  const files: Record<string, string | null> = {};
+  for (const f of lab.readFiles ?? []) {
+    const file = f.replace(/\$([A-Z]+)/g, (m, v: string) => env[v] ?? m);
+    try {
+      files[file] = fs.readFileSync(file, 'utf8');
+    } catch {
+      files[file] = null;
+    }
+  }
+  const ctx = { s, files, ns: (role: string) => (role === 'host' ? HOST : nsOf(lab, role)) };
   const checks = lab.checks.map((c) => ({ key: c.key, check: c.check(ctx), hint: c.hint }));
   const probes: ProbeResult[] = [];
   for (const p of lab.probes) probes.push(await probe(lab, p));
@@ -186,6 +199,16 @@ export async function stopLab(name: string): Promise<boolean> {
   if (isStarted(name)) {
     // The "containers" first: their cables' other ends are in the host namespace.
     for (const ns of [...namespacesOf(lab)].reverse()) await removeNamespace(ns);
+  }
+  // `ip netns exec NS` reads /etc/netns/NS/ (the dns lab writes a resolv.conf there).
+  for (const ns of namespacesOf(lab)) fs.rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  // `minid cni add` (the cni-minid lab) keeps its results in the store's CNI cache, named
+  // after the network list (minid-lab-NAME).
+  const results = path.join(paths.cniCache(), 'results');
+  try {
+    for (const f of fs.readdirSync(results)) if (f.startsWith(`${PREFIX}${name}-`)) fs.rmSync(path.join(results, f), { force: true });
+  } catch {
+    /* no cache */
   }
   fs.rmSync(labDir(name), { recursive: true, force: true });
   return was;

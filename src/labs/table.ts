@@ -8,7 +8,7 @@
 // course's own mistakes (and from the classic ways a published port stops answering).
 import {
   HOST, addressCheck, bridgePortCheck, dnatCheck, forwardCheck, hairpinCheck, linkExistsCheck, linkUpCheck, listeningCheck,
-  masqueradeCheck, netnsExistsCheck, netnsGoneCheck, onlyLinksCheck, routeToCheck, sysctlIs, vethPairCheck, type Check,
+  masqueradeCheck, netnsExistsCheck, netnsGoneCheck, onlyLinksCheck, resolverCheck, routeToCheck, sysctlIs, vethPairCheck, type Check,
 } from '../see/checks.js';
 import type { Snapshot } from '../see/snapshot.js';
 import { BLUE_IP, BRIDGE, GW, HOST_LAN_IP, LAN_IP, NET, RED_IP, WEB_WORLD } from './world.js';
@@ -17,6 +17,8 @@ export interface LabCtx {
   s: Snapshot;
   /** A role's namespace name ('red' -> minid-lab-NAME-red); 'host' -> HOST (read as the host). */
   ns: (role: string) => string;
+  /** The files the lab reads (readFiles, variables expanded): content, or null when absent. */
+  files: Record<string, string | null>;
 }
 
 export interface LabCheck {
@@ -52,6 +54,8 @@ export interface Lab {
   sysctls?: Record<string, string>;
   /** Sysctls the checks read (beyond read.ts's own). */
   readSysctls?: string[];
+  /** Files the checks read besides the kernel (a namespace's resolv.conf), with $RED & co. */
+  readFiles?: string[];
   /** Files the lab writes under its folder ($LAB) before the world runs (name -> text, $LAB expanded). */
   files?: Record<string, string>;
   checks: LabCheck[];
@@ -255,6 +259,50 @@ export const LABS: Lab[] = [
     breaks: 'bridge',
     probes: [{ from: 'red', ping: LAN_IP }],
     solution: R(['CNI_COMMAND=ADD CNI_CONTAINERID=red CNI_NETNS=/run/netns/$RED CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge < $LAB/bridge.conf']),
+  },
+
+  {
+    name: 'cni-minid', kind: 'build', chapter: 'CNI', title: 'The same plugins, called by minid',
+    goal: `the LAN machine gets red's web page from http://${HOST_LAN_IP}:8080/, and red pings the LAN machine ${LAN_IP}.`,
+    story: 'The configuration list $LAB/net.d/10-lab.conflist chains the bridge plugin (cni0, 10.22.0.0/24, ipMasq) and portmap. Let minid call them for red, as a runtime would, publishing 8080:80 through portmap: `minid cni add NAME NETNS-PATH` with --cni-conf-dir and -p. red already runs a web server on port 80.',
+    roles: ['red', 'lan'],
+    files: {
+      'net.d/10-lab.conflist': JSON.stringify({
+        cniVersion: '1.0.0', name: 'minid-lab-cni-minid',
+        plugins: [
+          { type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.22.0.0/24', dataDir: '$LAB/ipam', routes: [{ dst: '0.0.0.0/0' }] } },
+          { type: 'portmap', capabilities: { portMappings: true } },
+        ],
+      }, null, 2) + '\n',
+    },
+    world: ['lan', 'web "$RED"'],
+    checks: [
+      { key: 'bridge', check: (c) => linkExistsCheck(c.s, HOST, 'cni0', 'bridge'), hint: 'minid runs the plugins of the list in order when you call `minid cni add NAME /run/netns/$RED` (NAME is the list\'s "name"; --cni-conf-dir says where the list is): has it run? `ip link show cni0`.' },
+      { key: 'addr:red', check: (c) => addressCheck(c.s, c.ns('red'), 'eth0', '10.22.0.2/24'), hint: 'The bridge plugin\'s IPAM (host-local) gives red the first free address: `ip -n $RED addr`.' },
+      { key: 'route:red', check: (c) => routeToCheck(c.s, c.ns('red'), LAN_IP, '10.22.0.1'), hint: 'The IPAM routes become a default route via the gateway 10.22.0.1.' },
+      { key: 'masq', check: (c) => masqueradeCheck(c.s, { proto: 'icmp', src: '10.22.0.2', dst: LAN_IP, in: 'cni0', out: 'eth0' }, true, 'ipMasq'), hint: 'ipMasq adds a CNI-... chain to nat POSTROUTING: `iptables -t nat -S`.' },
+      { key: 'dnat', check: (c) => dnatCheck(c.s, 'PREROUTING', fromLan, '10.22.0.2:80'), hint: 'portmap publishes what the runtime passes as the portMappings capability: minid passes -p 8080:80. Its chains: `iptables -t nat -S CNI-HOSTPORT-DNAT`.' },
+    ],
+    breaks: 'bridge',
+    probes: [{ from: 'lan', http: `http://${HOST_LAN_IP}:8080/`, expect: 'hello' }, { from: 'red', ping: LAN_IP }],
+    solution: R(['minid cni add minid-lab-cni-minid /run/netns/$RED --cni-conf-dir $LAB/net.d -p 8080:80']),
+  },
+  {
+    name: 'dns', kind: 'build', chapter: 'DNS', title: 'A name for blue',
+    goal: `red gets blue's web page by name: http://web.lab/ (the lab's DNS server ${GW} knows web.lab = ${BLUE_IP}).`,
+    story: `A DNS server (dnsmasq) runs in the host on ${GW}:53 and answers web.lab = ${BLUE_IP}. red does not use it: \`ip netns exec $RED\` reads the host's /etc/resolv.conf unless /etc/netns/$RED/resolv.conf exists (it is mounted over /etc/resolv.conf for programs started that way).`,
+    roles: ['red', 'blue'], readFiles: ['/etc/netns/$RED/resolv.conf'],
+    world: ['bridge', `plug red "$RED" ${RED_IP}/24 ${GW}`, `plug blue "$BLUE" ${BLUE_IP}/24 ${GW}`, 'web "$BLUE"',
+      `dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=${GW} --host-record=web.lab,${BLUE_IP} --pid-file="$LAB/dnsmasq.pid"`],
+    checks: [
+      { key: 'dns-server', check: (c) => listeningCheck(c.s, HOST, 'udp', 53, GW), hint: 'The lab\'s DNS server should listen on udp 53 in the host: `ss -lunp`. (minid lab reset dns starts it again.)' },
+      ...cable('red', RED_IP),
+      { key: 'resolver', check: (c) => resolverCheck(c.ns('red'), c.files[`/etc/netns/${c.ns('red')}/resolv.conf`] ?? null, GW), hint: 'Which DNS server does a program in $RED ask? /etc/resolv.conf, and for `ip netns exec $RED` the file /etc/netns/$RED/resolv.conf replaces it.' },
+      webBlue,
+    ],
+    breaks: 'resolver',
+    probes: [{ from: 'red', http: 'http://web.lab/', expect: 'hello' }],
+    solution: R(['mkdir -p /etc/netns/$RED', `echo 'nameserver ${GW}' > /etc/netns/$RED/resolv.conf`]),
   },
 
   // --- fix it: the course's own mistakes --------------------------------------------------------

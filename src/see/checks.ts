@@ -627,3 +627,18 @@ export function routeToCheck(s: Snapshot, where: string, addr: string, via: stri
     ...(ok ? {} : { fix: `${ipOf(where)} route replace default via ${via}` }),
   });
 }
+
+/**
+ * The resolver a namespace uses: `ip netns exec NS` mounts /etc/netns/NS/resolv.conf over
+ * /etc/resolv.conf (else the host's file applies). TEXT: that file's content, null if absent.
+ */
+export function resolverCheck(ns: string, text: string | null, server: string): Check {
+  const file = `/etc/netns/${ns}/resolv.conf`;
+  const servers = [...(text ?? '').matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
+  const ok = servers[0] === server;
+  return lab({
+    id: 'resolver', order: ORDER.app, subject: `file:${file}`, title: `programs in ${ns} ask the DNS server ${server} first`, ok,
+    found: text === null ? `no ${file}: \`ip netns exec ${ns}\` keeps the host's /etc/resolv.conf` : servers.length ? `${file}: nameserver ${servers.join(', ')}` : `${file} names no nameserver`,
+    ...(ok ? {} : { fix: `mkdir -p /etc/netns/${ns} && echo 'nameserver ${server}' > ${file}` }),
+  });
+}

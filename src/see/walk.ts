@@ -6,7 +6,7 @@
 // so any rule that does the job passes, however it is spelled.
 //
 // It knows the matches the course and minid use: -s -d -i -o (with !, and the + wildcard), -p,
-// --dport/--sport (and ranges), addrtype --dst-type/--src-type LOCAL, conntrack --ctstate /
+// --dport/--sport (and ranges, multiport --dports), addrtype --dst-type/--src-type LOCAL, conntrack --ctstate /
 // state --state, comment. A rule with any other match is taken as not matching, and said so.
 import type { IptRule, Snapshot } from './snapshot.js';
 
@@ -74,6 +74,7 @@ export function ruleMatches(args: string[], p: Packet, local: (a: string) => boo
       case '-o': hit = ifMatch(v, p.out); i++; break;
       case '-p': hit = v === 'all' || v === p.proto; i++; break;
       case '--dport': hit = portMatch(v, p.dport); i++; break;
+      case '--dports': hit = v.split(',').some((x) => portMatch(x, p.dport)); i++; break;
       case '--sport': hit = portMatch(v, p.sport); i++; break;
       case '--dst-type': hit = v.split(',').some((t) => (t === 'LOCAL' ? local(p.dst) : false)); i++; break;
       case '--src-type': hit = v.split(',').some((t) => (t === 'LOCAL' ? local(p.src) : false)); i++; break;
@@ -82,7 +83,7 @@ export function ruleMatches(args: string[], p: Packet, local: (a: string) => boo
       case '--comment': i++; continue;
       case '-m': {
         // The module name itself matches nothing; its options follow.
-        if (!['tcp', 'udp', 'addrtype', 'conntrack', 'state', 'comment'].includes(v)) return null;
+        if (!['tcp', 'udp', 'multiport', 'addrtype', 'conntrack', 'state', 'comment'].includes(v)) return null;
         i++;
         continue;
       }
@@ -111,6 +112,8 @@ export function localOf(s: Snapshot): (a: string) => boolean {
 }
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
+/** Targets that do their thing and let the packet go on to the next rule. */
+const NON_TERMINAL = new Set(['LOG', 'MARK', 'CONNMARK', 'NFLOG', 'TRACE']);
 
 /** Walk `table`/`chain` with packet P: the first rule that decides, or the policy. */
 export function walk(s: Snapshot, table: string, chain: string, p: Packet): Verdict {
@@ -134,7 +137,7 @@ export function walk(s: Snapshot, table: string, chain: string, p: Packet): Verd
         if (v) return v;
         continue;
       }
-      if (target === 'LOG') continue;
+      if (NON_TERMINAL.has(target)) continue;
       return { target, rule: r, unknown, ...(to ? { to } : {}) };
     }
     return null;

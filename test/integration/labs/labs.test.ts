@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, minid, requireRoot, type Store } from '../../helpers/minid.js';
+import { makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { LABS } from '../../../src/labs/table.js';
 import { alive } from '../../../src/labs/runner.js';
 
@@ -61,7 +61,8 @@ describe('every lab', () => {
         pids = await pidsOf(lab.name);
         const sol = await minid(store, ['lab', 'solution', lab.name]);
         expect(sol.exitCode).toBe(0);
-        const replay = await minid(store, ['lab', 'shell', lab.name], { input: sol.stdout });
+        // As a learner types it (the cni-minid lab calls minid itself: on the PATH).
+        const replay = await minid(store, ['lab', 'shell', lab.name], { input: sol.stdout, env: { ...store.env, PATH: `${path.join(repo, 'bin')}:${process.env.PATH}` } });
         expect(replay.stderr.replace(/^\{[\s\S]*\}\s*$/m, '')).not.toMatch(/error|cannot|RTNETLINK/i);
         expect(replay.exitCode).toBe(0);
         pids.push(...(await pidsOf(lab.name)));
@@ -77,6 +78,9 @@ describe('every lab', () => {
       }
       expect(ofLab(lab.name)).toEqual([]);
       expect(fs.existsSync(path.join(store.run, 'labs', lab.name))).toBe(false);
+      expect(fs.existsSync('/etc/netns') ? fs.readdirSync('/etc/netns').filter((n) => n.startsWith(`minid-lab-${lab.name}`)) : []).toEqual([]);
+      const cache = path.join(store.root, 'cni', 'cache', 'results');
+      expect(fs.existsSync(cache) ? fs.readdirSync(cache).filter((n) => n.startsWith(`minid-lab-${lab.name}-`)) : []).toEqual([]);
       expect(pids.filter(alive)).toEqual([]);
       expect(await hostState()).toEqual(before);
     });
