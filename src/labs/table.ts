@@ -159,8 +159,8 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue'], world: [],
     checks: [
       { key: 'pair', check: (c) => vethPairCheck(c.s, [c.ns('red'), 'veth-red'], [c.ns('blue'), 'veth-blue']), hint: 'Make both ends at once: `ip link add veth-red type veth peer name veth-blue`, then move each into its namespace.' },
-      { key: 'addr:red', check: (c) => addressCheck(c.s, c.ns('red'), 'veth-red', `${RED_IP}/24`), hint: 'Each end needs an address with its prefix (/24): a bare address is a /32 and its neighbour is unreachable.' },
-      { key: 'addr:blue', check: (c) => addressCheck(c.s, c.ns('blue'), 'veth-blue', `${BLUE_IP}/24`), hint: 'Each end needs an address with its prefix (/24): a bare address is a /32 and its neighbour is unreachable.' },
+      { key: 'addr:red', check: (c) => addressCheck(c.s, c.ns('red'), 'veth-red', `${RED_IP}/24`), hint: 'veth-red needs its address with the prefix (/24): a bare address is a /32 and its neighbour is unreachable. `ip -n $RED addr`.' },
+      { key: 'addr:blue', check: (c) => addressCheck(c.s, c.ns('blue'), 'veth-blue', `${BLUE_IP}/24`), hint: 'veth-blue needs its address with the prefix (/24) too. `ip -n $BLUE addr`.' },
       { key: 'up:red', check: (c) => linkUpCheck(c.s, c.ns('red'), 'veth-red'), hint: 'Both ends are born DOWN: `ip -n $RED link`.' },
       { key: 'up:blue', check: (c) => linkUpCheck(c.s, c.ns('blue'), 'veth-blue'), hint: 'Both ends are born DOWN: `ip -n $BLUE link`.' },
     ],

@@ -494,7 +494,8 @@ export function linkUpCheck(s: Snapshot, where: string, name: string): Check {
 
 /** Only these links in WHERE (docker's --network none: lo and nothing else). */
 export function onlyLinksCheck(s: Snapshot, where: string, names: string[]): Check {
-  const links = linksIn(s, where) ?? [];
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'link.only', `netns:${where}`, `${inWhere(where)} has ${names.join(', ')} and nothing else`);
   const extra = links.filter((l) => !names.includes(l.name)).map((l) => l.name);
   return lab({ id: 'link.only', order: ORDER.veth, subject: `netns:${where}`, title: `${inWhere(where)} has ${names.join(', ')} and nothing else`, ok: !extra.length, found: `links: ${links.map((l) => l.name).join(', ') || 'none'}`, ...(extra.length ? { fix: extra.map((n) => `${ipOf(where)} link del ${n}`).join('; ') } : {}) });
 }
