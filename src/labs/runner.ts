@@ -244,7 +244,7 @@ export function solutionText(lab: Lab): string {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
   return [
     `# lab ${lab.name}: the reference solution. Type it in \`minid lab shell ${lab.name}\``,
-    `# (or in \`nsenter --net=/run/netns/${nsOf(lab, 'host')} bash\` after: ${vars}).`,
+    `# (or in \`nsenter --net=/run/netns/${nsOf(lab, 'host')} bash\` after \`export ${vars}\`).`,
     ...lab.solution,
   ].join('\n') + '\n';
 }
