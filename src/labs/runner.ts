@@ -134,7 +134,13 @@ async function probe(lab: Lab, p: Probe): Promise<ProbeResult> {
     }
     return { probe: desc, ok: r.exitCode === 0, detail: r.exitCode === 0 ? 'answered' : (r.stderr.trim() || 'no answer') };
   }
-  const r = await run(['ip', 'netns', 'exec', ns, 'curl', '--noproxy', '*', '-s', '-S', '-m', '3', p.http], { allowFail: true });
+  const get = () => run(['ip', 'netns', 'exec', ns, 'curl', '--noproxy', '*', '-s', '-S', '-m', '3', p.http], { allowFail: true });
+  let r = await get();
+  // A second try: a server just (re)started may not listen yet.
+  if (!(r.exitCode === 0 && r.stdout.includes(p.expect))) {
+    await new Promise((res) => setTimeout(res, 300));
+    r = await get();
+  }
   const ok = r.exitCode === 0 && r.stdout.includes(p.expect);
   return { probe: desc, ok, detail: ok ? `answered: ${r.stdout.trim()}` : r.exitCode === 0 ? `answered "${r.stdout.trim()}"` : r.stderr.trim().replace(/^curl: \(\d+\) /, '') || `curl exit ${r.exitCode}` };
 }

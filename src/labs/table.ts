@@ -445,7 +445,11 @@ export const LABS: Lab[] = [
     story: "blue's web server was started with its default config from a tutorial: it listens on 127.0.0.1:80.",
     roles: ['red', 'blue', 'lan'], world: [...WEB_WORLD.filter((l) => !l.startsWith('web')), 'web "$BLUE" 127.0.0.1'],
     checks: webPath, breaks: 'app:blue', probes: [lanWeb],
-    solution: R(['kill $(ip netns pids $BLUE)', 'ip netns exec $BLUE busybox httpd -p 0.0.0.0:80 -h $LAB/www']),
+    solution: R([
+      'kill $(ip netns pids $BLUE)',
+      'while [ -n "$(ip netns pids $BLUE)" ]; do sleep 0.1; done   # until it has let go of port 80',
+      'ip netns exec $BLUE busybox httpd -p 0.0.0.0:80 -h $LAB/www',
+    ]),
   },
   {
     name: 'fix-leaked-netns', kind: 'fix', chapter: 'Network namespaces', title: 'A leaked namespace',

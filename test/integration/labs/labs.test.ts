@@ -64,7 +64,7 @@ describe('every lab', () => {
         // As a learner types it (the cni-minid lab calls minid itself: on the PATH).
         const replay = await minid(store, ['lab', 'shell', lab.name], { input: sol.stdout, env: { ...store.env, PATH: `${path.join(repo, 'bin')}:${process.env.PATH}` } });
         expect(replay.stderr.replace(/^\{[\s\S]*\}\s*$/m, '')).not.toMatch(/error|cannot|RTNETLINK/i);
-        expect(replay.exitCode).toBe(0);
+        expect(replay.exitCode, replay.stderr).toBe(0);
         pids.push(...(await pidsOf(lab.name)));
 
         const fixed = await minid(store, ['lab', 'check', lab.name, '--format', 'json']);
