@@ -269,5 +269,13 @@ export async function labShell(name: string): Promise<number> {
   // nsenter switches the network namespace only. `ip netns exec` would also give the shell a
   // mount namespace of its own, where a namespace made by `ip netns add` is not visible outside.
   const child = await spawnProcess(['nsenter', `--net=/run/netns/${nsOf(lab, 'host')}`, ...bash], { stdio: 'inherit', env: labEnv(lab) });
-  return await new Promise<number>((res) => child.on('exit', (code) => res(code ?? 0)));
+  // Ctrl-C belongs to the shell (it is in the terminal's foreground group with minid): minid
+  // must not die of it and leave the shell behind.
+  const ignore = (): void => {};
+  process.on('SIGINT', ignore);
+  try {
+    return await new Promise<number>((res) => child.on('exit', (code) => res(code ?? 0)));
+  } finally {
+    process.off('SIGINT', ignore);
+  }
 }

@@ -487,7 +487,9 @@ export function linkExistsCheck(s: Snapshot, where: string, name: string, kind?:
 export function linkUpCheck(s: Snapshot, where: string, name: string): Check {
   const subject = `link:${where === HOST ? '' : `${where}/`}${name}`;
   const title = `${name} in ${inWhere(where)} is up`;
-  const l = linksIn(s, where)?.find((x) => x.name === name);
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'link.up', subject, title);
+  const l = links.find((x) => x.name === name);
   if (!l) return lab({ id: 'link.up', order: ORDER.veth, subject, title, ok: false, found: `no ${name} in ${inWhere(where)}`, fix: 'create it first (see above)' });
   return lab({ id: 'link.up', order: ORDER.veth, subject, title, ok: l.up, found: linkState(l), ...(l.up ? {} : { fix: `${ipOf(where)} link set ${name} up` }) });
 }
@@ -531,7 +533,9 @@ export function vethPairCheck(s: Snapshot, a: [string, string], b: [string, stri
 export function addressCheck(s: Snapshot, where: string, dev: string, cidr: string): Check {
   const subject = `link:${where === HOST ? '' : `${where}/`}${dev}`;
   const title = `${dev} in ${inWhere(where)} has the address ${cidr}`;
-  const l = linksIn(s, where)?.find((x) => x.name === dev);
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'address', subject, title);
+  const l = links.find((x) => x.name === dev);
   if (!l) return lab({ id: 'address', order: ORDER.address, subject, title, ok: false, found: `no ${dev} in ${inWhere(where)}`, fix: 'create the link first (see above)' });
   const ok = l.addresses.includes(cidr);
   const ip = cidr.split('/')[0];
@@ -576,7 +580,8 @@ export function listeningCheck(s: Snapshot, where: string, proto: 'tcp' | 'udp',
 const describePacket = (p: Packet): string =>
   `${p.proto} ${p.src} -> ${p.dst}${p.dport ? `:${p.dport}` : ''}${p.in ? ` in ${p.in}` : ''}${p.out ? ` out ${p.out}` : ''}${p.ct ? ` (${p.ct.join(',')})` : ''}`;
 const verdictText = (v: Verdict): string =>
-  `${v.target}${v.to ? ` to ${v.to}` : ''}${v.rule ? ` by ${ruleText(v.rule)}` : ` (the chain's policy${v.target === 'ACCEPT' ? ': no rule took it' : ''})`}${v.unknown.length ? `; ${v.unknown.length} rule(s) with matches this check cannot read were skipped` : ''}`;
+  (v.rule ? `${v.target}${v.to ? ` to ${v.to}` : ''} by ${ruleText(v.rule)}` : v.target === 'ACCEPT' ? 'no rule took it: it goes on unchanged (policy ACCEPT)' : `${v.target} (the chain's policy)`) +
+  (v.unknown.length ? `; ${v.unknown.length} rule(s) with matches this check cannot read were skipped` : '');
 
 /** nat CHAIN (PREROUTING for packets from outside, OUTPUT for the host's own) DNATs P to TO. */
 export function dnatCheck(s: Snapshot, chain: 'PREROUTING' | 'OUTPUT', p: Packet, to: string): Check {
