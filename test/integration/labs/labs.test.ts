@@ -87,6 +87,33 @@ describe('every lab', () => {
   }
 });
 
+// The checks judge the kernel, not the commands: other spellings of a repair pass too.
+describe('other solutions than the reference', () => {
+  const others: [string, string[]][] = [
+    ['routes', ['ip -n $BLUE route add default via 192.168.15.5', 'echo 1 > /proc/sys/net/ipv4/ip_forward']],
+    ['dnat', ['iptables -t nat -N MYPORTS', 'iptables -t nat -A PREROUTING -d 192.168.1.10 -j MYPORTS', 'iptables -t nat -A MYPORTS -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80']],
+    ['fix-forward-drop', ['iptables -P FORWARD ACCEPT']],
+    ['nat', ['iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE']],
+  ];
+  for (const [name, lines] of others) {
+    it(`${name}: ${lines.join('; ')}`, async () => {
+      const before = await hostState();
+      try {
+        expect((await minid(store, ['lab', 'start', name])).exitCode).toBe(0);
+        const replay = await minid(store, ['lab', 'shell', name], { input: lines.join('\n') + '\n' });
+        expect(replay.exitCode, replay.stderr).toBe(0);
+        const r = JSON.parse((await minid(store, ['lab', 'check', name, '--format', 'json'])).stdout);
+        expect(r.first).toBe(null);
+        expect(r.done).toBe(true);
+      } finally {
+        await minid(store, ['lab', 'stop', name]);
+      }
+      expect(ofLab(name)).toEqual([]);
+      expect(await hostState()).toEqual(before);
+    });
+  }
+});
+
 describe('lab commands', () => {
   it('refuses a second start, names an unknown lab in one line, prints a solution without root', async () => {
     expect((await minid(store, ['lab', 'start', 'veth'])).exitCode).toBe(0);
