@@ -138,8 +138,6 @@ function withHint(list: LabCheck[], key: string, hint: string): LabCheck[] {
   return list.map((x) => (x.key === key ? { ...x, hint } : x));
 }
 
-const R = (lines: string[]): string[] => lines;
-
 export const LABS: Lab[] = [
   // --- the chapters ---------------------------------------------------------------------------
   {
@@ -150,7 +148,7 @@ export const LABS: Lab[] = [
     checks: [nsExists('red'), loUp('red'), nsExists('blue'), loUp('blue')],
     breaks: 'netns:red',
     probes: [{ from: 'red', ping: '127.0.0.1' }, { from: 'blue', ping: '127.0.0.1' }],
-    solution: R(['ip netns add $RED', 'ip netns add $BLUE', 'ip -n $RED link set lo up', 'ip -n $BLUE link set lo up']),
+    solution: ['ip netns add $RED', 'ip netns add $BLUE', 'ip -n $RED link set lo up', 'ip -n $BLUE link set lo up'],
   },
   {
     name: 'veth', kind: 'build', chapter: 'Virtual ethernet pair (veth)', title: 'A cable between two namespaces',
@@ -166,11 +164,11 @@ export const LABS: Lab[] = [
     ],
     breaks: 'pair',
     probes: [{ from: 'red', ping: BLUE_IP }],
-    solution: R([
+    solution: [
       'ip link add veth-red type veth peer name veth-blue', 'ip link set veth-red netns $RED', 'ip link set veth-blue netns $BLUE',
       `ip -n $RED addr add ${RED_IP}/24 dev veth-red`, `ip -n $BLUE addr add ${BLUE_IP}/24 dev veth-blue`,
       'ip -n $RED link set veth-red up', 'ip -n $BLUE link set veth-blue up',
-    ]),
+    ],
   },
   {
     name: 'bridge', kind: 'build', chapter: 'Linux bridge', title: 'A switch for every namespace',
@@ -180,13 +178,13 @@ export const LABS: Lab[] = [
     checks: [...bridgeUp, ...cable('red', RED_IP), ...cable('blue', BLUE_IP)],
     breaks: 'bridge',
     probes: [{ from: 'red', ping: BLUE_IP }, { from: 'host', ping: RED_IP }, { from: 'host', ping: BLUE_IP }],
-    solution: R([
+    solution: [
       `ip link add ${BRIDGE} type bridge`, `ip link set ${BRIDGE} up`, `ip addr add ${GW}/24 dev ${BRIDGE}`,
       'ip link add veth-red type veth peer name veth-red-br', 'ip link set veth-red netns $RED', `ip link set veth-red-br master ${BRIDGE}`, 'ip link set veth-red-br up',
       `ip -n $RED addr add ${RED_IP}/24 dev veth-red`, 'ip -n $RED link set veth-red up',
       'ip link add veth-blue type veth peer name veth-blue-br', 'ip link set veth-blue netns $BLUE', `ip link set veth-blue-br master ${BRIDGE}`, 'ip link set veth-blue-br up',
       `ip -n $BLUE addr add ${BLUE_IP}/24 dev veth-blue`, 'ip -n $BLUE link set veth-blue up',
-    ]),
+    ],
   },
   {
     name: 'routes', kind: 'build', chapter: 'Routing and ip_forward', title: 'Out of the bridge, through the host',
@@ -197,7 +195,7 @@ export const LABS: Lab[] = [
     checks: [...cable('blue', BLUE_IP), routeVia('blue', LAN_IP), forwarding],
     breaks: 'route:blue',
     probes: [{ from: 'blue', ping: LAN_IP }],
-    solution: R([`ip -n $BLUE route add 192.168.1.0/24 via ${GW}`, 'sysctl -w net.ipv4.ip_forward=1']),
+    solution: [`ip -n $BLUE route add 192.168.1.0/24 via ${GW}`, 'sysctl -w net.ipv4.ip_forward=1'],
   },
   {
     name: 'nat', kind: 'build', chapter: 'NAT (MASQUERADE)', title: 'Reach a network that cannot route back',
@@ -208,7 +206,7 @@ export const LABS: Lab[] = [
     checks: [...cable('blue', BLUE_IP), routeVia('blue', LAN_IP), forwarding, masqOut],
     breaks: 'masq',
     probes: [{ from: 'blue', ping: LAN_IP }],
-    solution: R([`iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`]),
+    solution: [`iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`],
   },
   {
     name: 'dnat', kind: 'build', chapter: 'Port forwarding (DNAT)', title: "Publish blue's web server",
@@ -219,7 +217,7 @@ export const LABS: Lab[] = [
     checks: webPath,
     breaks: 'dnat',
     probes: [lanWeb],
-    solution: R([`iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`]),
+    solution: [`iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`],
   },
   {
     name: 'docker-modes', kind: 'build', chapter: 'Docker networking: none, host, bridge', title: 'The three network modes, by hand',
@@ -235,7 +233,7 @@ export const LABS: Lab[] = [
     ],
     breaks: 'lo:none',
     probes: [{ from: 'none', ping: '127.0.0.1' }, lanWeb, { from: 'lan', http: `http://${HOST_LAN_IP}:8081/`, expect: 'hello' }],
-    solution: R(['ip -n $NONE link set lo up', `iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`]),
+    solution: ['ip -n $NONE link set lo up', `iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`],
   },
   {
     name: 'cni-by-hand', kind: 'build', chapter: 'CNI', title: 'Call the CNI bridge plugin yourself',
@@ -258,7 +256,7 @@ export const LABS: Lab[] = [
     ],
     breaks: 'bridge',
     probes: [{ from: 'red', ping: LAN_IP }],
-    solution: R(['CNI_COMMAND=ADD CNI_CONTAINERID=red CNI_NETNS=/run/netns/$RED CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge < $LAB/bridge.conf']),
+    solution: ['CNI_COMMAND=ADD CNI_CONTAINERID=red CNI_NETNS=/run/netns/$RED CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge < $LAB/bridge.conf'],
   },
 
   {
@@ -285,7 +283,7 @@ export const LABS: Lab[] = [
     ],
     breaks: 'bridge',
     probes: [{ from: 'lan', http: `http://${HOST_LAN_IP}:8080/`, expect: 'hello' }, { from: 'red', ping: LAN_IP }],
-    solution: R(['minid cni add minid-lab-cni-minid /run/netns/$RED --cni-conf-dir $LAB/net.d -p 8080:80']),
+    solution: ['minid cni add minid-lab-cni-minid /run/netns/$RED --cni-conf-dir $LAB/net.d -p 8080:80'],
   },
   {
     name: 'dns', kind: 'build', chapter: 'DNS', title: 'A name for blue',
@@ -302,7 +300,7 @@ export const LABS: Lab[] = [
     ],
     breaks: 'resolver',
     probes: [{ from: 'red', http: 'http://web.lab/', expect: 'hello' }],
-    solution: R(['mkdir -p /etc/netns/$RED', `echo 'nameserver ${GW}' > /etc/netns/$RED/resolv.conf`]),
+    solution: ['mkdir -p /etc/netns/$RED', `echo 'nameserver ${GW}' > /etc/netns/$RED/resolv.conf`],
   },
 
   // --- fix it: the course's own mistakes --------------------------------------------------------
@@ -313,7 +311,7 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: WEB_WORLD.filter((l) => !l.startsWith('publish')),
     checks: withHint(webPath, 'dnat', 'iptables refused --dport because a port belongs to a protocol: say which one first (-p tcp --dport 8080). `iptables -t nat -S PREROUTING` shows nothing was added.'),
     breaks: 'dnat', probes: [lanWeb],
-    solution: R([`iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`]),
+    solution: [`iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`],
   },
   {
     name: 'fix-dnat-address', kind: 'fix', chapter: 'Port forwarding (DNAT)', title: '--to-destination 80 is not an address',
@@ -322,10 +320,10 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: [...WEB_WORLD.filter((l) => !l.startsWith('publish')), `iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}`],
     checks: withHint(webPath, 'dnat', `--to-destination takes ADDRESS[:PORT]; with no port the packet keeps its own, 8080, and nothing listens on ${BLUE_IP}:8080. Replace the rule (iptables -t nat -D ... then -A ...).`),
     breaks: 'dnat', probes: [lanWeb],
-    solution: R([
+    solution: [
       `iptables -t nat -D PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}`,
       `iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`,
-    ]),
+    ],
   },
   {
     name: 'fix-prefix', kind: 'fix', chapter: 'Linux bridge', title: 'An address without its prefix',
@@ -334,10 +332,10 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue'], world: ['bridge', `plug red "$RED" ${RED_IP}`, `plug blue "$BLUE" ${BLUE_IP}`],
     checks: withHint([...bridgeUp, ...cable('red', RED_IP), ...cable('blue', BLUE_IP)], 'addr:red', 'Look at the prefix in `ip -n $RED addr`: /32 means "this address alone", so no other address is on-link and the kernel has no route to blue. Replace the address (del, then add with /24).'),
     breaks: 'addr:red', probes: [{ from: 'red', ping: BLUE_IP }],
-    solution: R([
+    solution: [
       `ip -n $RED addr del ${RED_IP}/32 dev veth-red`, `ip -n $RED addr add ${RED_IP}/24 dev veth-red`,
       `ip -n $BLUE addr del ${BLUE_IP}/32 dev veth-blue`, `ip -n $BLUE addr add ${BLUE_IP}/24 dev veth-blue`,
-    ]),
+    ],
   },
   {
     name: 'fix-default-route', kind: 'fix', chapter: 'Routing and ip_forward', title: '`ip route add 0.0.0.0 via` is not a default route',
@@ -346,7 +344,7 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: ['bridge', `plug red "$RED" ${RED_IP}/24 ${GW}`, `plug blue "$BLUE" ${BLUE_IP}/24`, 'lan', 'masq', `ip -n "$BLUE" route add 0.0.0.0 via ${GW}`],
     checks: withHint([...cable('blue', BLUE_IP), routeVia('blue', LAN_IP), forwarding, masqOut], 'route:blue', '`ip -n $BLUE route` shows "0.0.0.0 via ...": without /0 that is a route to the one address 0.0.0.0. A default route is `default` (or 0.0.0.0/0).'),
     breaks: 'route:blue', probes: [{ from: 'blue', ping: LAN_IP }],
-    solution: R(['ip -n $BLUE route del 0.0.0.0', `ip -n $BLUE route add default via ${GW}`]),
+    solution: ['ip -n $BLUE route del 0.0.0.0', `ip -n $BLUE route add default via ${GW}`],
   },
   {
     name: 'fix-port-down', kind: 'fix', chapter: 'Linux bridge', title: 'The bridge-side end left down',
@@ -355,7 +353,7 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue'], world: ['bridge', `plug red "$RED" ${RED_IP}/24 ${GW}`, `plug blue "$BLUE" ${BLUE_IP}/24 ${GW}`, 'ip link set veth-red-br down'],
     checks: [...bridgeUp, ...cable('red', RED_IP), ...cable('blue', BLUE_IP)],
     breaks: 'port-up:red', probes: [{ from: 'red', ping: BLUE_IP }],
-    solution: R(['ip link set veth-red-br up']),
+    solution: ['ip link set veth-red-br up'],
   },
   {
     name: 'fix-masquerade-all', kind: 'fix', chapter: 'NAT (MASQUERADE)', title: 'MASQUERADE without ! -o v-net-0',
@@ -369,7 +367,7 @@ export const LABS: Lab[] = [
     ],
     breaks: 'no-masq-bridge',
     probes: [{ from: 'red', http: `http://${BLUE_IP}/cgi-bin/whoami`, expect: RED_IP }, { from: 'blue', ping: LAN_IP }],
-    solution: R([`iptables -t nat -D POSTROUTING -s ${NET} -j MASQUERADE`, `iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`]),
+    solution: [`iptables -t nat -D POSTROUTING -s ${NET} -j MASQUERADE`, `iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`],
   },
   {
     name: 'fix-localhost', kind: 'fix', chapter: 'Port forwarding (DNAT)', title: 'PREROUTING-only DNAT does not answer 127.0.0.1',
@@ -378,11 +376,11 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: WEB_WORLD, readSysctls: [`net.ipv4.conf.${BRIDGE}.route_localnet`],
     checks: [...webPath, ...localhostChecks()],
     breaks: 'dnat-output', probes: [{ from: 'host', http: 'http://127.0.0.1:8080/', expect: 'hello' }],
-    solution: R([
+    solution: [
       `iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport 8080 -j DNAT --to-destination ${BLUE_IP}:80`,
       `sysctl -w net.ipv4.conf.${BRIDGE}.route_localnet=1`,
       `iptables -t nat -A POSTROUTING -s 127.0.0.0/8 -o ${BRIDGE} -j MASQUERADE`,
-    ]),
+    ],
   },
 
   // --- fix it: the classic ways a published port stops answering ------------------------------------
@@ -392,7 +390,7 @@ export const LABS: Lab[] = [
     story: 'It worked yesterday. Since the reboot (ip_forward is not persistent) the page does not come.',
     roles: ['red', 'blue', 'lan'], world: WEB_WORLD, sysctls: { 'net.ipv4.ip_forward': '0' },
     checks: webPath, breaks: 'ip_forward', probes: [lanWeb],
-    solution: R(['sysctl -w net.ipv4.ip_forward=1']),
+    solution: ['sysctl -w net.ipv4.ip_forward=1'],
   },
   {
     name: 'fix-forward-drop', kind: 'fix', chapter: 'Docker networking: none, host, bridge', title: 'FORWARD policy DROP',
@@ -401,7 +399,7 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: [...WEB_WORLD, 'iptables -P FORWARD DROP'],
     checks: withHint(webPath, 'forward', '`iptables -S FORWARD`: the first line is the policy, what happens to a packet no rule accepted. Let the bridge\'s traffic through both ways (-o and -i ' + BRIDGE + ') rather than opening everything.'),
     breaks: 'forward', probes: [lanWeb],
-    solution: R([`iptables -A FORWARD -o ${BRIDGE} -j ACCEPT`, `iptables -A FORWARD -i ${BRIDGE} -j ACCEPT`]),
+    solution: [`iptables -A FORWARD -o ${BRIDGE} -j ACCEPT`, `iptables -A FORWARD -i ${BRIDGE} -j ACCEPT`],
   },
   {
     name: 'fix-route-localnet', kind: 'fix', chapter: 'Port forwarding (DNAT)', title: 'route_localnet off',
@@ -412,7 +410,7 @@ export const LABS: Lab[] = [
     sysctls: { [`net.ipv4.conf.${BRIDGE}.route_localnet`]: '0' },
     checks: [...webPath, ...localhostChecks()], breaks: 'route_localnet',
     probes: [{ from: 'host', http: 'http://127.0.0.1:8080/', expect: 'hello' }],
-    solution: R([`sysctl -w net.ipv4.conf.${BRIDGE}.route_localnet=1`]),
+    solution: [`sysctl -w net.ipv4.conf.${BRIDGE}.route_localnet=1`],
   },
   {
     name: 'fix-hairpin', kind: 'fix', chapter: 'Docker networking: none, host, bridge', title: 'Hairpin off',
@@ -428,7 +426,7 @@ export const LABS: Lab[] = [
       { key: 'hairpin:red', check: (c) => hairpinCheck(c.s, 'veth-red-br'), hint: 'After DNAT the frame has to leave the bridge by the very port it came in (veth-red-br); a bridge never does that unless the port is in hairpin mode: `bridge -d link show dev veth-red-br`.' },
     ],
     breaks: 'hairpin:red', probes: [{ from: 'red', http: `http://${HOST_LAN_IP}:8081/`, expect: 'hello' }],
-    solution: R(['ip link set veth-red-br type bridge_slave hairpin on']),
+    solution: ['ip link set veth-red-br type bridge_slave hairpin on'],
   },
   {
     name: 'fix-masquerade-deleted', kind: 'fix', chapter: 'NAT (MASQUERADE)', title: 'The MASQUERADE rule was deleted',
@@ -437,7 +435,7 @@ export const LABS: Lab[] = [
     roles: ['red', 'blue', 'lan'], world: WEB_WORLD.filter((l) => l !== 'masq'),
     checks: [...webPath, withHint([masqOut], 'masq', `Follow a ping from blue: it leaves with source ${BLUE_IP}; what does the LAN machine do with its reply? \`iptables -t nat -S POSTROUTING\`.`)[0]],
     breaks: 'masq', probes: [{ from: 'blue', ping: LAN_IP }, lanWeb],
-    solution: R([`iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`]),
+    solution: [`iptables -t nat -A POSTROUTING -s ${NET} ! -o ${BRIDGE} -j MASQUERADE`],
   },
   {
     name: 'fix-app-localhost', kind: 'fix', chapter: 'Port forwarding (DNAT)', title: 'The app listens on 127.0.0.1',
@@ -445,11 +443,11 @@ export const LABS: Lab[] = [
     story: "blue's web server was started with its default config from a tutorial: it listens on 127.0.0.1:80.",
     roles: ['red', 'blue', 'lan'], world: [...WEB_WORLD.filter((l) => !l.startsWith('web')), 'web "$BLUE" 127.0.0.1'],
     checks: webPath, breaks: 'app:blue', probes: [lanWeb],
-    solution: R([
+    solution: [
       'kill $(ip netns pids $BLUE)',
       'while [ -n "$(ip netns pids $BLUE)" ]; do sleep 0.1; done   # until it has let go of port 80',
       'ip netns exec $BLUE busybox httpd -p 0.0.0.0:80 -h $LAB/www',
-    ]),
+    ],
   },
   {
     name: 'fix-leaked-netns', kind: 'fix', chapter: 'Network namespaces', title: 'A leaked namespace',
@@ -462,13 +460,13 @@ export const LABS: Lab[] = [
       ...cable('blue', BLUE_IP), webBlue,
     ],
     breaks: 'gone:ghost', probes: [{ from: 'red', http: `http://${BLUE_IP}/`, expect: 'hello' }],
-    solution: R([
+    solution: [
       // Deleting a namespace frees its links later (the kernel cleans up in the background):
       // delete the cable by its host end first, then the namespace.
       'ip link del veth-blue-br', 'ip netns del $GHOST',
       'ip link add veth-blue type veth peer name veth-blue-br', 'ip link set veth-blue netns $BLUE', `ip link set veth-blue-br master ${BRIDGE}`, 'ip link set veth-blue-br up',
       `ip -n $BLUE addr add ${BLUE_IP}/24 dev veth-blue`, 'ip -n $BLUE link set veth-blue up',
-    ]),
+    ],
   },
 ];
 

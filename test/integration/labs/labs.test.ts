@@ -26,6 +26,7 @@ const netns = (): string[] => (fs.existsSync('/run/netns') ? fs.readdirSync('/ru
 const ofLab = (name: string): string[] => netns().filter((n) => n === `minid-lab-${name}` || n.startsWith(`minid-lab-${name}-`));
 const hostState = async () => ({
   forward: fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'),
+  brNetfilter: fs.readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8'),
   links: (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter((n) => n === 'v-net-0' || n === 'cni0' || /^veth-\w+-br$/.test(n ?? '')),
   rules: (await execa('iptables-save')).stdout.split('\n').filter((l) => /192\.168\.15\.|10\.22\.0\.|v-net-0|cni0/.test(l)),
 });
