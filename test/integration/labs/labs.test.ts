@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
+import { cli, makeStore, minid, repo, requireRoot, type Store } from '../../helpers/minid.js';
 import { LABS } from '../../../src/labs/table.js';
 import { alive } from '../../../src/labs/runner.js';
 
@@ -131,7 +131,7 @@ describe('lab commands', () => {
     const none = await minid(store, ['lab', 'start', 'nope']);
     expect(none.exitCode).toBe(1);
     expect(none.stderr.trim().split('\n')).toEqual(['minid: no such lab: nope (minid lab list shows them)']);
-    const sol = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', path.resolve('bin/minid'), 'lab', 'solution', 'dnat'], { reject: false, env: store.env });
+    const sol = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cli, 'lab', 'solution', 'dnat'], { reject: false, env: store.env });
     expect(sol.stdout).toContain('iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80');
   });
 
