@@ -481,6 +481,24 @@ export function buildProgram(): Command {
     .option('--format <format>', 'text (default) or json')
     .action(action(async () => (await import('./commands/see.js')).why));
 
+  const lab = program.command('lab').description('Hands-on labs that follow the course, each in throwaway namespaces of its own (docs/labs.md)');
+  lab.command('list').description('List the labs').action(action(async () => (await import('./commands/lab.js')).list));
+  lab.command('start').description("Build a lab's starting state (its own namespaces: the host is never touched)").argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).start));
+  lab.command('shell').description("A shell in the lab's host namespace, with $RED, $BLUE... set").argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).shell));
+  lab.command('check').description("Check the lab's kernel state and try its goal (exit 1 until solved)").argument('<lab>')
+    .option('--format <format>', 'text (default) or json')
+    .action(action(async () => (await import('./commands/lab.js')).check));
+  lab.command('hint').description('One hint for the first thing that fails').argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).hint));
+  lab.command('solution').description('Print the reference solution').argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).solution, { root: false }));
+  lab.command('reset').description('Remove the lab and start it again').argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).reset));
+  lab.command('stop').description("Remove the lab: its namespaces, processes and files").argument('<lab>')
+    .action(action(async () => (await import('./commands/lab.js')).stop));
+
   const dns = program.command('dns').description("Watch user networks' DNS servers");
   dns
     .command('log')

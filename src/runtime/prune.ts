@@ -19,6 +19,10 @@ export async function pruneSystem(o: { explain?: Explain } = {}): Promise<string
   // Downloads first: after a pull that filled the disk they are what frees it, and the steps
   // below may need to write (the store's identity, records).
   for (const f of (await import('../image/store.js')).pruneDownloads()) removed.push(`download ${f.slice(0, 12)}${f.endsWith('.partial') ? ' (partial)' : ''}`);
+  // Labs (src/labs/): their namespaces, processes and folders (loaded only when one was started).
+  const fs = await import('node:fs');
+  const { runRoot } = await import('../sys/paths.js');
+  if (fs.existsSync(`${runRoot()}/labs`)) for (const lab of await (await import('../labs/runner.js')).stopAllLabs()) removed.push(`lab ${lab}`);
   for (const s of listStates()) {
     if (s.status === 'running' || s.status === 'restarting') continue;
     await releaseContainer(s.config.id, { remove: true, explain: o.explain });

@@ -7,6 +7,8 @@ import { CHAIN, comment } from '../network/names.js';
 import { hostRules, networkRules, portRulesOf, sameRule, type ExpectedRule } from './expected.js';
 import type { NetworkRecord, PortBinding } from '../network/types.js';
 import type { EndpointRecord, IptRule, Link, NetnsView, Snapshot } from './snapshot.js';
+import { ruleText } from './parse.js';
+import { inCidr, walk, type Packet, type Verdict } from './walk.js';
 
 /**
  * The ways a packet can reach a published port (`minid why --from`):
@@ -441,3 +443,208 @@ export function allChecks(s: Snapshot, nets: NetworkRecord[]): Check[] {
 }
 
 export const failed = (cs: Check[]): Check[] => cs.filter((c) => !c.ok);
+
+// --- any namespace: the predicates a lab (src/labs/) states its goal with ----------------------
+// A lab reads one of its namespaces as the host (read.ts, `where.netns`) and its "containers"
+// as namespace views; these predicates name either by `where`: HOST or a namespace's name.
+// Rules are judged by what they do to a packet (walk.ts), not by how they are spelled.
+
+export const HOST = 'host';
+
+function linksIn(s: Snapshot, where: string): Link[] | null {
+  if (where === HOST) return s.kernel.host.links;
+  const v = netnsView(s, where);
+  return v && !v.error ? v.links : null;
+}
+const ipOf = (where: string): string => (where === HOST ? 'ip' : `ip -n ${where}`);
+const inWhere = (where: string): string => (where === HOST ? 'the host' : where);
+const lab = (c: Omit<Check, 'order' | 'paths'> & { order?: number }): Check => ({ order: 0, paths: [], ...c });
+const missingNs = (where: string, id: string, subject: string, title: string): Check =>
+  lab({ id, subject, title, ok: false, found: `namespace ${where} is missing or unreadable`, fix: `ip netns add ${where}` });
+
+export function netnsExistsCheck(s: Snapshot, ns: string): Check {
+  const ok = s.kernel.netnsNames.includes(ns);
+  return lab({ id: 'netns.exists', order: ORDER.netns, subject: `netns:${ns}`, title: `the network namespace ${ns} exists`, ok, found: ok ? `/run/netns/${ns}` : `no /run/netns/${ns}`, ...(ok ? {} : { fix: `ip netns add ${ns}` }) });
+}
+
+export function netnsGoneCheck(s: Snapshot, ns: string, why: string): Check {
+  const ok = !s.kernel.netnsNames.includes(ns);
+  return lab({ id: 'netns.gone', order: ORDER.leftover, subject: `netns:${ns}`, title: `no namespace ${ns} is left (${why})`, ok, found: ok ? `no /run/netns/${ns}` : `/run/netns/${ns} is still there`, ...(ok ? {} : { fix: `ip netns del ${ns}` }) });
+}
+
+/** A link exists in WHERE (and is of KIND: veth, bridge...). */
+export function linkExistsCheck(s: Snapshot, where: string, name: string, kind?: string): Check {
+  const subject = `link:${where === HOST ? '' : `${where}/`}${name}`;
+  const title = `${kind ? `the ${kind} ` : ''}${name} exists in ${inWhere(where)}`;
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'link.exists', subject, title);
+  const l = links.find((x) => x.name === name);
+  const ok = !!l && (!kind || l.kind === kind);
+  const found = !l ? `no ${name} in ${inWhere(where)} (it has: ${links.map((x) => x.name).join(', ')})` : `${name}: ${l.kind ?? 'a device'}, ${linkState(l)}`;
+  return lab({ id: 'link.exists', order: kind === 'bridge' ? ORDER.bridge : ORDER.veth, subject, title, ok, found, ...(ok ? {} : { fix: kind === 'bridge' ? `${ipOf(where)} link add ${name} type bridge` : `create it: ${ipOf(where)} link add ${name} type ${kind ?? 'veth'} ...` }) });
+}
+
+export function linkUpCheck(s: Snapshot, where: string, name: string): Check {
+  const subject = `link:${where === HOST ? '' : `${where}/`}${name}`;
+  const title = `${name} in ${inWhere(where)} is up`;
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'link.up', subject, title);
+  const l = links.find((x) => x.name === name);
+  if (!l) return lab({ id: 'link.up', order: ORDER.veth, subject, title, ok: false, found: `no ${name} in ${inWhere(where)}`, fix: 'create it first (see above)' });
+  return lab({ id: 'link.up', order: ORDER.veth, subject, title, ok: l.up, found: linkState(l), ...(l.up ? {} : { fix: `${ipOf(where)} link set ${name} up` }) });
+}
+
+/** Only these links in WHERE (docker's --network none: lo and nothing else). */
+export function onlyLinksCheck(s: Snapshot, where: string, names: string[]): Check {
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'link.only', `netns:${where}`, `${inWhere(where)} has ${names.join(', ')} and nothing else`);
+  const extra = links.filter((l) => !names.includes(l.name)).map((l) => l.name);
+  return lab({ id: 'link.only', order: ORDER.veth, subject: `netns:${where}`, title: `${inWhere(where)} has ${names.join(', ')} and nothing else`, ok: !extra.length, found: `links: ${links.map((l) => l.name).join(', ') || 'none'}`, ...(extra.length ? { fix: extra.map((n) => `${ipOf(where)} link del ${n}`).join('; ') } : {}) });
+}
+
+/** A bridge port of the host: plugged into BRIDGE. */
+export function bridgePortCheck(s: Snapshot, name: string, bridge: string): Check {
+  const l = hostLink(s, name);
+  const ok = l?.master === bridge;
+  return lab({ id: 'link.master', order: ORDER.bridge, subject: `link:${name}`, title: `${name} is plugged into the bridge ${bridge}`, ok, found: !l ? `no ${name}` : l.master ? `${name} on ${l.master}` : `${name} is on no bridge`, ...(ok ? {} : { fix: `ip link set ${name} master ${bridge}` }) });
+}
+
+/** Hairpin mode on a host bridge port (a frame may leave by the port it came in). */
+export function hairpinCheck(s: Snapshot, name: string): Check {
+  const l = hostLink(s, name);
+  const ok = !!l?.hairpin;
+  return lab({ id: 'link.hairpin', order: ORDER.brNetfilter, subject: `link:${name}`, title: `hairpin mode on bridge port ${name}`, ok, found: !l ? `no ${name}` : `hairpin ${l.hairpin ? 'on' : 'off'}`, ...(ok ? {} : { fix: `ip link set ${name} type bridge_slave hairpin on` }) });
+}
+
+/** Two links are the two ends of one veth cable. */
+export function vethPairCheck(s: Snapshot, a: [string, string], b: [string, string]): Check {
+  const la = linksIn(s, a[0])?.find((x) => x.name === a[1]);
+  const lb = linksIn(s, b[0])?.find((x) => x.name === b[1]);
+  const ok = !!la && !!lb && la.kind === 'veth' && la.peerIfindex === lb.ifindex && lb.peerIfindex === la.ifindex;
+  const name = (w: [string, string]) => `${w[1]} (${inWhere(w[0])})`;
+  return lab({
+    id: 'veth.pair', order: ORDER.veth, subject: `link:${a[1]}`, title: `${name(a)} and ${name(b)} are the two ends of one cable`, ok,
+    found: !la || !lb ? `missing: ${[!la ? name(a) : '', !lb ? name(b) : ''].filter(Boolean).join(' and ')}` : `${a[1]} (ifindex ${la.ifindex}, peer ${la.peerIfindex ?? '-'}), ${b[1]} (ifindex ${lb.ifindex}, peer ${lb.peerIfindex ?? '-'})`,
+    ...(ok ? {} : { fix: `ip link add ${a[1]} type veth peer name ${b[1]}, then move each end: ip link set NAME netns NS` }),
+  });
+}
+
+/** WHERE's DEV holds ADDRESS/PREFIX (a bare address is /32: the neighbours are off-link). */
+export function addressCheck(s: Snapshot, where: string, dev: string, cidr: string): Check {
+  const subject = `link:${where === HOST ? '' : `${where}/`}${dev}`;
+  const title = `${dev} in ${inWhere(where)} has the address ${cidr}`;
+  const links = linksIn(s, where);
+  if (!links) return missingNs(where, 'address', subject, title);
+  const l = links.find((x) => x.name === dev);
+  if (!l) return lab({ id: 'address', order: ORDER.address, subject, title, ok: false, found: `no ${dev} in ${inWhere(where)}`, fix: 'create the link first (see above)' });
+  const ok = l.addresses.includes(cidr);
+  const ip = cidr.split('/')[0];
+  const same = l.addresses.find((a) => a.split('/')[0] === ip);
+  return lab({
+    id: 'address', order: ORDER.address, subject, title, ok,
+    found: l.addresses.length ? l.addresses.join(' ') : 'no IPv4 address',
+    ...(ok ? {} : { fix: (same ? `${ipOf(where)} addr del ${same} dev ${dev} && ` : '') + `${ipOf(where)} addr add ${cidr} dev ${dev}` }),
+  });
+}
+
+/** A route in WHERE: to DST ('default' or CIDR) via GATEWAY (or, without one, out of DEV). */
+export function routeCheck(s: Snapshot, where: string, dst: string, via?: string, dev?: string): Check {
+  const routes = where === HOST ? s.kernel.host.routes : netnsView(s, where)?.routes ?? [];
+  const ok = routes.some((r) => r.dst === dst && (!via || r.gateway === via) && (!dev || r.dev === dev));
+  const host0 = routes.find((r) => r.dst === '0.0.0.0');
+  const list = routes.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
+  return lab({
+    id: 'route', order: ORDER.route, subject: `route:${where}`, title: `${inWhere(where)} routes ${dst}${via ? ` via ${via}` : dev ? ` out of ${dev}` : ''}`, ok,
+    found: (list.length ? list.join('; ') : 'no routes') + (host0 && dst === 'default' ? ' (0.0.0.0 is a host route to the single address 0.0.0.0/32, not a default)' : ''),
+    ...(ok ? {} : { fix: `${ipOf(where)} route replace ${dst}${via ? ` via ${via}` : ''}${dev ? ` dev ${dev}` : ''}` }),
+  });
+}
+
+/** A sysctl of the host (per namespace: a lab's own). */
+export function sysctlIs(s: Snapshot, key: string, want: string, title: string): Check {
+  return lab(sysctlCheck(s, key, want, `sysctl.${key}`, ORDER.forwarding, title, []));
+}
+
+/** Something in WHERE listens on PROTO PORT where packets for ADDR arrive (0.0.0.0 or ADDR itself). */
+export function listeningCheck(s: Snapshot, where: string, proto: 'tcp' | 'udp', port: number, addr: string): Check {
+  const ls = where === HOST ? s.kernel.host.listening : netnsView(s, where)?.listening ?? [];
+  const mine = ls.filter((l) => l.proto === proto && l.port === port);
+  const good = mine.find((l) => l.address === '0.0.0.0' || l.address === '::' || l.address === addr);
+  return lab({
+    id: 'app.listening', order: ORDER.app, subject: `socket:${where}:${port}/${proto}`, title: `an app in ${inWhere(where)} listens on ${proto} port ${port} for ${addr}`, ok: !!good,
+    found: good ? `${good.address}:${port}${good.process ? ` ${good.process}` : ''}` : mine.length ? `listens on ${mine.map((l) => l.address).join(', ')} only: packets arrive for ${addr}` : `nothing listens on ${proto} port ${port}`,
+    ...(good ? {} : { fix: `start the app on 0.0.0.0:${port} (or ${addr}:${port})` }),
+  });
+}
+
+const describePacket = (p: Packet): string =>
+  `${p.proto} ${p.src} -> ${p.dst}${p.dport ? `:${p.dport}` : ''}${p.in ? ` in ${p.in}` : ''}${p.out ? ` out ${p.out}` : ''}${p.ct ? ` (${p.ct.join(',')})` : ''}`;
+const verdictText = (v: Verdict): string =>
+  (v.rule ? `${v.target}${v.to ? ` to ${v.to}` : ''} by ${ruleText(v.rule)}` : v.target === 'ACCEPT' ? 'no rule took it: it goes on unchanged (policy ACCEPT)' : `${v.target} (the chain's policy)`) +
+  (v.unknown.length ? `; ${v.unknown.length} rule(s) with matches this check cannot read were skipped` : '');
+
+/** nat CHAIN (PREROUTING for packets from outside, OUTPUT for the host's own) DNATs P to TO. */
+export function dnatCheck(s: Snapshot, chain: 'PREROUTING' | 'OUTPUT', p: Packet, to: string): Check {
+  const v = walk(s, 'nat', chain, p);
+  const ok = v.target === 'DNAT' && v.to === to;
+  return lab({
+    id: `dnat.${chain.toLowerCase()}`, order: ORDER.dnat, subject: `rule:nat/${chain}`, title: `nat ${chain} sends ${describePacket(p)} on to ${to}`, ok, found: verdictText(v),
+    ...(ok ? {} : { fix: `iptables -t nat -A ${chain} -p ${p.proto}${p.dst ? ` -d ${p.dst}` : ''} --dport ${p.dport} -j DNAT --to-destination ${to}` }),
+  });
+}
+
+/** nat POSTROUTING masquerades P (want true) or leaves its source alone (want false). */
+export function masqueradeCheck(s: Snapshot, p: Packet, want: boolean, why: string): Check {
+  const v = walk(s, 'nat', 'POSTROUTING', p);
+  const masq = v.target === 'MASQUERADE' || v.target === 'SNAT';
+  const ok = masq === want;
+  return lab({
+    id: want ? 'masquerade' : 'masquerade.not', order: ORDER.masquerade, subject: 'rule:nat/POSTROUTING',
+    title: `nat POSTROUTING ${want ? 'masquerades' : 'does not masquerade'} ${describePacket(p)} (${why})`, ok, found: verdictText(v),
+    ...(ok ? {} : { fix: want ? `iptables -t nat -A POSTROUTING -s ${p.src}${p.out ? ` -o ${p.out}` : ''} -j MASQUERADE` : `narrow the rule that matched (delete it: iptables -t nat -D POSTROUTING ...; add it back with ! -o ${p.out ?? 'BRIDGE'})` }),
+  });
+}
+
+/** filter FORWARD lets P through, and its replies (ESTABLISHED) back. */
+export function forwardCheck(s: Snapshot, p: Packet): Check {
+  const there = walk(s, 'filter', 'FORWARD', { ...p, ct: p.ct ?? ['NEW'] });
+  const back = walk(s, 'filter', 'FORWARD', { proto: p.proto, src: p.dst, dst: p.src, ...(p.dport ? { sport: p.dport } : {}), ...(p.out ? { in: p.out } : {}), ...(p.in ? { out: p.in } : {}), ct: ['ESTABLISHED'] });
+  const ok = there.target === 'ACCEPT' && back.target === 'ACCEPT';
+  return lab({
+    id: 'forward', order: ORDER.forwardPolicy, subject: 'chain:filter/FORWARD', title: `filter FORWARD lets ${describePacket(p)} through, and its replies back`, ok,
+    found: `there: ${verdictText(there)}; back: ${verdictText(back)}`,
+    ...(ok ? {} : { fix: `iptables -A FORWARD ${p.out ? `-o ${p.out} ` : ''}-j ACCEPT; iptables -A FORWARD ${p.out ? `-i ${p.out} ` : ''}-j ACCEPT  (or iptables -P FORWARD ACCEPT)` }),
+  });
+}
+
+/** The route WHERE takes to ADDR (the longest prefix that covers it) goes via VIA. */
+export function routeToCheck(s: Snapshot, where: string, addr: string, via: string): Check {
+  const routes = where === HOST ? s.kernel.host.routes : netnsView(s, where)?.routes ?? [];
+  const len = (d: string): number => (d === 'default' ? 0 : Number(d.split('/')[1] ?? 32));
+  const covering = routes.filter((r) => (r.dst === 'default' ? true : inCidr(addr, r.dst.includes('/') ? r.dst : `${r.dst}/32`))).sort((a, b) => len(b.dst) - len(a.dst));
+  const best = covering[0];
+  const ok = !!best && best.gateway === via;
+  const host0 = routes.find((r) => r.dst === '0.0.0.0');
+  const list = routes.map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`);
+  return lab({
+    id: 'route', order: ORDER.route, subject: `route:${where}`, title: `${inWhere(where)} sends packets for ${addr} via the gateway ${via}`, ok,
+    found: (best ? `${addr} takes ${best.dst}${best.gateway ? ` via ${best.gateway}` : ' (no gateway)'}` : `no route covers ${addr}`) + ` (routes: ${list.join('; ') || 'none'})` +
+      (host0 ? '; 0.0.0.0 without /0 is a host route to the one address 0.0.0.0, not a default route' : ''),
+    ...(ok ? {} : { fix: `${ipOf(where)} route replace default via ${via}` }),
+  });
+}
+
+/**
+ * The resolver a namespace uses: `ip netns exec NS` mounts /etc/netns/NS/resolv.conf over
+ * /etc/resolv.conf (else the host's file applies). TEXT: that file's content, null if absent.
+ */
+export function resolverCheck(ns: string, text: string | null, server: string): Check {
+  const file = `/etc/netns/${ns}/resolv.conf`;
+  const servers = [...(text ?? '').matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
+  const ok = servers[0] === server;
+  return lab({
+    id: 'resolver', order: ORDER.app, subject: `file:${file}`, title: `programs in ${ns} ask the DNS server ${server} first`, ok,
+    found: text === null ? `no ${file}: \`ip netns exec ${ns}\` keeps the host's /etc/resolv.conf` : servers.length ? `${file}: nameserver ${servers.join(', ')}` : `${file} names no nameserver`,
+    ...(ok ? {} : { fix: `mkdir -p /etc/netns/${ns} && echo 'nameserver ${server}' > ${file}` }),
+  });
+}

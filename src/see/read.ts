@@ -68,22 +68,50 @@ async function readNetns(name: string, present: boolean): Promise<NetnsView> {
   }
 }
 
-/** Snapshot the kernel as far as this store's networks are concerned. */
-export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
+/**
+ * Where to read: by default the host as minid's store sees it. A lab (src/labs/) reads one of
+ * its own namespaces *as the host* instead (`netns`): the same snapshot, the same predicates,
+ * but every command runs inside that namespace (sysctls and iptables are per namespace too).
+ */
+export interface ReadWhere {
+  /** Read this namespace (/run/netns/NAME) as the host. */
+  netns?: string;
+  /** More namespaces to read as NetnsView (a lab's "containers"). */
+  views?: string[];
+  /** Keep every iptables rule, not only minid's (a lab's namespace holds nobody else's). */
+  allRules?: boolean;
+  /** More sysctls to read (interface names of a lab's bridge, say). */
+  sysctls?: string[];
+}
+
+/** Read the sysctls `keys` inside namespace NS: /proc/sys shows the namespace of the reader. */
+async function sysctlsIn(ns: string, keys: string[]): Promise<Record<string, string | null>> {
+  const script = 'for k; do v=$(cat "/proc/sys/$k" 2>/dev/null) && echo "$v" || echo "-"; done';
+  const text = await out(['nsenter', `--net=/run/netns/${ns}`, 'sh', '-c', script, 'sh', ...keys.map((k) => k.replace(/\./g, '/'))]);
+  const vals = text.split('\n');
+  return Object.fromEntries(keys.map((k, i) => [k, vals[i] === undefined || vals[i] === '-' ? null : vals[i].trim()]));
+}
+
+/** Snapshot the kernel as far as this store's networks are concerned (or a lab's namespaces: `where`). */
+export async function readKernel(rec: MinidRecords, where: ReadWhere = {}): Promise<KernelSnapshot> {
   // Through the host probe (network/host.ts): /proc/sys and /run/netns, faked by unit tests.
   const p = probe();
   const netnsNames = (await p.netnsList()).sort();
-  const wanted = [...new Set(rec.endpoints.map((e) => e.netnsName))];
+  const wanted = [...new Set([...rec.endpoints.map((e) => e.netnsName), ...(where.views ?? [])])];
+  const ns = where.netns;
+  // `ip -n NS` and `ss -N NS` switch namespace themselves; iptables-save needs nsenter.
+  const ipIn = ns ? ['ip', '-n', ns] : ['ip'];
   const [addr, routes, ss, save, nsids, views] = await Promise.all([
-    out(['ip', '-j', '-d', 'addr', 'show']),
-    out(['ip', '-j', '-4', 'route', 'show']),
-    out(['ss', '-H', '-ltunp']),
-    out(['iptables-save', '-c']),
-    out(['ip', 'netns', 'list-id']).catch(() => ''),
+    out([...ipIn, '-j', '-d', 'addr', 'show']),
+    out([...ipIn, '-j', '-4', 'route', 'show']),
+    out(ns ? ['ss', '-N', ns, '-H', '-ltunp'] : ['ss', '-H', '-ltunp']),
+    out(ns ? ['nsenter', `--net=/run/netns/${ns}`, 'iptables-save', '-c'] : ['iptables-save', '-c']),
+    out([...ipIn, 'netns', 'list-id']).catch(() => ''),
     Promise.all(wanted.map((n) => readNetns(n, netnsNames.includes(n)))),
   ]);
   // minid's rules only: the host-wide hooks and guard ("minid") and this store's.
   const ours = (r: IptRule): boolean => {
+    if (where.allRules) return true;
     const o = r.comment ? parseComment(r.comment) : null;
     return !!o && (r.comment === 'minid' || o.store === rec.store);
   };
@@ -95,8 +123,10 @@ export async function readKernel(rec: MinidRecords): Promise<KernelSnapshot> {
     if (r.comment) d.comment = r.comment;
     return d;
   });
-  const sysctls: Record<string, string | null> = {};
-  for (const k of sysctlKeys(rec.networks.map((n) => n.bridge))) sysctls[k] = await p.readSysctl(k);
+  const keys = [...sysctlKeys(rec.networks.map((n) => n.bridge)), ...(where.sysctls ?? [])];
+  let sysctls: Record<string, string | null> = {};
+  if (ns) sysctls = await sysctlsIn(ns, keys);
+  else for (const k of keys) sysctls[k] = await p.readSysctl(k);
   return {
     host: { links: parseIpAddr(addr), routes: parseRoutes(routes), listening: parseSs(ss) },
     sysctls,

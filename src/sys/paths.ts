@@ -58,7 +58,7 @@ export function secureDir(dir: string, mode: number): void {
 
 /** What minid keeps at the top of its store and of its runtime root (nothing else is there). */
 export const ROOT_ENTRIES = ['store-id', 'events', 'images.json', 'blobs', 'layers', 'tmp', 'downloads', 'containers', 'names', 'networks', 'ipam', 'cni', 'volumes', 'cluster'];
-export const RUN_ENTRIES = ['containers', 'boot', 'locks', 'dns', 'networks', 'cluster', 'engine.sock'];
+export const RUN_ENTRIES = ['containers', 'boot', 'locks', 'dns', 'networks', 'cluster', 'engine.sock', 'labs'];
 
 /**
  * A store root that already exists must hold nothing but minid's own entries (its temporary
