@@ -163,28 +163,36 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
 /** What of minid's services a node's kernel holds (read from `iptables-save` and `ip route`). */
 export interface NodeView {
   chains: { nat: Set<string>; filter: Set<string> };
-  /** hookKey(table, chain) of each jump present. */
+  /** hookKey(table, chain) of each jump present as the chain's first rule. */
   hooks: Set<string>;
+  /** Jumps present but no longer first (the node's minid inserted its own jumps above them since). */
+  misplaced: Set<string>;
   /** The route of the service range. */
   route: boolean;
 }
 
-export const emptyView = (): NodeView => ({ chains: { nat: new Set(), filter: new Set() }, hooks: new Set(), route: false });
+export const emptyView = (): NodeView => ({ chains: { nat: new Set(), filter: new Set() }, hooks: new Set(), misplaced: new Set(), route: false });
 
 /** Read a node's view from `iptables-save` (nat and filter) and whether the range's route is there. */
 export function parseView(save: string, route: boolean): NodeView {
-  const v = emptyView();
+  const v = { ...emptyView(), route };
   let table = '';
+  const seen = new Set<string>(); // built-in chains whose first rule was read
   for (const l of save.split('\n')) {
-    if (l.startsWith('*')) table = l.slice(1);
+    if (l.startsWith('*')) {
+      table = l.slice(1);
+      seen.clear();
+    }
     if (table !== 'nat' && table !== 'filter') continue;
     const m = /^:(\S+) /.exec(l);
     if (m && (m[1] === SERVICES_CHAIN || m[1] === NODEPORTS_CHAIN || m[1] === MARK_MASQ_CHAIN || m[1] === POSTROUTING_CHAIN || PER_OBJECT_CHAIN.test(m[1]))) {
       v.chains[table].add(m[1]);
     }
     for (const [t, chain, spec] of HOOKS) {
-      const target = spec.split(' -j ')[1];
-      if (t === table && l.startsWith(`-A ${chain} `) && l.endsWith(`-j ${target}`)) v.hooks.add(hookKey(t, chain));
+      if (t !== table || !l.startsWith(`-A ${chain} `)) continue;
+      const first = !seen.has(chain);
+      seen.add(chain);
+      if (l.endsWith(`-j ${spec.split(' -j ')[1]}`)) (first ? v.hooks : v.misplaced).add(hookKey(t, chain));
     }
   }
   return v;
@@ -193,7 +201,7 @@ export function parseView(save: string, route: boolean): NodeView {
 /** The view a node has once `want` is applied (for the undo of that step). */
 export function viewOf(want: RuleSet | null): NodeView {
   if (!want) return emptyView();
-  return { chains: { nat: new Set(want.nat.chains), filter: new Set(want.filter.chains) }, hooks: new Set(HOOKS.map(([t, c]) => hookKey(t, c))), route: true };
+  return { chains: { nat: new Set(want.nat.chains), filter: new Set(want.filter.chains) }, hooks: new Set(HOOKS.map(([t, c]) => hookKey(t, c))), misplaced: new Set(), route: true };
 }
 
 /**
@@ -208,15 +216,21 @@ export function restoreInput(want: RuleSet | null, now: NodeView): string {
     const wanted = want ? want[table].chains : [];
     const stale = [...now.chains[table]].filter((c) => !wanted.includes(c)).sort();
     const hooks = HOOKS.filter(([t]) => t === table);
-    if (!wanted.length && !stale.length && !hooks.some(([t, c]) => now.hooks.has(hookKey(t, c)))) continue;
+    const has = (t: string, c: string) => now.hooks.has(hookKey(t, c)) || now.misplaced.has(hookKey(t, c));
+    if (!wanted.length && !stale.length && !hooks.some(([t, c]) => has(t, c))) continue;
     out.push(`*${table}`);
     for (const c of [...wanted, ...stale]) out.push(`:${c} - [0:0]`);
     if (want) {
       out.push(...want[table].rules);
-      // POSTROUTING first: before the cluster's "no NAT between pods" RETURN, so a pod reaching itself is masqueraded.
-      for (const [t, chain, spec] of hooks) if (!now.hooks.has(hookKey(t, chain))) out.push(`-I ${chain} 1 ${spec}`);
+      // Each jump is the first rule of its chain: in FORWARD before the node's own minid
+      // accepts what leaves its bridge, in POSTROUTING before the cluster's "no NAT between
+      // pods" RETURN (a pod reaching itself is masqueraded). One pushed down is moved up.
+      for (const [t, chain, spec] of hooks) {
+        if (now.misplaced.has(hookKey(t, chain))) out.push(`-D ${chain} ${spec}`);
+        if (!now.hooks.has(hookKey(t, chain))) out.push(`-I ${chain} 1 ${spec}`);
+      }
     } else {
-      for (const [t, chain, spec] of hooks) if (now.hooks.has(hookKey(t, chain))) out.push(`-D ${chain} ${spec}`);
+      for (const [t, chain, spec] of hooks) if (has(t, chain)) out.push(`-D ${chain} ${spec}`);
     }
     for (const c of stale) out.push(`-X ${c}`);
     out.push('COMMIT');

@@ -73,5 +73,12 @@ describe('kube-proxy rules', () => {
     expect([...v.chains.nat]).toEqual(['MINID-SERVICES', 'MINID-SVC-ABCDEFGHIJKLMNOP']);
     expect([...v.chains.filter]).toEqual(['MINID-SERVICES']);
     expect([...v.hooks]).toEqual(['nat PREROUTING', 'filter FORWARD']);
+    expect(v.route).toBe(true);
+    // A jump the node's own minid pushed down (it inserted its own first) is moved back up.
+    const pushed = parseView(save.replace('-A FORWARD -m conntrack', '-A FORWARD -j MINID-FORWARD\n-A FORWARD -m conntrack'), false);
+    expect([...pushed.misplaced]).toEqual(['filter FORWARD']);
+    expect(restoreInput(ruleSet([], new Map(), '10.244.0.0/16'), pushed)).toContain(
+      '-D FORWARD -m conntrack --ctstate NEW -m comment --comment "minid services without endpoints" -j MINID-SERVICES\n-I FORWARD 1 -m conntrack',
+    );
   });
 });
