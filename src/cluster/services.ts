@@ -18,9 +18,9 @@ import {
   parseView,
   ruleSet,
   syncSteps,
+  withServiceNames,
   type Endpoint,
   type NodeView,
-  type RuleSet,
   type Service,
   type ServiceType,
 } from './proxy.js';
@@ -126,10 +126,20 @@ function checkCreate(name: string, o: CreateOptions, s: ClusterState, rec: Servi
   return { svc: { name, type, clusterIP, port, targetPort, selector, nodePort, created: new Date().toISOString() }, serviceCidr: range.text };
 }
 
-/** The containers of every node whose labels match, running with an address: the endpoints. */
-export async function endpointsOf(s: ClusterState, services: Service[]): Promise<Map<string, Endpoint[]>> {
+/** A running container of some node, with a pod address. */
+interface Pod {
+  node: string;
+  name: string;
+  ip: string;
+  labels: Record<string, string>;
+  /** Its /etc/hosts (bind-mounted into it from its folder in the node's store). */
+  hosts: string;
+}
+
+/** Every node's running containers with a pod address, read from the nodes' own stores. */
+async function readPods(s: ClusterState): Promise<Pod[]> {
   const { listStates } = await import('../runtime/state.js');
-  const pods: { node: string; name: string; ip: string; labels: Record<string, string> }[] = [];
+  const pods: Pod[] = [];
   const saved = { root: process.env.MINID_ROOT, run: process.env.MINID_RUN };
   // Every node's paths first: they are made from the main store's root, switched below.
   const envs = s.nodes.map((n) => ({ n, env: nodeEnv(s, n) }));
@@ -142,7 +152,7 @@ export async function endpointsOf(s: ClusterState, services: Service[]): Promise
       for (const c of listStates()) {
         const a = c.config.attachment;
         if (c.status !== 'running' || c.paused || !a || a.mode !== 'bridge' || !isIPv4(a.ip)) continue;
-        pods.push({ node: n.name, name: c.config.name, ip: a.ip, labels: c.config.labels ?? {} });
+        pods.push({ node: n.name, name: c.config.name, ip: a.ip, labels: c.config.labels ?? {}, hosts: path.join(env.MINID_ROOT, 'containers', c.config.id, 'hosts') });
       }
     }
   } finally {
@@ -151,13 +161,39 @@ export async function endpointsOf(s: ClusterState, services: Service[]): Promise
     if (saved.root === undefined) delete process.env.MINID_ROOT;
     if (saved.run === undefined) delete process.env.MINID_RUN;
   }
-  pods.sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));
+  return pods.sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));
+}
+
+/** Each service's endpoints: the pods whose labels match its selector, at its target port. */
+function endpointsOf(services: Service[], pods: Pod[]): Map<string, Endpoint[]> {
   const m = new Map<string, Endpoint[]>();
   for (const svc of services) {
     const match = pods.filter((p) => Object.entries(svc.selector).every(([k, v]) => p.labels[k] === v));
     m.set(svc.name, match.map((p) => ({ ip: p.ip, port: svc.targetPort, node: p.node, container: p.name })));
   }
   return m;
+}
+
+/**
+ * The services' names in every pod: the nodes' default network (like docker's `bridge`) has
+ * no DNS server, so each pod's /etc/hosts gets NAME and NAME.svc -> the service IP (what the
+ * notes' CoreDNS record answers). Rewritten in place: the file is bind-mounted (same inode).
+ */
+function writeServiceNames(pods: Pod[], services: Service[], explain?: (line: string) => void): void {
+  explain?.(
+    `# service names: ${services.length ? services.map((x) => `${x.name}, ${x.name}.svc -> ${x.clusterIP}`).join('; ') : 'none'} in /etc/hosts of ${pods.length} pod(s) ` +
+      `(Service networking: "a DNS record that maps the service name to its IP"; the nodes' default network has no DNS server)`,
+  );
+  for (const p of pods) {
+    let text: string;
+    try {
+      text = fs.readFileSync(p.hosts, 'utf8');
+    } catch {
+      continue; // no file of its own (--network container:X)
+    }
+    const next = withServiceNames(text, services);
+    if (next !== text) fs.writeFileSync(p.hosts, next);
+  }
 }
 
 /** What each node holds now (one iptables-save and one ip route per node). */
@@ -175,11 +211,6 @@ const WHY =
   'Service networking: "when a service is created, kube-proxy creates forwarding rules on EVERY node": ' +
   'traffic to the service IP:port is DNATed to one of its pods (iptables mode), none of it is bound to a node';
 
-async function rulesFor(s: ClusterState, services: Service[]): Promise<RuleSet | null> {
-  if (!services.length) return null;
-  return ruleSet(services, await endpointsOf(s, services), s.podCidr);
-}
-
 /** `service create`: checked, the rules written on every node (undone on failure), then recorded. */
 export async function createService(name: string, o: CreateOptions): Promise<{ svc: Service; endpoints: Endpoint[] }> {
   return withLock('services', async () => {
@@ -188,7 +219,8 @@ export async function createService(name: string, o: CreateOptions): Promise<{ s
     const { svc, serviceCidr } = checkCreate(name, o, s, rec);
     const before = rec?.services ?? [];
     const after = [...before, svc];
-    const eps = await endpointsOf(s, after);
+    const pods = await readPods(s);
+    const eps = endpointsOf(after, pods);
     const want = ruleSet(after, eps, s.podCidr);
     const old = before.length ? ruleSet(before, eps, s.podCidr) : null;
     const steps = syncSteps(s.nodes, serviceCidr, want, old, await nodeViews(s, serviceCidr), WHY);
@@ -198,6 +230,7 @@ export async function createService(name: string, o: CreateOptions): Promise<{ s
       what: 'service create',
     });
     writeServices({ serviceCidr, services: after });
+    writeServiceNames(pods, after, o.explain);
     return { svc, endpoints: eps.get(name) ?? [] };
   });
 }
@@ -210,11 +243,13 @@ export async function removeService(name: string, o: { explain?: (line: string) 
     if (!rec || !svc) fail(`no such service: ${name} (\`minid service ls\` lists them)`, 1);
     const s = upCluster();
     const after = rec.services.filter((x) => x !== svc);
-    const eps = await endpointsOf(s, rec.services);
+    const pods = await readPods(s);
+    const eps = endpointsOf(rec.services, pods);
     const steps = syncSteps(s.nodes, rec.serviceCidr, after.length ? ruleSet(after, eps, s.podCidr) : null, ruleSet(rec.services, eps, s.podCidr), await nodeViews(s, rec.serviceCidr), WHY);
     await applyPlan(steps, { explain: o.explain, title: `service rm ${name}: its rules go from every node`, what: 'service rm' });
     if (after.length) writeServices({ ...rec, services: after });
     else fs.rmSync(recordFile(), { force: true });
+    writeServiceNames(pods, after, o.explain);
     return svc;
   });
 }
@@ -228,12 +263,14 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
     const rec = readServices();
     const s = readState();
     if (!rec || !s || s.status !== 'up') return new Map();
-    const eps = await endpointsOf(s, rec.services);
+    const pods = await readPods(s);
+    const eps = endpointsOf(rec.services, pods);
     const want = ruleSet(rec.services, eps, s.podCidr);
     const steps = syncSteps(s.nodes, rec.serviceCidr, want, null, await nodeViews(s, rec.serviceCidr), WHY);
     // A sync has nothing to undo to: what was there is stale.
     for (const st of steps) st.undo = [];
     await applyPlan(steps, { explain: o.explain, title: `service sync: ${rec.services.length} service(s), endpoints re-read from every node`, what: 'service sync' });
+    writeServiceNames(pods, rec.services, o.explain);
     return eps;
   });
 }
@@ -243,7 +280,7 @@ export async function listServices(): Promise<{ rec: ServicesRecord | null; endp
   const rec = readServices();
   const s = readState();
   if (!rec || !s) return { rec, endpoints: new Map() };
-  return { rec, endpoints: await endpointsOf(s, rec.services) };
+  return { rec, endpoints: endpointsOf(rec.services, await readPods(s)) };
 }
 
 /** After `minid --node X CMD`: CMDs that start or end containers re-sync the services (kube-proxy watching endpoints). */

@@ -80,6 +80,10 @@ describe('minid service', () => {
       for (const n of nodes) expect(sh('nsenter', [`--net=/run/netns/${n.netns}`, 'iptables-save', '-t', 'nat'])).toMatch(/-A MINID-SVC-\S+ .*--probability 0\.5/);
       expect(sh('iptables-save', [])).not.toContain('MINID-SERVICES');
 
+      // The service's names, in every pod (its /etc/hosts: the nodes' default network has no DNS server).
+      expect(await ok(['--node', 'node3', 'exec', 'cli', 'sh', '-c', `${get('web.svc', 80)}`])).toMatch(/backend-web[12]/);
+      expect(await ok(['--node', 'node1', 'exec', 'web1', 'sh', '-c', `${get('web', 80)}`])).toMatch(/backend-web[12]/);
+
       // ~30 connections from node3's pod to the ClusterIP: both backends answer.
       const many = async (n: number) => {
         const out = await ok(['--node', 'node3', 'exec', 'cli', 'sh', '-c', `for i in $(seq ${n}); do ${get('10.97.0.1', 80)}; done`]);
@@ -122,6 +126,7 @@ describe('minid service', () => {
       await ok(['service', 'rm', 'empty']);
       for (const n of nodes) expect(nodeLeftovers(n.netns)).toEqual([]);
       expect(fs.existsSync(path.join(suite.store.root, 'cluster', 'services.json'))).toBe(false);
+      expect(await ok(['--node', 'node3', 'exec', 'cli', 'cat', '/etc/hosts'])).not.toContain('web.svc');
 
       // cluster down takes services too.
       await ok(['service', 'create', 'again', '--port', '80', '--selector', 'app=web']);
