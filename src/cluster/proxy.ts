@@ -102,6 +102,7 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
   const nat = { chains: [SERVICES_CHAIN, NODEPORTS_CHAIN, MARK_MASQ_CHAIN, POSTROUTING_CHAIN], rules: [] as string[] };
   const filter = { chains: [SERVICES_CHAIN], rules: [] as string[] };
   nat.rules.push(
+    `# the masquerade step: ${MARK_MASQ_CHAIN} marks a packet, ${POSTROUTING_CHAIN} (from POSTROUTING) masquerades the marked ones`,
     `-A ${MARK_MASQ_CHAIN} -j MARK --or-mark ${MASQ_MARK}`,
     `-A ${POSTROUTING_CHAIN} -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`,
     // Clear the mark: a packet that goes round again (re-routed) is not masqueraded twice.
@@ -116,6 +117,7 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
     const dst = `-d ${s.clusterIP}/32 -p tcp -m tcp --dport ${s.port}`;
     if (eps.length === 0) {
       // kube-proxy: no endpoints, no NAT rules; the filter table refuses the connection.
+      filter.rules.push(`# service ${s.name} has no endpoints: connections are refused at once (REJECT), not left to time out`);
       filter.rules.push(`-A ${SERVICES_CHAIN} ${dst.replace(' -m tcp', ` -m comment --comment "${s.name} has no endpoints" -m tcp`)} -j REJECT --reject-with icmp-port-unreachable`);
       if (s.nodePort)
         filter.rules.push(
@@ -132,6 +134,9 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
         `-A ${NODEPORTS_CHAIN} -p tcp -m comment --comment "${s.name}" -m tcp --dport ${s.nodePort} -j ${svc}`,
       );
     }
+    chainRules.push(
+      `# service ${s.name}: new connections spread over its ${eps.length} endpoint(s), the i-th of n taken with probability 1/(n-i)`,
+    );
     chainRules.push(`-A ${svc} ! -s ${podCidr} ${dst.replace(' -m tcp', ` -m comment --comment "${s.name} cluster IP" -m tcp`)} -j ${MARK_MASQ_CHAIN}`);
     eps.forEach((e, i) => {
       const sep = sepChain(s, e);
@@ -144,6 +149,7 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
       const sep = sepChain(s, e);
       nat.chains.push(sep);
       chainRules.push(
+        `# endpoint ${e.ip}:${e.port} (${e.container} on ${e.node}): the destination rewritten`,
         // A pod reaching itself through the service (hairpin) must not see its own address as the source.
         `-A ${sep} -s ${e.ip}/32 -m comment --comment "${s.name}" -j ${MARK_MASQ_CHAIN}`,
         `-A ${sep} -p tcp -m comment --comment "${s.name}" -m tcp -j DNAT --to-destination ${e.ip}:${e.port}`,
@@ -151,6 +157,7 @@ export function ruleSet(services: Service[], endpoints: Map<string, Endpoint[]>,
     }
   }
   nat.rules.push(
+    `# the services' portals: each service IP:port to its chain; then the node ports, on the node's own addresses`,
     ...svcRules,
     // kube-proxy: "this must be the last rule in this chain".
     `-A ${SERVICES_CHAIN} -m comment --comment "minid service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j ${NODEPORTS_CHAIN}`,
@@ -225,6 +232,7 @@ export function restoreInput(want: RuleSet | null, now: NodeView): string {
       // Each jump is the first rule of its chain: in FORWARD before the node's own minid
       // accepts what leaves its bridge, in POSTROUTING before the cluster's "no NAT between
       // pods" RETURN (a pod reaching itself is masqueraded). One pushed down is moved up.
+      if (hooks.some(([t, c]) => !now.hooks.has(hookKey(t, c)))) out.push(`# the jumps into minid's chains, each the first rule of its built-in chain`);
       for (const [t, chain, spec] of hooks) {
         if (now.misplaced.has(hookKey(t, chain))) out.push(`-D ${chain} ${spec}`);
         if (!now.hooks.has(hookKey(t, chain))) out.push(`-I ${chain} 1 ${spec}`);

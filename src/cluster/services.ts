@@ -209,7 +209,9 @@ async function nodeViews(s: ClusterState, serviceCidr: string): Promise<Map<stri
 
 const WHY =
   'Service networking: "when a service is created, kube-proxy creates forwarding rules on EVERY node": ' +
-  'traffic to the service IP:port is DNATed to one of its pods (iptables mode), none of it is bound to a node';
+  'traffic to the service IP:port is DNATed to one of its pods (iptables mode), none of it is bound to a node. ' +
+  'The chains are written whole (iptables-restore --noflush), inside the node; the service range is routed out eth0 ' +
+  '(where a real node\'s default route would send it), so a service without endpoints meets its REJECT in FORWARD';
 
 /** `service create`: checked, the rules written on every node (undone on failure), then recorded. */
 export async function createService(name: string, o: CreateOptions): Promise<{ svc: Service; endpoints: Endpoint[] }> {
