@@ -680,6 +680,34 @@ export function buildProgram(): Command {
     .description('Show the nodes, checked against the kernel, with each node\'s routes to the other nodes\' pods')
     .action(action(async () => (await import('./commands/cluster.js')).status));
 
+  // Services across the cluster, kube-proxy's iptables mode (src/cluster/services.ts, docs/cluster.md).
+  const service = program.command('service').description('Services of the cluster: a virtual IP and kube-proxy\'s rules on every node');
+  service
+    .command('create <name>')
+    .description('Make a service: a virtual IP (and a node port) sending to the containers whose labels match, on any node')
+    .option('--port <port>', 'the service\'s port, on its virtual IP')
+    .option('--target-port <port>', 'the containers\' port (default: --port)')
+    .option('--selector <key=value>', 'the labels of its containers (minid --node X run -l key=value ...); several: a=b,c=d')
+    .option('--type <type>', 'ClusterIP | NodePort', undefined)
+    .option('--node-port <port>', 'NodePort: the port on every node\'s LAN address (30000-32767; default: the first free)')
+    .option('--service-cidr <cidr>', 'the services\' range, chosen with the first service', undefined)
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/clusterservice.js')).create));
+  service
+    .command('ls')
+    .description('List the services with their endpoints as the nodes hold them now')
+    .action(action(async () => (await import('./commands/clusterservice.js')).ls));
+  service
+    .command('rm <name...>')
+    .description('Remove services: their rules go from every node')
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/clusterservice.js')).rm));
+  service
+    .command('sync')
+    .description('Re-read the endpoints from every node and rewrite the rules (done after every `minid --node X run|stop|rm ...`)')
+    .option('--explain', 'print every step as a command')
+    .action(action(async () => (await import('./commands/clusterservice.js')).sync));
+
   const system = program.command('system').description('Manage minid itself');
   system
     .command('prune')

@@ -179,10 +179,14 @@ export async function runOnNode(name: string, args: string[]): Promise<number> {
   const ignore = (): void => {};
   process.on('SIGINT', ignore);
   process.on('SIGTERM', () => child.kill('SIGTERM'));
-  return new Promise((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     child.on('error', () => resolve(127));
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
   });
+  // A container came or went: the services' endpoints are re-read and every node's rules
+  // rewritten (kube-proxy watching the endpoints), when there are services (src/cluster/services.ts).
+  if (fs.existsSync(path.join(clusterDir(), 'services.json'))) await (await import('./services.js')).syncAfterNodeCommand(args[0]);
+  return code;
 }
 
 /** Run minid ARGS on a node and wait (for down and prune): '' or why it failed. Its --explain lines go to `explain`. */
@@ -205,6 +209,9 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
       return { state: null, warnings: [] };
     }
     const warnings: string[] = [];
+    if (fs.existsSync(path.join(clusterDir(), 'services.json'))) {
+      o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} with the cluster's folder`);
+    }
     const nsNow = new Set(await probe().netnsList());
     for (const node of state.nodes) {
       // The node's store exists once up got that far; its containers need its namespace.

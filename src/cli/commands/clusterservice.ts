@@ -1,0 +1,46 @@
+// `minid service create|ls|rm|sync` (src/cluster/services.ts, docs/cluster.md "Services"): parse and print only.
+const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
+
+export async function create(name: string, o: { port?: string; targetPort?: string; selector?: string; type?: string; nodePort?: string; serviceCidr?: string; explain?: boolean }) {
+  const { createService } = await import('../../cluster/services.js');
+  const { svc, endpoints } = await createService(name, { ...o, explain: explainer(o.explain) });
+  process.stdout.write(
+    `Service ${svc.name}: ${svc.type} ${svc.clusterIP}:${svc.port}${svc.nodePort ? `, node port ${svc.nodePort} on every node` : ''} -> ` +
+      `${endpoints.length ? endpoints.map((e) => `${e.ip}:${e.port}`).join(' ') : `no endpoints yet (connections are refused until a container labelled ${sel(svc.selector)} runs)`}\n`,
+  );
+}
+
+const sel = (s: Record<string, string>): string => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',');
+
+export async function ls() {
+  const { listServices } = await import('../../cluster/services.js');
+  const { rec, endpoints } = await listServices();
+  const { tabwrite } = await import('../tabwrite.js');
+  const rows = [['NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'SELECTOR', 'ENDPOINTS']];
+  for (const s of rec?.services ?? []) {
+    const eps = endpoints.get(s.name) ?? [];
+    rows.push([
+      s.name,
+      s.type,
+      s.clusterIP,
+      `${s.port}${s.nodePort ? `:${s.nodePort}` : ''}/TCP`,
+      sel(s.selector),
+      eps.length ? eps.map((e) => `${e.ip}:${e.port}(${e.node})`).join(',') : '<none>',
+    ]);
+  }
+  process.stdout.write(tabwrite(rows, 0));
+}
+
+export async function rm(names: string[], o: { explain?: boolean }) {
+  const { removeService } = await import('../../cluster/services.js');
+  for (const n of names) {
+    const s = await removeService(n, { explain: explainer(o.explain) });
+    process.stdout.write(`removed: ${s.name} (${s.clusterIP})\n`);
+  }
+}
+
+export async function sync(o: { explain?: boolean }) {
+  const { syncServices } = await import('../../cluster/services.js');
+  const eps = await syncServices({ explain: explainer(o.explain) });
+  for (const [name, e] of eps) process.stdout.write(`${name}: ${e.length ? e.map((x) => `${x.ip}:${x.port}`).join(' ') : 'no endpoints'}\n`);
+}
