@@ -144,7 +144,60 @@ export async function start(ctx: Ctx): Promise<void> {
   if (s.status === 'running') return sendEmpty(ctx.res, 304);
   const { startExisting } = await import('../runtime/start.js');
   await startExisting(s, {});
+  const pid = loadState(s.config.id)?.pid;
+  if (pid) await settled(pid);
   sendEmpty(ctx.res, 204);
+}
+
+/** How long `start` waits at most for the command to settle (a command that never sleeps). */
+const SETTLE_MS = 50;
+
+/**
+ * Until the container's command has exec'd and it and all its processes sleep (or it has
+ * ended), SETTLE_MS at most. minid's start returns right before minid-init's execve, some
+ * 20-80 ms earlier than docker's (which returns after runc and containerd have answered): a
+ * client that probes a published port at once (testcontainers' HTTP wait probes, then waits a
+ * second before the next probe) found nginx not yet listening in most cycles. Processes that
+ * all wait in the kernel (/proc/PID/stat state S: accept, epoll, a signal) are done with
+ * their start-up work as far as anyone can tell from outside. All of them: nginx's image
+ * starts with a shell script that waits (S) for the commands it runs before it execs nginx.
+ */
+async function settled(pid: number): Promise<void> {
+  const fs = await import('node:fs');
+  const read = (p: string) => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return undefined; // gone
+    }
+  };
+  // The state letter of PID (after "PID (comm) "), undefined when it is gone.
+  const state = (p: number) => {
+    const stat = read(`/proc/${p}/stat`);
+    return stat && stat[stat.lastIndexOf(')') + 2];
+  };
+  // Every process under PID (its threads' children, recursively): all asleep?
+  const asleep = (p: number): boolean => {
+    const s = state(p);
+    if (s === undefined) return true;
+    if (s !== 'S') return false;
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return true; // gone
+    }
+    return tasks.every((t) => (read(`/proc/${p}/task/${t}/children`) ?? '').split(' ').filter(Boolean).every((c) => asleep(Number(c))));
+  };
+  const until = Date.now() + SETTLE_MS;
+  let calm = 0; // polls in a row that found them all asleep: two, to pass over a short wait
+  while (Date.now() < until) {
+    const s = state(pid);
+    if (s === undefined || s === 'Z') return; // it has ended
+    calm = read(`/proc/${pid}/comm`)?.trim() !== 'minid-init' && asleep(pid) ? calm + 1 : 0;
+    if (calm === 2) return;
+    await sleep(1);
+  }
 }
 
 /** ?t=SECONDS as docker reads it (absent: the container's own timeout). */
