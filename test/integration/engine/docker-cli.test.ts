@@ -63,4 +63,23 @@ describe('docker CLI against minid system service', () => {
     expect(rm).toMatchObject({ stdout: 'web', exitCode: 0 });
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
   });
+
+  it('exec -i: piped input goes to the command through the hijacked connection, its end ends it', async () => {
+    const run = await docker(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '600']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    try {
+    // 200 KB: more than one pipe's worth, so the command reads while the client still sends.
+    const big = 'x'.repeat(200_000);
+    const wc = await execa('/usr/bin/docker', ['exec', '-i', 'sleeper', 'wc', '-c'], { env: { DOCKER_HOST: svc.host }, input: big, reject: false, timeout: 60_000 });
+    expect(wc).toMatchObject({ stdout: '200000', exitCode: 0 });
+    const cat = await execa('/usr/bin/docker', ['exec', '-i', 'sleeper', 'sh', '-c', 'cat; echo done >&2; exit 5'], { env: { DOCKER_HOST: svc.host }, input: 'one\ntwo\n', reject: false, timeout: 60_000 });
+    expect(cat).toMatchObject({ stdout: 'one\ntwo', stderr: 'done', exitCode: 5 });
+    // Without -i the command's stdin is empty: it does not wait for the client's input.
+    const none = await execa('/usr/bin/docker', ['exec', 'sleeper', 'cat'], { env: { DOCKER_HOST: svc.host }, input: 'ignored\n', reject: false, timeout: 60_000 });
+    expect(none).toMatchObject({ stdout: '', exitCode: 0 });
+    } finally {
+      expect((await docker(['rm', '-f', 'sleeper'])).exitCode).toBe(0);
+    }
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
 });
