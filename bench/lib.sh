@@ -170,11 +170,11 @@ our_subnets() { # [all|minid]: the floor's and minid's private subnets, as regex
 snapshot() {
   local re subnets ns l
   subnets=$(our_subnets | paste -sd'|' -)
-  re="MBENCH|mbench:|mbbr0|mbminid0|DOCKER|docker0|NETAVARK|podman0${subnets:+|$subnets}"
+  re="MBENCH|mbench:|mbbr0|mbminid0|mbdock0|DOCKER|docker0|NETAVARK|podman0${subnets:+|$subnets}"
   {
     echo "## links"
-    ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(mbbr0|mbv[0-9a-f]{6}|mbminid0|docker0|podman0)$' || true
-    for l in mbminid0 docker0 podman0; do
+    ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(mbbr0|mbv[0-9a-f]{6}|mbminid0|mbdock0|docker0|podman0)$' || true
+    for l in mbminid0 mbdock0 docker0 podman0; do
       [[ -d /sys/class/net/$l/brif ]] && ls "/sys/class/net/$l/brif" | sed "s/\$/ (on $l)/"
     done
     echo "## netns"

@@ -55,9 +55,22 @@ docker_up() {
   [[ -e /sys/class/net/docker0 ]] && DOCKER0_BEFORE=1 || DOCKER0_BEFORE=0
   [[ -e /etc/docker/key.json ]] && KEYJSON_BEFORE=1 || KEYJSON_BEFORE=0
   on_exit docker_down
-  log "peers: starting dockerd (data root $D/data)"
+  # Isolated (DOCKER_ISOLATED=1; the default when no section compares docker's NAT paths):
+  # dockerd on a bridge of the bench's own (mbdock0, a /24 no route touches), without any
+  # iptables rule, ip_forward or masquerade change: nothing of the host's network config but
+  # that bridge. Published ports then go through docker-proxy (docker's userland proxy), which
+  # is also what docker uses for 127.0.0.1 with its rules on.
+  local net=(--iptables=true)
+  if [[ ${DOCKER_ISOLATED:-0} == 1 ]]; then
+    [[ ! -e /sys/class/net/mbdock0 ]] || { warn "a link mbdock0 already exists: another bench running?"; return 1; }
+    [[ -n ${DOCKER_NET:-} ]] || { warn "no free /24 for docker's bridge"; return 1; }
+    ip link add mbdock0 type bridge && ip addr add "$DOCKER_NET.1/24" dev mbdock0 && ip link set mbdock0 up ||
+      { warn "could not create the bridge mbdock0"; return 1; }
+    net=(--bridge=mbdock0 --iptables=false --ip-forward=false --ip-masq=false --cgroup-parent=/mbench-docker)
+  fi
+  log "peers: starting dockerd (data root $D/data; ${net[*]})"
   dockerd --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
-    -H "unix://$D/docker.sock" --iptables=true --log-level=warn >"$D/dockerd.log" 2>&1 &
+    -H "unix://$D/docker.sock" "${net[@]}" --log-level=warn >"$D/dockerd.log" 2>&1 &
   DOCKERD_PID=$! DOCKER_STARTED=1
   for i in $(seq 300); do
     dk version >/dev/null 2>&1 && break
@@ -87,6 +100,12 @@ docker_down() {
   DOCKER_STARTED=0
   iptables_cleanup_since "$D/iptables.before" 'DOCKER|docker0'
   [[ $DOCKER0_BEFORE == 1 || ! -e /sys/class/net/docker0 ]] || ip link del docker0
+  [[ ${DOCKER_ISOLATED:-0} != 1 || ! -e /sys/class/net/mbdock0 ]] || ip link del mbdock0
+  # the cgroup parent of the isolated dockerd (its containers' cgroups are gone by now)
+  local cg
+  for cg in /sys/fs/cgroup/*/mbench-docker /sys/fs/cgroup/mbench-docker; do
+    [[ -d $cg ]] && { rmdir "$cg" 2>/dev/null || warn "could not remove the cgroup $cg"; }
+  done
   [[ $KEYJSON_BEFORE == 1 ]] || rm -f /etc/docker/key.json
   # containerd (started by dockerd) mounts under the data root; all of it is ours
   umount_under "$D"
@@ -151,13 +170,18 @@ umount_under() {
   done
 }
 
+# peers_up [WANT_PODMAN]: docker always; podman unless WANT_PODMAN is 0 (the engine section
+# alone measures docker only).
 peers_up() {
   peers_install || { PEERS_WHY+=("apt-get install failed: $(tail -n 1 "$BENCH_TMP/apt.log")"); return 0; }
   if [[ ! -f $PEER_IMAGES/busybox.tar || ! -f $PEER_IMAGES/nginx.tar ]]; then
-    log "peers: building docker-save tarballs of busybox and nginx"
-    FORMAT=docker-archive bash "$REPO/images/build.sh" all "$PEER_IMAGES" >"$BENCH_TMP/images-build.log" 2>&1 ||
-      { warn "images/build.sh failed (see $BENCH_TMP/images-build.log)"; return 0; }
+    # the images minid itself runs (its store has them since the probe), as docker-save tarballs
+    log "peers: docker-save tarballs of busybox and nginx (minid save)"
+    mkdir -p "$PEER_IMAGES"
+    { "$MINID" save -o "$PEER_IMAGES/busybox.tar" busybox && "$MINID" save -o "$PEER_IMAGES/nginx.tar" nginx; } 2>"$BENCH_TMP/images-save.log" ||
+      { warn "minid save failed: $(tail -n 1 "$BENCH_TMP/images-save.log")"; return 0; }
   fi
   if docker_up; then PEER_RUNTIMES+=(docker); else PEERS_WHY+=("docker: $(tail -n 1 "$BENCH_TMP/docker/dockerd.log" 2>/dev/null)"); fi
+  [[ ${1:-1} == 0 ]] && return 0
   if podman_up; then PEER_RUNTIMES+=(podman); else PEERS_WHY+=("podman: $(tail -n 1 "$BENCH_TMP/podman/podman.log" 2>/dev/null)"); fi
 }

@@ -17,6 +17,9 @@
 #                               cold one (3; QUICK: 2) in the pull section
 #   DNS_QUERIES, DNS_SCALE_N   queries per latency case (3000; QUICK: 1000) and containers for
 #                               the DNS server's RSS (100; QUICK: 20) in the dns section
+#   DOCKER_ISOLATED=1|0   (PEERS=1) the bench's dockerd on its own bridge mbdock0 with
+#                   --iptables=false --ip-forward=false --ip-masq=false (default: 1 unless
+#                   latency, throughput, memory or scale run: they compare docker's NAT paths)
 #   MINID=path      the minid CLI (default ./bin/minid; run `make build` first)
 #   KEEP_TMP=1      keep the temp dir (logs) after the run
 # Needs root. Creates only its own objects (bridge mbbr0, chains MBENCH-*, namespaces mb-*,
@@ -128,10 +131,11 @@ done
 snapshot "$BENCH_TMP/snap-start"
 
 # A /24 for the floor that no route touches (ip route show table all).
-pick_subnet() {
+pick_subnet() { # [EXCLUDE]: a /24 prefix already promised to someone else
   local c routes
   routes=$(ip -4 route show table all | awk '{print $1}' | grep -E '^[0-9.]+(/[0-9]+)?$' || true)
   for c in 10.213.7 10.213.8 10.214.7 172.31.213 192.168.213; do
+    [[ $c != "${1:-}" ]] || continue
     if ! awk -v c="$c" '
       function n(s,  a) { split(s, a, "."); return ((a[1]*256 + a[2])*256 + a[3])*256 + a[4] }
       BEGIN { lo = n(c ".0"); hi = lo + 255 }
@@ -242,7 +246,20 @@ log "minid: run $([[ $MINID_OK == 1 ]] && echo ok || echo no), bridge $([[ $MINI
 # --- peers ---------------------------------------------------------------------------------------
 PEERS_WHY=()
 if [[ $PEERS == 1 ]]; then
-  peers_up
+  # docker's own NAT rules matter only where its published-port paths are compared (latency,
+  # throughput) or its full bridge set-up (memory, scale); elsewhere its dockerd is isolated
+  # (peers.sh: its own bridge mbdock0, no iptables, no ip_forward change)
+  if [[ -z ${DOCKER_ISOLATED:-} ]]; then
+    DOCKER_ISOLATED=1
+    for s in latency throughput memory scale; do want "$s" && DOCKER_ISOLATED=0; done
+  fi
+  if [[ $DOCKER_ISOLATED == 1 ]]; then
+    DOCKER_NET=$(pick_subnet "$FLOOR_NET") || DOCKER_NET=""
+  fi
+  # podman is not in the engine section
+  only_engine=1
+  for s in "${WANT[@]}"; do [[ $s == engine ]] || only_engine=0; done
+  peers_up "$((1 - only_engine))"
   RUNTIMES+=("${PEER_RUNTIMES[@]}")
   ((${#PEERS_WHY[@]} == 0)) || warn "peers not measured: ${PEERS_WHY[*]}"
 fi

@@ -23,10 +23,19 @@ engine_cycle() {
     return 0
   fi
   r=$(jq '.ms[]' "$out" | stats)
+  # p90 (nearest rank) and the parts: start() (with the HTTP wait) and stop(), medians
+  local p90 st sp slow
+  p90=$(jq '.ms | sort | .[((length * 0.9) | ceil) - 1]' "$out")
+  st=$(jq '.start | sort | .[(length - 1) / 2 | floor]' "$out")
+  sp=$(jq '.stop | sort | .[(length - 1) / 2 | floor]' "$out")
+  # cycles that waited for a second HTTP probe (testcontainers polls once a second)
+  slow=$(jq '[.start[] | select(. > 900)] | length' "$out")
   record engine "testcontainers cycle" "$rt" ms "status=ok" "median=$(jq '.median' <<<"$r")" "min=$(jq '.min' <<<"$r")" \
     "max=$(jq '.max' <<<"$r")" "mean=$(jq '.mean' <<<"$r")" "runs=$(jq '.n' <<<"$r")" "first=$(jq '.first' "$out")" \
+    "p90=$p90" "start_median=$st" "stop_median=$sp" "slow_cycles=$slow" \
     "command=testcontainers GenericContainer(nginx).withExposedPorts(80).withWaitStrategy(Wait.forHttp) start, fetch, stop"
-  log "    median $(jq -r '.median|.*10|round/10' <<<"$r") ms (min $(jq -r '.min|.*10|round/10' <<<"$r"), max $(jq -r '.max|.*10|round/10' <<<"$r"); first cycle $(jq -r '.first|round' "$out") ms)"
+  log "    median $(jq -r '.median|.*10|round/10' <<<"$r") ms, p90 $(jq -r '.*10|round/10' <<<"$p90") (min $(jq -r '.min|.*10|round/10' <<<"$r"), max $(jq -r '.max|.*10|round/10' <<<"$r"); start() $(jq -r 'round' <<<"$st"), stop() $(jq -r 'round' <<<"$sp"); $slow of $(jq '.n' <<<"$r") cycles > 900 ms in start(); first cycle $(jq -r '.first|round' "$out") ms)"
+  log "    cycles (ms): $(jq -r '.ms | map(round) | join(" ")' "$out")"
 }
 
 section_engine() {

@@ -1,11 +1,15 @@
 // /containers/...: create, start, stop, restart, kill, wait, inspect, list, logs, attach,
 // archive (cp) and remove. A request becomes what the CLI would have parsed from flags (a
 // RunRequest, a ref and options) and goes to the same runtime functions.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { RunRequest } from '../runtime/container.js';
 import { type ContainerState, findContainer, loadState, NoSuchContainerError } from '../runtime/state.js';
 import { type Ctx, badRequest, framed, notFound, qbool, readJson, sendEmpty, sendJson, upgraded } from './http.js';
 import { parseFilters } from './images.js';
+import { paths } from '../sys/paths.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,6 +90,7 @@ export function runRequestOf(body: any, name: string | undefined): { req: RunReq
     mounts: [],
     tty: !!body.Tty,
     interactive: !!body.OpenStdin,
+    stdinOnce: !!body.OpenStdin && !!body.StdinOnce,
     entrypoint: ep,
     net: {
       mode,
@@ -143,8 +148,110 @@ export async function start(ctx: Ctx): Promise<void> {
   const s = container(ctx.params[0]);
   if (s.status === 'running') return sendEmpty(ctx.res, 304);
   const { startExisting } = await import('../runtime/start.js');
-  await startExisting(s, {});
+  // StdinOnce and no client attached to its stdin: the container's stdin FIFO waits for a
+  // writer (launch.ts); we are that writer, and close it at once: its stdin is empty.
+  let started = false;
+  const noInput = s.config.stdinOnce && !s.config.tty && !stdinClients.has(s.config.id);
+  if (noInput) void openStdin(s.config.id, () => started).then((w) => w?.destroy(), () => {});
+  try {
+    await startExisting(s, {});
+  } finally {
+    started = true;
+  }
+  const pid = loadState(s.config.id)?.pid;
+  if (pid) await settled(pid);
   sendEmpty(ctx.res, 204);
+}
+
+/** Containers whose stdin a hijacked attach is about to feed (docker's CLI attaches, then starts). */
+const stdinClients = new Set<string>();
+
+/**
+ * The write end of a container's stdin FIFO (launch.ts keepStdin), once it has a reader (the
+ * shim opens it as it starts the container); undefined if `stop()` said so first. Opened
+ * without blocking (O_NONBLOCK, retried), so no thread of the service waits on a FIFO that
+ * nobody will read.
+ */
+async function openStdin(id: string, stop: () => boolean): Promise<net.Socket | undefined> {
+  const fifo = path.join(paths.containerRun(id), 'stdin');
+  while (!stop()) {
+    try {
+      const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      return new net.Socket({ fd, readable: false, writable: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENXIO') throw e; // not there yet / no reader yet
+    }
+    await sleep(5);
+  }
+  return undefined;
+}
+
+/** The client's bytes (raw, never framed) into the container's stdin, until it half-closes. */
+async function relayStdin(id: string, sock: import('node:stream').Duplex, head: Buffer, stop: () => boolean): Promise<void> {
+  sock.pause(); // kept until the FIFO is open
+  try {
+    const to = await openStdin(id, stop);
+    if (!to) return;
+    to.on('error', () => sock.unpipe(to).resume()); // the container has stopped reading: the rest is dropped
+    if (head.length) to.write(head);
+    sock.pipe(to); // the client's half-close ends it: with StdinOnce, the container reads end-of-file
+  } catch {
+    sock.resume(); // no stdin to give it to: read and dropped
+  } finally {
+    stdinClients.delete(id);
+  }
+}
+
+/** How long `start` waits at most for the command to settle (a command that never sleeps). */
+const SETTLE_MS = 50;
+
+/**
+ * Until the container's command has exec'd and it and all its processes sleep (or it has
+ * ended), SETTLE_MS at most. minid's start returns right before minid-init's execve, some
+ * 20-80 ms earlier than docker's (which returns after runc and containerd have answered): a
+ * client that probes a published port at once (testcontainers' HTTP wait probes, then waits a
+ * second before the next probe) found nginx not yet listening in most cycles. Processes that
+ * all wait in the kernel (/proc/PID/stat state S: accept, epoll, a signal) are done with
+ * their start-up work as far as anyone can tell from outside. All of them: nginx's image
+ * starts with a shell script that waits (S) for the commands it runs before it execs nginx.
+ */
+async function settled(pid: number): Promise<void> {
+  const fs = await import('node:fs');
+  const read = (p: string) => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return undefined; // gone
+    }
+  };
+  // The state letter of PID (after "PID (comm) "), undefined when it is gone.
+  const state = (p: number) => {
+    const stat = read(`/proc/${p}/stat`);
+    return stat && stat[stat.lastIndexOf(')') + 2];
+  };
+  // Every process under PID (its threads' children, recursively): all asleep?
+  const asleep = (p: number): boolean => {
+    const s = state(p);
+    if (s === undefined) return true;
+    if (s !== 'S') return false;
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return true; // gone
+    }
+    return tasks.every((t) => (read(`/proc/${p}/task/${t}/children`) ?? '').split(' ').filter(Boolean).every((c) => asleep(Number(c))));
+  };
+  const until = Date.now() + SETTLE_MS;
+  let calm = 0; // polls in a row that found them all asleep: two, to pass over a short wait
+  while (Date.now() < until) {
+    const s = state(pid);
+    if (s === undefined || s === 'Z') return; // it has ended
+    calm = read(`/proc/${pid}/comm`)?.trim() !== 'minid-init' && asleep(pid) ? calm + 1 : 0;
+    if (calm === 2) return;
+    await sleep(1);
+  }
 }
 
 /** ?t=SECONDS as docker reads it (absent: the container's own timeout). */
@@ -327,7 +434,8 @@ export async function logs(ctx: Ctx): Promise<void> {
  * POST /containers/{id}/attach?stream&stdout&stderr&logs: the container's output from now on
  * (and, with logs=1, what it wrote before), until it exits. Hijacked (docker's CLI: 101 and the
  * raw connection) or a plain streamed answer (dockerode). minid attaches to the log the
- * supervisor writes: stdin is not attached (use exec, or `minid attach`).
+ * supervisor writes. With stdin=1 on a hijacked connection, to a container created with
+ * OpenStdin, what the client sends goes to its stdin (with StdinOnce, its end ends it).
  */
 export async function attach(ctx: Ctx): Promise<void> {
   const s = container(ctx.params[0]);
@@ -339,11 +447,16 @@ export async function attach(ctx: Ctx): Promise<void> {
   const contentType = s.config.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
   let out: NodeJS.WritableStream;
   const ac = new AbortController();
+  let ended = false;
   if (ctx.upgrade) {
     await readJson(ctx).catch(() => ({})); // a body, if any, is not ours to use
+    // stdin=1 of a container created with OpenStdin (no terminal): the client's input is its stdin
+    const input = qbool(q, 'stdin') && s.config.interactive && !s.config.tty;
+    if (input) stdinClients.add(s.config.id);
     const sock = upgraded(ctx, contentType);
     sock.on('close', () => ac.abort());
-    sock.resume(); // stdin: not attached (read and dropped)
+    if (input) void relayStdin(s.config.id, sock, ctx.upgrade.head, () => ac.signal.aborted || ended);
+    else sock.resume(); // stdin: not attached (read and dropped)
     out = sock;
   } else {
     ctx.res.writeHead(200, { 'Content-Type': contentType });
@@ -358,6 +471,7 @@ export async function attach(ctx: Ctx): Promise<void> {
   if (!ac.signal.aborted && loadState(s.config.id)) {
     await streamLogs(s, out, { follow: qbool(q, 'stream', true), stdout, stderr, since, signal: ac.signal });
   }
+  ended = true;
   out.end();
 }
 

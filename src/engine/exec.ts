@@ -1,7 +1,8 @@
 // /containers/{id}/exec, /exec/{id}/start, /exec/{id}/json: one more command in a running
 // container, as `minid exec` runs it (src/runtime/exec.ts: minid-init joins the container),
-// with its stdout and stderr on the multiplexed stream, or detached. An exec is the service's
-// own record (in memory): its id, what to run, then its pid and exit code.
+// with its stdout and stderr on the multiplexed stream, or detached; with AttachStdin, what the
+// client sends on the hijacked connection goes to its stdin (its half-close: the end of it).
+// An exec is the service's own record (in memory): its id, what to run, then its pid and exit code.
 import crypto from 'node:crypto';
 import { constants } from 'node:os';
 import { type Ctx, badRequest, conflict, framed, notFound, readJson, sendJson, upgraded } from './http.js';
@@ -16,6 +17,7 @@ interface ExecRecord {
   workdir?: string;
   privileged: boolean;
   tty: boolean;
+  stdin: boolean;
   stdout: boolean;
   stderr: boolean;
   running: boolean;
@@ -44,6 +46,7 @@ export async function create(ctx: Ctx): Promise<void> {
     workdir: body.WorkingDir || undefined,
     privileged: !!body.Privileged,
     tty: !!body.Tty,
+    stdin: !!body.AttachStdin,
     stdout: !!body.AttachStdout,
     stderr: !!body.AttachStderr,
     running: false,
@@ -60,7 +63,7 @@ function record(id: string): ExecRecord {
   return e;
 }
 
-/** POST /exec/{id}/start {"Detach", "Tty"}: the output streamed until the command ends; detached, 200 at once. */
+/** POST /exec/{id}/start {"Detach", "Tty"}: the output streamed (and stdin taken) until the command ends; detached, 200 at once. */
 export async function start(ctx: Ctx): Promise<void> {
   const e = record(ctx.params[0]);
   const body = await readJson(ctx);
@@ -70,7 +73,9 @@ export async function start(ctx: Ctx): Promise<void> {
   const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty: false, privileged: e.privileged });
   e.started = true;
   e.running = true;
-  const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin only where a client can send it: attached (not detached), on a hijacked connection
+  const input = e.stdin && !body.Detach && !!ctx.upgrade;
+  const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   e.pid = child.pid ?? 0;
   const closed = new Promise<void>((res) =>
     child.on('close', (code, sig) => {
@@ -100,7 +105,13 @@ export async function start(ctx: Ctx): Promise<void> {
   let out: NodeJS.WritableStream;
   if (ctx.upgrade) {
     const sock = upgraded(ctx, contentType);
-    sock.resume(); // stdin: not attached
+    if (input) {
+      // The client's bytes, raw (docker's stdin is never framed), until it half-closes.
+      const to = child.stdin!;
+      to.on('error', () => {}); // the command ended before reading it all: dropped, as docker does
+      if (ctx.upgrade.head.length) to.write(ctx.upgrade.head);
+      sock.pipe(to);
+    } else sock.resume(); // stdin: not attached
     out = sock;
   } else {
     ctx.res.writeHead(200, { 'Content-Type': contentType });
@@ -130,7 +141,7 @@ export function inspect(ctx: Ctx): void {
     Running: e.running,
     ExitCode: e.exitCode,
     ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user ?? '' },
-    OpenStdin: false,
+    OpenStdin: e.stdin,
     OpenStderr: e.stderr,
     OpenStdout: e.stdout,
     CanRemove: false,

@@ -72,6 +72,7 @@ export async function readBody(ctx: Ctx, limit = 16 * 1024 * 1024): Promise<Buff
       if (!more) break;
       got = Buffer.concat([got, more]);
     }
+    ctx.upgrade.head = got.subarray(want); // what came after the body: the client's first stdin bytes
     return got.subarray(0, want);
   }
   for await (const c of ctx.req) {

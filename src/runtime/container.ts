@@ -41,6 +41,8 @@ export interface RunRequest {
   mounts?: string[];
   tty: boolean;
   interactive: boolean;
+  /** The Engine API's StdinOnce: see ContainerConfig. */
+  stdinOnce?: boolean;
   entrypoint?: string;
   net: NetworkSettings;
   /** --memory, --cpus, ... as typed (checked here, runtime/limits.ts). */
@@ -233,6 +235,7 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     hostname,
     tty: r.tty,
     interactive: r.interactive,
+    stdinOnce: r.stdinOnce || undefined,
     detach: r.detach,
     autoRemove: r.rm,
     volumes,
@@ -344,7 +347,7 @@ export async function startContainer(
         id: c.id, name: c.name, runDir, exitFile: exitFile(c.id), launch: unshareArgs({ newNet: false }),
         // -t: the terminal's output is logged by the supervisor, foreground or not (one stream, stdout, as docker's).
         init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach || c.tty ? loggerArgv(c.id, c.logOpts) : undefined,
-        keepStdin: c.detach && c.interactive && !c.tty,
+        keepStdin: c.detach && c.interactive && !c.tty ? (c.stdinOnce ? 'once' : true) : false,
         // A foreground run attaches before the container writes: minid-console keeps its output until then.
         console: c.tty ? [consoleBinary(), ...(c.detach ? [] : ['--wait-client']), attachSocket(c.id), init.consoleSocket!, '--'] : undefined,
         restart: c.restartPolicy,

@@ -165,7 +165,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       ExposedPorts: exposed.size ? goMap(Object.fromEntries([...exposed].map((p) => [p, {}]))) : nilMap(),
       Tty: c.tty,
       OpenStdin: c.interactive,
-      StdinOnce: c.interactive && !c.detach,
+      StdinOnce: c.interactive && (!c.detach || !!c.stdinOnce),
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
       Image: c.image,

@@ -227,8 +227,11 @@ export interface ShimInput {
   hookIf?: string;
   /** -d: the log writer's command (minid-logger ... LOGFILE), which reads the container's stdout and stderr from two pipes. */
   logger?: string[];
-  /** -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes). */
-  keepStdin?: boolean;
+  /**
+   * -d with -i/-t: give the container a stdin that stays open (a FIFO nobody closes); 'once'
+   * (the Engine API's StdinOnce): a FIFO whose only writer is the attached client.
+   */
+  keepStdin?: boolean | 'once';
   /** -t: minid-console and its arguments up to `--`: it runs unshare, holds the terminal's master, serves `attach`. */
   console?: string[];
   /** minid-init's arguments for a restart (--restart): no handshake with minid (initArgs without waitFd, reportFd). */
@@ -261,7 +264,12 @@ export function shimScript(s: ShimInput): string {
   // A handler (not "ignore", which children would inherit) keeps Ctrl-C on a terminal from
   // killing the supervisor before it has recorded the exit code.
   L.push(`trap true INT`);
-  if (s.keepStdin) {
+  if (s.keepStdin === 'once') {
+    // `docker run -i` through the Engine API: the container only reads this FIFO, and its one
+    // writer is the client attached to its stdin (src/engine/containers.ts), so the container
+    // sees end-of-file when that input ends. Opening it waits for that writer.
+    L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0< ${q(s.runDir)}/stdin`);
+  } else if (s.keepStdin) {
     // `run -dit busybox sh` must keep running like docker's: its stdin is a FIFO this script
     // holds open for reading and writing, so it never sees end-of-file.
     L.push(`mkfifo ${q(s.runDir)}/stdin && exec 0<> ${q(s.runDir)}/stdin`);

@@ -44,6 +44,8 @@ export interface ContainerConfig {
   hostname: string;
   tty: boolean;
   interactive: boolean;
+  /** The Engine API's StdinOnce (`docker run -i`): stdin ends when the attached client's input does (launch.ts). */
+  stdinOnce?: boolean;
   detach: boolean;
   autoRemove: boolean;
   volumes: Volume[];

@@ -63,4 +63,44 @@ describe('docker CLI against minid system service', () => {
     expect(rm).toMatchObject({ stdout: 'web', exitCode: 0 });
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
   });
+
+  it('run -i --rm: piped input goes to the container through the hijacked attach, its end ends it', async () => {
+    const env = { DOCKER_HOST: svc.host };
+    const cat = await execa('/usr/bin/docker', ['run', '-i', '--rm', 'busybox', 'cat'], { env, input: 'hello\nworld\n', reject: false, timeout: 60_000 });
+    expect(cat).toMatchObject({ stdout: 'hello\nworld', exitCode: 0 });
+    // More than a pipe's worth: the container reads while the client still sends.
+    const wc = await execa('/usr/bin/docker', ['run', '-i', '--rm', 'busybox', 'wc', '-c'], { env, input: 'x'.repeat(200_000), reject: false, timeout: 60_000 });
+    expect(wc).toMatchObject({ stdout: '200000', exitCode: 0 });
+    // Without -i the container's stdin is empty; created with -i and started without a client
+    // attached, too (the service itself ends its input).
+    const none = await execa('/usr/bin/docker', ['run', '--rm', 'busybox', 'cat'], { env, input: 'ignored\n', reject: false, timeout: 60_000 });
+    expect(none).toMatchObject({ stdout: '', exitCode: 0 });
+    const id = (await docker(['create', '-i', 'busybox', 'cat'])).stdout;
+    try {
+      expect((await docker(['start', id])).exitCode).toBe(0);
+      expect((await docker(['wait', id])).stdout).toBe('0');
+    } finally {
+      await docker(['rm', '-f', id]);
+    }
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('exec -i: piped input goes to the command through the hijacked connection, its end ends it', async () => {
+    const run = await docker(['run', '-d', '--name', 'sleeper', 'busybox', 'sleep', '600']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    try {
+    // 200 KB: more than one pipe's worth, so the command reads while the client still sends.
+    const big = 'x'.repeat(200_000);
+    const wc = await execa('/usr/bin/docker', ['exec', '-i', 'sleeper', 'wc', '-c'], { env: { DOCKER_HOST: svc.host }, input: big, reject: false, timeout: 60_000 });
+    expect(wc).toMatchObject({ stdout: '200000', exitCode: 0 });
+    const cat = await execa('/usr/bin/docker', ['exec', '-i', 'sleeper', 'sh', '-c', 'cat; echo done >&2; exit 5'], { env: { DOCKER_HOST: svc.host }, input: 'one\ntwo\n', reject: false, timeout: 60_000 });
+    expect(cat).toMatchObject({ stdout: 'one\ntwo', stderr: 'done', exitCode: 5 });
+    // Without -i the command's stdin is empty: it does not wait for the client's input.
+    const none = await execa('/usr/bin/docker', ['exec', 'sleeper', 'cat'], { env: { DOCKER_HOST: svc.host }, input: 'ignored\n', reject: false, timeout: 60_000 });
+    expect(none).toMatchObject({ stdout: '', exitCode: 0 });
+    } finally {
+      expect((await docker(['rm', '-f', 'sleeper'])).exitCode).toBe(0);
+    }
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
 });
