@@ -52,8 +52,11 @@ export function hasChain(s: SavedState, table: string, chain: string): boolean {
   return s.chains.get(table)?.has(chain) ?? false;
 }
 
-/** Is this rule (given as iptables argv: iptables -t T -A|-I CHAIN args...) already present? */
-export function hasRule(s: SavedState, c: Cmd): boolean {
+/**
+ * An add command (iptables [-t T] -A|-I CHAIN [n] ARGS...) as the rule iptables-save prints:
+ * its table, chain and args. null for any other command.
+ */
+export function ruleOfAdd(c: Cmd): { table: string; chain: string; args: string[] } | null {
   const a = c.argv.slice(1);
   let table = 'filter';
   const ti = a.indexOf('-t');
@@ -62,12 +65,18 @@ export function hasRule(s: SavedState, c: Cmd): boolean {
     a.splice(ti, 2);
   }
   const op = a[0];
-  if (op !== '-A' && op !== '-I') return false;
-  const chain = a[1];
+  if (op !== '-A' && op !== '-I') return null;
   let args = a.slice(2);
   if (op === '-I' && /^\d+$/.test(args[0] ?? '')) args = args.slice(1);
-  const want = args.join('\u0000');
-  return s.rules.some((r) => r.table === table && r.chain === chain && r.args.join('\u0000') === want);
+  return { table, chain: a[1], args };
+}
+
+/** Is this rule (given as iptables argv: iptables -t T -A|-I CHAIN args...) already present? */
+export function hasRule(s: SavedState, c: Cmd): boolean {
+  const rule = ruleOfAdd(c);
+  if (!rule) return false;
+  const want = rule.args.join('\u0000');
+  return s.rules.some((r) => r.table === rule.table && r.chain === rule.chain && r.args.join('\u0000') === want);
 }
 
 /** The command deleting a saved rule. */

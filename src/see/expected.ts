@@ -3,6 +3,7 @@
 // two cannot drift apart), each with the command that puts it back.
 import { globalSteps, networkRuleSteps, portRules } from '../network/plan.js';
 import { comment } from '../network/names.js';
+import { ruleOfAdd } from '../network/iptables.js';
 import { formatCommand } from '../sys/exec.js';
 import type { Cmd, NetworkRecord, PortBinding } from '../network/types.js';
 import type { EndpointRecord, IptRule } from './snapshot.js';
@@ -17,17 +18,8 @@ export interface ExpectedRule {
 
 /** iptables -t T -A|-I CHAIN [n] ARGS... -> the rule as iptables-save prints it. */
 export function fromCmd(c: Cmd): ExpectedRule | null {
-  const a = c.argv.slice(1);
-  let table = 'filter';
-  const ti = a.indexOf('-t');
-  if (ti >= 0) {
-    table = a[ti + 1];
-    a.splice(ti, 2);
-  }
-  if (a[0] !== '-A' && a[0] !== '-I') return null;
-  let args = a.slice(2);
-  if (a[0] === '-I' && /^\d+$/.test(args[0] ?? '')) args = args.slice(1);
-  return { table, chain: a[1], args, add: formatCommand(c.argv) };
+  const rule = ruleOfAdd(c);
+  return rule && { ...rule, add: formatCommand(c.argv) };
 }
 
 const store = (id: string) => ({ id, legacy: false, root: '' });

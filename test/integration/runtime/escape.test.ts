@@ -213,6 +213,26 @@ describe("the caller's open files do not reach the container (CVE-2024-21626 cla
   }, 60_000);
 });
 
+/** A static probe compiled from C SOURCE into a folder of its own (mounted into containers as /p): its path. */
+async function compileProbe(name: string, source: string): Promise<string> {
+  const bin = path.join(tmp, `${name}-bin`);
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(tmp, `${name}.c`), source);
+  await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, `${name}.c`)]);
+  return bin;
+}
+
+/** minid ARGS... on a terminal of its own, then the shell reads what may have been typed there. */
+function typedOnTerminal(args: string[]): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
+    const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
+    let out = '';
+    t.onData((d) => (out += d));
+    t.onExit(() => resolve(out.replace(/\r/g, '')));
+  });
+}
+
 describe("the caller's terminal does not reach the container (TIOCSTI: typing into the host's shell)", () => {
   // A static probe: which of fds 0-2 are terminals, and whether TIOCSTI can push a command
   // into one (on a controlling terminal it needs no capability; else CAP_SYS_ADMIN).
@@ -233,21 +253,9 @@ int main(void) {
 `;
   let bin: string;
   beforeAll(async () => {
-    bin = path.join(tmp, 'sti-bin');
-    fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(tmp, 'sti.c'), STI);
-    await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, 'sti.c')]);
+    bin = await compileProbe('sti', STI);
   });
-
-  /** minid ARGS... on a terminal of its own, then the shell reads what may have been typed. */
-  const onTerminal = (args: string[]) =>
-    new Promise<string>((resolve) => {
-      const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
-      const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
-      let out = '';
-      t.onData((d) => (out += d));
-      t.onExit(() => resolve(out.replace(/\r/g, '')));
-    });
+  const onTerminal = typedOnTerminal;
 
   it.each([
     ['run -i', ['run', '-i', '--rm', '--network', 'none']],
@@ -296,20 +304,9 @@ int main(void) {
 `;
   let bin: string;
   beforeAll(async () => {
-    bin = path.join(tmp, 'sti-t-bin');
-    fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(tmp, 'sti-t.c'), STI);
-    await execa('cc', ['-static', '-O2', '-o', path.join(bin, 'sti'), path.join(tmp, 'sti-t.c')]);
+    bin = await compileProbe('sti-t', STI);
   });
-  /** minid ARGS... on a terminal of its own, then the shell reads what may have been typed there. */
-  const onTerminal = (args: string[]) =>
-    new Promise<string>((resolve) => {
-      const script = '"$0" "$@" </dev/tty; read -t 1 line; echo "typed=[$line]"';
-      const t = pty.spawn('bash', ['-c', script, cli, ...args], { cols: 100, rows: 30, cwd: tmp, env: { ...process.env, ...store.env } as Record<string, string> });
-      let out = '';
-      t.onData((d) => (out += d));
-      t.onExit(() => resolve(out.replace(/\r/g, '')));
-    });
+  const onTerminal = typedOnTerminal;
 
   it.each([
     ['run -it', ['run', '-it', '--rm', '--network', 'none']],
