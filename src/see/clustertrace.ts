@@ -226,6 +226,10 @@ export function renderClusterTrace(ctx: ClusterTraceContext, v: ClusterVerdict):
         if (h.policy && !h.hits.some((x) => x.nft.startsWith('policy'))) L.push(`        ${h.policy}`);
       });
       const last = p.hops[p.hops.length - 1];
+      if (dir === 'original' && name === src && last?.hook === 'PREROUTING' && be && be.node !== src) {
+        // DNATed, then nothing: the routing decision found no way to the backend.
+        L.push(`    ${++k}. routing decision on ${name}: no route to ${be.ip} (${ctx.routeGet.trim() || 'ip route get found nothing'}): the packet is dropped here, the node answers ICMP "network unreachable"`);
+      }
       if (dir === 'original' && name === src && last && be && be.node !== src && (last.hook === 'POSTROUTING' || last.hook === 'FORWARD')) {
         const bn = nodeOf(ctx, be.node);
         L.push(
