@@ -80,11 +80,13 @@ export async function traceService(name: string, o: { from?: string }): Promise<
     if (cleaned) return;
     cleaned = true;
     for (const m of monitors) if (m.proc.exitCode === null) m.proc.kill('SIGTERM');
-    // Only minid's own tables, by their exact names, in every node.
+    // Only minid's own tables, by their exact names, in every node; then the markers' conntrack entries.
     for (const n of s.nodes) {
       for (const fam of ['inet', 'bridge']) await run(inNode(n, 'nft', 'delete', 'table', fam, table), { allowFail: true });
       await run(inNode(n, 'conntrack', '-D', '-p', 'udp', '--orig-port-dst', String(sport)), { allowFail: true });
     }
+    // The probe's own conntrack entry goes too: a trace leaves nothing behind.
+    await run(inNode(from.node, 'conntrack', '-D', '-p', 'tcp', '--orig-port-src', String(sport)), { allowFail: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
     void inflight
@@ -149,8 +151,6 @@ export async function traceService(name: string, o: { from?: string }): Promise<
     return { text: renderClusterTrace(ctx, v), ok: v.ok };
   } finally {
     await cleanup();
-    // The probe's own conntrack entry goes too: a trace leaves nothing behind.
-    await run(inNode(from.node, 'conntrack', '-D', '-p', 'tcp', '--orig-port-src', String(sport)), { allowFail: true });
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }

@@ -3,13 +3,14 @@
 // the service's SVC/SEP chains and the DNAT to the backend's pod IP on node1, the route via
 // node2's LAN address, node2's bridge port and the backend's socket, and the reply. Then the
 // route to node2's pods is deleted on node1 behind minid's back: the trace names node1's routing
-// decision as where the probe died. No trace table is left in any namespace; `cluster down`
-// leaves nothing. Every address used is inside namespaces the test made.
+// decision as where the probe died. Ctrl-C in the middle leaves no trace table in any node; nor
+// does any trace; `cluster down` leaves nothing. Then once in vxlan mode: the overlay is named. Every address used is inside namespaces the test made.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, suiteStore } from '../../helpers/minid.js';
+import { cli, eventually, suiteStore } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 
 const suite = suiteStore('ctrace', ['busybox']);
@@ -73,6 +74,15 @@ describe('minid trace service:NAME', () => {
       expect(text).toMatch(/result: connected: web on node2/);
       for (const n of nodes) expect(traceTables(n.netns)).toEqual([]);
 
+      // Ctrl-C in the middle: the trace tables go from every node all the same.
+      const p = execa(cli, ['trace', 'service:web', '--from', 'node1/cli'], { env: suite.store.env, reject: false });
+      const seen = () => traceTables(nodes[1].netns).length > 0;
+      for (let i = 0; i < 200 && !seen(); i++) await new Promise((res) => setTimeout(res, 10));
+      expect(seen()).toBe(true);
+      p.kill('SIGINT');
+      expect((await p).exitCode).toBe(130);
+      for (const n of nodes) expect(traceTables(n.netns)).toEqual([]);
+
       // The route to node2's pods deleted on node1, behind minid's back.
       sh('ip', ['-n', nodes[0].netns, 'route', 'del', '10.247.2.0/24']);
       const dead = await suite.run(['trace', 'service:web', '--from', 'node1/cli']);
@@ -90,6 +100,29 @@ describe('minid trace service:NAME', () => {
     for (const n of nodes) expect(fs.existsSync(`/run/netns/${n.netns}`)).toBe(false);
     expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
     expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`mcl${id}`);
+    expect(sh('nft', ['list', 'tables'])).not.toContain(`minid_trace_${id}`);
+  }, 180_000);
+
+  it('vxlan mode: the routing decision names the overlay', async () => {
+    const lan = freeSubnet((a) => `192.168.${a}.0/24`);
+    await ok(['cluster', 'up', '--nodes', '2', '--mode', 'vxlan', '--pod-cidr', '10.247.0.0/16', '--lan', lan]);
+    const id = storeId();
+    try {
+      await ok(['--node', 'node2', 'run', '-d', '--name', 'web', '-l', 'app=web', 'busybox', 'sh', '-c', 'mkdir /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www']);
+      await ok(['--node', 'node1', 'run', '-d', '--name', 'cli', 'busybox', 'sleep', '600']);
+      await ok(['service', 'create', 'web', '--port', '80', '--target-port', '8080', '--selector', 'app=web', '--service-cidr', '10.98.0.0/16']);
+      await eventually(async () => expect(await ok(['--node', 'node1', 'exec', 'cli', 'sh', '-c', "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.98.0.1 80"])).toContain('hi'));
+      const r = await suite.run(['trace', 'service:web', '--from', 'node1/cli']);
+      const text = String(r.stdout);
+      expect(r.exitCode, text + String(r.stderr)).toBe(0);
+      expect(text).toMatch(/routing decision on node1: 10\.247\.2\.\d+ out by vxlan1: node2's pod subnet 10\.247\.2\.0\/24 is behind the overlay/);
+      expect(text).toContain('vxlan1 wraps it in UDP (VNI 1, port 8472)');
+      expect(text).toMatch(/result: connected: web on node2/);
+    } finally {
+      const down = await suite.run(['cluster', 'down']);
+      expect(down.exitCode, String(down.stderr)).toBe(0);
+    }
+    expect(sh('ip', ['netns', 'list'])).not.toContain(`mcl-${id}-`);
     expect(sh('nft', ['list', 'tables'])).not.toContain(`minid_trace_${id}`);
   }, 180_000);
 });
