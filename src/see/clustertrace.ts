@@ -81,7 +81,12 @@ export function diagnoseCluster(ctx: ClusterTraceContext): ClusterVerdict {
         ok: false,
         hook: `${n.name}: ${hookTitle(p.dropped.hop)}`,
         summary: `the ${p.direction === 'original' ? 'probe' : 'reply'} died on ${n.name} at ${hookTitle(p.dropped.hop)}: a rule dropped or rejected it`,
-        details: [`killed by: ${p.dropped.by}`],
+        details: [
+          `killed by: ${p.dropped.by}`,
+          ...(ctx.endpoints.length
+            ? []
+            : [`the service ${ctx.service.name} has no endpoints (no running pod matches its selector): kube-proxy's REJECT answers "connection refused" at once`]),
+        ],
       };
     }
   }

@@ -74,6 +74,13 @@ describe('minid trace service:NAME', () => {
       expect(text).toMatch(/result: connected: web on node2/);
       for (const n of nodes) expect(traceTables(n.netns)).toEqual([]);
 
+      // A service without endpoints: REJECTed in node1's FORWARD (kube-proxy's "connection refused").
+      await ok(['service', 'create', 'empty', '--port', '81', '--selector', 'app=none']);
+      const rej = await suite.run(['trace', 'service:empty', '--from', 'node1/cli']);
+      expect(rej.exitCode, String(rej.stdout) + String(rej.stderr)).toBe(1);
+      expect(String(rej.stdout)).toMatch(/died at: node1: FORWARD \(cni0 → eth0\)\n  killed by: iptables -t filter -A MINID-SERVICES .*-j REJECT/);
+      expect(String(rej.stdout)).toContain('has no endpoints');
+
       // Ctrl-C in the middle: the trace tables go from every node all the same.
       const p = execa(cli, ['trace', 'service:web', '--from', 'node1/cli'], { env: suite.store.env, reject: false });
       const seen = () => traceTables(nodes[1].netns).length > 0;

@@ -117,6 +117,14 @@ describe('service trace', () => {
     expect(none.summary).toContain('never DNATed on node1');
   });
 
+  it('a service without endpoints: REJECTed in node1\'s FORWARD, said so', () => {
+    const fwd = hop('FORWARD', 'cni0 → eth0', C, VIP, [hit('filter', 'MINID-SERVICES', 'reject', 'drop', 'iptables -t filter -A MINID-SERVICES -d 10.98.0.1/32 -j REJECT')]);
+    const path: PacketPath = { direction: 'original', flags: 'SYN', hops: [hop('PREROUTING', 'cni0', C, VIP), fwd], dropped: { hop: fwd, by: 'iptables -t filter -A MINID-SERVICES -d 10.98.0.1/32 -j REJECT' } };
+    const v = diagnoseCluster(ctx({ node1: [path] }, { endpoints: [], outcome: 'refused' }));
+    expect(v.hook).toBe('node1: FORWARD (cni0 → eth0)');
+    expect(v.details[1]).toContain('has no endpoints');
+  });
+
   it('the backend answers RST: nothing listens', () => {
     const p = connected();
     p.node2[1].flags = 'RST-ACK';
