@@ -291,10 +291,10 @@ export function buildProgram(): Command {
 
   program
     .command('trace')
-    .description("Follow one probe TCP connection to a container's published port through netfilter, hook by hook (nftables tracing)")
-    .argument('<container>')
-    .requiredOption('-p, --port <port>', 'the published host port')
-    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, lan (a peer namespace the trace makes and removes), or container:NAME', '127.0.0.1')
+    .description("Follow one probe TCP connection to a container's published port (or, service:NAME, a cluster service) through netfilter, hook by hook (nftables tracing)")
+    .argument('<container>', 'a container, or service:NAME (a service of the cluster, with --from NODE/POD)')
+    .option('-p, --port <port>', 'the published host port (a container)')
+    .option('--from <source>', 'where the probe starts: host (its address), 127.0.0.1, lan (a peer namespace the trace makes and removes), container:NAME; NODE/POD for a service')
     .action(action(async () => (await import('./commands/trace.js')).trace));
 
   program

@@ -127,17 +127,20 @@ function checkCreate(name: string, o: CreateOptions, s: ClusterState, rec: Servi
 }
 
 /** A running container of some node, with a pod address. */
-interface Pod {
+export interface Pod {
   node: string;
   name: string;
   ip: string;
+  /** Its network namespace (/run/netns/NAME) and the node end of its veth pair (for `trace`). */
+  netns: string;
+  veth: string;
   labels: Record<string, string>;
   /** Its /etc/hosts (bind-mounted into it from its folder in the node's store). */
   hosts: string;
 }
 
 /** Every node's running containers with a pod address, read from the nodes' own stores. */
-async function readPods(s: ClusterState): Promise<Pod[]> {
+export async function readPods(s: ClusterState): Promise<Pod[]> {
   const { listStates } = await import('../runtime/state.js');
   const pods: Pod[] = [];
   const saved = { root: process.env.MINID_ROOT, run: process.env.MINID_RUN };
@@ -152,7 +155,7 @@ async function readPods(s: ClusterState): Promise<Pod[]> {
       for (const c of listStates()) {
         const a = c.config.attachment;
         if (c.status !== 'running' || c.paused || !a || a.mode !== 'bridge' || !isIPv4(a.ip)) continue;
-        pods.push({ node: n.name, name: c.config.name, ip: a.ip, labels: c.config.labels ?? {}, hosts: path.join(env.MINID_ROOT, 'containers', c.config.id, 'hosts') });
+        pods.push({ node: n.name, name: c.config.name, ip: a.ip, netns: a.netnsName, veth: a.veth, labels: c.config.labels ?? {}, hosts: path.join(env.MINID_ROOT, 'containers', c.config.id, 'hosts') });
       }
     }
   } finally {
