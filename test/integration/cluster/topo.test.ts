@@ -3,8 +3,9 @@
 // between the pod subnets — read inside each node. A route deleted behind minid's back (inside
 // node1's namespace) is marked, with the `ip -n ... route add ...` that puts it back; topo
 // changes nothing (the route stays missing). `cluster down` leaves nothing. Every address used
-// is inside namespaces the test made. Ranges apart from the other cluster tests: LAN
-// 172.30.X.0/24, pods 10.248.0.0/16.
+// is inside namespaces the test made. Then --mode vxlan: an FDB entry of vxlan1 deleted the
+// same way is marked with its `bridge -n ... fdb append ...`. Ranges apart from the other
+// cluster tests: LANs 172.30.X.0/24, pods 10.248.0.0/16 and 10.249.0.0/16.
 //
 // RECORD_CLUSTER_SNAPSHOT=FILE also writes the raw snapshot of the broken cluster to FILE (how
 // test/fixtures/see/cluster.snapshot.json was recorded).
@@ -87,5 +88,33 @@ describe('minid topo --cluster', () => {
       expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`mv${c.slice(0, 8)}`);
       expect(sh('iptables-save', [])).not.toContain(c.slice(0, 12));
     }
+  });
+
+  it('--mode vxlan: draws vxlan1\'s FDB and neighbour entries; marks an FDB entry deleted behind minid\'s back', async () => {
+    const lan = freeSubnet((a) => `172.30.${150 + a}.0/24`);
+    await ok(['cluster', 'up', '--nodes', '2', '--mode', 'vxlan', '--pod-cidr', '10.249.0.0/16', '--lan', lan]);
+    const id = storeId();
+    const ns1 = `mcl-${id}-node1`;
+    try {
+      type V = Json['nodes'][number] & { vxlan: { fdb: { mac: string; dst: string; present: boolean }[]; neigh: { present: boolean }[] } };
+      const good = JSON.parse(await ok(['topo', '--cluster', '--format', 'json'])) as { nodes: V[] };
+      for (const n of good.nodes) {
+        expect(n.vxlan.fdb.map((f) => f.present)).toEqual([true]);
+        expect(n.vxlan.neigh.map((f) => f.present)).toEqual([true]);
+        expect(n.marks).toEqual([]);
+      }
+      const { mac, dst } = good.nodes[0].vxlan.fdb[0];
+      sh('bridge', ['-n', ns1, 'fdb', 'del', mac, 'dev', 'vxlan1', 'dst', dst]);
+      const r = await suite.run(['topo', '--cluster', '--format', 'json']);
+      expect(r.exitCode).toBe(1);
+      const bad = JSON.parse(String(r.stdout)) as { nodes: V[] };
+      expect(bad.nodes[0].marks).toEqual([expect.objectContaining({ fix: `bridge -n ${ns1} fdb append ${mac} dev vxlan1 dst ${dst}` })]);
+      expect(bad.nodes[1].marks).toEqual([]);
+    } finally {
+      const down = await suite.run(['cluster', 'down']);
+      expect(down.exitCode, String(down.stderr)).toBe(0);
+    }
+    expect(sh('ip', ['netns', 'list']).split('\n').filter((l) => l.startsWith(`mcl-${id}-`))).toEqual([]);
+    expect(sh('ip', ['-o', 'link', 'show']).split('\n').filter((l) => l.includes(`mcl${id}`))).toEqual([]);
   });
 });
