@@ -131,7 +131,7 @@ function buildNode(cs: ClusterSnapshot, node: ClusterNode, ns: NodeSnapshot | un
       v.found = routeText(have);
       if (exists) marks.push(mark(`route:${n}/${p.podSubnet}`, `${node.name} reaches ${p.name}'s pods ${p.podSubnet} via ${via} dev ${dev}`, `the route is ${routeText(have)}`, `ip -n ${n} route replace ${add}`));
     } else if (!have && exists) {
-      marks.push(mark(`route:${n}/${p.podSubnet}`, `${node.name} reaches ${p.name}'s pods ${p.podSubnet} via ${via} dev ${dev}`, `no route to ${p.podSubnet}: packets to ${p.name}'s pods take the default route or none`, `ip -n ${n} route add ${add}`));
+      marks.push(mark(`route:${n}/${p.podSubnet}`, `${node.name} reaches ${p.name}'s pods ${p.podSubnet} via ${via} dev ${dev}`, `no route to ${p.podSubnet}: packets for ${p.name}'s pods have no way there (or leave by a default route)`, `ip -n ${n} route add ${add}`));
     }
     views.push(v);
   }

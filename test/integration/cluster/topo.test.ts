@@ -37,6 +37,9 @@ describe('minid topo --cluster', () => {
   });
 
   it('draws both nodes, their pods and routes; marks a route deleted behind minid\'s back with its fix', async () => {
+    // No cluster yet: one line, exit 1.
+    const none = await suite.run(['topo', '--cluster']);
+    expect([none.exitCode, String(none.stderr).trim()]).toEqual([1, 'minid: there is no cluster: `minid cluster up` makes one']);
     const lan = freeSubnet((a) => `172.30.${200 + a}.0/24`);
     await ok(['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.248.0.0/16', '--lan', lan]);
     const id = storeId();
