@@ -472,6 +472,7 @@ export function buildProgram(): Command {
     .description("Draw the network topology as the kernel holds it (links, addresses, routes, sysctls, minid's rules with live counters), marking where it disagrees with minid's records (exit 1 when something does)")
     .argument('[network]')
     .option('--format <format>', 'text (default), json, svg, or snapshot (the raw kernel snapshot the checks read)')
+    .option('--cluster', 'draw the whole cluster (`minid cluster up`): the LAN, every node, its pods and routes, read inside each node')
     .action(action(async () => (await import('./commands/see.js')).topo));
   program
     .command('why')

@@ -33,5 +33,6 @@ export async function status() {
     for (const r of n.podRoutes) process.stdout.write(`  ${r}\n`);
     for (const f of n.overlay) process.stdout.write(`  fdb: ${f}\n`);
   }
+  process.stdout.write('The whole cluster drawn from each node\'s kernel (its pods, routes, marks with fixes): minid topo --cluster\n');
   return nodes.some((n) => n.problems.length) ? 1 : 0;
 }
