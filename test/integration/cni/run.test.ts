@@ -50,35 +50,41 @@ describe.each([
         { type: t.portmap, capabilities: { portMappings: true }, snat: true },
       ],
     };
-    fs.writeFileSync(path.join(confDir, `${name}.conflist`), JSON.stringify(conf));
-    const port = await freePort();
-    const cni = ['--cni', name, '--cni-conf-dir', confDir, '--cni-path', binDir];
-    const r = await minid(store, ['run', '-d', '--name', name, ...cni, '-p', `${port}:80`, 'nginx']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const ins = JSON.parse((await minid(store, ['inspect', name])).stdout)[0];
-    expect(ins.NetworkSettings.Networks[name].IPAddress.startsWith(net.base)).toBe(true);
-    let page = '';
-    for (let i = 0; i < 50 && !/Welcome to nginx/.test(page); i++) {
-      const c = await fetch(`http://127.0.0.1:${port}/`).then((x) => x.text()).catch(() => '');
-      page = c;
-      if (!page) await new Promise((res) => setTimeout(res, 100));
+    try {
+      fs.writeFileSync(path.join(confDir, `${name}.conflist`), JSON.stringify(conf));
+      const port = await freePort();
+      const cni = ['--cni', name, '--cni-conf-dir', confDir, '--cni-path', binDir];
+      const r = await minid(store, ['run', '-d', '--name', name, ...cni, '-p', `${port}:80`, 'nginx']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const ins = JSON.parse((await minid(store, ['inspect', name])).stdout)[0];
+      expect(ins.NetworkSettings.Networks[name].IPAddress.startsWith(net.base)).toBe(true);
+      let page = '';
+      for (let i = 0; i < 50 && !/Welcome to nginx/.test(page); i++) {
+        const c = await fetch(`http://127.0.0.1:${port}/`).then((x) => x.text()).catch(() => '');
+        page = c;
+        if (!page) await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(page).toMatch(/Welcome to nginx/);
+      // The reference portmap 1.1.1 cannot CHECK an IPv4-only container on a host with IPv6.
+      if (t.portmap === 'minid-portmap') {
+        const chk = await minid(store, ['network', 'check', name]);
+        expect(chk.exitCode, chk.stderr).toBe(0);
+      }
+      expect(reservations(dataDir).length).toBe(1);
+      const rm = await minid(store, ['rm', '-f', name]);
+      expect(rm.exitCode, rm.stderr).toBe(0);
+      expect(reservations(dataDir)).toEqual([]);
+      expect(fs.readdirSync(path.join(store.root, 'cni', 'cache', 'results')).filter((f) => f.includes(name))).toEqual([]);
+      // Bridge plugins never delete their bridge (other containers may use it): the test does.
+      await execa('ip', ['link', 'del', bridge], { reject: false });
+      await removeSharedRefChains(before);
+      expect(await settledLeftovers(before)).toEqual([]);
+    } finally {
+      // Also when an expectation failed: the container, the bridge, the plugins' data.
+      await minid(store, ['rm', '-f', name]);
+      await execa('ip', ['link', 'del', bridge], { reject: false });
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
-    expect(page).toMatch(/Welcome to nginx/);
-    // The reference portmap 1.1.1 cannot CHECK an IPv4-only container on a host with IPv6.
-    if (t.portmap === 'minid-portmap') {
-      const chk = await minid(store, ['network', 'check', name]);
-      expect(chk.exitCode, chk.stderr).toBe(0);
-    }
-    expect(reservations(dataDir).length).toBe(1);
-    const rm = await minid(store, ['rm', '-f', name]);
-    expect(rm.exitCode, rm.stderr).toBe(0);
-    expect(reservations(dataDir)).toEqual([]);
-    expect(fs.readdirSync(path.join(store.root, 'cni', 'cache', 'results')).filter((f) => f.includes(name))).toEqual([]);
-    // Bridge plugins never delete their bridge (other containers may use it): the test does.
-    await execa('ip', ['link', 'del', bridge], { reject: false });
-    await removeSharedRefChains(before);
-    expect(await settledLeftovers(before)).toEqual([]);
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 });
 
