@@ -11,7 +11,7 @@
 import { run, spawnProcess } from '../sys/exec.js';
 import { fail, MinidError } from '../errors.js';
 import { storeRef } from '../sys/store.js';
-import { groupPackets, parseNftHandles, parseTraceLine, traceTableScript, type RulePlace, type TraceEvent } from '../see/nftrace.js';
+import { cleanUpOnSignal, groupPackets, parseNftHandles, parseTraceLine, traceTableScript, type RulePlace, type TraceEvent } from '../see/nftrace.js';
 import { describeConntrack, iptablesByPlace, parseConntrack, pathOf, type PacketPath, type RuleBook } from '../see/tracereport.js';
 import { chosenBackend, diagnoseCluster, renderClusterTrace, type ClusterTraceContext, type TraceEndpoint } from '../see/clustertrace.js';
 import { readState, type ClusterState } from './index.js';
@@ -88,14 +88,7 @@ export async function traceService(name: string, o: { from?: string }): Promise<
     // The probe's own conntrack entry goes too: a trace leaves nothing behind.
     await run(inNode(from.node, 'conntrack', '-D', '-p', 'tcp', '--orig-port-src', String(sport)), { allowFail: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    void inflight
-      .catch(() => {})
-      .then(cleanup)
-      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const unhook = cleanUpOnSignal(() => inflight, cleanup);
   try {
     for (const n of s.nodes) {
       const made = await (inflight = run(inNode(n, 'nft', '-f', '-'), { input: traceTableScript(table, sport), allowFail: true }));
@@ -151,7 +144,6 @@ export async function traceService(name: string, o: { from?: string }): Promise<
     return { text: renderClusterTrace(ctx, v), ok: v.ok };
   } finally {
     await cleanup();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    unhook();
   }
 }

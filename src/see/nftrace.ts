@@ -195,3 +195,23 @@ export function parseNftHandles(listing: string): Map<number, RulePlace> {
   }
   return out;
 }
+
+/**
+ * Ctrl-C or SIGTERM during a trace: let the command in flight finish (it may be making a table
+ * or a namespace), then remove what the trace made, then exit 130/143 as a shell would. Returns
+ * the function that unhooks the handlers once the trace is over.
+ */
+export function cleanUpOnSignal(inflight: () => Promise<unknown>, cleanup: () => Promise<void>): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    void inflight()
+      .catch(() => {})
+      .then(cleanup)
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}

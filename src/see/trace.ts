@@ -15,7 +15,7 @@ import { MinidError } from '../errors.js';
 import { storeRef } from '../sys/store.js';
 import { findContainerOr1 } from '../runtime/lookup.js';
 import { probe } from '../network/host.js';
-import { groupPackets, parseNftHandles, parseTraceLine, traceTableScript, type RulePlace, type TraceEvent } from './nftrace.js';
+import { cleanUpOnSignal, groupPackets, parseNftHandles, parseTraceLine, traceTableScript, type RulePlace, type TraceEvent } from './nftrace.js';
 import { describeConntrack, iptablesByPlace, parseConntrack, pathOf, type PacketPath, type RuleBook } from './tracereport.js';
 import { diagnose, renderTrace, type TraceContext } from './tracetext.js';
 import type { Attachment, BridgeAttachment, PortBinding } from '../network/types.js';
@@ -153,15 +153,8 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
     await run(['conntrack', '-D', '-p', 'tcp', '--orig-port-src', String(sport)], { allowFail: true });
     await run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', String(sport)], { allowFail: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    // A command that creates something may be running: let it finish, then remove what it made.
-    void inflight
-      .catch(() => {})
-      .then(cleanup)
-      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // A command that creates something may be running: let it finish, then remove what it made.
+  const unhook = cleanUpOnSignal(() => inflight, cleanup);
 
   try {
     // Tables of this store's earlier traces that were killed (SIGKILL: no cleanup ran). Said,
@@ -222,8 +215,7 @@ export async function traceContainer(ref: string, o: TraceOptions): Promise<Trac
     return { text: renderTrace(paths, ctx, verdict), ok: verdict.ok };
   } finally {
     await cleanup();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    unhook();
   }
 }
 

@@ -4,22 +4,14 @@
 // nothing on the host. Bad input is refused with one line and nothing made; an `up` killed
 // half-way is taken by `system prune`. Every address used is inside namespaces the test made
 // (the LAN, the nodes, the pods). The nodes' stores share the suite store's images (symlinks).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, minid, mountsUnder, suiteStore } from '../../helpers/minid.js';
+import { eventually, minid, mountsUnder } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
+import { clusterSuite, sh } from './helpers.js';
 
-const suite = suiteStore('cluster', ['busybox']);
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
-const storeId = (): string => fs.readFileSync(path.join(suite.store.root, 'store-id'), 'utf8').trim();
-
-async function ok(args: string[]): Promise<string> {
-  const r = await suite.run(args);
-  expect(r.exitCode, `minid ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return String(r.stdout);
-}
+const { suite, storeId, ok } = clusterSuite('cluster');
 
 /** What of a cluster of store `id` the host holds: namespaces, links, mounts, records, rules. */
 function leftovers(id: string, containerIds: string[]): string[] {

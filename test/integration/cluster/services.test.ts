@@ -8,19 +8,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, suiteStore } from '../../helpers/minid.js';
+import { eventually } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
+import { clusterSuite, sh } from './helpers.js';
 
-const suite = suiteStore('services', ['busybox']);
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
-const storeId = (): string => fs.readFileSync(path.join(suite.store.root, 'store-id'), 'utf8').trim();
+const { suite, storeId, ok } = clusterSuite('services');
 const lanNs = `msvc-lan-${process.pid}`;
-
-async function ok(args: string[]): Promise<string> {
-  const r = await suite.run(args);
-  expect(r.exitCode, `minid ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return String(r.stdout);
-}
 
 /** A page naming the backend, served by busybox httpd on 8080. */
 const httpd = (name: string) => `mkdir /www && echo backend-${name} > /www/index.html && exec httpd -f -p 8080 -h /www`;

@@ -9,22 +9,13 @@
 //
 // RECORD_CLUSTER_SNAPSHOT=FILE also writes the raw snapshot of the broken cluster to FILE (how
 // test/fixtures/see/cluster.snapshot.json was recorded).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { suiteStore } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
+import { clusterSuite, sh } from './helpers.js';
 
-const suite = suiteStore('ctopo', ['busybox']);
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
-const storeId = (): string => fs.readFileSync(path.join(suite.store.root, 'store-id'), 'utf8').trim();
-
-async function ok(args: string[]): Promise<string> {
-  const r = await suite.run(args);
-  expect(r.exitCode, `minid ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return String(r.stdout);
-}
+const { suite, storeId, ok } = clusterSuite('ctopo');
 
 interface Json {
   nodes: { name: string; ip: string; podSubnet: string; pods: { name: string; ip: string }[]; routes: { dst: string; via: string; present: boolean }[]; marks: { subject: string; fix: string }[] }[];

@@ -5,23 +5,15 @@
 // route to node2's pods is deleted on node1 behind minid's back: the trace names node1's routing
 // decision as where the probe died. Ctrl-C in the middle leaves no trace table in any node; nor
 // does any trace; `cluster down` leaves nothing. Then once in vxlan mode: the overlay is named. Every address used is inside namespaces the test made.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, eventually, suiteStore } from '../../helpers/minid.js';
+import { cli, eventually } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
+import { clusterSuite, sh } from './helpers.js';
 
-const suite = suiteStore('ctrace', ['busybox']);
-const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
-const storeId = (): string => fs.readFileSync(path.join(suite.store.root, 'store-id'), 'utf8').trim();
-
-async function ok(args: string[]): Promise<string> {
-  const r = await suite.run(args);
-  expect(r.exitCode, `minid ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return String(r.stdout);
-}
+const { suite, storeId, ok } = clusterSuite('ctrace');
 
 /** minid's trace tables in a namespace (none may be left). */
 const traceTables = (netns: string): string[] => sh('nsenter', [`--net=/run/netns/${netns}`, 'nft', 'list', 'tables']).split('\n').filter((l) => l.includes('minid_trace_'));
