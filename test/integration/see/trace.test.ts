@@ -38,6 +38,22 @@ async function leftovers(out: string): Promise<string[]> {
   return left;
 }
 
+/**
+ * Run BODY with one of this store's nat rules of CHAIN deleted behind minid's back (the one
+ * line of `iptables -S CHAIN` that OURS picks), and put it back afterwards, also on failure.
+ */
+async function withoutRule(chain: string, ours: (line: string) => boolean, body: () => Promise<void>): Promise<void> {
+  const found = (await execa('iptables', ['-t', 'nat', '-S', chain])).stdout.split('\n').filter(ours);
+  expect(found).toHaveLength(1);
+  const args = found[0].replace(/^-A /, '').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"|"$/g, ''));
+  await execa('iptables', ['-t', 'nat', '-D', ...args]);
+  try {
+    await body();
+  } finally {
+    await execa('iptables', ['-t', 'nat', '-A', ...args], { reject: false }); // rm -f finds it again
+  }
+}
+
 async function trace(from: string) {
   const r = await run(['trace', 'web', '-p', String(port), '--from', from]);
   expect(r.stderr).toBe('');
@@ -130,36 +146,24 @@ describe('minid trace', () => {
   });
 
   it("after the store's MASQUERADE of 127.0.0.0/8 is deleted: the probe reaches the container, which drops it (martian)", async () => {
-    const rules = (await execa('iptables', ['-t', 'nat', '-S', 'MINID-POSTROUTING'])).stdout.split('\n');
-    const ours = rules.filter((l) => l.includes(`"minid:${storeId}:bridge"`) && l.includes('-s 127.0.0.0/8'));
-    expect(ours).toHaveLength(1);
-    const args = ours[0].replace(/^-A /, '').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"|"$/g, ''));
-    await execa('iptables', ['-t', 'nat', '-D', ...args]);
-    try {
+    const ours = (l: string) => l.includes(`"minid:${storeId}:bridge"`) && l.includes('-s 127.0.0.0/8');
+    await withoutRule('MINID-POSTROUTING', ours, async () => {
       const r = await trace('127.0.0.1');
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toContain("died at: the container web's eth0 (a martian source)");
       expect(r.stdout).toMatch(/fix: iptables -t nat -A MINID-POSTROUTING -s 127\.0\.0\.0\/8 -o \S+ -m comment --comment "minid:[0-9a-f]{8}:bridge" -j MASQUERADE/);
-    } finally {
-      await execa('iptables', ['-t', 'nat', '-A', ...args], { reject: false });
-    }
+    });
   });
 
   it("after the store's DNAT rule is deleted: the probe dies at INPUT, and the missing rule is named", async () => {
     // This store's own rule for the port only (its comment carries the store id).
-    const rules = (await execa('iptables', ['-t', 'nat', '-S', 'MINID-DNAT'])).stdout.split('\n');
-    const ours = rules.filter((l) => l.includes(`minid:${storeId}:bridge:web:`) && l.includes(`--dport ${port} `));
-    expect(ours).toHaveLength(1);
-    const args = ours[0].replace(/^-A /, '').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"|"$/g, ''));
-    await execa('iptables', ['-t', 'nat', '-D', ...args]);
-    try {
+    const ours = (l: string) => l.includes(`minid:${storeId}:bridge:web:`) && l.includes(`--dport ${port} `);
+    await withoutRule('MINID-DNAT', ours, async () => {
       const r = await trace('127.0.0.1');
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toContain('died at: INPUT (iif lo)');
       expect(r.stdout).toContain('DNAT:       none matched');
       expect(r.stdout).toContain(`missing: minid's DNAT rule for ${port}`);
-    } finally {
-      await execa('iptables', ['-t', 'nat', '-A', ...args], { reject: false }); // rm -f finds it again
-    }
+    });
   });
 });
