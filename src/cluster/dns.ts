@@ -32,7 +32,7 @@ import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { formatCommand, run } from '../sys/exec.js';
 import { runRoot } from '../sys/paths.js';
-import { alive, procStat, type ServerRecord } from '../network/dns/server.js';
+import { alive, LOG_MAX, procStat, type ServerRecord } from '../network/dns/server.js';
 import { CLUSTER_DOMAIN, type ClusterLayout, type ClusterNode } from './plan.js';
 
 /** The one namespace minid's services live in. */
@@ -158,6 +158,7 @@ export async function startClusterDns(l: ClusterLayout, explain: Explain): Promi
 export async function syncClusterDns(l: ClusterLayout, services: NamedService[], explain: Explain): Promise<void> {
   writeNames(services, explain);
   for (const n of l.nodes) {
+    trimLog(n.name);
     const rec = readNodeServer(n.name);
     if (alive(rec)) {
       explain?.(`# reload node ${n.name}'s DNS server: SIGHUP, dnsmasq clears its cache and rereads the names`);
@@ -166,6 +167,15 @@ export async function syncClusterDns(l: ClusterLayout, services: NamedService[],
     } else if (fs.existsSync(`/run/netns/${n.netns}`)) {
       await startNode(n, explain, !!rec);
     }
+  }
+}
+
+/** A server's log grows with every query: past LOG_MAX (as the networks' servers), minid empties it (dnsmasq appends). */
+function trimLog(node: string): void {
+  try {
+    if (fs.statSync(file(node, 'log')).size > LOG_MAX) fs.truncateSync(file(node, 'log'), 0);
+  } catch {
+    /* no log yet */
   }
 }
 

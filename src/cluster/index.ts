@@ -265,6 +265,8 @@ export interface NodeStatus {
   /** --mode vxlan: vxlan1's FDB entries (VTEP MAC -> node address), from its kernel. */
   overlay: string[];
   containers: number;
+  /** Its DNS server (dns.ts): where it listens, its recorded PID, and whether that dnsmasq runs. */
+  dns: { address: string; pid: number | null; running: boolean };
 }
 
 /** `cluster status`: the record, checked against the kernel (each node's routes read from it). */
@@ -274,8 +276,13 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
   const nsNow = new Set(await probe().netnsList());
   const lanUp = await probe().linkExists(state.bridge);
   const nodes: NodeStatus[] = [];
+  const { readNodeServer, DNS_PORT } = await import('./dns.js');
+  const { alive } = await import('../network/dns/server.js');
   for (const n of state.nodes) {
     const problems: string[] = [];
+    const rec = readNodeServer(n.name);
+    const dns = { address: `${n.ip}:${DNS_PORT}`, pid: rec?.pid ?? null, running: alive(rec) };
+    if (state.status === 'up' && !dns.running) problems.push(`its DNS server (dnsmasq at ${dns.address}) is not running: \`minid service sync\` starts it again`);
     let podRoutes: string[] = [];
     let overlay: string[] = [];
     if (!lanUp) problems.push(`the LAN bridge ${state.bridge} is gone`);
@@ -304,7 +311,7 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
     } catch {
       /* none yet */
     }
-    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, overlay, containers });
+    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, overlay, containers, dns });
   }
   return { state, nodes };
 }

@@ -250,7 +250,8 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
   return withLock('services', async () => {
     const rec = readServices();
     const s = readState();
-    if (!rec || !s || s.status !== 'up') return new Map();
+    if (!s || s.status !== 'up') return new Map();
+    if (!rec) return writeServiceNames(s, [], o.explain).then(() => new Map()); // no services: the nodes' DNS servers still run
     const pods = await readPods(s);
     const eps = endpointsOf(rec.services, pods);
     const want = ruleSet(rec.services, eps, s.podCidr);

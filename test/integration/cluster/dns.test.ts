@@ -101,10 +101,14 @@ describe('cluster DNS', () => {
       // A server that died is started again by the next sync (supervised lazily).
       process.kill(recorded('node2').pid, 'SIGKILL');
       await eventually(() => expect(running(recorded('node2'))).toBe(false));
+      const status = await suite.run(['cluster', 'status']);
+      expect(status.exitCode).toBe(1);
+      expect(String(status.stdout)).toMatch(/node2 .*not running/);
       await ok(['service', 'sync']);
       const again = recorded('node2');
       servers.push(again);
       expect(running(again)).toBe(true);
+      expect(await ok(['cluster', 'status'])).toMatch(new RegExp(`node2 .*\\(dnsmasq ${again.pid}\\)`));
       expect(String((await cli('nslookup web.svc')).stdout)).toMatch(/Address: 10\.98\.0\.1\b/);
 
       // rm: the name is gone from every node's server.
