@@ -251,7 +251,10 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
     const rec = readServices();
     const s = readState();
     if (!s || s.status !== 'up') return new Map();
-    if (!rec) return writeServiceNames(s, [], o.explain).then(() => new Map()); // no services: the nodes' DNS servers still run
+    if (!rec) {
+      await writeServiceNames(s, [], o.explain); // no services: the nodes' DNS servers still run (a dead one is started again)
+      return new Map();
+    }
     const pods = await readPods(s);
     const eps = endpointsOf(rec.services, pods);
     const want = ruleSet(rec.services, eps, s.podCidr);
