@@ -20,7 +20,7 @@ import { withLock } from '../sys/lock.js';
 import { overlaps, parseSubnet, tryParseCidr, type Cidr } from '../network/cidr.js';
 import { probe } from '../network/host.js';
 import { applyPlan } from '../network/step.js';
-import { downSteps, layout, NODE_BRIDGE, upSteps, type ClusterLayout, type ClusterMode, type ClusterNode } from './plan.js';
+import { CLUSTER_DOMAIN, downSteps, layout, NODE_BRIDGE, upSteps, type ClusterLayout, type ClusterMode, type ClusterNode } from './plan.js';
 
 export interface ClusterState extends ClusterLayout {
   /** 'creating' until every step ran: a cluster still 'creating' was cut short (prune takes it). */
@@ -109,11 +109,17 @@ export async function clusterUp(o: UpOptions): Promise<ClusterState> {
     const p = probe();
     if (await p.linkExists(state.bridge)) fail(`a link ${state.bridge} (this store's cluster LAN) exists already: \`minid cluster down\` or \`minid system prune\` removes a leftover`, 1);
     writeState(state); // before anything is made: down and prune find it all from here
+    let made = false;
     try {
       for (const node of state.nodes) makeNodeStore(node);
       await applyPlan(upSteps(state), { explain: o.explain, title: `cluster up: ${n} node${n > 1 ? 's' : ''} on LAN ${state.lan}, pods in ${state.podCidr}, ${mode}` });
+      made = true;
+      // Each node's DNS server (dns.ts): its pods' nameserver, answering the services' names.
+      await (await import('./dns.js')).startClusterDns(state, o.explain);
     } catch (e) {
-      // applyPlan undid its steps; the folders go too.
+      // applyPlan undid its steps (startClusterDns stopped its servers); after the plan, the
+      // nodes go here. The folders go too.
+      if (made) await applyPlan(downSteps(state, await present()), { tolerant: true });
       removeFolders();
       throw e;
     }
@@ -151,6 +157,10 @@ export function nodeEnv(s: ClusterState, node: ClusterNode): Record<string, stri
     MINID_SYSFS: node.sysfs,
     MINID_NODE: node.name,
     MINID_NODE_NETNS: node.netns,
+    // kubelet's --cluster-dns and --cluster-domain: the node's DNS server (dns.ts) is its
+    // pods' nameserver, with Kubernetes' search list (src/network/files.ts).
+    MINID_CLUSTER_DNS: node.ip,
+    MINID_CLUSTER_DOMAIN: CLUSTER_DOMAIN,
   };
 }
 
@@ -212,6 +222,9 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
     if (fs.existsSync(path.join(clusterDir(), 'services.json'))) {
       o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} with the cluster's folder`);
     }
+    // The nodes' DNS servers first, by their recorded PIDs: a process keeps a deleted namespace alive.
+    const dns = await (await import('./dns.js')).stopClusterDns(o.explain);
+    if (dns.length) o.explain?.(`# stopped: ${dns.join('; ')}`);
     const nsNow = new Set(await probe().netnsList());
     for (const node of state.nodes) {
       // The node's store exists once up got that far; its containers need its namespace.
@@ -220,20 +233,24 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
       const w = await onNode(state, node, ['system', 'reset'], o.explain);
       if (w) warnings.push(w);
     }
-    const mounts = new Set(
-      fs
-        .readFileSync('/proc/self/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[1])
-        .filter(Boolean),
-    );
-    const links = new Set((await probe().links()).map((l) => l.name));
-    const present = { netns: new Set(await probe().netnsList()), links, mounts };
-    const res = await applyPlan(downSteps(state, present), { explain: o.explain, tolerant: true, title: `cluster down: ${state.nodes.length} nodes, LAN ${state.lan}` });
+    const res = await applyPlan(downSteps(state, await present()), { explain: o.explain, tolerant: true, title: `cluster down: ${state.nodes.length} nodes, LAN ${state.lan}` });
     warnings.push(...res.errors);
     removeFolders();
     return { state, warnings };
   });
+}
+
+/** Which of a cluster's objects exist now (for downSteps). */
+async function present(): Promise<{ netns: Set<string>; links: Set<string>; mounts: Set<string> }> {
+  const mounts = new Set(
+    fs
+      .readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[1])
+      .filter(Boolean),
+  );
+  const links = new Set((await probe().links()).map((l) => l.name));
+  return { netns: new Set(await probe().netnsList()), links, mounts };
 }
 
 export interface NodeStatus {
@@ -248,6 +265,8 @@ export interface NodeStatus {
   /** --mode vxlan: vxlan1's FDB entries (VTEP MAC -> node address), from its kernel. */
   overlay: string[];
   containers: number;
+  /** Its DNS server (dns.ts): where it listens, its recorded PID, and whether that dnsmasq runs. */
+  dns: { address: string; pid: number | null; running: boolean };
 }
 
 /** `cluster status`: the record, checked against the kernel (each node's routes read from it). */
@@ -257,8 +276,13 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
   const nsNow = new Set(await probe().netnsList());
   const lanUp = await probe().linkExists(state.bridge);
   const nodes: NodeStatus[] = [];
+  const { readNodeServer, DNS_PORT } = await import('./dns.js');
+  const { alive } = await import('../network/dns/server.js');
   for (const n of state.nodes) {
     const problems: string[] = [];
+    const rec = readNodeServer(n.name);
+    const dns = { address: `${n.ip}:${DNS_PORT}`, pid: rec?.pid ?? null, running: alive(rec) };
+    if (state.status === 'up' && !dns.running) problems.push(`its DNS server (dnsmasq at ${dns.address}) is not running: \`minid service sync\` starts it again`);
     let podRoutes: string[] = [];
     let overlay: string[] = [];
     if (!lanUp) problems.push(`the LAN bridge ${state.bridge} is gone`);
@@ -287,7 +311,7 @@ export async function clusterStatus(): Promise<{ state: ClusterState; nodes: Nod
     } catch {
       /* none yet */
     }
-    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, overlay, containers });
+    nodes.push({ name: n.name, ip: n.ip, podSubnet: n.podSubnet, netns: n.netns, problems, podRoutes, overlay, containers, dns });
   }
   return { state, nodes };
 }

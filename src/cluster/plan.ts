@@ -47,6 +47,8 @@ export const VXLAN_VNI = 1;
 export const VXLAN_PORT = 8472;
 /** The bridge each node's minid makes for its pods (the notes call it v-net-0). */
 export const NODE_BRIDGE = 'cni0';
+/** kubelet's --cluster-domain default: the root of the cluster's names (dns.ts). */
+export const CLUSTER_DOMAIN = 'cluster.local';
 export const NAT_COMMENT = 'cluster pods reach pods without NAT';
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');

@@ -279,16 +279,3 @@ export function syncSteps(nodes: NodeTarget[], serviceCidr: string, want: RuleSe
     };
   });
 }
-
-// --- names ---------------------------------------------------------------------------------
-
-const NAMES_HEADER = '# minid services (`minid service ls`): NAME and NAME.svc are the service IP';
-const serviceLine = /^\S+\t(\S+) \1\.svc$/;
-
-/** A hosts file's text with the services' lines replaced by these (pure: unit tested). */
-export function withServiceNames(text: string, services: Service[]): string {
-  const lines = text.split('\n').filter((l, i, a) => !(i === a.length - 1 && l === ''));
-  const kept = lines.filter((l) => l !== NAMES_HEADER && !serviceLine.test(l));
-  const add = services.length ? [NAMES_HEADER, ...[...services].sort((a, b) => a.name.localeCompare(b.name)).map((x) => `${x.clusterIP}\t${x.name} ${x.name}.svc`)] : [];
-  return [...kept, ...add].join('\n') + '\n';
-}

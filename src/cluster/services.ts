@@ -18,7 +18,6 @@ import {
   parseView,
   ruleSet,
   syncSteps,
-  withServiceNames,
   type Endpoint,
   type NodeView,
   type Service,
@@ -135,8 +134,6 @@ export interface Pod {
   netns: string;
   veth: string;
   labels: Record<string, string>;
-  /** Its /etc/hosts (bind-mounted into it from its folder in the node's store). */
-  hosts: string;
 }
 
 /** Every node's running containers with a pod address, read from the nodes' own stores. */
@@ -155,7 +152,7 @@ export async function readPods(s: ClusterState): Promise<Pod[]> {
       for (const c of listStates()) {
         const a = c.config.attachment;
         if (c.status !== 'running' || c.paused || !a || a.mode !== 'bridge' || !isIPv4(a.ip)) continue;
-        pods.push({ node: n.name, name: c.config.name, ip: a.ip, netns: a.netnsName, veth: a.veth, labels: c.config.labels ?? {}, hosts: path.join(env.MINID_ROOT, 'containers', c.config.id, 'hosts') });
+        pods.push({ node: n.name, name: c.config.name, ip: a.ip, netns: a.netnsName, veth: a.veth, labels: c.config.labels ?? {} });
       }
     }
   } finally {
@@ -178,25 +175,11 @@ function endpointsOf(services: Service[], pods: Pod[]): Map<string, Endpoint[]> 
 }
 
 /**
- * The services' names in every pod: the nodes' default network (like docker's `bridge`) has
- * no DNS server, so each pod's /etc/hosts gets NAME and NAME.svc -> the service IP (what the
- * notes' CoreDNS record answers). Rewritten in place: the file is bind-mounted (same inode).
+ * The services' names: every node's DNS server (dns.ts) answers NAME.default.svc.cluster.local
+ * and NAME.svc (and NAME, through the pods' search list) with the service IP.
  */
-function writeServiceNames(pods: Pod[], services: Service[], explain?: (line: string) => void): void {
-  explain?.(
-    `# service names: ${services.length ? services.map((x) => `${x.name}, ${x.name}.svc -> ${x.clusterIP}`).join('; ') : 'none'} in /etc/hosts of ${pods.length} pod(s) ` +
-      `(Service networking: "a DNS record that maps the service name to its IP"; the nodes' default network has no DNS server)`,
-  );
-  for (const p of pods) {
-    let text: string;
-    try {
-      text = fs.readFileSync(p.hosts, 'utf8');
-    } catch {
-      continue; // no file of its own (--network container:X)
-    }
-    const next = withServiceNames(text, services);
-    if (next !== text) fs.writeFileSync(p.hosts, next);
-  }
+async function writeServiceNames(s: ClusterState, services: Service[], explain?: (line: string) => void): Promise<void> {
+  await (await import('./dns.js')).syncClusterDns(s, services, explain);
 }
 
 /** What each node holds now (one iptables-save and one ip route per node). */
@@ -235,7 +218,7 @@ export async function createService(name: string, o: CreateOptions): Promise<{ s
       what: 'service create',
     });
     writeServices({ serviceCidr, services: after });
-    writeServiceNames(pods, after, o.explain);
+    await writeServiceNames(s, after, o.explain);
     return { svc, endpoints: eps.get(name) ?? [] };
   });
 }
@@ -254,7 +237,7 @@ export async function removeService(name: string, o: { explain?: (line: string) 
     await applyPlan(steps, { explain: o.explain, title: `service rm ${name}: its rules go from every node`, what: 'service rm' });
     if (after.length) writeServices({ ...rec, services: after });
     else fs.rmSync(recordFile(), { force: true });
-    writeServiceNames(pods, after, o.explain);
+    await writeServiceNames(s, after, o.explain);
     return svc;
   });
 }
@@ -267,7 +250,11 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
   return withLock('services', async () => {
     const rec = readServices();
     const s = readState();
-    if (!rec || !s || s.status !== 'up') return new Map();
+    if (!s || s.status !== 'up') return new Map();
+    if (!rec) {
+      await writeServiceNames(s, [], o.explain); // no services: the nodes' DNS servers still run (a dead one is started again)
+      return new Map();
+    }
     const pods = await readPods(s);
     const eps = endpointsOf(rec.services, pods);
     const want = ruleSet(rec.services, eps, s.podCidr);
@@ -275,7 +262,7 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
     // A sync has nothing to undo to: what was there is stale.
     for (const st of steps) st.undo = [];
     await applyPlan(steps, { explain: o.explain, title: `service sync: ${rec.services.length} service(s), endpoints re-read from every node`, what: 'service sync' });
-    writeServiceNames(pods, rec.services, o.explain);
+    await writeServiceNames(s, rec.services, o.explain);
     return eps;
   });
 }

@@ -145,6 +145,20 @@ export interface ResolvOptions {
    * host's; --dns, --dns-search and --dns-option still win.
    */
   cniDns?: { nameservers?: string[]; domain?: string; search?: string[]; options?: string[] };
+  /**
+   * A pod of a cluster node (src/cluster): the node's DNS server and the cluster's domain, as
+   * kubelet's clusterDNS and clusterDomain. --dns, --dns-search and --dns-option still win.
+   */
+  cluster?: { nameserver: string; domain: string };
+}
+
+/**
+ * kubelet's resolv.conf for a pod (dnsPolicy ClusterFirst) in namespace "default": the search
+ * list that makes `web`, `web.default` and `web.default.svc` reach web.default.svc.cluster.local,
+ * and ndots:5, so a name with fewer than five dots is tried with the search list first.
+ */
+export function clusterSearch(domain: string): { search: string[]; options: string[] } {
+  return { search: [`default.svc.${domain}`, `svc.${domain}`, domain], options: ['ndots:5'] };
 }
 
 /** Docker's fallback when the host has no usable nameserver. minid itself never queries it. */
@@ -179,6 +193,10 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
   } else if (o.dns?.length) {
     ns = o.dns.map(validateDns);
     notes.push('nameservers from --dns');
+  } else if (o.cluster) {
+    ns = [o.cluster.nameserver];
+    notes.push("the cluster's DNS server on this node (kubelet's clusterDNS)");
+    ({ search, options } = clusterSearch(o.cluster.domain));
   } else if (o.cniDns?.nameservers?.length) {
     ns = o.cniDns.nameservers;
     notes.push("nameservers from the CNI result's dns section");
@@ -208,6 +226,7 @@ export interface NetFilesOptions extends ResolvOptions {
   attachment?: Attachment;
   addHosts?: string[];
   aliases?: string[];
+  explain?: (line: string) => void;
 }
 
 /** The three files' contents for a container (reads the host's resolv.conf / hosts). */
@@ -223,6 +242,16 @@ export async function containerNetFiles(o: NetFilesOptions): Promise<Record<'hos
     const fwd = o.dns?.length ? `, which forwards other names to --dns ${o.dns.join(' ')}` : '';
     const where = dns.instance === 'network' ? `minid's DNS server of network ${ep!.network} (DNAT to ${to})` : `the container's own DNS server (in its namespace) with the names of network ${ep!.network}`;
     o = { ...o, dns: undefined, resolver: { address: dns.resolver, note: `${where}${fwd}` } };
+  }
+  // A pod on a cluster node's pod network (src/cluster: the node's minid has kubelet's
+  // clusterDNS in its environment): the node's DNS server answers the services' names.
+  const clusterDns = process.env.MINID_CLUSTER_DNS;
+  if (clusterDns && att?.mode === 'bridge' && !dns && !o.cluster && !o.dns?.length) {
+    o = { ...o, cluster: { nameserver: clusterDns, domain: process.env.MINID_CLUSTER_DOMAIN || 'cluster.local' } };
+    o.explain?.(
+      `# /etc/resolv.conf: nameserver ${clusterDns}, the node's DNS server (DNS in Kubernetes: kubelet writes its clusterDNS into every pod), ` +
+        `search ${clusterSearch(o.cluster!.domain).search.join(' ')}, options ndots:5`,
+    );
   }
   const cniDns: NetFilesOptions['cniDns'] = att?.mode === 'cni' ? att.cni.result?.dns : undefined;
   if (cniDns) o = { ...o, cniDns };

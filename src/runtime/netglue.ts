@@ -71,6 +71,7 @@ export async function attachNetwork(c: ContainerConfig, explain?: (l: string) =>
       dns: n.dns.length ? n.dns : undefined,
       dnsSearch: n.dnsSearch.length ? n.dnsSearch : undefined,
       dnsOptions: n.dnsOptions?.length ? n.dnsOptions : undefined,
+      explain,
     });
   } catch (e) {
     // The caller has not recorded the attachment yet, so its undo would find nothing: undo it

@@ -5,7 +5,7 @@ export async function up(o: { nodes?: string; mode?: string; podCidr?: string; l
   const { clusterUp } = await import('../../cluster/index.js');
   const s = await clusterUp({ nodes: o.nodes, mode: o.mode, podCidr: o.podCidr, lan: o.lan, explain: explainer(o.explain) });
   process.stdout.write(`Cluster up: ${s.nodes.length} node${s.nodes.length > 1 ? 's' : ''} on LAN ${s.lan} (bridge ${s.bridge}), pods in ${s.podCidr}, mode ${s.mode}\n`);
-  for (const n of s.nodes) process.stdout.write(`  ${n.name}  ${n.ip}  pods ${n.podSubnet}  (minid --node ${n.name} run ...)\n`);
+  for (const n of s.nodes) process.stdout.write(`  ${n.name}  ${n.ip}  pods ${n.podSubnet}  DNS ${n.ip}:53  (minid --node ${n.name} run ...)\n`);
 }
 
 export async function down(o: { explain?: boolean }) {
@@ -25,8 +25,11 @@ export async function status() {
   const { state, nodes } = st;
   process.stdout.write(`Cluster (${state.status}): mode ${state.mode}, LAN ${state.lan} on bridge ${state.bridge}, pods in ${state.podCidr}\n`);
   const { tabwrite } = await import('../tabwrite.js');
-  const rows = [['NODE', 'ADDRESS', 'POD SUBNET', 'NAMESPACE', 'CONTAINERS', 'STATE']];
-  for (const n of nodes) rows.push([n.name, n.ip, n.podSubnet, n.netns, String(n.containers), n.problems.length ? `✗ ${n.problems.join('; ')}` : '✓']);
+  const rows = [['NODE', 'ADDRESS', 'POD SUBNET', 'NAMESPACE', 'CONTAINERS', 'DNS', 'STATE']];
+  for (const n of nodes) {
+    const dns = n.dns.running ? `${n.dns.address} (dnsmasq ${n.dns.pid})` : `${n.dns.address} (not running)`;
+    rows.push([n.name, n.ip, n.podSubnet, n.netns, String(n.containers), dns, n.problems.length ? `✗ ${n.problems.join('; ')}` : '✓']);
+  }
   process.stdout.write(tabwrite(rows, 0));
   for (const n of nodes) {
     process.stdout.write(`${n.name}: routes to other nodes' pods (from its kernel)\n`);

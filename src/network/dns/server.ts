@@ -125,7 +125,7 @@ export function readersOf(network: string): { network: string; instance: string 
 }
 
 /** A process's command name and start time, or null when it is gone (or a zombie). */
-function procStat(pid: number): { comm: string; startTime: string } | null {
+export function procStat(pid: number): { comm: string; startTime: string } | null {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = s.lastIndexOf(')');

@@ -1,7 +1,7 @@
 // kube-proxy's rules as minid writes them on every node (src/cluster/proxy.ts): golden files a
 // reviewer reads (update with `vitest -u`), and the arithmetic of the random spread.
 import { describe, expect, it } from 'vitest';
-import { chainHash, emptyView, parseView, restoreInput, ruleSet, syncSteps, viewOf, withServiceNames, type Endpoint, type Service } from '../../../src/cluster/proxy.js';
+import { chainHash, emptyView, parseView, restoreInput, ruleSet, syncSteps, viewOf, type Endpoint, type Service } from '../../../src/cluster/proxy.js';
 import { formatPlan } from '../../../src/network/step.js';
 
 const web: Service = { name: 'web', type: 'NodePort', clusterIP: '10.96.0.1', port: 80, targetPort: 8080, selector: { app: 'web' }, nodePort: 30080, created: '' };
@@ -80,17 +80,5 @@ describe('kube-proxy rules', () => {
     expect(restoreInput(ruleSet([], new Map(), '10.244.0.0/16'), pushed)).toContain(
       '-D FORWARD -m conntrack --ctstate NEW -m comment --comment "minid services without endpoints" -j MINID-SERVICES\n-I FORWARD 1 -m conntrack',
     );
-  });
-
-  it("puts the services' names in a pod's /etc/hosts, replacing the old ones, keeping the rest", () => {
-    const hosts = '127.0.0.1\tlocalhost\n10.244.1.2\tweb1\n';
-    const once = withServiceNames(hosts, [web, db]);
-    expect(once).toBe(
-      '127.0.0.1\tlocalhost\n10.244.1.2\tweb1\n# minid services (`minid service ls`): NAME and NAME.svc are the service IP\n10.96.0.2\tdb db.svc\n10.96.0.1\tweb web.svc\n',
-    );
-    expect(withServiceNames(once + '10.1.0.5\tconnected\n', [web])).toBe(
-      '127.0.0.1\tlocalhost\n10.244.1.2\tweb1\n10.1.0.5\tconnected\n# minid services (`minid service ls`): NAME and NAME.svc are the service IP\n10.96.0.1\tweb web.svc\n',
-    );
-    expect(withServiceNames(once, [])).toBe(hosts);
   });
 });

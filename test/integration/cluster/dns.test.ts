@@ -1,0 +1,131 @@
+// Cluster DNS (src/cluster/dns.ts, docs/cluster.md "Names"): one dnsmasq per node, inside the
+// node's namespace, is its pods' nameserver (kubelet's clusterDNS). From a pod on node2, real
+// DNS queries (busybox nslookup, and nc resolving through the search list, with no /etc/hosts
+// line) reach a service whose backend is on node1; `service rm` makes the name NXDOMAIN; an
+// unknown name is NXDOMAIN and nothing is forwarded; a killed server is started again by the
+// next sync; `cluster down` stops every server by its recorded PID and leaves no file. Every
+// address used is inside namespaces the test made.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/minid.js';
+import { freeSubnet } from '../../helpers/subnet.js';
+import { clusterSuite, sh } from './helpers.js';
+
+const { suite, storeId, ok } = clusterSuite('cdns');
+
+const dnsDir = () => path.join(suite.store.run, 'cluster', 'dns');
+interface Server {
+  pid: number;
+  startTime: string;
+}
+const recorded = (node: string): Server => JSON.parse(fs.readFileSync(path.join(dnsDir(), `${node}.json`), 'utf8')) as Server;
+/** Is it still that dnsmasq (same PID, same start time)? */
+function running(s: Server): boolean {
+  try {
+    const st = fs.readFileSync(`/proc/${s.pid}/stat`, 'utf8');
+    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return st.includes('(dnsmasq)') && rest[0] !== 'Z' && rest[19] === s.startTime;
+  } catch {
+    return false;
+  }
+}
+
+const httpd = `mkdir /www && echo backend-web1 > /www/index.html && exec httpd -f -p 8080 -h /www`;
+const get = (host: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80`;
+
+describe('cluster DNS', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await suite.run(['cluster', 'down']); // a failed test's cluster, if any
+    for (const s of servers) if (running(s)) process.kill(s.pid, 'SIGKILL'); // only if down failed (the test then failed too)
+  });
+
+  it('a pod on another node resolves NAME, NAME.svc and the FQDN to the VIP and connects; rm makes it NXDOMAIN; nothing is forwarded; down stops the servers', async () => {
+    const lan = freeSubnet((a) => `172.31.${100 + a}.0/24`);
+    const up = await suite.run(['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.250.0.0/16', '--lan', lan, '--explain']);
+    expect(up.exitCode, String(up.stderr)).toBe(0);
+    const upText = String(up.stdout) + String(up.stderr);
+    expect(upText).toMatch(/DNS in Kubernetes/);
+    const id = storeId();
+    const nodes = [1, 2].map((i) => ({ name: `node${i}`, netns: `mcl-${id}-node${i}`, ip: lan.replace(/0\/24$/, String(10 + i)) }));
+    try {
+      // One dnsmasq per node, recorded, running inside the node's namespace.
+      for (const n of nodes) {
+        const s = recorded(n.name);
+        servers.push(s);
+        expect(running(s)).toBe(true);
+        expect(fs.readlinkSync(`/proc/${s.pid}/ns/net`)).toBe(`net:[${fs.statSync(`/run/netns/${n.netns}`).ino}]`);
+        expect(fs.readFileSync(path.join(dnsDir(), `${n.name}.conf`), 'utf8')).not.toMatch(/^server=/m);
+      }
+
+      await ok(['--node', 'node1', 'run', '-d', '--name', 'web1', '-l', 'app=web', 'busybox', 'sh', '-c', httpd]);
+      await ok(['--node', 'node2', 'run', '-d', '--name', 'cli', 'busybox', 'sleep', '600']);
+      const cli = (cmd: string) => suite.run(['--node', 'node2', 'exec', 'cli', 'sh', '-c', cmd]);
+      // kubelet's resolv.conf: the node's own server, Kubernetes' search list, ndots:5.
+      const resolv = await ok(['--node', 'node2', 'exec', 'cli', 'cat', '/etc/resolv.conf']);
+      expect(resolv).toMatch(new RegExp(`^nameserver ${nodes[1].ip.replace(/\./g, '\\.')}$`, 'm'));
+      expect(resolv).toMatch(/^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+      expect(resolv).toMatch(/^options ndots:5$/m);
+
+      const created = await suite.run(['service', 'create', 'web', '--port', '80', '--target-port', '8080', '--selector', 'app=web', '--service-cidr', '10.98.0.0/16', '--explain']);
+      expect(created.exitCode, String(created.stderr)).toBe(0);
+      expect(String(created.stdout) + String(created.stderr)).toMatch(/DNS in Kubernetes.*CoreDNS/);
+      // One mechanism: DNS, no /etc/hosts lines.
+      expect(await ok(['--node', 'node2', 'exec', 'cli', 'cat', '/etc/hosts'])).not.toContain('web');
+
+      // Real DNS queries to the node's server (busybox nslookup asks the nameserver of resolv.conf).
+      for (const name of ['web.default.svc.cluster.local', 'web.svc']) {
+        const r = await cli(`nslookup ${name}`);
+        expect(r.exitCode, `${name}: ${r.stdout}${r.stderr}`).toBe(0);
+        expect(String(r.stdout)).toMatch(/Address: 10\.98\.0\.1\b/);
+      }
+      // The reverse lookup names the service's FQDN.
+      expect(String((await cli('nslookup 10.98.0.1')).stdout)).toContain('name = web.default.svc.cluster.local');
+      // By name, through the search list (no hosts line: the resolver asked the server), to the backend on node1.
+      for (const name of ['web', 'web.default', 'web.svc']) {
+        await eventually(async () => expect(String((await cli(get(name))).stdout)).toContain('backend-web1'));
+      }
+      const log = fs.readFileSync(path.join(dnsDir(), 'node2.log'), 'utf8');
+      expect(log).toMatch(/query\[A\] web\.default\.svc\.cluster\.local from 10\.250\.2\.\d+/);
+
+      // An unknown name: NXDOMAIN, answered by the node's server itself; nothing forwarded.
+      const unknown = await cli('nslookup nosuch.example.com');
+      expect(unknown.exitCode).not.toBe(0);
+      expect(String(unknown.stdout) + String(unknown.stderr)).toContain('NXDOMAIN');
+      const log2 = fs.readFileSync(path.join(dnsDir(), 'node2.log'), 'utf8');
+      expect(log2).toMatch(/config nosuch\.example\.com is NXDOMAIN/);
+      expect(log2).not.toMatch(/forwarded/);
+
+      // A server that died is started again by the next sync (supervised lazily).
+      process.kill(recorded('node2').pid, 'SIGKILL');
+      await eventually(() => expect(running(recorded('node2'))).toBe(false));
+      const status = await suite.run(['cluster', 'status']);
+      expect(status.exitCode).toBe(1);
+      expect(String(status.stdout)).toMatch(/node2 .*not running/);
+      await ok(['service', 'sync']);
+      const again = recorded('node2');
+      servers.push(again);
+      expect(running(again)).toBe(true);
+      expect(await ok(['cluster', 'status'])).toMatch(new RegExp(`node2 .*\\(dnsmasq ${again.pid}\\)`));
+      expect(String((await cli('nslookup web.svc')).stdout)).toMatch(/Address: 10\.98\.0\.1\b/);
+
+      // rm: the name is gone from every node's server.
+      await ok(['service', 'rm', 'web']);
+      const gone = await cli('nslookup web.default.svc.cluster.local');
+      expect(gone.exitCode).not.toBe(0);
+      expect(String(gone.stdout) + String(gone.stderr)).toContain('NXDOMAIN');
+      const fromNode1 = spawnSync('nsenter', [`--net=/run/netns/${nodes[0].netns}`, 'busybox', 'nslookup', 'web.svc', nodes[0].ip], { encoding: 'utf8' });
+      expect(fromNode1.stdout + fromNode1.stderr).toContain('NXDOMAIN');
+    } finally {
+      const down = await suite.run(['cluster', 'down']);
+      expect(down.exitCode, String(down.stderr)).toBe(0);
+    }
+    // No dnsmasq left (by the PIDs recorded), no file, no namespace.
+    for (const s of servers) expect(running(s), `dnsmasq ${s.pid}`).toBe(false);
+    expect(fs.existsSync(path.join(suite.store.run, 'cluster'))).toBe(false);
+    expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
+    expect(sh('ip', ['netns', 'list'])).not.toContain(`mcl-${id}-`);
+  }, 180_000);
+});
