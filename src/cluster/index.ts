@@ -192,7 +192,8 @@ export async function runOnNode(name: string, args: string[]): Promise<number> {
 /** Run minid ARGS on a node and wait (for down and prune): '' or why it failed. Its --explain lines go to `explain`. */
 async function onNode(s: ClusterState, node: ClusterNode, args: string[], explain?: (line: string) => void): Promise<string> {
   const r = await run(onNodeArgv(node, explain ? [...args, '--explain'] : args), { env: nodeEnv(s, node), allowFail: true });
-  if (explain) for (const l of r.stderr.split('\n')) if (l.startsWith('#') || (l && !l.startsWith('minid:'))) explain(l);
+  // The node's --explain goes to its stdout (its results there as comments); its warnings to stderr.
+  if (explain) for (const l of r.stdout.split('\n')) if (l) explain(l);
   return r.exitCode === 0 ? '' : `${node.name}: minid ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
 }
 
