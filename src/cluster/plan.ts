@@ -11,7 +11,7 @@
 //            vxlan:   10.244.2.0/24 via 10.244.2.0 dev vxlan1 onlink,
 //                     neigh 10.244.2.0 -> node2's VTEP MAC, fdb MAC -> 192.168.X.12 (--mode vxlan)
 import { cmd, type Step } from '../network/step.js';
-import { intToIp, type Cidr } from '../network/cidr.js';
+import { intToIp, overlaps, parseSubnet, type Cidr } from '../network/cidr.js';
 
 export type ClusterMode = 'routes' | 'vxlan';
 
@@ -48,6 +48,21 @@ export const VXLAN_PORT = 8472;
 /** The bridge each node's minid makes for its pods (the notes call it v-net-0). */
 export const NODE_BRIDGE = 'cni0';
 export const NAT_COMMENT = 'cluster pods reach pods without NAT';
+
+/** Ranges no node, pod or service may use: the kernel gives their addresses another meaning. */
+const RESERVED: [range: string, what: string][] = [
+  ['0.0.0.0/8', '"this network"'],
+  ['127.0.0.0/8', 'loopback'],
+  ['169.254.0.0/16', 'link-local'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved, with the broadcast address'],
+];
+
+/** For bad input: "FLAG RANGE overlaps R (what): pick ..." when `c` touches a reserved range, else null. */
+export function reservedClash(c: Cidr, flag: string, example: string): string | null {
+  const hit = RESERVED.find(([r]) => overlaps(c, parseSubnet(r)));
+  return hit ? `${flag} ${c.text} overlaps ${hit[0]} (${hit[1]}): those addresses are not routed like a host's; pick a private range (e.g. ${flag} ${example})` : null;
+}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
