@@ -171,7 +171,7 @@ export function upSteps(l: ClusterLayout): Step[] {
 function routeSteps(l: ClusterLayout): Step[] {
   return l.nodes.map((n) => ({
     name: `routes to the other nodes' pods on ${n.name}`,
-    why: `Pod networking: "ip route add 10.244.2.0/24 via 192.168.1.12" on every node: a pod subnet is reached through the node that holds it`,
+    why: `Pod networking: every other node's pod subnet is reached through that node's LAN address (the same routes on every node, each leaving out its own subnet)`,
     apply: l.nodes.filter((p) => p !== n).map((p) => cmd('ip', '-n', n.netns, 'route', 'add', p.podSubnet, 'via', p.ip, 'dev', 'eth0')),
     undo: [],
     owner: 'host' as const,
@@ -254,7 +254,7 @@ export function downSteps(l: ClusterLayout, present: { netns: Set<string>; links
   }
   steps.push({
     name: 'delete the LAN',
-    why: `the bridge ${l.bridge}`,
+    why: `the switch ${l.bridge} the nodes were plugged into; no node is left on it`,
     apply: [cmd('ip', 'link', 'del', l.bridge)],
     undo: [],
     skip: present.links.has(l.bridge) ? undefined : `${l.bridge} is not there`,

@@ -40,7 +40,7 @@ ip netns del mcl-0a1b2c3d-node2
 #   check: ip netns list
 #   (skipped: netns mcl-0a1b2c3d-node3 is not there)
 #   ip netns del mcl-0a1b2c3d-node3
-# [10/10] delete the LAN: the bridge mcl0a1b2c3d
+# [10/10] delete the LAN: the switch mcl0a1b2c3d the nodes were plugged into; no node is left on it
 #   course: Networking › Cluster networking, the way back; Linux Bridge: `ip link del v-net-0`
 #   check: ip -br link show type bridge
 ip link del mcl0a1b2c3d

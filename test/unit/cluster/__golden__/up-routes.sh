@@ -93,19 +93,19 @@ nsenter --net=/run/netns/mcl-0a1b2c3d-node3 iptables -t nat -I POSTROUTING 1 -s 
 #   course: not in the course: how the node's own minid sees the node's links (`ip netns exec` mounts a sysfs the same way)
 #   check: ls /run/minid/cluster/sysfs/node3/class/net
 nsenter --net=/run/netns/mcl-0a1b2c3d-node3 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /run/minid/cluster/sysfs/node3
-# [20/22] routes to the other nodes' pods on node1: Pod networking: "ip route add 10.244.2.0/24 via 192.168.1.12" on every node: a pod subnet is reached through the node that holds it
+# [20/22] routes to the other nodes' pods on node1: Pod networking: every other node's pod subnet is reached through that node's LAN address (the same routes on every node, each leaving out its own subnet)
 #   course: Networking › Pod networking: "add routes on each node to reach IP address in each pod in nodes through IP address on node": `ip route add 10.244.2.2 via 192.168.1.12`
 #   course caveat: the course's route names one pod: 10.244.2.2 becomes 10.244.2.2/32, and the next pod on that node is out of reach (measured: `ip route get 10.244.2.3` → "Network is unreachable"); route the node's whole pod subnet, `ip route add 10.244.2.0/24 via 192.168.1.12`, as minid does
 #   check: ip -n mcl-0a1b2c3d-node1 route
 ip -n mcl-0a1b2c3d-node1 route add 10.244.2.0/24 via 192.168.1.12 dev eth0
 ip -n mcl-0a1b2c3d-node1 route add 10.244.3.0/24 via 192.168.1.13 dev eth0
-# [21/22] routes to the other nodes' pods on node2: Pod networking: "ip route add 10.244.2.0/24 via 192.168.1.12" on every node: a pod subnet is reached through the node that holds it
+# [21/22] routes to the other nodes' pods on node2: Pod networking: every other node's pod subnet is reached through that node's LAN address (the same routes on every node, each leaving out its own subnet)
 #   course: Networking › Pod networking: "add routes on each node to reach IP address in each pod in nodes through IP address on node": `ip route add 10.244.2.2 via 192.168.1.12`
 #   course caveat: the course's route names one pod: 10.244.2.2 becomes 10.244.2.2/32, and the next pod on that node is out of reach (measured: `ip route get 10.244.2.3` → "Network is unreachable"); route the node's whole pod subnet, `ip route add 10.244.2.0/24 via 192.168.1.12`, as minid does
 #   check: ip -n mcl-0a1b2c3d-node2 route
 ip -n mcl-0a1b2c3d-node2 route add 10.244.1.0/24 via 192.168.1.11 dev eth0
 ip -n mcl-0a1b2c3d-node2 route add 10.244.3.0/24 via 192.168.1.13 dev eth0
-# [22/22] routes to the other nodes' pods on node3: Pod networking: "ip route add 10.244.2.0/24 via 192.168.1.12" on every node: a pod subnet is reached through the node that holds it
+# [22/22] routes to the other nodes' pods on node3: Pod networking: every other node's pod subnet is reached through that node's LAN address (the same routes on every node, each leaving out its own subnet)
 #   course: Networking › Pod networking: "add routes on each node to reach IP address in each pod in nodes through IP address on node": `ip route add 10.244.2.2 via 192.168.1.12`
 #   course caveat: the course's route names one pod: 10.244.2.2 becomes 10.244.2.2/32, and the next pod on that node is out of reach (measured: `ip route get 10.244.2.3` → "Network is unreachable"); route the node's whole pod subnet, `ip route add 10.244.2.0/24 via 192.168.1.12`, as minid does
 #   check: ip -n mcl-0a1b2c3d-node3 route
