@@ -100,6 +100,10 @@ describe('minid cluster', () => {
       expect(String(r.stderr)).toContain(text);
     }
     expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
+    // Nor in the kernel: no namespace, link, mount or rule of this store (refused before the store
+    // even got its id, which every such name carries, or else none named after it).
+    if (fs.existsSync(path.join(suite.store.root, 'store-id'))) expect(leftovers(storeId(), [])).toEqual([]);
+    expect(mountsUnder(path.dirname(suite.store.root))).toEqual([]);
     await ok(['cluster', 'up', '--nodes', '2', '--lan', freeSubnet((a, b) => `192.168.${200 + a}.0/24`)]);
     const r = await suite.run(['--node', 'node7', 'run', 'busybox', 'true']);
     expect([r.exitCode, String(r.stderr).trim()]).toEqual([125, 'minid: no node "node7" in the cluster: it has node1, node2']);
