@@ -64,6 +64,13 @@ export function reservedClash(c: Cidr, flag: string, example: string): string | 
   return hit ? `${flag} ${c.text} overlaps ${hit[0]} (${hit[1]}): those addresses are not routed like a host's; pick a private range (e.g. ${flag} ${example})` : null;
 }
 
+/** A services' range to suggest: the first of a few /16s that none of `used` (pod range, LAN) touches. */
+export function rangeApart(used: string[]): string {
+  const taken = used.map((u) => parseSubnet(u));
+  const ok = ['10.96.0.0/16', '10.97.0.0/16', '172.20.0.0/16', '192.168.200.0/24'].find((c) => !taken.some((t) => overlaps(t, parseSubnet(c))));
+  return ok ?? '10.96.0.0/16';
+}
+
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 export function layout(o: { store: string; mode: ClusterMode; lan: Cidr; podCidr: Cidr; nodes: number; sysfsDir: (name: string) => string }): ClusterLayout {

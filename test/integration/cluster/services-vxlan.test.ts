@@ -183,6 +183,15 @@ describe('minid service, --mode vxlan', () => {
     expect(md.match(/^- \*\*Course:\*\* Networking › Service Networking/gm)).toHaveLength(6);
     expect(md.match(/^- \*\*Check it yourself:\*\* `nsenter --net=\/run\/netns\/mcl-/gm)).toHaveLength(6);
     for (const n of nodes) expect(rulesOf(n.netns)).not.toMatch(/MINID-(SERVICES|SVC-|SEP-|NODEPORTS)/);
+
+    // No service left: the range is free to choose again, but not over the pods'.
+    const again = await suite.run(['service', 'create', 'x', '--port', '80', '--selector', 'a=b', '--service-cidr', '10.247.128.0/17']);
+    expect([again.exitCode, String(again.stderr).trim()]).toEqual([
+      1,
+      'minid: --service-cidr 10.247.128.0/17 overlaps the pod range 10.247.0.0/16: "the IP ranges of pods and services shouldn\'t overlap"; pick another (e.g. --service-cidr 10.96.0.0/16)',
+    ]);
+    expect(fs.existsSync(path.join(suite.store.root, 'cluster', 'services.json'))).toBe(false);
+    for (const n of nodes) expect(rulesOf(n.netns)).not.toMatch(/MINID-(SERVICES|SVC-|SEP-|NODEPORTS)/);
   });
 
   it("cluster down --explain: the nodes' own steps (as typed on the host), then the cluster's, each with its chapter", async () => {

@@ -1,7 +1,7 @@
 // The cluster's plans (src/cluster/plan.ts) as the shell scripts `cluster up --explain` and
 // `cluster down --explain` print: golden files a reviewer reads (update with `vitest -u`).
 import { afterEach, describe, expect, it } from 'vitest';
-import { downSteps, layout, reservedClash, upSteps } from '../../../src/cluster/plan.js';
+import { downSteps, layout, rangeApart, reservedClash, upSteps } from '../../../src/cluster/plan.js';
 import { parseSubnet } from '../../../src/network/cidr.js';
 import { formatPlan, formatStep, cmd } from '../../../src/network/step.js';
 
@@ -32,6 +32,12 @@ describe('ranges the kernel gives another meaning', () => {
     expect(clash('255.255.0.0/16')).toContain('broadcast');
     expect(clash('0.0.0.0/0')).toContain('overlaps 0.0.0.0/8');
     for (const ok of ['10.244.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']) expect(clash(ok), ok).toBeNull();
+  });
+
+  it('suggests a services range apart from the pods and the LAN (not the default when that is what clashes)', () => {
+    expect(rangeApart(['10.244.0.0/16', '192.168.1.0/24'])).toBe('10.96.0.0/16');
+    expect(rangeApart(['10.96.0.0/12', '192.168.1.0/24'])).toBe('172.20.0.0/16');
+    expect(rangeApart(['10.0.0.0/8', '172.16.0.0/12'])).toBe('192.168.200.0/24');
   });
 });
 
