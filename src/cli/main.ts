@@ -669,12 +669,12 @@ export function buildProgram(): Command {
     .option('--mode <mode>', 'routes (static routes between nodes) | vxlan (an overlay, flannel\'s vxlan backend)', 'routes')
     .option('--pod-cidr <cidr>', 'the pods\' range; node N gets its Nth /24', '10.244.0.0/16')
     .option('--lan <cidr>', 'the nodes\' LAN, a /24 (default: a free 192.168.X.0/24)')
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/cluster.js')).up));
   cluster
     .command('down')
     .description('Remove the cluster: its nodes\' containers, the nodes, the LAN, the records')
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/cluster.js')).down));
   cluster
     .command('status')
@@ -692,7 +692,7 @@ export function buildProgram(): Command {
     .option('--type <type>', 'ClusterIP | NodePort', undefined)
     .option('--node-port <port>', 'NodePort: the port on every node\'s LAN address (30000-32767; default: the first free)')
     .option('--service-cidr <cidr>', 'the services\' range, chosen with the first service', undefined)
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/clusterservice.js')).create));
   service
     .command('ls')
@@ -701,12 +701,12 @@ export function buildProgram(): Command {
   service
     .command('rm <name...>')
     .description('Remove services: their rules go from every node')
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/clusterservice.js')).rm));
   service
     .command('sync')
     .description('Re-read the endpoints from every node and rewrite the rules (done after every `minid --node X run|stop|rm ...`)')
-    .option('--explain', 'print every step as a command')
+    .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/clusterservice.js')).sync));
 
   const system = program.command('system').description('Manage minid itself');

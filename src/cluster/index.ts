@@ -20,7 +20,7 @@ import { withLock } from '../sys/lock.js';
 import { overlaps, parseSubnet, tryParseCidr, type Cidr } from '../network/cidr.js';
 import { probe } from '../network/host.js';
 import { applyPlan } from '../network/step.js';
-import { CLUSTER_DOMAIN, downSteps, layout, NODE_BRIDGE, upSteps, type ClusterLayout, type ClusterMode, type ClusterNode } from './plan.js';
+import { CLUSTER_DOMAIN, downSteps, layout, NODE_BRIDGE, reservedClash, upSteps, type ClusterLayout, type ClusterMode, type ClusterNode } from './plan.js';
 
 export interface ClusterState extends ClusterLayout {
   /** 'creating' until every step ran: a cluster still 'creating' was cut short (prune takes it). */
@@ -66,6 +66,8 @@ async function checkUp(o: UpOptions): Promise<{ n: number; mode: ClusterMode; po
   const mode = (o.mode ?? 'routes') as ClusterMode;
   if (mode !== 'routes' && mode !== 'vxlan') fail(`--mode must be routes or vxlan (got "${o.mode}")`, 1);
   const pod = parseSubnet(o.podCidr ?? '10.244.0.0/16', '--pod-cidr');
+  const reserved = reservedClash(pod, '--pod-cidr', '10.244.0.0/16');
+  if (reserved) fail(reserved, 1);
   if (pod.prefix > 20) fail(`--pod-cidr ${pod.text} is too small: each node takes a /24 of it (use a /20 or larger, e.g. 10.244.0.0/16)`, 1);
   const routes = await probe().routes();
   const clash = (c: Cidr) => routes.find((r) => (r.dev ?? '') !== 'lo' && r.desc.split(' ')[0] !== 'local' && overlaps(c, tryParseCidr(r.dst)!));
@@ -75,6 +77,8 @@ async function checkUp(o: UpOptions): Promise<{ n: number; mode: ClusterMode; po
   if (o.lan) {
     lan = parseSubnet(o.lan, '--lan');
     if (lan.prefix !== 24) fail(`--lan must be a /24 (got ${lan.text})`, 1);
+    const r = reservedClash(lan, '--lan', '192.168.100.0/24');
+    if (r) fail(r, 1);
     const c = clash(lan);
     if (c) fail(`--lan ${lan.text} overlaps the host's route ${c.desc}: pick another 192.168.X.0/24`, 1);
   } else {
@@ -184,6 +188,7 @@ function findNode(name: string, exitCode: number): { state: ClusterState; node: 
  */
 export async function runOnNode(name: string, args: string[]): Promise<number> {
   const { state, node } = findNode(name, ['run', 'create'].includes(args[0]) ? 125 : 1);
+  if (!args.length) fail(`--node ${name} needs a command to run there (e.g. \`minid --node ${name} ps\`)`, 1);
   const child = await spawnProcess(onNodeArgv(node, args), { env: nodeEnv(state, node), stdio: 'inherit' });
   // Ctrl-C reaches the node's minid too (same process group): let it decide; SIGTERM is passed on.
   const ignore = (): void => {};
@@ -202,7 +207,8 @@ export async function runOnNode(name: string, args: string[]): Promise<number> {
 /** Run minid ARGS on a node and wait (for down and prune): '' or why it failed. Its --explain lines go to `explain`. */
 async function onNode(s: ClusterState, node: ClusterNode, args: string[], explain?: (line: string) => void): Promise<string> {
   const r = await run(onNodeArgv(node, explain ? [...args, '--explain'] : args), { env: nodeEnv(s, node), allowFail: true });
-  if (explain) for (const l of r.stderr.split('\n')) if (l.startsWith('#') || (l && !l.startsWith('minid:'))) explain(l);
+  // The node's --explain goes to its stdout (its results there as comments); its warnings to stderr.
+  if (explain) for (const l of r.stdout.split('\n')) if (l) explain(l);
   return r.exitCode === 0 ? '' : `${node.name}: minid ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
 }
 

@@ -11,7 +11,7 @@
 //            vxlan:   10.244.2.0/24 via 10.244.2.0 dev vxlan1 onlink,
 //                     neigh 10.244.2.0 -> node2's VTEP MAC, fdb MAC -> 192.168.X.12 (--mode vxlan)
 import { cmd, type Step } from '../network/step.js';
-import { intToIp, type Cidr } from '../network/cidr.js';
+import { intToIp, overlaps, parseSubnet, type Cidr } from '../network/cidr.js';
 
 export type ClusterMode = 'routes' | 'vxlan';
 
@@ -50,6 +50,28 @@ export const NODE_BRIDGE = 'cni0';
 /** kubelet's --cluster-domain default: the root of the cluster's names (dns.ts). */
 export const CLUSTER_DOMAIN = 'cluster.local';
 export const NAT_COMMENT = 'cluster pods reach pods without NAT';
+
+/** Ranges no node, pod or service may use: the kernel gives their addresses another meaning. */
+const RESERVED: [range: string, what: string][] = [
+  ['0.0.0.0/8', '"this network"'],
+  ['127.0.0.0/8', 'loopback'],
+  ['169.254.0.0/16', 'link-local'],
+  ['224.0.0.0/4', 'multicast'],
+  ['240.0.0.0/4', 'reserved, with the broadcast address'],
+];
+
+/** For bad input: "FLAG RANGE overlaps R (what): pick ..." when `c` touches a reserved range, else null. */
+export function reservedClash(c: Cidr, flag: string, example: string): string | null {
+  const hit = RESERVED.find(([r]) => overlaps(c, parseSubnet(r)));
+  return hit ? `${flag} ${c.text} overlaps ${hit[0]} (${hit[1]}): those addresses are not routed like a host's; pick a private range (e.g. ${flag} ${example})` : null;
+}
+
+/** A services' range to suggest: the first of a few /16s that none of `used` (pod range, LAN) touches. */
+export function rangeApart(used: string[]): string {
+  const taken = used.map((u) => parseSubnet(u));
+  const ok = ['10.96.0.0/16', '10.97.0.0/16', '172.20.0.0/16', '192.168.200.0/24'].find((c) => !taken.some((t) => overlaps(t, parseSubnet(c))));
+  return ok ?? '10.96.0.0/16';
+}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
@@ -158,7 +180,7 @@ export function upSteps(l: ClusterLayout): Step[] {
 function routeSteps(l: ClusterLayout): Step[] {
   return l.nodes.map((n) => ({
     name: `routes to the other nodes' pods on ${n.name}`,
-    why: `Pod networking: "ip route add 10.244.2.0/24 via 192.168.1.12" on every node: a pod subnet is reached through the node that holds it`,
+    why: `Pod networking: every other node's pod subnet is reached through that node's LAN address (the same routes on every node, each leaving out its own subnet)`,
     apply: l.nodes.filter((p) => p !== n).map((p) => cmd('ip', '-n', n.netns, 'route', 'add', p.podSubnet, 'via', p.ip, 'dev', 'eth0')),
     undo: [],
     owner: 'host' as const,
@@ -241,7 +263,7 @@ export function downSteps(l: ClusterLayout, present: { netns: Set<string>; links
   }
   steps.push({
     name: 'delete the LAN',
-    why: `the bridge ${l.bridge}`,
+    why: `the switch ${l.bridge} the nodes were plugged into; no node is left on it`,
     apply: [cmd('ip', 'link', 'del', l.bridge)],
     undo: [],
     skip: present.links.has(l.bridge) ? undefined : `${l.bridge} is not there`,

@@ -11,6 +11,7 @@ import { withLock } from '../sys/lock.js';
 import { intToIp, ipToInt, isIPv4, overlaps, parseSubnet, size, tryParseCidr } from '../network/cidr.js';
 import { applyPlan } from '../network/step.js';
 import { nodeEnv, readState, type ClusterState } from './index.js';
+import { rangeApart, reservedClash } from './plan.js';
 import {
   DEFAULT_SERVICE_CIDR,
   NODE_PORT_MAX,
@@ -95,9 +96,14 @@ function checkCreate(name: string, o: CreateOptions, s: ClusterState, rec: Servi
   if (rec && o.serviceCidr && o.serviceCidr !== rec.serviceCidr) fail(`the services' range is ${rec.serviceCidr} (set by the first service): leave out --service-cidr`, 1);
   const serviceCidr = rec?.serviceCidr ?? o.serviceCidr ?? DEFAULT_SERVICE_CIDR;
   const range = parseSubnet(serviceCidr, '--service-cidr');
+  const reserved = reservedClash(range, '--service-cidr', DEFAULT_SERVICE_CIDR);
+  if (reserved) fail(reserved, 1);
   if (range.prefix > 28) fail(`--service-cidr ${range.text} is too small: give a /28 or larger (e.g. ${DEFAULT_SERVICE_CIDR})`, 1);
   for (const [what, other] of [['the pod range', s.podCidr], ['the LAN', s.lan]]) {
-    if (overlaps(range, tryParseCidr(other)!)) fail(`--service-cidr ${range.text} overlaps ${what} ${other}: "the IP ranges of pods and services shouldn't overlap"; pick another (e.g. 10.96.0.0/16)`, 1);
+    if (overlaps(range, tryParseCidr(other)!)) {
+      const given = o.serviceCidr ? `--service-cidr ${range.text}` : `the default services' range ${range.text}`;
+      fail(`${given} overlaps ${what} ${other}: "the IP ranges of pods and services shouldn't overlap"; pick another (e.g. --service-cidr ${rangeApart([s.podCidr, s.lan])})`, 1);
+    }
   }
   const used = rec?.services ?? [];
   let nodePort: number | undefined;

@@ -264,6 +264,159 @@ export const NARRATION: [RegExp, Narration][] = [
   ],
 ];
 
+// --- a cluster on one machine (src/cluster): `cluster up|down`, `service create|rm|sync` --------
+// Chapters "Cluster networking", "Pod networking", "Weaveworks(CNI)" (the overlay) and "Service
+// Networking". Their commands run inside a node: the check does too (nsenter --net=...).
+
+/** The node a step's commands run in: `ip -n NS ...` or `nsenter --net=/run/netns/NS ...`. */
+const nodeNs = (apply: Cmd[]): string => {
+  for (const c of apply) {
+    if (c.argv[0] === 'ip' && c.argv[1] === '-n') return c.argv[2];
+    const m = /^--net=\/run\/netns\/(.+)$/.exec(c.argv[1] ?? '');
+    if (c.argv[0] === 'nsenter' && m) return m[1];
+  }
+  return '?';
+};
+const inNode = (apply: Cmd[], command: string): string => `nsenter --net=/run/netns/${nodeNs(apply)} ${command}`;
+const CLUSTER = 'Networking › Cluster networking';
+const POD = 'Networking › Pod networking';
+const SVC = 'Networking › Service Networking';
+
+NARRATION.push(
+  [
+    /^create the LAN$/,
+    {
+      course: `${CLUSTER}: the nodes' network, 192.168.1.0 in the notes, "each node has at least one interface connected to a network"; here a switch: Linux Bridge, \`ip link add v-net-0 type bridge\``,
+      check: (a) => `ip -d link show ${after(a, 'add')}`,
+      undo: 'the LAN goes last, once no node is plugged into it',
+    },
+  ],
+  [
+    /^create node \S+$/,
+    {
+      course: `${CLUSTER} (a node is a machine with its own interfaces, routes and firewall); Network Namespaces in Linux: \`ip netns add red\``,
+      check: (a) => `ip netns list | grep ${after(a, 'add')}`,
+      undo: "deleting the node's namespace removes all it holds: its eth0, routes, VXLAN device, rules and pod bridge",
+    },
+  ],
+  [
+    /^plug \S+ into the LAN$/,
+    {
+      course: `${CLUSTER}: the node's eth0 on the network; Network Namespaces in Linux: \`ip link add veth-red type veth peer name veth-red-br\`, \`ip link set veth-red-br master v-net-0\``,
+      check: (a) => `ip -br link show master ${after(a, 'master')}`,
+      undo: 'deleting the LAN end of the cable deletes the eth0 inside the node at once',
+    },
+  ],
+  [
+    /^give \S+ its LAN address$/,
+    {
+      course: `${CLUSTER}: \`ip addr add 192.168.1.10/24 dev eth0\` (the commands the notes list for a node: ip link, ip addr, ip route)`,
+      check: (a) => `ip -n ${ns(a)} -br addr show dev eth0`,
+    },
+  ],
+  [
+    /^let \S+ route$/,
+    {
+      course: `${CLUSTER}: \`cat /proc/sys/net/ipv4/ip_forward\` (1); Set up Linux host as router: \`echo 1 > /proc/sys/net/ipv4/ip_forward\``,
+      check: (a) => inNode(a, 'cat /proc/sys/net/ipv4/ip_forward'),
+      courseSays:
+        "`cat /proc/sys/net/ipv4/ip_forward` typed on the host reads the host's value, not a node's: /proc/sys/net follows the reader's network " +
+        'namespace (measured: a node set to 0 read 0 through nsenter while the host read 1); read it inside the node',
+    },
+  ],
+  [
+    /^no NAT between pods on \S+$/,
+    {
+      course: `${POD}, the networking model: "every pod should be able to communicate with every other pod on other nodes using the same IP address without NAT"`,
+      check: (a) => inNode(a, 'iptables -t nat -S POSTROUTING'),
+    },
+  ],
+  [
+    /^show \S+'s links to its minid$/,
+    {
+      course: "not in the course: how the node's own minid sees the node's links (`ip netns exec` mounts a sysfs the same way)",
+      check: (a) => `ls ${a[0]?.argv.at(-1) ?? '?'}/class/net`,
+      undo: "the node's view of its links is unmounted before the node goes",
+    },
+  ],
+  [
+    /^routes to the other nodes' pods on \S+$/,
+    {
+      course: `${POD}: "add routes on each node to reach IP address in each pod in nodes through IP address on node": \`ip route add 10.244.2.2 via 192.168.1.12\``,
+      check: (a) => `ip -n ${ns(a)} route`,
+      courseSays:
+        "the course's route names one pod: 10.244.2.2 becomes 10.244.2.2/32, and the next pod on that node is out of reach (measured: " +
+        '`ip route get 10.244.2.3` → "Network is unreachable"); route the node\'s whole pod subnet, `ip route add 10.244.2.0/24 via 192.168.1.12`, as minid does',
+    },
+  ],
+  [
+    /^create the VXLAN device on \S+$/,
+    {
+      course: `Networking › Weaveworks(CNI): the agent on each node "encapsulates" a pod's packet into one between the nodes' addresses; flannel's vxlan backend does it in the kernel (the course gives no command)`,
+      check: (a) => `ip -n ${ns(a)} -d link show ${after(a, 'add')}`,
+      courseSays:
+        'the usual command found elsewhere, `ip link add vxlan1 type vxlan id 1 dev eth0`, leaves out the UDP port: iproute2 then warns ' +
+        '"destination port not specified" and the kernel takes 8472 (measured), not the IANA 4789; flannel uses 8472 too, so minid names it (`dstport 8472`)',
+    },
+  ],
+  [
+    /^routes, neighbours and FDB entries on \S+$/,
+    {
+      course: `Networking › Weaveworks(CNI): the agent "knows" which node holds each pod and sends the encapsulated packet to that node's address; ${POD} for the routes`,
+      check: (a) => `ip -n ${ns(a)} route; ip -n ${ns(a)} neigh show dev vxlan1; bridge -n ${ns(a)} fdb show dev vxlan1`,
+    },
+  ],
+  [
+    /^unmount \S+'s sysfs$/,
+    {
+      course: "not in the course: the node's view of its links, for its minid",
+      check: (a) => `findmnt ${after(a, 'umount', 1)} || echo gone`,
+    },
+  ],
+  [
+    /^unplug \S+ from the LAN$/,
+    {
+      course: `${CLUSTER}, the way back; Network Namespaces in Linux: \`ip link del veth-red\` (the other end goes with it)`,
+      check: (a) => `ip -br link | grep ${after(a, 'del')} || echo gone`,
+    },
+  ],
+  [
+    /^delete node \S+$/,
+    {
+      course: `${CLUSTER}, the way back; Network Namespaces in Linux: \`ip netns del red\``,
+      check: () => 'ip netns list',
+    },
+  ],
+  [
+    /^delete the LAN$/,
+    {
+      course: `${CLUSTER}, the way back; Linux Bridge: \`ip link del v-net-0\``,
+      check: () => 'ip -br link show type bridge',
+    },
+  ],
+  [
+    /^kube-proxy's rules on \S+$/,
+    {
+      course:
+        `${SVC}: "kube-proxy running on each node ... creates forwarding rules on each node", \`kube-proxy --proxy-mode [userspace | iptables | ipvs]\` ` +
+        '(iptables, the default); `iptables -L -t nat | grep db-service`',
+      check: (a) => inNode(a, 'iptables -t nat -L MINID-SERVICES -n'),
+      courseSays:
+        "`iptables -L -t nat | grep db-service` works inside a node (iptables 1.8.9, nft backend), but typed on the host it finds nothing: " +
+        'each node has its own rules (nsenter --net=... first). Without -n it shows port names (`dpt:http` for 80) and `anywhere`; ' +
+        "`iptables -t nat -S` prints the rules as written. minid's comments name the service without kube's `default/`: grep its name",
+      undo: 'the nodes done before a failing one get back the rules they had',
+    },
+  ],
+  [
+    /^remove the services' rules from \S+$/,
+    {
+      course: `${SVC}: "whenever service created or deleted, the kube-proxy creates or deletes these rules"`,
+      check: (a) => inNode(a, 'iptables-save | grep -c -e MINID-SERVICES -e MINID-SVC- -e MINID-SEP-'),
+    },
+  ],
+);
+
 export function narrationFor(stepName: string): Narration | undefined {
   return NARRATION.find(([re]) => re.test(stepName))?.[1];
 }

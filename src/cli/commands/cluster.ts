@@ -1,18 +1,32 @@
 // `minid cluster up|down|status` (src/cluster, docs/cluster.md): parse and print only.
-const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
+import { explainer, type Explainer } from '../explain.js';
 
-export async function up(o: { nodes?: string; mode?: string; podCidr?: string; lan?: string; explain?: boolean }) {
+type ExplainOpts = { explain?: boolean; explainTo?: string };
+/** A result line; a comment when it shares stdout with the --explain script. */
+export const said = (ex: Explainer | undefined, line: string): string => (ex?.onStdout ? ex.comment(line) : line) + '\n';
+
+export async function up(o: { nodes?: string; mode?: string; podCidr?: string; lan?: string } & ExplainOpts) {
   const { clusterUp } = await import('../../cluster/index.js');
-  const s = await clusterUp({ nodes: o.nodes, mode: o.mode, podCidr: o.podCidr, lan: o.lan, explain: explainer(o.explain) });
-  process.stdout.write(`Cluster up: ${s.nodes.length} node${s.nodes.length > 1 ? 's' : ''} on LAN ${s.lan} (bridge ${s.bridge}), pods in ${s.podCidr}, mode ${s.mode}\n`);
-  for (const n of s.nodes) process.stdout.write(`  ${n.name}  ${n.ip}  pods ${n.podSubnet}  DNS ${n.ip}:53  (minid --node ${n.name} run ...)\n`);
+  const ex = explainer(o, 'minid cluster up: the nodes, the LAN and the pod network, step by step');
+  try {
+    const s = await clusterUp({ nodes: o.nodes, mode: o.mode, podCidr: o.podCidr, lan: o.lan, explain: ex?.say });
+    process.stdout.write(said(ex, `Cluster up: ${s.nodes.length} node${s.nodes.length > 1 ? 's' : ''} on LAN ${s.lan} (bridge ${s.bridge}), pods in ${s.podCidr}, mode ${s.mode}`));
+    for (const n of s.nodes) process.stdout.write(said(ex, `  ${n.name}  ${n.ip}  pods ${n.podSubnet}  DNS ${n.ip}:53  (minid --node ${n.name} run ...)`));
+  } finally {
+    ex?.end();
+  }
 }
 
-export async function down(o: { explain?: boolean }) {
+export async function down(o: ExplainOpts) {
   const { clusterDown } = await import('../../cluster/index.js');
-  const { state, warnings } = await clusterDown({ explain: explainer(o.explain) });
-  for (const w of warnings) process.stderr.write(`minid: warning: ${w}\n`);
-  process.stdout.write(state ? `Cluster down: ${state.nodes.length} nodes and the LAN ${state.lan} removed\n` : 'No cluster\n');
+  const ex = explainer(o, 'minid cluster down: what it removes, step by step');
+  try {
+    const { state, warnings } = await clusterDown({ explain: ex?.say });
+    for (const w of warnings) process.stderr.write(`minid: warning: ${w}\n`);
+    process.stdout.write(said(ex, state ? `Cluster down: ${state.nodes.length} nodes and the LAN ${state.lan} removed` : 'No cluster'));
+  } finally {
+    ex?.end();
+  }
 }
 
 export async function status() {

@@ -1,13 +1,24 @@
 // `minid service create|ls|rm|sync` (src/cluster/services.ts, docs/cluster.md "Services"): parse and print only.
-const explainer = (on?: boolean) => (on ? (line: string) => process.stderr.write(line + '\n') : undefined);
+import { explainer } from '../explain.js';
+import { said } from './cluster.js';
 
-export async function create(name: string, o: { port?: string; targetPort?: string; selector?: string; type?: string; nodePort?: string; serviceCidr?: string; explain?: boolean }) {
+type ExplainOpts = { explain?: boolean; explainTo?: string };
+
+export async function create(name: string, o: { port?: string; targetPort?: string; selector?: string; type?: string; nodePort?: string; serviceCidr?: string } & ExplainOpts) {
   const { createService } = await import('../../cluster/services.js');
-  const { svc, endpoints } = await createService(name, { ...o, explain: explainer(o.explain) });
-  process.stdout.write(
-    `Service ${svc.name}: ${svc.type} ${svc.clusterIP}:${svc.port}${svc.nodePort ? `, node port ${svc.nodePort} on every node` : ''} -> ` +
-      `${endpoints.length ? endpoints.map((e) => `${e.ip}:${e.port}`).join(' ') : `no endpoints yet (connections are refused until a container labelled ${sel(svc.selector)} runs)`}\n`,
-  );
+  const ex = explainer(o, `minid service create ${name}: kube-proxy's rules on every node, step by step`);
+  try {
+    const { svc, endpoints } = await createService(name, { ...o, explain: ex?.say });
+    process.stdout.write(
+      said(
+        ex,
+        `Service ${svc.name}: ${svc.type} ${svc.clusterIP}:${svc.port}${svc.nodePort ? `, node port ${svc.nodePort} on every node` : ''} -> ` +
+          `${endpoints.length ? endpoints.map((e) => `${e.ip}:${e.port}`).join(' ') : `no endpoints yet (connections are refused until a container labelled ${sel(svc.selector)} runs)`}`,
+      ),
+    );
+  } finally {
+    ex?.end();
+  }
 }
 
 const sel = (s: Record<string, string>): string => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(',');
@@ -31,16 +42,26 @@ export async function ls() {
   process.stdout.write(tabwrite(rows, 0));
 }
 
-export async function rm(names: string[], o: { explain?: boolean }) {
+export async function rm(names: string[], o: ExplainOpts) {
   const { removeService } = await import('../../cluster/services.js');
-  for (const n of names) {
-    const s = await removeService(n, { explain: explainer(o.explain) });
-    process.stdout.write(`removed: ${s.name} (${s.clusterIP})\n`);
+  const ex = explainer(o, `minid service rm ${names.join(' ')}: the rules that go from every node, step by step`);
+  try {
+    for (const n of names) {
+      const s = await removeService(n, { explain: ex?.say });
+      process.stdout.write(said(ex, `removed: ${s.name} (${s.clusterIP})`));
+    }
+  } finally {
+    ex?.end();
   }
 }
 
-export async function sync(o: { explain?: boolean }) {
+export async function sync(o: ExplainOpts) {
   const { syncServices } = await import('../../cluster/services.js');
-  const eps = await syncServices({ explain: explainer(o.explain) });
-  for (const [name, e] of eps) process.stdout.write(`${name}: ${e.length ? e.map((x) => `${x.ip}:${x.port}`).join(' ') : 'no endpoints'}\n`);
+  const ex = explainer(o, "minid service sync: every node's rules rewritten from the endpoints, step by step");
+  try {
+    const eps = await syncServices({ explain: ex?.say });
+    for (const [name, e] of eps) process.stdout.write(said(ex, `${name}: ${e.length ? e.map((x) => `${x.ip}:${x.port}`).join(' ') : 'no endpoints'}`));
+  } finally {
+    ex?.end();
+  }
 }

@@ -82,6 +82,15 @@ describe('minid cluster', () => {
       [['cluster', 'up', '--nodes', '10'], 1, '--nodes'],
       [['cluster', 'up', '--mode', 'bgp'], 1, '--mode'],
       [['cluster', 'up', '--pod-cidr', '10.244.0.0/16', '--lan', '10.244.7.0/24'], 1, 'overlaps'],
+      [['cluster', 'up', '--pod-cidr', '127.0.0.0/16'], 1, 'overlaps 127.0.0.0/8 (loopback)'],
+      [['cluster', 'up', '--pod-cidr', '224.0.0.0/16'], 1, 'overlaps 224.0.0.0/4 (multicast)'],
+      [['cluster', 'up', '--pod-cidr', '10.244.1.0/16'], 1, 'host bits are set (did you mean 10.244.0.0/16?)'],
+      [['cluster', 'up', '--pod-cidr', '10.244.0.0/24'], 1, 'is too small'],
+      [['cluster', 'up', '--pod-cidr', 'fd00::/64'], 1, 'expected an IPv4 CIDR'],
+      [['cluster', 'up', '--lan', '169.254.7.0/24'], 1, 'overlaps 169.254.0.0/16 (link-local)'],
+      [['cluster', 'up', '--nodes', '2.5'], 1, '--nodes must be a whole number'],
+      [['service', 'create', 'web', '--port', '80', '--selector', 'app=web'], 1, 'there is no cluster'],
+      [['trace', 'service:web', '--from', 'node1/cli'], 1, 'there is no cluster'],
       [['--node', 'node1', 'run', 'busybox', 'true'], 125, 'no cluster'],
       [['--node', 'node1', 'ps'], 1, 'no cluster'],
     ] as [string[], number, string][]) {
@@ -91,6 +100,10 @@ describe('minid cluster', () => {
       expect(String(r.stderr)).toContain(text);
     }
     expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
+    // Nor in the kernel: no namespace, link, mount or rule of this store (refused before the store
+    // even got its id, which every such name carries, or else none named after it).
+    if (fs.existsSync(path.join(suite.store.root, 'store-id'))) expect(leftovers(storeId(), [])).toEqual([]);
+    expect(mountsUnder(path.dirname(suite.store.root))).toEqual([]);
     await ok(['cluster', 'up', '--nodes', '2', '--lan', freeSubnet((a, b) => `192.168.${200 + a}.0/24`)]);
     const r = await suite.run(['--node', 'node7', 'run', 'busybox', 'true']);
     expect([r.exitCode, String(r.stderr).trim()]).toEqual([125, 'minid: no node "node7" in the cluster: it has node1, node2']);

@@ -1,7 +1,7 @@
 // The cluster's plans (src/cluster/plan.ts) as the shell scripts `cluster up --explain` and
 // `cluster down --explain` print: golden files a reviewer reads (update with `vitest -u`).
 import { afterEach, describe, expect, it } from 'vitest';
-import { downSteps, layout, upSteps } from '../../../src/cluster/plan.js';
+import { downSteps, layout, rangeApart, reservedClash, upSteps } from '../../../src/cluster/plan.js';
 import { parseSubnet } from '../../../src/network/cidr.js';
 import { formatPlan, formatStep, cmd } from '../../../src/network/step.js';
 
@@ -19,6 +19,25 @@ describe('cluster layout', () => {
     ]);
     // link names fit in 15 characters
     for (const n of l.nodes) expect(n.uplink.length).toBeLessThanOrEqual(15);
+  });
+});
+
+describe('ranges the kernel gives another meaning', () => {
+  it('refuses loopback, link-local, multicast, "this network" and the reserved top; private ranges pass', () => {
+    const clash = (c: string) => reservedClash(parseSubnet(c), '--pod-cidr', '10.244.0.0/16');
+    expect(clash('127.0.0.0/16')).toBe('--pod-cidr 127.0.0.0/16 overlaps 127.0.0.0/8 (loopback): those addresses are not routed like a host\'s; pick a private range (e.g. --pod-cidr 10.244.0.0/16)');
+    expect(clash('169.254.0.0/20')).toContain('(link-local)');
+    expect(clash('224.0.0.0/16')).toContain('(multicast)');
+    expect(clash('0.0.0.0/8')).toContain('"this network"');
+    expect(clash('255.255.0.0/16')).toContain('broadcast');
+    expect(clash('0.0.0.0/0')).toContain('overlaps 0.0.0.0/8');
+    for (const ok of ['10.244.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10']) expect(clash(ok), ok).toBeNull();
+  });
+
+  it('suggests a services range apart from the pods and the LAN (not the default when that is what clashes)', () => {
+    expect(rangeApart(['10.244.0.0/16', '192.168.1.0/24'])).toBe('10.96.0.0/16');
+    expect(rangeApart(['10.96.0.0/12', '192.168.1.0/24'])).toBe('172.20.0.0/16');
+    expect(rangeApart(['10.0.0.0/8', '172.16.0.0/12'])).toBe('192.168.200.0/24');
   });
 });
 

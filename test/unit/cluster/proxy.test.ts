@@ -55,6 +55,13 @@ describe('kube-proxy rules', () => {
     expect(steps[0].undo.map((c) => c.argv.join(' '))).toEqual(['nsenter --net=/run/netns/mcl-0a1b2c3d-node1 iptables-restore --noflush', 'ip -n mcl-0a1b2c3d-node1 route del 10.96.0.0/16 dev eth0']);
   });
 
+  it('golden: the last service rm as --explain prints it (everything of the services goes from both nodes)', async () => {
+    const had = ruleSet([web], new Map([['web', three.slice(0, 2)]]), '10.244.0.0/16');
+    const steps = syncSteps(nodes, '10.96.0.0/16', null, had, new Map(nodes.map((n) => [n.name, viewOf(had)])), 'Service networking: the rules go with the service');
+    expect(steps.map((s) => s.name)).toEqual(["remove the services' rules from node1", "remove the services' rules from node2"]);
+    await expect(formatPlan(steps, 'service rm web')).toMatchFileSnapshot('__golden__/service-rm.sh');
+  });
+
   it('reads what a node holds from iptables-save', () => {
     const save = [
       '*nat',

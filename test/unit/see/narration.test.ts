@@ -11,6 +11,10 @@ import { NARRATION, narrationFor } from '../../../src/network/narration.js';
 import { explainer, explainForm } from '../../../src/cli/explain.js';
 import { explainEquals } from '../../../src/cli/main.js';
 import type { Attachment, NetworkRecord } from '../../../src/network/types.js';
+import { downSteps, layout, upSteps } from '../../../src/cluster/plan.js';
+import { ruleSet, syncSteps, viewOf, type Service } from '../../../src/cluster/proxy.js';
+import { parseSubnet } from '../../../src/network/cidr.js';
+import type { Step } from '../../../src/network/step.js';
 
 const net: NetworkRecord = { id: 'n'.repeat(64), name: 'bridge', driver: 'bridge', bridge: 'minid0', subnet: '172.30.0.0/16', gateway: '172.30.0.1', created: '2026-01-01T00:00:00.000Z', builtin: true };
 const ID = '3f2a1b4c5d6e' + '0'.repeat(52);
@@ -68,6 +72,60 @@ describe('narration table', () => {
       'ip -n minid-3f2a1b4c5d6e route add default via 172.30.0.1',
     ]);
     expect(NARRATION.length).toBeGreaterThan(20);
+  });
+});
+
+describe('narration of the cluster and its services', () => {
+  const lay = (mode: 'routes' | 'vxlan') =>
+    layout({ store: '0a1b2c3d', mode, lan: parseSubnet('192.168.1.0/24'), podCidr: parseSubnet('10.244.0.0/16'), nodes: 2, sysfsDir: (n) => `/run/minid/cluster/sysfs/${n}` });
+  const all = (l: ReturnType<typeof lay>) => ({ netns: new Set(l.nodes.map((n) => n.netns)), links: new Set([l.bridge, ...l.nodes.map((n) => n.uplink)]), mounts: new Set(l.nodes.map((n) => n.sysfs)) });
+  const web: Service = { name: 'web', type: 'NodePort', clusterIP: '10.96.0.1', port: 80, targetPort: 8080, selector: { app: 'web' }, nodePort: 30080, created: '' };
+  const want = ruleSet([web], new Map([['web', [{ ip: '10.244.1.2', port: 8080, node: 'node1', container: 'w1' }]]]), '10.244.0.0/16');
+  const targets = lay('routes').nodes;
+  /** Every kind of step `cluster up` (both modes), `cluster down`, `service create` and the last `service rm` take. */
+  const kinds: [string, Step[]][] = [
+    ['cluster up --mode routes', upSteps(lay('routes'))],
+    ['cluster up --mode vxlan', upSteps(lay('vxlan'))],
+    ['cluster down', downSteps(lay('vxlan'), all(lay('vxlan')))],
+    ['service create', syncSteps(targets, '10.96.0.0/16', want, null, new Map(), 'Service networking: kube-proxy writes the rules on every node')],
+    ['service rm (the last)', syncSteps(targets, '10.96.0.0/16', null, want, new Map(targets.map((n) => [n.name, viewOf(want)])), 'Service networking: the rules go with the service')],
+  ];
+
+  it('every step names its course chapter, a why, and a check command a person can type', () => {
+    for (const [what, steps] of kinds) {
+      for (const s of steps) {
+        const n = narrationFor(s.name);
+        expect(n, `${what}: ${s.name}`).toBeDefined();
+        expect(n!.course, s.name).toMatch(/^(Networking › (Cluster networking|Pod networking|Weaveworks\(CNI\)|Service Networking|Network Namespaces|Linux Bridge)|not in the course)/);
+        expect(s.why.length, s.name).toBeGreaterThan(10);
+        const check = n!.check?.(s.apply) ?? '';
+        expect(check, s.name).toMatch(/^(ip|nsenter|ls|findmnt|bridge) /);
+        expect(check, s.name).not.toContain('?');
+        // A step whose commands run inside a node checks inside that node.
+        if (s.apply.every((c) => c.argv[0] === 'nsenter' || c.argv[1] === '-n') && !check.startsWith('ls ')) expect(check, s.name).toContain('mcl-0a1b2c3d-node');
+      }
+    }
+  });
+
+  it("says where the course's own commands go wrong for this kernel (each measured in a throwaway namespace)", () => {
+    const says = (name: string) => narrationFor(name)?.courseSays ?? '';
+    expect(says("routes to the other nodes' pods on node1")).toMatch(/10\.244\.2\.2\/32.*Network is unreachable.*10\.244\.2\.0\/24 via 192\.168\.1\.12/);
+    expect(says('let node1 route')).toMatch(/reader's network namespace/);
+    expect(says('create the VXLAN device on node1')).toMatch(/8472/);
+    expect(says("kube-proxy's rules on node2")).toMatch(/iptables -L -t nat \| grep db-service.*on the host it finds nothing/);
+  });
+
+  it('a step of `cluster up` as --explain prints it: chapter, caveat, check, then the command', () => {
+    const s = upSteps(lay('routes')).find((x) => x.name === "routes to the other nodes' pods on node1")!;
+    expect(formatStep(s, 14, 14)).toEqual([
+      expect.stringMatching(/^# \[14\/14\] routes to the other nodes' pods on node1: Pod networking: /),
+      expect.stringMatching(/^# {3}course: Networking › Pod networking: .*`ip route add 10\.244\.2\.2 via 192\.168\.1\.12`$/),
+      expect.stringMatching(/^# {3}course caveat: /),
+      '#   check: ip -n mcl-0a1b2c3d-node1 route',
+      'ip -n mcl-0a1b2c3d-node1 route add 10.244.2.0/24 via 192.168.1.12 dev eth0',
+    ]);
+    // A rolled-back `cluster up` says why each undo exists.
+    expect(formatPlan([{ name: 'undo "create node node1"', why: 'roll back', apply: [], undo: [] }])).toContain("deleting the node's namespace removes all it holds");
   });
 });
 

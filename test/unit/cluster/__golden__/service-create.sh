@@ -1,5 +1,8 @@
 # service create web
 # [1/2] kube-proxy's rules on node1: Service networking: kube-proxy writes the rules on every node
+#   course: Networking › Service Networking: "kube-proxy running on each node ... creates forwarding rules on each node", `kube-proxy --proxy-mode [userspace | iptables | ipvs]` (iptables, the default); `iptables -L -t nat | grep db-service`
+#   course caveat: `iptables -L -t nat | grep db-service` works inside a node (iptables 1.8.9, nft backend), but typed on the host it finds nothing: each node has its own rules (nsenter --net=... first). Without -n it shows port names (`dpt:http` for 80) and `anywhere`; `iptables -t nat -S` prints the rules as written. minid's comments name the service without kube's `default/`: grep its name
+#   check: nsenter --net=/run/netns/mcl-0a1b2c3d-node1 iptables -t nat -L MINID-SERVICES -n
 ip -n mcl-0a1b2c3d-node1 route replace 10.96.0.0/16 dev eth0
 nsenter --net=/run/netns/mcl-0a1b2c3d-node1 iptables-restore --noflush <<'EOF'
 *nat
@@ -44,6 +47,9 @@ COMMIT
 COMMIT
 EOF
 # [2/2] kube-proxy's rules on node2: Service networking: kube-proxy writes the rules on every node
+#   course: Networking › Service Networking: "kube-proxy running on each node ... creates forwarding rules on each node", `kube-proxy --proxy-mode [userspace | iptables | ipvs]` (iptables, the default); `iptables -L -t nat | grep db-service`
+#   course caveat: `iptables -L -t nat | grep db-service` works inside a node (iptables 1.8.9, nft backend), but typed on the host it finds nothing: each node has its own rules (nsenter --net=... first). Without -n it shows port names (`dpt:http` for 80) and `anywhere`; `iptables -t nat -S` prints the rules as written. minid's comments name the service without kube's `default/`: grep its name
+#   check: nsenter --net=/run/netns/mcl-0a1b2c3d-node2 iptables -t nat -L MINID-SERVICES -n
 ip -n mcl-0a1b2c3d-node2 route replace 10.96.0.0/16 dev eth0
 nsenter --net=/run/netns/mcl-0a1b2c3d-node2 iptables-restore --noflush <<'EOF'
 *nat
