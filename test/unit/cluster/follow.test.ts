@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { supervisorSync, type SupervisorSync } from '../../../src/cluster/follow.js';
 import { serviceSyncFunction, shimScript } from '../../../src/runtime/launch.js';
+import { listServices } from '../../../src/cluster/services.js';
 
 const c = { id: 'ab'.repeat(32), name: 'web1' };
 const nodeEnv = { MINID_CLUSTER_ROOT: '/lib/m', MINID_CLUSTER_RUN: '/run/m', MINID_NODE: 'node1', MINID_ROOT: '/lib/m/cluster/nodes/node1' };
@@ -71,5 +72,33 @@ describe("a node's supervisor re-syncs the services", () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ node1: container web1 \(abababababab\) exited: `minid service sync` failed: minid: node2 is gone$/);
     });
+  });
+
+  it('`service ls` tells of the last failed sync until a sync goes through', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-follow-ls-'));
+    const saved = { root: process.env.MINID_ROOT, run: process.env.MINID_RUN };
+    try {
+      process.env.MINID_ROOT = path.join(dir, 'lib');
+      process.env.MINID_RUN = path.join(dir, 'run');
+      fs.mkdirSync(path.join(dir, 'lib', 'cluster'), { recursive: true });
+      fs.mkdirSync(path.join(dir, 'run', 'cluster'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'lib', 'cluster', 'state.json'), JSON.stringify({ status: 'up', nodes: [] }));
+      fs.writeFileSync(path.join(dir, 'lib', 'cluster', 'services.json'), JSON.stringify({ serviceCidr: '10.96.0.0/16', services: [] }));
+      expect((await listServices()).syncFailure).toBeUndefined();
+      const log = path.join(dir, 'lib', 'cluster', 'services.log');
+      fs.writeFileSync(log, 'T1 node1: container a (1) exited: `minid service sync` failed: one\nT2 node2: container b (2) restarted: `minid service sync` failed: two\n');
+      expect((await listServices()).syncFailure).toEqual({ line: 'T2 node2: container b (2) restarted: `minid service sync` failed: two', log });
+      // A sync went through since (its marker is newer): history.
+      const synced = path.join(dir, 'run', 'cluster', 'services.synced');
+      fs.writeFileSync(synced, '');
+      fs.utimesSync(log, new Date(Date.now() - 5000), new Date(Date.now() - 5000));
+      expect((await listServices()).syncFailure).toBeUndefined();
+    } finally {
+      for (const [k, v] of [['MINID_ROOT', saved.root], ['MINID_RUN', saved.run]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
