@@ -146,14 +146,14 @@ export function nodeEnv(s: ClusterState, node: ClusterNode): Record<string, stri
   return {
     MINID_ROOT: nodeRoot(node.name),
     MINID_RUN: nodeRun(node.name),
+    // The host store: where the node's container supervisors find the cluster's services (follow.ts).
+    MINID_CLUSTER_ROOT: root(),
+    MINID_CLUSTER_RUN: runRoot(),
     MINID_BRIDGE_NAME: NODE_BRIDGE,
     MINID_BRIDGE_SUBNET: node.podSubnet,
     MINID_SYSFS: node.sysfs,
     MINID_NODE: node.name,
     MINID_NODE_NETNS: node.netns,
-    // The host store: where the node's container supervisors find the cluster's services (follow.ts).
-    MINID_CLUSTER_ROOT: root(),
-    MINID_CLUSTER_RUN: runRoot(),
   };
 }
 
@@ -207,42 +207,40 @@ async function onNode(s: ClusterState, node: ClusterNode, args: string[], explai
 export async function clusterDown(o: { explain?: (line: string) => void } = {}): Promise<{ state: ClusterState | null; warnings: string[] }> {
   // The services' lock too, for the whole of it: a sync under way (a container's supervisor
   // starts one when it exits: follow.ts) finishes first, and one that comes later finds no
-  // services and does nothing.
-  return withLock('cluster', () => withLock('services', () => down(o)));
-}
-
-async function down(o: { explain?: (line: string) => void }): Promise<{ state: ClusterState | null; warnings: string[] }> {
-  const state = readState();
-  if (!state) {
+  // cluster and does nothing.
+  return withLock('cluster', async () => withLock('services', async () => {
+    const state = readState();
+    if (!state) {
+      removeFolders();
+      return { state: null, warnings: [] };
+    }
+    const warnings: string[] = [];
+    if (fs.existsSync(path.join(clusterDir(), 'services.json'))) {
+      o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} goes first (the containers stopped below start no sync)`);
+      fs.rmSync(path.join(clusterDir(), 'services.json'), { force: true });
+    }
+    const nsNow = new Set(await probe().netnsList());
+    for (const node of state.nodes) {
+      // The node's store exists once up got that far; its containers need its namespace.
+      if (!nsNow.has(node.netns) || !fs.existsSync(path.join(nodeRoot(node.name), 'containers'))) continue;
+      o.explain?.(`# on node ${node.name}: minid system reset (its containers, their namespaces and mounts; the node's bridge and rules)`);
+      const w = await onNode(state, node, ['system', 'reset'], o.explain);
+      if (w) warnings.push(w);
+    }
+    const mounts = new Set(
+      fs
+        .readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[1])
+        .filter(Boolean),
+    );
+    const links = new Set((await probe().links()).map((l) => l.name));
+    const present = { netns: new Set(await probe().netnsList()), links, mounts };
+    const res = await applyPlan(downSteps(state, present), { explain: o.explain, tolerant: true, title: `cluster down: ${state.nodes.length} nodes, LAN ${state.lan}` });
+    warnings.push(...res.errors);
     removeFolders();
-    return { state: null, warnings: [] };
-  }
-  const warnings: string[] = [];
-  if (fs.existsSync(path.join(clusterDir(), 'services.json'))) {
-    o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} goes first (the containers stopped below start no sync)`);
-    fs.rmSync(path.join(clusterDir(), 'services.json'), { force: true });
-  }
-  const nsNow = new Set(await probe().netnsList());
-  for (const node of state.nodes) {
-    // The node's store exists once up got that far; its containers need its namespace.
-    if (!nsNow.has(node.netns) || !fs.existsSync(path.join(nodeRoot(node.name), 'containers'))) continue;
-    o.explain?.(`# on node ${node.name}: minid system reset (its containers, their namespaces and mounts; the node's bridge and rules)`);
-    const w = await onNode(state, node, ['system', 'reset'], o.explain);
-    if (w) warnings.push(w);
-  }
-  const mounts = new Set(
-    fs
-      .readFileSync('/proc/self/mounts', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[1])
-      .filter(Boolean),
-  );
-  const links = new Set((await probe().links()).map((l) => l.name));
-  const present = { netns: new Set(await probe().netnsList()), links, mounts };
-  const res = await applyPlan(downSteps(state, present), { explain: o.explain, tolerant: true, title: `cluster down: ${state.nodes.length} nodes, LAN ${state.lan}` });
-  warnings.push(...res.errors);
-  removeFolders();
-  return { state, warnings };
+    return { state, warnings };
+  }));
 }
 
 export interface NodeStatus {

@@ -217,7 +217,7 @@ const WHY =
   'The chains are written whole (iptables-restore --noflush), inside the node; the service range is routed out eth0 ' +
   '(where a real node\'s default route would send it), so a service without endpoints meets its REJECT in FORWARD';
 
-/** Every node's rules were just written from the endpoints: a failed sync logged before is history (`service ls`). */
+/** A sync went through: every node's rules were just written from the endpoints, so a failed sync logged before is history (`service ls`). */
 function markSynced(): void {
   try {
     fs.writeFileSync(syncedMarker(runRoot()), '');
@@ -246,7 +246,6 @@ export async function createService(name: string, o: CreateOptions): Promise<{ s
     });
     writeServices({ serviceCidr, services: after });
     writeServiceNames(pods, after, o.explain);
-    markSynced();
     return { svc, endpoints: eps.get(name) ?? [] };
   });
 }
@@ -266,7 +265,6 @@ export async function removeService(name: string, o: { explain?: (line: string) 
     if (after.length) writeServices({ ...rec, services: after });
     else fs.rmSync(recordFile(), { force: true });
     writeServiceNames(pods, after, o.explain);
-    markSynced();
     return svc;
   });
 }
@@ -277,9 +275,6 @@ export async function removeService(name: string, o: { explain?: (line: string) 
  * or restarts by itself: its supervisor, follow.ts; or by hand).
  */
 export async function syncServices(o: { explain?: (line: string) => void } = {}): Promise<Map<string, Endpoint[]>> {
-  // No services (or no cluster any more: `cluster down` removes the record first): nothing to
-  // do, and nothing touched, not even the lock.
-  if (!fs.existsSync(recordFile())) return new Map();
   return withLock('services', async () => {
     const rec = readServices();
     const s = readState();
