@@ -705,7 +705,7 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/clusterservice.js')).rm));
   service
     .command('sync')
-    .description('Re-read the endpoints from every node and rewrite the rules (done after every `minid --node X run|stop|rm ...`)')
+    .description('Re-read the endpoints from every node and rewrite the rules (done after every `minid --node X run|stop|rm ...`, and by a node\'s container that exits or restarts)')
     .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/clusterservice.js')).sync));
 

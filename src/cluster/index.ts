@@ -156,6 +156,9 @@ export function nodeEnv(s: ClusterState, node: ClusterNode): Record<string, stri
   return {
     MINID_ROOT: nodeRoot(node.name),
     MINID_RUN: nodeRun(node.name),
+    // The host store: where the node's container supervisors find the cluster's services (follow.ts).
+    MINID_CLUSTER_ROOT: root(),
+    MINID_CLUSTER_RUN: runRoot(),
     MINID_BRIDGE_NAME: NODE_BRIDGE,
     MINID_BRIDGE_SUBNET: node.podSubnet,
     MINID_SYSFS: node.sysfs,
@@ -218,7 +221,10 @@ async function onNode(s: ClusterState, node: ClusterNode, args: string[], explai
  * is skipped, so it also finishes what an interrupted up or down left. Returns warnings.
  */
 export async function clusterDown(o: { explain?: (line: string) => void } = {}): Promise<{ state: ClusterState | null; warnings: string[] }> {
-  return withLock('cluster', async () => {
+  // The services' lock too, for the whole of it: a sync under way (a container's supervisor
+  // starts one when it exits: follow.ts) finishes first, and one that comes later finds no
+  // cluster and does nothing.
+  return withLock('cluster', async () => withLock('services', async () => {
     const state = readState();
     if (!state) {
       removeFolders();
@@ -226,7 +232,8 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
     }
     const warnings: string[] = [];
     if (fs.existsSync(path.join(clusterDir(), 'services.json'))) {
-      o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} with the cluster's folder`);
+      o.explain?.(`# services: their rules live inside the nodes (kube-proxy's chains) and go with the nodes' namespaces; their record ${path.join(clusterDir(), 'services.json')} goes first (the containers stopped below start no sync)`);
+      fs.rmSync(path.join(clusterDir(), 'services.json'), { force: true });
     }
     // The nodes' DNS servers first, by their recorded PIDs: a process keeps a deleted namespace alive.
     const dns = await (await import('./dns.js')).stopClusterDns(o.explain);
@@ -243,7 +250,7 @@ export async function clusterDown(o: { explain?: (line: string) => void } = {}):
     warnings.push(...res.errors);
     removeFolders();
     return { state, warnings };
-  });
+  }));
 }
 
 /** Which of a cluster's objects exist now (for downSteps). */

@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { output } from '../sys/exec.js';
-import { root } from '../sys/paths.js';
+import { root, runRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { intToIp, ipToInt, isIPv4, overlaps, parseSubnet, size, tryParseCidr } from '../network/cidr.js';
 import { applyPlan } from '../network/step.js';
 import { nodeEnv, readState, type ClusterState } from './index.js';
 import { rangeApart, reservedClash } from './plan.js';
+import { servicesRecord, syncedMarker, syncLog } from './follow.js';
 import {
   DEFAULT_SERVICE_CIDR,
   NODE_PORT_MAX,
@@ -30,7 +31,7 @@ export interface ServicesRecord {
   services: Service[];
 }
 
-const recordFile = (): string => path.join(root(), 'cluster', 'services.json');
+const recordFile = (): string => servicesRecord(root());
 
 export function readServices(): ServicesRecord | null {
   try {
@@ -205,6 +206,15 @@ const WHY =
   'The chains are written whole (iptables-restore --noflush), inside the node; the service range is routed out eth0 ' +
   '(where a real node\'s default route would send it), so a service without endpoints meets its REJECT in FORWARD';
 
+/** A sync went through: every node's rules were just written from the endpoints, so a failed sync logged before is history (`service ls`). */
+function markSynced(): void {
+  try {
+    fs.writeFileSync(syncedMarker(runRoot()), '');
+  } catch {
+    /* the cluster's run folder is gone: so is the cluster */
+  }
+}
+
 /** `service create`: checked, the rules written on every node (undone on failure), then recorded. */
 export async function createService(name: string, o: CreateOptions): Promise<{ svc: Service; endpoints: Endpoint[] }> {
   return withLock('services', async () => {
@@ -250,7 +260,8 @@ export async function removeService(name: string, o: { explain?: (line: string) 
 
 /**
  * Re-read the endpoints and rewrite every node's rules (kube-proxy's sync loop, run when a
- * container starts, stops or goes on a node: `minid --node X run|stop|rm|...`, or by hand).
+ * container starts, stops or goes on a node: `minid --node X run|stop|rm|...`; when one exits
+ * or restarts by itself: its supervisor, follow.ts; or by hand).
  */
 export async function syncServices(o: { explain?: (line: string) => void } = {}): Promise<Map<string, Endpoint[]>> {
   return withLock('services', async () => {
@@ -269,16 +280,29 @@ export async function syncServices(o: { explain?: (line: string) => void } = {})
     for (const st of steps) st.undo = [];
     await applyPlan(steps, { explain: o.explain, title: `service sync: ${rec.services.length} service(s), endpoints re-read from every node`, what: 'service sync' });
     await writeServiceNames(s, rec.services, o.explain);
+    markSynced();
     return eps;
   });
 }
 
-/** `service ls`: the record with each service's endpoints as the nodes hold them now. */
-export async function listServices(): Promise<{ rec: ServicesRecord | null; endpoints: Map<string, Endpoint[]> }> {
+/**
+ * `service ls`: the record with each service's endpoints as the nodes hold them now, and the
+ * last failure of a supervisor's sync (follow.ts) when no sync went through since.
+ */
+export async function listServices(): Promise<{ rec: ServicesRecord | null; endpoints: Map<string, Endpoint[]>; syncFailure?: { line: string; log: string } }> {
   const rec = readServices();
   const s = readState();
   if (!rec || !s) return { rec, endpoints: new Map() };
-  return { rec, endpoints: endpointsOf(rec.services, await readPods(s)) };
+  return { rec, endpoints: endpointsOf(rec.services, await readPods(s)), syncFailure: lastSyncFailure() };
+}
+
+function lastSyncFailure(): { line: string; log: string } | undefined {
+  const log = syncLog(root());
+  const failed = fs.statSync(log, { throwIfNoEntry: false });
+  const synced = fs.statSync(syncedMarker(runRoot()), { throwIfNoEntry: false });
+  if (!failed || (synced && synced.mtimeMs >= failed.mtimeMs)) return undefined;
+  const line = fs.readFileSync(log, 'utf8').trim().split('\n').pop();
+  return line ? { line, log } : undefined;
 }
 
 /** After `minid --node X CMD`: CMDs that start or end containers re-sync the services (kube-proxy watching endpoints). */

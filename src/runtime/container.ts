@@ -14,6 +14,7 @@ import * as sec from './security.js';
 import { resolveUser } from './users.js';
 import { readImageFile } from './rootfs.js';
 import { MASKED_PROC, READONLY_PROC, fstabs, initArgs, shimScript, unshareArgs, type SecurityInit } from './launch.js';
+import { supervisorSync } from '../cluster/follow.js';
 import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
@@ -354,6 +355,8 @@ export async function startContainer(
         initAgain: c.restartPolicy ? initArgs({ ...init, waitFd: undefined, reportFd: undefined }) : undefined,
         stoppedFile: stoppedMarker(c.id),
         events: { file: eventsFile(), image: c.image },
+        // On a cluster node: the services follow the container (src/cluster/follow.ts).
+        serviceSync: supervisorSync(c),
       }),
     );
     writeAttributesFile(runDir, c);

@@ -16,6 +16,7 @@ import type { Tmpfs, Volume } from './spec.js';
 import type { RestartPolicy } from './restart.js';
 import { restartLoop } from './restart.js';
 import { eventShellFunction } from './events.js';
+import type { SupervisorSync } from '../cluster/follow.js';
 
 export interface InitScriptInput {
   id: string;
@@ -241,6 +242,19 @@ export interface ShimInput {
   events?: { file: string; image: string };
   /** restart.ts's stoppedMarker: the user stopped the container, no restart. */
   stoppedFile?: string;
+  /** A cluster node's container: re-sync the cluster's services when it exits or restarts (src/cluster/follow.ts). */
+  serviceSync?: SupervisorSync;
+}
+
+/**
+ * The supervisor's `svcsync WHAT` (a node's container; src/cluster/follow.ts): when the cluster
+ * has services, `minid service sync` in the background, all of its stdio and the start
+ * handshake's fds closed (it holds neither the log relay's pipes nor the terminal, and the exit
+ * record does not wait for it); a failure appended as one line to the log.
+ */
+export function serviceSyncFunction(s: SupervisorSync): string {
+  const fail = `printf '%s %s %s: \`minid service sync\` failed: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${q(s.who)} "$1" "$(printf '%s\\n' "$out" | tail -n 1)" >> ${q(s.log)}`;
+  return `svcsync() { [ -e ${q(s.record)} ] || return 0; ( out=$(${s.argv.map(q).join(' ')} 2>&1 >/dev/null) || ${fail} ) </dev/null >/dev/null 2>&1 3>&- 4<&- 5>&- & }`;
 }
 
 /**
@@ -299,12 +313,18 @@ export function shimScript(s: ShimInput): string {
   // Each exit is recorded (die), once minid gave the go (it wrote the environment just before).
   const die = s.events ? `[ -e ${q(s.runDir)}/env ] && ev die ',"exitCode":"'$code'"'` : ':';
   if (s.events) L.push(eventShellFunction(s.id, s.events.image, s.runDir, s.events.file));
+  // A cluster node's container: the services follow it (kube-proxy's endpoints), each time once
+  // what `ps` says has changed: restarting (the back-off's wait file is there), running again,
+  // exited (the exit record is written).
+  if (s.serviceSync) L.push(serviceSyncFunction(s.serviceSync));
+  const sync = (what: string) => (s.serviceSync ? `svcsync ${q(what)}` : ':');
   if (s.restart && s.restart.Name !== 'no' && s.initAgain) {
     // --restart: the supervisor runs the container again as its policy says (runtime/restart.ts);
     // the network, cgroup and mounts' files stay as they are between runs.
     const again = `run ${[...(s.console ?? []), ...s.launch, ...s.initAgain].map(shimQuote).join(' ')}`;
     const files = { count: `${s.runDir}/restart-count`, wait: `${s.runDir}/restart-wait`, stopped: s.stoppedFile! };
-    L.push(...restartLoop(s.restart, files, `${first}; exec 4<&- 5>&-`, again, s.events ? `[ $cmd = again ] && ev start ""` : ':', die));
+    const onStart = [s.events ? `ev start ""` : '', s.serviceSync ? sync('restarted') : ''].filter(Boolean).join('; ');
+    L.push(...restartLoop(s.restart, files, `${first}; exec 4<&- 5>&-`, again, onStart ? `[ $cmd = again ] && { ${onStart}; }` : ':', die, sync('exited, restarting')));
   } else {
     L.push(first);
     L.push(die);
@@ -314,6 +334,7 @@ export function shimScript(s: ShimInput): string {
   // The exit record, in one write(2) of a few bytes (readers take an empty file for "not yet";
   // a rename would cost an `mv` process); when it was written is its mtime.
   L.push(`printf '{"exitCode":%d}\\n' "$code" > ${q(s.exitFile)}`);
+  if (s.serviceSync) L.push(sync('exited'));
   if (s.hook) L.push(`${s.hookIf ? `[ -e ${q(s.hookIf)} ] && ` : ''}${s.hook.map(q).join(' ')} </dev/null >/dev/null 2>&1`);
   L.push(`exit $code`);
   return L.join('\n') + '\n';

@@ -84,9 +84,11 @@ export function endRestartWait(id: string): void {
  * The supervisor's loop (sh), around the line that runs the container (`run`, which sets
  * $code). After each exit: should it run again (the policy, the user's stop marker), after
  * how long (the back-off), counted in restart-count; restart-wait is there while it waits.
- * `first` is the first run's line, `again` a restart's (no handshake with minid then).
+ * `first` is the first run's line, `again` a restart's (no handshake with minid then);
+ * `onWait` runs once the wait file says "restarting" (a cluster node's container: the services
+ * drop it as an endpoint until it runs again).
  */
-export function restartLoop(p: RestartPolicy, files: { count: string; wait: string; stopped: string }, first: string, again: string, onStart: string, onExit: string): string[] {
+export function restartLoop(p: RestartPolicy, files: { count: string; wait: string; stopped: string }, first: string, again: string, onStart: string, onExit: string, onWait = ':'): string[] {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const L: string[] = [];
   L.push(`restarts=0 delay=100 cmd=first`);
@@ -110,6 +112,7 @@ export function restartLoop(p: RestartPolicy, files: { count: string; wait: stri
   L.push(`  restarts=$((restarts + 1)); echo $restarts > ${q(files.count + '.new')}; mv -f ${q(files.count + '.new')} ${q(files.count)}`);
   // The wait: "CODE PID" (the exit code, for ps and inspect; the sleep, which a user's stop ends).
   L.push(`  echo $code > ${q(files.wait + '.new')}; mv -f ${q(files.wait + '.new')} ${q(files.wait)}`);
+  if (onWait !== ':') L.push(`  ${onWait}`);
   L.push(`  sleep $(printf '%d.%03d' $((delay / 1000)) $((delay % 1000))) & echo "$code $!" > ${q(files.wait + '.new')}; mv -f ${q(files.wait + '.new')} ${q(files.wait)}; wait $!`);
   L.push(`  delay=$((delay * 2)); [ $delay -gt 60000 ] && delay=60000`);
   L.push(`  rm -f ${q(files.wait)}`);

@@ -25,7 +25,7 @@ const sel = (s: Record<string, string>): string => Object.entries(s).map(([k, v]
 
 export async function ls() {
   const { listServices } = await import('../../cluster/services.js');
-  const { rec, endpoints } = await listServices();
+  const { rec, endpoints, syncFailure } = await listServices();
   const { tabwrite } = await import('../tabwrite.js');
   const rows = [['NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'SELECTOR', 'ENDPOINTS']];
   for (const s of rec?.services ?? []) {
@@ -40,6 +40,8 @@ export async function ls() {
     ]);
   }
   process.stdout.write(tabwrite(rows, 0));
+  // A container's supervisor could not re-sync after it exited or restarted (src/cluster/follow.ts).
+  if (syncFailure) process.stderr.write(`warning: the last automatic sync failed: ${syncFailure.line} (all failures: ${syncFailure.log}; \`minid service sync\` retries)\n`);
 }
 
 export async function rm(names: string[], o: ExplainOpts) {
