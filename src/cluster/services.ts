@@ -51,6 +51,9 @@ function upCluster(): ClusterState {
   const s = readState();
   if (!s) fail('there is no cluster: `minid cluster up` makes one', 1);
   if (s.status !== 'up') fail('the cluster is not up (an earlier `cluster up` was cut short): `minid cluster down`, then `minid cluster up`', 1);
+  // After a reboot the record says "up" but the nodes' namespaces are gone.
+  const gone = s.nodes.find((n) => !fs.existsSync(`/run/netns/${n.netns}`));
+  if (gone) fail(`node ${gone.name}'s namespace ${gone.netns} is gone (a reboot?): \`minid cluster down\`, then \`minid cluster up\``, 1);
   return s;
 }
 

@@ -107,6 +107,11 @@ describe('minid cluster', () => {
     await ok(['cluster', 'up', '--nodes', '2', '--lan', freeSubnet((a, b) => `192.168.${200 + a}.0/24`)]);
     const r = await suite.run(['--node', 'node7', 'run', 'busybox', 'true']);
     expect([r.exitCode, String(r.stderr).trim()]).toEqual([125, 'minid: no node "node7" in the cluster: it has node1, node2']);
+    // After a reboot the record says "up" but a node's namespace is gone: one line, nothing made.
+    sh('ip', ['netns', 'del', `mcl-${storeId()}-node2`]);
+    const gone = await suite.run(['service', 'create', 'web', '--port', '80', '--selector', 'app=web']);
+    expect([gone.exitCode, String(gone.stderr).trim()]).toEqual([1, `minid: node node2's namespace mcl-${storeId()}-node2 is gone (a reboot?): \`minid cluster down\`, then \`minid cluster up\``]);
+    expect(fs.existsSync(path.join(suite.store.root, 'cluster', 'services.json'))).toBe(false);
     await ok(['cluster', 'down']);
     expect(leftovers(storeId(), [])).toEqual([]);
   });
