@@ -283,34 +283,46 @@ static int member(struct span obj, const char *key, struct span *v) {
   return found;
 }
 
-/* Write the value compactly: whitespace outside strings dropped (JSON.stringify's form). */
-static void put_compact(FILE *f, struct span v) {
+/* The value compactly, whitespace outside strings dropped (JSON.stringify's form), into out
+ * (room for the span's length): its length. */
+static size_t compact(struct span v, char *out) {
+  size_t n = 0;
   int in_string = 0;
   for (const char *p = v.p; p < v.end; p++) {
     if (in_string) {
-      fputc(*p, f);
-      if (*p == '\\') fputc(*++p, f);
+      out[n++] = *p;
+      if (*p == '\\') out[n++] = *++p;
       else if (*p == '"') in_string = 0;
     } else if (*p == '"') {
-      fputc('"', f), in_string = 1;
+      out[n++] = '"', in_string = 1;
     } else if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-      fputc(*p, f);
+      out[n++] = *p;
     }
   }
+  return n;
+}
+
+/* A buffer of the span's length (and a NUL): what compact and unescape write. */
+static char *buffer_for(struct span v) {
+  char *out = malloc((size_t)(v.end - v.p) + 1);
+  if (!out) fail(IO_FAILURE, NULL, "out of memory");
+  return out;
 }
 
 /* The value as text, in a buffer of its own: a string unescaped, anything else (or a string
  * holding a NUL) compact. Neither is longer than the value's JSON. */
 static char *value_text(struct span v, int as_json) {
-  size_t cap = (size_t)(v.end - v.p) + 1;
-  char *out = malloc(cap);
-  if (!out) fail(IO_FAILURE, NULL, "out of memory");
-  if (!as_json && *v.p == '"' && unescape(v, out, cap)) return out;
-  FILE *f = fmemopen(out, cap, "w");
-  if (!f) fail(IO_FAILURE, NULL, "out of memory");
-  put_compact(f, v);
-  fclose(f);
+  char *out = buffer_for(v);
+  if (!as_json && *v.p == '"' && unescape(v, out, (size_t)(v.end - v.p) + 1)) return out;
+  out[compact(v, out)] = 0;
   return out;
+}
+
+/* Is this number token zero (0, -0, 0.0, 0e5)? Zero when every digit before the exponent is. */
+static int is_zero(struct span v) {
+  for (const char *p = v.p; p < v.end && *p != 'e' && *p != 'E'; p++)
+    if (*p >= '1' && *p <= '9') return 0;
+  return 1;
 }
 
 static int is_null(struct span v) { return v.end - v.p == 4 && memcmp(v.p, "null", 4) == 0; }
@@ -387,11 +399,14 @@ static int version_shape(const char *s) {
   return !*s && digits && parts >= 1;
 }
 
-/* major.minor.patch as one comparable number. */
+/* major.minor.patch (one of VERSIONS) as one comparable number: 1.0.0 is 1000000. */
 static long version_number(const char *s) {
-  long a = 0, b = 0, c = 0;
-  sscanf(s, "%ld.%ld.%ld", &a, &b, &c);
-  return a * 1000000 + b * 1000 + c;
+  long n = 0, part = 0;
+  for (; *s; s++) {
+    if (*s == '.') n = (n + part) * 1000, part = 0;
+    else part = part * 10 + (*s - '0');
+  }
+  return n + part;
 }
 
 /* The config's cniVersion, checked: one of VERSIONS. */
@@ -415,7 +430,7 @@ static const char *config_version(struct span conf) {
 static void check_network_name(struct span conf) {
   struct span s;
   if (!member(conf, "name", &s) || is_null(s) || (s.end - s.p == 2 && *s.p == '"') || scan_literal(s.p, s.end, "false") ||
-      (*s.p != '"' && *s.p != '[' && *s.p != '{' && *s.p != 't' && strtod(s.p, NULL) == 0))
+      (*s.p != '"' && *s.p != '[' && *s.p != '{' && *s.p != 't' && is_zero(s)))
     fail(INVALID_NETWORK_CONFIG, NULL, "missing network name");
   /* A name that is not a string is taken as text, as String() would: 12 is "12". */
   const char *name = *s.p == '{' ? "[object Object]" : value_text(s, 0);
@@ -481,6 +496,7 @@ static void cmd_add(struct span conf, const char *netns) {
     fail(INTERFACE_FAILURE, NULL, "failed to set lo up in %s: %s: %s", netns, what, strerror(errno));
   printf("{\"cniVersion\":\"%s\"", version);
   if (chained) { /* every member of prevResult but its cniVersion */
+    char *text = buffer_for(prev);
     const char *p = ws(prev.p + 1, prev.end);
     while (p < prev.end && *p == '"') {
       struct span k = {p, scan_string(p, prev.end)};
@@ -489,7 +505,8 @@ static void cmd_add(struct span conf, const char *netns) {
       v.end = scan_value(v.p, prev.end, 0);
       char key[16];
       if (!unescape(k, key, sizeof key) || strcmp(key, "cniVersion")) {
-        fputc(',', stdout), put_compact(stdout, k), fputc(':', stdout), put_compact(stdout, v);
+        fputc(',', stdout), fwrite(text, 1, compact(k, text), stdout);
+        fputc(':', stdout), fwrite(text, 1, compact(v, text), stdout);
       }
       p = ws(v.end, prev.end);
       if (*p == ',') p = ws(p + 1, prev.end);
