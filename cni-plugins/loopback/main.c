@@ -481,7 +481,7 @@ static int lo_flags(int up, const char **what) {
   int e = errno;
   close(s);
   errno = e;
-  return r < 0 ? -1 : ifr.ifr_flags;
+  return r < 0 ? -1 : (unsigned short)ifr.ifr_flags; /* a short: IFF_DYNAMIC (0x8000) is its sign bit */
 }
 
 /* ADD: lo up; the result is prevResult (unchanged but for its cniVersion, the config's) when
