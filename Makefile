@@ -21,14 +21,15 @@ build: native
 	node_modules/.bin/tsc -p tsconfig.json
 	node scripts/bundle.mjs
 
-NATIVE := build/minid-init build/minid-spawner build/minid-devices build/minid-logger build/minid-console
+NATIVE := build/minid-init build/minid-spawner build/minid-devices build/minid-logger build/minid-console build/minid-loopback
 native: $(NATIVE)
 
 # The C helpers, compiled by scripts/native.sh (which `npm pack` and `npm install` use too).
 # minid-init links libseccomp statically; minid-logger is the host-side writer of container
 # logs (one small process per container, no Node); minid-console holds a container's terminal
-# (-t) on the host, and `attach` connects to it.
-$(NATIVE) &: src/runtime/init.c src/sys/spawner.c src/runtime/devices.c src/runtime/logger.c src/runtime/console.c scripts/native.sh
+# (-t) on the host, and `attach` connects to it. minid-loopback is the CNI plugin of that name
+# (cni-plugins/bin/minid-loopback runs it).
+$(NATIVE) &: src/runtime/init.c src/sys/spawner.c src/runtime/devices.c src/runtime/logger.c src/runtime/console.c cni-plugins/loopback/main.c scripts/native.sh
 	sh scripts/native.sh build build cc
 
 # The OCI layouts are built once into $(IMAGES_OUT) (offline, from Debian packages); `images`

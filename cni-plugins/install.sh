@@ -8,7 +8,8 @@
 # CNI_LOOPBACK_ALIAS=1 also links minid-loopback as $CNI_BIN/loopback: containerd's CRI (1.6) sets
 # up every pod's lo itself with a plugin of type "loopback" found in its bin_dir, a name no
 # conflist can change. A real file of that name (the reference plugin) is left in place.
-# Needs `make build` first (the launchers run dist/cni-plugins.blob or dist/cni-plugins.mjs).
+# Needs `make build` first (the launchers run dist/cni-plugins.blob or dist/cni-plugins.mjs, and
+# build/minid-loopback).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CNI_BIN="${CNI_BIN:-/opt/cni/bin}"
@@ -24,7 +25,7 @@ alias_link="$here/bin/minid-loopback|$CNI_BIN/loopback"   # uninstall removes it
 
 case "$mode" in
   install)
-    [ -f "$here/../dist/cni-plugins.mjs" ] || { echo "minid: build first (make build)" >&2; exit 1; }
+    [ -f "$here/../dist/cni-plugins.mjs" ] && [ -x "$here/../build/minid-loopback" ] || { echo "minid: build first (make build)" >&2; exit 1; }
     mkdir -p "$CNI_BIN" ${CNI_CONF_DIR:+"$CNI_CONF_DIR"}
     for l in "${links[@]}"; do
       src="${l%%|*}" dst="${l##*|}"

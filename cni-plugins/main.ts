@@ -1,18 +1,17 @@
-// minid's CNI plugins as one program. Each launcher (cni-plugins/bin/minid-*, through
-// launch.sh) starts it with the plugin's name and the launchers' folder:
+// minid's CNI plugins written in TypeScript, as one program (minid-loopback is a C program of its
+// own: loopback/main.c). Each launcher (cni-plugins/bin/minid-*, through launch.sh) starts it
+// with the plugin's name and the launchers' folder:
 //   node [--snapshot-blob dist/cni-plugins.blob] -- cni-plugins/run.mjs minid-bridge DIR
 // One program, so that `make build` can bundle it into one file and one V8 start-up snapshot
 // (scripts/bundle.mjs), as minid's CLI: a plugin call then costs about one bare Node start.
 import { ErrorCode, pluginMain, setSiblings, type Plugin } from './lib/skel.js';
 import { plugin as bridge } from './bridge/main.js';
 import { plugin as hostLocal } from './host-local/main.js';
-import { plugin as loopback } from './loopback/main.js';
 import { plugin as portmap } from './portmap/main.js';
 
 export const PLUGINS: Record<string, Plugin> = {
   'minid-bridge': bridge,
   'minid-host-local': hostLocal,
-  'minid-loopback': loopback,
   'minid-portmap': portmap,
 };
 
@@ -60,8 +59,6 @@ export async function rehearse(launcherDir: string): Promise<void> {
     ['minid-bridge', 'DEL', { bridge: 'minidrehearse0', ipMasq: true, ipam: { type: 'minid-host-local' }, prevResult: prev }],
     ['minid-portmap', 'ADD', { snat: false, runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] }, prevResult: prev }],
     ['minid-portmap', 'DEL', { snat: false, runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] }, prevResult: prev }],
-    ['minid-loopback', 'ADD', { prevResult: prev }],
-    ['minid-loopback', 'DEL', {}],
   ];
   // (the stand-in IPAM runs in this process, with this process's environment, as a sibling does)
   Object.assign(process.env, env);

@@ -1,5 +1,6 @@
 #!/bin/sh
-# minid's C helpers (build/minid-init, minid-spawner, minid-devices, minid-logger, minid-console): the one
+# minid's C helpers (build/minid-init, minid-spawner, minid-devices, minid-logger, minid-console) and
+# its C CNI plugin (build/minid-loopback, run by cni-plugins/bin/minid-loopback): the one
 # place that knows how to compile them. Used by the Makefile (`make build`), by `npm pack`
 # (package.json's prepack) and by `npm install` (postinstall):
 #   native.sh build [OUT] [CC] [LDFLAGS]  compile them into OUT (default build) with CC (default cc)
@@ -15,7 +16,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # helper name and its source file
-HELPERS='minid-init:src/runtime/init.c minid-spawner:src/sys/spawner.c minid-devices:src/runtime/devices.c minid-logger:src/runtime/logger.c minid-console:src/runtime/console.c'
+HELPERS='minid-init:src/runtime/init.c minid-spawner:src/sys/spawner.c minid-devices:src/runtime/devices.c minid-logger:src/runtime/logger.c minid-console:src/runtime/console.c minid-loopback:cni-plugins/loopback/main.c'
 
 build() { # OUT CC [LDFLAGS...]: the helpers into OUT
   out=$1 cc=$2

@@ -46,10 +46,10 @@ describe('npm pack, npm install -g, npm uninstall -g', () => {
     tarball = path.join(tmp, fs.readdirSync(tmp).find((f) => f.endsWith('.tgz'))!);
 
     const files = String((await execa('tar', ['-tzf', tarball])).stdout).split('\n');
-    for (const f of ['bin/minid', 'bin/minid.js', 'dist/bundle/main.js', 'dist/snapshot/entry.cjs', 'dist/cni-plugins.mjs', 'scripts/native.sh', 'src/runtime/init.c'])
+    for (const f of ['bin/minid', 'bin/minid.js', 'dist/bundle/main.js', 'dist/snapshot/entry.cjs', 'dist/cni-plugins.mjs', 'scripts/native.sh', 'src/runtime/init.c', 'cni-plugins/loopback/main.c', 'cni-plugins/bin/minid-loopback'])
       expect(files).toContain(`package/${f}`);
     for (const arch of ['x64', 'arm64'])
-      for (const h of ['minid-init', 'minid-spawner', 'minid-devices', 'minid-logger']) expect(files).toContain(`package/prebuilt/linux-${arch}/${h}`);
+      for (const h of ['minid-init', 'minid-spawner', 'minid-devices', 'minid-logger', 'minid-loopback']) expect(files).toContain(`package/prebuilt/linux-${arch}/${h}`);
     // The API (import ... from 'minid'): its bundle and its types.
     for (const f of ['dist/api/index.js', 'dist/api/reaper.js', 'dist/api/index.d.ts', 'dist/api/types.d.ts']) expect(files).toContain(`package/${f}`);
     // No tests, benchmarks, CI, image build scripts, TypeScript sources (but the API's
@@ -61,7 +61,7 @@ describe('npm pack, npm install -g, npm uninstall -g', () => {
   it('npm install -g gives a minid that runs a container, with its helpers and snapshot made at install', async () => {
     const install = await execa('npm', ['install', '-g', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, tarball], { cwd: tmp, reject: false, all: true });
     expect(install.exitCode, install.all).toBe(0);
-    for (const f of ['build/minid-init', 'build/minid-spawner', 'build/minid-devices', 'build/minid-logger', 'dist/minid.blob', 'dist/minid.blob.node'])
+    for (const f of ['build/minid-init', 'build/minid-spawner', 'build/minid-devices', 'build/minid-logger', 'build/minid-loopback', 'dist/minid.blob', 'dist/minid.blob.node'])
       expect(fs.existsSync(path.join(installed(), f)), f).toBe(true);
     expect(fs.readFileSync(path.join(installed(), 'dist', 'minid.blob.node'), 'utf8').trim()).toBe(fs.realpathSync(process.execPath));
 

@@ -20,6 +20,8 @@ export function requireRootAndBuild(): void {
   if (process.getuid?.() !== 0) throw new Error('the CNI integration suites need root (CI runs them as root): run them with sudo');
   if (!fs.existsSync(path.join(repo, 'dist', 'cni-plugins.mjs')))
     throw new Error("minid's CNI plugins are not built (dist/cni-plugins.mjs is missing): run `make build`");
+  if (!fs.existsSync(path.join(repo, 'build', 'minid-loopback')))
+    throw new Error('minid-loopback is not built (build/minid-loopback is missing): run `make build`');
   if (!fs.existsSync(path.join(REF_BIN, 'bridge'))) throw new Error('the reference CNI plugins are missing: apt-get install containernetworking-plugins');
 }
 
