@@ -17,5 +17,19 @@ export function clusterSuite(tag: string, images: string[] = ['busybox']) {
     expect(r.exitCode, `minid ${args.join(' ')}: ${r.stderr}`).toBe(0);
     return String(r.stdout);
   }
-  return { suite, storeId, ok };
+  /** The end of a file's cluster: the test's own LAN namespace, then `cluster down`, then nothing of either left. */
+  async function downLeavesNothing(lanNs: string, netns: string[]): Promise<void> {
+    try {
+      sh('ip', ['netns', 'del', lanNs]);
+    } catch {
+      /* not made */
+    }
+    const down = await suite.run(['cluster', 'down']);
+    expect(down.exitCode, String(down.stderr)).toBe(0);
+    for (const ns of netns) expect(fs.existsSync(`/run/netns/${ns}`)).toBe(false);
+    expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
+    if (netns.length) expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`mcl${storeId()}`);
+    expect(sh('ip', ['netns', 'list'])).not.toContain(lanNs);
+  }
+  return { suite, storeId, ok, downLeavesNothing };
 }

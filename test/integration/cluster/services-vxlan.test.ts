@@ -15,7 +15,7 @@ import { eventually } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 import { clusterSuite, sh } from './helpers.js';
 
-const { suite, storeId, ok } = clusterSuite('svcvx');
+const { suite, storeId, ok, downLeavesNothing } = clusterSuite('svcvx');
 const lanNs = `msvx-lan-${process.pid}`;
 const lanLink = `msx${process.pid % 100000}`;
 const RANGE = '10.98.0.0/16';
@@ -57,18 +57,8 @@ describe('minid service, --mode vxlan', () => {
   });
 
   afterAll(async () => {
-    try {
-      sh('ip', ['netns', 'del', lanNs]);
-    } catch {
-      /* not made */
-    }
     // (the last test took the cluster down already; this is for a run that failed before it)
-    const down = await suite.run(['cluster', 'down']);
-    expect(down.exitCode, String(down.stderr)).toBe(0);
-    for (const n of nodes) expect(fs.existsSync(`/run/netns/${n.netns}`)).toBe(false);
-    expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
-    if (nodes.length) expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`mcl${storeId()}`);
-    expect(sh('ip', ['netns', 'list'])).not.toContain(lanNs);
+    await downLeavesNothing(lanNs, nodes.map((n) => n.netns));
   });
 
   it('ClusterIP from node3 spreads over backends on node1 and node2 (counted); NodePort on every node from the LAN', async () => {
