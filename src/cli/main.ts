@@ -185,6 +185,7 @@ export function buildProgram(): Command {
     .argument('<containers...>')
     .option('-a, --attach', "attach to the container's output and wait for it to exit (its exit code)")
     .option('-i, --interactive', "attach the container's stdin too (it must have been created with -i)")
+    .option('--detach-keys <keys>', 'with -ai on a -it container: the keys that detach, leaving it running (default: ctrl-p,ctrl-q)')
     .action(action(async () => (await import('./commands/start.js')).start));
 
   program

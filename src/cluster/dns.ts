@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { formatCommand, run } from '../sys/exec.js';
+import { readJson, writeAtomic } from '../sys/jsonfile.js';
 import { runRoot } from '../sys/paths.js';
 import { alive, LOG_MAX, procStat, type ServerRecord } from '../network/dns/server.js';
 import { CLUSTER_DOMAIN, type ClusterLayout, type ClusterNode } from './plan.js';
@@ -90,19 +91,13 @@ export function renderNodeConf(o: { node: string; netns: string; address: string
 }
 
 export function readNodeServer(node: string): ServerRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(file(node, 'json'), 'utf8')) as ServerRecord;
-  } catch {
-    return null;
-  }
+  return readJson<ServerRecord>(file(node, 'json'));
 }
 
 function writeNames(services: NamedService[], explain: Explain): void {
   const text = renderNames(services);
   fs.mkdirSync(dnsDir(), { recursive: true, mode: 0o700 });
-  const tmp = `${namesFile()}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, namesFile());
+  writeAtomic(namesFile(), text);
   explain?.(
     `# the cluster's names: ${services.length ? services.map((x) => `${serviceNames(x.name).join(', ')} -> ${x.clusterIP}`).join('; ') : 'none'} ` +
       `(${CHAPTER}: "when a service is created, CoreDNS creates a DNS record that maps the service name to its IP"; every node's server reads this file)`,

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { output, run, spawnProcess } from '../sys/exec.js';
+import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { packageRoot, root, runRoot } from '../sys/paths.js';
 import { storeRef } from '../sys/store.js';
 import { withLock } from '../sys/lock.js';
@@ -37,18 +38,12 @@ const sysfsDir = (name: string): string => path.join(clusterRunDir(), 'sysfs', n
 const SHARED_IMAGE_ENTRIES = ['images.json', 'blobs', 'layers'];
 
 export function readState(): ClusterState | null {
-  try {
-    return JSON.parse(fs.readFileSync(stateFile(), 'utf8')) as ClusterState;
-  } catch {
-    return null;
-  }
+  return readJson<ClusterState>(stateFile());
 }
 
 function writeState(s: ClusterState): void {
   fs.mkdirSync(clusterDir(), { recursive: true, mode: 0o700 });
-  const tmp = `${stateFile()}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, stateFile());
+  writeJsonAtomic(stateFile(), s, 0o600);
 }
 
 export interface UpOptions {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
 import { output } from '../sys/exec.js';
+import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { root, runRoot } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { intToIp, ipToInt, isIPv4, overlaps, parseSubnet, size, tryParseCidr } from '../network/cidr.js';
@@ -34,17 +35,11 @@ export interface ServicesRecord {
 const recordFile = (): string => servicesRecord(root());
 
 export function readServices(): ServicesRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(recordFile(), 'utf8')) as ServicesRecord;
-  } catch {
-    return null;
-  }
+  return readJson<ServicesRecord>(recordFile());
 }
 
 function writeServices(r: ServicesRecord): void {
-  const tmp = `${recordFile()}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, recordFile());
+  writeJsonAtomic(recordFile(), r, 0o600);
 }
 
 function upCluster(): ClusterState {

@@ -4,6 +4,7 @@
 // the configuration file changed) still has the result and the config the ADD used.
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJson, writeAtomic } from '../sys/jsonfile.js';
 import { paths } from '../sys/paths.js';
 
 export interface CachedAttachment {
@@ -30,27 +31,16 @@ export function cacheFile(network: string, containerId: string, ifName: string, 
 export function writeCache(entry: CachedAttachment, dir?: string): string {
   const f = cacheFile(entry.networkName, entry.containerId, entry.ifName, dir);
   fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
-  const tmp = `${f}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
-  fs.renameSync(tmp, f);
+  writeAtomic(f, JSON.stringify(entry), 0o600);
   return f;
 }
 
 export function readCache(network: string, containerId: string, ifName: string, dir?: string): CachedAttachment | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(cacheFile(network, containerId, ifName, dir), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const j = JSON.parse(text);
-    if (j && j.kind === 'cniCacheV1') return j as CachedAttachment;
-    // A legacy cache file is the bare result.
-    if (j && typeof j === 'object') return { kind: 'cniCacheV1', containerId, ifName, networkName: network, config: '', result: j };
-  } catch {
-    /* unreadable: treat as missing */
-  }
+  // Unreadable: as missing.
+  const j = readJson<any>(cacheFile(network, containerId, ifName, dir));
+  if (j && j.kind === 'cniCacheV1') return j as CachedAttachment;
+  // A legacy cache file is the bare result.
+  if (j && typeof j === 'object') return { kind: 'cniCacheV1', containerId, ifName, networkName: network, config: '', result: j };
   return null;
 }
 
@@ -70,14 +60,10 @@ export function listCache(network?: string, dir?: string): CachedAttachment[] {
   const out: CachedAttachment[] = [];
   for (const n of names) {
     if (n.endsWith('.tmp')) continue;
-    try {
-      const j = JSON.parse(fs.readFileSync(path.join(d, n), 'utf8'));
-      if (j?.kind !== 'cniCacheV1' || !j.ifName || !j.networkName || !j.containerId) continue;
-      if (network && j.networkName !== network) continue;
-      out.push(j);
-    } catch {
-      /* skip */
-    }
+    const j = readJson<any>(path.join(d, n)); // (null, unreadable: skipped)
+    if (j?.kind !== 'cniCacheV1' || !j.ifName || !j.networkName || !j.containerId) continue;
+    if (network && j.networkName !== network) continue;
+    out.push(j);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
 import { run, quote } from '../sys/exec.js';
+import { readJson, writeAtomic } from '../sys/jsonfile.js';
 import { ErrorCode, errorCodeName, type CniErrorResult } from './spec.js';
 
 export const DEFAULT_CNI_PATH = ['/opt/cni/bin', '/usr/lib/cni'];
@@ -162,14 +163,10 @@ export async function getVersionInfo(pluginPath: string, dirs: string[], o: Exec
   if (hit) return hit;
   let disk: Record<string, VersionInfo> = {};
   if (o.cacheFile) {
-    try {
-      disk = JSON.parse(fs.readFileSync(o.cacheFile, 'utf8'));
-      if (disk[key]?.supportedVersions) {
-        memo.set(key, disk[key]);
-        return disk[key];
-      }
-    } catch {
-      disk = {};
+    disk = readJson<Record<string, VersionInfo>>(o.cacheFile) ?? {};
+    if (disk[key]?.supportedVersions) {
+      memo.set(key, disk[key]);
+      return disk[key];
     }
   }
   const out = await execPlugin(pluginPath, { command: 'VERSION', path: dirs }, JSON.stringify({ cniVersion: '1.1.0' }), o);
@@ -180,9 +177,7 @@ export async function getVersionInfo(pluginPath: string, dirs: string[], o: Exec
   if (o.cacheFile) {
     try {
       fs.mkdirSync(path.dirname(o.cacheFile), { recursive: true });
-      const tmp = `${o.cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, JSON.stringify({ ...disk, [key]: vi }));
-      fs.renameSync(tmp, o.cacheFile);
+      writeAtomic(o.cacheFile, JSON.stringify({ ...disk, [key]: vi }));
     } catch {
       /* a cache, nothing more */
     }

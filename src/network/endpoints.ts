@@ -5,6 +5,7 @@
 // and <containerId>@<network>.json (one per network added by `minid network connect`).
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { paths } from '../sys/paths.js';
 import type { BridgeAttachment, Cmd, PortBinding } from './types.js';
 
@@ -40,30 +41,20 @@ export function listEndpoints(): Endpoint[] {
   const out: Endpoint[] = [];
   for (const n of names) {
     if (!n.endsWith('.json')) continue;
-    try {
-      out.push(JSON.parse(fs.readFileSync(path.join(endpointsDir(), n), 'utf8')) as Endpoint);
-    } catch {
-      /* a half-written file: ignore */
-    }
+    const e = readJson<Endpoint>(path.join(endpointsDir(), n));
+    if (e !== null) out.push(e); // (null: a half-written file, ignored)
   }
   return out.sort((a, b) => (a.ip && b.ip ? a.ip.localeCompare(b.ip, undefined, { numeric: true }) : a.containerName.localeCompare(b.containerName)));
 }
 
 /** One container's primary endpoint (or the one `network connect` added to `network`). */
 export function readEndpoint(containerId: string, connectedNetwork?: string): Endpoint | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file(connectedNetwork ? `${containerId}@${connectedNetwork}` : containerId), 'utf8')) as Endpoint;
-  } catch {
-    return undefined;
-  }
+  return readJson<Endpoint>(file(connectedNetwork ? `${containerId}@${connectedNetwork}` : containerId)) ?? undefined;
 }
 
 export function writeEndpoint(e: Endpoint): void {
   fs.mkdirSync(endpointsDir(), { recursive: true });
-  const f = file(endpointKey(e));
-  const tmp = `${f}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(e, null, 2) + '\n');
-  fs.renameSync(tmp, f);
+  writeJsonAtomic(file(endpointKey(e)), e);
 }
 
 /** Remove the container's primary endpoint, or (connectedNetwork) the one `network connect` added. */

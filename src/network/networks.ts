@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors.js';
+import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { paths, runRoot } from '../sys/paths.js';
 import { withLock, withHostLock } from '../sys/lock.js';
 import { broadcast, contains, firstHost, intToIp, ipToInt, isIPv4, overlaps, parseSubnet, tryParseCidr, type Cidr } from './cidr.js';
@@ -29,18 +30,12 @@ const recordFile = (name: string): string => path.join(paths.networks(), `${name
 export const upMarker = (name: string): string => path.join(runRoot(), 'networks', `${name}.up`);
 
 function readRecord(name: string): NetworkRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(recordFile(name), 'utf8')) as NetworkRecord;
-  } catch {
-    return null;
-  }
+  return readJson<NetworkRecord>(recordFile(name));
 }
 
 function writeRecord(r: NetworkRecord): void {
   fs.mkdirSync(paths.networks(), { recursive: true });
-  const tmp = `${recordFile(r.name)}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(r, null, 2) + '\n');
-  fs.renameSync(tmp, recordFile(r.name));
+  writeJsonAtomic(recordFile(r.name), r);
 }
 
 /** Every stored record (the default one only once it was used). */

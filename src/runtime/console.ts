@@ -15,7 +15,7 @@ export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 /**
  * docker's --detach-keys syntax: keys separated by commas, each a single character or
  * "ctrl-" and one of a-z @ [ \ ] ^ _ (e.g. "ctrl-p,ctrl-q", "ctrl-x,x"). `exitCode`: 125 for
- * run (nothing has started), 1 for attach and exec.
+ * run (nothing has started), 1 for attach, exec and start (docker's CLI says 1 for any command but run).
  */
 export function parseDetachKeys(spec: string, exitCode: number): Buffer {
   if (spec === '') spec = DEFAULT_DETACH_KEYS; // docker's CLI: empty is the default

@@ -42,10 +42,11 @@ async function clearLastRun(id: string): Promise<ContainerConfig> {
 
 /**
  * Start a created or exited container. Detached (the default) resolves with 0 once its
- * command runs; attached (`-a`) with the container's exit code. A running one is left as it
+ * command runs; attached (`-a`) with the container's exit code (a -t one: or 0 once the
+ * detach keys leave it running). A running one is left as it
  * is (docker's `start` of a running container succeeds).
  */
-export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean }): Promise<number> {
+export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean; detachKeys?: Buffer }): Promise<number> {
   if (s.status === 'running' || s.status === 'restarting') return 0;
   const c = await clearLastRun(s.config.id);
   const rt = await import('./container.js');
@@ -64,7 +65,8 @@ export async function startExisting(s: ContainerState, o: { attach?: boolean; in
     held.release();
     throw e;
   }
-  if (!c.detach) return runForeground({ ...c, interactive: c.interactive && !!o.interactive }, fg, held);
+  // -t: the detach keys (default ctrl-p,ctrl-q) leave it running, as for `run -it`.
+  if (!c.detach) return runForeground({ ...c, interactive: c.interactive && !!o.interactive }, fg, held, { detachKeys: o.detachKeys });
   try {
     await rt.spawnDetached(c, started);
   } finally {

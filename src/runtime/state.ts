@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail, MinidError } from '../errors.js';
+import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { paths, SECRET_FILE_MODE } from '../sys/paths.js';
 import type { Volume } from './spec.js';
 import type { SecurityOpts } from './security.js';
@@ -137,24 +138,9 @@ export function supervisorAlive(id: string): boolean | undefined {
   }
 }
 
-/** Write JSON by rename, readable by root only: a container's config holds its `-e` secrets. */
-export function writeJsonAtomic(file: string, data: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { force: true }); // a crashed writer's leftover would keep its own mode
-  fs.writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n', { mode: SECRET_FILE_MODE });
-  fs.renameSync(tmp, file);
-}
-
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
+/** Written by rename, readable by root only: a container's config holds its `-e` secrets. */
 export function saveConfig(c: ContainerConfig): void {
-  writeJsonAtomic(configFile(c.id), c);
+  writeJsonAtomic(configFile(c.id), c, SECRET_FILE_MODE);
 }
 
 export function listIds(): string[] {
@@ -211,7 +197,7 @@ function readRestartWait(id: string): ExitRecord | undefined {
 export function readExitRecord(id: string): ExitRecord | undefined {
   // The supervisor writes it in place, in one write: empty means caught between its open and
   // its write, so read once more.
-  const r = readJson<ExitRecord>(exitFile(id)) ?? readJson<ExitRecord>(exitFile(id));
+  const r = readJson<ExitRecord>(exitFile(id)) ?? readJson<ExitRecord>(exitFile(id)) ?? undefined;
   if (r && !r.finishedAt) r.finishedAt = fs.statSync(exitFile(id), { throwIfNoEntry: false })?.mtime.toISOString() ?? '';
   return r;
 }

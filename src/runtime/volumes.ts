@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fail, MinidError } from '../errors.js';
+import { readJson } from '../sys/jsonfile.js';
 import { root } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 
@@ -47,14 +48,11 @@ export class NoSuchVolumeError extends MinidError {
 
 function read(name: string): VolumeInfo | undefined {
   if (!isVolumeName(name)) return undefined;
-  let meta: { CreatedAt?: string; Labels?: Record<string, string> | null; Options?: Record<string, string> | null } = {};
-  try {
-    meta = JSON.parse(fs.readFileSync(path.join(volumeDir(name), 'volume.json'), 'utf8'));
-  } catch {
-    if (!fs.existsSync(dataDir(name))) return undefined;
-  }
+  const meta = readJson<{ CreatedAt?: string; Labels?: Record<string, string> | null; Options?: Record<string, string> | null }>(path.join(volumeDir(name), 'volume.json'));
+  // No record (or none readable): its _data folder alone makes it a volume.
+  if (!meta && !fs.existsSync(dataDir(name))) return undefined;
   const made = (x: Record<string, string> | null | undefined) => (x === null ? null : x ?? {});
-  return { CreatedAt: meta.CreatedAt ?? '', Driver: 'local', Labels: made(meta.Labels), Mountpoint: dataDir(name), Name: name, Options: made(meta.Options), Scope: 'local' };
+  return { CreatedAt: meta?.CreatedAt ?? '', Driver: 'local', Labels: made(meta?.Labels), Mountpoint: dataDir(name), Name: name, Options: made(meta?.Options), Scope: 'local' };
 }
 
 export function getVolume(name: string): VolumeInfo {

@@ -16,11 +16,13 @@ export async function create(image: string, command: string[], o: any): Promise<
 }
 
 
-export async function start(refs: string[], o: { attach?: boolean; interactive?: boolean }): Promise<number> {
+export async function start(refs: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }): Promise<number> {
+  // --detach-keys: checked before anything starts (exit 1: docker's start, whose attach is refused before the start).
+  const detachKeys = o.detachKeys !== undefined ? (await import('../../runtime/console.js')).parseDetachKeys(o.detachKeys, 1) : undefined;
   const { startExisting } = await import('../../runtime/start.js');
   if (o.attach || o.interactive) {
     if (refs.length > 1) fail('you cannot start and attach multiple containers at once: give one with -a', 1);
-    return startExisting(findContainerOr1(refs[0]), { attach: true, interactive: o.interactive });
+    return startExisting(findContainerOr1(refs[0]), { attach: true, interactive: o.interactive, detachKeys });
   }
   return each(refs, async (ref) => void (await startExisting(findContainerOr1(ref), {})));
 }

@@ -26,6 +26,7 @@
 // reads as it does under docker.
 // The default network 'bridge' has no names, as in docker (/etc/hosts only).
 import { fail } from '../../errors.js';
+import { writeAtomic } from '../../sys/jsonfile.js';
 import { withLock } from '../../sys/lock.js';
 import { CHAIN, comment, netnsPath, short } from '../names.js';
 import { hasRule, parseSave } from '../iptables.js';
@@ -140,9 +141,7 @@ async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Exp
   const file = srv.recordsFile(net.name);
   const ex = o.explain;
   fs.mkdirSync(srv.networkDir(net.name), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  writeAtomic(file, text);
   header(ex, 1, 2, `write the names of network "${net.name}"`, `every container of the network, one line per address (${list.length} now); dnsmasq reads it`);
   ex?.(`cat > ${file} <<'EOF'\n${text}EOF`);
 

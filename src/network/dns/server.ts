@@ -24,6 +24,7 @@
 // shows the recorded start time (a PID reused by another process is left alone).
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJson } from '../../sys/jsonfile.js';
 import { runRoot } from '../../sys/paths.js';
 import { formatCommand, run } from '../../sys/exec.js';
 import { MinidError } from '../../errors.js';
@@ -83,11 +84,7 @@ export function containerSpec(o: { networks: string[]; id12: string; netns: stri
 }
 
 export function readServer(network: string, instance: string): ServerRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(file(network, instance, 'json'), 'utf8')) as ServerRecord;
-  } catch {
-    return null;
-  }
+  return readJson<ServerRecord>(file(network, instance, 'json'));
 }
 
 /** The instances recorded for a network (a configuration file each). */

@@ -1,6 +1,6 @@
 // `minid attach`, the detach keys and a hang-up, as a docker user expects them: a -dit
 // container keeps its terminal (held by its supervisor's minid-console) for a later attach;
-// Ctrl-P Ctrl-Q leaves it running; attach to a container without a terminal streams its output
+// Ctrl-P Ctrl-Q (or --detach-keys, for attach, run -it and start -ai) leaves it running; attach to a container without a terminal streams its output
 // until it exits, with its exit code; a terminal that closes under `run -it --rm` leaves the
 // container running, and it is removed (network namespace and all) once it exits.
 import { execFileSync } from 'node:child_process';
@@ -48,6 +48,20 @@ it('run -it: Ctrl-P Ctrl-Q detaches (exit 0) and the container keeps running', a
   expect((await run(['rm', '-f', 'att-run'])).exitCode).toBe(0);
 });
 
+it('create -it, then start -ai --detach-keys: the keys detach (exit 0) and the container keeps running', async () => {
+  const id = (await run(['create', '-it', '--name', 'att-start', '--network', 'none', 'busybox', 'sh'])).stdout.trim();
+  suite.ids.push(id);
+  const s = terminal(suite.store, ['start', '-ai', '--detach-keys', 'ctrl-x,x', 'att-start']);
+  await s.wait(/# /);
+  s.t.write('echo $((6*7))-started\r');
+  await s.wait(/42-started/);
+  s.t.write('\x18x'); // Ctrl-X x
+  expect(await s.exited).toBe(0);
+  expect(await running('att-start')).toBe('true');
+  expect((await run(['exec', 'att-start', 'echo', 'still-here'])).stdout).toBe('still-here');
+  expect((await run(['rm', '-f', 'att-start'])).exitCode).toBe(0);
+});
+
 it("attach to a container without a terminal: its output as it comes, stdout and stderr apart, and its exit code", async () => {
   // It waits for a file that exec makes once attach is there.
   const id = (await run(['run', '-d', '--name', 'att-plain', '--network', 'none', 'busybox', 'sh', '-c', 'while [ ! -e /go ]; do sleep 0.1; done; echo out; echo err >&2; exit 7'])).stdout.trim();
@@ -90,13 +104,16 @@ it('a hang-up on run -it --rm: the container survives the CLI, and is removed (i
   await eventually(() => expect(netnsList()).not.toContain(netns));
 });
 
-it('--detach-keys that are not keys, -it without a terminal: one line, docker\'s exit code (run 125 / 1, attach and exec 1), nothing made', async () => {
+it('--detach-keys that are not keys, -it without a terminal: one line, docker\'s exit code (run 125 / 1, attach, exec and start 1), nothing made', async () => {
   const id = (await run(['run', '-d', '--name', 'att-keys', '--network', 'none', 'busybox', 'sleep', '60'])).stdout.trim();
   suite.ids.push(id);
+  const created = (await run(['create', '-it', '--name', 'att-unstarted', '--network', 'none', 'busybox', 'sh'])).stdout.trim();
+  suite.ids.push(created);
   for (const [args, code] of [
     [['run', '-it', '--rm', '--name', 'att-never', '--detach-keys', 'ctrl-pq', 'busybox', 'sh'], 125],
     [['attach', '--detach-keys', 'shift-a', 'att-keys'], 1],
     [['exec', '-it', '--detach-keys', 'ctrl-1', 'att-keys', 'sh'], 1],
+    [['start', '-ai', '--detach-keys', 'ctrl-', 'att-unstarted'], 1],
   ] as const) {
     const r = await run([...args]);
     expect(r.exitCode, args.join(' ')).toBe(code);
@@ -104,6 +121,7 @@ it('--detach-keys that are not keys, -it without a terminal: one line, docker\'s
     expect(r.stderr, args.join(' ')).toMatch(/invalid --detach-keys .*ctrl-p,ctrl-q/);
   }
   expect((await run(['inspect', 'att-never'])).exitCode).toBe(1);
+  expect((await run(['inspect', '-f', '{{.State.Status}}', 'att-unstarted'])).stdout.trim()).toBe('created');
   // -it with a stdin that is not a terminal (a pipe here): docker's refusal, exit 1, nothing made.
   for (const args of [['run', '-it', '--rm', '--name', 'att-never', 'busybox', 'sh'], ['exec', '-it', 'att-keys', 'sh']]) {
     const r = await run(args, { input: 'echo hi\n' });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { secureDir, secureStore, ROOT_MODE, RUN_MODE, SHARED_DIR_MODE } from '../../../src/sys/paths.js';
-import { writeJsonAtomic } from '../../../src/runtime/state.js';
+import { configFile, saveConfig, type ContainerConfig } from '../../../src/runtime/state.js';
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-perms-'));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
@@ -59,11 +59,11 @@ describe('the store', () => {
   });
 
   it('container configs are written 0600, also over a leftover temp file', () => {
-    fs.mkdirSync(dir, { recursive: true });
-    const f = path.join(dir, 'config.json');
+    const f = configFile('c1');
+    fs.mkdirSync(path.dirname(f), { recursive: true });
     fs.writeFileSync(`${f}.${process.pid}.tmp`, 'old', { mode: 0o644 });
-    writeJsonAtomic(f, { env: ['SECRET=1'] });
+    saveConfig({ id: 'c1', env: ['SECRET=1'] } as unknown as ContainerConfig);
     expect(mode(f)).toBe(0o600);
-    expect(JSON.parse(fs.readFileSync(f, 'utf8'))).toEqual({ env: ['SECRET=1'] });
+    expect(JSON.parse(fs.readFileSync(f, 'utf8'))).toEqual({ id: 'c1', env: ['SECRET=1'] });
   });
 });
