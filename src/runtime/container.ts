@@ -19,7 +19,7 @@ import { NO_LIMITS, parseLimits, type LimitFlags } from './limits.js';
 import { GO_FD, REPORT_FD, decodeReport, readReportLine, sendGo } from './protocol.js';
 import * as cgroup from './cgroup.js';
 import { loggerArgv, parseLogOpts } from './logwriter.js';
-import { endRestartWait, markStopped, parseRestartPolicy, stoppedMarker } from './restart.js';
+import { endRestartWait, isRestarting, markStopped, parseRestartPolicy, stoppedMarker } from './restart.js';
 import { containerAttributes, eventsFile, recordEvent, writeAttributesFile } from './events.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
@@ -641,6 +641,33 @@ async function waitExitRecord(id: string, timeoutMs = 3000): Promise<void> {
 }
 
 /**
+ * A user's stop of a container whose supervisor waits to restart it: end the wait's sleep and
+ * wait until the supervisor has left the wait (the wait file gone: `ps` says exited), so that
+ * `stop` returns with the container stopped, as docker's does. The supervisor writes the wait
+ * file before it starts its sleep and names the sleep's PID a moment later, so the sleep is
+ * ended again until the wait is over (the stop marker, written first, makes the loop end).
+ */
+async function endRestarting(id: string): Promise<void> {
+  let shim: number;
+  try {
+    shim = parseInt(fs.readFileSync(shimPidFile(id), 'utf8'), 10);
+  } catch {
+    return;
+  }
+  // The longest back-off is 60 s; ending its sleep takes milliseconds.
+  const end = Date.now() + 65_000;
+  while (isRestarting(id) && Date.now() < end) {
+    try {
+      if ((fs.readFileSync(`/proc/${shim}/stat`, 'utf8').split(') ')[1] ?? '').startsWith('Z')) return;
+    } catch {
+      return; // the supervisor is gone
+    }
+    endRestartWait(id);
+    await sleep(10);
+  }
+}
+
+/**
  * Containers that ended after their supervisor was killed (no exit record, no supervisor): no
  * one else will release their network or honour their --rm, so whoever looks next (ps,
  * inspect, rm, system prune) does, as docker's daemon does once it learns that a shim died.
@@ -720,10 +747,7 @@ export async function stopContainer(ref: string, timeoutSec?: number, explain?: 
   const live = s.status === 'running' || s.status === 'restarting';
   // The user's stop: the supervisor does not restart it (--restart); one waiting to, gives up.
   if (live) markStopped(s.config.id);
-  if (s.status === 'restarting') {
-    endRestartWait(s.config.id);
-    await waitExitRecord(s.config.id);
-  }
+  if (s.status === 'restarting') await endRestarting(s.config.id);
   if (s.status === 'running' && s.pid) {
     const sig = signalNumber(s.config.stopSignal);
     recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
@@ -782,10 +806,7 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
       if (!force)
         fail(`cannot remove container ${s.config.name}: it is ${s.status}: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
       markStopped(id); // no --restart: it goes
-      if (s.status === 'restarting') {
-        endRestartWait(id);
-        await waitExitRecord(id);
-      }
+      if (s.status === 'restarting') await endRestarting(id);
       if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
       if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
       await waitExit(id, 10_000);
