@@ -86,10 +86,11 @@ describe('minid service, --mode vxlan', () => {
   });
   it('cluster up --explain: every step with its chapter, a check to type, the result as a comment', () => {
     const heads = upExplained.match(/^# \[\d+\/\d+\] .*$/gm) ?? [];
-    expect(heads.length).toBe(25);
+    expect(heads.length).toBe(32); // 25 for the nodes, the LAN and the overlay; 7 for the DNS (the names, and per node its configuration and server)
     expect(upExplained.match(/^# {3}course: Networking › /gm)?.length).toBe(heads.length - 3); // the three sysfs mounts: "not in the course"
     expect(upExplained.match(/^# {3}check: \S/gm)?.length).toBe(heads.length);
-    expect(upExplained).toMatch(/^# \[\d+\/25\] create the VXLAN device on node1: .*\n# {3}course: Networking › Weaveworks\(CNI\).*\n# {3}course caveat: .*8472.*\n# {3}check: ip -n mcl-\w+-node1 -d link show vxlan1\n/m);
+    expect(upExplained).toMatch(/^# \[\d+\/32\] create the VXLAN device on node1: .*\n# {3}course: Networking › Weaveworks\(CNI\).*\n# {3}course caveat: .*8472.*\n# {3}check: ip -n mcl-\w+-node1 -d link show vxlan1\n/m);
+    expect(upExplained).toMatch(/^# \[\d+\/32\] start node3's DNS server: .*\n# {3}course: Networking › DNS in Kubernetes.*\n# {3}check: nsenter --net=\/run\/netns\/mcl-\w+-node3 ss -lunp 'sport = :53'\n/m);
     expect(upExplained).toMatch(/^# Cluster up: 3 nodes on LAN /m);
   });
 

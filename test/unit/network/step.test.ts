@@ -202,3 +202,38 @@ describe('applyPlan', () => {
     expect(formatStep(s, 1, 1)).toEqual(['# [1/1] n: w', "tee /x <<'EOF'\na\nEOF"]);
   });
 });
+
+describe('steps minid carries out itself (Step.act)', () => {
+  it('runs the act instead of the commands, prints the commands as typed (`cat > FILE`), and a failure undoes the acts already done', async () => {
+    const done: string[] = [];
+    const own = (name: string, fail = false): Step => ({
+      name,
+      why: 'in-process',
+      apply: [{ argv: ['cat'], input: `${name}\n`, to: `/tmp/${name}` }],
+      undo: [cmd('rm', `/tmp/${name}`)],
+      act: {
+        apply: async () => {
+          if (fail) throw new MinidError(`${name} went wrong`);
+          done.push(name);
+        },
+        undo: async () => void done.push(`undo ${name}`),
+      },
+    });
+    const lines: string[] = [];
+    const err = await applyPlan([steps()[0], own('a'), own('b', true)], { explain: (l) => lines.push(l), what: 'test' }).catch((e: unknown) => e as MinidError);
+    expect(err).toBeInstanceOf(MinidError);
+    expect((err as MinidError).message).toBe('test failed at step 3/3 "b": cat: b went wrong; undid the steps already applied');
+    // b's own undo runs too (it may have done half): each act undoes only what it finds.
+    expect(done).toEqual(['a', 'undo b', 'undo a']);
+    // The ip command ran (and its undo); the acts' commands never did.
+    expect(rec.calls.map((c) => c.argv.join(' '))).toEqual(['ip netns add ns1', 'ip netns del ns1']);
+    expect(lines).toContain("cat > /tmp/a <<'EOF'\na\nEOF");
+  });
+
+  it('tolerant: a failing act is one ignored error, the plan goes on', async () => {
+    const bad: Step = { name: 'x', why: 'y', apply: [cmd('kill', '42')], undo: [], act: { apply: async () => Promise.reject(new Error('no such process')) } };
+    const r = await applyPlan([bad, steps()[0]], { tolerant: true });
+    expect(r.errors).toEqual(['kill 42: no such process']);
+    expect(rec.calls.map((c) => c.argv.join(' '))).toEqual(['ip netns add ns1']);
+  });
+});
