@@ -163,15 +163,21 @@ describe('minid service, --mode vxlan', () => {
     expect(r.trim()).toBe('removed: web (10.98.0.1)\nremoved: empty (10.98.0.2)'); // the handout went to the file
     const md = fs.readFileSync(file, 'utf8');
     const sections = md.match(/^## \d+\/\d+\. .*$/gm) ?? [];
+    // Each removal: kube-proxy's rules, then the names (DNS in Kubernetes), each server reloaded.
+    const names = ["## 1/4. write the cluster's names", "## 2/4. reload node1's DNS server", "## 3/4. reload node2's DNS server", "## 4/4. reload node3's DNS server"];
     expect(sections).toEqual([
       "## 1/3. kube-proxy's rules on node1",
       "## 2/3. kube-proxy's rules on node2",
       "## 3/3. kube-proxy's rules on node3",
+      ...names,
       "## 1/3. remove the services' rules from node1",
       "## 2/3. remove the services' rules from node2",
       "## 3/3. remove the services' rules from node3",
+      ...names,
     ]);
     expect(md.match(/^- \*\*Course:\*\* Networking › Service Networking/gm)).toHaveLength(6);
+    expect(md.match(/^- \*\*Course:\*\* Networking › DNS in Kubernetes/gm)).toHaveLength(8);
+    expect(md.match(/^- \*\*Check it yourself:\*\* `grep 'read \.\*records' \S+\/node\d\.log \| tail -n 1`$/gm)).toHaveLength(6);
     expect(md.match(/^- \*\*Check it yourself:\*\* `nsenter --net=\/run\/netns\/mcl-/gm)).toHaveLength(6);
     for (const n of nodes) expect(rulesOf(n.netns)).not.toMatch(/MINID-(SERVICES|SVC-|SEP-|NODEPORTS)/);
 
