@@ -8,6 +8,10 @@
 // Speed: every `ip`/`iptables` process costs ~8 ms, so consecutive commands of one kind run as
 // one process: `ip -batch -`, `ip -n NS -batch -`, `iptables-restore --noflush`, one `sysctl -w`.
 // The explain output still shows the per-step commands (a batch does exactly what they do).
+//
+// A few steps minid carries out itself (Step.act: the cluster's DNS servers, src/cluster/dns.ts:
+// a file written whole, a daemon started and recorded, a signal to a PID checked first); they
+// print as the commands a person would type for the same effect, and roll back like the others.
 import { formatCommand, quote, run, type RunResult } from '../sys/exec.js';
 import fs from 'node:fs';
 import { MinidError } from '../errors.js';

@@ -1,4 +1,7 @@
 // The plan executor: batching, explain output, rollback, dry-run, skip, tolerant teardown.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyPlan, formatPlan, formatStep, cmd, type Step } from '../../../src/network/step.js';
 import { MinidError } from '../../../src/errors.js';
@@ -228,6 +231,19 @@ describe('steps minid carries out itself (Step.act)', () => {
     // The ip command ran (and its undo); the acts' commands never did.
     expect(rec.calls.map((c) => c.argv.join(' '))).toEqual(['ip netns add ns1', 'ip netns del ns1']);
     expect(lines).toContain("cat > /tmp/a <<'EOF'\na\nEOF");
+  });
+
+  it('a command whose output goes to a file (`> FILE`), run as a plain step, writes its output there', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-step-'));
+    try {
+      rec.responders.push((argv) => (argv[0] === 'cat' ? { stdout: 'hello\n' } : undefined));
+      const f = path.join(dir, 'out');
+      await applyPlan([{ name: 'write', why: 'a file', apply: [{ argv: ['cat'], input: 'hello\n', to: f }], undo: [] }]);
+      expect(fs.readFileSync(f, 'utf8')).toBe('hello\n');
+      expect(formatStep({ name: 'write', why: 'a file', apply: [{ argv: ['cat'], to: f }], undo: [] }, 1, 1).at(-1)).toBe(`cat > ${f}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tolerant: a failing act is one ignored error, the plan goes on', async () => {
