@@ -21,6 +21,13 @@
 // NXDOMAIN (`local=/#/`), so nothing leaves the cluster. (CoreDNS forwards the rest to the
 // node's resolvers; the nodes here have no way out.)
 //
+// Every change to the host is a Step (src/network/step.ts), planned by the pure functions
+// below (dnsUpSteps, dnsSyncSteps, dnsDownSteps) and run through applyPlan: numbered in
+// --explain with the chapter, a why and a check (narration.ts), undone on failure (a `cluster
+// up` that fails after a server started stops it). minid carries them out itself (Step.act: a
+// file written whole, a daemon whose PID and start time are recorded, a signal to a PID checked
+// first); they print as the commands a person would type for the same effect.
+//
 // Files, under MINID_RUN/cluster/dns/ (removed with the cluster's runtime folder):
 //   records          the names (VIP  NAME.default.svc.cluster.local NAME.svc)
 //   NODE.conf        that node's server's configuration (`cat` it)
@@ -30,22 +37,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MinidError } from '../errors.js';
-import { formatCommand, run } from '../sys/exec.js';
+import { run } from '../sys/exec.js';
 import { readJson, writeAtomic } from '../sys/jsonfile.js';
 import { runRoot } from '../sys/paths.js';
 import { alive, LOG_MAX, procStat, type ServerRecord } from '../network/dns/server.js';
+import { applyPlan, cmd, type Step } from '../network/step.js';
 import { CLUSTER_DOMAIN, type ClusterLayout, type ClusterNode } from './plan.js';
 
 /** The one namespace minid's services live in. */
 export const NAMESPACE = 'default';
 export const DNS_PORT = 53;
-const CHAPTER = 'DNS in Kubernetes';
 
 type Explain = ((line: string) => void) | undefined;
 
 export const dnsDir = (): string => path.join(runRoot(), 'cluster', 'dns');
-export const namesFile = (): string => path.join(dnsDir(), 'records');
-const file = (node: string, ext: string): string => path.join(dnsDir(), `${node}.${ext}`);
+export const namesFile = (dir = dnsDir()): string => path.join(dir, 'records');
+const file = (node: string, ext: string, dir = dnsDir()): string => path.join(dir, `${node}.${ext}`);
 
 /** A service as the names need it. */
 export interface NamedService {
@@ -90,36 +97,145 @@ export function renderNodeConf(o: { node: string; netns: string; address: string
   ].join('\n') + '\n';
 }
 
-export function readNodeServer(node: string): ServerRecord | null {
-  return readJson<ServerRecord>(file(node, 'json'));
+export function readNodeServer(node: string, dir = dnsDir()): ServerRecord | null {
+  return readJson<ServerRecord>(file(node, 'json', dir));
 }
 
-function writeNames(services: NamedService[], explain: Explain): void {
+/** A file written whole (a reader never sees half of it). */
+function writeWhole(f: string, text: string): void {
+  fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
+  writeAtomic(f, text);
+}
+
+// --- the steps (pure: what they do is in their act, run by applyPlan) ----------------------
+
+/** `cat > FILE` with the text: what writing the file looks like typed. */
+const catTo = (f: string, text: string) => ({ argv: ['cat'], input: text, to: f });
+
+const namesNow = (services: NamedService[]): string =>
+  services.length ? services.map((x) => `${serviceNames(x.name).join(', ')} -> ${x.clusterIP}`).join('; ') : 'none yet';
+
+/** The records file, rewritten whole from the services' record (right whatever happened before). */
+export function namesStep(services: NamedService[], dir: string): Step {
+  const f = namesFile(dir);
   const text = renderNames(services);
-  fs.mkdirSync(dnsDir(), { recursive: true, mode: 0o700 });
-  writeAtomic(namesFile(), text);
-  explain?.(
-    `# the cluster's names: ${services.length ? services.map((x) => `${serviceNames(x.name).join(', ')} -> ${x.clusterIP}`).join('; ') : 'none'} ` +
-      `(${CHAPTER}: "when a service is created, CoreDNS creates a DNS record that maps the service name to its IP"; every node's server reads this file)`,
-  );
-  explain?.(formatCommand(['cat', '>', namesFile()], text).replace("'>'", '>'));
+  return {
+    name: "write the cluster's names",
+    why: `every node's DNS server reads this one file (hosts format); the names now: ${namesNow(services)}`,
+    apply: [catTo(f, text)],
+    undo: [],
+    owner: 'host',
+    act: { apply: async () => writeWhole(f, text) },
+  };
 }
 
-/** Start node's server (the records file exists); resolves once it answers, with its record. */
-async function startNode(node: ClusterNode, explain: Explain, again = false): Promise<ServerRecord> {
-  const conf = file(node.name, 'conf');
-  const pidFile = file(node.name, 'pid');
-  const text = renderNodeConf({ node: node.name, netns: node.netns, address: node.ip, records: namesFile(), pidFile, logFile: file(node.name, 'log') });
-  const argv = ['nsenter', `--net=/run/netns/${node.netns}`, 'dnsmasq', `--conf-file=${conf}`];
-  explain?.(
-    again
-      ? `# start node ${node.name}'s DNS server again: it is not running any more (it died or was killed)`
-      : `# node ${node.name}'s DNS server: dnsmasq at ${node.ip}:${DNS_PORT} inside the node (${CHAPTER}: kubelet's clusterDNS, one server per node as NodeLocal DNSCache; cluster names only, no forwarding)`,
-  );
-  explain?.(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
-  explain?.(formatCommand(argv));
-  fs.mkdirSync(dnsDir(), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(conf, text);
+export function confStep(node: ClusterNode, dir: string): Step {
+  const conf = file(node.name, 'conf', dir);
+  const text = renderNodeConf({ node: node.name, netns: node.netns, address: node.ip, records: namesFile(dir), pidFile: file(node.name, 'pid', dir), logFile: file(node.name, 'log', dir) });
+  return {
+    name: `write ${node.name}'s DNS configuration`,
+    why: `dnsmasq on ${node.ip}:${DNS_PORT}, answering the cluster's names only (nothing forwarded)`,
+    apply: [catTo(conf, text)],
+    undo: [],
+    owner: 'host',
+    act: { apply: async () => writeWhole(conf, text) },
+  };
+}
+
+/**
+ * Start node's server (its configuration written): dnsmasq forks into the background once its
+ * sockets are bound and its pid file written; minid records that PID and the process's start
+ * time. `undoable` (cluster up): its undo stops it by that PID; a sync has nothing to undo to.
+ */
+export function startStep(node: ClusterNode, dir: string, o: { again?: boolean; undoable: boolean }): Step {
+  const conf = file(node.name, 'conf', dir);
+  const step: Step = {
+    name: `start ${node.name}'s DNS server`,
+    why: o.again
+      ? 'it is not running any more (it died or was killed): started again, with every name'
+      : `the nameserver of ${node.name}'s pods (kubelet's clusterDNS), inside the node, at ${node.ip}:${DNS_PORT}`,
+    apply: [cmd('nsenter', `--net=/run/netns/${node.netns}`, 'dnsmasq', `--conf-file=${conf}`)],
+    undo: [],
+    owner: 'host',
+  };
+  step.act = {
+    apply: async () => {
+      const rec = await startServer(node, dir, step.apply[0].argv);
+      // The undo now knows the PID (a rollback prints `kill PID`, and checks the start time first).
+      if (o.undoable) step.undo = [cmd('kill', String(rec.pid))];
+    },
+    ...(o.undoable ? { undo: async () => void (await stopServer(node.name, dir)) } : {}),
+  };
+  return step;
+}
+
+/** SIGHUP: dnsmasq clears its cache and rereads the records (the PID checked first: still that dnsmasq). */
+export function reloadStep(node: ClusterNode, rec: ServerRecord, dir: string): Step {
+  const pid = rec.pid;
+  return {
+    name: `reload ${node.name}'s DNS server`,
+    why: 'SIGHUP: dnsmasq clears its cache and rereads the names',
+    apply: [cmd('kill', '-HUP', String(rec.pid))],
+    undo: [],
+    owner: 'host',
+    facts: { log: file(node.name, 'log', dir) },
+    act: {
+      apply: async () => {
+        if (!alive(rec)) throw new MinidError(`node ${node.name}'s DNS server (dnsmasq, pid ${pid}) stopped meanwhile: \`minid service sync\` starts it again`);
+        process.kill(rec.pid, 'SIGHUP');
+      },
+    },
+  };
+}
+
+/** `cluster down`: a running server stopped by its recorded PID; its files go. */
+export function stopStep(node: string, rec: ServerRecord, dir: string): Step {
+  return {
+    name: `stop ${node}'s DNS server`,
+    why: "by its recorded PID (start time checked first); deleting the node's namespace would not stop it",
+    apply: [cmd('kill', String(rec.pid))],
+    undo: [],
+    owner: 'host',
+    act: { apply: async () => void (await stopServer(node, dir)) },
+  };
+}
+
+/** `cluster up`: the (empty) names, then each node's configuration and server. */
+export function dnsUpSteps(l: ClusterLayout, dir = dnsDir()): Step[] {
+  return [namesStep([], dir), ...l.nodes.flatMap((n) => [confStep(n, dir), startStep(n, dir, { undoable: true })])];
+}
+
+/** What a sync finds of a node's server: its record, whether that dnsmasq runs, whether the node does. */
+export interface ServerView {
+  rec: ServerRecord | null;
+  running: boolean;
+  nodeThere: boolean;
+}
+
+/**
+ * After every `service create|rm|sync`: the records rewritten, every running server reloaded,
+ * one that is not running (its node still there) started again with every name.
+ */
+export function dnsSyncSteps(l: ClusterLayout, services: NamedService[], views: Map<string, ServerView>, dir = dnsDir()): Step[] {
+  const steps = [namesStep(services, dir)];
+  for (const n of l.nodes) {
+    const v = views.get(n.name);
+    if (v?.running && v.rec) steps.push(reloadStep(n, v.rec, dir));
+    else if (v?.nodeThere) steps.push(confStep(n, dir), startStep(n, dir, { again: !!v.rec, undoable: false }));
+  }
+  return steps;
+}
+
+/** `cluster down`: every running recorded server stopped. */
+export function dnsDownSteps(running: { node: string; rec: ServerRecord }[], dir = dnsDir()): Step[] {
+  return running.map((r) => stopStep(r.node, r.rec, dir));
+}
+
+// --- what the steps do ----------------------------------------------------------------------
+
+/** Start node's server and record it (PID, start time); resolves once it answers. */
+async function startServer(node: ClusterNode, dir: string, argv: string[]): Promise<ServerRecord> {
+  const pidFile = file(node.name, 'pid', dir);
   fs.rmSync(pidFile, { force: true });
   // dnsmasq forks into the background once its sockets are bound and its pid file written.
   const r = await run(argv, { allowFail: true });
@@ -129,21 +245,26 @@ async function startNode(node: ClusterNode, explain: Explain, again = false): Pr
   }
   const pid = parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
   const st = procStat(pid);
-  if (!st) throw new MinidError(`node ${node.name}'s DNS server (dnsmasq, pid ${pid}) exited right after it started: see ${file(node.name, 'log')}`);
+  if (!st) throw new MinidError(`node ${node.name}'s DNS server (dnsmasq, pid ${pid}) exited right after it started: see ${file(node.name, 'log', dir)}`);
   const rec: ServerRecord = { pid, startTime: st.startTime, address: node.ip, port: DNS_PORT, forwarders: [], started: new Date().toISOString() };
-  fs.writeFileSync(file(node.name, 'json'), JSON.stringify(rec, null, 2) + '\n');
+  fs.writeFileSync(file(node.name, 'json', dir), JSON.stringify(rec, null, 2) + '\n');
   return rec;
 }
 
-/** `cluster up`: every node's server, with no names yet. A failure stops the ones started. */
-export async function startClusterDns(l: ClusterLayout, explain: Explain): Promise<void> {
-  writeNames([], explain);
-  try {
-    for (const n of l.nodes) await startNode(n, explain);
-  } catch (e) {
-    await stopClusterDns();
-    throw e;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stop a node's server if its record still names a running dnsmasq (SIGTERM, then SIGKILL after a second); its files go. */
+async function stopServer(node: string, dir: string): Promise<number | null> {
+  const rec = readNodeServer(node, dir);
+  let stopped: number | null = null;
+  if (alive(rec)) {
+    process.kill(rec.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(rec); i++) await sleep(10);
+    if (alive(rec)) process.kill(rec.pid, 'SIGKILL');
+    stopped = rec.pid;
   }
+  for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(node, ext, dir), { force: true });
+  return stopped;
 }
 
 /**
@@ -151,18 +272,13 @@ export async function startClusterDns(l: ClusterLayout, explain: Explain): Promi
  * reread them (SIGHUP), and one that is not running started again (with every name).
  */
 export async function syncClusterDns(l: ClusterLayout, services: NamedService[], explain: Explain): Promise<void> {
-  writeNames(services, explain);
+  const views = new Map<string, ServerView>();
   for (const n of l.nodes) {
     trimLog(n.name);
     const rec = readNodeServer(n.name);
-    if (alive(rec)) {
-      explain?.(`# reload node ${n.name}'s DNS server: SIGHUP, dnsmasq clears its cache and rereads the names`);
-      explain?.(`kill -HUP ${rec.pid}`);
-      process.kill(rec.pid, 'SIGHUP');
-    } else if (fs.existsSync(`/run/netns/${n.netns}`)) {
-      await startNode(n, explain, !!rec);
-    }
+    views.set(n.name, { rec, running: alive(rec), nodeThere: fs.existsSync(`/run/netns/${n.netns}`) });
   }
+  await applyPlan(dnsSyncSteps(l, services, views), { explain, title: "cluster DNS: the services' names on every node", what: 'cluster DNS' });
 }
 
 /** A server's log grows with every query: past LOG_MAX (as the networks' servers), minid empties it (dnsmasq appends). */
@@ -173,8 +289,6 @@ function trimLog(node: string): void {
     /* no log yet */
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `cluster down` and prune: every recorded server stopped by its PID (checked: still that
@@ -187,18 +301,8 @@ export async function stopClusterDns(explain?: Explain): Promise<string[]> {
   } catch {
     return [];
   }
-  const stopped: string[] = [];
-  for (const node of names) {
-    const rec = readNodeServer(node);
-    if (alive(rec)) {
-      explain?.(`# stop node ${node}'s DNS server (${CHAPTER}): by its recorded PID; deleting the node's namespace would not stop it`);
-      explain?.(`kill ${rec.pid}`);
-      process.kill(rec.pid, 'SIGTERM');
-      for (let i = 0; i < 100 && alive(rec); i++) await sleep(10);
-      if (alive(rec)) process.kill(rec.pid, 'SIGKILL');
-      stopped.push(`DNS server of node ${node}, pid ${rec.pid}`);
-    }
-    for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(node, ext), { force: true });
-  }
-  return stopped;
+  const running = names.map((node) => ({ node, rec: readNodeServer(node) })).filter((r): r is { node: string; rec: ServerRecord } => alive(r.rec));
+  if (running.length) await applyPlan(dnsDownSteps(running), { explain, tolerant: true, title: "cluster down: the nodes' DNS servers", what: 'cluster DNS' });
+  for (const node of names) for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(node, ext), { force: true });
+  return running.map((r) => `DNS server of node ${r.node}, pid ${r.rec.pid}`);
 }

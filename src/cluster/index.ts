@@ -108,17 +108,15 @@ export async function clusterUp(o: UpOptions): Promise<ClusterState> {
     const p = probe();
     if (await p.linkExists(state.bridge)) fail(`a link ${state.bridge} (this store's cluster LAN) exists already: \`minid cluster down\` or \`minid system prune\` removes a leftover`, 1);
     writeState(state); // before anything is made: down and prune find it all from here
-    let made = false;
     try {
       for (const node of state.nodes) makeNodeStore(node);
-      await applyPlan(upSteps(state), { explain: o.explain, title: `cluster up: ${n} node${n > 1 ? 's' : ''} on LAN ${state.lan}, pods in ${state.podCidr}, ${mode}` });
-      made = true;
-      // Each node's DNS server (dns.ts): its pods' nameserver, answering the services' names.
-      await (await import('./dns.js')).startClusterDns(state, o.explain);
+      // The nodes, the LAN and the routes (plan.ts), then each node's DNS server (dns.ts): its
+      // pods' nameserver, answering the services' names. One plan: a failure undoes it all
+      // (a server already started is stopped by its recorded PID).
+      const { dnsUpSteps } = await import('./dns.js');
+      await applyPlan([...upSteps(state), ...dnsUpSteps(state)], { explain: o.explain, title: `cluster up: ${n} node${n > 1 ? 's' : ''} on LAN ${state.lan}, pods in ${state.podCidr}, ${mode}`, what: 'cluster up' });
     } catch (e) {
-      // applyPlan undid its steps (startClusterDns stopped its servers); after the plan, the
-      // nodes go here. The folders go too.
-      if (made) await applyPlan(downSteps(state, await present()), { tolerant: true });
+      // applyPlan undid its steps; the folders go too.
       removeFolders();
       throw e;
     }

@@ -1,5 +1,5 @@
 // What --explain says about each step besides its commands: where it is in the course notes
-// (/work/shared/course-notes, chapter "Networking"), why it exists, a one-line command to
+// (/work/shared/course-notes, chapters "Networking" and "DNS in Kubernetes"), why it exists, a one-line command to
 // check it yourself, and, where the course's own command is wrong or incomplete, what goes wrong
 // (each measured on a Debian 12 host). Plain data, keyed by the step's name: the planners
 // (plan.ts, connect.ts, dns/) do not know about it, and step.ts's formatStep() looks it up.
@@ -14,8 +14,8 @@ import type { Cmd } from './types.js';
 export interface Narration {
   /** Chapter › section, recipe step, and the course's own command. */
   course: string;
-  /** The one-line command a learner types to see the result (from the step's own commands). */
-  check?: (apply: Cmd[]) => string;
+  /** The one-line command a learner types to see the result (from the step's own commands, and its facts). */
+  check?: (apply: Cmd[], facts: Record<string, string>) => string;
   /** Where the course's command is wrong or incomplete, and what happens. */
   courseSays?: string;
   /** Why the step's undo exists (teardown, rollback), instead of "teardown". */
@@ -413,6 +413,55 @@ NARRATION.push(
     {
       course: `${SVC}: "whenever service created or deleted, the kube-proxy creates or deletes these rules"`,
       check: (a) => inNode(a, 'iptables-save | grep -c -e MINID-SERVICES -e MINID-SVC- -e MINID-SEP-'),
+    },
+  ],
+);
+
+// --- the cluster's DNS (src/cluster/dns.ts): the notes' chapter "DNS in Kubernetes" --------
+const KDNS = 'Networking › DNS in Kubernetes';
+
+NARRATION.push(
+  [
+    /^write the cluster's names$/,
+    {
+      course:
+        `${KDNS}: "When a service is created, the Kubernetes DNS service (CoreDNS) creates a DNS record for the service that maps service name to the IP address"; ` +
+        'the FQDN is hostname.namespace.type.root: web-service.apps.svc.cluster.local',
+      check: (a) => `cat ${a[0]?.to ?? '?'}`,
+    },
+  ],
+  [
+    /^write \S+'s DNS configuration$/,
+    {
+      course: `${KDNS} › CoreDNS in Kubernetes: the server's configuration is a file (\`cat /etc/coredns/Corefile\`); here dnsmasq's`,
+      check: (a) => `cat ${a[0]?.to ?? '?'}`,
+      courseSays:
+        'the Corefile sends every name it cannot answer to the resolvers of /etc/resolv.conf (`proxy . /etc/resolv.conf`); these nodes have ' +
+        'no way out, so this server forwards nothing (`local=/#/`, no `server=`): any other name is NXDOMAIN',
+    },
+  ],
+  [
+    /^start \S+'s DNS server$/,
+    {
+      course:
+        `${KDNS} › CoreDNS in Kubernetes: "the IP address of this service is configured as the name server on pods" (kubelet's clusterDNS in ` +
+        '`cat /var/lib/kubelet/config.yaml`); one server on every node, as NodeLocal DNSCache runs',
+      check: (a) => inNode(a, "ss -lunp 'sport = :53'"),
+      undo: "a server started by a `cluster up` that failed later is stopped by its recorded PID (start time checked): deleting the node's namespace would not stop it",
+    },
+  ],
+  [
+    /^reload \S+'s DNS server$/,
+    {
+      course: `${KDNS} › CoreDNS in Kubernetes: "Every time a pod or service is created in the cluster, it adds a record into the CoreDNS database"`,
+      check: (_a, f) => `grep 'read .*records' ${f.log ?? '?'} | tail -n 1`,
+    },
+  ],
+  [
+    /^stop \S+'s DNS server$/,
+    {
+      course: `${KDNS}, the way back: the server is a process, and a process keeps a deleted network namespace alive`,
+      check: (a) => `ps -o pid,comm -p ${a[0]?.argv.at(-1) ?? '?'} || echo stopped`,
     },
   ],
 );

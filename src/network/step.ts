@@ -8,7 +8,12 @@
 // Speed: every `ip`/`iptables` process costs ~8 ms, so consecutive commands of one kind run as
 // one process: `ip -batch -`, `ip -n NS -batch -`, `iptables-restore --noflush`, one `sysctl -w`.
 // The explain output still shows the per-step commands (a batch does exactly what they do).
-import { formatCommand, run, type RunResult } from '../sys/exec.js';
+//
+// A few steps minid carries out itself (Step.act: the cluster's DNS servers, src/cluster/dns.ts:
+// a file written whole, a daemon started and recorded, a signal to a PID checked first); they
+// print as the commands a person would type for the same effect, and roll back like the others.
+import { formatCommand, quote, run, type RunResult } from '../sys/exec.js';
+import fs from 'node:fs';
 import { MinidError } from '../errors.js';
 import { probe } from './host.js';
 import type { Cmd } from './types.js';
@@ -34,6 +39,15 @@ export interface Step {
   skip?: string;
   /** Sysctls to read back after the step ran ("set and check"). */
   check?: { sysctl: string; value: string }[];
+  /**
+   * A step minid carries out itself rather than by running `apply` (a file written whole, a
+   * daemon started and its PID recorded, a signal sent to a PID checked first): `apply` and
+   * `undo` stay what the step prints, the commands a person would type for the same effect
+   * (--explain=script replays them); `act` does it, any process through the exec seam.
+   */
+  act?: { apply: () => Promise<void>; undo?: () => Promise<void> };
+  /** What the narration's check needs that the commands do not show (a server's log file). */
+  facts?: Record<string, string>;
 }
 
 export interface PlanOptions {
@@ -90,9 +104,16 @@ export function formatStep(step: Step, index: number, total: number): string[] {
   const head = `# [${index}/${total}] ${step.name}: ${reasonOf(step)}`;
   const notes = narrationLines(step);
   const w = where();
-  const line = (c: Cmd): string => formatCommand([...w, ...c.argv], c.input);
+  const line = (c: Cmd): string => printCmd({ ...c, argv: [...w, ...c.argv] });
   if (step.skip) return [head, ...notes, `#   (skipped: ${step.skip})`, ...step.apply.map((c) => commentOut(line(c)))];
   return [head, ...notes, ...step.apply.map(line)];
+}
+
+/** A command as typed: `cat > FILE <<'EOF'` for one whose output goes to a file. */
+function printCmd(c: Cmd): string {
+  if (c.to === undefined) return formatCommand(c.argv, c.input);
+  const [head, ...rest] = formatCommand(c.argv, c.input).split('\n');
+  return [head.replace(/( <<'EOF')?$/, (heredoc) => ` > ${quote(c.to!)}${heredoc}`), ...rest].join('\n');
 }
 
 /** A teardown or rollback step says why its undo exists, not just "teardown". */
@@ -108,7 +129,7 @@ function narrationLines(step: Step): string[] {
   if (!n) return [];
   const lines = [`#   course: ${n.course}`];
   if (n.courseSays) lines.push(`#   course caveat: ${n.courseSays}`);
-  if (n.check) lines.push(`#   check: ${n.check(step.apply)}`);
+  if (n.check) lines.push(`#   check: ${n.check(step.apply, step.facts ?? {})}`);
   return lines;
 }
 
@@ -125,12 +146,15 @@ export function formatPlan(steps: Step[], title?: string): string {
 interface Unit {
   step: number;
   cmd: Cmd;
+  /** A step minid carries out itself (Step.act): one unit, its first command names it. */
+  act?: () => Promise<void>;
 }
 
-type Kind = { key: string; type: 'ip'; ns: string | null } | { key: string; type: 'iptables' } | { key: string; type: 'sysctl' } | { key: string; type: 'single' };
+type Kind = { key: string; type: 'act' } | { key: string; type: 'ip'; ns: string | null } | { key: string; type: 'iptables' } | { key: string; type: 'sysctl' } | { key: string; type: 'single' };
 
 function classify(c: Cmd): Kind {
   const a = c.argv;
+  if (c.to !== undefined) return { key: 'single', type: 'single' };
   if (c.input === undefined && a[0] === 'ip') {
     const ns = a[1] === '-n' ? a[2] : null;
     const rest = ns ? a.slice(3) : a.slice(1);
@@ -190,6 +214,7 @@ async function safeRun(argv: string[], input?: string): Promise<RunResult & { mi
 
 async function runOne(c: Cmd): Promise<BatchRun> {
   const r = await safeRun(c.argv, c.input);
+  if (r.exitCode === 0 && c.to !== undefined) fs.writeFileSync(c.to, r.stdout); // `> FILE`
   if (r.exitCode === 0) return { execs: 1, failed: -1, message: '', errors: [] };
   const msg = lastLine(r);
   return { execs: 1, failed: 0, message: msg, errors: [`${formatCommand(c.argv)}: ${msg}`], missing: r.missing };
@@ -203,6 +228,19 @@ async function runEach(cmds: Cmd[], execsSoFar: number): Promise<BatchRun> {
     out.errors.push(...r.errors);
   }
   return out;
+}
+
+/** A step minid carries out itself: its error, if any, is the step's failure (a missing program: its own line). */
+async function runAct(act: () => Promise<void>, c: Cmd, tolerant: boolean): Promise<BatchRun> {
+  try {
+    await act();
+    return { execs: 1, failed: -1, message: '', errors: [] };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const missing = e instanceof MinidError && (e as NodeJS.ErrnoException).code === 'ENOENT' ? e : undefined;
+    if (tolerant) return { execs: 1, failed: -1, message: '', errors: [`${formatCommand(c.argv)}: ${message}`] };
+    return { execs: 1, failed: 0, message, errors: [], missing };
+  }
 }
 
 async function runBatch(kind: Kind, cmds: Cmd[], tolerant: boolean): Promise<BatchRun> {
@@ -345,19 +383,23 @@ interface Failure {
 /** Phase 1: the commands of the steps not skipped; consecutive commands of one kind form a batch. */
 function batchSteps(steps: Step[]): { batches: Batch[]; commands: number; lastUnitOf: Map<number, Unit> } {
   const units: Unit[] = [];
+  let commands = 0;
   steps.forEach((s, i) => {
-    if (!s.skip) for (const c of s.apply) units.push({ step: i, cmd: c });
+    if (s.skip) return;
+    commands += s.apply.length;
+    if (s.act) units.push({ step: i, cmd: s.apply[0] ?? { argv: [s.name] }, act: s.act.apply });
+    else for (const c of s.apply) units.push({ step: i, cmd: c });
   });
   const lastUnitOf = new Map<number, Unit>();
   for (const u of units) lastUnitOf.set(u.step, u);
   const batches: Batch[] = [];
   for (const u of units) {
-    const kind = classify(u.cmd);
+    const kind: Kind = u.act ? { key: 'act', type: 'act' } : classify(u.cmd);
     const last = batches[batches.length - 1];
-    if (last && last.kind.key === kind.key && kind.type !== 'single') last.units.push(u);
+    if (last && last.kind.key === kind.key && kind.type !== 'single' && kind.type !== 'act') last.units.push(u);
     else batches.push({ kind, units: [u] });
   }
-  return { batches, commands: units.length, lastUnitOf };
+  return { batches, commands, lastUnitOf };
 }
 
 /** Steps are printed as their commands are about to run, each once, in plan order. */
@@ -390,7 +432,8 @@ async function runLane(run: PlanRun, lane: Batch[], started: Set<number>): Promi
   for (const b of lane) {
     run.printThrough(b.units[b.units.length - 1].step);
     b.units.forEach((u) => started.add(u.step));
-    const r = await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
+    const act = b.units[0].act;
+    const r = act ? await runAct(act, b.units[0].cmd, !!opts.tolerant) : await runBatch(b.kind, b.units.map((u) => u.cmd), !!opts.tolerant);
     result.execs += r.execs;
     crashPoint('network-batch');
     if (opts.tolerant) {
@@ -442,6 +485,6 @@ async function rollBack(run: PlanRun, failures: (Failure | null)[], startedPerLa
 /** Undo steps (given in apply order): their undo commands in reverse, ignoring failures. */
 export async function undoSteps(steps: Step[], opts: { explain?: (l: string) => void } = {}): Promise<PlanResult> {
   const reverse = [...steps].reverse().filter((s) => s.undo.length > 0);
-  const plan: Step[] = reverse.map((s) => ({ name: `undo "${s.name}"`, why: 'roll back', apply: s.undo, undo: [] }));
+  const plan: Step[] = reverse.map((s) => ({ name: `undo "${s.name}"`, why: 'roll back', apply: s.undo, undo: [], ...(s.act?.undo ? { act: { apply: s.act.undo } } : {}) }));
   return applyPlan(plan, { explain: opts.explain, tolerant: true });
 }

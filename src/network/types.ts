@@ -5,6 +5,8 @@
 export interface Cmd {
   argv: string[];
   input?: string;
+  /** Its output goes into this file (`> FILE`). */
+  to?: string;
 }
 
 export type Proto = 'tcp' | 'udp';

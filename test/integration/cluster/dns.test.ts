@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../helpers/minid.js';
+import { eventually, minid } from '../../helpers/minid.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 import { clusterSuite, sh } from './helpers.js';
 
@@ -51,6 +51,18 @@ describe('cluster DNS', () => {
     const id = storeId();
     const nodes = [1, 2].map((i) => ({ name: `node${i}`, netns: `mcl-${id}-node${i}`, ip: lan.replace(/0\/24$/, String(10 + i)) }));
     try {
+      // The DNS steps are numbered steps of the up plan, each with its chapter, why and check;
+      // the check, typed as printed, shows the server listening inside the node.
+      for (const n of nodes) {
+        const m = new RegExp(
+          `^# \\[\\d+/\\d+\\] start ${n.name}'s DNS server: .*${n.ip.replace(/\./g, '\\.')}:53\n# {3}course: Networking › DNS in Kubernetes.*\n# {3}check: (nsenter --net=/run/netns/${n.netns} ss -lunp 'sport = :53')\nnsenter --net=/run/netns/${n.netns} dnsmasq --conf-file=\\S+/${n.name}\\.conf$`,
+          'm',
+        ).exec(upText);
+        expect(m, upText).not.toBeNull();
+        expect(sh('bash', ['-c', m![1]])).toMatch(/dnsmasq/);
+      }
+      expect(upText).toMatch(/^# \[\d+\/\d+\] write node1's DNS configuration: .*\n# {3}course: .*\n# {3}course caveat: .*\n# {3}check: cat \S+\/node1\.conf\ncat > \S+\/node1\.conf <<'EOF'$/m);
+
       // One dnsmasq per node, recorded, running inside the node's namespace.
       for (const n of nodes) {
         const s = recorded(n.name);
@@ -71,7 +83,14 @@ describe('cluster DNS', () => {
 
       const created = await suite.run(['service', 'create', 'web', '--port', '80', '--target-port', '8080', '--selector', 'app=web', '--service-cidr', '10.98.0.0/16', '--explain']);
       expect(created.exitCode, String(created.stderr)).toBe(0);
-      expect(String(created.stdout) + String(created.stderr)).toMatch(/DNS in Kubernetes.*CoreDNS/);
+      const createdText = String(created.stdout) + String(created.stderr);
+      expect(createdText).toMatch(/DNS in Kubernetes.*CoreDNS/);
+      // The records written, then each server reloaded (SIGHUP to its recorded PID); the reload's
+      // check, typed as printed, finds dnsmasq's own line: it reread the records.
+      expect(createdText).toMatch(/^# \[1\/3\] write the cluster's names: .*web\.default\.svc\.cluster\.local, web\.svc -> 10\.98\.0\.1$/m);
+      const reload = new RegExp(`^# \\[2/3\\] reload node1's DNS server: SIGHUP.*\n# {3}course: Networking › DNS in Kubernetes.*\n# {3}check: (.*)\nkill -HUP ${recorded('node1').pid}$`, 'm').exec(createdText);
+      expect(reload, createdText).not.toBeNull();
+      await eventually(() => expect(sh('bash', ['-c', reload![1]])).toMatch(/read \S+\/records - 2 names$/m)); // web.default.svc.cluster.local and web.svc
       // One mechanism: DNS, no /etc/hosts lines.
       expect(await ok(['--node', 'node2', 'exec', 'cli', 'cat', '/etc/hosts'])).not.toContain('web');
 
@@ -128,4 +147,42 @@ describe('cluster DNS', () => {
     expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
     expect(sh('ip', ['netns', 'list'])).not.toContain(`mcl-${id}-`);
   }, 180_000);
+});
+
+describe('cluster DNS: an up that fails at a server', () => {
+  const leftovers = (): number[] =>
+    fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${dnsDir()}/node`);
+      } catch {
+        return false;
+      }
+    }).map(Number);
+  afterAll(async () => {
+    for (const pid of leftovers()) process.kill(pid, 'SIGKILL'); // only if the undo failed (the test then failed too)
+    await suite.run(['cluster', 'down']);
+  });
+
+  it("undoes the whole plan: node1's server (started) is stopped, the nodes and the LAN go", async () => {
+    // A dnsmasq that refuses node2's configuration (first in PATH: nsenter finds it), as a taken port would.
+    const bin = path.join(suite.tmp, 'fake-bin');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(
+      path.join(bin, 'dnsmasq'),
+      '#!/bin/sh\ncase "$*" in *node2.conf*) echo "dnsmasq: failed to create listening socket: Address already in use" >&2; exit 2;; esac\nexec /usr/sbin/dnsmasq "$@"\n',
+      { mode: 0o755 },
+    );
+    const lan = freeSubnet((a) => `172.31.${150 + a}.0/24`);
+    const r = await minid(suite.store, ['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.251.0.0/16', '--lan', lan, '--explain'], { env: { ...suite.store.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.exitCode).not.toBe(0);
+    expect(String(r.stderr).trim().split('\n')).toHaveLength(1);
+    expect(String(r.stderr)).toMatch(/cluster up failed at step \d+\/\d+ "start node2's DNS server": .*Address already in use; undid the steps already applied/);
+    // The rollback, printed: node1's server stopped by the PID it got.
+    expect(String(r.stdout)).toMatch(/^# \[\d+\/\d+\] undo "start node1's DNS server": roll back \(a later step failed\): a server started by a `cluster up` that failed later is stopped by its recorded PID.*\nkill \d+$/m);
+    expect(leftovers()).toEqual([]);
+    const id = storeId();
+    expect(sh('ip', ['netns', 'list'])).not.toContain(`mcl-${id}-`);
+    expect(sh('ip', ['-o', 'link', 'show'])).not.toContain(`mcl${id}`);
+    expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
+  }, 120_000);
 });

@@ -86,19 +86,25 @@ describe('minid service, --mode vxlan', () => {
   });
   it('cluster up --explain: every step with its chapter, a check to type, the result as a comment', () => {
     const heads = upExplained.match(/^# \[\d+\/\d+\] .*$/gm) ?? [];
-    expect(heads.length).toBe(25);
+    expect(heads.length).toBe(32); // 25 for the nodes, the LAN and the overlay; 7 for the DNS (the names, and per node its configuration and server)
     expect(upExplained.match(/^# {3}course: Networking › /gm)?.length).toBe(heads.length - 3); // the three sysfs mounts: "not in the course"
     expect(upExplained.match(/^# {3}check: \S/gm)?.length).toBe(heads.length);
-    expect(upExplained).toMatch(/^# \[\d+\/25\] create the VXLAN device on node1: .*\n# {3}course: Networking › Weaveworks\(CNI\).*\n# {3}course caveat: .*8472.*\n# {3}check: ip -n mcl-\w+-node1 -d link show vxlan1\n/m);
+    expect(upExplained).toMatch(/^# \[\d+\/32\] create the VXLAN device on node1: .*\n# {3}course: Networking › Weaveworks\(CNI\).*\n# {3}course caveat: .*8472.*\n# {3}check: ip -n mcl-\w+-node1 -d link show vxlan1\n/m);
+    expect(upExplained).toMatch(/^# \[\d+\/32\] start node3's DNS server: .*\n# {3}course: Networking › DNS in Kubernetes.*\n# {3}check: nsenter --net=\/run\/netns\/mcl-\w+-node3 ss -lunp 'sport = :53'\n/m);
     expect(upExplained).toMatch(/^# Cluster up: 3 nodes on LAN /m);
   });
 
-  it('service create --explain=script, replayed in bash, gives every node the same iptables state as minid', async () => {
+  it('service create --explain=script, replayed in bash, gives every node the same iptables state and names as minid', async () => {
     const script = await ok(['service', 'create', 'api', '--port', '81', '--target-port', '8080', '--selector', 'app=web', '--explain=script']);
     expect(script.startsWith('#!/usr/bin/env bash\n')).toBe(true);
     expect(script).toMatch(/^# {3}course: Networking › Service Networking: /m);
     expect(script).toMatch(/^# {3}check: nsenter --net=\/run\/netns\/mcl-\w+-node3 iptables -t nat -L MINID-SERVICES -n$/m);
     expect(script).toMatch(/^# Service api: ClusterIP 10\.98\.0\.2:81 -> /m);
+    // The names as steps too: the records written (`cat > FILE`), every node's server reloaded.
+    expect(script).toMatch(/^cat > \S+\/cluster\/dns\/records <<'EOF'\n(.*\n)*10\.98\.0\.2\tapi\.default\.svc\.cluster\.local api\.svc\n/m);
+    expect(script.match(/^kill -HUP \d+$/gm)).toHaveLength(3);
+    const lookup = (n: { netns: string; ip: string }) =>
+      execFileSync('sh', ['-c', `nsenter --net=/run/netns/${n.netns} busybox nslookup api.svc ${n.ip} 2>&1 || true`], { encoding: 'utf8' });
     const made = nodes.map((n) => rulesOf(n.netns));
     expect(made[0]).toContain('"api cluster IP"');
     await ok(['service', 'rm', 'api']);
@@ -109,11 +115,14 @@ describe('minid service, --mode vxlan', () => {
       const replay = await execa('bash', [file], { reject: false });
       expect(replay.exitCode, replay.stderr).toBe(0);
       expect(nodes.map((n) => rulesOf(n.netns))).toEqual(made);
+      // The replayed SIGHUP made the servers reread the replayed records.
+      for (const n of nodes) expect(lookup(n), n.name).toMatch(/Address: 10\.98\.0\.2\b/);
     } finally {
       // The replay made rules minid has no record of: a sync takes them away (stale chains).
       await ok(['service', 'sync']);
     }
     for (const n of nodes) expect(rulesOf(n.netns)).not.toContain('"api');
+    expect(lookup(nodes[2])).toContain('NXDOMAIN');
   });
 
   it('bad input with a cluster up: one line, exit 1, nothing made or changed (kernel and store)', async () => {
@@ -162,15 +171,21 @@ describe('minid service, --mode vxlan', () => {
     expect(r.trim()).toBe('removed: web (10.98.0.1)\nremoved: empty (10.98.0.2)'); // the handout went to the file
     const md = fs.readFileSync(file, 'utf8');
     const sections = md.match(/^## \d+\/\d+\. .*$/gm) ?? [];
+    // Each removal: kube-proxy's rules, then the names (DNS in Kubernetes), each server reloaded.
+    const names = ["## 1/4. write the cluster's names", "## 2/4. reload node1's DNS server", "## 3/4. reload node2's DNS server", "## 4/4. reload node3's DNS server"];
     expect(sections).toEqual([
       "## 1/3. kube-proxy's rules on node1",
       "## 2/3. kube-proxy's rules on node2",
       "## 3/3. kube-proxy's rules on node3",
+      ...names,
       "## 1/3. remove the services' rules from node1",
       "## 2/3. remove the services' rules from node2",
       "## 3/3. remove the services' rules from node3",
+      ...names,
     ]);
     expect(md.match(/^- \*\*Course:\*\* Networking › Service Networking/gm)).toHaveLength(6);
+    expect(md.match(/^- \*\*Course:\*\* Networking › DNS in Kubernetes/gm)).toHaveLength(8);
+    expect(md.match(/^- \*\*Check it yourself:\*\* `grep 'read \.\*records' \S+\/node\d\.log \| tail -n 1`$/gm)).toHaveLength(6);
     expect(md.match(/^- \*\*Check it yourself:\*\* `nsenter --net=\/run\/netns\/mcl-/gm)).toHaveLength(6);
     for (const n of nodes) expect(rulesOf(n.netns)).not.toMatch(/MINID-(SERVICES|SVC-|SEP-|NODEPORTS)/);
 
@@ -190,6 +205,7 @@ describe('minid service, --mode vxlan', () => {
     expect(down).toMatch(/^nsenter --net=\/run\/netns\/mcl-\w+-node1 /m); // a node's own step, typed on the host
     expect(down).toMatch(/^# \[\d+\/\d+\] delete node node2: .*\n# {3}course: Networking › Cluster networking, the way back; .*\n# {3}check: ip netns list\nip netns del mcl-\w+-node2$/m);
     expect(down).toMatch(/^# \[10\/10\] delete the LAN: .*\n# {3}course: Networking › Cluster networking, the way back/m);
+    expect(down).toMatch(/^# \[1\/3\] stop node1's DNS server: by its recorded PID.*\n# {3}course: Networking › DNS in Kubernetes, the way back.*\n# {3}check: ps -o pid,comm -p \d+ \|\| echo stopped\nkill \d+$/m);
     expect(down).toMatch(/^# Cluster down: 3 nodes and the LAN \S+ removed$/m);
   });
 });

@@ -1,4 +1,7 @@
 // The plan executor: batching, explain output, rollback, dry-run, skip, tolerant teardown.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyPlan, formatPlan, formatStep, cmd, type Step } from '../../../src/network/step.js';
 import { MinidError } from '../../../src/errors.js';
@@ -200,5 +203,53 @@ describe('applyPlan', () => {
   it('formatStep shows a here-document for commands with stdin', () => {
     const s: Step = { name: 'n', why: 'w', apply: [{ argv: ['tee', '/x'], input: 'a\n' }], undo: [] };
     expect(formatStep(s, 1, 1)).toEqual(['# [1/1] n: w', "tee /x <<'EOF'\na\nEOF"]);
+  });
+});
+
+describe('steps minid carries out itself (Step.act)', () => {
+  it('runs the act instead of the commands, prints the commands as typed (`cat > FILE`), and a failure undoes the acts already done', async () => {
+    const done: string[] = [];
+    const own = (name: string, fail = false): Step => ({
+      name,
+      why: 'in-process',
+      apply: [{ argv: ['cat'], input: `${name}\n`, to: `/tmp/${name}` }],
+      undo: [cmd('rm', `/tmp/${name}`)],
+      act: {
+        apply: async () => {
+          if (fail) throw new MinidError(`${name} went wrong`);
+          done.push(name);
+        },
+        undo: async () => void done.push(`undo ${name}`),
+      },
+    });
+    const lines: string[] = [];
+    const err = await applyPlan([steps()[0], own('a'), own('b', true)], { explain: (l) => lines.push(l), what: 'test' }).catch((e: unknown) => e as MinidError);
+    expect(err).toBeInstanceOf(MinidError);
+    expect((err as MinidError).message).toBe('test failed at step 3/3 "b": cat: b went wrong; undid the steps already applied');
+    // b's own undo runs too (it may have done half): each act undoes only what it finds.
+    expect(done).toEqual(['a', 'undo b', 'undo a']);
+    // The ip command ran (and its undo); the acts' commands never did.
+    expect(rec.calls.map((c) => c.argv.join(' '))).toEqual(['ip netns add ns1', 'ip netns del ns1']);
+    expect(lines).toContain("cat > /tmp/a <<'EOF'\na\nEOF");
+  });
+
+  it('a command whose output goes to a file (`> FILE`), run as a plain step, writes its output there', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minid-step-'));
+    try {
+      rec.responders.push((argv) => (argv[0] === 'cat' ? { stdout: 'hello\n' } : undefined));
+      const f = path.join(dir, 'out');
+      await applyPlan([{ name: 'write', why: 'a file', apply: [{ argv: ['cat'], input: 'hello\n', to: f }], undo: [] }]);
+      expect(fs.readFileSync(f, 'utf8')).toBe('hello\n');
+      expect(formatStep({ name: 'write', why: 'a file', apply: [{ argv: ['cat'], to: f }], undo: [] }, 1, 1).at(-1)).toBe(`cat > ${f}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tolerant: a failing act is one ignored error, the plan goes on', async () => {
+    const bad: Step = { name: 'x', why: 'y', apply: [cmd('kill', '42')], undo: [], act: { apply: async () => Promise.reject(new Error('no such process')) } };
+    const r = await applyPlan([bad, steps()[0]], { tolerant: true });
+    expect(r.errors).toEqual(['kill 42: no such process']);
+    expect(rec.calls.map((c) => c.argv.join(' '))).toEqual(['ip netns add ns1']);
   });
 });
