@@ -179,6 +179,9 @@ describe('minid why with a CNI container', () => {
     dropLink(s, VETH);
     const r = why(s, parseTarget('c1:80'), parseFrom('host'));
     expect(r.cause).toMatchObject({ id: 'cni.interface.exists', fix: "minid restart c1  (the plugins' DEL, then ADD: they make it again)" });
+    // From itself (hairpin) and from a container with no network of its own.
+    expect(why(load(), parseTarget('c1:80'), parseFrom('container:c1'))).toMatchObject({ pathKind: 'hairpin', cause: null });
+    expect(() => why(load(), parseTarget('c1:80'), parseFrom('container:nosuch'))).toThrow('no container nosuch with a network of its own (minid ps lists them)');
     const l = why(load(), parseTarget('c1:81'), parseFrom('127.0.0.1'));
     expect(l.cause).toMatchObject({ id: 'port.published', ok: false });
     expect(l.cause!.fix).toContain('-p HOSTPORT:81');
