@@ -386,6 +386,8 @@ export function portChecks(s: Snapshot, ep: EndpointRecord, net: NetworkRecord, 
 export function leftoverChecks(s: Snapshot): Check[] {
   const out: Check[] = [];
   const known = new Set(s.records.endpoints.map((e) => e.containerId.slice(0, 12)));
+  // A CNI container's rules are its plugins', not this store's: only its namespace is minid's.
+  const held = new Set([...(s.records.namespaces ?? []), ...(s.records.cni ?? []).map((c) => c.netnsName)]);
   const nets = new Set(s.records.networks.map((n) => n.name));
   for (const r of s.kernel.iptables.rules) {
     const m = /^minid:[0-9a-f]{8}:([^:]+)(?::([^:]*):([^:]+))?$/.exec(r.comment ?? '');
@@ -411,7 +413,7 @@ export function leftoverChecks(s: Snapshot): Check[] {
   const containers = new Set(s.records.containers.map((c) => c.id.slice(0, 12)));
   for (const ns of s.kernel.netnsNames) {
     const id = /^minid-([0-9a-f]{12})$/.exec(ns)?.[1];
-    if (!id || !containers.has(id) || known.has(id)) continue;
+    if (!id || !containers.has(id) || known.has(id) || held.has(ns)) continue;
     out.push({
       id: 'leftover.netns', order: ORDER.leftover, subject: `netns:${ns}`, paths: [],
       title: 'no namespace of a container that is not attached', ok: false, found: `${ns} is left of a container with no endpoint`,

@@ -8,13 +8,44 @@ import { run } from '../sys/exec.js';
 import { probe } from '../network/host.js';
 import { parseComment } from '../network/names.js';
 import { parseIpAddr, parseNsids, parseRoutes, parseSaveCounters, parseSs } from './parse.js';
-import type { ContainerRecord, EndpointRecord, IptRule, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
+import type { CniRecord, ContainerRecord, EndpointRecord, IptRule, KernelSnapshot, MinidRecords, NetnsView, Snapshot } from './snapshot.js';
 
 /** The sysctls that decide whether a published port answers (per bridge where they are per interface). */
 export function sysctlKeys(bridges: string[]): string[] {
   const keys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter', 'net.bridge.bridge-nf-call-iptables'];
   for (const b of bridges) keys.push(`net.ipv4.conf.${b}.route_localnet`, `net.ipv4.conf.${b}.rp_filter`);
   return keys;
+}
+
+/**
+ * The containers of `minid run --cni NAME`: what the cni driver stored (the attachment in the
+ * container's state) and the CNI result cache (files only: no plugin runs, nothing changes).
+ */
+async function readCniRecords(states: { config: { id: string; name: string; attachment?: unknown; net: { cni?: { confDir?: string; path?: string } } } }[]): Promise<CniRecord[]> {
+  const mine = states.filter((s) => (s.config.attachment as { mode?: string } | undefined)?.mode === 'cni');
+  if (!mine.length) return [];
+  const { fromStored } = await import('../network/drivers/index.js');
+  const { CONTAINER_IF } = await import('../network/names.js');
+  const { readCache, decodeConfig } = await import('../cni/cache.js');
+  const { cniRecordOf } = await import('./cni.js');
+  const out: CniRecord[] = [];
+  for (const s of mine) {
+    const att = fromStored(s.config.attachment, { cni: s.config.net.cni });
+    if (att.mode !== 'cni') continue;
+    const cached = readCache(att.cni.name, s.config.id, CONTAINER_IF);
+    let conf = cached?.config ? decodeConfig(cached.config) : null;
+    if (!conf) {
+      // No cached configuration (an older cache file): the list as its folder holds it now.
+      const { loadNetworkList } = await import('../cni/conf.js');
+      try {
+        conf = loadNetworkList(att.cni.name, att.cni.confDir).bytes;
+      } catch {
+        conf = null;
+      }
+    }
+    out.push(cniRecordOf(att, s.config.id, s.config.name, CONTAINER_IF, cached?.result ?? null, conf));
+  }
+  return out;
 }
 
 /** What minid's store records: networks, their endpoints, containers (this store only). */
@@ -25,7 +56,8 @@ export async function readRecords(): Promise<MinidRecords> {
   const { listStates } = await import('../runtime/state.js');
   const store = (await storeRef()).id;
   const networks = records();
-  const endpoints: EndpointRecord[] = listEndpoints()
+  const all = listEndpoints();
+  const endpoints: EndpointRecord[] = all
     .filter((e) => e.state === 'attached' && e.ip && e.veth && e.netnsName)
     .map((e) => ({
       containerId: e.containerId,
@@ -39,13 +71,17 @@ export async function readRecords(): Promise<MinidRecords> {
       gateway: e.gateway ?? networks.find((n) => n.name === e.network)?.gateway ?? '',
       ports: e.ports ?? [],
     }));
-  const containers: ContainerRecord[] = listStates().map((s) => {
+  const states = listStates();
+  const containers: ContainerRecord[] = states.map((s) => {
     const c: ContainerRecord = { id: s.config.id, name: s.config.name, status: s.status };
     if (s.pid) c.pid = s.pid;
     return c;
   });
   const networksUp = networks.filter((n) => fs.existsSync(upMarker(n.name))).map((n) => n.name);
-  return { store, networks, networksUp, endpoints, containers };
+  const cni = await readCniRecords(states);
+  // Every namespace an attached container holds (--network none and --cni ones too): not leftovers.
+  const namespaces = [...new Set(all.filter((e) => e.state === 'attached' && e.netnsName).map((e) => e.netnsName!))].sort();
+  return { store, networks, networksUp, endpoints, cni, namespaces, containers };
 }
 
 async function out(argv: string[]): Promise<string> {
@@ -97,7 +133,8 @@ export async function readKernel(rec: MinidRecords, where: ReadWhere = {}): Prom
   // Through the host probe (network/host.ts): /proc/sys and /run/netns, faked by unit tests.
   const p = probe();
   const netnsNames = (await p.netnsList()).sort();
-  const wanted = [...new Set([...rec.endpoints.map((e) => e.netnsName), ...(where.views ?? [])])];
+  // The containers' namespaces, CNI ones too, read in the same pass (one `ip`/`ss` set per namespace).
+  const wanted = [...new Set([...rec.endpoints.map((e) => e.netnsName), ...(rec.cni ?? []).map((c) => c.netnsName), ...(where.views ?? [])])];
   const ns = where.netns;
   // `ip -n NS` and `ss -N NS` switch namespace themselves; iptables-save needs nsenter.
   const ipIn = ns ? ['ip', '-n', ns] : ['ip'];

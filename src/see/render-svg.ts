@@ -15,7 +15,8 @@ export function renderTopoSvg(t: Topo): string {
   const long = [
     ...t.host.rules.map((r) => 130 + textWidth(`${r.table} ${r.chain} ${r.rule}`)),
     ...t.networks.flatMap((n) => n.rules.map((r) => 130 + textWidth(`${r.table} ${r.chain} ${r.rule}`))),
-    ...[...t.host.marks, ...t.networks.flatMap((n) => n.marks), ...t.leftovers].flatMap((m) => [30 + textWidth(`✗1 ${m.title} — ${m.found}`), 50 + textWidth(`fix: ${m.fix ?? ''}`)]),
+    ...(t.cni ?? []).map((n) => 40 + textWidth(`rules: ${n.rules}`)),
+    ...[...t.host.marks, ...t.networks.flatMap((n) => n.marks), ...(t.cni ?? []).flatMap((n) => n.marks), ...t.leftovers].flatMap((m) => [30 + textWidth(`✗1 ${m.title} — ${m.found}`), 50 + textWidth(`fix: ${m.fix ?? ''}`)]),
   ];
   const W = Math.max(960, 40 + Math.max(0, ...long));
   const parts: string[] = [];
@@ -82,7 +83,44 @@ export function renderTopoSvg(t: Topo): string {
     }
     y += 25;
   }
-  const marks = [...h.marks, ...t.networks.flatMap((n) => n.marks), ...t.leftovers];
+  // CNI networks: the bridge the plugins' result names (if any), then each container's cable.
+  for (const n of t.cni ?? []) {
+    const bw = 520;
+    const bx = (W - bw) / 2;
+    const br = n.bridges[0];
+    const bBad = !!br && marked(n.marks, `link:${br.name}`);
+    line(W / 2, y - 20, W / 2, y, false);
+    box(bx, y, bw, 56, bBad, '#eef8ee');
+    text(W / 2, y + 22, br ? `bridge ${br.name} (made by the plugins) ${br.exists ? (br.up ? 'up' : 'DOWN') : 'MISSING'} ${br.addresses.join(' ')}` : 'no host bridge in the CNI result', { anchor: 'middle', bold: true, color: bBad ? RED : INK });
+    text(W / 2, y + 42, n.label, { anchor: 'middle' });
+    const top = y + 56;
+    y += 110;
+    const count = Math.max(1, n.containers.length);
+    const cw = Math.min(280, (W - 40) / count - 20);
+    n.containers.forEach((c, i) => {
+      const cx = 20 + i * (cw + 20) + ((W - 40) - count * (cw + 20) + 20) / 2;
+      const mid = cx + cw / 2;
+      const cableBad = marked(n.marks, ...(c.hostEnd ? [`link:${c.hostEnd.name}`] : []), ...c.interfaces.map((x) => `netns:${c.netns.name}/${x.name}`));
+      line(W / 2, top, mid, y, cableBad);
+      if (c.hostEnd) text(mid + 6, y - 24, `${c.hostEnd.name} ${c.hostEnd.exists ? (c.hostEnd.up ? 'up' : 'DOWN') : 'MISSING'}`, { size: 11, color: cableBad ? RED : INK });
+      text(mid + 6, y - 10, `${c.hostEnd ? 'veth ⇅ ' : ''}${c.interfaces.map((x) => `${x.name} ${x.exists ? (x.up ? 'up' : 'DOWN') : 'MISSING'}`).join(', ')}`, { size: 11, color: cableBad ? RED : INK });
+      const rows = [
+        `netns ${c.netns.name}${c.netns.exists ? '' : ' MISSING'}`,
+        ...c.interfaces.map((x) => `${x.name} ${x.addresses.join(' ') || '(no address)'}`),
+        `${c.status}; listening ${c.listening.map((l) => `${l.address}:${l.port}`).join(' ') || 'nothing'}`,
+        ...c.published.map((p) => `${p.hostIp === '0.0.0.0' ? '*' : p.hostIp}:${p.hostPort}→${p.containerPort}/${p.protocol} (plugins' rules)`),
+      ];
+      const cBad = n.marks.some((m) => !m.harmless && (m.subject.startsWith(`netns:${c.netns.name}`) || m.subject === `container:${c.container}`));
+      box(cx, y, cw, 30 + rows.length * 16, cBad, '#fdf6e3');
+      text(cx + 10, y + 18, `container ${c.container} (CNI)`, { bold: true, size: 11, color: cBad ? RED : INK });
+      rows.forEach((r, k) => text(cx + 10, y + 36 + k * 16, r, { size: 11 }));
+    });
+    const tallest = Math.max(0, ...n.containers.map((c) => 30 + (2 + c.interfaces.length + c.published.length) * 16));
+    y += tallest + 30;
+    text(20, y, `rules: ${n.rules}`, { size: 11 });
+    y += 40;
+  }
+  const marks = [...h.marks, ...t.networks.flatMap((n) => n.marks), ...(t.cni ?? []).flatMap((n) => n.marks), ...t.leftovers];
   text(20, y, marks.length ? `Where the kernel and minid's records disagree (${marks.length})` : "✓ the kernel matches minid's records", { bold: true, color: marks.length ? RED : INK });
   y += 18;
   marks.forEach((m, i) => {

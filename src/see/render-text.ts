@@ -26,9 +26,10 @@ export function renderTopoText(t: Topo): string {
   L.push(`│  ip_forward=${onOff(h.ipForward)}${tag(hm, 'sysctl:net.ipv4.ip_forward')}   FORWARD policy ${h.forwardPolicy}${tag(hm, 'chain:filter/FORWARD')}   rp_filter(all)=${onOff(h.rpFilterAll)}`);
   L.push(`│  br_netfilter ${h.brNetfilter.loaded ? `loaded, bridge-nf-call-iptables=${onOff(h.brNetfilter.callIptables)}` : 'not loaded'}`);
   L.push(h.uplink ? `├─ uplink ${h.uplink.dev} ${h.uplink.addresses.join(' ')}  (default route: containers leave through here, MASQUERADEd)` : '├─ uplink: none (no default route)');
-  if (t.networks.length === 0) L.push('└─ (no network of this store has a bridge or a container)');
+  const cnis = t.cni ?? [];
+  if (t.networks.length === 0 && cnis.length === 0) L.push('└─ (no network of this store has a bridge or a container)');
   t.networks.forEach((n, ni) => {
-    const lastNet = ni === t.networks.length - 1;
+    const lastNet = ni === t.networks.length - 1 && cnis.length === 0;
     const nm = n.marks;
     const b = n.bridge;
     const bar = lastNet ? ' ' : '│';
@@ -54,6 +55,31 @@ export function renderTopoText(t: Topo): string {
       }
     });
   });
+  // CNI networks: drawn from the plugins' result (what they made), compared with the kernel.
+  cnis.forEach((n, ni) => {
+    const lastNet = ni === cnis.length - 1;
+    const bar = lastNet ? ' ' : '│';
+    const nm = n.marks;
+    L.push(`${lastNet ? '└─' : '├─'} ${n.label}, cniVersion ${n.cniVersion || '?'}: the plugins made these links`);
+    for (const b of n.bridges) {
+      const st = b.exists ? `${b.up ? 'up' : 'DOWN'} ${b.addresses.join(' ') || '(no address)'}` : 'MISSING';
+      L.push(`${bar}     bridge ${b.name} ${st}${tag(nm, `link:${b.name}`)}  (named in the CNI result)`);
+    }
+    n.containers.forEach((c, ci) => {
+      const last = ci === n.containers.length - 1;
+      const k = last ? '   ' : '│  ';
+      const ifs = c.interfaces.map((i) => `${i.exists ? `${i.name} ${i.addresses.join(' ') || '(no address)'} ${i.up ? 'up' : 'DOWN'}` : `${i.name} MISSING`}${tag(nm, `netns:${c.netns.name}/${i.name}`)}`).join(', ');
+      const he = c.hostEnd;
+      const hostEnd = he ? (he.exists ? `${he.name} ${he.up ? 'up' : 'DOWN'}${he.hairpin === null ? '' : he.hairpin ? ' hairpin' : ' no-hairpin'}` : `${he.name} MISSING`) + tag(nm, `link:${he.name}`) : '';
+      L.push(`${bar}     ${last ? '└─' : '├─'} ${he ? `${hostEnd} ══ virtual cable (veth) ══ ` : '(no host-side interface in the CNI result) '}${ifs}`);
+      L.push(`${bar}     ${k}   netns ${c.netns.name}${c.netns.exists ? '' : ' MISSING'}: container ${c.container} (${c.id.slice(0, 12)}) ${c.status}${tag(nm, `netns:${c.netns.name}`, `container:${c.container}`)}`);
+      const dflt = c.routes.find((r) => r.dst === 'default');
+      L.push(`${bar}     ${k}   the plugins gave ${c.expected.addresses.join(' ') || 'no address'}${c.expected.gateway ? `, gateway ${c.expected.gateway}` : ''} (result from the ${c.resultFrom === 'cache' ? 'CNI result cache' : "container's state"})`);
+      L.push(`${bar}     ${k}   ${dflt ? `default via ${dflt.gateway}` : 'no default route'}; listening: ${c.listening.map((l) => `${l.proto} ${l.address}:${l.port}`).join(', ') || 'nothing'}`);
+      for (const p of c.published) L.push(`${bar}     ${k}   published ${p.hostIp === '0.0.0.0' ? '*' : p.hostIp}:${p.hostPort} -> ${p.containerPort}/${p.protocol} (by the plugins' rules)`);
+    });
+    L.push(`${bar}     rules: ${n.rules}`);
+  });
   L.push('');
   L.push(`iptables: minid's rules of this store (live counters: packets bytes)`);
   const rules: { r: RuleView; marks: Mark[] }[] = [
@@ -73,7 +99,7 @@ export function renderTopoText(t: Topo): string {
   }
   for (const m of t.leftovers) tag([m], m.subject);
   // Marks not drawn above (a FORWARD policy that drops, say) are listed all the same.
-  for (const m of [...hm, ...t.networks.flatMap((n) => n.marks)]) if (!all.includes(m)) all.push(m);
+  for (const m of [...hm, ...t.networks.flatMap((n) => n.marks), ...cnis.flatMap((n) => n.marks)]) if (!all.includes(m)) all.push(m);
   L.push('');
   if (all.length === 0) {
     L.push('✓ the kernel matches minid\'s records');

@@ -118,6 +118,32 @@ export interface ContainerRecord {
   pid?: number;
 }
 
+/**
+ * A container attached with `minid run --cni NAME`: what the cni driver recorded (the
+ * attachment in the container's state) and what the CNI result cache holds (cache.ts). The
+ * plugins made its interfaces and own their rules; minid only knows what their result says.
+ */
+export interface CniRecord {
+  containerId: string;
+  containerName: string;
+  /** The network configuration list's name. */
+  network: string;
+  /** The plugins of the list, in call order (types: bridge, host-local, portmap, ...). */
+  plugins: string[];
+  cniVersion: string;
+  netnsName: string;
+  /** The interface minid asked the plugins for (CNI_IFNAME). */
+  ifName: string;
+  /** The result's interfaces: with sandbox = inside the container, without = on the host. */
+  interfaces: { name: string; mac?: string; sandbox?: string }[];
+  /** The result's addresses (CIDR), with the interface index they belong to. */
+  ips: { address: string; gateway?: string; interface?: number }[];
+  routes: { dst: string; gw?: string }[];
+  ports: PortBinding[];
+  /** Where the result was read: the cache file (what DEL and CHECK use), else the container's state. */
+  resultFrom: 'cache' | 'state';
+}
+
 /** What minid's store says should exist. */
 export interface MinidRecords {
   /** The store's id (8 hex digits, in every rule comment and bridge alias). */
@@ -126,6 +152,10 @@ export interface MinidRecords {
   /** Networks minid set up (its marker: the bridge and rules should exist until teardown). */
   networksUp: string[];
   endpoints: EndpointRecord[];
+  /** Containers attached by CNI plugins (absent in snapshots of older minids). */
+  cni?: CniRecord[];
+  /** Every namespace an attached endpoint record names, of any driver (absent in older snapshots). */
+  namespaces?: string[];
   containers: ContainerRecord[];
 }
 

@@ -5,6 +5,7 @@ import { comment } from '../network/names.js';
 import { networkSetUp, endpointChecks, hostChecks, hostLink, leftoverChecks, netnsView, networkChecks, networksOf, portChecks, sysctl, containerEnd, type Check } from './checks.js';
 import { hostRules, networkRules, portRulesOf, sameRule, type ExpectedRule } from './expected.js';
 import { ruleText } from './parse.js';
+import { cniChecks, cniLabel, hostSide, rulesNote } from './cni.js';
 import type { IptRule, Listener, Route, Snapshot } from './snapshot.js';
 
 export interface Mark {
@@ -72,6 +73,42 @@ export interface NetworkView {
   marks: Mark[];
 }
 
+/** A container of `minid run --cni NAME`, drawn from its CNI result and the kernel. */
+export interface CniContainerView {
+  container: string;
+  id: string;
+  status: string;
+  netns: { name: string; exists: boolean };
+  /** The interfaces inside the container the result names (eth0). */
+  interfaces: { name: string; exists: boolean; up: boolean; operstate: string; kind: string | null; addresses: string[] }[];
+  /** The host end of its cable, when the plugins made one (bridge, ptp): null for macvlan, ipvlan, ... */
+  hostEnd: { name: string; exists: boolean; up: boolean; operstate: string; master: string | null; hairpin: boolean | null } | null;
+  /** The bridge the result names, when there is one. */
+  bridge: string | null;
+  /** What the result says: addresses (CIDR) and gateway. */
+  expected: { addresses: string[]; gateway: string };
+  routes: Route[];
+  listening: Listener[];
+  published: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[];
+  /** Where the result was read: the CNI result cache, or the container's state. */
+  resultFrom: 'cache' | 'state';
+}
+
+/** A CNI configuration list with the containers of this store on it. */
+export interface CniNetworkView {
+  name: string;
+  /** "CNI network NAME (plugins: bridge, host-local, portmap)". */
+  label: string;
+  plugins: string[];
+  cniVersion: string;
+  /** The host bridges the results name. */
+  bridges: { name: string; exists: boolean; up: boolean; operstate: string; addresses: string[] }[];
+  containers: CniContainerView[];
+  /** The plugins' rules are theirs: what minid says instead of checking them. */
+  rules: string;
+  marks: Mark[];
+}
+
 export interface Topo {
   store: string;
   host: {
@@ -85,6 +122,8 @@ export interface Topo {
     marks: Mark[];
   };
   networks: NetworkView[];
+  /** Containers attached by CNI plugins (`minid run --cni`), by configuration list. */
+  cni: CniNetworkView[];
   /** Objects of this store that no record explains. */
   leftovers: Mark[];
 }
@@ -116,8 +155,60 @@ function ruleViews(s: Snapshot, expected: { rule: ExpectedRule; owner: string }[
   return out;
 }
 
+/** The CNI networks of the snapshot (only NAME's when given), their containers and marks. */
+export function cniViews(s: Snapshot, name?: string): CniNetworkView[] {
+  const recs = (s.records.cni ?? []).filter((r) => !name || r.network === name);
+  const names = [...new Set(recs.map((r) => r.network))].sort();
+  return names.map((n) => {
+    const mine = recs.filter((r) => r.network === n);
+    const checks: Check[] = [];
+    const bridges = new Set<string>();
+    const containers = mine.map((r): CniContainerView => {
+      checks.push(...cniChecks(s, r));
+      const side = hostSide(s, r);
+      if (side.bridge) bridges.add(side.bridge);
+      const view = netnsView(s, r.netnsName);
+      const end = side.end ? hostLink(s, side.end) : undefined;
+      const inside = r.interfaces.filter((i) => i.sandbox).map((i) => i.name);
+      return {
+        container: r.containerName,
+        id: r.containerId,
+        status: s.records.containers.find((x) => x.id === r.containerId)?.status ?? 'unknown',
+        netns: { name: r.netnsName, exists: s.kernel.netnsNames.includes(r.netnsName) },
+        interfaces: (inside.length ? inside : [r.ifName]).map((name) => {
+          const l = view?.links.find((x) => x.name === name);
+          return { name, exists: !!l, up: !!l?.up, operstate: l?.operstate ?? 'ABSENT', kind: l?.kind ?? null, addresses: l?.addresses ?? [] };
+        }),
+        hostEnd: side.end ? { name: side.end, exists: !!end, up: !!end?.up, operstate: end?.operstate ?? 'ABSENT', master: end?.master ?? null, hairpin: end?.hairpin ?? null } : null,
+        bridge: side.bridge ?? null,
+        expected: { addresses: r.ips.map((i) => i.address), gateway: r.ips.find((i) => i.gateway)?.gateway ?? '' },
+        routes: view?.routes ?? [],
+        listening: view?.listening ?? [],
+        published: r.ports.map((b) => ({ protocol: b.protocol, hostIp: b.hostIp || '0.0.0.0', hostPort: b.hostPort, containerPort: b.containerPort })),
+        resultFrom: r.resultFrom,
+      };
+    });
+    const first = mine[0];
+    return {
+      name: n,
+      label: cniLabel(first),
+      plugins: first.plugins,
+      cniVersion: first.cniVersion,
+      bridges: [...bridges].sort().map((b) => {
+        const l = hostLink(s, b);
+        return { name: b, exists: !!l, up: !!l?.up, operstate: l?.operstate ?? 'ABSENT', addresses: l?.addresses ?? [] };
+      }),
+      containers,
+      rules: rulesNote(first),
+      marks: marksOf(checks),
+    };
+  });
+}
+
 export function buildTopo(s: Snapshot, network?: string): Topo {
-  const nets = networksOf(s, network);
+  // A CNI network's name: that network alone (minid's own networks are not asked for).
+  const cniOnly = !!network && (s.records.cni ?? []).some((r) => r.network === network) && !s.records.networks.some((n) => n.name === network);
+  const nets = cniOnly ? [] : networksOf(s, network);
   const uplinkRoute = s.kernel.host.routes.find((r) => r.dst === 'default' && r.dev);
   const up = uplinkRoute ? hostLink(s, uplinkRoute.dev!) : undefined;
   const hostMarks = marksOf(hostChecks(s, nets));
@@ -133,6 +224,8 @@ export function buildTopo(s: Snapshot, network?: string): Topo {
       marks: hostMarks,
     },
     networks: [],
+    // All of them, or the one asked for (none when a network of minid's is asked for).
+    cni: !network ? cniViews(s) : cniOnly ? cniViews(s, network) : [],
     leftovers: marksOf(leftoverChecks(s)),
   };
   for (const net of nets) {
@@ -200,5 +293,5 @@ export function buildTopo(s: Snapshot, network?: string): Topo {
 
 /** Every mark of a topo, host first. */
 export function allMarks(t: Topo): Mark[] {
-  return [...t.host.marks, ...t.networks.flatMap((n) => n.marks), ...t.leftovers];
+  return [...t.host.marks, ...t.networks.flatMap((n) => n.marks), ...(t.cni ?? []).flatMap((n) => n.marks), ...t.leftovers];
 }

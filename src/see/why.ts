@@ -4,7 +4,8 @@
 import { MinidError } from '../errors.js';
 import { appCheck, endpointChecks, hostChecks, leftoverChecks, networkChecks, portChecks, ORDER, type Check, type Path } from './checks.js';
 import type { PortBinding } from '../network/types.js';
-import type { EndpointRecord, Snapshot } from './snapshot.js';
+import type { CniRecord, EndpointRecord, Snapshot } from './snapshot.js';
+import { asEndpoint, cniChecks, cniLabel, hostSide, primaryIp, rulesNote } from './cni.js';
 
 export interface WhyTarget {
   container: string;
@@ -42,6 +43,8 @@ export interface WhyReport {
   cause: Check | null;
   /** What other paths need and this one does not (check ids, shortened). */
   notOnPath: string[];
+  /** What minid does not check on this path, and who does (a CNI container: its plugins' rules). */
+  notes?: string[];
 }
 
 const findEp = (s: Snapshot, ref: string): EndpointRecord | undefined => {
@@ -54,7 +57,9 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
   const c = s.records.containers.find((x) => x.name === target.container || x.id === target.container || (target.container.length >= 3 && x.id.startsWith(target.container)));
   if (!c) throw new MinidError(`no such container: ${target.container} (minid ps -a lists them)`, 1);
   const ep = findEp(s, target.container);
-  if (!ep) throw new MinidError(`container ${c.name} is not on a bridge network of minid (--network none, host, or CNI): there is no path to check`, 1);
+  const cni = (s.records.cni ?? []).find((r) => r.containerId === c.id);
+  if (!ep && cni) return whyCni(s, cni, target, from);
+  if (!ep) throw new MinidError(`container ${c.name} is not on a bridge network of minid nor a CNI network (--network none or host): there is no path to check`, 1);
   const net = s.records.networks.find((n) => n.name === ep.network);
   if (!net) throw new MinidError(`container ${c.name}'s network "${ep.network}" has no record: run \`minid system prune\``, 1);
 
@@ -63,7 +68,7 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
   let source: EndpointRecord | undefined;
   if (from.kind === 'container') {
     source = findEp(s, from.name);
-    if (!source) throw new MinidError(`no container ${from.name} on a minid bridge network (minid ps lists them)`, 1);
+    if (!source) throw new MinidError(`no container ${from.name} on a minid bridge network (minid ps lists them; from a CNI container, its plugins' rules decide: this path is not checked)`, 1);
     if (source.containerId === ep.containerId) kind = 'hairpin';
     else if (source.network === ep.network) kind = 'neighbour';
     else kind = 'remote';
@@ -140,6 +145,68 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
   };
 }
 
+/**
+ * A container of `minid run --cni`: the checks of what its plugins' result says (namespace,
+ * interface, address, default route, the host-side links) and the app's socket. The packet's
+ * way through iptables is the plugins' (portmap's DNAT, the bridge plugin's masquerading):
+ * minid names it and leaves it to them (`minid network check` runs their CHECK).
+ */
+function whyCni(s: Snapshot, r: CniRecord, target: WhyTarget, from: From): WhyReport {
+  const p = primaryIp(r);
+  if (!p) throw new MinidError(`container ${r.containerName}'s CNI result (${cniLabel(r)}) gives it no IPv4 address: there is no path to check (minid network check ${r.containerName} asks the plugins)`, 1);
+  const ep = asEndpoint(s, r);
+  const side = hostSide(s, r);
+  const binding = r.ports.find((b) => b.protocol === target.proto && (target.port === undefined || b.containerPort === target.port || b.hostPort === target.port));
+  const port = binding ? binding.containerPort : target.port;
+  if (port === undefined) throw new MinidError(`container ${r.containerName} publishes no ${target.proto} port: name one (${r.containerName}:PORT)`, 1);
+  let source: EndpointRecord | undefined;
+  let kind: Path = from.kind === 'container' ? 'remote' : from.kind;
+  if (from.kind === 'container') {
+    const sc = s.records.containers.find((x) => x.name === from.name || x.id === from.name || (from.name.length >= 3 && x.id.startsWith(from.name)));
+    const scni = sc && (s.records.cni ?? []).find((x) => x.containerId === sc.id);
+    source = sc && (findEp(s, from.name) ?? (scni ? asEndpoint(s, scni) : undefined));
+    if (!source) throw new MinidError(`no container ${from.name} with a network of its own (minid ps lists them)`, 1);
+    if (source.containerId === r.containerId) kind = 'hairpin';
+    else if (scni && scni.network === r.network) kind = 'neighbour';
+  }
+  const via = [side.bridge, side.end].filter(Boolean).join(' -> ');
+  const into = `${via ? `${via} -> ` : ''}${ep.ifName} ${p.ip}:${port}`;
+  const rules = `the plugins' rules (${r.plugins.join(', ') || 'CNI'})`;
+  let path: string;
+  if (kind === 'localhost') path = binding ? `host -> 127.0.0.1:${binding.hostPort} -> ${rules}: DNAT -> ${into}` : `host -> 127.0.0.1 cannot reach ${r.containerName}: no published ${target.proto} port`;
+  else if (kind === 'host') path = `host -> ${p.ip}:${port} (routed to the plugins' ${side.bridge ?? 'interface'}) -> ${into}`;
+  else if (kind === 'neighbour') path = `${source!.containerName} ${source!.ip} -> ${side.bridge ?? 'the plugins\' link'} (same CNI network) -> ${into}`;
+  else path = `${source!.containerName} -> ${source!.gateway || 'its gateway'} -> host routing -> ${rules} -> ${into}`;
+
+  const checks: Check[] = [];
+  if (source && source.containerId !== r.containerId) {
+    const scni = (s.records.cni ?? []).find((x) => x.containerId === source!.containerId);
+    const net = s.records.networks.find((n) => n.name === source!.network);
+    const srcChecks = scni ? cniChecks(s, scni) : net ? endpointChecks(s, source, net) : [];
+    checks.push(...srcChecks.filter((x) => x.paths.includes(kind)).map((x) => ({ ...x, title: `[from] ${x.title}` })));
+  }
+  checks.push(...cniChecks(s, r).filter((x) => x.paths.includes(kind)));
+  if (kind === 'localhost' && !binding)
+    checks.push({
+      id: 'port.published', order: ORDER.dnat, subject: `container:${r.containerName}`, paths: [kind],
+      title: `${port}/${target.proto} is published`, ok: false,
+      found: `${r.containerName} publishes ${r.ports.map((b) => `${b.hostPort}->${b.containerPort}/${b.protocol}`).join(', ') || 'nothing'}`,
+      fix: `run it again with -p HOSTPORT:${port}${target.proto === 'udp' ? '/udp' : ''} (the portmap plugin publishes it; or reach ${p.ip}:${port} from the host)`,
+    });
+  checks.push(appCheck(s, ep, target.proto, port));
+  const ordered = checks.map((x, i) => ({ x, i })).sort((a, b) => a.x.order - b.x.order || a.i - b.i).map((e) => e.x);
+  return {
+    target: `${r.containerName}:${port}/${target.proto}`,
+    from: from.kind === 'container' ? `container:${from.name}` : from.kind === 'localhost' ? '127.0.0.1' : 'host',
+    path,
+    pathKind: kind,
+    checks: ordered,
+    cause: ordered.find((x) => !x.ok && !x.harmless) ?? null,
+    notOnPath: [],
+    notes: [`${r.containerName} is on ${cniLabel(r)}: ${rulesNote(r)}`],
+  };
+}
+
 export function renderWhy(r: WhyReport): string {
   const L: string[] = [];
   L.push(`why ${r.target} from ${r.from}?`);
@@ -153,9 +220,10 @@ export function renderWhy(r: WhyReport): string {
     if (!c.ok && c.fix) L.push(`    fix: ${c.fix}`);
   }
   if (r.notOnPath.length) L.push(`– not on this path: ${r.notOnPath.join(', ')}`);
+  for (const n of r.notes ?? []) L.push(`– ${n}`);
   L.push('');
   const bad = r.checks.filter((c) => !c.ok && !c.harmless);
-  if (!r.cause) L.push(`✓ every check on this path passes: ${r.target} should answer from ${r.from}`);
+  if (!r.cause) L.push(`✓ every check on this path passes: ${r.target} should answer from ${r.from}${r.notes?.length ? " (the plugins' rules aside)" : ''}`);
   else L.push(`✗ ${bad.length} check${bad.length === 1 ? '' : 's'} failed; the lowest one first: ${r.cause.title}${r.cause.fix ? `\n  fix: ${r.cause.fix}` : ''}`);
   return L.join('\n') + '\n';
 }

@@ -11,8 +11,9 @@ export async function topo(network: string | undefined, o: { format?: string; cl
   const { readSnapshot } = await import('../../see/read.js');
   const { buildTopo, allMarks } = await import('../../see/topo.js');
   const snap = await readSnapshot();
-  if (network && !snap.records.networks.some((n) => n.name === network || n.id.startsWith(network)))
-    throw new MinidError(`no such network: ${network} (minid network ls lists them)`, 1);
+  // A network of minid's, or a CNI configuration list one of this store's containers runs on.
+  if (network && !snap.records.networks.some((n) => n.name === network || n.id.startsWith(network)) && !(snap.records.cni ?? []).some((c) => c.network === network))
+    throw new MinidError(`no such network: ${network} (minid network ls lists minid's; a CNI network shows here once a container runs with --cni ${network})`, 1);
   // The raw snapshot: what the checks read, for a bug report or a recorded test (test/fixtures/see/).
   if (format === 'snapshot') {
     write(JSON.stringify(snap, null, 2) + '\n');

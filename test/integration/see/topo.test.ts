@@ -227,7 +227,7 @@ describe('minid topo and why read the kernel', () => {
     for (const [args, msg] of [
       [['why', 'nosuch:80'], 'minid: no such container: nosuch (minid ps -a lists them)'],
       [['why', 'web:80', '--from', 'lan'], 'minid: invalid --from "lan": give host, 127.0.0.1 or container:NAME'],
-      [['topo', 'nosuch'], 'minid: no such network: nosuch (minid network ls lists them)'],
+      [['topo', 'nosuch'], "minid: no such network: nosuch (minid network ls lists minid's; a CNI network shows here once a container runs with --cni nosuch)"],
       [['topo', '--format', 'png'], 'minid: invalid --format "png": give text, json or svg'],
     ] as const) {
       const r = await s.run([...args]);
