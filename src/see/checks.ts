@@ -229,15 +229,22 @@ export function containerEnd(s: Snapshot, ep: EndpointRecord): Link | undefined 
   return view?.links.find((l) => l.name === ep.ifName);
 }
 
+/** The first check of every container, on any network: minid's record says it runs. */
+export function runningCheck(s: Snapshot, id: string, name: string): Check {
+  const rec = s.records.containers.find((c) => c.id === id);
+  const running = rec?.status === 'running';
+  return {
+    id: 'container.running', order: ORDER.container, subject: `container:${name}`, paths: ALL,
+    title: `container ${name} is running`, ok: running, found: rec ? rec.status : 'no such container in the store',
+    ...(running ? {} : { fix: `minid start ${name}` }),
+  };
+}
+
 export function endpointChecks(s: Snapshot, ep: EndpointRecord, net: NetworkRecord): Check[] {
   const out: Check[] = [];
   const rec = s.records.containers.find((c) => c.id === ep.containerId);
   const running = rec?.status === 'running';
-  out.push({
-    id: 'container.running', order: ORDER.container, subject: `container:${ep.containerName}`, paths: ALL,
-    title: `container ${ep.containerName} is running`, ok: running, found: rec ? rec.status : 'no such container in the store',
-    ...(running ? {} : { fix: `minid start ${ep.containerName}` }),
-  });
+  out.push(runningCheck(s, ep.containerId, ep.containerName));
   const nsOk = s.kernel.netnsNames.includes(ep.netnsName);
   const view = netnsView(s, ep.netnsName);
   const host = hostLink(s, ep.veth);

@@ -7,7 +7,7 @@
 // ipMasq) are theirs too: minid does not judge them; `minid network check` asks the plugins
 // (CNI CHECK). Pure: stored data or a Snapshot in, records, checks and views out.
 import { toCurrent } from '../cni/spec.js';
-import { ORDER, hostLink, netnsView, type Check, type Path } from './checks.js';
+import { ORDER, hostLink, netnsView, runningCheck, type Check, type Path } from './checks.js';
 import type { PortBinding } from '../network/types.js';
 import type { CniRecord, EndpointRecord, Link, Snapshot } from './snapshot.js';
 
@@ -128,11 +128,7 @@ export function cniChecks(s: Snapshot, r: CniRecord): Check[] {
   const out: Check[] = [];
   const rec = s.records.containers.find((c) => c.id === r.containerId);
   const running = rec?.status === 'running';
-  out.push({
-    id: 'container.running', order: ORDER.container, subject: `container:${r.containerName}`, paths: ALL,
-    title: `container ${r.containerName} is running`, ok: running, found: rec ? rec.status : 'no such container in the store',
-    ...(running ? {} : { fix: `minid start ${r.containerName}` }),
-  });
+  out.push(runningCheck(s, r.containerId, r.containerName));
   const side = hostSide(s, r);
   const end = side.end ? hostLink(s, side.end) : undefined;
   const nsOk = s.kernel.netnsNames.includes(r.netnsName);

@@ -132,17 +132,7 @@ export function why(s: Snapshot, target: WhyTarget, from: From): WhyReport {
     checks.push(appCheck(s, ep, target.proto, port));
   }
   checks.push(...leftoverChecks(s).filter((x) => x.paths.includes(kind)));
-  // Bottom-up: the course's order (namespace, cable, address, route, bridge, forwarding, ...).
-  const ordered = checks.map((x, i) => ({ x, i })).sort((a, b) => a.x.order - b.x.order || a.i - b.i).map((e) => e.x);
-  return {
-    target: `${ep.containerName}:${port}/${target.proto}`,
-    from: from.kind === 'container' ? `container:${from.name}` : from.kind === 'localhost' ? '127.0.0.1' : 'host',
-    path,
-    pathKind: kind,
-    checks: ordered,
-    cause: ordered.find((x) => !x.ok && !x.harmless) ?? null,
-    notOnPath: [...offPath].sort(),
-  };
+  return report(`${ep.containerName}:${port}/${target.proto}`, from, path, kind, checks, { notOnPath: [...offPath].sort() });
 }
 
 /**
@@ -194,16 +184,20 @@ function whyCni(s: Snapshot, r: CniRecord, target: WhyTarget, from: From): WhyRe
       fix: `run it again with -p HOSTPORT:${port}${target.proto === 'udp' ? '/udp' : ''} (the portmap plugin publishes it; or reach ${p.ip}:${port} from the host)`,
     });
   checks.push(appCheck(s, ep, target.proto, port));
+  return report(`${r.containerName}:${port}/${target.proto}`, from, path, kind, checks, { notOnPath: [], notes: [`${r.containerName} is on ${cniLabel(r)}: ${rulesNote(r)}`] });
+}
+
+/** The report: the checks bottom-up, in the course's order (namespace, cable, address, route, bridge, forwarding, ...), and the first failure that matters. */
+function report(target: string, from: From, path: WhyReport['path'], kind: WhyReport['pathKind'], checks: Check[], rest: Pick<WhyReport, 'notOnPath' | 'notes'>): WhyReport {
   const ordered = checks.map((x, i) => ({ x, i })).sort((a, b) => a.x.order - b.x.order || a.i - b.i).map((e) => e.x);
   return {
-    target: `${r.containerName}:${port}/${target.proto}`,
+    target,
     from: from.kind === 'container' ? `container:${from.name}` : from.kind === 'localhost' ? '127.0.0.1' : 'host',
     path,
     pathKind: kind,
     checks: ordered,
     cause: ordered.find((x) => !x.ok && !x.harmless) ?? null,
-    notOnPath: [],
-    notes: [`${r.containerName} is on ${cniLabel(r)}: ${rulesNote(r)}`],
+    ...rest,
   };
 }
 
