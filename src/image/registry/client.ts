@@ -7,7 +7,7 @@
 //     -> 307 Location: https://cdn.example/...   followed, Authorization NOT sent there
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail, MinidError } from '../../errors.js';
-import { authorization, basic, parseChallenges, type Challenge, type Credentials } from './auth.js';
+import { authorization, basicFor, loginOf, parseChallenges, type Challenge, type Credentials } from './auth.js';
 import type { MinidConfig } from './config.js';
 import { credentialsFor } from './credentials.js';
 import type { Endpoint } from './endpoint.js';
@@ -101,7 +101,7 @@ export class RegistryClient {
     if (!this.challenge) return null;
     let h = this.auth.get(scope);
     if (!h) {
-      h = this.challenge.scheme === 'basic' ? basic((await this.credentials()) ?? fail(`${this.registry} wants a login: run \`minid login ${this.registry}\``, 1)) : await authorization(this.challenge, scope, await this.credentials(), this.registry, this.config);
+      h = this.challenge.scheme === 'basic' ? basicFor(await this.credentials(), this.registry) : await authorization(this.challenge, scope, await this.credentials(), this.registry, this.config);
       this.auth.set(scope, h);
     }
     return h;
@@ -197,7 +197,7 @@ export class RegistryClient {
         drain(res);
         const creds = await this.credentials();
         if (!this.challenge) fail(`${res.url.host} refused ${what} (${res.status}) though /v2/ wanted no login`, 1);
-        if (creds) fail(`${this.registry} refused ${what} for user ${creds.username} (${res.status}): check the name and your access, or run \`minid login ${this.registry}\` again`, 1);
+        if (creds) fail(`${this.registry} refused ${what} ${loginOf(creds)} (${res.status}): check the name and your access, or run \`minid login ${this.registry}\` again`, 1);
         fail(`${this.registry} refused ${what} without a login (${res.status}): it may not exist, or need \`minid login ${this.registry}\``, 1);
       }
       if (res.status === 404) fail(await this.notFound(res, u, what), 1);
@@ -258,7 +258,7 @@ export class RegistryClient {
       if (res.status === 401 || res.status === 403) {
         const why = await registryErrors(res);
         const creds = await this.credentials();
-        const who = creds ? `for user ${creds.username}` : 'without a login';
+        const who = creds ? loginOf(creds) : 'without a login';
         fail(`${this.registry} refused ${opts.what} ${who} (${res.status}${why}): run \`minid login ${this.registry}\` with an account that may push there`, 1);
       }
       return res;

@@ -10,6 +10,9 @@
 // was done works as is. `minid login` stores as docker does: through the credential helper
 // configured for the registry (credHelpers, credsStore) in either file, else in minid's own
 // file, mode 0600 (never in docker's).
+// An identity token (an OAuth2 refresh token, what some registries' `docker login` saves
+// instead of the password) comes as `"identitytoken"` in an `auths` entry, or from a helper as
+// {"Username": "<token>", "Secret": TOKEN}; auth.ts then takes the OAuth2 POST flow.
 // Keys are compared by host, as docker does ("https://host/v1/", "http://host" and "host"
 // are one registry); Docker Hub is "https://index.docker.io/v1/".
 import fs from 'node:fs';
@@ -43,10 +46,19 @@ export function authKey(registry: string): string {
   return registry === DEFAULT_REGISTRY ? DOCKER_HUB_AUTH_KEY : registry;
 }
 
+/** The user name a credential helper answers with when its Secret is an identity token. */
+export const IDENTITY_TOKEN_USER = '<token>';
+
 const sameRegistry = (key: string, registry: string) => keyHost(key) === keyHost(authKey(registry));
 
-/** Decode one `auths` entry (pure). */
+/** Decode one `auths` entry (pure). An `identitytoken` wins over a password, as in docker. */
 export function decodeAuth(e: AuthEntry, where: string): Credentials | null {
+  if (typeof e.identitytoken === 'string' && e.identitytoken) {
+    // docker keeps the user name beside it ("auth": base64 of "user:"), or nothing.
+    const text = e.auth ? Buffer.from(e.auth, 'base64').toString('utf8') : '';
+    const user = text.includes(':') ? text.slice(0, text.indexOf(':')) : e.username;
+    return { username: user || IDENTITY_TOKEN_USER, password: '', identityToken: e.identitytoken };
+  }
   if (e.auth) {
     const text = Buffer.from(e.auth, 'base64').toString('utf8');
     const i = text.indexOf(':');
@@ -121,7 +133,8 @@ async function fromHelper(h: HelperRef, registry: string): Promise<Credentials |
   if (out === null) return null;
   try {
     const j = JSON.parse(out) as { Username?: string; Secret?: string };
-    if (!j.Username || !j.Secret || j.Username === '<token>') return null; // identity tokens: not supported yet
+    if (!j.Username || !j.Secret) return null;
+    if (j.Username === IDENTITY_TOKEN_USER) return { username: IDENTITY_TOKEN_USER, password: '', identityToken: j.Secret };
     return { username: j.Username, password: j.Secret };
   } catch {
     fail(`the credential helper docker-credential-${h.helper} answered something that is not JSON for ${registry}: check it, or remove "${h.key}" from ${h.file}`, 1);

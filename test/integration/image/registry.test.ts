@@ -1,8 +1,9 @@
 // minid against real registry servers on 127.0.0.1, set up the ways registries are met in
 // the wild: Debian's docker-registry (distribution 2.8) with TLS from a private CA, with
 // Basic auth (htpasswd), with token auth (a token server this test runs, signing with a
-// certificate the test makes), a Docker-Hub-like set-up whose blobs are redirected to a CDN
-// on another port, and a docker.io mirror. Every server is started and stopped by its PID;
+// certificate the test makes; it also speaks OAuth2's refresh_token grant, for identity
+// tokens from a credential helper or config.json's "identitytoken"), a Docker-Hub-like
+// set-up whose blobs are redirected to a CDN on another port, and a docker.io mirror. Every server is started and stopped by its PID;
 // every minid runs offline (only loopback registries), so nothing here can leave the machine.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -65,14 +66,58 @@ function jwt(sub: string, service: string, access: { type: string; name: string;
 }
 const tokenRequests: { user: string | null; scope: string }[] = [];
 
+// Identity tokens: the token server also speaks OAuth2 (distribution's spec/auth/oauth.md), a
+// POST of the refresh_token grant. Each refresh token it knows stands for a user; each answer
+// hands out a new one as well (the old stays valid). A GET with Basic `<token>:REFRESH` is
+// taken too, for minid's fallback when the POST is answered 404 (oauth = '404': a server
+// without OAuth2). Every refresh and access token it hands out is a secret the tests look for.
+const REFRESH = 'Idt-R3fresh-5e7a9c1b3d';
+const refreshTokens = new Map<string, string>([[REFRESH, USER]]);
+const issued: string[] = [];
+let oauth: 'on' | '404' = 'on';
+const oauthRequests: { status: number; form: Record<string, string> }[] = [];
+
+function oauthPost(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+  const form = Object.fromEntries(new URLSearchParams(body));
+  const answer = (status: number, j: object) => {
+    // Recorded without the refresh token itself: the one given to minid, one handed out since, or unknown.
+    const { refresh_token: rt, ...rest } = form;
+    const which = rt === REFRESH ? '(given)' : refreshTokens.has(rt) ? '(rotated)' : '(unknown)';
+    oauthRequests.push({ status, form: { ...rest, ...(rt ? { refresh_token: which } : {}) } });
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(j));
+  };
+  if (oauth === '404') return answer(404, { errors: [{ code: 'NOT_FOUND' }] });
+  if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return answer(400, { error: 'invalid_request' });
+  if (form.grant_type !== 'refresh_token' || !form.client_id) return answer(400, { error: 'unsupported_grant_type' });
+  const user = refreshTokens.get(form.refresh_token ?? '');
+  // As some servers do: the refusal repeats the token it was given (minid must not show it).
+  if (!user) return answer(400, { error: 'invalid_grant', error_description: `refresh token ${form.refresh_token} is not valid` });
+  const next = `${REFRESH}-${crypto.randomUUID()}`;
+  refreshTokens.set(next, user);
+  const access = (form.scope ?? '').split(' ').filter(Boolean).map((sc) => {
+    const [type, name, actions] = sc.split(':');
+    return { type, name, actions: actions.split(',') };
+  });
+  const token = jwt(user, form.service ?? '', access);
+  issued.push(next, token);
+  answer(200, { access_token: token, expires_in: 300, refresh_token: next, scope: form.scope });
+}
+
 function startTokenServer(): Promise<void> {
   const srv = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => oauthPost(req, res, body));
+      return;
+    }
     const u = new URL(req.url!, 'http://x');
     let user: string | null = null;
     const a = req.headers.authorization;
     if (a) {
       const [u0, p0] = Buffer.from(a.replace(/^Basic /, ''), 'base64').toString().split(':');
-      if (u0 !== USER || p0 !== PASS) return res.writeHead(401).end('{"details":"wrong credentials"}');
+      const byIdentity = u0 === '<token>' ? refreshTokens.get(p0) : undefined;
+      if (!byIdentity && (u0 !== USER || p0 !== PASS)) return res.writeHead(401).end('{"details":"wrong credentials"}');
       user = u0;
     }
     const scope = u.searchParams.get('scope') ?? '';
@@ -84,7 +129,9 @@ function startTokenServer(): Promise<void> {
           return { type, name, actions: actions.split(',').filter((x) => allowed.includes(x)) };
         })
       : [];
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: jwt(user ?? '', u.searchParams.get('service') ?? '', access), expires_in: 300 }));
+    const token = jwt(user ?? '', u.searchParams.get('service') ?? '', access);
+    if (user === '<token>') issued.push(token);
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
   });
   servers.push(srv);
   return new Promise((r) => srv.listen(P.tokenServer, '127.0.0.1', () => r()));
@@ -285,6 +332,103 @@ describe('token auth (a token server of our own)', () => {
     expect(priv.stderr).toBe('');
     expect(priv.exitCode).toBe(0);
     expect(tokenRequests).toEqual([{ user: USER, scope: 'repository:private/busybox:pull' }]);
+  });
+});
+
+describe('identity tokens: the OAuth2 refresh_token grant (spec/auth/oauth.md)', () => {
+  const reg = `127.0.0.1:${P.token}`;
+  const ref = `${reg}/private/busybox`;
+  const WRONG = 'Idt-Wr0ng-8f6e4d2c0a';
+  const secrets = () => [REFRESH, WRONG, ...issued, ...secretsOf(USER, PASS)];
+  const scope = 'repository:private/busybox:pull';
+  const form = { grant_type: 'refresh_token', client_id: 'docker', service: 'reg-test', scope, refresh_token: '(given)' };
+
+  /** An env whose docker config (DOCKER_CONFIG) names `docker-credential-idt`, which answers `<token>` and `secret`. */
+  function helperEnv(name: string, secret: string): Record<string, string> {
+    const bin = path.join(base, `bin-${name}`);
+    fs.mkdirSync(bin, { recursive: true });
+    // As a registry's helper answers for an identity token (the server URL read from stdin).
+    fs.writeFileSync(path.join(bin, 'docker-credential-idt'), `#!/bin/sh\n[ "$1" = get ] || exit 2\nread server\nprintf '{"ServerURL":"%s","Username":"<token>","Secret":"%s"}' "$server" '${secret}'\n`, { mode: 0o755 });
+    const docker = path.join(base, `docker-${name}`);
+    fs.mkdirSync(docker, { recursive: true });
+    fs.writeFileSync(path.join(docker, 'config.json'), JSON.stringify({ credHelpers: { [reg]: 'idt' } }));
+    return { ...config(name), DOCKER_CONFIG: docker, PATH: `${bin}:${process.env.PATH}` };
+  }
+  /** An env whose minid auth-file holds `identitytoken` as `docker login` saves it (no docker config). */
+  function fileEnv(name: string, token: string): { env: Record<string, string>; file: string } {
+    const env = { ...config(name), DOCKER_CONFIG: path.join(base, 'docker-none') };
+    const file = path.join(base, `auth-${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ auths: { [reg]: { auth: Buffer.from(`${USER}:`).toString('base64'), identitytoken: token } } }), { mode: 0o600 });
+    return { env, file };
+  }
+  function pulledQuietly(r: Result): void {
+    expect(String(r.stderr)).toBe('');
+    expect(r.exitCode).toBe(0);
+    for (const x of secrets()) expect(String(r.stdout)).not.toContain(x);
+  }
+  const reset = () => {
+    freshStore();
+    oauth = 'on';
+    oauthRequests.length = 0;
+    tokenRequests.length = 0;
+  };
+
+  it('from a credential helper ({"Username":"<token>"}): one POST with the grant, a private pull; the token never printed, even with MINID_DEBUG', async () => {
+    reset();
+    const env = helperEnv('idt-helper', REFRESH);
+    pulledQuietly(await minid(store, ['pull', ref], { env }));
+    expect(oauthRequests).toEqual([{ status: 200, form }]);
+    expect(tokenRequests).toEqual([]); // no GET, no Basic with the token
+    // The traces show the helper being run, never what it answered nor any token.
+    freshStore();
+    const debug = await minid(store, ['pull', ref], { env: { ...env, MINID_DEBUG: '1' } });
+    expect(debug.exitCode).toBe(0);
+    expect(String(debug.stderr)).toContain('docker-credential-idt get');
+    for (const x of secrets()) expect(`${debug.stdout}${debug.stderr}`).not.toContain(x);
+    // A push asks for pull,push (then, to mount its layers, also pull of the repository they
+    // came from) with the same grant, the second time with the refresh token the first answer
+    // handed out (kept in memory for the run).
+    oauthRequests.length = 0;
+    expect((await minid(store, ['tag', ref, `${reg}/private/idt:1`], { env })).exitCode).toBe(0);
+    const pushed = await minid(store, ['push', `${reg}/private/idt:1`], { env });
+    expect(pushed.exitCode, String(pushed.stderr)).toBe(0);
+    for (const x of secrets()) expect(`${pushed.stdout}${pushed.stderr}`).not.toContain(x);
+    const push = 'repository:private/idt:pull,push';
+    expect(oauthRequests).toEqual([
+      { status: 200, form: { ...form, scope: push } },
+      { status: 200, form: { ...form, scope: `${push} repository:private/busybox:pull`, refresh_token: '(rotated)' } },
+    ]);
+  });
+
+  it('from config.json "identitytoken": pulled; the new refresh token the server hands out is not saved', async () => {
+    reset();
+    const { env, file } = fileEnv('idt-file', REFRESH);
+    const before = fs.readFileSync(file, 'utf8');
+    pulledQuietly(await minid(store, ['pull', ref], { env }));
+    expect(oauthRequests).toEqual([{ status: 200, form }]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it('a wrong refresh token: one line, exit 1, the token (which the server echoes) not shown', async () => {
+    reset();
+    const want = `minid: the identity token for ${reg} was refused (the token server 127.0.0.1:${P.tokenServer} answered 400 invalid_grant): run \`minid login ${reg}\` again`;
+    expect(failsInOneLine(await minid(store, ['pull', ref], { env: fileEnv('idt-wrong', WRONG).env }), secrets())).toBe(want);
+    expect(failsInOneLine(await minid(store, ['pull', ref], { env: helperEnv('idt-wrong-helper', WRONG) }), secrets())).toBe(want);
+    expect(oauthRequests.map((r) => r.status)).toEqual([400, 400]);
+  });
+
+  it('a token server without OAuth2 (404 to the POST): the GET with the token as the Basic password', async () => {
+    reset();
+    oauth = '404';
+    pulledQuietly(await minid(store, ['pull', ref], { env: helperEnv('idt-404', REFRESH) }));
+    expect(oauthRequests.map((r) => r.status)).toEqual([404]);
+    expect(tokenRequests).toEqual([{ user: '<token>', scope }]);
+    // ... and a wrong token there: the same one line (the GET's 401).
+    reset();
+    oauth = '404';
+    const r = await minid(store, ['pull', ref], { env: helperEnv('idt-404-wrong', WRONG) });
+    expect(failsInOneLine(r, secrets())).toBe(`minid: the identity token for ${reg} was refused (the token server 127.0.0.1:${P.tokenServer} answered 401): run \`minid login ${reg}\` again`);
+    oauth = 'on';
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChallenges, parseTokenResponse } from '../../../src/image/registry/auth.js';
+import { basicFor, loginOf, parseChallenges, parseTokenResponse, refreshTokenForm } from '../../../src/image/registry/auth.js';
 import { retryAfterMs } from '../../../src/image/registry/client.js';
 import { parseConfig, DEFAULT_CERTS_DIRS, type MinidConfig } from '../../../src/image/registry/config.js';
 import { authKey, decodeAuth, keyHost } from '../../../src/image/registry/credentials.js';
@@ -83,6 +83,28 @@ describe('WWW-Authenticate challenges', () => {
     expect(parseTokenResponse('{"token":""}')).toBeNull();
     expect(parseTokenResponse('nope')).toBeNull();
   });
+  it('OAuth2: the refresh_token grant as a form, and a rotated refresh token read back', () => {
+    const f = new URLSearchParams(refreshTokenForm('r3fr/sh+tok=', 'reg.example', ['repository:a/b:pull,push', 'repository:c/d:pull']));
+    expect(Object.fromEntries(f)).toEqual({
+      grant_type: 'refresh_token',
+      refresh_token: 'r3fr/sh+tok=',
+      client_id: 'docker',
+      service: 'reg.example',
+      scope: 'repository:a/b:pull,push repository:c/d:pull',
+    });
+    // No service, no scope (a login check): the fields are left out.
+    expect([...new URLSearchParams(refreshTokenForm('t', undefined, [])).keys()]).toEqual(['grant_type', 'refresh_token', 'client_id']);
+    expect(parseTokenResponse('{"access_token":"a","expires_in":120,"refresh_token":"r2"}', 0)).toEqual({ token: 'a', until: 115_000, refreshToken: 'r2' });
+    expect(parseTokenResponse('{"access_token":"a","refresh_token":""}', 0)).toEqual({ token: 'a', until: 55_000 });
+  });
+  it('messages name a login without its secret; Basic auth takes no identity token', () => {
+    expect(loginOf({ username: 'me', password: 'pw' })).toBe('for user me');
+    expect(loginOf({ username: '<token>', password: '', identityToken: 'SECRET-TOK' })).toBe('with an identity token');
+    expect(basicFor({ username: 'me', password: 'pw' }, 'r')).toBe(`Basic ${Buffer.from('me:pw').toString('base64')}`);
+    const m = msg(() => basicFor({ username: 'me', password: '', identityToken: 'SECRET-TOK' }, 'reg:5000'));
+    expect(m).toBe('reg:5000 wants a username and password (Basic auth), not the identity token saved for it: run `minid login reg:5000`');
+    expect(msg(() => basicFor(null, 'reg:5000'))).toBe('reg:5000 wants a login: run `minid login reg:5000`');
+  });
   it('Retry-After: seconds or a date, capped', () => {
     expect(retryAfterMs('2')).toBe(2000);
     expect(retryAfterMs('3600')).toBe(60_000);
@@ -97,6 +119,10 @@ describe('credentials in docker config.json', () => {
     expect(decodeAuth({ auth: Buffer.from('me:pa:ss').toString('base64') }, 'f')).toEqual({ username: 'me', password: 'pa:ss' });
     expect(decodeAuth({ username: 'u', password: 'p' }, 'f')).toEqual({ username: 'u', password: 'p' });
     expect(decodeAuth({}, 'f')).toBeNull();
+    // identitytoken (as docker saves it: beside "auth" of "user:", or alone) wins over a password.
+    expect(decodeAuth({ auth: Buffer.from('me:').toString('base64'), identitytoken: 'idt' }, 'f')).toEqual({ username: 'me', password: '', identityToken: 'idt' });
+    expect(decodeAuth({ identitytoken: 'idt' }, 'f')).toEqual({ username: '<token>', password: '', identityToken: 'idt' });
+    expect(decodeAuth({ username: 'u', password: 'p', identitytoken: 'idt' }, 'f')).toEqual({ username: 'u', password: '', identityToken: 'idt' });
     expect(msg(() => decodeAuth({ auth: Buffer.from('nocolon').toString('base64') }, 'f'))).toMatch(/^f: an "auth" value is not base64 of user:password/);
     expect(keyHost('https://index.docker.io/v1/')).toBe('index.docker.io');
     expect(keyHost('http://Host:5000')).toBe('host:5000');
