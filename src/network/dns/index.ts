@@ -25,6 +25,8 @@
 // host's port 53 may be taken by a resolver of its own, and a container's /etc/resolv.conf
 // reads as it does under docker.
 // The default network 'bridge' has no names, as in docker (/etc/hosts only).
+// Every change to the host (files written, servers started, reloaded, stopped) is a Step planned in
+// steps.ts and run through applyPlan: --explain numbers and narrates it, a failure undoes it.
 import { fail } from '../../errors.js';
 import { withLock } from '../../sys/lock.js';
 import { CHAIN, comment, netnsPath, short } from '../names.js';

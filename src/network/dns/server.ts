@@ -22,6 +22,7 @@
 // dnsmasq's own message when it cannot. Before minid signals it (SIGHUP to reload, SIGTERM to
 // stop) it checks that the recorded PID is still that dnsmasq: /proc/PID/stat names dnsmasq and
 // shows the recorded start time (a PID reused by another process is left alone).
+// The steps that write its files and start, reload and stop it are in steps.ts (pure planners).
 import fs from 'node:fs';
 import path from 'node:path';
 import { readJson } from '../../sys/jsonfile.js';
