@@ -466,6 +466,64 @@ NARRATION.push(
   ],
 );
 
+// --- the user networks' DNS servers (src/network/dns/steps.ts): the notes' "DNS in Linux" ----
+// and "CoreDNS - Installation" (one server, a hosts file, the rest forwarded). A container's
+// own server runs in its namespace: its check enters it.
+const LDNS = 'Networking › DNS in Linux';
+const COREDNS = 'Networking › CoreDNS - Installation';
+/** `nsenter --net=NS ` when the step's command runs in a namespace. */
+const enter = (apply: Cmd[]): string => (apply[0]?.argv[0] === 'nsenter' ? `nsenter ${apply[0].argv[1]} ` : '');
+
+NARRATION.push(
+  [
+    /^write the names of network "/,
+    {
+      course:
+        `${LDNS}: "DNS server comes with to manage all DNS entries centrally"; ${COREDNS}: "Put all of the entries into the DNS servers /etc/hosts file" ` +
+        '(hosts format, as `cat >> /etc/hosts` "192.168.1.10 db"): one file per network, every container\'s names',
+      check: (a) => `cat ${a.find((c) => c.to)?.to ?? '?'}`,
+    },
+  ],
+  [
+    /^write the configuration of the DNS server of /,
+    {
+      course: `${COREDNS}: "CoreDNS loads it's configuration from a file named Corefile"; here dnsmasq's, and ${LDNS}'s "Forward All to 8.8.8.8" is its server= lines`,
+      check: (a) => `cat ${a[0]?.to ?? '?'}`,
+    },
+  ],
+  [
+    /^start the DNS server of /,
+    {
+      course:
+        `${COREDNS}: "Run the executable to start a DNS server. It by default listens on port 53"; ${LDNS}: the hosts name it in /etc/resolv.conf ` +
+        `(\`nameserver 192.168.1.100\`; a container's says 127.0.0.11, as docker's)`,
+      check: (a, f) => `${enter(a)}ss -lunp 'src ${f.address ?? '?'} and sport = :${f.port ?? '53'}'`,
+      undo: 'a server started by a plan that failed later is stopped by its recorded PID (start time checked first): nothing else would stop it',
+    },
+  ],
+  [
+    /^reload the DNS server of /,
+    {
+      course: `${LDNS}: entries managed "centrally": a container's names are lines of the server's file, reread on SIGHUP (no restart, no container touched)`,
+      check: (_a, f) => `grep 'read .*records' ${f.log ?? '?'} | tail -n 1`,
+    },
+  ],
+  [
+    /^stop the DNS server of /,
+    {
+      course: `${LDNS}, the way back: the server is a process, and removing its network (or its container's namespace) does not stop it`,
+      check: (a) => `ps -o pid,comm -p ${a[0]?.argv.at(-1) ?? '?'} || echo stopped`,
+    },
+  ],
+  [
+    /^remove the DNS files of network "/,
+    {
+      course: `${LDNS}, the way back: the network's names file, its servers' configurations and logs`,
+      check: (a) => `ls ${a[0]?.argv.at(-1) ?? '?'} 2>/dev/null || echo removed`,
+    },
+  ],
+);
+
 export function narrationFor(stepName: string): Narration | undefined {
   return NARRATION.find(([re]) => re.test(stepName))?.[1];
 }

@@ -15,7 +15,7 @@
 //      docker's) is DNAT'd to GW:53, and the source of those packets (127.0.0.1, which may
 //      not leave by eth0 without route_localnet) SNAT'd to the container's address. The rules
 //      live in the container's namespace and go with it. On the host: two MINID-INPUT rules
-//      per network accept queries by its bridge (allowQueries), removed with the network.
+//      per network accept queries by its bridge (queriesStep), removed with the network.
 //   4. a container on several networks (network connect), or with --dns, gets a server of
 //      its own in its namespace, at 127.0.0.11:53 itself (no DNAT then), that reads the
 //      records of all its networks and forwards to its --dns or its first network's server.
@@ -25,18 +25,20 @@
 // host's port 53 may be taken by a resolver of its own, and a container's /etc/resolv.conf
 // reads as it does under docker.
 // The default network 'bridge' has no names, as in docker (/etc/hosts only).
+// Every change to the host (files written, servers started, reloaded, stopped) is a Step planned in
+// steps.ts and run through applyPlan: --explain numbers and narrates it, a failure undoes it.
 import { fail } from '../../errors.js';
-import { writeAtomic } from '../../sys/jsonfile.js';
 import { withLock } from '../../sys/lock.js';
 import { CHAIN, comment, netnsPath, short } from '../names.js';
 import { hasRule, parseSave } from '../iptables.js';
 import { probe } from '../host.js';
 import { listEndpoints, writeEndpoint, type Endpoint } from '../endpoints.js';
-import { applyPlan, cmd, type Step } from '../step.js';
+import { applyPlan, cmd, formatPlan, type Step } from '../step.js';
 import type { Attachment, NetworkRecord } from '../types.js';
-import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderRecords, renderServerConf, resolverRules, type DnsEntry, type ServerSpec } from './records.js';
+import { RESOLVER, collision, hasDns, ownNames as ownNamesOf, hostForwarders, renderServerConf, resolverRules, type DnsEntry, type ServerSpec } from './records.js';
 import * as srv from './server.js';
 import { alive } from './server.js';
+import { confStep, ownServerSteps, startStep, stopNetworkSteps, stopStep, syncSteps, type ReaderView } from './steps.js';
 import fs from 'node:fs';
 
 export { RESOLVER, hasDns, validateAlias } from './records.js';
@@ -92,7 +94,7 @@ async function networkForwarders(): Promise<string[]> {
  * carry the network's comment: `network rm` deletes them with the network's other rules.
  * Added once, when the network's server first starts (present already after a restart).
  */
-async function allowQueries(net: NetworkRecord, port: number, explain: Explain, dryRun = false): Promise<void> {
+async function queriesStep(net: NetworkRecord, port: number): Promise<Step> {
   const { storeRef } = await import('../../sys/store.js');
   const owner = comment((await storeRef()).id, net.name);
   const rules = (['udp', 'tcp'] as const).map((p) =>
@@ -100,7 +102,7 @@ async function allowQueries(net: NetworkRecord, port: number, explain: Explain, 
   );
   const saved = parseSave(await probe().iptablesSave());
   const missing = rules.filter((r) => !hasRule(saved, r));
-  const step: Step = {
+  return {
     name: `accept DNS queries from network "${net.name}"`,
     why: `the server runs on the host: even if the host's INPUT policy drops packets, queries arriving by ${net.bridge} for ${net.gateway}:${port} get in`,
     apply: missing,
@@ -108,7 +110,6 @@ async function allowQueries(net: NetworkRecord, port: number, explain: Explain, 
     owner: 'network',
     ...(missing.length ? {} : { skip: 'the rules are in place already' }),
   };
-  await applyPlan([step], { explain, what: 'DNS setup', dryRun });
 }
 
 /**
@@ -126,51 +127,38 @@ async function networkServer(net: NetworkRecord, old: srv.ServerRecord | null, o
 const firstStart = (s: ServerSpec): string =>
   `the network's first container: dnsmasq on ${s.address}:${s.port}, forwarding other names to ${s.forwarders.join(', ') || 'nobody'}`;
 
-function header(explain: Explain, n: number, total: number, name: string, why: string): void {
-  explain?.(`# [${n}/${total}] ${name}: ${why}`);
-}
+const AGAIN = 'it is not running any more (it died or was killed): started again, with every name';
 
 /**
  * Under the network's DNS lock: rewrite the records, then reload every live server that reads
  * them; with `start`, start (again) the network's server, and containers' servers that died
- * while their container is still on the network.
+ * while their container is still on the network. One plan (steps.ts): a failure half-way
+ * undoes what it did (a first server started is stopped again).
  */
-async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Explain }): Promise<void> {
+async function syncLocked(net: NetworkRecord, o: { start: boolean; explain?: Explain; title?: string }): Promise<void> {
   const list = entries(net.name);
-  const text = renderRecords(net.name, list);
-  const file = srv.recordsFile(net.name);
-  const ex = o.explain;
-  fs.mkdirSync(srv.networkDir(net.name), { recursive: true, mode: 0o700 });
-  writeAtomic(file, text);
-  header(ex, 1, 2, `write the names of network "${net.name}"`, `every container of the network, one line per address (${list.length} now); dnsmasq reads it`);
-  ex?.(`cat > ${file} <<'EOF'\n${text}EOF`);
-
   const ids = new Set(list.map((e) => short(e.containerId)));
-  const readers = srv.readersOf(net.name);
-  for (const r of readers) srv.trimLog(r.network, r.instance);
-  if (o.start && !readers.some((r) => r.network === net.name && r.instance === 'network')) readers.unshift({ network: net.name, instance: 'network' });
-  for (const { network, instance: inst } of readers) {
-    const what = inst === 'network' ? `the DNS server of network "${net.name}"` : `the DNS server of container ${inst.slice(2)}`;
-    if (srv.reloadServer(network, inst)) {
-      header(ex, 2, 2, `reload ${what}`, 'SIGHUP: dnsmasq clears its cache and rereads the names');
-      ex?.(`kill -HUP ${srv.readServer(network, inst)!.pid}`);
-      continue;
-    }
-    if (!o.start) continue;
-    const old = srv.readServer(network, inst);
-    if (inst !== 'network') {
+  const found = srv.readersOf(net.name);
+  for (const r of found) srv.trimLog(r.network, r.instance);
+  if (o.start && !found.some((r) => r.network === net.name && r.instance === 'network')) found.unshift({ network: net.name, instance: 'network' });
+  const views: ReaderView[] = [];
+  const extra: Step[] = [];
+  for (const { network, instance } of found) {
+    const rec = srv.readServer(network, instance);
+    const view: ReaderView = { network, instance, rec, running: alive(rec) };
+    views.push(view);
+    if (view.running || !o.start) continue;
+    if (instance !== 'network') {
       // A container's server that died: started again while its container is on the network.
-      if (old?.spec?.netns && ids.has(inst.slice(2)) && fs.existsSync(old.spec.netns)) {
-        header(ex, 2, 2, `start ${what} again`, 'it is not running any more (it died or was killed): started again, with every name');
-        await srv.startServer(old.spec, ex);
-      }
+      if (rec?.spec?.netns && ids.has(instance.slice(2)) && fs.existsSync(rec.spec.netns)) view.start = { spec: rec.spec, why: AGAIN, again: true };
       continue;
     }
-    const s = await networkServer(net, old);
-    header(ex, 2, 2, `start ${what}`, old ? 'it is not running any more (it died or was killed): started again, with every name' : firstStart(s));
-    await srv.startServer(s, ex);
-    await allowQueries(net, s.port, ex);
+    const s = await networkServer(net, rec);
+    view.start = { spec: s, why: rec ? AGAIN : firstStart(s), again: !!rec };
+    extra.push(await queriesStep(net, s.port));
   }
+  const title = o.title ?? `names on network "${net.name}": minid's DNS server (dnsmasq) on the gateway ${net.gateway}`;
+  await applyPlan(syncSteps(net.name, list, views, extra), { explain: o.explain, title, what: 'DNS setup' });
 }
 
 /** Rewrite a network's records and reload its servers (start: also start them if they are down). */
@@ -194,15 +182,13 @@ export async function attachDns(
 ): Promise<DnsAttachment> {
   const ex = o.explain;
   const id12 = short(att.containerId);
-  ex?.(`# names on network "${net.name}" for container ${att.containerName} (${id12}): minid's DNS server (dnsmasq) on the gateway ${net.gateway}`);
   await withLock(`dns-${net.name}`, async () => {
     checkNames(net.name, { containerId: att.containerId, containerName: att.containerName, aliases: req.aliases });
-    await syncLocked(net, { start: true, explain: ex });
+    await syncLocked(net, { start: true, explain: ex, title: namesTitle(net, att) });
   });
   if (req.dns?.length) {
     const s = ownServer(net, att.containerId, req.dns);
-    ex?.(ownServerLine(id12, req.dns));
-    await withLock(`dns-${net.name}`, () => srv.startServer(s, ex));
+    await withLock(`dns-${net.name}`, () => applyPlan(ownServerSteps(s, ownServerWhy(req.dns!)), { explain: ex, title: `the DNS server of container ${id12}`, what: 'DNS setup' }));
     return { resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: s.instance };
   }
   const rec = srv.readServer(net.name, 'network');
@@ -216,8 +202,23 @@ export async function attachDns(
 const ownServer = (net: NetworkRecord, containerId: string, dns: string[]): ServerSpec =>
   srv.containerSpec({ networks: [net.name], id12: short(containerId), netns: netnsPath(containerId), address: RESOLVER, forwarders: dns, dns });
 
-const ownServerLine = (id12: string, dns: string[]): string =>
-  `# the DNS server of container ${id12}: --dns ${dns.join(' ')}: the same names, other names forwarded to those servers; in its namespace at ${RESOLVER}:53 (no DNAT: its resolv.conf's ${RESOLVER} is this server)`;
+const ownServerWhy = (dns: string[]): string =>
+  `--dns ${dns.join(' ')}: the same names, other names forwarded to those servers; in its namespace at ${RESOLVER}:53 (no DNAT: its resolv.conf's ${RESOLVER} is this server)`;
+
+const namesTitle = (net: NetworkRecord, who: { containerId: string; containerName: string }): string =>
+  `names on network "${net.name}" for container ${who.containerName} (${short(who.containerId)}): minid's DNS server (dnsmasq) on the gateway ${net.gateway}`;
+
+/**
+ * A container's own server stopped by its recorded PID, if it runs (a plan of one step); its
+ * files go either way.
+ */
+async function stopOwn(network: string, inst: string, why: string, explain: Explain): Promise<boolean> {
+  const rec = srv.readServer(network, inst);
+  const running = alive(rec);
+  if (running) await applyPlan([stopStep(network, inst, rec, why)], { explain, tolerant: true, title: `the DNS server of container ${inst.slice(2)}`, what: 'DNS teardown' });
+  await srv.stopServer(network, inst); // its files (the server: stopped already)
+  return running;
+}
 
 /**
  * The container's networks changed (`network connect/disconnect`): which server answers its
@@ -251,28 +252,30 @@ export async function refreshResolver(containerId: string, o: { explain?: Explai
       const net = srv.readServer(first.name, 'network');
       const forwarders = dns?.length ? dns : net ? [`${net.address}#${net.port}`] : [];
       const want = srv.containerSpec({ networks: nets.map((n) => n.name), id12, netns: ns, address: RESOLVER, forwarders, dns });
+      const steps: Step[] = [];
       if (!alive(cur) || !cur.spec || renderServerConf(cur.spec) !== renderServerConf(want)) {
-        ex?.(`# names for ${who} on networks ${nets.map((n) => `"${n.name}"`).join(', ')}: a DNS server of its own in its namespace at ${RESOLVER}:53, reading the names of every one`);
-        await srv.stopServer(first.name, inst, ex);
-        await srv.startServer(want, ex);
+        const why = `${who} is on networks ${nets.map((n) => `"${n.name}"`).join(', ')}: a server of its own in its namespace at ${RESOLVER}:53, reading the names of every one`;
+        if (alive(cur)) steps.push(stopStep(first.name, inst, cur, 'its networks changed: it starts again with the names of every one'));
+        else await srv.stopServer(first.name, inst); // a dead one's files
+        steps.push(confStep(want), startStep(want, { why, undoable: true }));
       }
       if (pdns.instance === 'network') {
-        const step: Step = {
+        steps.push({
           name: `answer ${RESOLVER} in the namespace itself`,
           why: `the container's own server listens there now: the DNAT to network "${first.name}"'s server goes`,
           apply: [{ argv: ['nsenter', `--net=${ns}`, 'iptables-restore', '--noflush'], input: resolverRules(ip, pdns.server, '-D') }],
           undo: [],
-        };
-        await applyPlan([step], { explain: ex, title: `resolver of ${who}`, what: 'DNS setup' });
-        save({ resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: inst });
+        });
       }
+      if (steps.length) await applyPlan(steps, { explain: ex, title: `resolver of ${who}`, what: 'DNS setup' });
+      if (pdns.instance === 'network') save({ resolver: RESOLVER, server: { address: RESOLVER, port: 53 }, instance: inst });
     } else if (cur) {
       // Back on one network: its server again, through the DNAT; the container's own server stops.
       const net = srv.readServer(first.name, 'network');
       if (!net) return;
       const server = { address: net.address, port: net.port };
       await applyPlan(resolverSteps({ containerId, ip }, server), { explain: ex, title: resolverTitle({ containerName: primary.containerName, containerId }), what: 'DNS setup' });
-      await srv.stopServer(first.name, inst, ex);
+      await stopOwn(first.name, inst, `${who} is on one network again: its network's server answers it`, ex);
       save({ resolver: RESOLVER, server, instance: 'network' });
     }
   });
@@ -324,24 +327,28 @@ export async function dryRunDns(
       ? 'its DNS server is not running any more: it would start again, with every name'
       : `the network's first container: dnsmasq would start on ${s.address}:${s.port} (another port if that one is taken), forwarding other names to ${s.forwarders.join(', ') || 'nobody'}`;
     explain(`# names on network "${net.name}" (dry run): ${why}`);
-    srv.explainStart(s, explain);
-    await allowQueries(net, s.port, explain, true);
+    printSteps([confStep(s), startStep(s, { why, again: !!rec, undoable: !rec })], explain);
+    await applyPlan([await queriesStep(net, s.port)], { explain, what: 'DNS setup', dryRun: true });
   }
   if (req.dns?.length) {
     const s = ownServer(net, att.containerId, req.dns);
-    explain(ownServerLine(short(att.containerId), req.dns) + ' (dry run)');
-    srv.explainStart(s, explain);
+    explain(`# the DNS server of container ${short(att.containerId)}: ${ownServerWhy(req.dns)} (dry run)`);
+    printSteps(ownServerSteps(s, ownServerWhy(req.dns)), explain);
     return;
   }
   await applyPlan(resolverSteps(att, server), { explain, dryRun: true, title: resolverTitle(att) });
 }
 
+/** A dry run's steps, printed as --explain prints them (nothing run). */
+function printSteps(steps: Step[], explain: (l: string) => void): void {
+  for (const l of formatPlan(steps).trimEnd().split('\n')) explain(l);
+}
+
 /** A container joined by `network connect`: check its names, add them, start or reload the server. */
 export async function withNames(net: NetworkRecord, who: { containerId: string; containerName: string; aliases?: string[] }, o: { explain?: Explain } = {}): Promise<void> {
-  o.explain?.(`# names on network "${net.name}" for container ${who.containerName} (${short(who.containerId)}): minid's DNS server (dnsmasq) on the gateway ${net.gateway}`);
   await withLock(`dns-${net.name}`, async () => {
     checkNames(net.name, who);
-    await syncLocked(net, { start: true, explain: o.explain });
+    await syncLocked(net, { start: true, explain: o.explain, title: namesTitle(net, who) });
   });
 }
 
@@ -349,7 +356,7 @@ export async function withNames(net: NetworkRecord, who: { containerId: string; 
 export async function detachDns(net: NetworkRecord, att: Attachment, o: { explain?: Explain } = {}): Promise<void> {
   if (!hasDns(net)) return;
   const inst = att.containerId ? `c-${short(att.containerId)}` : (att as { dns?: DnsAttachment }).dns?.instance;
-  if (inst && inst !== 'network' && srv.instances(net.name).includes(inst)) await withLock(`dns-${net.name}`, () => srv.stopServer(net.name, inst, o.explain));
+  if (inst && inst !== 'network' && srv.instances(net.name).includes(inst)) await withLock(`dns-${net.name}`, () => stopOwn(net.name, inst, 'its container left the network', o.explain));
   await syncDns(net, { explain: o.explain });
 }
 
@@ -357,15 +364,14 @@ export async function detachDns(net: NetworkRecord, att: Attachment, o: { explai
 export async function stopNetworkDns(network: string, o: { explain?: Explain } = {}): Promise<string[]> {
   if (!fs.existsSync(srv.networkDir(network))) return [];
   return withLock(`dns-${network}`, async () => {
-    const stopped: string[] = [];
-    o.explain?.(`# stop the DNS servers of network "${network}" (by the PID minid recorded, once checked) and remove ${srv.networkDir(network)}`);
-    for (const inst of srv.instances(network)) {
-      const pid = srv.readServer(network, inst)?.pid;
-      if (await srv.stopServer(network, inst, o.explain)) stopped.push(`DNS server of network ${network}${inst === 'network' ? '' : ` (container ${inst.slice(2)})`}, pid ${pid}`);
-    }
-    fs.rmSync(srv.networkDir(network), { recursive: true, force: true });
-    o.explain?.(`rm -rf ${srv.networkDir(network)}`);
-    return stopped;
+    const running = srv
+      .instances(network)
+      .map((instance) => ({ instance, rec: srv.readServer(network, instance) }))
+      .filter((r): r is { instance: string; rec: srv.ServerRecord } => alive(r.rec));
+    const title = `the DNS servers of network "${network}": stopped by the PID minid recorded (once checked), their files removed`;
+    await applyPlan(stopNetworkSteps(network, running), { explain: o.explain, tolerant: true, title, what: 'DNS teardown' });
+    fs.rmSync(srv.networkDir(network), { recursive: true, force: true }); // whatever the plan left (its errors were told)
+    return running.map((r) => `DNS server of network ${network}${r.instance === 'network' ? '' : ` (container ${r.instance.slice(2)})`}, pid ${r.rec.pid}`);
   });
 }
 
@@ -386,7 +392,7 @@ export async function pruneDns(o: { record: (name: string) => NetworkRecord | nu
     for (const inst of srv.instances(network)) {
       if (!inst.startsWith('c-') || (onNet.has(inst.slice(2)) && !o.stray(inst.slice(2)))) continue;
       const pid = srv.readServer(network, inst)?.pid;
-      await withLock(`dns-${network}`, () => srv.stopServer(network, inst, o.explain));
+      await withLock(`dns-${network}`, () => stopOwn(network, inst, 'its container is gone (system prune)', o.explain));
       removed.push(`DNS server of container ${inst.slice(2)} on network ${network}${pid ? `, pid ${pid}` : ''}`);
     }
     // Endpoints of gone containers were just removed: their names go too.

@@ -22,11 +22,12 @@
 // dnsmasq's own message when it cannot. Before minid signals it (SIGHUP to reload, SIGTERM to
 // stop) it checks that the recorded PID is still that dnsmasq: /proc/PID/stat names dnsmasq and
 // shows the recorded start time (a PID reused by another process is left alone).
+// The steps that write its files and start, reload and stop it are in steps.ts (pure planners).
 import fs from 'node:fs';
 import path from 'node:path';
 import { readJson } from '../../sys/jsonfile.js';
 import { runRoot } from '../../sys/paths.js';
-import { formatCommand, run } from '../../sys/exec.js';
+import { run } from '../../sys/exec.js';
 import { MinidError } from '../../errors.js';
 import { renderServerConf, type ServerSpec } from './records.js';
 
@@ -146,25 +147,16 @@ export function alive(r: ServerRecord | null): r is ServerRecord {
  * starts in the container's network namespace (only that: it reads its files from the host's
  * file system).
  */
-function startCommand(s: ServerSpec): { conf: string; text: string; argv: string[] } {
+export function startCommand(s: ServerSpec): { conf: string; text: string; argv: string[] } {
   const conf = file(s.network, s.instance, 'conf');
   return { conf, text: renderServerConf(s), argv: [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`] };
 }
 
-/** What startServer would write and run, told to `explain` (--explain, --dry-run). */
-export function explainStart(s: ServerSpec, explain: (l: string) => void): void {
-  const { conf, text, argv } = startCommand(s);
-  explain(formatCommand(['cat', '>', conf], text).replace("'>'", '>'));
-  explain(formatCommand(argv));
-}
-
-/** Write the configuration and start the server; resolves once it answers. */
-export async function startServer(s: ServerSpec, explain?: (l: string) => void): Promise<ServerRecord> {
-  const { conf, text, argv } = startCommand(s);
-  fs.mkdirSync(networkDir(s.network), { recursive: true });
-  fs.writeFileSync(conf, text);
+/** Start the server (its configuration written: steps.ts) and record it; resolves once it answers. */
+export async function startServer(s: ServerSpec): Promise<ServerRecord> {
+  const { argv } = startCommand(s);
+  fs.mkdirSync(networkDir(s.network), { recursive: true, mode: 0o700 });
   fs.rmSync(s.pidFile, { force: true });
-  if (explain) explainStart(s, explain);
   const r = await run(argv, { allowFail: true });
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).trim().split('\n').pop() || `exit code ${r.exitCode}`;
@@ -190,23 +182,13 @@ export function trimLog(network: string, instance: string): void {
   }
 }
 
-/** SIGHUP: dnsmasq clears its cache and rereads the records file. */
-export function reloadServer(network: string, instance: string, explain?: (l: string) => void): boolean {
-  const r = readServer(network, instance);
-  if (!alive(r)) return false;
-  explain?.(`kill -HUP ${r.pid}`);
-  process.kill(r.pid, 'SIGHUP');
-  return true;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Stop a server (SIGTERM, then SIGKILL after a second) and remove its files. */
-export async function stopServer(network: string, instance: string, explain?: (l: string) => void): Promise<boolean> {
+export async function stopServer(network: string, instance: string): Promise<boolean> {
   const r = readServer(network, instance);
   let stopped = false;
   if (alive(r)) {
-    explain?.(`kill ${r.pid}`);
     process.kill(r.pid, 'SIGTERM');
     for (let i = 0; i < 100 && alive(r); i++) await sleep(10);
     if (alive(r)) process.kill(r.pid, 'SIGKILL');

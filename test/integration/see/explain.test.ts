@@ -1,11 +1,14 @@
 // --explain as teaching material (root; CI runs it): the script `run --explain=script` prints on
-// stdout replays in bash to the same kernel state minid made; `stop --explain` narrates the way
-// back with reasons; --explain=md and --explain=FILE.
+// stdout replays in bash to the same kernel state minid made (on a user network: its DNS server
+// too, which then answers the container's name); `stop --explain` narrates the way back with
+// reasons; --explain=md and --explain=FILE.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { suiteStore } from '../../helpers/minid.js';
+import { freeSubnet } from '../../helpers/subnet.js';
 
 const suite = suiteStore('explain');
 const run = suite.run;
@@ -17,6 +20,7 @@ beforeAll(() => {
   bridge = suite.store.env.MINID_BRIDGE_NAME;
 });
 
+const ASK = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/network/dns-ask.mjs');
 const sh = async (cmd: string) => (await execa('bash', ['-c', cmd], { reject: false })).stdout.trim();
 
 /** What the kernel holds for one container of this store: rules, bridge, port, namespace. */
@@ -69,6 +73,62 @@ describe('--explain', () => {
       for (const d of cgroups) if (fs.existsSync(d)) await execa('rmdir', [d], { reject: false });
       await run(['system', 'reset']);
     }
+    expect(fs.existsSync(`/run/netns/minid-${id.slice(0, 12)}`)).toBe(false);
+    expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
+  });
+
+  it('network create, run --network NET --explain=script: the script replays the DNS server too (names, configuration, dnsmasq, the host rule)', async () => {
+    const net = `exn${Math.random().toString(16).slice(2, 6)}`;
+    const subnet = freeSubnet((a, b) => `10.${200 + a}.${b}.0/24`);
+    const gw = subnet.replace(/\.0\/24$/, '.1');
+    expect((await run(['network', 'create', '--subnet', subnet, net])).exitCode).toBe(0);
+    const dir = path.join(suite.store.run, 'dns', net);
+    const listening = () => sh(`ss -lunpH 'src ${gw} and sport = :53' | grep -c dnsmasq`);
+    let id = '';
+    let cgroups: string[] = [];
+    try {
+      const r = await run(['run', '-d', '--explain=script', '--network', net, '--name', 'rn', 'busybox', 'sleep', '300']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      id = /^# container id: ([0-9a-f]{64})$/m.exec(r.stdout)![1];
+      suite.ids.push(id);
+      storeId = fs.readFileSync(path.join(suite.store.root, 'store-id'), 'utf8').trim();
+      const script = r.stdout;
+      // The DNS steps: numbered, with the course's chapter and a check a person can type.
+      expect(script).toMatch(new RegExp(`^# \\[3/4\\] start the DNS server of network "${net}": the network's first container`, 'm'));
+      expect(script).toMatch(/^# {3}course: Networking › CoreDNS - Installation: "Run the executable to start a DNS server/m);
+      expect(script).toContain(`#   check: ss -lunp 'src ${gw} and sport = :53'\ndnsmasq --conf-file=${dir}/network.conf\n`);
+      const rules = async () => (await sh('iptables-save')).split('\n').filter((l) => l.includes(`minid:${storeId}:${net}`)).sort();
+      const made = { rules: await rules(), records: fs.readFileSync(path.join(dir, 'records'), 'utf8'), listening: await listening() };
+      expect(made.listening).toBe('1');
+      expect(made.rules.filter((l) => l.includes('--dport 53'))).toHaveLength(2);
+
+      // Take it down (the container, the network's kernel objects and its DNS server), replay, compare.
+      expect((await run(['rm', '-f', 'rn'])).exitCode).toBe(0);
+      expect((await run(['system', 'reset'])).exitCode).toBe(0);
+      expect(await listening()).toBe('0');
+      expect(fs.existsSync(dir)).toBe(false);
+      const file = path.join(suite.tmp, 'replay-net.sh');
+      fs.writeFileSync(file, script);
+      cgroups = [...script.matchAll(/^mkdir (\/sys\/fs\/cgroup\/\S+)$/gm)].map((m) => m[1]);
+      const replay = await execa('bash', [file], { reject: false });
+      expect(replay.exitCode, replay.stderr).toBe(0);
+      expect({ rules: await rules(), records: fs.readFileSync(path.join(dir, 'records'), 'utf8'), listening: await listening() }).toEqual(made);
+      // The replayed server answers the container's name at its 127.0.0.11.
+      const ask = await execa('ip', ['netns', 'exec', `minid-${id.slice(0, 12)}`, process.execPath, ASK, '127.0.0.11', 'rn'], { reject: false });
+      expect(ask.exitCode, ask.stderr).toBe(0);
+      expect(JSON.parse(ask.stdout).answers).toEqual([subnet.replace(/\.0\/24$/, '.2')]);
+    } finally {
+      // What the replay made and minid does not know: the dnsmasq it started (by the PID in its
+      // pid file, checked to be a dnsmasq), the namespace, the cgroups; then the store's objects.
+      const pidFile = path.join(dir, 'network.pid');
+      const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+      if (pid && (await sh(`cat /proc/${pid}/comm`)) === 'dnsmasq') process.kill(pid, 'SIGTERM');
+      if (id) await execa('ip', ['netns', 'del', `minid-${id.slice(0, 12)}`], { reject: false });
+      for (const d of cgroups.reverse()) if (fs.existsSync(d)) await execa('rmdir', [d], { reject: false });
+      await run(['system', 'reset']);
+      await run(['network', 'rm', net]);
+    }
+    expect(await listening()).toBe('0');
     expect(fs.existsSync(`/run/netns/minid-${id.slice(0, 12)}`)).toBe(false);
     expect(cgroups.filter((d) => fs.existsSync(d))).toEqual([]);
   });
