@@ -139,7 +139,7 @@ async function pullShown(ref: string, stream: NodeJS.WriteStream, opts: { quiet?
     show?.finish();
     if (show) {
       stream.write(`Digest: ${img.manifestDigest}\n`);
-      stream.write(`Status: ${show.downloaded ? 'Downloaded image for' : 'Image is up to date for'} ${r?.digest ? r.full : (r?.familiar ?? img.names[0] ?? img.id)}\n`);
+      stream.write(`Status: ${show.downloaded ? 'Downloaded newer image for' : 'Image is up to date for'} ${r?.digest ? r.full : (r?.familiar ?? img.names[0] ?? img.id)}\n`);
     }
     return img;
   } finally {

@@ -189,7 +189,7 @@ describe('minid run pulls a missing image', () => {
     const err = String(r.stderr).split('\n');
     expect(err[0]).toBe("Unable to find image 'busybox:latest' locally");
     expect(err).toContain(`Pulling docker.io/library/busybox:latest over http://127.0.0.1:${P.front}`);
-    expect(err).toContain('Status: Downloaded image for busybox:latest');
+    expect(err).toContain('Status: Downloaded newer image for busybox:latest');
     // Present now: the next run does not pull.
     const again = await minid(store, ['run', '--rm', 'busybox', 'echo', 'again'], { env });
     expect([again.stdout, again.stderr, again.exitCode]).toEqual(['again', '', 0]);

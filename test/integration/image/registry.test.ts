@@ -268,7 +268,7 @@ describe('TLS with a private CA', () => {
     expect(ok.stderr).toBe('');
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toContain(`Pulling 127.0.0.1:${P.tls}/library/busybox:latest over https://127.0.0.1:${P.tls}`);
-    expect(ok.stdout).toContain(`Status: Downloaded image for 127.0.0.1:${P.tls}/library/busybox:latest`);
+    expect(ok.stdout).toContain(`Status: Downloaded newer image for 127.0.0.1:${P.tls}/library/busybox:latest`);
 
     const name = await minid(store, ['pull', `localhost:${P.tls}/library/busybox`], { env });
     expect(oneLineFailure(name)).toMatch(new RegExp(`^minid: the TLS certificate of localhost:${P.tls} is for another name \\(.*localhost.*\\): use the name the certificate is for$`));
@@ -455,7 +455,7 @@ describe('docker.io through a mirror', () => {
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain(`Pulling docker.io/library/busybox:latest over http://127.0.0.1:${P.mirror}`);
-    expect(r.stdout).toContain('Status: Downloaded image for busybox:latest');
+    expect(r.stdout).toContain('Status: Downloaded newer image for busybox:latest');
     const images = await minid(store, ['images', '--json'], { env });
     expect(images.stdout).toContain(built.configDigest.slice(7, 19));
   });

@@ -194,7 +194,7 @@ describe('pull, then image inspect', () => {
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const lines = String(r.stdout).split('\n');
     expect(lines[0]).toBe('Using default tag: latest');
-    expect(lines.slice(-3)).toEqual([`Digest: ${digests.nginx}`, `Status: Downloaded image for ${nginx}:latest`, `${nginx}:latest`]);
+    expect(lines.slice(-3)).toEqual([`Digest: ${digests.nginx}`, `Status: Downloaded newer image for ${nginx}:latest`, `${nginx}:latest`]);
     expect(await out(['images'])).toMatch(new RegExp(`^${nginx.replace(/\./g, '\\.')} +latest +[0-9a-f]{12} `, 'm'));
     const v = await m(['run', '--rm', '--network', 'none', nginx, 'nginx', '-v']);
     expect([v.exitCode, v.stderr]).toEqual([0, expect.stringMatching(/^nginx version: nginx\//)]);
