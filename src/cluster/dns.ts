@@ -36,12 +36,10 @@
 //   NODE.log         every query and its answer (log-queries)
 import fs from 'node:fs';
 import path from 'node:path';
-import { MinidError } from '../errors.js';
-import { run } from '../sys/exec.js';
 import { readJson, writeAtomic } from '../sys/jsonfile.js';
 import { runRoot } from '../sys/paths.js';
-import { alive, LOG_MAX, procStat, type ServerRecord } from '../network/dns/server.js';
-import { applyPlan, cmd, type Step } from '../network/step.js';
+import { alive, launch, reload, stopRecorded, trimLogFile, type ServerFiles, type ServerRecord } from '../network/dns/server.js';
+import { applyPlan, catTo, cmd, type Step } from '../network/step.js';
 import { CLUSTER_DOMAIN, type ClusterLayout, type ClusterNode } from './plan.js';
 
 /** The one namespace minid's services live in. */
@@ -109,9 +107,6 @@ function writeWhole(f: string, text: string): void {
 
 // --- the steps (pure: what they do is in their act, run by applyPlan) ----------------------
 
-/** `cat > FILE` with the text: what writing the file looks like typed. */
-const catTo = (f: string, text: string) => ({ argv: ['cat'], input: text, to: f });
-
 const namesNow = (services: NamedService[]): string =>
   services.length ? services.map((x) => `${serviceNames(x.name).join(', ')} -> ${x.clusterIP}`).join('; ') : 'none yet';
 
@@ -171,7 +166,6 @@ export function startStep(node: ClusterNode, dir: string, o: { again?: boolean; 
 
 /** SIGHUP: dnsmasq clears its cache and rereads the records (the PID checked first: still that dnsmasq). */
 export function reloadStep(node: ClusterNode, rec: ServerRecord, dir: string): Step {
-  const pid = rec.pid;
   return {
     name: `reload ${node.name}'s DNS server`,
     why: 'SIGHUP: dnsmasq clears its cache and rereads the names',
@@ -179,12 +173,7 @@ export function reloadStep(node: ClusterNode, rec: ServerRecord, dir: string): S
     undo: [],
     owner: 'host',
     facts: { log: file(node.name, 'log', dir) },
-    act: {
-      apply: async () => {
-        if (!alive(rec)) throw new MinidError(`node ${node.name}'s DNS server (dnsmasq, pid ${pid}) stopped meanwhile: \`minid service sync\` starts it again`);
-        process.kill(rec.pid, 'SIGHUP');
-      },
-    },
+    act: { apply: async () => reload(rec) },
   };
 }
 
@@ -233,39 +222,15 @@ export function dnsDownSteps(running: { node: string; rec: ServerRecord }[], dir
 
 // --- what the steps do ----------------------------------------------------------------------
 
-/** Start node's server and record it (PID, start time); resolves once it answers. */
-async function startServer(node: ClusterNode, dir: string, argv: string[]): Promise<ServerRecord> {
-  const pidFile = file(node.name, 'pid', dir);
-  fs.rmSync(pidFile, { force: true });
-  // dnsmasq forks into the background once its sockets are bound and its pid file written.
-  const r = await run(argv, { allowFail: true });
-  if (r.exitCode !== 0) {
-    const why = (r.stderr || r.stdout).trim().split('\n').pop() || `exit code ${r.exitCode}`;
-    throw new MinidError(`cannot start node ${node.name}'s DNS server (dnsmasq on ${node.ip}:${DNS_PORT}): ${why.replace(/^dnsmasq: /, '')}`);
-  }
-  const pid = parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
-  const st = procStat(pid);
-  if (!st) throw new MinidError(`node ${node.name}'s DNS server (dnsmasq, pid ${pid}) exited right after it started: see ${file(node.name, 'log', dir)}`);
-  const rec: ServerRecord = { pid, startTime: st.startTime, address: node.ip, port: DNS_PORT, forwarders: [], started: new Date().toISOString() };
-  fs.writeFileSync(file(node.name, 'json', dir), JSON.stringify(rec, null, 2) + '\n');
-  return rec;
-}
+/** A node's server's files (its record, configuration, pid file, log) in `dir`. */
+const nodeFiles = (node: string, dir: string): ServerFiles => ({ json: file(node, 'json', dir), conf: file(node, 'conf', dir), pid: file(node, 'pid', dir), log: file(node, 'log', dir) });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Start node's server and record it (PID, start time): the networks' servers' one start. */
+const startServer = (node: ClusterNode, dir: string, argv: string[]): Promise<ServerRecord> =>
+  launch(argv, nodeFiles(node.name, dir), `node ${node.name}'s DNS server`, { address: node.ip, port: DNS_PORT, forwarders: [] });
 
-/** Stop a node's server if its record still names a running dnsmasq (SIGTERM, then SIGKILL after a second); its files go. */
-async function stopServer(node: string, dir: string): Promise<number | null> {
-  const rec = readNodeServer(node, dir);
-  let stopped: number | null = null;
-  if (alive(rec)) {
-    process.kill(rec.pid, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(rec); i++) await sleep(10);
-    if (alive(rec)) process.kill(rec.pid, 'SIGKILL');
-    stopped = rec.pid;
-  }
-  for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(node, ext, dir), { force: true });
-  return stopped;
-}
+/** Stop a node's server if its record still names a running dnsmasq; its files go. */
+const stopServer = async (node: string, dir: string): Promise<void> => void (await stopRecorded(nodeFiles(node, dir)));
 
 /**
  * After every `service create|rm|sync`: the records rewritten, every node's server told to
@@ -274,21 +239,13 @@ async function stopServer(node: string, dir: string): Promise<number | null> {
 export async function syncClusterDns(l: ClusterLayout, services: NamedService[], explain: Explain): Promise<void> {
   const views = new Map<string, ServerView>();
   for (const n of l.nodes) {
-    trimLog(n.name);
+    trimLogFile(file(n.name, 'log')); // (past 8 MB, emptied: as the networks' servers)
     const rec = readNodeServer(n.name);
     views.set(n.name, { rec, running: alive(rec), nodeThere: fs.existsSync(`/run/netns/${n.netns}`) });
   }
   await applyPlan(dnsSyncSteps(l, services, views), { explain, title: "cluster DNS: the services' names on every node", what: 'cluster DNS' });
 }
 
-/** A server's log grows with every query: past LOG_MAX (as the networks' servers), minid empties it (dnsmasq appends). */
-function trimLog(node: string): void {
-  try {
-    if (fs.statSync(file(node, 'log')).size > LOG_MAX) fs.truncateSync(file(node, 'log'), 0);
-  } catch {
-    /* no log yet */
-  }
-}
 
 /**
  * `cluster down` and prune: every recorded server stopped by its PID (checked: still that

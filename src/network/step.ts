@@ -79,6 +79,8 @@ export interface PlanResult {
 }
 
 export const cmd = (...argv: string[]): Cmd => ({ argv });
+/** Writing a file whole, as typed: `cat > FILE` with the text on its stdin (a step's act writes it). */
+export const catTo = (file: string, text: string): Cmd => ({ argv: ['cat'], input: text, to: file });
 
 // --- printing ---------------------------------------------------------------------------
 

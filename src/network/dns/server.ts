@@ -152,48 +152,82 @@ export function startCommand(s: ServerSpec): { conf: string; text: string; argv:
   return { conf, text: renderServerConf(s), argv: [...(s.netns ? ['nsenter', `--net=${s.netns}`] : []), 'dnsmasq', `--conf-file=${conf}`] };
 }
 
-/** Start the server (its configuration written: steps.ts) and record it; resolves once it answers. */
-export async function startServer(s: ServerSpec): Promise<ServerRecord> {
-  const { argv } = startCommand(s);
-  fs.mkdirSync(networkDir(s.network), { recursive: true, mode: 0o700 });
-  fs.rmSync(s.pidFile, { force: true });
+/** The files of one dnsmasq minid runs: its record (PID, start time), configuration, pid file, log. */
+export interface ServerFiles {
+  json: string;
+  conf: string;
+  pid: string;
+  log: string;
+}
+
+export const serverFiles = (network: string, instance: string): ServerFiles => ({
+  json: file(network, instance, 'json'),
+  conf: file(network, instance, 'conf'),
+  pid: file(network, instance, 'pid'),
+  log: file(network, instance, 'log'),
+});
+
+/**
+ * Start a dnsmasq (`argv`, its configuration written) and record it: its parent exits once the
+ * daemon has bound its sockets and written its pid file, so this resolves once it answers.
+ * `what` names it in errors ("the DNS server of network X", "node1's DNS server"). The one
+ * start of every server minid runs: the networks' and containers' (steps.ts), the cluster's.
+ */
+export async function launch(argv: string[], f: ServerFiles, what: string, about: Pick<ServerRecord, 'address' | 'port' | 'forwarders' | 'spec'>): Promise<ServerRecord> {
+  fs.mkdirSync(path.dirname(f.json), { recursive: true, mode: 0o700 });
+  fs.rmSync(f.pid, { force: true });
   const r = await run(argv, { allowFail: true });
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.stdout).trim().split('\n').pop() || `exit code ${r.exitCode}`;
-    throw new MinidError(`cannot start the DNS server of network ${s.network} (dnsmasq on ${s.address}:${s.port}): ${why.replace(/^dnsmasq: /, '')}`);
+    throw new MinidError(`cannot start ${what} (dnsmasq on ${about.address}:${about.port}): ${why.replace(/^dnsmasq: /, '')}`);
   }
-  // dnsmasq's parent exits once the daemon has bound its sockets and written its pid file.
-  const pid = parseInt(fs.readFileSync(s.pidFile, 'utf8'), 10);
+  const pid = parseInt(fs.readFileSync(f.pid, 'utf8'), 10);
   const st = procStat(pid);
-  if (!st) throw new MinidError(`the DNS server of network ${s.network} (dnsmasq, pid ${pid}) exited right after it started: see ${s.logFile}`);
-  const rec: ServerRecord = { pid, startTime: st.startTime, address: s.address, port: s.port, forwarders: s.forwarders, started: new Date().toISOString(), spec: s };
-  fs.writeFileSync(file(s.network, s.instance, 'json'), JSON.stringify(rec, null, 2) + '\n');
+  if (!st) throw new MinidError(`${what} (dnsmasq, pid ${pid}) exited right after it started: see ${f.log}`);
+  const rec: ServerRecord = { pid, startTime: st.startTime, ...about, started: new Date().toISOString() };
+  fs.writeFileSync(f.json, JSON.stringify(rec, null, 2) + '\n');
   return rec;
+}
+
+/** Start a network's or a container's server (its configuration written: steps.ts) and record it. */
+export async function startServer(s: ServerSpec): Promise<ServerRecord> {
+  const what = s.instance === 'network' ? `the DNS server of network ${s.network}` : `the DNS server of container ${s.instance.slice(2)}`;
+  return launch(startCommand(s).argv, serverFiles(s.network, s.instance), what, { address: s.address, port: s.port, forwarders: s.forwarders, spec: s });
+}
+
+/** SIGHUP: dnsmasq clears its cache and rereads its names. One that died meanwhile is left alone: the next sync starts it again. */
+export function reload(rec: ServerRecord): void {
+  if (alive(rec)) process.kill(rec.pid, 'SIGHUP');
 }
 
 /** A server's log grows with every query: past 8 MB, minid empties it (dnsmasq appends, O_APPEND). */
 export const LOG_MAX = 8 << 20;
-export function trimLog(network: string, instance: string): void {
-  const f = file(network, instance, 'log');
+export function trimLogFile(f: string): void {
   try {
     if (fs.statSync(f).size > LOG_MAX) fs.truncateSync(f, 0);
   } catch {
     /* no log yet */
   }
 }
+export const trimLog = (network: string, instance: string): void => trimLogFile(file(network, instance, 'log'));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Stop a server (SIGTERM, then SIGKILL after a second) and remove its files. */
-export async function stopServer(network: string, instance: string): Promise<boolean> {
-  const r = readServer(network, instance);
-  let stopped = false;
+/** Stop the server a record names, if it is still that dnsmasq (SIGTERM, SIGKILL after a second), and remove its files; the record of one stopped, else null. */
+export async function stopRecorded(f: ServerFiles): Promise<ServerRecord | null> {
+  const r = readJson<ServerRecord>(f.json);
+  let stopped: ServerRecord | null = null;
   if (alive(r)) {
     process.kill(r.pid, 'SIGTERM');
     for (let i = 0; i < 100 && alive(r); i++) await sleep(10);
     if (alive(r)) process.kill(r.pid, 'SIGKILL');
-    stopped = true;
+    stopped = r;
   }
-  for (const ext of ['json', 'conf', 'pid', 'log']) fs.rmSync(file(network, instance, ext), { force: true });
+  for (const x of [f.json, f.conf, f.pid, f.log]) fs.rmSync(x, { force: true });
   return stopped;
+}
+
+/** Stop a network's or container's server and remove its files. */
+export async function stopServer(network: string, instance: string): Promise<boolean> {
+  return (await stopRecorded(serverFiles(network, instance))) !== null;
 }

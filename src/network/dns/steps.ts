@@ -11,13 +11,9 @@
 // the exec seam and recorded, a signal to a PID checked first: server.ts).
 import fs from 'node:fs';
 import { writeAtomic } from '../../sys/jsonfile.js';
-import { cmd, type Step } from '../step.js';
-import type { Cmd } from '../types.js';
+import { catTo, cmd, type Step } from '../step.js';
 import { renderRecords, type DnsEntry, type ServerSpec } from './records.js';
 import * as srv from './server.js';
-
-/** `cat > FILE` with the text: what writing the file looks like typed. */
-const catTo = (f: string, text: string): Cmd => ({ argv: ['cat'], input: text, to: f });
 
 /** Which server, in a step's name: the network's own, or a container's (in its namespace). */
 export const serverName = (network: string, instance: string): string =>
@@ -91,7 +87,6 @@ export function startStep(s: ServerSpec, o: { why: string; again?: boolean; undo
 
 /** SIGHUP: dnsmasq clears its cache and rereads the records (the PID checked first: still that dnsmasq). */
 export function reloadStep(network: string, instance: string, rec: srv.ServerRecord): Step {
-  const pid = rec.pid;
   return {
     name: `reload ${serverName(network, instance)}`,
     why: 'SIGHUP: dnsmasq clears its cache and rereads the names',
@@ -99,14 +94,7 @@ export function reloadStep(network: string, instance: string, rec: srv.ServerRec
     undo: [],
     owner: instance === 'network' ? 'network' : 'container',
     facts: { log: srv.file(network, instance, 'log') },
-    act: {
-      apply: async () => {
-        // Died since the plan was made: nothing to reload, and nothing to fail a `run` for; the
-        // next sync finds it dead and starts it again (the servers are supervised lazily).
-        if (!srv.alive(rec)) return;
-        process.kill(pid, 'SIGHUP');
-      },
-    },
+    act: { apply: async () => srv.reload(rec) },
   };
 }
 
