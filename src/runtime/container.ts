@@ -642,7 +642,7 @@ async function waitExitRecord(id: string, timeoutMs = 3000): Promise<void> {
 
 /**
  * A user's stop of a container whose supervisor waits to restart it: end the wait's sleep and
- * wait until the supervisor has left the wait (the wait file gone: `ps` says exited), so that
+ * wait until the supervisor has left the wait and recorded the exit (`ps` says exited), so that
  * `stop` returns with the container stopped, as docker's does. The supervisor writes the wait
  * file before it starts its sleep and names the sleep's PID a moment later, so the sleep is
  * ended again until the wait is over (the stop marker, written first, makes the loop end).
@@ -664,6 +664,26 @@ async function endRestarting(id: string): Promise<void> {
     }
     endRestartWait(id);
     await sleep(10);
+  }
+  await waitExitRecord(id);
+}
+
+/**
+ * A user's stop, kill or rm -f of a running or restarting container: the stop marker first (no
+ * --restart after it), then whatever the supervisor is doing as the marker appears is ended:
+ * a run (`endRun`: the stop signal or SIGKILL, and its exit awaited) or a back-off's wait. The
+ * supervisor may have passed its look at the marker a moment before it appeared, and so begin
+ * one more wait, or one more run, after the first is ended: each is ended in turn, until the
+ * container has exited (at most a run, a wait and a run).
+ */
+async function endRuns(id: string, endRun: (s: ContainerState) => Promise<void>): Promise<void> {
+  markStopped(id);
+  for (let round = 0; round < 4; round++) {
+    const now = loadState(id);
+    if (now?.status === 'restarting') await endRestarting(id);
+    else if (now?.status === 'running' && now.pid) await endRun(now);
+    else if (now?.status === 'running') await waitExit(id, 10_000); // between a run's end and its record
+    else return;
   }
 }
 
@@ -746,21 +766,20 @@ export async function stopContainer(ref: string, timeoutSec?: number, explain?: 
   explain?.(`# stop container ${s.config.name} (${s.config.id.slice(0, 12)}): its stop signal ${s.config.stopSignal ?? 'SIGTERM'}, SIGKILL after the timeout; then its network is released`);
   const live = s.status === 'running' || s.status === 'restarting';
   // The user's stop: the supervisor does not restart it (--restart); one waiting to, gives up.
-  if (live) markStopped(s.config.id);
-  if (s.status === 'restarting') await endRestarting(s.config.id);
-  if (s.status === 'running' && s.pid) {
-    const sig = signalNumber(s.config.stopSignal);
-    recordEvent('container', 'kill', s.config.id, { ...containerAttributes(s.config), signal: signalAttribute(sig) });
-    signalIfAlive(s.pid, sig);
-    if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
-    const t = timeoutSec ?? s.config.stopTimeout ?? 10;
-    let exit = await waitExit(s.config.id, t < 0 ? Infinity : t * 1000);
-    if (!exit) {
-      const p = readPid(s.config.id);
-      if (p && processAlive(p)) signalIfAlive(p.pid, 'SIGKILL');
-      exit = await waitExit(s.config.id, 10_000);
-    }
-  }
+  if (live)
+    await endRuns(s.config.id, async (now) => {
+      const sig = signalNumber(now.config.stopSignal);
+      recordEvent('container', 'kill', now.config.id, { ...containerAttributes(now.config), signal: signalAttribute(sig) });
+      signalIfAlive(now.pid!, sig);
+      if (now.paused) await (await import('./pause.js')).thawAfterSignal(now);
+      const t = timeoutSec ?? now.config.stopTimeout ?? 10;
+      let exit = await waitExit(now.config.id, t < 0 ? Infinity : t * 1000);
+      if (!exit) {
+        const p = readPid(now.config.id);
+        if (p && processAlive(p)) signalIfAlive(p.pid, 'SIGKILL');
+        exit = await waitExit(now.config.id, 10_000);
+      }
+    });
   // Release here rather than wait for the supervisor's hook (a node process of its own): both
   // run under the container's lock and whoever comes second finds nothing left to do.
   let said = 0;
@@ -805,11 +824,12 @@ export async function removeContainer(ref: string, force: boolean, explain?: (l:
     if (s.status === 'running' || s.status === 'restarting') {
       if (!force)
         fail(`cannot remove container ${s.config.name}: it is ${s.status}: stop it first (\`minid stop ${s.config.name}\`) or use \`minid rm -f\``);
-      markStopped(id); // no --restart: it goes
-      if (s.status === 'restarting') await endRestarting(id);
-      if (s.pid) signalIfAlive(s.pid, 'SIGKILL');
-      if (s.paused) await (await import('./pause.js')).thawAfterSignal(s);
-      await waitExit(id, 10_000);
+      // No --restart: it goes.
+      await endRuns(id, async (now) => {
+        signalIfAlive(now.pid!, 'SIGKILL');
+        if (now.paused) await (await import('./pause.js')).thawAfterSignal(now);
+        await waitExit(id, 10_000);
+      });
     }
     return (await releaseLocked(id, { remove: true, volumes, explain })) ? s : undefined;
   });

@@ -117,6 +117,29 @@ describe('--restart', () => {
     expect(await inspect(id, '{{.State.Status}} {{.RestartCount}}')).toBe(`exited ${count}`);
   });
 
+  it('stop and rm -f at any moment of the restart loop: exited (no more restarts) or gone, its supervisor ended', async () => {
+    // The supervisor may be starting a run, in one, just past its end, or waiting, as the stop
+    // comes: 0 to 700 ms after the start cover runs and back-offs of 100 to 400 ms.
+    for (const [i, ms] of [0, 60, 130, 200, 290, 370, 450, 540, 620, 700].entries()) {
+      const id = await detached(['--restart', 'always', 'busybox', 'true']);
+      const shim = Number(fs.readFileSync(path.join(store.run, 'containers', id, 'shim.pid'), 'utf8'));
+      await new Promise((r) => setTimeout(r, ms));
+      if (i % 2 === 0) {
+        expect((await run(['stop', '-t', '1', id])).exitCode).toBe(0);
+        const count = await inspect(id, '{{.RestartCount}}');
+        expect(await inspect(id, '{{.State.Status}}')).toBe('exited');
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await inspect(id, '{{.State.Status}} {{.RestartCount}}')).toBe(`exited ${count}`);
+      } else {
+        expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+        await new Promise((r) => setTimeout(r, 500));
+        expect((await run(['inspect', id])).exitCode).toBe(1);
+      }
+      // The supervisor has ended: it is not waiting to run the container again.
+      await eventually(() => expect(fs.existsSync(`/proc/${shim}`) && !/\) Z/.test(fs.readFileSync(`/proc/${shim}/stat`, 'utf8'))).toBe(false));
+    }
+  });
+
   it("a user's stop or kill is not followed by a restart (docker's rule); start makes it apply again", async () => {
     for (const verb of [['stop', '-t', '1'], ['kill']]) {
       const id = await detached(['--restart', 'always', 'busybox', 'sleep', '300']);
