@@ -13,6 +13,9 @@
 //   - one records file for the cluster, in hosts format, rewritten by every `service
 //     create|rm|sync` (then SIGHUP: dnsmasq rereads it); a server found dead then is started
 //     again (supervised lazily, like the networks' servers, src/network/dns/server.ts);
+//   - the pods' names (10-244-1-5.default.pod.cluster.local is 10.244.1.5: Kubernetes' pod
+//     records, as CoreDNS's `pods insecure` answers them, from the name alone) made up by
+//     dnsmasq's synth-domain for the whole pod range: nothing to rewrite as pods come and go;
 //   - the node's minid learns the address from its environment (MINID_CLUSTER_DNS, kubelet's
 //     --cluster-dns; MINID_CLUSTER_DOMAIN, its --cluster-domain) and writes each pod's
 //     resolv.conf with it (src/network/files.ts).
@@ -61,6 +64,18 @@ export interface NamedService {
 /** A service's names: its FQDN first (it answers the reverse lookup), then the short `NAME.svc`. */
 export const serviceNames = (name: string): string[] => [`${name}.${NAMESPACE}.svc.${CLUSTER_DOMAIN}`, `${name}.svc`];
 
+/** The domain of the pods' names: Kubernetes' `<namespace>.pod.<cluster domain>`. */
+export const podDomain = (): string => `${NAMESPACE}.pod.${CLUSTER_DOMAIN}`;
+
+/** A pod's name, as Kubernetes gives it: its address with dashes (10-244-1-5.default.pod.cluster.local). */
+export const podName = (ip: string): string => `${ip.replace(/\./g, '-')}.${podDomain()}`;
+
+/** The pod range's fifth address (10.244.0.0/16 → 10.244.0.5): an example for the comments. */
+const exampleAddress = (cidr: string): string => {
+  const o = cidr.split('/')[0].split('.');
+  return [o[0], o[1], o[2], '5'].join('.');
+};
+
 /** The records file (hosts format) every node's server reads. Pure. */
 export function renderNames(services: NamedService[]): string {
   const lines = [`# minid: the cluster's service names (rewritten by every \`minid service create|rm|sync\`; dnsmasq rereads it on SIGHUP)`];
@@ -69,7 +84,7 @@ export function renderNames(services: NamedService[]): string {
 }
 
 /** One node's server configuration, commented for a workshop's `cat`. Pure. */
-export function renderNodeConf(o: { node: string; netns: string; address: string; records: string; pidFile: string; logFile: string }): string {
+export function renderNodeConf(o: { node: string; netns: string; address: string; podCidr: string; records: string; pidFile: string; logFile: string }): string {
   return [
     `# minid: the cluster DNS server of node ${o.node} (dnsmasq), as NodeLocal DNSCache runs one per node.`,
     `# It runs in the node's network namespace (${o.netns}) and listens on the node's LAN address:`,
@@ -81,6 +96,10 @@ export function renderNodeConf(o: { node: string; netns: string; address: string
     "# minid rewrites; not the node's /etc/hosts. The first name of a line answers the reverse lookup.",
     'no-hosts',
     `addn-hosts=${o.records}`,
+    `# The pods' names (Kubernetes' pod records; CoreDNS's \`pods insecure\`): ${podName(exampleAddress(o.podCidr))}`,
+    `# is ${exampleAddress(o.podCidr)}, for every address of the pod range, made up from the name itself. dnsmasq`,
+    "# answers the reverse lookup of a pod address with it too (CoreDNS does for a service's endpoints only).",
+    `synth-domain=${podDomain()},${o.podCidr}`,
     '# Every domain is local: a name that is not in the records is NXDOMAIN, never forwarded.',
     '# There is no upstream server at all (CoreDNS would forward the rest): nothing leaves the cluster.',
     'local=/#/',
@@ -124,12 +143,12 @@ export function namesStep(services: NamedService[], dir: string): Step {
   };
 }
 
-export function confStep(node: ClusterNode, dir: string): Step {
+export function confStep(node: ClusterNode, podCidr: string, dir: string): Step {
   const conf = file(node.name, 'conf', dir);
-  const text = renderNodeConf({ node: node.name, netns: node.netns, address: node.ip, records: namesFile(dir), pidFile: file(node.name, 'pid', dir), logFile: file(node.name, 'log', dir) });
+  const text = renderNodeConf({ node: node.name, netns: node.netns, address: node.ip, podCidr, records: namesFile(dir), pidFile: file(node.name, 'pid', dir), logFile: file(node.name, 'log', dir) });
   return {
     name: `write ${node.name}'s DNS configuration`,
-    why: `dnsmasq on ${node.ip}:${DNS_PORT}, answering the cluster's names only (nothing forwarded)`,
+    why: `dnsmasq on ${node.ip}:${DNS_PORT}, answering the cluster's names only (services, and pods as ${podName(exampleAddress(podCidr))}; nothing forwarded)`,
     apply: [catTo(conf, text)],
     undo: [],
     owner: 'host',
@@ -191,7 +210,7 @@ export function stopStep(node: string, rec: ServerRecord, dir: string): Step {
 
 /** `cluster up`: the (empty) names, then each node's configuration and server. */
 export function dnsUpSteps(l: ClusterLayout, dir = dnsDir()): Step[] {
-  return [namesStep([], dir), ...l.nodes.flatMap((n) => [confStep(n, dir), startStep(n, dir, { undoable: true })])];
+  return [namesStep([], dir), ...l.nodes.flatMap((n) => [confStep(n, l.podCidr, dir), startStep(n, dir, { undoable: true })])];
 }
 
 /** What a sync finds of a node's server: its record, whether that dnsmasq runs, whether the node does. */
@@ -210,7 +229,7 @@ export function dnsSyncSteps(l: ClusterLayout, services: NamedService[], views: 
   for (const n of l.nodes) {
     const v = views.get(n.name);
     if (v?.running && v.rec) steps.push(reloadStep(n, v.rec, dir));
-    else if (v?.nodeThere) steps.push(confStep(n, dir), startStep(n, dir, { again: !!v.rec, undoable: false }));
+    else if (v?.nodeThere) steps.push(confStep(n, l.podCidr, dir), startStep(n, dir, { again: !!v.rec, undoable: false }));
   }
   return steps;
 }

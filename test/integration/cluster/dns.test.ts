@@ -106,6 +106,19 @@ describe('cluster DNS', () => {
       for (const name of ['web', 'web.default', 'web.svc']) {
         await eventually(async () => expect(String((await cli(get(name))).stdout)).toContain('backend-web1'));
       }
+      // A pod by its name (Kubernetes' pod record: its address with dashes, in
+      // default.pod.cluster.local), made up by the server; connected to across nodes.
+      const web1 = (await ok(['--node', 'node1', 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'web1'])).trim();
+      expect(web1).toMatch(/^10\.250\.1\.\d+$/);
+      const podName = `${web1.replace(/\./g, '-')}.default.pod.cluster.local`;
+      const byPod = await cli(`nslookup ${podName}`);
+      expect(String(byPod.stdout), String(byPod.stderr)).toMatch(new RegExp(`Address: ${web1.replace(/\./g, '\\.')}$`, 'm'));
+      expect(String((await cli(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${podName} 8080`)).stdout)).toContain('backend-web1');
+      // Outside the pod range, or not an address: NXDOMAIN.
+      for (const name of ['10-9-9-9.default.pod.cluster.local', 'web1.default.pod.cluster.local']) {
+        const r = await cli(`nslookup ${name}`);
+        expect(String(r.stdout) + String(r.stderr), name).toContain('NXDOMAIN');
+      }
       const log = fs.readFileSync(path.join(dnsDir(), 'node2.log'), 'utf8');
       expect(log).toMatch(/query\[A\] web\.default\.svc\.cluster\.local from 10\.250\.2\.\d+/);
 

@@ -26,7 +26,7 @@ describe('cluster DNS files', () => {
   });
 
   it('listens on the node address only, reads only the records, forwards nothing', () => {
-    const conf = renderNodeConf({ node: 'node1', netns: 'mcl-x-node1', address: '192.168.5.11', records: '/r/records', pidFile: '/r/node1.pid', logFile: '/r/node1.log' });
+    const conf = renderNodeConf({ node: 'node1', netns: 'mcl-x-node1', address: '192.168.5.11', podCidr: '10.244.0.0/16', records: '/r/records', pidFile: '/r/node1.pid', logFile: '/r/node1.log' });
     const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toEqual([
       'listen-address=192.168.5.11',
@@ -34,6 +34,7 @@ describe('cluster DNS files', () => {
       'port=53',
       'no-hosts',
       'addn-hosts=/r/records',
+      'synth-domain=default.pod.cluster.local,10.244.0.0/16',
       'local=/#/',
       'no-resolv',
       'no-poll',

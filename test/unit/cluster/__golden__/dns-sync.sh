@@ -10,7 +10,7 @@ EOF
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: "Every time a pod or service is created in the cluster, it adds a record into the CoreDNS database"
 #   check: grep 'read .*records' /run/minid/cluster/dns/node1.log | tail -n 1
 kill -HUP 101
-# [3/4] write node2's DNS configuration: dnsmasq on 192.168.1.12:53, answering the cluster's names only (nothing forwarded)
+# [3/4] write node2's DNS configuration: dnsmasq on 192.168.1.12:53, answering the cluster's names only (services, and pods as 10-244-0-5.default.pod.cluster.local; nothing forwarded)
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: the server's configuration is a file (`cat /etc/coredns/Corefile`); here dnsmasq's
 #   course caveat: the Corefile sends every name it cannot answer to the resolvers of /etc/resolv.conf (`proxy . /etc/resolv.conf`); these nodes have no way out, so this server forwards nothing (`local=/#/`, no `server=`): any other name is NXDOMAIN
 #   check: cat /run/minid/cluster/dns/node2.conf
@@ -25,6 +25,10 @@ port=53
 # minid rewrites; not the node's /etc/hosts. The first name of a line answers the reverse lookup.
 no-hosts
 addn-hosts=/run/minid/cluster/dns/records
+# The pods' names (Kubernetes' pod records; CoreDNS's `pods insecure`): 10-244-0-5.default.pod.cluster.local
+# is 10.244.0.5, for every address of the pod range, made up from the name itself. dnsmasq
+# answers the reverse lookup of a pod address with it too (CoreDNS does for a service's endpoints only).
+synth-domain=default.pod.cluster.local,10.244.0.0/16
 # Every domain is local: a name that is not in the records is NXDOMAIN, never forwarded.
 # There is no upstream server at all (CoreDNS would forward the rest): nothing leaves the cluster.
 local=/#/

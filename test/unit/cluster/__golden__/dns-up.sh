@@ -5,7 +5,7 @@
 cat > /run/minid/cluster/dns/records <<'EOF'
 # minid: the cluster's service names (rewritten by every `minid service create|rm|sync`; dnsmasq rereads it on SIGHUP)
 EOF
-# [2/7] write node1's DNS configuration: dnsmasq on 192.168.1.11:53, answering the cluster's names only (nothing forwarded)
+# [2/7] write node1's DNS configuration: dnsmasq on 192.168.1.11:53, answering the cluster's names only (services, and pods as 10-244-0-5.default.pod.cluster.local; nothing forwarded)
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: the server's configuration is a file (`cat /etc/coredns/Corefile`); here dnsmasq's
 #   course caveat: the Corefile sends every name it cannot answer to the resolvers of /etc/resolv.conf (`proxy . /etc/resolv.conf`); these nodes have no way out, so this server forwards nothing (`local=/#/`, no `server=`): any other name is NXDOMAIN
 #   check: cat /run/minid/cluster/dns/node1.conf
@@ -20,6 +20,10 @@ port=53
 # minid rewrites; not the node's /etc/hosts. The first name of a line answers the reverse lookup.
 no-hosts
 addn-hosts=/run/minid/cluster/dns/records
+# The pods' names (Kubernetes' pod records; CoreDNS's `pods insecure`): 10-244-0-5.default.pod.cluster.local
+# is 10.244.0.5, for every address of the pod range, made up from the name itself. dnsmasq
+# answers the reverse lookup of a pod address with it too (CoreDNS does for a service's endpoints only).
+synth-domain=default.pod.cluster.local,10.244.0.0/16
 # Every domain is local: a name that is not in the records is NXDOMAIN, never forwarded.
 # There is no upstream server at all (CoreDNS would forward the rest): nothing leaves the cluster.
 local=/#/
@@ -36,7 +40,7 @@ EOF
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: "the IP address of this service is configured as the name server on pods" (kubelet's clusterDNS in `cat /var/lib/kubelet/config.yaml`); one server on every node, as NodeLocal DNSCache runs
 #   check: nsenter --net=/run/netns/mcl-0a1b2c3d-node1 ss -lunp 'sport = :53'
 nsenter --net=/run/netns/mcl-0a1b2c3d-node1 dnsmasq --conf-file=/run/minid/cluster/dns/node1.conf
-# [4/7] write node2's DNS configuration: dnsmasq on 192.168.1.12:53, answering the cluster's names only (nothing forwarded)
+# [4/7] write node2's DNS configuration: dnsmasq on 192.168.1.12:53, answering the cluster's names only (services, and pods as 10-244-0-5.default.pod.cluster.local; nothing forwarded)
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: the server's configuration is a file (`cat /etc/coredns/Corefile`); here dnsmasq's
 #   course caveat: the Corefile sends every name it cannot answer to the resolvers of /etc/resolv.conf (`proxy . /etc/resolv.conf`); these nodes have no way out, so this server forwards nothing (`local=/#/`, no `server=`): any other name is NXDOMAIN
 #   check: cat /run/minid/cluster/dns/node2.conf
@@ -51,6 +55,10 @@ port=53
 # minid rewrites; not the node's /etc/hosts. The first name of a line answers the reverse lookup.
 no-hosts
 addn-hosts=/run/minid/cluster/dns/records
+# The pods' names (Kubernetes' pod records; CoreDNS's `pods insecure`): 10-244-0-5.default.pod.cluster.local
+# is 10.244.0.5, for every address of the pod range, made up from the name itself. dnsmasq
+# answers the reverse lookup of a pod address with it too (CoreDNS does for a service's endpoints only).
+synth-domain=default.pod.cluster.local,10.244.0.0/16
 # Every domain is local: a name that is not in the records is NXDOMAIN, never forwarded.
 # There is no upstream server at all (CoreDNS would forward the rest): nothing leaves the cluster.
 local=/#/
@@ -67,7 +75,7 @@ EOF
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: "the IP address of this service is configured as the name server on pods" (kubelet's clusterDNS in `cat /var/lib/kubelet/config.yaml`); one server on every node, as NodeLocal DNSCache runs
 #   check: nsenter --net=/run/netns/mcl-0a1b2c3d-node2 ss -lunp 'sport = :53'
 nsenter --net=/run/netns/mcl-0a1b2c3d-node2 dnsmasq --conf-file=/run/minid/cluster/dns/node2.conf
-# [6/7] write node3's DNS configuration: dnsmasq on 192.168.1.13:53, answering the cluster's names only (nothing forwarded)
+# [6/7] write node3's DNS configuration: dnsmasq on 192.168.1.13:53, answering the cluster's names only (services, and pods as 10-244-0-5.default.pod.cluster.local; nothing forwarded)
 #   course: Networking › DNS in Kubernetes › CoreDNS in Kubernetes: the server's configuration is a file (`cat /etc/coredns/Corefile`); here dnsmasq's
 #   course caveat: the Corefile sends every name it cannot answer to the resolvers of /etc/resolv.conf (`proxy . /etc/resolv.conf`); these nodes have no way out, so this server forwards nothing (`local=/#/`, no `server=`): any other name is NXDOMAIN
 #   check: cat /run/minid/cluster/dns/node3.conf
@@ -82,6 +90,10 @@ port=53
 # minid rewrites; not the node's /etc/hosts. The first name of a line answers the reverse lookup.
 no-hosts
 addn-hosts=/run/minid/cluster/dns/records
+# The pods' names (Kubernetes' pod records; CoreDNS's `pods insecure`): 10-244-0-5.default.pod.cluster.local
+# is 10.244.0.5, for every address of the pod range, made up from the name itself. dnsmasq
+# answers the reverse lookup of a pod address with it too (CoreDNS does for a service's endpoints only).
+synth-domain=default.pod.cluster.local,10.244.0.0/16
 # Every domain is local: a name that is not in the records is NXDOMAIN, never forwarded.
 # There is no upstream server at all (CoreDNS would forward the rest): nothing leaves the cluster.
 local=/#/
