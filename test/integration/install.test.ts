@@ -55,7 +55,10 @@ describe('npm pack, npm install -g, npm uninstall -g', () => {
     // No tests, benchmarks, CI, image build scripts, TypeScript sources (but the API's
     // declarations) or built snapshots.
     expect(files.filter((f) => /^package\/(test|bench|\.ci|images|docs|dist\/src|node_modules|build)\/|(?<!\.d)\.ts$|\.blob/.test(f))).toEqual([]);
-    expect(fs.statSync(tarball).size).toBeLessThan(5_000_000);
+    // 4.96 MB today, 3.9 MB of it the static helpers for two architectures (glibc linked in
+    // whole: 0.6-0.95 MB each); the code is 0.4 MB. The bound catches what should not be in
+    // it (an image, node_modules: tens of MB), with room for a helper more.
+    expect(fs.statSync(tarball).size).toBeLessThan(6_000_000);
   }, 300_000);
 
   it('npm install -g gives a minid that runs a container, with its helpers and snapshot made at install', async () => {
