@@ -147,7 +147,8 @@ export interface ResolvOptions {
   cniDns?: { nameservers?: string[]; domain?: string; search?: string[]; options?: string[] };
   /**
    * A pod of a cluster node (src/cluster): the node's DNS server and the cluster's domain, as
-   * kubelet's clusterDNS and clusterDomain. --dns, --dns-search and --dns-option still win.
+   * kubelet's clusterDNS and clusterDomain (with `resolver`, a user network's server that
+   * forwards to it: its search list only). --dns, --dns-search and --dns-option still win.
    */
   cluster?: { nameserver: string; domain: string };
 }
@@ -190,6 +191,8 @@ export function renderResolvConf(hostResolv: string, o: ResolvOptions = {}): str
     notes.push(o.resolver.note);
     // docker's embedded DNS: a name without dots is asked as it is first.
     if (!o.dnsOptions?.length && !options.some((x) => x.startsWith('ndots:'))) options = [...options, 'ndots:0'];
+    // On a cluster node: kubelet's search list (the server forwards the cluster's names).
+    if (o.cluster) ({ search, options } = clusterSearch(o.cluster.domain));
   } else if (o.dns?.length) {
     ns = o.dns.map(validateDns);
     notes.push('nameservers from --dns');
@@ -237,20 +240,25 @@ export async function containerNetFiles(o: NetFilesOptions): Promise<Record<'hos
   // Only the drivers that give the container an address of its own have these.
   const ep = att?.mode === 'bridge' || att?.mode === 'cni' ? att : undefined;
   const dns = att?.mode === 'bridge' ? att.dns : undefined;
+  const ownDns = !!o.dns?.length;
   if (dns) {
     const to = `${dns.server.address}:${dns.server.port}`;
     const fwd = o.dns?.length ? `, which forwards other names to --dns ${o.dns.join(' ')}` : '';
     const where = dns.instance === 'network' ? `minid's DNS server of network ${ep!.network} (DNAT to ${to})` : `the container's own DNS server (in its namespace) with the names of network ${ep!.network}`;
     o = { ...o, dns: undefined, resolver: { address: dns.resolver, note: `${where}${fwd}` } };
   }
-  // A pod on a cluster node's pod network (src/cluster: the node's minid has kubelet's
-  // clusterDNS in its environment): the node's DNS server answers the services' names.
+  // A pod on a cluster node (src/cluster: the node's minid has kubelet's clusterDNS in its
+  // environment): on the node's pod network, the node's DNS server answers the services'
+  // names; on a user network of the node, the network's server answers its containers' names
+  // and forwards the rest to the node's (dns/index.ts). Kubernetes' search list either way.
   const clusterDns = process.env.MINID_CLUSTER_DNS;
-  if (clusterDns && att?.mode === 'bridge' && !dns && !o.cluster && !o.dns?.length) {
+  if (clusterDns && att?.mode === 'bridge' && !o.cluster && !ownDns) {
     o = { ...o, cluster: { nameserver: clusterDns, domain: process.env.MINID_CLUSTER_DOMAIN || 'cluster.local' } };
+    const how = `search ${clusterSearch(o.cluster!.domain).search.join(' ')}, options ndots:5`;
     o.explain?.(
-      `# /etc/resolv.conf: nameserver ${clusterDns}, the node's DNS server (DNS in Kubernetes: kubelet writes its clusterDNS into every pod), ` +
-        `search ${clusterSearch(o.cluster!.domain).search.join(' ')}, options ndots:5`,
+      dns
+        ? `# /etc/resolv.conf: the network's DNS server, which forwards what is not a container's name to ${clusterDns}, the node's DNS server (DNS in Kubernetes); ${how}`
+        : `# /etc/resolv.conf: nameserver ${clusterDns}, the node's DNS server (DNS in Kubernetes: kubelet writes its clusterDNS into every pod), ${how}`,
     );
   }
   const cniDns: NetFilesOptions['cniDns'] = att?.mode === 'cni' ? att.cni.result?.dns : undefined;

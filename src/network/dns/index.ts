@@ -83,6 +83,10 @@ async function freePort(address: string, preferred?: number): Promise<number> {
 }
 
 async function networkForwarders(): Promise<string[]> {
+  // On a cluster node: the node's DNS server (kubelet's clusterDNS; CoreDNS's place), so the
+  // network's containers resolve the cluster's services and pods as the node's pods do.
+  const cluster = process.env.MINID_CLUSTER_DNS;
+  if (cluster) return [cluster];
   return hostForwarders(await probe().resolvConf());
 }
 

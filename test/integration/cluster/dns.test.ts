@@ -130,6 +130,19 @@ describe('cluster DNS', () => {
       expect(log2).toMatch(/config nosuch\.example\.com is NXDOMAIN/);
       expect(log2).not.toMatch(/forwarded/);
 
+      // A user network of a node: its server answers its containers' names and forwards the
+      // rest to the node's DNS server, so the services resolve there too (search list and all).
+      await ok(['--node', 'node2', 'network', 'create', 'apps']);
+      await ok(['--node', 'node2', 'run', '-d', '--name', 'peer', '--network', 'apps', 'busybox', 'sleep', '600']);
+      await ok(['--node', 'node2', 'run', '-d', '--name', 'onnet', '--network', 'apps', 'busybox', 'sleep', '600']);
+      const onnet = (cmd: string) => suite.run(['--node', 'node2', 'exec', 'onnet', 'sh', '-c', cmd]);
+      expect(await ok(['--node', 'node2', 'exec', 'onnet', 'cat', '/etc/resolv.conf'])).toMatch(/^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
+      expect(String((await onnet('nslookup web.default.svc.cluster.local')).stdout)).toMatch(/Address: 10\.98\.0\.1\b/);
+      // (busybox's nslookup stops at the search list's NXDOMAINs; ping asks the C library's resolver.)
+      expect(String((await onnet('ping -c 1 -W 2 peer')).stdout)).toMatch(/^PING peer \(\d+\.\d+\.\d+\.\d+\)[^]*1 packets received/m);
+      await eventually(async () => expect(String((await onnet(get('web'))).stdout)).toContain('backend-web1'));
+      expect(String((await onnet('nslookup nosuch.example.com')).stdout) + String((await onnet('nslookup nosuch.example.com')).stderr)).toContain('NXDOMAIN');
+
       // A server that died is started again by the next sync (supervised lazily).
       process.kill(recorded('node2').pid, 'SIGKILL');
       await eventually(() => expect(running(recorded('node2'))).toBe(false));

@@ -70,6 +70,12 @@ describe('renderResolvConf', () => {
     expect(renderResolvConf('', { cluster, dnsSearch: ['b.example'] })).toMatch(/^search b\.example$/m);
   });
 
+  it("a cluster node's container on a user network: the network's server (which forwards to the node's), kubelet's search list", () => {
+    const cluster = { nameserver: '192.168.5.11', domain: 'cluster.local' };
+    const text = renderResolvConf('nameserver 10.0.0.1\n', { cluster, resolver: { address: '127.0.0.11', note: 'network apps' } });
+    expect(text.split('\n').slice(1)).toEqual(['nameserver 127.0.0.11', 'search default.svc.cluster.local svc.cluster.local cluster.local', 'options ndots:5', '']);
+  });
+
   it('keeps loopback nameservers for --network host', () => {
     expect(renderResolvConf('nameserver 127.0.0.53\n', { keepLoopback: true })).toMatch(/^nameserver 127.0.0.53$/m);
   });
