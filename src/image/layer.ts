@@ -22,6 +22,7 @@ import { ExecError, run, spawnProcess } from '../sys/exec.js';
 import { LayerChecker, UnsafeEntryError, parentOf, type EntryType, type LayerPlan } from './safety.js';
 import { TarError, TarReader } from './tar.js';
 import { LayerWriter } from './unpack.js';
+import { runJobs } from '../sys/jobs.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -240,15 +241,6 @@ async function unzstd(input: [Readable, Transform], consume: (source: AsyncItera
 
 const lastLine = (s: string) => s.trim().split('\n').pop()!.replace(/^(zstd: )?(\/\*stdin\*\\ ?: )?/, '');
 
-/** Run up to `limit` async jobs at a time. */
-async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 async function lexists(p: string): Promise<boolean> {
   try {
     await fs.promises.lstat(p);
@@ -311,7 +303,7 @@ export async function applyWhiteouts(dest: string, plan: LayerPlan): Promise<voi
   }
   for (const o of plan.opaques) dirs.check(o.dir, o.marker);
   if (devices.length <= 8) {
-    await eachLimit(devices, 4, async (d) => {
+    await runJobs(devices, 4, async (d) => {
       await run(['mknod', d, 'c', '0', '0']);
     });
   } else {

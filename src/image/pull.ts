@@ -39,7 +39,7 @@ import { paths, root } from '../sys/paths.js';
 import { withLock } from '../sys/lock.js';
 import { parseReference, type ImageReference } from './ref.js';
 import { RETRY_DELAYS, RegistryClient } from './registry/client.js';
-import { loadConfig, type MinidConfig } from './registry/config.js';
+import { loadConfig, transferLimit, type MinidConfig } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { readBody } from './registry/transport.js';
 import { MT, SHA256, hostArch, sha256, type Descriptor, type ImageConfig } from './source.js';
@@ -111,15 +111,8 @@ export function selectManifest(manifests: Descriptor[], want: Platform): Descrip
   return untagged.length === 1 ? untagged[0] : undefined;
 }
 
-/** Parallel downloads: the config's "max-concurrent-downloads", MINID_MAX_CONCURRENT_DOWNLOADS, else 3 (docker's). */
-export function downloadLimit(config: MinidConfig, env = process.env): number {
-  const e = env.MINID_MAX_CONCURRENT_DOWNLOADS;
-  if (e !== undefined && e !== '') {
-    if (!/^[1-9]\d*$/.test(e)) fail(`MINID_MAX_CONCURRENT_DOWNLOADS=${JSON.stringify(e)} must be a whole number of at least 1`, 1);
-    return Number(e);
-  }
-  return config.maxConcurrentDownloads ?? 3;
-}
+/** Parallel downloads: MINID_MAX_CONCURRENT_DOWNLOADS, the config's "max-concurrent-downloads", else 3 (docker's). */
+export const downloadLimit = (config: MinidConfig, env = process.env): number => transferLimit(config, 'downloads', env);
 
 const downloads = downloadsDir;
 const hex = (digest: string) => digest.slice(7);

@@ -2,7 +2,7 @@
 // HTTP API v2 (OCI distribution), as docker does. The requests are in src/image/registry/
 // client.ts (its push section); this file decides their order:
 //
-//   for each blob of the manifest (layers, then the config):
+//   for each blob of the manifest (layers and the config; max-concurrent-uploads at once, 5):
 //     HEAD  the blob in the target repository        -> "Layer already exists"
 //     POST  ?mount=DIGEST&from=OTHER                 -> "Mounted from OTHER"
 //           (when the store knows the blob from another repository of the same registry:
@@ -18,10 +18,11 @@ import fs from 'node:fs';
 import { fail } from '../errors.js';
 import { parseReference } from './ref.js';
 import { RegistryClient } from './registry/client.js';
-import { loadConfig } from './registry/config.js';
+import { loadConfig, transferLimit } from './registry/config.js';
 import { endpointsFor } from './registry/endpoint.js';
 import { MT, type Descriptor } from './source.js';
 import { blobPath, listImages, type ImageRecord } from './store.js';
+import { runJobs } from '../sys/jobs.js';
 
 export interface PushResult {
   /** The full reference pushed: "127.0.0.1:5000/busybox:latest". */
@@ -75,10 +76,9 @@ export async function pushImage(ref: string, progress?: (line: string) => void):
 
   const scope = `repository:${r.repository}:pull,push`;
   const blobs: (Descriptor & { layer: boolean })[] = [...manifest.layers.map((l) => ({ ...l, layer: true })), { ...manifest.config, layer: false }];
-  const done = new Set<string>();
-  for (const b of blobs) {
-    if (done.has(b.digest)) continue; // a layer used twice is pushed once
-    done.add(b.digest);
+  // Up to max-concurrent-uploads blobs at once (docker's 5); a layer used twice is pushed once.
+  const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
+  await runJobs(unique, transferLimit(config, 'uploads'), async (b) => {
     const file = blobPath(b.digest);
     if (!fs.existsSync(file)) read(b.digest);
     const size = fs.statSync(file).size;
@@ -86,20 +86,15 @@ export async function pushImage(ref: string, progress?: (line: string) => void):
     const what = `${b.layer ? 'layer' : 'the config'} ${b.digest.slice(0, 19)} of ${r.familiar}`;
     const say = (status: string) => b.layer && progress?.(`${id}: ${status}`);
 
-    if (await client.blobExists(r.repository, b.digest, scope, what)) {
-      say('Layer already exists');
-      continue;
-    }
+    if (await client.blobExists(r.repository, b.digest, scope, what)) return void say('Layer already exists');
     const from = mountSources(images, img, r.registry, r.repository, b.digest)[0];
     const session = await client.startUpload(r.repository, from ? `${scope} repository:${from}:pull` : scope, what, from ? { digest: b.digest, from } : undefined);
-    if (session === 'mounted') {
-      say(`Mounted from ${from}`);
-      continue;
-    }
+    if (session === 'mounted') return void say(`Mounted from ${from}`);
     await client.putBlob(session, b.digest, size, () => fs.createReadStream(file), scope, what);
     say('Pushed');
-  }
+  });
 
+  // The manifest once every blob it names is there (a registry refuses it before).
   const digest = await client.putManifest(r.repository, tag, mediaType, bytes, scope, `the manifest of ${r.familiar}`);
   if (digest && digest !== img.manifestDigest) fail(`${client.host} stored the manifest of ${r.familiar} as ${digest}, not ${img.manifestDigest}`, 1);
   return { full: r.full, tag, digest: img.manifestDigest, size: bytes.length };

@@ -28,6 +28,7 @@ import { parseReference, tryParseReference } from './ref.js';
 import { UnsafeEntryError } from './safety.js';
 import type { ImageConfig, ImageSource, SourceImage } from './source.js';
 import type { Compression } from './layer.js';
+import { runJobs } from '../sys/jobs.js';
 
 export type { ImageConfig } from './source.js';
 
@@ -304,24 +305,6 @@ export class NoSpaceLeftError extends MinidError {}
 
 function noSpace(what: string): MinidError {
   return new NoSpaceLeftError(`no space left on device while ${what}: free space under ${root()} and retry`);
-}
-
-/** Run jobs, `limit` at a time. On the first failure start no more, wait for the running ones, rethrow. */
-async function runJobs<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let firstError: unknown = null;
-  const worker = async () => {
-    while (next < items.length && firstError === null) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        firstError ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== null) throw firstError;
 }
 
 interface LayerJob {

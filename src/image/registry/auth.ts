@@ -179,7 +179,26 @@ export async function authorization(challenge: Challenge, scope: string, creds: 
   const key = `${u.href} ${creds ? (creds.identityToken ? '(identity token)' : creds.username) : ''}`;
   const hit = tokens.get(key);
   if (hit && hit.until > Date.now()) return `Bearer ${hit.token}`;
+  // One fetch at a time (as docker's token handler, under its lock): requests made at once (a
+  // push's blobs) wait for it and take its token, and an identity token that the server
+  // rotates is spent once: the next fetch sends the new one.
+  const mine = lastFetch.then(async () => {
+    const got = tokens.get(key);
+    if (got && got.until > Date.now()) return got;
+    const t = await fetchToken(u, challenge, scope, creds, registry, config);
+    tokens.set(key, { token: t.token, until: t.until });
+    return t;
+  });
+  lastFetch = mine.catch(() => {});
+  return `Bearer ${(await mine).token}`;
+}
 
+/** The last token fetch asked for: the next one starts after it. */
+let lastFetch: Promise<unknown> = Promise.resolve();
+
+/** Ask the token server (OAuth2 POST with an identity token, else GET), failing in one line. */
+async function fetchToken(u: URL, challenge: Challenge, scope: string, creds: Credentials | null, registry: string, config: MinidConfig): Promise<Cached> {
+  const realm = challenge.params.realm;
   let res: Response | null = null;
   let body = '';
   if (creds?.identityToken) {
@@ -213,6 +232,5 @@ export async function authorization(challenge: Challenge, scope: string, creds: 
   if (!t) fail(`the token server ${u.host} of ${registry} sent no token (a ${res.status} answer with ${String(res.headers['content-type'] ?? 'no Content-Type').split(';')[0]}, not JSON with "token"): check the realm ${registry} names in its WWW-Authenticate header`, 1);
   // A rotated refresh token: used from now on in this run, never saved (as docker does).
   if (creds?.identityToken && t.refreshToken) creds.identityToken = t.refreshToken;
-  tokens.set(key, { token: t.token, until: t.until });
-  return `Bearer ${t.token}`;
+  return t;
 }

@@ -31,6 +31,7 @@ export class RegistryClient {
   base: string;
   private challenge: Challenge | null = null;
   private creds: Credentials | null | undefined;
+  private looking: Promise<Credentials | null> | undefined;
   private auth = new Map<string, string>();
 
   constructor(
@@ -49,9 +50,11 @@ export class RegistryClient {
     return new URL(this.base).host;
   }
 
-  private async credentials(): Promise<Credentials | null> {
-    if (this.creds === undefined) this.creds = await credentialsFor(this.registry, this.config.authFile);
-    return this.creds;
+  /** The saved credentials, looked up once (requests made at once share them: one helper run). */
+  private credentials(): Promise<Credentials | null> {
+    if (this.creds !== undefined) return Promise.resolve(this.creds);
+    this.looking ??= credentialsFor(this.registry, this.config.authFile).then((c) => (this.creds = c));
+    return this.looking;
   }
 
   /** GET /v2/: find the scheme (TLS or, where allowed, plain HTTP) and the auth challenge. */

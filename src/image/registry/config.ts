@@ -10,6 +10,7 @@
 //     "certs-dirs": ["/etc/docker/certs.d", ...],            per-registry CAs and client certs
 //     "auth-file": "/etc/minid/auth.json",                   where `minid login` saves
 //     "max-concurrent-downloads": 3                          layer downloads at once (docker's key)
+//     "max-concurrent-uploads": 5                            layer uploads at once (docker's key)
 //   }
 //
 // A missing /etc/minid/config.json means the defaults; a MINID_CONFIG that names a missing
@@ -27,6 +28,8 @@ export interface MinidConfig {
   authFile: string;
   /** Layer downloads at once (docker's "max-concurrent-downloads"); null: the default, 3. */
   maxConcurrentDownloads: number | null;
+  /** Layer uploads at once (docker's "max-concurrent-uploads"); null: the default, 5. */
+  maxConcurrentUploads: number | null;
   /** The file this came from (for error messages), or null for the defaults. */
   source: string | null;
 }
@@ -35,7 +38,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/minid/config.json';
 export const DEFAULT_CERTS_DIRS = ['/etc/docker/certs.d', '/etc/containers/certs.d', '/etc/minid/certs.d'];
 export const DEFAULT_AUTH_FILE = '/etc/minid/auth.json';
 
-const KEYS = ['registry-mirrors', 'insecure-registries', 'offline', 'allowed-registries', 'certs-dirs', 'auth-file', 'max-concurrent-downloads'];
+const KEYS = ['registry-mirrors', 'insecure-registries', 'offline', 'allowed-registries', 'certs-dirs', 'auth-file', 'max-concurrent-downloads', 'max-concurrent-uploads'];
 
 function stringList(v: unknown, key: string, file: string): string[] {
   if (v === undefined) return [];
@@ -61,8 +64,11 @@ export function parseConfig(text: string, file: string): MinidConfig {
   for (const k of Object.keys(o)) if (!KEYS.includes(k)) fail(`${file}: unknown key "${k}" (known: ${KEYS.join(', ')})`);
   if (o.offline !== undefined && typeof o.offline !== 'boolean') fail(`${file}: "offline" must be true or false`);
   if (o['auth-file'] !== undefined && (typeof o['auth-file'] !== 'string' || o['auth-file'] === '')) fail(`${file}: "auth-file" must be a file path`);
-  const mcd = o['max-concurrent-downloads'];
-  if (mcd !== undefined && (typeof mcd !== 'number' || !Number.isInteger(mcd) || mcd < 1)) fail(`${file}: "max-concurrent-downloads" must be a whole number of at least 1`);
+  const count = (key: string): number | null => {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) fail(`${file}: "${key}" must be a whole number of at least 1`);
+    return (v as number | undefined) ?? null;
+  };
   const mirrors = stringList(o['registry-mirrors'], 'registry-mirrors', file);
   for (const m of mirrors) {
     let u: URL;
@@ -81,7 +87,8 @@ export function parseConfig(text: string, file: string): MinidConfig {
     allowedRegistries: stringList(o['allowed-registries'], 'allowed-registries', file).map(normalizeRegistryHost),
     certsDirs: o['certs-dirs'] === undefined ? DEFAULT_CERTS_DIRS : stringList(o['certs-dirs'], 'certs-dirs', file),
     authFile: (o['auth-file'] as string | undefined) ?? DEFAULT_AUTH_FILE,
-    maxConcurrentDownloads: (mcd as number | undefined) ?? null,
+    maxConcurrentDownloads: count('max-concurrent-downloads'),
+    maxConcurrentUploads: count('max-concurrent-uploads'),
     source: file,
   };
 }
@@ -103,8 +110,22 @@ export function loadConfig(): MinidConfig {
   }
   cached =
     text === null
-      ? { registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: DEFAULT_AUTH_FILE, maxConcurrentDownloads: null, source: null }
+      ? { registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: DEFAULT_AUTH_FILE, maxConcurrentDownloads: null, maxConcurrentUploads: null, source: null }
       : parseConfig(text, file);
   cachedFor = named;
   return cached;
+}
+
+/**
+ * Layers moved at once: the environment variable (MINID_MAX_CONCURRENT_DOWNLOADS or _UPLOADS),
+ * else the config's key, else docker's default (3 downloads, 5 uploads).
+ */
+export function transferLimit(config: MinidConfig, kind: 'downloads' | 'uploads', env = process.env): number {
+  const name = `MINID_MAX_CONCURRENT_${kind.toUpperCase()}`;
+  const e = env[name];
+  if (e !== undefined && e !== '') {
+    if (!/^[1-9]\d*$/.test(e)) fail(`${name}=${JSON.stringify(e)} must be a whole number of at least 1`, 1);
+    return Number(e);
+  }
+  return (kind === 'downloads' ? config.maxConcurrentDownloads : config.maxConcurrentUploads) ?? (kind === 'downloads' ? 3 : 5);
 }

@@ -55,12 +55,22 @@ const ok = (r: { exitCode?: number; stderr: unknown }) => {
 
 // --- a front of registry A that records every request (method and URL) -----------------
 const seen: string[] = [];
+// Blob uploads (PUT .../blobs/uploads/...) in flight at once, and the most seen; each is held
+// 200 ms, so that uploads sent together overlap here.
+const uploads = { now: 0, most: 0 };
 function startFront(): Promise<void> {
   const srv = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    const upload = req.method === 'PUT' && /\/blobs\/uploads\//.test(req.url ?? '');
+    if (upload) uploads.most = Math.max(uploads.most, ++uploads.now);
     const up = http.request({ host: '127.0.0.1', port: P.a, path: req.url, method: req.method, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode!, ur.headers);
-      ur.pipe(res);
+      const answer = () => {
+        if (upload) uploads.now--;
+        res.writeHead(ur.statusCode!, ur.headers);
+        ur.pipe(res);
+      };
+      if (upload) setTimeout(answer, 200);
+      else answer();
     });
     up.once('error', () => res.destroy());
     req.pipe(up);
@@ -221,6 +231,29 @@ describe('minid push', () => {
     const [img] = JSON.parse((await minid(back, ['images', '--json'], { env: envBack })).stdout as string);
     expect(img.id).toBe(busybox.id);
     expect(img.manifestDigest).toBe(busybox.manifestDigest);
+  });
+
+  it("sends up to max-concurrent-uploads blobs at once (docker's 5), one at a time with 1; the image pulls back whole", async () => {
+    for (const [limit, repo] of [['', 'many'], ['1', 'one']] as const) {
+      // An image of four layers of its own (nothing to mount from another repository).
+      const s = newStore(`concurrent-${repo}`);
+      const layout = path.join(base, `four-${repo}`);
+      const entries = (n: string) => [{ path: `${n}/`, type: 'dir' as const }, { path: `${n}/file`, data: `${repo} ${n}\n`.repeat(1000) }];
+      const [built] = writeOciLayout(layout, [{ names: [`127.0.0.1:${P.front}/ci/${repo}:1`], layers: ['a', 'b', 'c', 'd'].map((n) => ({ entries: entries(n) })) }]);
+      const env = config(s, `concurrent-${repo}`);
+      ok(await minid(s, ['load', '-q', '-i', layout], { env }));
+      Object.assign(uploads, { now: 0, most: 0 });
+      const r = await minid(s, ['push', `127.0.0.1:${P.front}/ci/${repo}:1`], { env: { ...env, MINID_MAX_CONCURRENT_UPLOADS: limit } });
+      ok(r);
+      expect(String(r.stdout).split('\n').filter((l) => / Pushed$/.test(l)), String(r.stdout)).toHaveLength(4);
+      // Four layers and the config: five at once by default, one at a time with 1.
+      expect(uploads.most).toBe(limit === '1' ? 1 : 5);
+      const fresh = newStore(`concurrent-${repo}-pull`);
+      const envFresh = config(fresh, `concurrent-${repo}-pull`);
+      ok(await minid(fresh, ['pull', '-q', `127.0.0.1:${P.front}/ci/${repo}:1`], { env: envFresh }));
+      const [img] = JSON.parse((await minid(fresh, ['images', '--json'], { env: envFresh })).stdout as string);
+      expect(img.manifestDigest).toBe(built.manifestDigest);
+    }
   });
 
   it('token auth: refused without a login (anonymous tokens only pull), one line, exit 1', async () => {

@@ -2,7 +2,7 @@
 // and how progress is drawn (plain lines and the live display).
 import { describe, expect, it } from 'vitest';
 import { downloadLimit, isAttestation, parsePlatform, platformText, selectManifest } from '../../../src/image/pull.js';
-import { parseConfig } from '../../../src/image/registry/config.js';
+import { parseConfig, transferLimit } from '../../../src/image/registry/config.js';
 import { bar, humanSize, PullDisplay } from '../../../src/cli/progress.js';
 import type { Descriptor } from '../../../src/image/source.js';
 
@@ -58,12 +58,17 @@ describe('platforms', () => {
 
 describe('the download limit', () => {
   const cfg = (o: object) => parseConfig(JSON.stringify(o), '/etc/minid/config.json');
-  it("is docker's 3, the config's max-concurrent-downloads, or MINID_MAX_CONCURRENT_DOWNLOADS", () => {
+  it("is docker's 3 (5 for uploads), the config's max-concurrent-downloads|uploads, or MINID_MAX_CONCURRENT_DOWNLOADS|UPLOADS", () => {
     expect(downloadLimit(cfg({}), {})).toBe(3);
     expect(downloadLimit(cfg({ 'max-concurrent-downloads': 6 }), {})).toBe(6);
     expect(downloadLimit(cfg({ 'max-concurrent-downloads': 6 }), { MINID_MAX_CONCURRENT_DOWNLOADS: '1' })).toBe(1);
     expect(msg(() => downloadLimit(cfg({}), { MINID_MAX_CONCURRENT_DOWNLOADS: '0' }))).toBe('MINID_MAX_CONCURRENT_DOWNLOADS="0" must be a whole number of at least 1');
     expect(msg(() => cfg({ 'max-concurrent-downloads': 'many' }))).toBe('/etc/minid/config.json: "max-concurrent-downloads" must be a whole number of at least 1');
+    // Pushes: docker's 5, "max-concurrent-uploads", MINID_MAX_CONCURRENT_UPLOADS.
+    expect(transferLimit(cfg({}), 'uploads', {})).toBe(5);
+    expect(transferLimit(cfg({ 'max-concurrent-uploads': 2, 'max-concurrent-downloads': 6 }), 'uploads', {})).toBe(2);
+    expect(transferLimit(cfg({ 'max-concurrent-uploads': 2 }), 'uploads', { MINID_MAX_CONCURRENT_UPLOADS: '8', MINID_MAX_CONCURRENT_DOWNLOADS: '1' })).toBe(8);
+    expect(msg(() => cfg({ 'max-concurrent-uploads': 0 }))).toBe('/etc/minid/config.json: "max-concurrent-uploads" must be a whole number of at least 1');
   });
 });
 

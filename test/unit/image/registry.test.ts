@@ -20,7 +20,7 @@ const msg = (fn: () => unknown) => {
 
 describe('config file', () => {
   it('reads the documented keys, with defaults', () => {
-    expect(cfg()).toEqual({ registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: '/etc/minid/auth.json', maxConcurrentDownloads: null, source: '/etc/minid/config.json' });
+    expect(cfg()).toEqual({ registryMirrors: [], insecureRegistries: [], offline: false, allowedRegistries: [], certsDirs: DEFAULT_CERTS_DIRS, authFile: '/etc/minid/auth.json', maxConcurrentDownloads: null, maxConcurrentUploads: null, source: '/etc/minid/config.json' });
     const c = cfg({ 'registry-mirrors': ['https://mirror.example.com/'], 'insecure-registries': ['http://10.0.0.5:5000/'], offline: true, 'allowed-registries': ['Corp.Example'], 'certs-dirs': ['/tmp/c'], 'auth-file': '/tmp/a.json' });
     expect(c).toMatchObject({ registryMirrors: ['https://mirror.example.com'], insecureRegistries: ['10.0.0.5:5000'], offline: true, allowedRegistries: ['corp.example'], certsDirs: ['/tmp/c'], authFile: '/tmp/a.json' });
   });
