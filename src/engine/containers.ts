@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { RunRequest } from '../runtime/container.js';
 import { type ContainerState, findContainer, loadState, NoSuchContainerError } from '../runtime/state.js';
-import { type Ctx, badRequest, framed, notFound, qbool, readJson, sendEmpty, sendJson, upgraded } from './http.js';
+import { type Ctx, badRequest, conflict, framed, notFound, qbool, readJson, sendEmpty, sendJson, upgraded } from './http.js';
 import { parseFilters } from './images.js';
 import { paths } from '../sys/paths.js';
 
@@ -154,7 +154,8 @@ export async function start(ctx: Ctx): Promise<void> {
   const noInput = s.config.stdinOnce && !s.config.tty && !stdinClients.has(s.config.id);
   if (noInput) void openStdin(s.config.id, () => started).then((w) => w?.destroy(), () => {});
   try {
-    await startExisting(s, {});
+    // A client attached to its terminal before the start: the output is kept for it.
+    await startExisting(s, { waitClient: terminalClients.has(s.config.id) });
   } finally {
     started = true;
   }
@@ -440,6 +441,7 @@ export async function logs(ctx: Ctx): Promise<void> {
 export async function attach(ctx: Ctx): Promise<void> {
   const s = container(ctx.params[0]);
   const q = ctx.query;
+  if (ctx.upgrade && s.config.tty && qbool(q, 'stream', true)) return attachTerminal(ctx, s);
   const stdout = qbool(q, 'stdout');
   const stderr = qbool(q, 'stderr');
   const { recordTime } = await import('../runtime/logs.js');
@@ -473,6 +475,87 @@ export async function attach(ctx: Ctx): Promise<void> {
   }
   ended = true;
   out.end();
+}
+
+/**
+ * Containers a hijacked attach waits on to connect to their terminal (docker's CLI attaches,
+ * then starts, then resizes): the start makes minid-console keep the output for it, and a
+ * resize waits until it is connected (or the console would take the resize's connection for
+ * its first client and give it the output).
+ */
+const terminalClients = new Map<string, Promise<void>>();
+
+/**
+ * A hijacked attach to a container with a terminal (`docker run -it`, `docker attach`): the
+ * connection is relayed to minid-console (console.c), as `minid attach` is: the terminal's
+ * output raw to the client; with stdin=1 (and OpenStdin) the client's keys to the terminal,
+ * until the detach keys (?detachKeys=, docker's default ctrl-p,ctrl-q), which leave it running.
+ */
+async function attachTerminal(ctx: Ctx, s: ContainerState): Promise<void> {
+  const { connect, dataFrames, DetachMatcher, parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('../runtime/console.js');
+  const { attachSocket } = await import('../runtime/state.js');
+  const id = s.config.id;
+  let keys: Buffer;
+  try {
+    keys = parseDetachKeys(ctx.query.get('detachKeys') ?? DEFAULT_DETACH_KEYS, 1);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  await readJson(ctx).catch(() => ({})); // a body, if any, is not ours to use
+  const input = qbool(ctx.query, 'stdin') && s.config.interactive;
+  let connected!: () => void;
+  terminalClients.set(id, new Promise<void>((r) => (connected = r)));
+  const head = ctx.upgrade!.head;
+  const sock = upgraded(ctx, 'application/vnd.docker.raw-stream');
+  let gone = false;
+  sock.on('close', () => (gone = true));
+  sock.on('error', () => {});
+  try {
+    // Attached before start (docker's CLI does so): wait for the container to run.
+    while (!gone && loadState(id)?.status === 'created') await sleep(10);
+    const con = gone ? undefined : await connect(attachSocket(id), () => !gone && loadState(id)?.status === 'running');
+    connected();
+    if (!con) return void sock.end();
+    con.on('error', () => {});
+    con.pipe(sock);
+    if (input) {
+      const matcher = new DetachMatcher(keys);
+      const keysIn = (d: Buffer) => {
+        const { pass, detach } = matcher.feed(d);
+        if (pass.length) con.write(dataFrames(pass));
+        if (detach) con.destroy();
+      };
+      if (head?.length) keysIn(head);
+      sock.on('data', keysIn);
+    } else sock.resume(); // stdin: not attached (read and dropped)
+    sock.on('close', () => con.destroy());
+    await new Promise((r) => con.once('close', r));
+    sock.end();
+  } finally {
+    connected();
+    terminalClients.delete(id);
+  }
+}
+
+/** POST /containers/{id}/resize?h=ROWS&w=COLS: the terminal's size (a container without one: nothing to do). */
+export async function resize(ctx: Ctx): Promise<void> {
+  const s = container(ctx.params[0]);
+  const [h, w] = ['h', 'w'].map((k) => ctx.query.get(k) ?? '');
+  if (![h, w].every((v) => /^\d{1,5}$/.test(v) && Number(v) < 65536)) throw badRequest(`invalid terminal size h=${JSON.stringify(h)} w=${JSON.stringify(w)}: give rows and columns as whole numbers`);
+  if (s.status !== 'running') throw conflict(`Container ${s.config.id} is not running`);
+  if (s.config.tty) {
+    const { connect, sizeFrame } = await import('../runtime/console.js');
+    const { attachSocket } = await import('../runtime/state.js');
+    // A client attaching now connects first (see terminalClients); a second at most.
+    await Promise.race([terminalClients.get(s.config.id), sleep(2000)]);
+    const con = await connect(attachSocket(s.config.id), () => false);
+    if (con) {
+      con.on('error', () => {});
+      await new Promise<void>((r) => con.end(sizeFrame(Number(h), Number(w)), () => r()));
+      con.destroy();
+    }
+  }
+  sendEmpty(ctx.res, 200);
 }
 
 /** DELETE /containers/{id}?force&v: 204; 409 when it runs and force is not given. */

@@ -52,6 +52,7 @@ async function routes(): Promise<Route[]> {
     r('POST', '/containers/{id}/kill', ctr.kill),
     r('POST', '/containers/{id}/wait', ctr.wait),
     r('POST', '/containers/{id}/attach', ctr.attach, 500, true),
+    r('POST', '/containers/{id}/resize', ctr.resize, 400),
     r('GET', '/containers/{id}/logs', ctr.logs, 400),
     r('DELETE', '/containers/{id}', ctr.remove),
     r('GET', '/containers/{id}/archive', ctr.getArchive, 400),

@@ -69,7 +69,15 @@ function frame(type: 'd' | 'w', payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-const sizeFrame = (rows: number, cols: number) => frame('w', Buffer.from([rows >> 8, rows & 0xff, cols >> 8, cols & 0xff]));
+/** The window size frame: console.c sets it on the terminal (TIOCSWINSZ). */
+export const sizeFrame = (rows: number, cols: number) => frame('w', Buffer.from([rows >> 8, rows & 0xff, cols >> 8, cols & 0xff]));
+
+/** Keys typed, as console.c's data frames (64 KiB less one at most each). */
+export function dataFrames(d: Buffer): Buffer {
+  const out: Buffer[] = [];
+  for (let i = 0; i < d.length; i += 0xffff) out.push(frame('d', d.subarray(i, i + 0xffff)));
+  return Buffer.concat(out);
+}
 
 /**
  * A unix socket path as connect(2) takes it: 107 bytes at most, so a longer one (a store deep
@@ -82,7 +90,7 @@ function connectPath(p: string): { path: string; close: () => void } {
 }
 
 /** Connect, trying again while minid-console is still starting (no socket yet) and `waiting()` holds. */
-async function connect(sock: string, waiting: () => boolean): Promise<net.Socket | undefined> {
+export async function connect(sock: string, waiting: () => boolean): Promise<net.Socket | undefined> {
   for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
     const where = connectPath(sock);
     const s = await new Promise<net.Socket | NodeJS.ErrnoException>((res) => {
@@ -130,7 +138,7 @@ export async function attachConsole(sock: string, o: ConsoleOptions): Promise<'e
   const matcher = new DetachMatcher(o.detachKeys);
   const onInput = (d: Buffer) => {
     const { pass, detach } = matcher.feed(d);
-    for (let i = 0; i < pass.length; i += 0xffff) s.write(frame('d', pass.subarray(i, i + 0xffff)));
+    if (pass.length) s.write(dataFrames(pass));
     if (detach) {
       detached = true;
       s.destroy();

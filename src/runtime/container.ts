@@ -350,7 +350,7 @@ export async function startContainer(
         init: initArgs(init), hook, hookIf: c.detach ? undefined : leftFile(c.id), logger: c.detach || c.tty ? loggerArgv(c.id, c.logOpts) : undefined,
         keepStdin: c.detach && c.interactive && !c.tty ? (c.stdinOnce ? 'once' : true) : false,
         // A foreground run attaches before the container writes: minid-console keeps its output until then.
-        console: c.tty ? [consoleBinary(), ...(c.detach ? [] : ['--wait-client']), attachSocket(c.id), init.consoleSocket!, '--'] : undefined,
+        console: c.tty ? [consoleBinary(), ...(c.detach && !c.waitClient ? [] : ['--wait-client']), attachSocket(c.id), init.consoleSocket!, '--'] : undefined,
         restart: c.restartPolicy,
         initAgain: c.restartPolicy ? initArgs({ ...init, waitFd: undefined, reportFd: undefined }) : undefined,
         stoppedFile: stoppedMarker(c.id),

@@ -46,12 +46,13 @@ async function clearLastRun(id: string): Promise<ContainerConfig> {
  * detach keys leave it running). A running one is left as it
  * is (docker's `start` of a running container succeeds).
  */
-export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean; detachKeys?: Buffer }): Promise<number> {
+export async function startExisting(s: ContainerState, o: { attach?: boolean; interactive?: boolean; detachKeys?: Buffer; waitClient?: boolean }): Promise<number> {
   if (s.status === 'running' || s.status === 'restarting') return 0;
   const c = await clearLastRun(s.config.id);
   const rt = await import('./container.js');
   const { ForegroundSupervisor, holdSignals, runForeground, signalContainer } = await import('./attach.js');
   c.detach = !o.attach;
+  c.waitClient = c.tty && !!o.waitClient;
   saveConfig(c);
   const held = holdSignals();
   // Attached, the container reads our stdin only with -i (and only if it was created with -i), as docker's start -ai.

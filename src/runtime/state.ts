@@ -48,6 +48,11 @@ export interface ContainerConfig {
   /** The Engine API's StdinOnce (`docker run -i`): stdin ends when the attached client's input does (launch.ts). */
   stdinOnce?: boolean;
   detach: boolean;
+  /**
+   * -t, started detached for a client that attached first (the Engine API's `docker run -it`):
+   * minid-console keeps the terminal's output until that client connects. Set by each start.
+   */
+  waitClient?: boolean;
   autoRemove: boolean;
   volumes: Volume[];
   /** The image's VOLUME paths (inspect's Config.Volumes lists them, even one a -v covers). */

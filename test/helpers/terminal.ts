@@ -4,7 +4,12 @@ import pty from 'node-pty';
 import { cli, repo, type Store } from './minid.js';
 
 export function terminal(store: Store, args: string[], env: Record<string, string> = {}) {
-  const t = pty.spawn(cli, args, { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...store.env, ...env } as Record<string, string> });
+  return programTerminal(cli, args, { ...store.env, ...env });
+}
+
+/** Any program (the docker CLI) on a terminal of its own, 100 columns by 30 rows. */
+export function programTerminal(program: string, args: string[], env: Record<string, string> = {}) {
+  const t = pty.spawn(program, args, { cols: 100, rows: 30, cwd: repo, env: { ...process.env, ...env } as Record<string, string> });
   let out = '';
   t.onData((d) => (out += d));
   const exited = new Promise<number>((res) => t.onExit((e) => res(e.exitCode)));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { engineSuite } from './service.js';
+import { programTerminal } from '../../helpers/terminal.js';
 
 const { suite, svc } = engineSuite('eng-cli', ['busybox', 'nginx']);
 // /usr/local/bin/docker (a newer CLI) may come first in PATH: the test names Debian's.
@@ -83,6 +84,56 @@ describe('docker CLI against minid system service', () => {
       await docker(['rm', '-f', id]);
     }
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('run -it: a terminal through the hijacked attach (the prompt, keys, window size, resize, exit code); detach keys and docker attach', async () => {
+    const env = { DOCKER_HOST: svc.host };
+    const t = programTerminal('/usr/bin/docker', ['run', '-it', '--rm', 'busybox', 'sh'], env);
+    try {
+      await t.wait(/\/ # /); // the shell's first prompt: kept by minid-console until the client connected
+      t.t.write('stty size; echo "sum=$((40+2))"\r');
+      await t.wait(/30 100\r\n[^]*sum=42/); // the CLI's window size, sent by POST /resize
+      t.t.resize(120, 40);
+      await new Promise((r) => setTimeout(r, 300)); // the CLI sends the new size on SIGWINCH
+      t.t.write('stty size\r');
+      await t.wait(/40 120/);
+      t.t.write('exit 7\r');
+      expect(await t.exited).toBe(7);
+    } finally {
+      t.t.kill();
+    }
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+
+    // ctrl-p ctrl-q leave it running; `docker attach` finds the terminal again.
+    const a = programTerminal('/usr/bin/docker', ['run', '-it', '--name', 'tty', 'busybox', 'sh'], env);
+    try {
+      await a.wait(/\/ # /);
+      a.t.write('\x10\x11');
+      expect(await a.exited).toBe(0);
+      expect((await docker(['inspect', '-f', '{{.State.Status}}', 'tty'])).stdout).toBe('running');
+      const b = programTerminal('/usr/bin/docker', ['attach', 'tty'], env);
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        b.t.write('echo "back=$((6*7))"\r');
+        await b.wait(/back=42/);
+        b.t.write('exit 3\r');
+        expect(await b.exited).toBe(3);
+      } finally {
+        b.t.kill();
+      }
+      expect((await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'tty'])).stdout).toBe('exited 3');
+    } finally {
+      a.t.kill();
+      await docker(['rm', '-f', 'tty']);
+    }
+    // Bad sizes: docker's 400.
+    const id = (await docker(['run', '-dt', 'busybox', 'sleep', '60'])).stdout;
+    try {
+      const bad = await execa('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', svc.socket, '-X', 'POST', `http://x/containers/${id}/resize?h=x&w=80`], { reject: false });
+      expect(bad.stdout).toBe('400');
+    } finally {
+      await docker(['rm', '-f', id]);
+    }
   });
 
   it('exec -i: piped input goes to the command through the hijacked connection, its end ends it', async () => {
