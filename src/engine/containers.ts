@@ -492,68 +492,50 @@ const terminalClients = new Map<string, Promise<void>>();
  * until the detach keys (?detachKeys=, docker's default ctrl-p,ctrl-q), which leave it running.
  */
 async function attachTerminal(ctx: Ctx, s: ContainerState): Promise<void> {
-  const { connect, dataFrames, DetachMatcher, parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('../runtime/console.js');
+  const { relayConsole } = await import('./terminal.js');
   const { attachSocket } = await import('../runtime/state.js');
   const id = s.config.id;
-  let keys: Buffer;
-  try {
-    keys = parseDetachKeys(ctx.query.get('detachKeys') ?? DEFAULT_DETACH_KEYS, 1);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
+  const keys = await detachKeysOf(ctx.query);
   await readJson(ctx).catch(() => ({})); // a body, if any, is not ours to use
-  const input = qbool(ctx.query, 'stdin') && s.config.interactive;
   let connected!: () => void;
   terminalClients.set(id, new Promise<void>((r) => (connected = r)));
   const head = ctx.upgrade!.head;
   const sock = upgraded(ctx, 'application/vnd.docker.raw-stream');
   let gone = false;
   sock.on('close', () => (gone = true));
-  sock.on('error', () => {});
   try {
     // Attached before start (docker's CLI does so): wait for the container to run.
     while (!gone && loadState(id)?.status === 'created') await sleep(10);
-    const con = gone ? undefined : await connect(attachSocket(id), () => !gone && loadState(id)?.status === 'running');
-    connected();
-    if (!con) return void sock.end();
-    con.on('error', () => {});
-    con.pipe(sock);
-    if (input) {
-      const matcher = new DetachMatcher(keys);
-      const keysIn = (d: Buffer) => {
-        const { pass, detach } = matcher.feed(d);
-        if (pass.length) con.write(dataFrames(pass));
-        if (detach) con.destroy();
-      };
-      if (head?.length) keysIn(head);
-      sock.on('data', keysIn);
-    } else sock.resume(); // stdin: not attached (read and dropped)
-    sock.on('close', () => con.destroy());
-    await new Promise((r) => con.once('close', r));
-    sock.end();
+    const input = qbool(ctx.query, 'stdin') && s.config.interactive;
+    await relayConsole(sock, head, attachSocket(id), { input, keys, waiting: () => loadState(id)?.status === 'running', connected });
   } finally {
     connected();
     terminalClients.delete(id);
   }
 }
 
+/** `?detachKeys=` (docker's default ctrl-p,ctrl-q), checked: a bad one is docker's 400. */
+export async function detachKeysOf(q: URLSearchParams): Promise<Buffer> {
+  const { parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('../runtime/console.js');
+  try {
+    return parseDetachKeys(q.get('detachKeys') ?? DEFAULT_DETACH_KEYS, 1);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
 /** POST /containers/{id}/resize?h=ROWS&w=COLS: the terminal's size (a container without one: nothing to do). */
 export async function resize(ctx: Ctx): Promise<void> {
   const s = container(ctx.params[0]);
-  const [h, w] = ['h', 'w'].map((k) => ctx.query.get(k) ?? '');
-  if (![h, w].every((v) => /^\d{1,5}$/.test(v) && Number(v) < 65536)) throw badRequest(`invalid terminal size h=${JSON.stringify(h)} w=${JSON.stringify(w)}: give rows and columns as whole numbers`);
+  const { resizeConsole, sizeOf } = await import('./terminal.js');
+  const size = sizeOf(ctx.query);
+  if (!size) throw badRequest(`invalid terminal size h=${JSON.stringify(ctx.query.get('h'))} w=${JSON.stringify(ctx.query.get('w'))}: give rows and columns as whole numbers`);
   if (s.status !== 'running') throw conflict(`Container ${s.config.id} is not running`);
   if (s.config.tty) {
-    const { connect, sizeFrame } = await import('../runtime/console.js');
     const { attachSocket } = await import('../runtime/state.js');
     // A client attaching now connects first (see terminalClients); a second at most.
     await Promise.race([terminalClients.get(s.config.id), sleep(2000)]);
-    const con = await connect(attachSocket(s.config.id), () => false);
-    if (con) {
-      con.on('error', () => {});
-      await new Promise<void>((r) => con.end(sizeFrame(Number(h), Number(w)), () => r()));
-      con.destroy();
-    }
+    await resizeConsole(attachSocket(s.config.id), size.rows, size.cols);
   }
   sendEmpty(ctx.res, 200);
 }

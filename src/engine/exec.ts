@@ -2,10 +2,11 @@
 // container, as `minid exec` runs it (src/runtime/exec.ts: minid-init joins the container),
 // with its stdout and stderr on the multiplexed stream, or detached; with AttachStdin, what the
 // client sends on the hijacked connection goes to its stdin (its half-close: the end of it).
+// With Tty (`docker exec -it`), on a terminal of its own, the connection relayed to it (terminal.ts).
 // An exec is the service's own record (in memory): its id, what to run, then its pid and exit code.
 import crypto from 'node:crypto';
 import { constants } from 'node:os';
-import { type Ctx, badRequest, conflict, framed, notFound, readJson, sendJson, upgraded } from './http.js';
+import { type Ctx, badRequest, conflict, framed, notFound, readJson, sendEmpty, sendJson, upgraded } from './http.js';
 import { container } from './containers.js';
 
 interface ExecRecord {
@@ -24,6 +25,8 @@ interface ExecRecord {
   started: boolean;
   pid: number;
   exitCode: number | null;
+  /** With a terminal: its console's socket, and once a client is connected to it (resize waits). */
+  console?: { attach: string; connected: Promise<void> };
 }
 
 const execs = new Map<string, ExecRecord>();
@@ -70,9 +73,11 @@ export async function start(ctx: Ctx): Promise<void> {
   if (e.started) throw conflict(`exec ${e.id} has already been started`);
   const { prepareExec } = await import('../runtime/exec.js');
   const { spawnProcess } = await import('../sys/exec.js');
-  const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty: false, privileged: e.privileged });
+  const tty = !!(body.Tty ?? e.tty);
+  const { argv, env } = await prepareExec({ ref: e.containerId, command: e.cmd, user: e.user, workdir: e.workdir, env: e.env, tty, privileged: e.privileged });
   e.started = true;
   e.running = true;
+  if (tty) return startOnTerminal(ctx, e, !!body.Detach, argv, env);
   // stdin only where a client can send it: attached (not detached), on a hijacked connection
   const input = e.stdin && !body.Detach && !!ctx.upgrade;
   const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -98,10 +103,7 @@ export async function start(ctx: Ctx): Promise<void> {
     }
     return;
   }
-  // With a terminal asked for, docker sends the raw bytes; minid's exec here has none, but the
-  // client reads what it asked for.
-  const mux = !(body.Tty ?? e.tty);
-  const contentType = mux ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  const contentType = 'application/vnd.docker.multiplexed-stream';
   let out: NodeJS.WritableStream;
   if (ctx.upgrade) {
     const sock = upgraded(ctx, contentType);
@@ -124,13 +126,64 @@ export async function start(ctx: Ctx): Promise<void> {
       src.resume();
       continue;
     }
-    const w = framed(out, n, mux);
+    const w = framed(out, n, true);
     src.pipe(w);
     pipes.push(new Promise((res) => w.on('finish', () => res())));
   }
   await closed;
   await Promise.all(pipes);
   out.end();
+}
+
+/**
+ * An exec with a terminal (`docker exec -it`): the command on a new terminal of the container
+ * (runtime/exec.ts spawnOnTerminal, as `minid exec -t`), the client relayed to it (raw, keys in
+ * with AttachStdin, detach keys). Detached: it runs, its terminal waiting for a client.
+ */
+async function startOnTerminal(ctx: Ctx, e: ExecRecord, detach: boolean, argv: string[], env: Record<string, string>): Promise<void> {
+  const fs = await import('node:fs');
+  const { spawnOnTerminal } = await import('../runtime/exec.js');
+  const { relayConsole } = await import('./terminal.js');
+  const { detachKeysOf } = await import('./containers.js');
+  const keys = await detachKeysOf(ctx.query);
+  const { child, attach, dir } = await spawnOnTerminal(e.containerId, argv, env, 'ignore');
+  e.pid = child.pid ?? 0;
+  let connected!: () => void;
+  e.console = { attach, connected: new Promise<void>((r) => (connected = r)) };
+  const closed = new Promise<void>((res) =>
+    child.on('close', (code, sig) => {
+      e.exitCode = code ?? 128 + (sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0);
+      e.running = false;
+      fs.rmSync(dir, { recursive: true, force: true });
+      res();
+    }),
+  );
+  if (detach || !ctx.upgrade) {
+    connected();
+    if (ctx.upgrade) upgraded(ctx).end();
+    else {
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+      ctx.res.end();
+    }
+    return;
+  }
+  const head = ctx.upgrade.head;
+  const sock = upgraded(ctx, 'application/vnd.docker.raw-stream');
+  await relayConsole(sock, head, attach, { input: e.stdin, keys, waiting: () => e.running, connected, before: () => closed });
+}
+
+/** POST /exec/{id}/resize?h=ROWS&w=COLS: the exec's terminal's size (one without: nothing to do). */
+export async function resize(ctx: Ctx): Promise<void> {
+  const e = record(ctx.params[0]);
+  const { resizeConsole, sizeOf } = await import('./terminal.js');
+  const size = sizeOf(ctx.query);
+  if (!size) throw badRequest(`invalid terminal size h=${JSON.stringify(ctx.query.get('h'))} w=${JSON.stringify(ctx.query.get('w'))}: give rows and columns as whole numbers`);
+  if (!e.running) throw conflict(`exec ${e.id} is not running`);
+  if (e.console) {
+    await Promise.race([e.console.connected, new Promise((r) => setTimeout(r, 2000))]);
+    await resizeConsole(e.console.attach, size.rows, size.cols);
+  }
+  sendEmpty(ctx.res, 200);
 }
 
 /** GET /exec/{id}/json: docker's exec inspect (ExitCode null while it runs). */

@@ -60,6 +60,7 @@ async function routes(): Promise<Route[]> {
     r('PUT', '/containers/{id}/archive', ctr.putArchive, 400),
     r('POST', '/containers/{id}/exec', exe.create, 400),
     r('POST', '/exec/{id}/start', exe.start, 500, true),
+    r('POST', '/exec/{id}/resize', exe.resize, 400),
     r('GET', '/exec/{id}/json', exe.inspect),
     r('GET', '/networks', net.list),
     r('POST', '/networks/create', net.create, 400),

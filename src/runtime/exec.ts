@@ -30,25 +30,36 @@ export interface ExecRequest {
 }
 
 /**
+ * The command of an exec -t on a new terminal: minid-console (holding the master, waiting for a
+ * first client before it reads the output) runs minid-init --exec --console-socket. Its stdout
+ * would be the log of a container's terminal: an exec's output is not logged. `attach` is the
+ * socket to connect to (console.ts), `dir` the exec's folder, to remove once it has ended.
+ */
+export async function spawnOnTerminal(id: string, argv: string[], env: Record<string, string>, stderr: 'pipe' | 'inherit' | 'ignore') {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { paths } = await import('../sys/paths.js');
+  const { consoleBinary } = await import('./container.js');
+  const dir = fs.mkdtempSync(path.join(paths.containerRun(id), 'exec-'));
+  const attach = path.join(dir, 'attach.sock');
+  const pty = path.join(dir, 'pty.sock');
+  const at = argv.indexOf('--exec') + 1;
+  const full = [consoleBinary(), '--wait-client', attach, pty, '--', ...argv.slice(0, at), '--console-socket', pty, ...argv.slice(at)];
+  const child = await spawnProcess(full, { env, cleanEnv: true, stdio: ['ignore', 'ignore', stderr] });
+  return { child, attach, dir };
+}
+
+/**
  * exec -t: the command gets a new terminal of the container's devpts (minid-init --exec
  * --console-socket), whose master a minid-console of this exec holds; minid attaches to it as
  * `run -t` does. The detach keys leave the command running ("read escape sequence", exit 1).
  */
 async function execOnTerminal(id: string, argv: string[], env: Record<string, string>, r: ExecRequest): Promise<number> {
   const fs = await import('node:fs');
-  const path = await import('node:path');
-  const { paths } = await import('../sys/paths.js');
-  const { consoleBinary } = await import('./container.js');
   const { attachConsole, parseDetachKeys, DEFAULT_DETACH_KEYS } = await import('./console.js');
-  const dir = fs.mkdtempSync(path.join(paths.containerRun(id), 'exec-'));
-  const attach = path.join(dir, 'attach.sock');
-  const pty = path.join(dir, 'pty.sock');
-  const at = argv.indexOf('--exec') + 1;
-  const full = [consoleBinary(), '--wait-client', attach, pty, '--', ...argv.slice(0, at), '--console-socket', pty, ...argv.slice(at)];
-  // Its stdout is the log of a container's terminal: an exec's output is not logged.
   // (Its stderr, where a failed setup is said, is relayed if it is our terminal: src/sys/terminal.ts.)
   const { isTerminal } = await import('../sys/terminal.js');
-  const child = await spawnProcess(full, { env, cleanEnv: true, stdio: ['ignore', 'ignore', isTerminal(2) ? 'pipe' : 'inherit'] });
+  const { child, attach, dir } = await spawnOnTerminal(id, argv, env, isTerminal(2) ? 'pipe' : 'inherit');
   child.stderr?.on('data', (d: Buffer) => void (process.stderr.destroyed || process.stderr.write(d)));
   const exited = new Promise<number>((res) => child.on('close', (code, sig) => res(code ?? 128 + (sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0))));
   let running = true;

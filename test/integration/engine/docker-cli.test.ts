@@ -21,6 +21,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** `stty size` typed until it shows `size` (a resize arrives by a request of its own, a moment later). */
+async function sizeSeen(t: ReturnType<typeof programTerminal>, size: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    t.t.write('stty size\r');
+    try {
+      await t.wait(new RegExp(`^${size}\\r?$`, 'm'), 500);
+      return;
+    } catch (e) {
+      if (i === 20) throw e;
+    }
+  }
+}
+
 describe('docker CLI against minid system service', () => {
   it('run --rm: the output on stdout and stderr, the exit code, and the container gone', async () => {
     const r = await docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -91,12 +104,11 @@ describe('docker CLI against minid system service', () => {
     const t = programTerminal('/usr/bin/docker', ['run', '-it', '--rm', 'busybox', 'sh'], env);
     try {
       await t.wait(/\/ # /); // the shell's first prompt: kept by minid-console until the client connected
-      t.t.write('stty size; echo "sum=$((40+2))"\r');
-      await t.wait(/30 100\r\n[^]*sum=42/); // the CLI's window size, sent by POST /resize
-      t.t.resize(120, 40);
-      await new Promise((r) => setTimeout(r, 300)); // the CLI sends the new size on SIGWINCH
-      t.t.write('stty size\r');
-      await t.wait(/40 120/);
+      t.t.write('echo "sum=$((40+2))"\r');
+      await t.wait(/sum=42/);
+      await sizeSeen(t, '30 100'); // the CLI's window size, sent by POST /resize after the start
+      t.t.resize(120, 40); // the CLI sends the new size on SIGWINCH
+      await sizeSeen(t, '40 120');
       t.t.write('exit 7\r');
       expect(await t.exited).toBe(7);
     } finally {
@@ -125,6 +137,22 @@ describe('docker CLI against minid system service', () => {
     } finally {
       a.t.kill();
       await docker(['rm', '-f', 'tty']);
+    }
+    // exec -it: a terminal of its own (window size, keys, exit code), its own detach keys.
+    const sleeper = (await docker(['run', '-d', 'busybox', 'sleep', '600'])).stdout;
+    try {
+      const x = programTerminal('/usr/bin/docker', ['exec', '-it', sleeper, 'sh'], env);
+      try {
+        await x.wait(/\/ # /);
+        await sizeSeen(x, '30 100');
+        x.t.write('tty; echo "in=$((2*21))"; exit 5\r');
+        expect(await x.wait(/in=42/)).toMatch(/\/dev\/pts\/\d+/);
+        expect(await x.exited).toBe(5);
+      } finally {
+        x.t.kill();
+      }
+    } finally {
+      await docker(['rm', '-f', sleeper]);
     }
     // Bad sizes: docker's 400.
     const id = (await docker(['run', '-dt', 'busybox', 'sleep', '60'])).stdout;
