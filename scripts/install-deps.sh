@@ -12,7 +12,7 @@ what=${1:-all}
 runtime=(iproute2 iptables util-linux mount procps attr e2fsprogs tar zstd dnsmasq-base ca-certificates)
 all=(
   psmisc kmod curl jq gcc libc6-dev libseccomp-dev make
-  busybox-static containernetworking-plugins golang-github-containernetworking-plugin-dnsname docker-registry skopeo podman runc docker.io containerd
+  busybox-static containernetworking-plugins golang-github-containernetworking-plugin-dnsname docker-registry skopeo podman runc docker.io docker-compose containerd
   iperf3 hyperfine conntrack nftables gzip xz-utils openssl apache2-utils strace
 )
 case $what in

@@ -101,7 +101,8 @@ export function runRequestOf(body: any, name: string | undefined): { req: RunReq
       dnsSearch: strSlice(hc.DnsSearch, 'HostConfig.DnsSearch') ?? [],
       dnsOptions: strSlice(hc.DnsOptions, 'HostConfig.DnsOptions') ?? [],
       addHosts: strSlice(hc.ExtraHosts, 'HostConfig.ExtraHosts') ?? [],
-      aliases: [],
+      // NetworkingConfig's endpoint for the network it is created on (compose: the service's name).
+      aliases: strSlice(body.NetworkingConfig?.EndpointsConfig?.[mode]?.Aliases, 'NetworkingConfig.EndpointsConfig.Aliases') ?? [],
     },
     limits: {
       memory: hc.Memory ? String(hc.Memory) : undefined,

@@ -8,7 +8,11 @@ import { container } from './containers.js';
 async function networkObject(ref: string): Promise<Record<string, unknown>> {
   const { networkObject: get } = await import('../cli/commands/inspect.js');
   try {
-    return (await get(ref)) as Record<string, unknown>;
+    const o = (await get(ref)) as Record<string, unknown>;
+    // minid's own keys (minid.bridge.name: which bridge, for `minid network inspect`) are not
+    // options the client gave: docker-compose takes any option it did not set for a change.
+    const opts = (o.Options ?? {}) as Record<string, string>;
+    return { ...o, Options: Object.fromEntries(Object.entries(opts).filter(([k]) => !k.startsWith('minid.'))) };
   } catch (e) {
     if (e instanceof MinidError) throw notFound(`network ${ref} not found`);
     throw e;

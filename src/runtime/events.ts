@@ -249,8 +249,9 @@ export function matchEvent(e: EventMessage, f: EventFilters): boolean {
     byName('network') &&
     byName('volume') &&
     (!f.has('image') || exact('image', image, image?.replace(/:[^:/]+$/, ''), e.Type === 'image' ? e.Actor.ID : undefined)) &&
+    // Every label given (docker's MatchKVList), unlike the other keys' values.
     (!f.has('label') ||
-      f.get('label')!.some((l) => {
+      f.get('label')!.every((l) => {
         const i = l.indexOf('=');
         return i < 0 ? l in a : a[l.slice(0, i)] === l.slice(i + 1);
       }))

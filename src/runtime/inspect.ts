@@ -61,10 +61,18 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
   }
   const exposed = new Set([...c.exposedPorts.map((p) => (p.includes('/') ? p : `${p}/tcp`)), ...Object.keys(portBindings(c.net.ports))]);
 
+  // Before docker 25 the container's short id is one of its aliases on a user network (its DNS
+  // answers to it, as minid's does); docker-compose 1.x looks for it there. A created container
+  // shows the aliases it was created with.
+  const userNetwork = (name: string) => !['bridge', 'host', 'none'].includes(name) && !c.net.mode.startsWith('cni:');
+  const aliasesOf = (name: string, a: any | undefined): string[] => [
+    ...((a ? a.aliases : name === netName ? c.net.aliases : undefined) ?? []),
+    ...(userNetwork(name) ? [c.id.slice(0, 12)] : []),
+  ];
   const endpoint = (name: string, a: any | undefined) => ({
     IPAMConfig: null,
     Links: nilSlice(),
-    Aliases: a?.aliases?.length ? [...a.aliases] : nilSlice(),
+    Aliases: aliasesOf(name, a).length ? aliasesOf(name, a) : nilSlice(),
     NetworkID: networkId(name),
     EndpointID: a ? derivedId('endpoint', c.id, name) : '',
     Gateway: a?.gateway ?? '',

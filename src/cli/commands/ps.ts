@@ -93,7 +93,7 @@ export function parseFilters(list: string[]): Map<string, string[]> {
   return m;
 }
 
-/** Does the container pass every filter key (values of one key: any of them)? */
+/** Does the container pass every filter key (values of one key: any of them; of `label`: all, as docker's)? */
 export function matches(s: ContainerState, f: Map<string, string[]>, all: ContainerState[], networkId?: (name: string) => string): boolean {
   const c = s.config;
   const any = (k: string, test: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(test);
@@ -107,7 +107,7 @@ export function matches(s: ContainerState, f: Map<string, string[]>, all: Contai
     any('status', (v) => ((s as { paused?: boolean }).paused ? 'paused' : s.status) === v) &&
     any('name', (v) => new RegExp(v).test(c.name)) &&
     any('id', (v) => c.id.startsWith(v)) &&
-    any('label', (v) => {
+    (f.get('label') ?? []).every((v) => {
       const [k, val] = v.split(/=(.*)/s);
       const l = labelsOf(s);
       return k in l && (val === undefined || l[k] === val);

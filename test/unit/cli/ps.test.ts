@@ -41,12 +41,14 @@ describe('--filter', () => {
     ctr('job', { status: 'exited', code: 0, image: 'nginx:latest', created: '2026-12-06T03:00:01.000Z' }),
   ];
   const pick = (...f: string[]) => all.filter((s) => matches(s, parseFilters(f), all)).map((s) => s.config.name);
-  it('each key; values of one key are alternatives, keys must all hold', () => {
+  it('each key; values of one key are alternatives (but every label must hold, as docker), keys must all hold', () => {
     expect(pick('status=exited')).toEqual(['db', 'job']);
     expect(pick('exited=3')).toEqual(['db']);
     expect(pick('label=tier')).toEqual(['web', 'db']);
     expect(pick('label=tier=back')).toEqual(['db']);
     expect(pick('label=backup=')).toEqual(['db']);
+    expect(pick('label=tier', 'label=backup')).toEqual(['db']);
+    expect(pick('label=tier=front', 'label=tier=back')).toEqual([]);
     expect(pick('name=^w', 'name=^j')).toEqual(['web', 'job']);
     expect(pick('ancestor=nginx')).toEqual(['job']);
     expect(pick('network=none', 'status=exited')).toEqual(['db', 'job']);

@@ -1,0 +1,93 @@
+// docker-compose (Debian's 1.29, through docker-py) against minid's Engine API: a project of two
+// services on the project's network, the published port, names between services, `ps`, `logs`,
+// `exec`, `down`. What compose relies on beyond the docker CLI's calls: the aliases of
+// NetworkingConfig (the service's name), the container's short id among its aliases on a user
+// network (else compose disconnects and reconnects the created container), only the options the
+// client gave in a network's Options, and label filters that must all hold.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/minid.js';
+import { programTerminal } from '../../helpers/terminal.js';
+import { engineSuite } from './service.js';
+
+const { suite, svc } = engineSuite('eng-compose', ['busybox', 'nginx']);
+
+/** A port nothing listens on now (the kernel's pick), for the published port. */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('docker-compose against minid system service', () => {
+  it('up -d, ps, logs, exec, the published port and the service names; down leaves nothing', async () => {
+    const port = await freePort();
+    const project = `mc${Math.random().toString(16).slice(2, 8)}`;
+    const dir = path.join(suite.tmp, 'project');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'docker-compose.yml'),
+      [
+        'version: "3.8"',
+        'services:',
+        '  web:',
+        '    image: nginx',
+        '    ports:',
+        `      - "127.0.0.1:${port}:80"`,
+        '  client:',
+        '    image: busybox',
+        '    command: sh -c "until wget -qO- http://web/ >/tmp/page; do sleep 0.2; done; grep -o \'Welcome to nginx\' /tmp/page; exec sleep 600"',
+        '    depends_on: [web]',
+        '    stop_signal: SIGKILL', // its PID 1 (sleep) would wait out the 10 s of `down`
+        '',
+      ].join('\n'),
+    );
+    const compose = (args: string[]) => execa('docker-compose', ['-p', project, ...args], { cwd: dir, env: { DOCKER_HOST: svc.host }, reject: false, timeout: 120_000, all: true });
+    try {
+      const up = await compose(['up', '-d']);
+      expect(up.exitCode, up.all).toBe(0);
+      expect(up.all).toContain(`Creating network "${project}_default"`);
+
+      // Each container once (the one-off filter matches none), both up.
+      const ps = await compose(['ps']);
+      const rows = String(ps.stdout).split('\n').filter((l) => l.startsWith(`${project}_`));
+      expect(rows.map((l) => l.split(/\s+/)[0]).sort()).toEqual([`${project}_client_1`, `${project}_web_1`]);
+      expect(rows.every((l) => / Up /.test(l))).toBe(true);
+      expect(rows.find((l) => l.startsWith(`${project}_web_1`))).toContain(`127.0.0.1:${port}->80/tcp`);
+
+      // The client reached the web service by its name.
+      await eventually(async () => expect(String((await compose(['logs', 'client'])).stdout)).toContain('Welcome to nginx'), 30_000);
+      // The published port, from the host.
+      const page = await execa('curl', ['-s', `http://127.0.0.1:${port}/`], { reject: false });
+      expect(page.stdout).toContain('Welcome to nginx');
+      // exec (no terminal): by the service name and by the container's name.
+      const exec = await compose(['exec', '-T', 'client', 'wget', '-qO-', `http://${project}_web_1/`]);
+      expect(exec.exitCode, exec.all).toBe(0);
+      expect(exec.stdout).toContain('Welcome to nginx');
+      // exec with a terminal (compose's default): dockerpty on the exec's hijacked connection.
+      const t = programTerminal('docker-compose', ['-p', project, '-f', path.join(dir, 'docker-compose.yml'), 'exec', 'client', 'sh'], { DOCKER_HOST: svc.host });
+      try {
+        await t.wait(/\/ # /);
+        t.t.write('tty; echo "n=$((6*7))"; exit 4\r');
+        expect(await t.wait(/n=42/)).toMatch(/\/dev\/pts\/\d+/);
+        expect(await t.exited).toBe(4);
+      } finally {
+        t.t.kill();
+      }
+      // Its network, as docker shows it: the service's name and the short id among the aliases.
+      const aliases = await execa('/usr/bin/docker', ['inspect', '-f', `{{json (index .NetworkSettings.Networks "${project}_default").Aliases}}`, `${project}_web_1`], { env: { DOCKER_HOST: svc.host }, reject: false });
+      const id = (await execa('/usr/bin/docker', ['inspect', '-f', '{{.Id}}', `${project}_web_1`], { env: { DOCKER_HOST: svc.host } })).stdout;
+      expect(JSON.parse(aliases.stdout)).toEqual(expect.arrayContaining(['web', id.slice(0, 12)]));
+    } finally {
+      const down = await compose(['down']);
+      expect(down.exitCode, down.all).toBe(0);
+    }
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+    expect(String((await suite.run(['network', 'ls'])).stdout)).not.toContain(`${project}_default`);
+  });
+});
