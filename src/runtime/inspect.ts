@@ -9,6 +9,7 @@ import { paths } from '../sys/paths.js';
 import { goMap, nilMap, nilSlice, omitEmpty } from '../cli/template.js';
 import { logFile, type ContainerConfig, type ContainerState } from './state.js';
 import { restartCount } from './restart.js';
+import { healthConfigShape, readHealth } from './health.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
 import { hostLayout, oomKilled } from './cgroup.js';
@@ -109,8 +110,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Error: '',
       StartedAt: c.startedAt ?? ZERO_TIME,
       FinishedAt: s.status !== 'running' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
-      // No health checks in minid: docker's nil *Health (omitempty), `{{.State.Health}}` is <nil>.
-      Health: null,
+      // What the health monitor recorded (runtime/health.ts); without a check docker's nil
+      // *Health (omitempty): `{{.State.Health}}` is <nil>.
+      Health: readHealth(c),
     }, 'Health'),
     Image: c.imageId,
     ResolvConfPath: path.join(dir, 'resolv.conf'),
@@ -176,7 +178,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Labels: labels,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout ?? null,
-    }, 'ExposedPorts', 'StopTimeout'),
+      // docker's *HealthConfig (omitempty), its zero fields left out as Go's omitempty does.
+      Healthcheck: c.healthcheck ? healthConfigShape(c.healthcheck) : null,
+    }, 'ExposedPorts', 'StopTimeout', 'Healthcheck'),
     NetworkSettings: {
       Bridge: '',
       SandboxID: att?.netnsPath ? derivedId('sandbox', c.id) : '',

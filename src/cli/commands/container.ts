@@ -71,6 +71,16 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     tmpfs: o.tmpfs ?? [],
     init: !!o.init,
     restart: o.restart,
+    health: {
+      cmd: o.healthCmd,
+      interval: o.healthInterval,
+      timeout: o.healthTimeout,
+      retries: o.healthRetries,
+      startPeriod: o.healthStartPeriod,
+      startInterval: o.healthStartInterval,
+      // commander's --no-healthcheck: healthcheck false.
+      none: o.healthcheck === false,
+    },
   };
 }
 
@@ -246,6 +256,11 @@ export async function wait(refs: string[]) {
     last = exit?.exitCode ?? 255;
     process.stdout.write(`${last}\n`);
   }
+}
+
+/** The supervisor's health monitor (`minid _health ID`, hidden): runs until its supervisor ends it. */
+export async function health(id: string) {
+  await (await import('../../runtime/healthmonitor.js')).healthMonitor(id);
 }
 
 export async function exited(id: string) {
