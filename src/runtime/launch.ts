@@ -260,7 +260,7 @@ export interface ShimInput {
 export function healthShellFunctions(argv: string[], log: string): string[] {
   return [
     `hcstart() { ${argv.map(q).join(' ')} </dev/null >/dev/null 2>>${q(log)} 3>&- 4<&- 5>&- & hc=$!; }`,
-    `hcstop() { [ -n "$hc" ] && { kill $hc 2>/dev/null; wait $hc; hc=; }; return 0; }`,
+    `hcstop() { [ -n "$hc" ] && { kill $hc 2>/dev/null; wait $hc 2>/dev/null; hc=; }; return 0; }`,
   ];
 }
 
