@@ -37,6 +37,15 @@ function netSettings(o: any): NetworkSettings {
   };
 }
 
+/** --health-* and --no-healthcheck (commander's `healthcheck: false`); undefined when none was given. */
+function healthFlags(o: any): rt.RunRequest['health'] {
+  const f = {
+    cmd: o.healthCmd, interval: o.healthInterval, timeout: o.healthTimeout, retries: o.healthRetries,
+    startPeriod: o.healthStartPeriod, startInterval: o.healthStartInterval, none: o.healthcheck === false || undefined,
+  };
+  return Object.values(f).some((v) => v !== undefined) ? f : undefined;
+}
+
 /** What `run` and `create` were asked for, from their flags. */
 export function runRequest(image: string, command: string[], o: any): rt.RunRequest {
   return {
@@ -71,16 +80,7 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     tmpfs: o.tmpfs ?? [],
     init: !!o.init,
     restart: o.restart,
-    health: {
-      cmd: o.healthCmd,
-      interval: o.healthInterval,
-      timeout: o.healthTimeout,
-      retries: o.healthRetries,
-      startPeriod: o.healthStartPeriod,
-      startInterval: o.healthStartInterval,
-      // commander's --no-healthcheck: healthcheck false.
-      none: o.healthcheck === false,
-    },
+    health: healthFlags(o),
   };
 }
 
