@@ -750,6 +750,7 @@ export function buildProgram(): Command {
   program
     .command('_health', { hidden: true })
     .argument('<id>')
+    .argument('<supervisor>')
     .action(action(async () => (await import('./commands/container.js')).health));
 
   program

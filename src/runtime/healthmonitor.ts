@@ -22,12 +22,14 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function healthMonitor(id: string): Promise<void> {
+/** `supervisor`: the supervisor's pid, as it says it ($$): our parent until it is gone. */
+export async function healthMonitor(id: string, supervisor: number): Promise<void> {
   const s0 = loadState(id);
   const hc = s0?.config.healthcheck;
   if (!s0 || !hc || !activeCheck(hc)) return;
   const t = timings(hc);
-  const supervisor = process.ppid;
+  // (Not process.ppid at our start: the supervisor may already be gone by then.)
+  if (process.ppid !== supervisor) return;
   const started = Date.now();
   let check: ChildProcess | undefined;
 

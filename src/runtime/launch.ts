@@ -255,11 +255,12 @@ export interface ShimInput {
  * (runtime/healthmonitor.ts) is a background job of the supervisor, started right before a
  * run of the container and ended (SIGTERM, then waited for) right after it: it never outlives
  * the run, and a restart starts a new one. It holds none of the supervisor's stdio, the log
- * relay's pipes or the start handshake's fds.
+ * relay's pipes or the start handshake's fds. It is told the supervisor's pid ($$): if its
+ * parent is ever another, the supervisor is gone and so does the monitor.
  */
 export function healthShellFunctions(argv: string[], log: string): string[] {
   return [
-    `hcstart() { ${argv.map(q).join(' ')} </dev/null >/dev/null 2>>${q(log)} 3>&- 4<&- 5>&- & hc=$!; }`,
+    `hcstart() { ${argv.map(q).join(' ')} $$ </dev/null >/dev/null 2>>${q(log)} 3>&- 4<&- 5>&- & hc=$!; }`,
     `hcstop() { [ -n "$hc" ] && { kill $hc 2>/dev/null; wait $hc 2>/dev/null; hc=; }; return 0; }`,
   ];
 }

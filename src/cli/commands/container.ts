@@ -259,8 +259,8 @@ export async function wait(refs: string[]) {
 }
 
 /** The supervisor's health monitor (`minid _health ID`, hidden): runs until its supervisor ends it. */
-export async function health(id: string) {
-  await (await import('../../runtime/healthmonitor.js')).healthMonitor(id);
+export async function health(id: string, supervisor: string) {
+  await (await import('../../runtime/healthmonitor.js')).healthMonitor(id, Number(supervisor));
 }
 
 export async function exited(id: string) {

@@ -211,9 +211,27 @@ describe('the monitor lives exactly as long as the container runs', () => {
     expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
   });
 
-  it('--restart: each run of the container gets its monitor, and none is left after the last', async () => {
-    const id = await detached(['--restart', 'on-failure:1', '--health-cmd', 'true', ...fast, 'busybox', 'sh', '-c', 'sleep 1; exit 1']);
-    await eventually(async () => expect((await inspect(id)).RestartCount).toBe(1), 15_000);
+  it('a monitor whose supervisor is killed ends too (it never outlives it)', async () => {
+    const id = await detached(['--health-cmd', 'true', ...fast, 'busybox', 'sleep', '300']);
+    await eventually(() => expect(monitors(id)).toHaveLength(1));
+    const shim = Number(fs.readFileSync(path.join(store.run, 'containers', id, 'shim.pid'), 'utf8'));
+    process.kill(shim, 'SIGKILL');
+    await eventually(() => expect(monitors(id, true)).toEqual([]));
+    expect((await run(['rm', '-f', id])).exitCode).toBe(0);
+  });
+
+  it('--restart: each run of the container gets its own monitor, and none is left after the last', async () => {
+    const id = await detached(['--restart', 'on-failure:1', '--health-cmd', 'true', ...fast, 'busybox', 'sh', '-c', 'sleep 2; exit 1']);
+    await eventually(() => expect(monitors(id)).toHaveLength(1));
+    const [first] = monitors(id);
+    // The restart: a new monitor, never two at once.
+    await eventually(async () => {
+      expect((await inspect(id)).RestartCount).toBe(1);
+      const now = monitors(id);
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(first);
+    }, 15_000);
+    expect(fs.existsSync(`/proc/${first}`)).toBe(false);
     await eventually(async () => expect((await inspect(id)).State.Status).toBe('exited'), 15_000);
     await eventually(() => expect(monitors(id, true)).toEqual([]));
   });

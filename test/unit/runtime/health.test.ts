@@ -147,7 +147,7 @@ describe('the supervisor runs the monitor beside each run of the container', () 
   const health = ['/m/bin/minid', '_health', 'a'.repeat(64)];
   it('hcstart before the run, hcstop after it (before the exit is recorded); stdio and the handshake fds closed', () => {
     const s = shimScript({ ...base, health, healthLog: '/r/health.err' });
-    expect(s).toContain(`hcstart() { /m/bin/minid _health ${'a'.repeat(64)} </dev/null >/dev/null 2>>/r/health.err 3>&- 4<&- 5>&- & hc=$!; }`);
+    expect(s).toContain(`hcstart() { /m/bin/minid _health ${'a'.repeat(64)} $$ </dev/null >/dev/null 2>>/r/health.err 3>&- 4<&- 5>&- & hc=$!; }`);
     const lines = s.split('\n');
     expect(lines).toContain('hcstart; run unshare --pid --fork --kill-child --mount --uts --ipc --propagation private -- /b/minid-init; hcstop');
     expect(lines.findIndex((l) => l.startsWith('hcstart;'))).toBeLessThan(lines.findIndex((l) => l.startsWith('printf ')));
@@ -168,6 +168,6 @@ describe('the supervisor runs the monitor beside each run of the container', () 
 
 /** hcstart/hcstop with `sleep 30` as the monitor (its pid kept in $last). */
 function s2(): string {
-  const s = shimScript({ id: 'b'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/e', launch: ['true'], init: [], health: ['sleep', '30'], healthLog: '/dev/null' });
+  const s = shimScript({ id: 'b'.repeat(64), name: 'n', runDir: '/r', exitFile: '/c/e', launch: ['true'], init: [], health: ['sleep'], healthLog: '/dev/null' });
   return s.split('\n').filter((l) => l.startsWith('hcstart()') || l.startsWith('hcstop()')).join('\n').replace('hc=$!;', 'hc=$!; last=$!;');
 }
