@@ -32,17 +32,24 @@ export async function healthMonitor(id: string, supervisor: number): Promise<voi
   if (process.ppid !== supervisor) return;
   const started = Date.now();
   let check: ChildProcess | undefined;
+  let h: Health = startingHealth(readJson<Health>(healthFile(id)));
 
   // The end: the supervisor's SIGTERM (its run ended) or the supervisor gone. The check's group
   // goes with us (the container's end kills it anyway: it runs in the container's PID namespace).
+  // As docker's, a stopped monitor leaves the status "unhealthy" (its words: "for compatibility
+  // reasons"); the log stays.
   const end = () => {
     if (check?.pid) killGroup(check.pid);
+    try {
+      writeJsonAtomic(healthFile(id), { ...h, Status: 'unhealthy' });
+    } catch {
+      /* the run dir is gone (rm) */
+    }
     process.exit(0);
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, end);
   setInterval(() => process.ppid !== supervisor && end(), 250);
 
-  let h: Health = startingHealth(readJson<Health>(healthFile(id)));
   writeJsonAtomic(healthFile(id), h);
   for (;;) {
     await sleep(nextDelay(h, t, (Date.now() - started) * 1e6) / 1e6);

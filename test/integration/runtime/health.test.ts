@@ -198,12 +198,16 @@ describe('the monitor lives exactly as long as the container runs', () => {
     expect((await run(['stop', '-t', '0', id])).exitCode).toBe(0);
     expect(monitors(id, true)).toEqual([]);
     expect(fs.existsSync(`/proc/${first}`)).toBe(false);
-    // Stopped: the last word stays in inspect, ps shows no health.
-    expect((await health(id)).Status).toBe('healthy');
+    // Stopped: "unhealthy", as docker's stopped monitor leaves it; the log stays.
+    expect(await health(id)).toMatchObject({ Status: 'unhealthy', FailingStreak: 0 });
+    expect((await health(id)).Log.at(-1).ExitCode).toBe(0);
+    expect((await run(['ps', '-a', '--filter', `id=${id}`, '--format', '{{.Status}}'])).stdout).toMatch(/^Exited \(137\)/);
 
     expect((await run(['start', id])).exitCode).toBe(0);
     const again = await eventually(async () => expect(monitors(id)).toHaveLength(1)).then(() => monitors(id)[0]);
     expect(again).not.toBe(first);
+    // A new run starts as starting again (docker's initHealthMonitor).
+    await eventually(async () => expect(['starting', 'healthy']).toContain((await health(id)).Status));
     await eventually(async () => expect((await health(id))?.Status).toBe('healthy'));
     const pid = (await inspect(id)).State.Pid;
     expect((await run(['rm', '-f', id])).exitCode).toBe(0);
