@@ -170,6 +170,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       StdinOnce: c.interactive && (!c.detach || !!c.stdinOnce),
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
+      // docker's *HealthConfig (omitempty), its zero fields left out as Go's omitempty does.
+      Healthcheck: c.healthcheck ? healthConfigShape(c.healthcheck) : null,
       Image: c.image,
       Volumes: configVolumes(c.volumes, c.imageVolumes),
       WorkingDir: c.cwd,
@@ -178,8 +180,6 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Labels: labels,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout ?? null,
-      // docker's *HealthConfig (omitempty), its zero fields left out as Go's omitempty does.
-      Healthcheck: c.healthcheck ? healthConfigShape(c.healthcheck) : null,
     }, 'ExposedPorts', 'StopTimeout', 'Healthcheck'),
     NetworkSettings: {
       Bridge: '',
