@@ -54,6 +54,8 @@ export async function healthMonitor(id: string, supervisor: number): Promise<voi
   for (;;) {
     await sleep(nextDelay(h, t, (Date.now() - started) * 1e6) / 1e6);
     const s = loadState(id);
+    // Removed (the supervisor should have ended us first): nothing left to watch.
+    if (!s) end();
     // Not running yet (the start handshake), paused, or ending: no probe this time.
     if (!s || s.status !== 'running' || s.paused) continue;
     let result: HealthLogEntry;
