@@ -170,10 +170,13 @@ export class Container {
   }
 
   /**
-   * Wait until it is healthy by the test's own check (minid has no HEALTHCHECK): a function
-   * that resolves to anything but `false` without throwing, or a command that exits 0 in it.
+   * Wait until it is healthy. Without a check: by its own health check (the `healthcheck` run
+   * option, --health-cmd, the image's HEALTHCHECK), as testcontainers' Wait.forHealthCheck:
+   * healthy resolves, unhealthy fails. With one: by the test's own, a function that resolves
+   * to anything but `false` without throwing, or a command that exits 0 in it.
    */
-  async waitForHealthy(check: HealthCheck, o: WaitOptions = {}): Promise<void> {
+  async waitForHealthy(check?: HealthCheck | WaitOptions, o: WaitOptions = {}): Promise<void> {
+    if (check === undefined || (typeof check === 'object' && !Array.isArray(check))) return this.waitForOwnHealth(check ?? o);
     let last = '';
     const what = Array.isArray(check) ? `\`${check.join(' ')}\` to exit 0` : 'the health check to pass';
     await this.until(what, o, async () => {
@@ -190,6 +193,21 @@ export class Container {
         last = (e as Error)?.message ?? String(e);
         return undefined;
       }
+    }, () => last);
+  }
+
+  /** The container's own health check, as its health monitor records it (runtime/health.ts). */
+  private async waitForOwnHealth(o: WaitOptions): Promise<void> {
+    const { activeCheck, readHealth } = await import('../runtime/health.js');
+    if (!activeCheck((await this.state()).config.healthcheck))
+      fail(`container ${this.name} has no health check: run it with one (the healthcheck option, --health-cmd) or give waitForHealthy a check of your own`);
+    let last = '';
+    await this.until('its health check to say healthy', o, async () => {
+      const h = readHealth((await this.state()).config);
+      const out = h?.Log.at(-1);
+      last = out ? `exit ${out.ExitCode}${out.Output.trim() ? `: ${out.Output.trim().split('\n').pop()}` : ''}` : '';
+      if (h?.Status === 'unhealthy') fail(`container ${this.name} is unhealthy (failing streak ${h.FailingStreak}${last ? `; last: ${last}` : ''})`);
+      return h?.Status === 'healthy' || undefined;
     }, () => last);
   }
 

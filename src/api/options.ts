@@ -16,7 +16,7 @@ export function envFlags(env: Record<string, string> | string[] | undefined): st
 /** Every RunRequest field has its option (checked by the compiler: a new flag must be added here). */
 type Covered = 'image' | 'args' | 'detach' | 'rm' | 'name' | 'env' | 'envFiles' | 'workdir' | 'user' | 'hostname' | 'volumes' | 'mounts' | 'tty'
   | 'interactive' | 'entrypoint' | 'net' | 'limits' | 'capAdd' | 'capDrop' | 'privileged' | 'securityOpt' | 'logOpts' | 'labels' | 'expose'
-  | 'stopSignal' | 'stopTimeout' | 'cidfile' | 'readOnly' | 'tmpfs' | 'explain' | 'init' | 'restart';
+  | 'stopSignal' | 'stopTimeout' | 'cidfile' | 'readOnly' | 'tmpfs' | 'explain' | 'init' | 'restart' | 'health' | 'healthcheck';
 /** The Engine API's own (docker run -i's StdinOnce): the API's run has no attached client. */
 type EngineOnly = 'stdinOnce';
 const allCovered: Exclude<keyof RunRequest, Covered | EngineOnly> extends never ? true : false = true;
@@ -75,6 +75,18 @@ export async function runRequest(image: string, o: RunOptions, labels: Record<st
     restart: o.restart ?? 'no',
     readOnly: !!o.readOnly,
     tmpfs: o.tmpfs ?? [],
+    ...(await healthOptions(o.healthcheck)),
     explain: o.explain,
   };
+}
+
+/** The healthcheck option as the flags (a string command), or as docker's config (an argv: Test ["CMD", ...]). */
+async function healthOptions(h: RunOptions['healthcheck']): Promise<Pick<RunRequest, 'health' | 'healthcheck'>> {
+  if (h === undefined) return {};
+  if (h === false) return { health: { none: true } };
+  const flags = { interval: h.interval, timeout: h.timeout, retries: str(h.retries), startPeriod: h.startPeriod, startInterval: h.startInterval };
+  if (typeof h.cmd === 'string') return { health: { ...flags, cmd: h.cmd } };
+  if (!Array.isArray(h.cmd) || !h.cmd.length) fail('healthcheck: give cmd, a shell command ("curl -f localhost") or an argv (["pg_isready"])');
+  const { parseHealthFlags } = await import('../runtime/health.js');
+  return { healthcheck: { ...parseHealthFlags(flags), Test: ['CMD', ...h.cmd] } };
 }

@@ -98,6 +98,12 @@ export interface RunOptions {
   restart?: 'no' | 'always' | 'unless-stopped' | 'on-failure' | `on-failure:${number}`;
   /** --rm: removed as soon as it exits (then `logs()` has nothing to read). */
   rm?: boolean;
+  /**
+   * Its health check (docker's HEALTHCHECK; the image's, if any, without it). `false`:
+   * --no-healthcheck. `cmd` a string: --health-cmd (run by /bin/sh -c); an array: docker's
+   * ["CMD", ...] (run as is). Durations as Go writes them: '500ms', '2s', '1m30s'.
+   */
+  healthcheck?: false | HealthcheckOptions;
   /** --pull always | missing (default) | never */
   pull?: 'always' | 'missing' | 'never';
   /** --platform os/arch[/variant] */
@@ -165,11 +171,20 @@ export interface WaitForLogOptions extends WaitOptions {
   times?: number;
 }
 
+/** The `healthcheck` run option: --health-cmd, --health-interval, ... */
+export interface HealthcheckOptions {
+  cmd: string | string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  startPeriod?: string;
+  startInterval?: string;
+}
+
 /**
- * What makes a container healthy for `waitForHealthy`: minid has no HEALTHCHECK (its
- * containers' health is `none`, as `ps --filter health` says), so the test says it: a
- * function that resolves to anything but `false` without throwing, or a command run in the
- * container (as `exec`) that exits 0.
+ * A test's own idea of healthy, for `waitForHealthy(check)` (without one, the container's own
+ * health check decides): a function that resolves to anything but `false` without throwing,
+ * or a command run in the container (as `exec`) that exits 0.
  */
 export type HealthCheck = string[] | ((container: Container) => unknown | Promise<unknown>);
 

@@ -1,6 +1,7 @@
 // How the CLI shows times and tables, as docker does: one place, so that `ps`, `images`,
 // `network ls` and `stats` round and align alike.
 import type { ContainerState } from '../runtime/state.js';
+import { healthSuffix, readHealth, type Health } from '../runtime/health.js';
 
 /**
  * docker's units.HumanDuration: whole seconds and minutes (cut, not rounded), hours rounded,
@@ -31,9 +32,10 @@ export function since(iso: string | undefined, now = Date.now(), unknown = 'N/A'
 }
 
 /** docker ps's STATUS: "Created", "Up 3 seconds", "Exited (0) 5 minutes ago" (255: the code is unknown). */
-export function statusText(s: ContainerState, now = Date.now()): string {
+export function statusText(s: ContainerState, now = Date.now(), health: Health | null = s.status === 'running' ? readHealth(s.config) : null): string {
   if (s.status === 'created') return 'Created';
-  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.config.startedAt!))}${s.paused ? ' (Paused)' : ''}`;
+  // docker's State.String(): paused first, else the health ("Up 5 seconds (healthy)").
+  if (s.status === 'running') return `Up ${humanDuration(now - Date.parse(s.config.startedAt!))}${s.paused ? ' (Paused)' : healthSuffix(health)}`;
   const when = s.exit?.finishedAt ? ` ${since(s.exit.finishedAt, now)}` : '';
   if (s.status === 'restarting') return `Restarting (${s.exit?.exitCode ?? 255})${when}`;
   return `Exited (${s.exit?.exitCode ?? 255})${when}`;

@@ -159,6 +159,13 @@ export function buildProgram(): Command {
       .option('--label-file <file>', 'read labels from a file, one KEY=VALUE a line (repeatable)', collect, [])
       .option('--init', 'run a tiny init as PID 1 that reaps zombies and passes signals on to the command')
       .option('--restart <policy>', 'restart the container when it exits: no | on-failure[:MAX-RETRIES] | always | unless-stopped', 'no')
+      .option('--health-cmd <command>', "health check: a command run in the container by /bin/sh -c (exit 0: healthy); overrides the image's HEALTHCHECK")
+      .option('--health-interval <duration>', 'time between checks (500ms, 2s, 1m30s; default 30s)')
+      .option('--health-timeout <duration>', 'a check running longer is killed and counts as a failure (default 30s)')
+      .option('--health-retries <n>', 'failures in a row that make it unhealthy (default 3)')
+      .option('--health-start-period <duration>', 'time to start up: failures then do not count (default 0s)')
+      .option('--health-start-interval <duration>', 'time between checks during the start period (default 5s)')
+      .option('--no-healthcheck', "disable any health check, the image's too")
       .helpOption('--help', 'display help for command');
 
   runLike(
@@ -739,6 +746,12 @@ export function buildProgram(): Command {
     .description("Remove every container and every network's kernel objects (bridges, rules, chains): the host as before minid")
     .option('--explain', EXPLAIN).addOption(explainTo())
     .action(action(async () => (await import('./commands/container.js')).systemReset));
+
+  program
+    .command('_health', { hidden: true })
+    .argument('<id>')
+    .argument('<supervisor>')
+    .action(action(async () => (await import('./commands/container.js')).health));
 
   program
     .command('_exited', { hidden: true })

@@ -119,8 +119,29 @@ export function runRequestOf(body: any, name: string | undefined): { req: RunReq
     stopTimeout: body.StopTimeout !== undefined && body.StopTimeout !== null ? String(body.StopTimeout) : undefined,
     readOnly: !!hc.ReadonlyRootfs,
     tmpfs: Object.entries((hc.Tmpfs ?? {}) as Record<string, string>).map(([p, o]) => (o ? `${p}:${o}` : p)),
+    // Config.Healthcheck as docker's (durations in nanoseconds), merged with the image's at create.
+    ...(body.Healthcheck ? { healthcheck: healthcheckOf(body.Healthcheck) } : {}),
   };
   return { req, entrypoint, cmd };
+}
+
+/** Config.Healthcheck of a create body: only its known fields, numbers where numbers go. */
+function healthcheckOf(h: any): import('../runtime/health.js').Healthcheck {
+  const num = (k: string) => {
+    const v = h[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw badRequest(`Healthcheck.${k}: give a whole, non-negative number (nanoseconds; retries)`);
+    if (k !== 'Retries' && v > 0 && v < 1e6) throw badRequest(`Healthcheck.${k} cannot be less than 1ms`);
+    return v;
+  };
+  const out: import('../runtime/health.js').Healthcheck = {};
+  const test = strSlice(h.Test, 'Healthcheck.Test');
+  if (test?.length) out.Test = test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
+    const v = num(k);
+    if (v) out[k] = v;
+  }
+  return out;
 }
 
 /** POST /containers/create?name=NAME: 201 {"Id", "Warnings"}. */

@@ -21,6 +21,7 @@ import * as cgroup from './cgroup.js';
 import { loggerArgv, parseLogOpts } from './logwriter.js';
 import { endRestartWait, isRestarting, markStopped, parseRestartPolicy, stoppedMarker } from './restart.js';
 import { containerAttributes, eventsFile, recordEvent, writeAttributesFile } from './events.js';
+import { activeCheck, checkTest, mergeHealthcheck, parseHealthFlags } from './health.js';
 import {
   ContainerConfig, ContainerState, ExitRecord, NetworkSettings, configFile, exitFile, findContainer, forgetName, listStates,
   attachSocket, leftFile, loadState, logFile, nameHolder, NoSuchContainerError, readPid, processAlive, recordName, saveConfig, shimPidFile, supervisorAlive,
@@ -71,6 +72,10 @@ export interface RunRequest {
   init?: boolean;
   /** --restart as typed (runtime/restart.ts). */
   restart?: string;
+  /** --health-cmd, --health-interval, ..., --no-healthcheck as typed (runtime/health.ts). */
+  health?: import('./health.js').HealthFlags;
+  /** A health check as the Engine API's create gives it (instead of `health`). */
+  healthcheck?: import('./health.js').Healthcheck;
   explain?: (line: string) => void;
 }
 
@@ -137,7 +142,9 @@ function parseRequest(r: RunRequest, net: Pick<typeof import('../network/index.j
     if (seen.has(p)) fail(`duplicate mount point ${p}: give each container path one -v, --mount or --tmpfs`);
     seen.add(p);
   }
-  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy };
+  const userHealth = r.healthcheck ?? parseHealthFlags(r.health ?? {});
+  checkTest(userHealth?.Test);
+  return { volumes, userEnv: [...fileEnv, ...flagEnv], limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy, userHealth };
 }
 
 /** docker's rule: --cidfile refuses a file that exists (another container's id, maybe). */
@@ -204,7 +211,7 @@ export async function checkRunRequest(r: RunRequest): Promise<void> {
 }
 
 export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
-  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy } = parseRequest(r, await import('../network/index.js'));
+  const { volumes, userEnv, limits, security, caps, logOpts, expose, stopTimeout, tmpfs, restartPolicy, userHealth } = parseRequest(r, await import('../network/index.js'));
   await checkNetworkNames(r);
   const store = await import('../image/store.js');
   const img = await store.resolveImage(r.image);
@@ -219,6 +226,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
   const hostname = r.hostname ?? id.slice(0, 12);
   let env = spec.mergeEnv([`PATH=${spec.DEFAULT_PATH}`], cfg.Env ?? [], [`HOSTNAME=${hostname}`], r.tty ? ['TERM=xterm'] : [], userEnv);
   if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${user.home || '/'}`];
+  // The image's HEALTHCHECK with the flags over it, as docker merges them.
+  const healthcheck = mergeHealthcheck(userHealth, (cfg as spec.ImageRuntimeConfig).Healthcheck);
 
   const config: ContainerConfig = {
     id,
@@ -248,6 +257,8 @@ export async function createContainer(r: RunRequest): Promise<ContainerConfig> {
     ...(tmpfs.length ? { tmpfs } : {}),
     ...(r.init ? { init: true } : {}),
     ...(restartPolicy.Name !== 'no' ? { restartPolicy } : {}),
+    // The image's HEALTHCHECK with the flags over it, as docker merges them.
+    ...(healthcheck ? { healthcheck } : {}),
     exposedPorts: [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...expose])],
     net: r.net,
     limits,
@@ -357,6 +368,8 @@ export async function startContainer(
         events: { file: eventsFile(), image: c.image },
         // On a cluster node: the services follow the container (src/cluster/follow.ts).
         serviceSync: supervisorSync(c),
+        // A health check: its monitor runs beside each run (runtime/healthmonitor.ts).
+        ...(activeCheck(c.healthcheck) ? { health: [path.join(packageRoot(), 'bin', 'minid'), '_health', c.id], healthLog: path.join(runDir, 'health.err') } : {}),
       }),
     );
     writeAttributesFile(runDir, c);

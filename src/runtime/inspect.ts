@@ -9,6 +9,7 @@ import { paths } from '../sys/paths.js';
 import { goMap, nilMap, nilSlice, omitEmpty } from '../cli/template.js';
 import { logFile, type ContainerConfig, type ContainerState } from './state.js';
 import { restartCount } from './restart.js';
+import { healthConfigShape, readHealth } from './health.js';
 import { NO_LIMITS } from './limits.js';
 import { securityOptList } from './security.js';
 import { hostLayout, oomKilled } from './cgroup.js';
@@ -117,8 +118,9 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Error: '',
       StartedAt: c.startedAt ?? ZERO_TIME,
       FinishedAt: s.status !== 'running' && s.exit?.finishedAt ? s.exit.finishedAt : ZERO_TIME,
-      // No health checks in minid: docker's nil *Health (omitempty), `{{.State.Health}}` is <nil>.
-      Health: null,
+      // What the health monitor recorded (runtime/health.ts); without a check docker's nil
+      // *Health (omitempty): `{{.State.Health}}` is <nil>.
+      Health: readHealth(c),
     }, 'Health'),
     Image: c.imageId,
     ResolvConfPath: path.join(dir, 'resolv.conf'),
@@ -176,6 +178,8 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       StdinOnce: c.interactive && (!c.detach || !!c.stdinOnce),
       Env: c.env,
       Cmd: cmd?.length ? cmd : nilSlice(),
+      // docker's *HealthConfig (omitempty), its zero fields left out as Go's omitempty does.
+      Healthcheck: c.healthcheck ? healthConfigShape(c.healthcheck) : null,
       Image: c.image,
       Volumes: configVolumes(c.volumes, c.imageVolumes),
       WorkingDir: c.cwd,
@@ -184,7 +188,7 @@ export function inspectContainer(s: ContainerState, networkId: NetworkIds): Reco
       Labels: labels,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout ?? null,
-    }, 'ExposedPorts', 'StopTimeout'),
+    }, 'ExposedPorts', 'StopTimeout', 'Healthcheck'),
     NetworkSettings: {
       Bridge: '',
       SandboxID: att?.netnsPath ? derivedId('sandbox', c.id) : '',

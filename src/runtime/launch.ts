@@ -244,6 +244,25 @@ export interface ShimInput {
   stoppedFile?: string;
   /** A cluster node's container: re-sync the cluster's services when it exits or restarts (src/cluster/follow.ts). */
   serviceSync?: SupervisorSync;
+  /** A health check: the health monitor's command (`minid _health ID`), run beside each run of the container. */
+  health?: string[];
+  /** Where the health monitor's own failures go (a file of the run dir). */
+  healthLog?: string;
+}
+
+/**
+ * The supervisor's `hcstart` and `hcstop` (a container with a health check): the monitor
+ * (runtime/healthmonitor.ts) is a background job of the supervisor, started right before a
+ * run of the container and ended (SIGTERM, then waited for) right after it: it never outlives
+ * the run, and a restart starts a new one. It holds none of the supervisor's stdio, the log
+ * relay's pipes or the start handshake's fds. It is told the supervisor's pid ($$): if its
+ * parent is ever another, the supervisor is gone and so does the monitor.
+ */
+export function healthShellFunctions(argv: string[], log: string): string[] {
+  return [
+    `hcstart() { ${argv.map(q).join(' ')} $$ </dev/null >/dev/null 2>>${q(log)} 3>&- 4<&- 5>&- & hc=$!; }`,
+    `hcstop() { [ -n "$hc" ] && { kill $hc 2>/dev/null; wait $hc 2>/dev/null; hc=; }; return 0; }`,
+  ];
 }
 
 /**
@@ -309,7 +328,10 @@ export function shimScript(s: ShimInput): string {
   L.push(`  code=$?`);
   L.push(`  if [ $code = 1 ] && grep -q 'sigprocmask unblock failed' ${err}; then code=137; elif [ -s ${err} ]; then cat ${err} >&2; fi`);
   L.push(`}`);
-  const first = `run ${[...(s.console ?? []), ...s.launch, ...s.init].map(shimQuote).join(' ')}`;
+  if (s.health) L.push(...healthShellFunctions(s.health, s.healthLog ?? '/dev/null'));
+  // With a health check, each run has the monitor beside it (hcstart before, hcstop after).
+  const around = (line: string) => (s.health ? `hcstart; ${line}; hcstop` : line);
+  const first = around(`run ${[...(s.console ?? []), ...s.launch, ...s.init].map(shimQuote).join(' ')}`);
   // Each exit is recorded (die), once minid gave the go (it wrote the environment just before).
   const die = s.events ? `[ -e ${q(s.runDir)}/env ] && ev die ',"exitCode":"'$code'"'` : ':';
   if (s.events) L.push(eventShellFunction(s.id, s.events.image, s.runDir, s.events.file));
@@ -321,7 +343,7 @@ export function shimScript(s: ShimInput): string {
   if (s.restart && s.restart.Name !== 'no' && s.initAgain) {
     // --restart: the supervisor runs the container again as its policy says (runtime/restart.ts);
     // the network, cgroup and mounts' files stay as they are between runs.
-    const again = `run ${[...(s.console ?? []), ...s.launch, ...s.initAgain].map(shimQuote).join(' ')}`;
+    const again = around(`run ${[...(s.console ?? []), ...s.launch, ...s.initAgain].map(shimQuote).join(' ')}`);
     const files = { count: `${s.runDir}/restart-count`, wait: `${s.runDir}/restart-wait`, stopped: s.stoppedFile! };
     const onStart = [s.events ? `ev start ""` : '', s.serviceSync ? sync('restarted') : ''].filter(Boolean).join('; ');
     L.push(...restartLoop(s.restart, files, `${first}; exec 4<&- 5>&-`, again, onStart ? `[ $cmd = again ] && { ${onStart}; }` : ':', die, sync('exited, restarting')));

@@ -38,6 +38,8 @@ export interface ImageRuntimeConfig {
   Labels?: Record<string, string>;
   /** The image's VOLUME paths (docker's map of path to {}). */
   Volumes?: Record<string, unknown> | null;
+  /** HEALTHCHECK (runtime/health.ts). */
+  Healthcheck?: import('./health.js').Healthcheck | null;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -94,6 +94,8 @@ export interface ContainerConfig {
   init?: boolean;
   /** --restart (runtime/restart.ts); absent: no. */
   restartPolicy?: import('./restart.js').RestartPolicy;
+  /** The health check (docker's Config.Healthcheck: the image's with --health-* over it; runtime/health.ts); absent: none. */
+  healthcheck?: import('./health.js').Healthcheck;
 }
 
 export interface ExitRecord {

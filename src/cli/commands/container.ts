@@ -37,6 +37,15 @@ function netSettings(o: any): NetworkSettings {
   };
 }
 
+/** --health-* and --no-healthcheck (commander's `healthcheck: false`); undefined when none was given. */
+function healthFlags(o: any): rt.RunRequest['health'] {
+  const f = {
+    cmd: o.healthCmd, interval: o.healthInterval, timeout: o.healthTimeout, retries: o.healthRetries,
+    startPeriod: o.healthStartPeriod, startInterval: o.healthStartInterval, none: o.healthcheck === false || undefined,
+  };
+  return Object.values(f).some((v) => v !== undefined) ? f : undefined;
+}
+
 /** What `run` and `create` were asked for, from their flags. */
 export function runRequest(image: string, command: string[], o: any): rt.RunRequest {
   return {
@@ -71,6 +80,7 @@ export function runRequest(image: string, command: string[], o: any): rt.RunRequ
     tmpfs: o.tmpfs ?? [],
     init: !!o.init,
     restart: o.restart,
+    health: healthFlags(o),
   };
 }
 
@@ -246,6 +256,11 @@ export async function wait(refs: string[]) {
     last = exit?.exitCode ?? 255;
     process.stdout.write(`${last}\n`);
   }
+}
+
+/** The supervisor's health monitor (`minid _health ID`, hidden): runs until its supervisor ends it. */
+export async function health(id: string, supervisor: string) {
+  await (await import('../../runtime/healthmonitor.js')).healthMonitor(id, Number(supervisor));
 }
 
 export async function exited(id: string) {

@@ -7,6 +7,7 @@ import * as rt from '../../runtime/container.js';
 import { listStates, type ContainerState } from '../../runtime/state.js';
 import { paths } from '../../sys/paths.js';
 import { since, statusText, table } from '../format.js';
+import { healthFilterValue, readHealth } from '../../runtime/health.js';
 
 export interface PsOptions {
   all?: boolean;
@@ -69,8 +70,8 @@ function portFilter(key: string, v: string): string[] {
 
 /** docker's --filter keys for containers; a bad one is the daemon's error (exit 1). */
 export function parseFilters(list: string[]): Map<string, string[]> {
-  // (health: minid has no health checks, so every container's health is "none", as docker
-  // says of a container without one; is-task and isolation are swarm's and Windows'.)
+  // (health: what its health monitor last recorded, "none" without a check (runtime/health.ts);
+  // is-task and isolation are swarm's and Windows'.)
   const keys = ['status', 'name', 'id', 'label', 'ancestor', 'network', 'exited', 'before', 'since', 'volume', 'publish', 'expose', 'health'];
   const m = new Map<string, string[]>();
   for (const f of list) {
@@ -83,7 +84,7 @@ export function parseFilters(list: string[]): Map<string, string[]> {
       throw new MinidError(`invalid filter 'status=${v}': use created, restarting, running, removing, paused, exited or dead`, 1);
     if (k === 'exited' && !/^-?\d+$/.test(v)) throw new MinidError(`invalid filter 'exited=${v}': give an exit code`, 1);
     if (k === 'health' && !['starting', 'healthy', 'unhealthy', 'none'].includes(v))
-      throw new MinidError(`invalid filter 'health=${v}': use starting, healthy, unhealthy or none (minid has no health checks: every container is "none")`, 1);
+      throw new MinidError(`invalid filter 'health=${v}': use starting, healthy, unhealthy or none (none: no health check)`, 1);
     if (k === 'publish' || k === 'expose') {
       m.set(k, [...(m.get(k) ?? []), ...portFilter(k, v)]);
       continue;
@@ -121,7 +122,7 @@ export function matches(s: ContainerState, f: Map<string, string[]>, all: Contai
     any('exited', (v) => s.status === 'exited' && (s.exit?.exitCode ?? 255) === Number(v)) &&
     any('before', (v) => c.created < created(v)) &&
     any('since', (v) => c.created > created(v)) &&
-    any('health', (v) => v === 'none') &&
+    any('health', (v) => healthFilterValue(readHealth(c)) === v) &&
     // A volume's name, a bind's host path, or a mount's path in the container (docker's three).
     any('volume', (v) => c.volumes.some((m) => m.container === v || (m.type === 'volume' ? m.name === v : m.type !== 'tmpfs' && m.host === v))) &&
     // publish= and expose= together: one of the ports (docker's rule, its summary's ports).

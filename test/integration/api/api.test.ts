@@ -100,7 +100,7 @@ describe('the TypeScript API', () => {
     await gone([id]);
   });
 
-  it('waitForLog, waitForHealthy (a check of the test\'s own: minid has no HEALTHCHECK), stop, wait, and waits that fail say why', async () => {
+  it('waitForLog, waitForHealthy (a check of the test\'s own), stop, wait, and waits that fail say why', async () => {
     let ids: string[] = [];
     {
       await using box = await run('busybox', { command: ['sh', '-c', 'echo starting; sleep 0.3; echo ready; echo warn >&2; exec sleep 600'], stopTimeout: 1 });
@@ -128,6 +128,26 @@ describe('the TypeScript API', () => {
       expect(await quick.wait()).toBe(4);
       await quick.remove();
       ids = [box.id, quick.id];
+    }
+    await gone(ids);
+  });
+
+  it('the healthcheck run option and waitForHealthy() by the container\'s own check (testcontainers\' Wait.forHealthCheck)', async () => {
+    let ids: string[] = [];
+    {
+      await using ok = await run('busybox', { command: ['sh', '-c', 'sleep 0.5; touch /tmp/up; exec sleep 600'], network: 'none', healthcheck: { cmd: 'test -e /tmp/up', interval: '200ms' } });
+      await ok.waitForHealthy({ timeout: 20_000 });
+      const i = await ok.inspect();
+      expect(i.State.Health.Status).toBe('healthy');
+      expect(i.Config.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'test -e /tmp/up'], Interval: 200_000_000 });
+      // An argv is docker's ["CMD", ...]; unhealthy fails the wait at once.
+      await using bad = await run('busybox', { command: ['sleep', '600'], network: 'none', healthcheck: { cmd: ['false'], interval: '200ms', retries: 1 } });
+      expect((await bad.inspect()).Config.Healthcheck.Test).toEqual(['CMD', 'false']);
+      await expect(bad.waitForHealthy({ timeout: 20_000 })).rejects.toThrow(/is unhealthy \(failing streak \d+; last: exit 1\)/);
+      await using plain = await run('busybox', { command: ['sleep', '600'], network: 'none' });
+      await expect(plain.waitForHealthy()).rejects.toThrow(/has no health check: run it with one/);
+      await expect(run('busybox', { healthcheck: { cmd: 'true', interval: 'soon' } })).rejects.toThrow(/invalid argument "soon" for "--health-interval" flag/);
+      ids = [ok.id, bad.id, plain.id];
     }
     await gone(ids);
   });

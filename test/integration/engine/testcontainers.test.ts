@@ -85,6 +85,32 @@ describe('testcontainers against minid system service', () => {
     expect(text).toContain('server is ready');
   });
 
+  it('waits for the health check (Wait.forHealthCheck polls inspect State.Health.Status); an unhealthy one fails', async () => {
+    const { GenericContainer, Wait } = await tc();
+    const c = await new GenericContainer('busybox:latest')
+      .withCommand(['sh', '-c', 'sleep 0.5; touch /tmp/up; exec sleep 600'])
+      // Milliseconds here; testcontainers sends nanoseconds (Config.Healthcheck).
+      .withHealthCheck({ test: ['CMD-SHELL', 'test -e /tmp/up'], interval: 200, timeout: 1000, retries: 3 })
+      .withWaitStrategy(Wait.forHealthCheck())
+      .withStartupTimeout(20_000)
+      .start();
+    try {
+      const [i] = JSON.parse((await suite.run(['inspect', c.getId()])).stdout);
+      expect(i.State.Health.Status).toBe('healthy');
+      expect(i.Config.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'test -e /tmp/up'], Interval: 200_000_000, Timeout: 1_000_000_000, Retries: 3 });
+    } finally {
+      await c.stop({ timeout: 1000 });
+    }
+    const bad = new GenericContainer('busybox:latest')
+      .withCommand(['sleep', '600'])
+      .withHealthCheck({ test: ['CMD', 'false'], interval: 200, retries: 1 })
+      .withWaitStrategy(Wait.forHealthCheck())
+      .withStartupTimeout(20_000)
+      .start();
+    await expect(bad).rejects.toThrow(/Health check failed: unhealthy/);
+    expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+  });
+
   it('reports a container that fails before it is ready as failed', async () => {
     const { GenericContainer, Wait } = await tc();
     const started = new GenericContainer('busybox:latest')

@@ -27,6 +27,8 @@ const FLAG_TO_OPTION: Record<string, keyof RunOptions | null> = {
   '--dry-run': null, // a plan printed, nothing run: the CLI's
   '--pull': 'pull', '--platform': 'platform', '--label': 'labels', '--label-file': 'labelFiles', '--help': null,
   '--init': 'init', '--restart': 'restart',
+  '--health-cmd': 'healthcheck', '--health-interval': 'healthcheck', '--health-timeout': 'healthcheck', '--health-retries': 'healthcheck',
+  '--health-start-period': 'healthcheck', '--health-start-interval': 'healthcheck', '--no-healthcheck': 'healthcheck',
 };
 
 /** What commander hands `run` for these arguments. */
@@ -57,7 +59,7 @@ describe('the API\'s run options', () => {
         '--stop-timeout', '3', '--read-only', '--tmpfs', '/run:size=1m', '--dns', '10.0.0.2', '--dns-search', 'example.test', '--dns-option', 'ndots:2',
         '--add-host', 'db:10.0.0.9', '--network-alias', 'www', '-m', '64m', '--memory-swap', '-1', '--cpus', '0.5', '-c', '512', '--cpuset-cpus', '0',
         '--pids-limit', '50', '--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN', '--security-opt', 'no-new-privileges', '--log-opt', 'max-size=1m',
-        '-l', 'a=b', '--label-file', labels, 'nginx', '-c', 'echo hi',
+        '-l', 'a=b', '--label-file', labels, '--health-cmd', 'curl -f localhost', '--health-interval', '2s', '--health-retries', '4', 'nginx', '-c', 'echo hi',
       ]);
       const api = await apiRequest('nginx', {
         rm: true, name: 'web', env: ['A=1', 'B'], workdir: '/srv', user: 'nobody', hostname: 'box', volumes: ['/tmp:/x:ro'], mounts: ['type=tmpfs,target=/t'],
@@ -65,13 +67,19 @@ describe('the API\'s run options', () => {
         stopTimeout: 3, readOnly: true, tmpfs: ['/run:size=1m'], dns: ['10.0.0.2'], dnsSearch: ['example.test'], dnsOptions: ['ndots:2'],
         addHosts: { db: '10.0.0.9' }, networkAliases: ['www'], memory: '64m', memorySwap: -1, cpus: 0.5, cpuShares: 512, cpusetCpus: '0',
         pidsLimit: 50, capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], securityOpt: ['no-new-privileges'], logOpts: ['max-size=1m'],
-        labels: { a: 'b' }, labelFiles: [labels], command: ['-c', 'echo hi'],
+        labels: { a: 'b' }, labelFiles: [labels], healthcheck: { cmd: 'curl -f localhost', interval: '2s', retries: 4 }, command: ['-c', 'echo hi'],
       }, {});
       // The API always runs detached (-d); the rest is the same request.
       expect({ ...api, explain: undefined }).toEqual({ ...cliRequest(cli.image, cli.command, cli.o), detach: true, explain: undefined });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('healthcheck: false is --no-healthcheck; an argv is docker\'s ["CMD", ...]', async () => {
+    expect((await apiRequest('busybox', { healthcheck: false }, {})).health).toEqual({ none: true });
+    expect((await parsed(['--no-healthcheck', 'busybox'])).o.healthcheck).toBe(false);
+    expect((await apiRequest('busybox', { healthcheck: { cmd: ['pg_isready', '-q'], interval: '1s' } }, {})).healthcheck).toEqual({ Test: ['CMD', 'pg_isready', '-q'], Interval: 1e9 });
   });
 
   it('add the session\'s label, and refuse ports where the CLI refuses them', async () => {

@@ -85,7 +85,7 @@ describe('--filter', () => {
     expect(p('expose=8000-9000')).toEqual(['exp']);
     expect(p('publish=8080', 'expose=9000')).toEqual(['pub', 'exp']);
   });
-  it('health=: no health checks in minid, so every container is "none"', () => {
+  it('health=: a container without a health check is "none"', () => {
     expect(pick('health=none')).toEqual(['web', 'db', 'job']);
     expect(pick('health=healthy')).toEqual([]);
   });
@@ -93,7 +93,7 @@ describe('--filter', () => {
     expect(() => parseFilters(['publish=80:80'])).toThrow(/^filter for 'publish' should not contain ':': 80:80/);
     expect(() => parseFilters(['expose=abc'])).toThrow(/invalid filter 'expose=abc': use PORT\[\/PROTO\]/);
     expect(() => parseFilters(['expose=90-80'])).toThrow(/invalid filter 'expose=90-80'/);
-    expect(() => parseFilters(['health=bogus'])).toThrow(/invalid filter 'health=bogus'.*"none"/);
+    expect(() => parseFilters(['health=bogus'])).toThrow(/invalid filter 'health=bogus': use starting, healthy, unhealthy or none/);
     expect(() => parseFilters(['colour=red'])).toThrow(/invalid filter 'colour'/);
     expect(() => parseFilters(['status=sleeping'])).toThrow(/invalid filter 'status=sleeping'/);
     expect(() => parseFilters(['nokey'])).toThrow(/expected name=value/);
