@@ -10,7 +10,11 @@
 // health.ts's rules into RUN/health.json (written by rename); a change of status is an event,
 // docker's `health_status: healthy`.
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
 import { constants } from 'node:os';
+import path from 'node:path';
+import { paths } from '../sys/paths.js';
 import { readJson, writeJsonAtomic } from '../sys/jsonfile.js';
 import { spawnProcess } from '../sys/exec.js';
 import { loadState } from './state.js';
@@ -74,6 +78,17 @@ export async function healthMonitor(id: string, supervisor: number): Promise<voi
   }
 }
 
+/** The container's health FIFO (RUN/health.out), made once: the checks' stdout and stderr. */
+async function outputFifo(id: string): Promise<string> {
+  const fifo = path.join(paths.containerRun(id), 'health.out');
+  if (!fs.statSync(fifo, { throwIfNoEntry: false })?.isFIFO()) {
+    fs.rmSync(fifo, { force: true });
+    const p = await spawnProcess(['mkfifo', '-m', '600', fifo], { stdio: 'ignore' });
+    await new Promise((r) => p.on('close', r));
+  }
+  return fifo;
+}
+
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL');
@@ -92,16 +107,30 @@ async function probe(id: string, command: string[], timeoutNs: number, running: 
   const Start = new Date().toISOString();
   // detached: a session and process group of its own (minid-init's waiter leads it; the check
   // stays in it), so one kill(-pgid) ends them all.
-  const child = await spawnProcess(argv, { env, cleanEnv: true, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Its stdout and stderr: one FIFO, a real pipe, as docker's. (Node's 'pipe' is a socket pair,
+  // and a check that opens /dev/stderr, as nginx -t does for an error log linked there, fails
+  // on a socket with ENXIO.)
+  const fifo = await outputFifo(id);
+  const out = new net.Socket({ fd: fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false });
+  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
+  let child: ChildProcess;
+  try {
+    child = await spawnProcess(argv, { env, cleanEnv: true, stdio: ['ignore', w, w], detached: true });
+  } catch (e) {
+    out.destroy();
+    throw e;
+  } finally {
+    fs.closeSync(w);
+  }
   running(child);
   const chunks: Buffer[] = [];
   let size = 0;
-  const keep = (d: Buffer) => {
+  out.on('data', (d: Buffer) => {
     if (size < 2 * 4096) chunks.push(d);
     size += d.length;
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  });
+  out.on('error', () => {});
+  const drained = new Promise((r) => out.once('close', r));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -113,8 +142,9 @@ async function probe(id: string, command: string[], timeoutNs: number, running: 
   });
   clearTimeout(timer);
   // The output to its end; what the check left behind in its group is ended (no leak).
-  await Promise.race([new Promise((r) => child.on('close', r)), sleep(200)]);
+  await Promise.race([drained, sleep(200)]);
   killGroup(child.pid!);
+  out.destroy();
   const End = new Date().toISOString();
   if (timedOut) return { Start, End, ExitCode: -1, Output: `Health check exceeded timeout (${formatGoDuration(timeoutNs)})` };
   return { Start, End, ExitCode: code, Output: truncateOutput(Buffer.concat(chunks).toString()) };
