@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { fail, MinidError } from '../errors.js';
 import { paths, packageRoot, helperBinary, secureStore, PRIVATE_DIR_MODE, SECRET_FILE_MODE } from '../sys/paths.js';
-import { withLock } from '../sys/lock.js';
+import { withHostLock, withLock } from '../sys/lock.js';
 import { startProcess, type Started } from '../sys/exec.js';
 import os from 'node:os';
 import * as spec from './spec.js';
@@ -433,17 +433,21 @@ export async function startContainer(
 async function makeCgroup(c: ContainerConfig, explain?: (l: string) => void): Promise<string[] | undefined> {
   const layout = cgroup.hostLayout();
   if (!layout) return undefined;
-  const plan = cgroup.planCgroup(layout, c.id, c.limits ?? NO_LIMITS, cgroup.probeCgroupHost(layout));
-  c.cgroup = { dirs: plan.dirs, procs: plan.procs };
-  saveConfig(c);
-  try {
-    await cgroup.applyCgroupPlan(plan, { explain, title: `cgroups for container ${c.name} (${c.id.slice(0, 12)}), cgroup v${layout.version}` });
-  } catch (e) {
-    delete c.cgroup;
+  // Host-wide, as the shared parent "minid" is: another store's `system reset` removing it
+  // while empty must not come between reading it (its cpuset) and making our cgroup in it.
+  return withHostLock('cgroups', async () => {
+    const plan = cgroup.planCgroup(layout, c.id, c.limits ?? NO_LIMITS, cgroup.probeCgroupHost(layout));
+    c.cgroup = { dirs: plan.dirs, procs: plan.procs };
     saveConfig(c);
-    throw e;
-  }
-  return plan.procs;
+    try {
+      await cgroup.applyCgroupPlan(plan, { explain, title: `cgroups for container ${c.name} (${c.id.slice(0, 12)}), cgroup v${layout.version}` });
+    } catch (e) {
+      delete c.cgroup;
+      saveConfig(c);
+      throw e;
+    }
+    return plan.procs;
+  });
 }
 
 /** --dry-run: the cgroup steps a run with these limits would take (for an id of zeros), changing nothing. */

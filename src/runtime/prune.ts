@@ -69,6 +69,8 @@ export async function resetSystem(o: { explain?: Explain }, tell: (e: ResetEvent
     tell({ kind: 'network', name: n.name, bridge: n.bridge });
     for (const text of errors) tell({ kind: 'warning', text });
   }
-  // The shared parent cgroup, where no container of any store is left in it.
-  if (removeEmptyParents(hostLayout(), o.explain).length) tell({ kind: 'cgroup-parent' });
+  // The shared parent cgroup, where no container of any store is left in it (host-wide lock:
+  // not while another store's start makes its cgroup there).
+  const { withHostLock } = await import('../sys/lock.js');
+  if ((await withHostLock('cgroups', async () => removeEmptyParents(hostLayout(), o.explain))).length) tell({ kind: 'cgroup-parent' });
 }
