@@ -1,6 +1,9 @@
 // Free IPv4 test subnets: a /24 that no route of this host covers and that no other test of
 // this run was given. Every store a test makes gets one for its default bridge, so no test
-// ever touches a real minid0 (nor its 10.88.0.0/16) on a developer's machine.
+// ever touches a real minid0 (nor its 10.88.0.0/16) on a developer's machine. The clusters'
+// LANs come from 172.16.0.0/16 and 192.168.0-199.0/24, which minid's automatic subnets
+// (network/networks.ts candidateSubnets) never take: a test's `network create` without
+// --subnet, on the host at the same time, cannot cover them.
 import { execFileSync } from 'node:child_process';
 
 function hostRoutes(): string[] {

@@ -43,7 +43,7 @@ describe('cluster DNS', () => {
   });
 
   it('a pod on another node resolves NAME, NAME.svc and the FQDN to the VIP and connects; rm makes it NXDOMAIN; nothing is forwarded; down stops the servers', async () => {
-    const lan = freeSubnet((a) => `172.31.${100 + a}.0/24`);
+    const lan = freeSubnet((a) => `172.16.${a}.0/24`);
     const up = await suite.run(['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.250.0.0/16', '--lan', lan, '--explain']);
     expect(up.exitCode, String(up.stderr)).toBe(0);
     const upText = String(up.stdout) + String(up.stderr);
@@ -198,7 +198,7 @@ describe('cluster DNS: an up that fails at a server', () => {
       '#!/bin/sh\ncase "$*" in *node2.conf*) echo "dnsmasq: failed to create listening socket: Address already in use" >&2; exit 2;; esac\nexec /usr/sbin/dnsmasq "$@"\n',
       { mode: 0o755 },
     );
-    const lan = freeSubnet((a) => `172.31.${150 + a}.0/24`);
+    const lan = freeSubnet((a) => `172.16.${50 + a}.0/24`);
     const r = await minid(suite.store, ['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.251.0.0/16', '--lan', lan, '--explain'], { env: { ...suite.store.env, PATH: `${bin}:${process.env.PATH}` } });
     expect(r.exitCode).not.toBe(0);
     expect(String(r.stderr).trim().split('\n')).toHaveLength(1);

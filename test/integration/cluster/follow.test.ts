@@ -65,7 +65,7 @@ describe('services follow containers that come and go by themselves', () => {
   });
 
   it('a killed backend leaves every node\'s rules, a restarted one comes back; cluster down right after a death leaves nothing', async () => {
-    const lan = freeSubnet((a) => `172.31.${100 + a}.0/24`);
+    const lan = freeSubnet((a) => `172.16.${100 + a}.0/24`);
     await ok(['cluster', 'up', '--nodes', '3', '--pod-cidr', '10.250.0.0/16', '--lan', lan]);
     const id = storeId();
     const netns = [1, 2, 3].map((i) => `mcl-${id}-node${i}`);

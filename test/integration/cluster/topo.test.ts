@@ -31,7 +31,7 @@ describe('minid topo --cluster', () => {
     // No cluster yet: one line, exit 1.
     const none = await suite.run(['topo', '--cluster']);
     expect([none.exitCode, String(none.stderr).trim()]).toEqual([1, 'minid: there is no cluster: `minid cluster up` makes one']);
-    const lan = freeSubnet((a) => `172.30.${200 + a}.0/24`);
+    const lan = freeSubnet((a) => `172.16.${200 + a}.0/24`);
     await ok(['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.248.0.0/16', '--lan', lan]);
     const id = storeId();
     const ns1 = `mcl-${id}-node1`;
@@ -85,7 +85,7 @@ describe('minid topo --cluster', () => {
   });
 
   it('--mode vxlan: draws vxlan1\'s FDB and neighbour entries; marks an FDB entry deleted behind minid\'s back', async () => {
-    const lan = freeSubnet((a) => `172.30.${150 + a}.0/24`);
+    const lan = freeSubnet((a) => `172.16.${150 + a}.0/24`);
     await ok(['cluster', 'up', '--nodes', '2', '--mode', 'vxlan', '--pod-cidr', '10.249.0.0/16', '--lan', lan]);
     const id = storeId();
     const ns1 = `mcl-${id}-node1`;
