@@ -25,7 +25,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('docker-compose against minid system service', () => {
-  it('up -d, ps, logs, exec, the published port and the service names; down leaves nothing', async () => {
+  it('up -d (a health check and depends_on service_healthy), ps, logs, exec, the published port and the service names; down leaves nothing', async () => {
     const port = await freePort();
     const project = `mc${Math.random().toString(16).slice(2, 8)}`;
     const dir = path.join(suite.tmp, 'project');
@@ -39,10 +39,15 @@ describe('docker-compose against minid system service', () => {
         '    image: nginx',
         '    ports:',
         `      - "127.0.0.1:${port}:80"`,
+        '    healthcheck:',
+        '      test: ["CMD", "nginx", "-t"]',
+        '      interval: 300ms',
         '  client:',
         '    image: busybox',
         '    command: sh -c "until wget -qO- http://web/ >/tmp/page; do sleep 0.2; done; grep -o \'Welcome to nginx\' /tmp/page; exec sleep 600"',
-        '    depends_on: [web]',
+        '    depends_on:',
+        '      web:',
+        '        condition: service_healthy', // created once web's health check passes
         '    stop_signal: SIGKILL', // its PID 1 (sleep) would wait out the 10 s of `down`
         '',
       ].join('\n'),
@@ -58,6 +63,7 @@ describe('docker-compose against minid system service', () => {
       const rows = String(ps.stdout).split('\n').filter((l) => l.startsWith(`${project}_`));
       expect(rows.map((l) => l.split(/\s+/)[0]).sort()).toEqual([`${project}_client_1`, `${project}_web_1`]);
       expect(rows.every((l) => / Up /.test(l))).toBe(true);
+      expect(rows.find((l) => l.startsWith(`${project}_web_1`))).toMatch(/ Up \(healthy\) /);
       expect(rows.find((l) => l.startsWith(`${project}_web_1`))).toContain(`127.0.0.1:${port}->80/tcp`);
 
       // The client reached the web service by its name.
