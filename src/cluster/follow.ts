@@ -47,3 +47,15 @@ export function supervisorSync(c: { id: string; name: string }, env: NodeJS.Proc
     who: `${node}: container ${c.name} (${c.id.slice(0, 12)})`,
   };
 }
+
+/**
+ * The same sync from a process of the node other than its supervisor (the health monitor, when
+ * a container's health changes: Kubernetes' readiness): the supervisor's own `svcsync`, run by
+ * sh in the background, so that there is one way to start it.
+ */
+export async function syncInBackground(s: SupervisorSync, what: string): Promise<void> {
+  const { serviceSyncFunction } = await import('../runtime/launch.js');
+  const { spawnProcess } = await import('../sys/exec.js');
+  const child = await spawnProcess(['sh', '-c', `${serviceSyncFunction(s)}\nsvcsync "$1"`, 'sh', what], { stdio: 'ignore', detached: true });
+  child.unref();
+}

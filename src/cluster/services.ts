@@ -141,9 +141,14 @@ export interface Pod {
   labels: Record<string, string>;
 }
 
-/** Every node's running containers with a pod address, read from the nodes' own stores. */
+/**
+ * Every node's ready containers with a pod address, read from the nodes' own stores. Ready, as
+ * Kubernetes' readiness probe decides it: running, and healthy if it has a health check (one
+ * starting or unhealthy is no endpoint; its monitor re-syncs when that changes).
+ */
 export async function readPods(s: ClusterState): Promise<Pod[]> {
   const { listStates } = await import('../runtime/state.js');
+  const { activeCheck, readHealth } = await import('../runtime/health.js');
   const pods: Pod[] = [];
   const saved = { root: process.env.MINID_ROOT, run: process.env.MINID_RUN };
   // Every node's paths first: they are made from the main store's root, switched below.
@@ -157,6 +162,7 @@ export async function readPods(s: ClusterState): Promise<Pod[]> {
       for (const c of listStates()) {
         const a = c.config.attachment;
         if (c.status !== 'running' || c.paused || !a || a.mode !== 'bridge' || !isIPv4(a.ip)) continue;
+        if (activeCheck(c.config.healthcheck) && readHealth(c.config)?.Status !== 'healthy') continue;
         pods.push({ node: n.name, name: c.config.name, ip: a.ip, netns: a.netnsName, veth: a.veth, labels: c.config.labels ?? {} });
       }
     }

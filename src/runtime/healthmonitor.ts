@@ -74,7 +74,13 @@ export async function healthMonitor(id: string, supervisor: number): Promise<voi
     const before = h.Status;
     h = applyResult(h, result, { retries: t.retries, inStartPeriod: (Date.now() - started) * 1e6 < t.startPeriod });
     writeJsonAtomic(healthFile(id), h);
-    if (h.Status !== before) recordEvent('container', `health_status: ${h.Status}`, id, containerAttributes(s.config));
+    if (h.Status !== before) {
+      recordEvent('container', `health_status: ${h.Status}`, id, containerAttributes(s.config));
+      // A cluster node's container: the services' endpoints follow its readiness.
+      const { supervisorSync, syncInBackground } = await import('../cluster/follow.js');
+      const sync = supervisorSync(s.config);
+      if (sync && fs.existsSync(sync.record)) await syncInBackground(sync, `health: ${h.Status}`);
+    }
   }
 }
 

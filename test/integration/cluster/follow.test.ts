@@ -7,6 +7,7 @@
 //   - web3 (--restart on-failure) exits 3 and is restarted by its supervisor: it leaves the
 //     rules while it waits out its back-off and comes back once it runs again;
 //   - `cluster down` right after a container died leaves nothing: no process, no folder.
+//   - readiness: a backend with a health check is an endpoint only while it is healthy.
 // Every address used is inside namespaces the test made.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -139,4 +140,30 @@ describe('services follow containers that come and go by themselves', () => {
     expect(fs.existsSync(path.join(suite.store.root, 'cluster'))).toBe(false);
     expect(fs.existsSync(path.join(suite.store.run, 'cluster'))).toBe(false);
   }, 300_000);
+
+  it('readiness: a backend with a health check is an endpoint only while healthy (its monitor re-syncs)', async () => {
+    const lan = freeSubnet((a) => `172.16.${150 + a}.0/24`);
+    await ok(['cluster', 'up', '--nodes', '2', '--pod-cidr', '10.251.0.0/16', '--lan', lan]);
+    const id = storeId();
+    const netns = [1, 2].map((i) => `mcl-${id}-node${i}`);
+    const ipOf = async (node: string, name: string) => `${(await ok(['--node', node, 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', name])).trim()}:8080`;
+    const everyNode = (want: string[]) => eventually(() => netns.forEach((ns) => expect(endpointsOn(ns)).toEqual([...want].sort())), 20_000, 200);
+    try {
+      await ok(['service', 'create', 'web', '--port', '80', '--target-port', '8080', '--selector', 'app=web', '--service-cidr', '10.98.0.0/16']);
+      // ready1 is healthy once /tmp/ready exists; plain2 has no check (ready while it runs).
+      await ok(['--node', 'node1', 'run', '-d', '--name', 'ready1', '-l', 'app=web', '--health-cmd', 'test -e /tmp/ready', '--health-interval', '200ms', '--health-retries', '1', 'busybox', 'sh', '-c', httpd('ready1')]);
+      await ok(['--node', 'node2', 'run', '-d', '--name', 'plain2', '-l', 'app=web', 'busybox', 'sh', '-c', httpd('plain2')]);
+      const [ready1, plain2] = [await ipOf('node1', 'ready1'), await ipOf('node2', 'plain2')];
+      await everyNode([plain2]); // ready1 starts as "starting", then "unhealthy": not an endpoint
+      await ok(['--node', 'node1', 'exec', 'ready1', 'touch', '/tmp/ready']);
+      await everyNode([plain2, ready1]);
+      expect(String(await ok(['service', 'ls']))).toContain(`${ready1.split(':')[0]}:8080(node1)`);
+      await ok(['--node', 'node1', 'exec', 'ready1', 'rm', '/tmp/ready']);
+      await everyNode([plain2]);
+    } finally {
+      const down = await suite.run(['cluster', 'down']);
+      expect(down.exitCode, String(down.stderr)).toBe(0);
+    }
+    for (const ns of netns) expect(fs.existsSync(`/run/netns/${ns}`)).toBe(false);
+  }, 120_000);
 });
