@@ -31,6 +31,27 @@ function strSlice(v: unknown, field: string): string[] | undefined {
   throw badRequest(`${field} must be a list of strings`);
 }
 
+/**
+ * HostConfig.Mounts ([{Type, Source, Target, ReadOnly, TmpfsOptions}]) -> --mount specs, which
+ * the runtime checks as it checks the flag's (one parser).
+ */
+export function mountSpecs(mounts: unknown): string[] {
+  if (mounts === undefined || mounts === null) return [];
+  if (!Array.isArray(mounts)) throw badRequest('HostConfig.Mounts must be a list of mounts');
+  return mounts.map((m: any) => {
+    if (!m || typeof m !== 'object') throw badRequest('HostConfig.Mounts: each mount is an object with Type, Source and Target');
+    const f = [`type=${m.Type ?? 'volume'}`];
+    if (m.Source) f.push(`source=${m.Source}`);
+    if (m.Target) f.push(`target=${m.Target}`);
+    if (m.ReadOnly) f.push('readonly');
+    if (m.VolumeOptions?.NoCopy) f.push('volume-nocopy');
+    if (m.TmpfsOptions?.SizeBytes) f.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
+    if (m.TmpfsOptions?.Mode) f.push(`tmpfs-mode=${Number(m.TmpfsOptions.Mode).toString(8)}`);
+    if (f.some((x) => x.includes(','))) throw badRequest(`HostConfig.Mounts: a comma in ${JSON.stringify(m.Source ?? m.Target)} is not supported`);
+    return f.join(',');
+  });
+}
+
 /** HostConfig.PortBindings -> -p specs ("8080:80/tcp", "127.0.0.1::80/tcp"; HostPort "" or "0": a random one). */
 export function portSpecs(bindings: unknown): string[] {
   if (!bindings) return [];
@@ -87,7 +108,8 @@ export function runRequestOf(body: any, name: string | undefined): { req: RunReq
     user: body.User || undefined,
     hostname: body.Hostname || undefined,
     volumes: strSlice(hc.Binds, 'HostConfig.Binds') ?? [],
-    mounts: [],
+    mounts: mountSpecs(hc.Mounts),
+    init: !!hc.Init,
     tty: !!body.Tty,
     interactive: !!body.OpenStdin,
     stdinOnce: !!body.OpenStdin && !!body.StdinOnce,

@@ -25,7 +25,9 @@ export const API_VERSION = '1.41';
 export const defaultSocket = (): string => path.join(runRoot(), 'engine.sock');
 
 async function routes(): Promise<Route[]> {
-  const [sys, img, ctr, exe, net] = await Promise.all([import('./system.js'), import('./images.js'), import('./containers.js'), import('./exec.js'), import('./networks.js')]);
+  const [sys, img, ctr, exe, net, vol] = await Promise.all([
+    import('./system.js'), import('./images.js'), import('./containers.js'), import('./exec.js'), import('./networks.js'), import('./volumes.js'),
+  ]);
   const r = (method: string, p: string, handler: Handler, fallback?: number, hijacks?: boolean): Route => ({
     method,
     // {x} is one path segment; {path*} the rest (an image name has slashes).
@@ -68,6 +70,11 @@ async function routes(): Promise<Route[]> {
     r('POST', '/networks/{id}/connect', net.connect, 400),
     r('POST', '/networks/{id}/disconnect', net.disconnect, 400),
     r('DELETE', '/networks/{id}', net.remove),
+    r('GET', '/volumes', vol.list, 400),
+    r('POST', '/volumes/create', vol.create, 400),
+    r('POST', '/volumes/prune', vol.prune, 400),
+    r('GET', '/volumes/{name}', vol.inspect),
+    r('DELETE', '/volumes/{name}', vol.remove),
   ];
 }
 

@@ -69,6 +69,30 @@ describe('Engine API: bad input', () => {
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
   });
 
+  it('volumes: created (idempotent), listed, filtered, inspected; a bad name or filter 400, none such 404, in use 409, then removed and pruned', async () => {
+    const made = await api('POST', '/v1.41/volumes/create', '{"Name":"engvol","Labels":{"team":"a"}}');
+    expect(made).toMatchObject({ status: 201, body: { Name: 'engvol', Driver: 'local', Labels: { team: 'a' }, Scope: 'local' } });
+    expect((await api('POST', '/v1.41/volumes/create', '{"Name":"engvol"}')).status).toBe(201); // there already: the same volume
+    const anon = await api('POST', '/v1.41/volumes/create', '{}');
+    expect(anon.body.Name).toMatch(/^[0-9a-f]{64}$/);
+    expect((await api('GET', '/v1.41/volumes')).body.Volumes.map((v: { Name: string }) => v.Name).sort()).toEqual([anon.body.Name, 'engvol'].sort());
+    expect((await api('GET', `/v1.41/volumes?filters=${encodeURIComponent('{"label":["team=a"]}')}`)).body.Volumes.map((v: { Name: string }) => v.Name)).toEqual(['engvol']);
+    expect((await api('GET', `/v1.41/volumes?filters=${encodeURIComponent('{"colour":["red"]}')}`)).status).toBe(400);
+    expect((await api('POST', '/v1.41/volumes/create', '{"Name":"../etc"}')).status).toBe(400);
+    expect((await api('POST', '/v1.41/volumes/create', '{"Name":"x1","Driver":"nfs"}')).status).toBe(400);
+    expect((await api('GET', '/v1.41/volumes/nope')).status).toBe(404);
+    expect((await api('DELETE', '/v1.41/volumes/nope')).status).toBe(404);
+    // In use by a container (any state): 409, as docker.
+    const c = await api('POST', '/v1.41/containers/create', '{"Image":"busybox","Cmd":["true"],"HostConfig":{"Mounts":[{"Type":"volume","Source":"engvol","Target":"/data"}]}}');
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    expect((await api('DELETE', '/v1.41/volumes/engvol')).status).toBe(409);
+    expect((await api('DELETE', `/v1.41/containers/${c.body.Id}`)).status).toBe(204);
+    expect((await api('DELETE', '/v1.41/volumes/engvol')).status).toBe(204);
+    const pruned = await api('POST', '/v1.41/volumes/prune');
+    expect(pruned).toMatchObject({ status: 200, body: { VolumesDeleted: [anon.body.Name] } });
+    expect((await api('GET', '/v1.41/volumes')).body.Volumes).toEqual([]);
+  });
+
   it('the socket is root\'s only: a request from another user is refused', async () => {
     const st = fs.statSync(svc.socket);
     expect(st.isSocket()).toBe(true);

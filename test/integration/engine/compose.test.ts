@@ -25,7 +25,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('docker-compose against minid system service', () => {
-  it('up -d (a health check and depends_on service_healthy), ps, logs, exec, the published port and the service names; down leaves nothing', async () => {
+  it('up -d (a health check and depends_on service_healthy, a named volume, init), ps, logs, exec, the published port and the service names; down, down -v', async () => {
     const port = await freePort();
     const project = `mc${Math.random().toString(16).slice(2, 8)}`;
     const dir = path.join(suite.tmp, 'project');
@@ -44,11 +44,14 @@ describe('docker-compose against minid system service', () => {
         '      interval: 300ms',
         '  client:',
         '    image: busybox',
-        '    command: sh -c "until wget -qO- http://web/ >/tmp/page; do sleep 0.2; done; grep -o \'Welcome to nginx\' /tmp/page; exec sleep 600"',
+        '    command: sh -c "until wget -qO- http://web/ >/data/page; do sleep 0.2; done; grep -o \'Welcome to nginx\' /data/page; exec sleep 600"',
+        '    volumes: ["data:/data"]',
+        '    init: true', // its PID 1 an init that passes `down`'s SIGTERM on to sleep
         '    depends_on:',
         '      web:',
         '        condition: service_healthy', // created once web's health check passes
-        '    stop_signal: SIGKILL', // its PID 1 (sleep) would wait out the 10 s of `down`
+        'volumes:',
+        '  data: {}',
         '',
       ].join('\n'),
     );
@@ -85,6 +88,13 @@ describe('docker-compose against minid system service', () => {
       } finally {
         t.t.kill();
       }
+      // The project's named volume: made through /volumes with compose's labels, mounted, kept by `down`.
+      const vol = JSON.parse((await execa('/usr/bin/docker', ['volume', 'inspect', `${project}_data`], { env: { DOCKER_HOST: svc.host } })).stdout)[0];
+      expect(vol).toMatchObject({ Name: `${project}_data`, Driver: 'local', Labels: { 'com.docker.compose.project': project, 'com.docker.compose.volume': 'data' } });
+      expect((await compose(['exec', '-T', 'client', 'cat', '/data/page'])).stdout).toContain('Welcome to nginx');
+      expect(fs.readFileSync(path.join(vol.Mountpoint, 'page'), 'utf8')).toContain('Welcome to nginx');
+      // init: true, as docker's --init: PID 1 is the init, the command its child.
+      expect((await compose(['exec', '-T', 'client', 'cat', '/proc/1/cmdline'])).stdout.split('\0')[0]).toMatch(/minid-init$/);
       // Its network, as docker shows it: the service's name and the short id among the aliases.
       const aliases = await execa('/usr/bin/docker', ['inspect', '-f', `{{json (index .NetworkSettings.Networks "${project}_default").Aliases}}`, `${project}_web_1`], { env: { DOCKER_HOST: svc.host }, reject: false });
       const id = (await execa('/usr/bin/docker', ['inspect', '-f', '{{.Id}}', `${project}_web_1`], { env: { DOCKER_HOST: svc.host } })).stdout;
@@ -94,6 +104,11 @@ describe('docker-compose against minid system service', () => {
       expect(down.exitCode, down.all).toBe(0);
     }
     expect((await suite.run(['ps', '-aq'])).stdout).toBe('');
+    // `down` keeps the volume; `down -v` removes it.
+    expect(String((await suite.run(['volume', 'ls', '-q'])).stdout).split('\n')).toContain(`${project}_data`);
+    const downV = await compose(['down', '-v']);
+    expect(downV.exitCode, downV.all).toBe(0);
+    expect(String((await suite.run(['volume', 'ls', '-q'])).stdout)).not.toContain(`${project}_data`);
     expect(String((await suite.run(['network', 'ls'])).stdout)).not.toContain(`${project}_default`);
   });
 });
