@@ -111,6 +111,23 @@ export function suiteStore(tag: string, images: string[] = ['busybox']) {
     tmp: '',
     ids: [] as string[],
     run: (args: string[], opts: Options = {}) => minid(suite.store, args, opts),
+    /** `run -d --network none ARGS...` (for tests that need no network): its id, recorded for afterAll. */
+    async detached(args: string[]): Promise<string> {
+      const r = await suite.run(['run', '-d', '--network', 'none', ...args]);
+      expect([r.exitCode, r.stderr]).toEqual([0, '']);
+      const id = String(r.stdout).trim();
+      suite.ids.push(id);
+      return id;
+    },
+    /** A user's mistake: one line naming it, `code` (run's 125), no output, and no container made. */
+    async refused(args: string[], says: string, code = 125): Promise<void> {
+      const before = (await suite.run(['ps', '-aq'])).stdout;
+      const r = await suite.run(args);
+      expect([r.exitCode, r.stdout]).toEqual([code, '']);
+      expect(String(r.stderr).trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(says);
+      expect((await suite.run(['ps', '-aq'])).stdout).toBe(before);
+    },
   };
   beforeAll(async () => {
     requireRoot();

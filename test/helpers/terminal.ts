@@ -31,3 +31,19 @@ export function programTerminal(program: string, args: string[], env: Record<str
     });
   return { t, wait, exited };
 }
+
+/**
+ * Type `keys` until the screen matches `re` (every half second, 20 times at most): a client may
+ * flush what was typed before it set its terminal up (dockerpty's raw mode: TCSAFLUSH), and a
+ * resize arrives by a request of its own, a moment later.
+ */
+export async function typeUntil(t: ReturnType<typeof programTerminal>, keys: string, re: RegExp): Promise<string> {
+  for (let i = 0; ; i++) {
+    t.t.write(keys);
+    try {
+      return await t.wait(re, 500);
+    } catch (e) {
+      if (i === 20) throw e;
+    }
+  }
+}

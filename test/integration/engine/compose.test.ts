@@ -5,24 +5,15 @@
 // network (else compose disconnects and reconnects the created container), only the options the
 // client gave in a network's Options, and label filters that must all hold.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/minid.js';
-import { programTerminal } from '../../helpers/terminal.js';
+import { programTerminal, typeUntil } from '../../helpers/terminal.js';
+import { freePort } from '../network/helpers.js';
 import { engineSuite } from './service.js';
 
 const { suite, svc } = engineSuite('eng-compose', ['busybox', 'nginx']);
-
-/** A port nothing listens on now (the kernel's pick), for the published port. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('docker-compose against minid system service', () => {
   it('up -d (a health check and depends_on service_healthy, a named volume, init), ps, logs, exec, the published port and the service names; down, down -v', async () => {
@@ -82,8 +73,9 @@ describe('docker-compose against minid system service', () => {
       const t = programTerminal('docker-compose', ['-p', project, '-f', path.join(dir, 'docker-compose.yml'), 'exec', 'client', 'sh'], { DOCKER_HOST: svc.host });
       try {
         await t.wait(/\/ # /);
-        t.t.write('tty; echo "n=$((6*7))"; exit 4\r');
-        expect(await t.wait(/n=42/)).toMatch(/\/dev\/pts\/\d+/);
+        await typeUntil(t, 'echo "n=$((6*7))"\r', /n=42/); // dockerpty flushes keys typed before its raw mode
+        t.t.write('tty; exit 4\r');
+        expect(await t.wait(/\/dev\/pts\/\d+/)).toBeTruthy();
         expect(await t.exited).toBe(4);
       } finally {
         t.t.kill();

@@ -1,38 +1,19 @@
 // The docker CLI (Debian's docker.io client, /usr/bin/docker) against minid's Engine API:
 // run --rm, run -d -p, ps, logs, exec, inspect -f, cp, rm -f.
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../network/helpers.js';
 import { engineSuite } from './service.js';
-import { programTerminal } from '../../helpers/terminal.js';
+import { programTerminal, typeUntil } from '../../helpers/terminal.js';
 
 const { suite, svc } = engineSuite('eng-cli', ['busybox', 'nginx']);
 // /usr/local/bin/docker (a newer CLI) may come first in PATH: the test names Debian's.
 const docker = (args: string[]) => execa('/usr/bin/docker', args, { env: { DOCKER_HOST: svc.host }, reject: false, timeout: 60_000 });
 
-/** A port nothing listens on now (the kernel's pick), for -p. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** `stty size` typed until it shows `size` (a resize arrives by a request of its own, a moment later). */
-async function sizeSeen(t: ReturnType<typeof programTerminal>, size: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    t.t.write('stty size\r');
-    try {
-      await t.wait(new RegExp(`^${size}\\r?$`, 'm'), 500);
-      return;
-    } catch (e) {
-      if (i === 20) throw e;
-    }
-  }
-}
+const sizeSeen = (t: ReturnType<typeof programTerminal>, size: string) => typeUntil(t, 'stty size\r', new RegExp(`^${size}\\r?$`, 'm'));
 
 describe('docker CLI against minid system service', () => {
   it('run --rm: the output on stdout and stderr, the exit code, and the container gone', async () => {

@@ -8,21 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, imagesDir, suiteStore, type Store } from '../../helpers/minid.js';
+import { namespaceProcesses } from '../../helpers/procs.js';
 
 const suite = suiteStore('health');
 let store: Store;
 beforeAll(() => void ({ store } = suite));
 const run = suite.run;
-const ids = suite.ids;
 
-/** `run -d --network none`, the id recorded for afterAll. */
-async function detached(args: string[]): Promise<string> {
-  const r = await run(['run', '-d', '--network', 'none', ...args]);
-  expect([r.exitCode, r.stderr]).toEqual([0, '']);
-  const id = r.stdout.trim();
-  ids.push(id);
-  return id;
-}
+const detached = suite.detached;
 
 const inspect = async (ref: string) => JSON.parse((await run(['inspect', ref])).stdout)[0];
 const health = async (ref: string) => (await inspect(ref)).State.Health;
@@ -39,30 +32,6 @@ function monitors(id: string, withHelper = false): number[] {
     }
   }
   return out;
-}
-
-/** The command lines of the processes in the PID namespace of the container's PID 1. */
-function inContainer(pid: number): string[] {
-  const ns = fs.readlinkSync(`/proc/${pid}/ns/pid`);
-  const out: string[] = [];
-  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readlinkSync(`/proc/${p}/ns/pid`) === ns) out.push(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim());
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
-}
-
-/** A user's mistake: one line, exit 125, and nothing created. */
-async function refused(args: string[], says: string): Promise<void> {
-  const before = (await run(['ps', '-aq'])).stdout;
-  const r = await run(args);
-  expect([r.exitCode, r.stdout]).toEqual([125, '']);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toContain(says);
-  expect((await run(['ps', '-aq'])).stdout).toBe(before);
 }
 
 /**
@@ -151,7 +120,7 @@ describe('a check that fails', () => {
     expect(h.Log.at(-1)).toMatchObject({ ExitCode: -1, Output: 'Health check exceeded timeout (300ms)' });
     // At most the check running now: the ones timed out are gone.
     const pid = (await inspect(id)).State.Pid;
-    expect(inContainer(pid).filter((c) => c.includes('sleep 123')).length).toBeLessThanOrEqual(1);
+    expect(namespaceProcesses(pid).map((p) => p.cmdline).filter((c) => c.includes('sleep 123')).length).toBeLessThanOrEqual(1);
   });
 
   it('the start period: failures then do not count; a success makes it healthy', async () => {
@@ -243,9 +212,9 @@ describe('the monitor lives exactly as long as the container runs', () => {
 
 describe('bad flags: one line, exit 125, nothing created', () => {
   it('a duration docker cannot parse, a negative one, bad retries, --no-healthcheck with a check', async () => {
-    await refused(['run', '-d', '--network', 'none', '--health-cmd', 'true', '--health-interval', '5x', 'busybox'], 'invalid argument "5x" for "--health-interval" flag');
-    await refused(['create', '--health-timeout', '-1s', 'busybox'], '--health-timeout cannot be negative');
-    await refused(['run', '-d', '--health-retries', 'many', 'busybox'], '--health-retries');
-    await refused(['run', '-d', '--no-healthcheck', '--health-cmd', 'true', 'busybox'], '--no-healthcheck conflicts with --health-* options');
+    await suite.refused(['run', '-d', '--network', 'none', '--health-cmd', 'true', '--health-interval', '5x', 'busybox'], 'invalid argument "5x" for "--health-interval" flag');
+    await suite.refused(['create', '--health-timeout', '-1s', 'busybox'], '--health-timeout cannot be negative');
+    await suite.refused(['run', '-d', '--health-retries', 'many', 'busybox'], '--health-retries');
+    await suite.refused(['run', '-d', '--no-healthcheck', '--health-cmd', 'true', 'busybox'], '--no-healthcheck conflicts with --health-* options');
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, eventually, suiteStore, type Store } from '../../helpers/minid.js';
+import { namespaceProcesses } from '../../helpers/procs.js';
 import { freeSubnet } from '../../helpers/subnet.js';
 
 const suite = suiteStore('lifecycle');
@@ -14,42 +15,9 @@ beforeAll(() => void ({ store } = suite));
 const run = suite.run;
 const ids = suite.ids;
 
-/** `run -d` (no network: none of these tests needs one), the id recorded for afterAll. */
-async function detached(args: string[]): Promise<string> {
-  const r = await run(['run', '-d', '--network', 'none', ...args]);
-  expect([r.exitCode, r.stderr]).toEqual([0, '']);
-  const id = r.stdout.trim();
-  ids.push(id);
-  return id;
-}
+const detached = suite.detached;
 
 const inspect = async (ref: string, f: string) => (await run(['inspect', '-f', f, ref])).stdout.trim();
-
-/** The processes of the PID namespace whose init (as the host sees it) is `pid`: pid and state. */
-function namespaceProcesses(pid: number): { pid: number; state: string }[] {
-  const ns = fs.readlinkSync(`/proc/${pid}/ns/pid`);
-  const out: { pid: number; state: string }[] = [];
-  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (fs.readlinkSync(`/proc/${p}/ns/pid`) !== ns) continue;
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      out.push({ pid: Number(p), state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) });
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
-}
-
-/** A user's mistake: one line, exit 125, and nothing created. */
-async function refused(args: string[], says: string): Promise<void> {
-  const before = (await run(['ps', '-aq'])).stdout;
-  const r = await run(args);
-  expect([r.exitCode, r.stdout]).toEqual([125, '']);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toContain(says);
-  expect((await run(['ps', '-aq'])).stdout).toBe(before);
-}
 
 describe('--init', () => {
   // Each subshell forks a `sleep 0.5` and exits: the sleep is orphaned, handed to PID 1, and
@@ -159,10 +127,10 @@ describe('--restart', () => {
 
   it('refuses bad input in one line, exit 125, nothing created', async () => {
     for (const verb of ['run', 'create']) {
-      await refused([verb, '--restart', 'sometimes', 'busybox', 'true'], 'invalid restart policy "sometimes"');
-      await refused([verb, '--restart', 'on-failure:x', 'busybox', 'true'], 'whole number');
-      await refused([verb, '--restart', 'always:2', 'busybox', 'true'], 'only for on-failure');
-      await refused([verb, '--restart', 'always', '--rm', 'busybox', 'true'], '--rm');
+      await suite.refused([verb, '--restart', 'sometimes', 'busybox', 'true'], 'invalid restart policy "sometimes"');
+      await suite.refused([verb, '--restart', 'on-failure:x', 'busybox', 'true'], 'whole number');
+      await suite.refused([verb, '--restart', 'always:2', 'busybox', 'true'], 'only for on-failure');
+      await suite.refused([verb, '--restart', 'always', '--rm', 'busybox', 'true'], '--rm');
     }
   });
 
