@@ -69,6 +69,7 @@ async function routes(): Promise<Route[]> {
     r('POST', '/containers/{id}/rename', verb.rename, 400),
     r('GET', '/containers/{id}/changes', verb.changes),
     r('GET', '/containers/{id}/export', verb.exportFs),
+    r('POST', '/containers/{id}/update', verb.update),
     r('POST', '/containers/{id}/exec', exe.create, 400),
     r('POST', '/exec/{id}/start', exe.start, 500, true),
     r('POST', '/exec/{id}/resize', exe.resize, 400),

@@ -1,5 +1,5 @@
 // /containers/{id}/...: the everyday verbs of docker's CLI: stats, top, pause, unpause, rename,
-// changes (diff), export, and /containers/prune. Each calls the runtime module the minid
+// changes (diff), export, and /containers/prune (update: a clear 501, minid has no such verb). Each calls the runtime module the minid
 // command calls (src/runtime: stats, top, pause, rename, diff, export, housekeeping) and says
 // what it found in docker's JSON.
 import { Writable } from 'node:stream';
@@ -7,7 +7,7 @@ import { isMinidError } from '../errors.js';
 import type { Sample } from '../runtime/stats.js';
 import { type ContainerState, loadState } from '../runtime/state.js';
 import { container } from './containers.js';
-import { type Ctx, badRequest, conflict, qbool, sendEmpty, sendJson } from './http.js';
+import { type Ctx, ApiError, badRequest, conflict, qbool, sendEmpty, sendJson } from './http.js';
 import { parseFilters } from './images.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -165,6 +165,15 @@ export async function rename(ctx: Ctx): Promise<void> {
     throw conflictOn(e, /already in use/);
   });
   sendEmpty(ctx.res, 204);
+}
+
+/**
+ * POST /containers/{id}/update: minid has no update verb (a container's limits are fixed when
+ * it is created), so docker's 501 with what to do instead, rather than "page not found".
+ */
+export function update(ctx: Ctx): void {
+  container(ctx.params[0]); // no such container: its 404 first, as docker's
+  throw new ApiError(501, 'minid cannot change a running container\'s limits (it has no update verb): recreate the container with the new ones (docker run -m, --cpus, --pids-limit)');
 }
 
 // --- changes, export ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The docker CLI's everyday container verbs (Debian's /usr/bin/docker) against minid's Engine
 // API: stats (once and streamed), top, pause/unpause, rename, diff, export, container prune,
-// and what it says for a container that is not there or a bad input.
+// and what it says for a container that is not there, a bad input, or update (no such verb).
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -44,12 +44,19 @@ describe('docker CLI verbs against minid system service', () => {
       await live;
       expect((seen.match(/st [\d.]+[KMG]?i?B \/ 64MiB 1/g) ?? []).length, seen).toBeGreaterThanOrEqual(2);
 
+      // No names: every running container (the CLI lists them through GET /containers/json).
+      const every = await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}']);
+      expect(every).toMatchObject({ stdout: 'st 1', exitCode: 0 });
+      // A container that does not run: zeros, as docker's.
+      expect((await docker(['create', '--name', 'idle', 'busybox', 'true'])).exitCode).toBe(0);
+      expect((await docker(['stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}', 'idle'])).stdout).toBe('idle 0.00% 0B / 0B 0');
+
       const none = await docker(['stats', '--no-stream', 'nosuch']);
       expect(none.exitCode).toBe(1);
       expect(none.stderr).toMatch(/No such container: nosuch/);
       expect((await api(svc.socket, 'GET', '/containers/st/stats?stream=1&one-shot=1')).status).toBe(400);
     } finally {
-      await removeAll('st');
+      await removeAll('st', 'idle');
     }
   });
 
@@ -90,6 +97,11 @@ describe('docker CLI verbs against minid system service', () => {
       const stopped = await api(svc.socket, 'POST', '/containers/v3/pause');
       expect(stopped).toMatchObject({ status: 409, body: { message: expect.stringMatching(/is not running/) } });
       expect((await api(svc.socket, 'GET', '/containers/v3/top')).status).toBe(409);
+      // minid has no update verb: docker update says so in one line (501), not "page not found".
+      const upd = await docker(['update', '--memory', '100m', 'v2']);
+      expect(upd.exitCode).toBe(1);
+      expect(upd.stderr).toMatch(/no update verb\): recreate the container/);
+      expect((await docker(['update', '--memory', '100m', 'nosuch'])).stderr).toMatch(/No such container: nosuch/);
     } finally {
       await removeAll('v1', 'v2', 'v3');
     }
