@@ -5,9 +5,10 @@
 // (src/runtime, src/image, src/network) as a minid command does: the containers it starts
 // are supervised as `minid run -d`'s are, and outlive the service.
 //
-// One file per group of endpoints (system, images, containers, exec, networks); this one
-// routes, strips the /vX.Y prefix clients send, answers what it does not know with docker's
-// error JSON (404), and keeps the socket root's only (0600).
+// One file per group of endpoints (system, images, containers, verbs: the containers'
+// everyday ones, exec, networks, volumes); this one routes, strips the /vX.Y prefix clients
+// send, answers what it does not know with docker's error JSON (404), and keeps the socket
+// root's only (0600).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -25,8 +26,8 @@ export const API_VERSION = '1.41';
 export const defaultSocket = (): string => path.join(runRoot(), 'engine.sock');
 
 async function routes(): Promise<Route[]> {
-  const [sys, img, ctr, exe, net, vol] = await Promise.all([
-    import('./system.js'), import('./images.js'), import('./containers.js'), import('./exec.js'), import('./networks.js'), import('./volumes.js'),
+  const [sys, img, ctr, exe, net, vol, verb] = await Promise.all([
+    import('./system.js'), import('./images.js'), import('./containers.js'), import('./exec.js'), import('./networks.js'), import('./volumes.js'), import('./verbs.js'),
   ]);
   const r = (method: string, p: string, handler: Handler, fallback?: number, hijacks?: boolean): Route => ({
     method,
@@ -56,10 +57,19 @@ async function routes(): Promise<Route[]> {
     r('POST', '/containers/{id}/attach', ctr.attach, 500, true),
     r('POST', '/containers/{id}/resize', ctr.resize, 400),
     r('GET', '/containers/{id}/logs', ctr.logs, 400),
+    r('POST', '/containers/prune', verb.prune, 400),
     r('DELETE', '/containers/{id}', ctr.remove),
     r('GET', '/containers/{id}/archive', ctr.getArchive, 400),
     r('HEAD', '/containers/{id}/archive', ctr.statArchive, 400),
     r('PUT', '/containers/{id}/archive', ctr.putArchive, 400),
+    r('GET', '/containers/{id}/stats', verb.stats, 400),
+    r('GET', '/containers/{id}/top', verb.top),
+    r('POST', '/containers/{id}/pause', verb.pause),
+    r('POST', '/containers/{id}/unpause', verb.unpause),
+    r('POST', '/containers/{id}/rename', verb.rename, 400),
+    r('GET', '/containers/{id}/changes', verb.changes),
+    r('GET', '/containers/{id}/export', verb.exportFs),
+    r('POST', '/containers/{id}/update', verb.update),
     r('POST', '/containers/{id}/exec', exe.create, 400),
     r('POST', '/exec/{id}/start', exe.start, 500, true),
     r('POST', '/exec/{id}/resize', exe.resize, 400),

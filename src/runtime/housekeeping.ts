@@ -27,13 +27,16 @@ export function dirSize(dir: string): number {
 /** What a container wrote: its upper dir (docker's SizeRw). */
 export const writableSize = (s: ContainerState): number => dirSize(path.join(paths.container(s.config.id), 'upper'));
 
-/** Remove every container that is not running; returns their ids and the bytes they held. */
-export async function pruneContainers(): Promise<{ ids: string[]; reclaimed: number }> {
+/**
+ * Remove every container that is not running (and that `pick` keeps: the Engine API's prune
+ * filters); returns their ids and the bytes they held.
+ */
+export async function pruneContainers(pick: (s: ContainerState) => boolean = () => true): Promise<{ ids: string[]; reclaimed: number }> {
   const { removeContainer } = await import('./container.js');
   const ids: string[] = [];
   let reclaimed = 0;
   for (const s of listStates()) {
-    if (s.status === 'running' || s.status === 'restarting') continue;
+    if (s.status === 'running' || s.status === 'restarting' || !pick(s)) continue;
     const size = writableSize(s);
     try {
       await removeContainer(s.config.id, false);

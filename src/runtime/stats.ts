@@ -19,6 +19,34 @@ export interface Sample {
   blkRead: number;
   blkWrite: number;
   pids: number;
+  /** The detail behind the sums, for the Engine API's stats (docker's shape; the CLI's table needs none of it). */
+  detail?: {
+    /** memory usage before the inactive page cache is taken off, and the memory.stat it was taken from. */
+    memRaw: number;
+    memStat: Record<string, number>;
+    /** Per interface (not lo): bytes, packets, errors, drops each way. */
+    nets: Record<string, NetCounters>;
+    /** Per device and operation: "Read"/"Write" bytes. */
+    blkio: BlkioEntry[];
+  };
+}
+
+export interface NetCounters {
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDropped: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDropped: number;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: 'Read' | 'Write';
+  value: number;
 }
 
 const read = (f: string): string => {
@@ -39,35 +67,50 @@ export function keyValues(text: string): Record<string, number> {
   return out;
 }
 
-/** Bytes received and sent on every interface but lo (/proc/PID/net/dev). */
-export function parseNetDev(text: string): { rx: number; tx: number } {
-  let rx = 0;
-  let tx = 0;
+/** Each interface but lo of /proc/PID/net/dev: receive fields 0-3, transmit fields 8-11. */
+export function netInterfaces(text: string): Record<string, NetCounters> {
+  const out: Record<string, NetCounters> = {};
   for (const l of text.split('\n').slice(2)) {
     const m = /^\s*([^:]+):\s*(.*)$/.exec(l);
     if (!m || m[1].trim() === 'lo') continue;
-    const f = m[2].trim().split(/\s+/).map(Number);
-    rx += f[0] || 0;
-    tx += f[8] || 0;
+    const f = m[2].trim().split(/\s+/).map((x) => Number(x) || 0);
+    out[m[1].trim()] = { rxBytes: f[0] ?? 0, rxPackets: f[1] ?? 0, rxErrors: f[2] ?? 0, rxDropped: f[3] ?? 0, txBytes: f[8] ?? 0, txPackets: f[9] ?? 0, txErrors: f[10] ?? 0, txDropped: f[11] ?? 0 };
   }
-  return { rx, tx };
+  return out;
 }
 
-/** v1 blkio.throttle.io_service_bytes_recursive ("8:0 Read 4096") or v2 io.stat ("8:0 rbytes=4096 wbytes=0 ..."). */
-export function parseBlkio(text: string, version: 1 | 2): { read: number; write: number } {
-  let r = 0;
-  let w = 0;
+/** Bytes received and sent on every interface but lo (/proc/PID/net/dev). */
+export const parseNetDev = (text: string) => netTotals(netInterfaces(text));
+
+function netTotals(nets: Record<string, NetCounters>): { rx: number; tx: number } {
+  const all = Object.values(nets);
+  return { rx: all.reduce((a, n) => a + n.rxBytes, 0), tx: all.reduce((a, n) => a + n.txBytes, 0) };
+}
+
+/** v1 blkio.throttle.io_service_bytes_recursive ("8:0 Read 4096") or v2 io.stat ("8:0 rbytes=4096 wbytes=0 ..."), per device. */
+export function blkioEntries(text: string, version: 1 | 2): BlkioEntry[] {
+  const out: BlkioEntry[] = [];
   for (const l of text.split('\n')) {
+    const dev = /^\s*(\d+):(\d+)\s/.exec(l);
+    if (!dev) continue; // v1's "Total" line
+    const at = { major: Number(dev[1]), minor: Number(dev[2]) };
     if (version === 1) {
       const [, op, v] = l.trim().split(/\s+/);
-      if (op === 'Read') r += Number(v) || 0;
-      else if (op === 'Write') w += Number(v) || 0;
+      if (op === 'Read' || op === 'Write') out.push({ ...at, op, value: Number(v) || 0 });
     } else {
-      r += Number(/\brbytes=(\d+)/.exec(l)?.[1] ?? 0);
-      w += Number(/\bwbytes=(\d+)/.exec(l)?.[1] ?? 0);
+      out.push({ ...at, op: 'Read', value: Number(/\brbytes=(\d+)/.exec(l)?.[1] ?? 0) });
+      out.push({ ...at, op: 'Write', value: Number(/\bwbytes=(\d+)/.exec(l)?.[1] ?? 0) });
     }
   }
-  return { read: r, write: w };
+  return out;
+}
+
+/** Bytes read and written, summed over devices. */
+export const parseBlkio = (text: string, version: 1 | 2) => blkTotals(blkioEntries(text, version));
+
+function blkTotals(e: BlkioEntry[]): { read: number; write: number } {
+  const sum = (op: string) => e.filter((x) => x.op === op).reduce((a, x) => a + x.value, 0);
+  return { read: sum('Read'), write: sum('Write') };
 }
 
 /** The host's CPU time from /proc/stat's "cpu" line, in ns (USER_HZ ticks, 100 a second). */
@@ -85,23 +128,28 @@ export function sample(layout: Layout, id: string, pid: number | undefined): Sam
   let cpuNs: number;
   let memUsage: number;
   let memLimit: number;
-  let blk: { read: number; write: number };
+  let memRaw: number;
+  let memStat: Record<string, number>;
+  let blkio: BlkioEntry[];
   if (layout.version === 1) {
     cpuNs = Number(read(path.join(dir('cpuacct'), 'cpuacct.usage'))) || 0;
     // docker: usage less the inactive page cache (total_inactive_file), which the kernel reclaims first.
-    const stat = keyValues(read(path.join(dir('memory'), 'memory.stat')));
-    const usage = Number(read(path.join(dir('memory'), 'memory.usage_in_bytes'))) || 0;
-    memUsage = Math.max(0, usage - (stat.total_inactive_file ?? 0));
+    memStat = keyValues(read(path.join(dir('memory'), 'memory.stat')));
+    memRaw = Number(read(path.join(dir('memory'), 'memory.usage_in_bytes'))) || 0;
+    memUsage = Math.max(0, memRaw - (memStat.total_inactive_file ?? 0));
     memLimit = Number(read(path.join(dir('memory'), 'memory.limit_in_bytes'))) || hostMem;
-    blk = parseBlkio(read(path.join(dir('blkio'), 'blkio.throttle.io_service_bytes_recursive')), 1);
+    blkio = blkioEntries(read(path.join(dir('blkio'), 'blkio.throttle.io_service_bytes_recursive')), 1);
   } else {
     cpuNs = (keyValues(read(path.join(dir('cpu'), 'cpu.stat'))).usage_usec ?? 0) * 1000;
-    const stat = keyValues(read(path.join(dir('memory'), 'memory.stat')));
-    memUsage = Math.max(0, (Number(read(path.join(dir('memory'), 'memory.current'))) || 0) - (stat.inactive_file ?? 0));
+    memStat = keyValues(read(path.join(dir('memory'), 'memory.stat')));
+    memRaw = Number(read(path.join(dir('memory'), 'memory.current'))) || 0;
+    memUsage = Math.max(0, memRaw - (memStat.inactive_file ?? 0));
     memLimit = Number(read(path.join(dir('memory'), 'memory.max'))) || hostMem; // "max": NaN -> the host's
-    blk = parseBlkio(read(path.join(dir('io'), 'io.stat')), 2);
+    blkio = blkioEntries(read(path.join(dir('io'), 'io.stat')), 2);
   }
-  const net = pid ? parseNetDev(read(`/proc/${pid}/net/dev`)) : { rx: 0, tx: 0 };
+  const nets = pid ? netInterfaces(read(`/proc/${pid}/net/dev`)) : {};
+  const net = netTotals(nets);
+  const blk = blkTotals(blkio);
   return {
     cpuNs,
     systemNs: systemCpuNs(read('/proc/stat')),
@@ -113,6 +161,7 @@ export function sample(layout: Layout, id: string, pid: number | undefined): Sam
     blkRead: blk.read,
     blkWrite: blk.write,
     pids: Number(read(path.join(dir('pids'), 'pids.current'))) || 0,
+    detail: { memRaw, memStat, nets, blkio },
   };
 }
 

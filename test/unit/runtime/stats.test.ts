@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER, bytesSize, cpuPercent, humanSize, parseBlkio, parseNetDev, statsRow, systemCpuNs, type Sample } from '../../../src/runtime/stats.js';
+import { HEADER, blkioEntries, bytesSize, cpuPercent, humanSize, netInterfaces, parseBlkio, parseNetDev, statsRow, systemCpuNs, type Sample } from '../../../src/runtime/stats.js';
 import { table } from '../../../src/cli/format.js';
 
 const base: Sample = { cpuNs: 0, systemNs: 0, onlineCpus: 2, memUsage: 0, memLimit: 0, netRx: 0, netTx: 0, blkRead: 0, blkWrite: 0, pids: 0 };
@@ -24,10 +24,19 @@ describe('reading the kernel files', () => {
     lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0
   eth0:    2500      20    0    0    0     0          0         0      700       7    0    0    0     0       0          0`;
     expect(parseNetDev(dev)).toEqual({ rx: 2500, tx: 700 });
+    expect(netInterfaces(dev)).toEqual({ eth0: { rxBytes: 2500, rxPackets: 20, rxErrors: 0, rxDropped: 0, txBytes: 700, txPackets: 7, txErrors: 0, txDropped: 0 } });
   });
   it('block I/O on v1 and v2', () => {
     expect(parseBlkio('254:0 Read 4096\n254:0 Write 8192\n254:0 Sync 0\nTotal 12288', 1)).toEqual({ read: 4096, write: 8192 });
     expect(parseBlkio('254:0 rbytes=4096 wbytes=100 rios=1 wios=1\n253:0 rbytes=4 wbytes=0', 2)).toEqual({ read: 4100, write: 100 });
+    expect(blkioEntries('254:0 Read 4096\n254:0 Write 8192\n254:0 Sync 0\nTotal 12288', 1)).toEqual([
+      { major: 254, minor: 0, op: 'Read', value: 4096 },
+      { major: 254, minor: 0, op: 'Write', value: 8192 },
+    ]);
+    expect(blkioEntries('8:16 rbytes=4 wbytes=5 rios=1', 2)).toEqual([
+      { major: 8, minor: 16, op: 'Read', value: 4 },
+      { major: 8, minor: 16, op: 'Write', value: 5 },
+    ]);
   });
   it("the host's CPU time", () => expect(systemCpuNs('cpu  100 0 50 850 0 0 0 0 0 0\ncpu0 1 2 3')).toBe(1000 * 1e7));
 });
