@@ -26,6 +26,7 @@ describe('docker CLI image and system commands against minid system service', ()
     expect(await names()).toEqual(['busybox:latest']);
 
     // A container (even a created one) keeps its image: rmi is docker's 409, -f untags.
+    const since = (Date.now() / 1000).toFixed(3);
     expect((await docker(['tag', 'busybox', 'eimg/used:1'])).exitCode).toBe(0);
     const c = await docker(['create', '--name', 'eimg-user', 'eimg/used:1', 'true']);
     expect(c.exitCode, c.stderr).toBe(0);
@@ -38,6 +39,9 @@ describe('docker CLI image and system commands against minid system service', ()
       const forced = await docker(['rmi', '-f', 'eimg/used:1']);
       expect(forced).toMatchObject({ stdout: 'Untagged: eimg/used:1', exitCode: 0 });
       expect(await names()).toEqual(['<none>:<none>']); // kept, dangling, for its container
+      // The refused rmi untagged nothing, and says so in the events too.
+      const ev = await docker(['events', '--since', since, '--until', (Date.now() / 1000 + 0.1).toFixed(3), '--filter', 'type=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+      expect(ev.stdout.split('\n')).toEqual(['tag eimg/used:1', 'untag busybox:latest', 'untag eimg/used:1']);
     } finally {
       await docker(['rm', '-f', 'eimg-user']);
     }
