@@ -77,3 +77,13 @@ export async function remove(ctx: Ctx): Promise<void> {
   await removeNetwork(ctx.params[0]);
   sendEmpty(ctx.res, 204);
 }
+
+/** POST /networks/prune?filters=: `minid network prune` (every user network no container uses): {"NetworksDeleted": [names]}. */
+export async function prune(ctx: Ctx): Promise<void> {
+  const { parseFilters } = await import('./images.js');
+  const keys = Object.keys(parseFilters(ctx.query.get('filters')));
+  if (keys.length) throw badRequest(`invalid filter '${keys[0]}': minid's network prune takes no filters`);
+  const { pruneNetworks } = await import('../network/index.js');
+  const removed = await pruneNetworks();
+  sendJson(ctx.res, 200, { NetworksDeleted: removed.length ? removed : null });
+}

@@ -50,3 +50,53 @@ export async function events(ctx: Ctx): Promise<void> {
   await ev.watchEvents({ since, until, filters, signal: ac.signal }, (e) => void ctx.res.write(ev.eventJson(e) + '\n'));
   ctx.res.end();
 }
+
+/**
+ * GET /system/df: docker's disk usage, the lists its CLI sums up (`docker system df`):
+ * LayersSize (a layer shared by images counted once: `minid system df`'s Images size), the
+ * image summaries (with SharedSize), the containers with what they wrote (SizeRw), the
+ * volumes with their bytes and users (UsageData), and no build cache (minid builds nothing).
+ */
+export async function df(ctx: Ctx): Promise<void> {
+  const { diskUsage, writableSize } = await import('../runtime/housekeeping.js');
+  const { imageSummaries } = await import('./images.js');
+  const { listStates } = await import('../runtime/state.js');
+  const { volumeUsages } = await import('../runtime/volumes.js');
+  const { statusText } = await import('../cli/format.js');
+  const rows = await diskUsage();
+  const images = await imageSummaries({ shared: true });
+  const sizeOf = new Map(images.map((i) => [i.record.id, i.record.size]));
+  const states = listStates();
+  const now = Date.now();
+  const containers = states.map((s) => {
+    const c = s.config;
+    const rw = writableSize(s);
+    return {
+      Id: c.id,
+      Names: [`/${c.name}`],
+      Image: c.image,
+      ImageID: c.imageId,
+      Command: c.argv.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' '),
+      Created: Math.floor(Date.parse(c.created) / 1000),
+      Labels: c.labels ?? {},
+      State: s.paused ? 'paused' : s.status,
+      Status: statusText(s, now),
+      SizeRw: rw,
+      SizeRootFs: rw + (sizeOf.get(c.imageId) ?? 0),
+      Mounts: [],
+    };
+  });
+  const volumes = volumeUsages(states).map((u) => ({ ...u.volume, UsageData: { Size: u.size, RefCount: u.refCount } }));
+  sendJson(ctx.res, 200, {
+    LayersSize: rows.find((r) => r.type === 'Images')?.size ?? 0,
+    Images: images.map((i) => i.summary),
+    Containers: containers,
+    Volumes: volumes,
+    BuildCache: [],
+  });
+}
+
+/** POST /build/prune: minid builds no images and keeps no build cache; nothing to remove (`docker system prune` asks). */
+export function buildPrune(ctx: Ctx): void {
+  sendJson(ctx.res, 200, { CachesDeleted: null, SpaceReclaimed: 0 });
+}

@@ -723,10 +723,12 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
     }
     const remaining = img.names.filter((n) => !untag.includes(n));
     const lines = untag.map((n) => `Untagged: ${n}`);
-    for (const n of untag) recordEvent('image', 'untag', img.id, { name: n });
+    // Recorded once the names are gone (a refusal below untags nothing).
+    const untagged = () => untag.forEach((n) => recordEvent('image', 'untag', img!.id, { name: n }));
     if (remaining.length > 0) {
       img.names = remaining;
       writeIndex(idx);
+      untagged();
       return lines;
     }
     const users = opts.usedBy(img.id);
@@ -741,6 +743,7 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
       // -f: untag, but the containers still need the layers: keep the image, dangling.
       img.names = [];
       writeIndex(idx);
+      untagged();
       return lines;
     }
     idx.images = idx.images.filter((i) => i !== img);
@@ -749,6 +752,7 @@ export async function removeImage(ref: string, opts: RemoveOptions): Promise<str
     writeIndex(idx);
     const removed = collectGarbage(idx);
     writeIndex(idx); // drops the collected layers' sizes
+    untagged();
     lines.push(`Deleted: ${img.id}`);
     recordEvent('image', 'delete', img.id, { name: img.id });
     for (const l of removed) lines.push(`Deleted: ${l} (layer)`);

@@ -234,16 +234,21 @@ export async function populateFromImage(name: string, layers: string[], target: 
   }
 }
 
+/** Each volume, its bytes and how many containers (any state) name it (for docker's GET /system/df). */
+export function volumeUsages(containers: { config: { volumes?: { type?: string; name?: string }[] } }[]): { volume: VolumeInfo; size: number; refCount: number }[] {
+  const refs = new Map<string, number>();
+  for (const c of containers) for (const n of new Set((c.config.volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.name!))) refs.set(n, (refs.get(n) ?? 0) + 1);
+  return listVolumes().map((v) => ({ volume: v, size: diskBytes(v.Mountpoint), refCount: refs.get(v.Name) ?? 0 }));
+}
+
 /** `system df`'s Local Volumes row: volumes a container (any state) names are active; the others' bytes reclaimable. */
 export function volumeUsage(containers: { config: { volumes?: { type?: string; name?: string }[] } }[]): { total: number; active: number; size: number; reclaimable: number } {
-  const used = new Set(containers.flatMap((c) => (c.config.volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.name)));
   const row = { total: 0, active: 0, size: 0, reclaimable: 0 };
-  for (const v of listVolumes()) {
-    const bytes = diskBytes(v.Mountpoint);
+  for (const u of volumeUsages(containers)) {
     row.total++;
-    row.size += bytes;
-    if (used.has(v.Name)) row.active++;
-    else row.reclaimable += bytes;
+    row.size += u.size;
+    if (u.refCount > 0) row.active++;
+    else row.reclaimable += u.size;
   }
   return row;
 }
