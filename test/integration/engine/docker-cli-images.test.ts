@@ -164,6 +164,28 @@ describe('docker CLI image and system commands against minid system service', ()
     expect((await api(svc.socket, 'POST', '/build/prune')).body).toEqual({ CachesDeleted: null, SpaceReclaimed: 0 });
   });
 
+  it('system prune -f: stopped containers and unused networks go, a running container and its image stay', async () => {
+    const net = `eimg-sp-${Math.random().toString(16).slice(2, 8)}`;
+    expect((await docker(['network', 'create', net])).exitCode).toBe(0);
+    const stopped = await docker(['run', '--name', 'eimg-done', 'busybox', 'true']);
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    const up = await docker(['run', '-d', '--name', 'eimg-up', 'busybox', 'sleep', '600']);
+    expect(up.exitCode, up.stderr).toBe(0);
+    try {
+      const p = await docker(['system', 'prune', '-f']);
+      expect(p.exitCode, p.stderr).toBe(0);
+      expect(p.stdout).toMatch(/Deleted Containers:\n[0-9a-f]{64}/);
+      expect(p.stdout).toContain(`Deleted Networks:\n${net}`);
+      expect(p.stdout).toMatch(/Total reclaimed space: /);
+      expect((await docker(['ps', '-a', '--format', '{{.Names}}'])).stdout).toBe('eimg-up');
+      expect((await docker(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).not.toContain(net);
+      expect(await names()).toContain('busybox:latest');
+    } finally {
+      await docker(['rm', '-f', 'eimg-up', 'eimg-done']);
+      await docker(['network', 'rm', net]);
+    }
+  });
+
   it('bad input: docker\'s errors, no stack trace', async () => {
     const rmi = await docker(['rmi', 'eimg/nothing:1']);
     expect(rmi.exitCode).toBe(1);
