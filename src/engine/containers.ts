@@ -385,6 +385,22 @@ export async function inspect(ctx: Ctx): Promise<void> {
   sendJson(ctx.res, 200, inspectContainer(s, await networkIds()));
 }
 
+/** What docker's container lists (GET /containers/json, /system/df) say of every container. */
+export function containerSummary(s: ContainerState, now: number, statusText: (s: ContainerState, now: number) => string) {
+  const c = s.config;
+  return {
+    Id: c.id,
+    Names: [`/${c.name}`],
+    Image: c.image,
+    ImageID: c.imageId,
+    Command: c.argv.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' '),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    Labels: c.labels ?? {},
+    State: s.paused ? 'paused' : s.status,
+    Status: statusText(s, now),
+  };
+}
+
 /** GET /containers/json?all=&filters=&limit=: docker's container summaries, newest first. */
 export async function list(ctx: Ctx): Promise<void> {
   const rt = await import('../runtime/container.js');
@@ -414,16 +430,8 @@ export async function list(ctx: Ctx): Promise<void> {
     const full = inspectContainer(s, ids) as any;
     const ports = ((c.attachment as any)?.ports ?? []).map((p: any) => ({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol }));
     return {
-      Id: c.id,
-      Names: [`/${c.name}`],
-      Image: c.image,
-      ImageID: c.imageId,
-      Command: c.argv.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' '),
-      Created: Math.floor(Date.parse(c.created) / 1000),
+      ...containerSummary(s, now, statusText),
       Ports: ports,
-      Labels: c.labels ?? {},
-      State: s.paused ? 'paused' : s.status,
-      Status: statusText(s, now),
       HostConfig: { NetworkMode: full.HostConfig.NetworkMode },
       NetworkSettings: { Networks: full.NetworkSettings.Networks },
       Mounts: full.Mounts,

@@ -68,23 +68,10 @@ export async function df(ctx: Ctx): Promise<void> {
   const sizeOf = new Map(images.map((i) => [i.record.id, i.record.size]));
   const states = listStates();
   const now = Date.now();
+  const { containerSummary } = await import('./containers.js');
   const containers = states.map((s) => {
-    const c = s.config;
     const rw = writableSize(s);
-    return {
-      Id: c.id,
-      Names: [`/${c.name}`],
-      Image: c.image,
-      ImageID: c.imageId,
-      Command: c.argv.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' '),
-      Created: Math.floor(Date.parse(c.created) / 1000),
-      Labels: c.labels ?? {},
-      State: s.paused ? 'paused' : s.status,
-      Status: statusText(s, now),
-      SizeRw: rw,
-      SizeRootFs: rw + (sizeOf.get(c.imageId) ?? 0),
-      Mounts: [],
-    };
+    return { ...containerSummary(s, now, statusText), SizeRw: rw, SizeRootFs: rw + (sizeOf.get(s.config.imageId) ?? 0), Mounts: [] };
   });
   const volumes = volumeUsages(states).map((u) => ({ ...u.volume, UsageData: { Size: u.size, RefCount: u.refCount } }));
   sendJson(ctx.res, 200, {
