@@ -69,8 +69,10 @@ export async function healthMonitor(id: string, supervisor: number): Promise<voi
       continue; // the container ended meanwhile (prepareExec refused)
     }
     check = undefined;
-    // A check the container's end cut short says nothing of its health.
-    if (loadState(id)?.status !== 'running') continue;
+    // A check the container's end cut short says nothing of its health. (Its PID 1 may be dead
+    // while `ps` still says running: the supervisor has not recorded the exit yet; no pid then.)
+    const after = loadState(id);
+    if (after?.status !== 'running' || !after.pid || !livePid(after.pid)) continue;
     const before = h.Status;
     h = applyResult(h, result, { retries: t.retries, inStartPeriod: (Date.now() - started) * 1e6 < t.startPeriod });
     writeJsonAtomic(healthFile(id), h);
@@ -93,6 +95,16 @@ async function outputFifo(id: string): Promise<string> {
     await new Promise((r) => p.on('close', r));
   }
   return fifo;
+}
+
+/** Is the process there and not a zombie (a killed PID 1 waiting for its parent to reap it)? */
+function livePid(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 function killGroup(pid: number): void {
