@@ -34,7 +34,9 @@ export async function relayConsole(
       if (detach) (detached = true), con.destroy();
     };
     if (head?.length) keysIn(head);
-    sock.on('data', keysIn);
+    // (Resumed: reading a body that came apart from the headers paused the socket, and a
+    // listener alone does not undo an explicit pause: the keys would wait for ever.)
+    sock.on('data', keysIn).resume();
   } else sock.resume(); // stdin: not attached (read and dropped)
   sock.on('close', () => con.destroy());
   await new Promise((r) => con.once('close', r));

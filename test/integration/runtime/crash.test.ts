@@ -31,10 +31,11 @@ it.each(['network-batch', 'after-network'])('system prune recovers from a kill -
   const port = await freePort();
   const r = await minid(store, ['run', '-d', '-p', `${port}:80`, 'busybox', 'sleep', '60'], { env: { ...store.env, MINID_CRASH_AT: point } });
   expect(r.signal).toBe('SIGKILL');
-  // Something was left: the container record, its namespace and (maybe) its veth and rules.
+  // Something was left: the container record, and its namespace (maybe its veth and rules)
+  // unless the container's supervisor, which saw minid die before the go, has already
+  // released them itself (its exit hook; a moment later on a quiet host, sooner on a busy one).
   const id = (await minid(store, ['ps', '-aq'])).stdout.trim();
   expect(id).toMatch(/^[0-9a-f]{12}$/);
-  expect(hostState(mine).netns).toContain(`minid-${id}`);
   const p = await minid(store, ['system', 'prune']);
   expect(p.exitCode, p.stderr).toBe(0);
   expect(p.stdout).toMatch(/Deleted/);
